@@ -1,0 +1,58 @@
+// swift-tools-version:6.1
+// clipcore: image–text retrieval models (CLIP, SigLIP, ELIP) in Swift, with a C ABI.
+// Layers, bottom to top (a target depends only on the ones above it in this list):
+//   CBLAS, CPNG, CFaiss   system libraries and the C++ shim over FAISS
+//   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads
+//   Autograd              reverse-mode differentiation over Tensor ops
+//   CAPI                  the C ABI, built as libclipcore.so (product "clipcore")
+//   clip                  the command-line tool
+import PackageDescription
+
+let package = Package(
+    name: "clipcore",
+    products: [
+        .library(name: "ClipTensor", targets: ["Tensor", "Autograd"]),
+        // libclipcore.so. Build it with the Swift runtime linked in:
+        //   swift build -c release --product clipcore --static-swift-stdlib
+        .library(name: "clipcore", type: .dynamic, targets: ["CAPI"]),
+        .executable(name: "clip", targets: ["clip"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - System libraries
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .target(
+            name: "CFaiss",
+            linkerSettings: [
+                .linkedLibrary("faiss"), .linkedLibrary("gomp"),
+                .linkedLibrary("lapack"), .linkedLibrary("openblas"),
+                .linkedLibrary("stdc++"),
+            ]),
+
+        // MARK: - Layers
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "Autograd", dependencies: ["Tensor"]),
+        .target(name: "CAPI", dependencies: ["Tensor"]),
+
+        // MARK: - Executables
+        .executableTarget(
+            name: "clip",
+            dependencies: ["Tensor", "Autograd", "CBLAS",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "KernelBench", dependencies: ["Tensor", "Autograd", "CBLAS"],
+            path: "Benchmarks/KernelBench"),
+
+        // MARK: - Tests
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd"]),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "CBLAS", "Tensor"]),
+    ],
+    swiftLanguageModes: [.v5],
+    cxxLanguageStandard: .cxx17
+)

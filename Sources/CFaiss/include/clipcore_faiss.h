@@ -1,0 +1,54 @@
+// clipcore_faiss.h: a small extern "C" surface over Debian's static libfaiss.a.
+//
+// Every function returns 0 on success or a negative status; on failure the
+// message is available from cfaiss_last_error() (thread-local, valid until the
+// next call on the same thread). No C++ exception ever leaves this library.
+#ifndef CLIPCORE_FAISS_H
+#define CLIPCORE_FAISS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Status codes.
+enum {
+    CFAISS_OK = 0,
+    CFAISS_ERR_INVALID_ARGUMENT = -1,
+    CFAISS_ERR_FAISS = -2,          ///< faiss threw an exception; see cfaiss_last_error()
+    CFAISS_ERR_OUT_OF_MEMORY = -3,
+    CFAISS_ERR_INTERNAL = -4,
+};
+
+/// Opaque FAISS index.
+typedef struct cfaiss_index cfaiss_index;
+
+/// The message of this thread's last failure, "" if none.
+const char *cfaiss_last_error(void);
+
+/// A flat (exact) inner-product index over `dim`-dimensional vectors.
+int cfaiss_index_flat_ip_new(int64_t dim, cfaiss_index **out);
+
+/// Releases an index; NULL is fine.
+void cfaiss_index_free(cfaiss_index *index);
+
+/// Dimension of the vectors, or a negative status.
+int64_t cfaiss_index_dim(const cfaiss_index *index);
+
+/// Number of vectors stored, or a negative status.
+int64_t cfaiss_index_count(const cfaiss_index *index);
+
+/// Adds `n` vectors (`n * dim` floats, row-major).
+int cfaiss_index_add(cfaiss_index *index, int64_t n, const float *vectors);
+
+/// For each of `n` queries (`n * dim` floats), the `k` best matches, best first:
+/// `n * k` scores and `n * k` ids (-1 where fewer than k vectors exist).
+int cfaiss_index_search(const cfaiss_index *index, int64_t n, const float *queries, int64_t k,
+                        float *scores, int64_t *ids);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,58 @@
+// The one place that calls cblas_sgemm, and the trace that counts its calls.
+
+import CBLAS
+
+/// Records the GEMMs issued by the current task (shape of each call), for
+/// tests and profiling. Bind a recorder with
+/// `GEMMTrace.$recorder.withValue(r) { … }`; GEMMs issued on that thread
+/// inside the closure are recorded.
+public enum GEMMTrace {
+    @TaskLocal public static var recorder: GEMMRecorder?
+}
+
+/// A list of GEMM shapes (m, n, k).
+public final class GEMMRecorder: @unchecked Sendable {
+    public private(set) var calls: [(m: Int, n: Int, k: Int)] = []
+    public init() {}
+    func record(_ m: Int, _ n: Int, _ k: Int) { calls.append((m, n, k)) }
+}
+
+/// The layout of one matrix operand as BLAS sees it.
+@usableFromInline
+struct MatrixOperand {
+    let pointer: UnsafeMutablePointer<Float>
+    let transposed: Bool
+    let ld: Int
+}
+
+extension MatrixOperand {
+    /// Describes a (rows × cols) matrix with element strides (rowStride, colStride)
+    /// without copying, when BLAS can read it directly: either row-major with
+    /// unit column stride, or column-major (a transposed view).
+    static func describe(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
+                         rowStride: Int, colStride: Int) -> MatrixOperand? {
+        // Strides of size-1 dimensions are free: pick the ones BLAS accepts.
+        let cs = cols == 1 ? 1 : colStride
+        let rs = rows == 1 ? (cs == 1 ? Swift.max(cols, 1) : 1) : rowStride
+        if cs == 1 && rs >= Swift.max(cols, 1) { return MatrixOperand(pointer: p, transposed: false, ld: rs) }
+        if rs == 1 && cs >= Swift.max(rows, 1) { return MatrixOperand(pointer: p, transposed: true, ld: cs) }
+        return nil
+    }
+}
+
+/// C = alpha · op(A) · op(B) + beta · C for row-major C (m × n, leading dimension ldc).
+@usableFromInline
+func sgemm(m: Int, n: Int, k: Int, alpha: Float, a: MatrixOperand, b: MatrixOperand,
+           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if let r = GEMMTrace.recorder { r.record(m, n, k) }
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+        return
+    }
+    cblas_sgemm(CblasRowMajor,
+                a.transposed ? CblasTrans : CblasNoTrans,
+                b.transposed ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha,
+                a.pointer, Int32(a.ld), b.pointer, Int32(b.ld), beta, c, Int32(ldc))
+}

@@ -1,0 +1,39 @@
+// Owned or borrowed Float32 memory behind one or more tensors.
+
+/// A block of `Float` memory. Tensors are views onto a storage; several
+/// tensors (a tensor and its transpose, say) may share one.
+///
+/// Owned storage is 64-byte aligned and freed with the last reference;
+/// borrowed storage (a memory-mapped checkpoint, a caller's buffer) keeps its
+/// `owner` alive instead.
+public final class TensorStorage: @unchecked Sendable {
+    /// First element.
+    public let base: UnsafeMutablePointer<Float>
+    /// Number of `Float`s the block holds.
+    public let capacity: Int
+    private let owner: AnyObject?
+    private let owned: Bool
+
+    /// Allocates `capacity` floats, uninitialised.
+    public init(capacity: Int) {
+        precondition(capacity >= 0, "TensorStorage: negative capacity \(capacity)")
+        let bytes = Swift.max(capacity, 1) * MemoryLayout<Float>.stride
+        base = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            .bindMemory(to: Float.self, capacity: Swift.max(capacity, 1))
+        self.capacity = capacity
+        owner = nil
+        owned = true
+    }
+
+    /// Wraps memory owned elsewhere; `owner` is retained as long as this storage lives.
+    public init(borrowing pointer: UnsafeMutablePointer<Float>, capacity: Int, owner: AnyObject?) {
+        base = pointer
+        self.capacity = capacity
+        self.owner = owner
+        owned = false
+    }
+
+    deinit {
+        if owned { UnsafeMutableRawPointer(base).deallocate() }
+    }
+}

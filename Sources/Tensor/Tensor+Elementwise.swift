@@ -1,0 +1,191 @@
+// Elementwise kernels: unary maps and broadcasting binary operations.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: - Kernel protocols
+
+/// A unary elementwise function; implementations are small structs so that
+/// the generic kernel specialises and vectorises per operation.
+public protocol UnaryFunction {
+    func callAsFunction(_ x: Float) -> Float
+}
+
+/// A binary elementwise function.
+public protocol BinaryFunction {
+    func callAsFunction(_ a: Float, _ b: Float) -> Float
+}
+
+extension Tensor {
+    /// `f` applied to every element (a new contiguous tensor).
+    @inlinable
+    public func map<F: UnaryFunction>(_ f: F) -> Tensor {
+        let src = contiguous()
+        let out = Tensor(uninitializedShape: shape)
+        let s = src.data, d = out.data
+        parallelFor(count, costPerItem: 4) { r in
+            for i in r { d[i] = f(s[i]) }
+        }
+        return out
+    }
+
+    /// `f(self, other)` with NumPy broadcasting (a new contiguous tensor).
+    @inlinable
+    public func zip<F: BinaryFunction>(_ other: Tensor, _ f: F) -> Tensor {
+        let outShape = shape == other.shape ? shape : Tensor.broadcastShapes(shape, other.shape)
+        let out = Tensor(uninitializedShape: outShape)
+        let n = out.count
+        let d = out.data
+        if shape == other.shape && isContiguous && other.isContiguous {
+            let a = data, b = other.data
+            parallelFor(n, costPerItem: 2) { r in for i in r { d[i] = f(a[i], b[i]) } }
+            return out
+        }
+        if other.count == 1 && isContiguous && shape == outShape {
+            let a = data, b = other.data[0]
+            parallelFor(n, costPerItem: 2) { r in for i in r { d[i] = f(a[i], b) } }
+            return out
+        }
+        let ea = expanded(to: outShape), eb = other.expanded(to: outShape)
+        let loop = StridedLoop(shape: outShape, strides: [out.strides, ea.strides, eb.strides])
+        let len = loop.rowLength
+        let sa = loop.innerStride(1), sb = loop.innerStride(2)
+        let a0 = ea.data, b0 = eb.data
+        parallelFor(loop.rows, costPerItem: len * 2) { rows in
+            for row in rows {
+                let dp = d + loop.rowOffset(row, operand: 0)
+                let ap = a0 + loop.rowOffset(row, operand: 1)
+                let bp = b0 + loop.rowOffset(row, operand: 2)
+                if sa == 1 && sb == 1 {
+                    for i in 0..<len { dp[i] = f(ap[i], bp[i]) }
+                } else if sa == 1 && sb == 0 {
+                    let bv = bp[0]
+                    for i in 0..<len { dp[i] = f(ap[i], bv) }
+                } else if sa == 0 && sb == 1 {
+                    let av = ap[0]
+                    for i in 0..<len { dp[i] = f(av, bp[i]) }
+                } else {
+                    for i in 0..<len { dp[i] = f(ap[i * sa], bp[i * sb]) }
+                }
+            }
+        }
+        return out
+    }
+}
+
+// MARK: - Functions
+
+/// Unary functions used by the tensor operations below (and by backward rules).
+public enum Fn {
+    public struct Neg: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { -x } }
+    public struct Exp: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.exp(x) } }
+    public struct Log: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { logf(x) } }
+    public struct Sqrt: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { x.squareRoot() } }
+    public struct Rsqrt: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { 1 / x.squareRoot() } }
+    public struct Abs: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { Swift.abs(x) } }
+    public struct Sign: UnaryFunction {
+        public init() {}
+        @inlinable public func callAsFunction(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+    }
+    public struct Tanh: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.tanh(x) } }
+    public struct Sigmoid: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.sigmoid(x) } }
+    public struct Relu: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { Swift.max(x, 0) } }
+    public struct Gelu: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.gelu(x) } }
+    public struct GeluTanh: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.geluTanh(x) } }
+    public struct QuickGelu: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.quickGelu(x) } }
+    public struct LogSigmoid: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.logSigmoid(x) } }
+    public struct AddScalar: UnaryFunction {
+        public let c: Float
+        public init(_ c: Float) { self.c = c }
+        @inlinable public func callAsFunction(_ x: Float) -> Float { x + c }
+    }
+    public struct MulScalar: UnaryFunction {
+        public let c: Float
+        public init(_ c: Float) { self.c = c }
+        @inlinable public func callAsFunction(_ x: Float) -> Float { x * c }
+    }
+    public struct PowScalar: UnaryFunction {
+        public let p: Float
+        public init(_ p: Float) { self.p = p }
+        @inlinable public func callAsFunction(_ x: Float) -> Float {
+            p == 2 ? x * x : (p == 1 ? x : (p == 0.5 ? x.squareRoot() : powf(x, p)))
+        }
+    }
+    public struct Clamp: UnaryFunction {
+        public let lo: Float, hi: Float
+        public init(_ lo: Float, _ hi: Float) { self.lo = lo; self.hi = hi }
+        @inlinable public func callAsFunction(_ x: Float) -> Float { Swift.min(Swift.max(x, lo), hi) }
+    }
+
+    public struct Add: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b } }
+    public struct Sub: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b } }
+    public struct Mul: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b } }
+    public struct Div: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b } }
+    public struct Max: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { Swift.max(a, b) } }
+    public struct Min: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { Swift.min(a, b) } }
+    /// a^b elementwise.
+    public struct Pow: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { powf(a, b) } }
+    /// 1 where a > b, else 0.
+    public struct Greater: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a > b ? 1 : 0 } }
+}
+
+// MARK: - Operations
+
+extension Tensor {
+    public static func + (a: Tensor, b: Tensor) -> Tensor { a.zip(b, Fn.Add()) }
+    public static func - (a: Tensor, b: Tensor) -> Tensor { a.zip(b, Fn.Sub()) }
+    public static func * (a: Tensor, b: Tensor) -> Tensor { a.zip(b, Fn.Mul()) }
+    public static func / (a: Tensor, b: Tensor) -> Tensor { a.zip(b, Fn.Div()) }
+    public static func + (a: Tensor, c: Float) -> Tensor { a.map(Fn.AddScalar(c)) }
+    public static func - (a: Tensor, c: Float) -> Tensor { a.map(Fn.AddScalar(-c)) }
+    public static func * (a: Tensor, c: Float) -> Tensor { a.map(Fn.MulScalar(c)) }
+    public static func / (a: Tensor, c: Float) -> Tensor { a.map(Fn.MulScalar(1 / c)) }
+    public static func * (c: Float, a: Tensor) -> Tensor { a.map(Fn.MulScalar(c)) }
+    public static prefix func - (a: Tensor) -> Tensor { a.map(Fn.Neg()) }
+
+    public func exp() -> Tensor { map(Fn.Exp()) }
+    public func log() -> Tensor { map(Fn.Log()) }
+    public func sqrt() -> Tensor { map(Fn.Sqrt()) }
+    public func rsqrt() -> Tensor { map(Fn.Rsqrt()) }
+    public func abs() -> Tensor { map(Fn.Abs()) }
+    public func sign() -> Tensor { map(Fn.Sign()) }
+    public func pow(_ p: Float) -> Tensor { map(Fn.PowScalar(p)) }
+    public func pow(_ p: Tensor) -> Tensor { zip(p, Fn.Pow()) }
+    public func clamp(min lo: Float = -.infinity, max hi: Float = .infinity) -> Tensor { map(Fn.Clamp(lo, hi)) }
+    public func tanh() -> Tensor { map(Fn.Tanh()) }
+    public func sigmoid() -> Tensor { map(Fn.Sigmoid()) }
+    public func relu() -> Tensor { map(Fn.Relu()) }
+    /// GELU, exact erf form (`hidden_act: gelu`).
+    public func gelu() -> Tensor { map(Fn.Gelu()) }
+    /// GELU, tanh approximation (`gelu_pytorch_tanh`).
+    public func geluTanh() -> Tensor { map(Fn.GeluTanh()) }
+    /// x·σ(1.702x) (`quick_gelu`).
+    public func quickGelu() -> Tensor { map(Fn.QuickGelu()) }
+    /// log σ(x), stable for large |x|.
+    public func logSigmoid() -> Tensor { map(Fn.LogSigmoid()) }
+    public func maximum(_ other: Tensor) -> Tensor { zip(other, Fn.Max()) }
+    public func minimum(_ other: Tensor) -> Tensor { zip(other, Fn.Min()) }
+
+    // MARK: In place
+
+    /// self += other (broadcast to self's shape), in place.
+    public func addInPlace(_ other: Tensor, scale: Float = 1) {
+        precondition(isContiguous, "addInPlace: destination must be contiguous")
+        let src = other.expanded(to: shape).contiguous()
+        let d = data, s = src.data
+        parallelFor(count, costPerItem: 2) { r in for i in r { d[i] += scale * s[i] } }
+    }
+
+    /// Every element multiplied by `c`, in place.
+    public func scaleInPlace(_ c: Float) {
+        precondition(isContiguous, "scaleInPlace: destination must be contiguous")
+        let d = data
+        parallelFor(count) { r in for i in r { d[i] *= c } }
+    }
+
+    /// Every element set to `value`, in place.
+    public func fill(_ value: Float) {
+        copy(from: Tensor(scalar: value))
+    }
+}
