@@ -91,7 +91,7 @@ int cfaiss_index_search(const cfaiss_index *index, int64_t n, const float *queri
     if (n > 0 && (queries == nullptr || scores == nullptr || ids == nullptr))
         return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_search: queries, scores and ids must not be NULL");
     return guarded("index_search", [&] {
-        if (n > 0) index->index->search(n, queries, k, scores, reinterpret_cast<faiss::idx_t *>(ids));
+        if (n > 0) index->index->search(n, queries, k, scores, reinterpret_cast<faiss::Index::idx_t *>(ids));
         return CFAISS_OK;
     });
 }

@@ -13,7 +13,7 @@ public enum FastMath {
     /// e^x; 0 below -87.3, +inf above 88.72, NaN propagates.
     @inlinable @inline(__always)
     public static func exp(_ x: Float) -> Float {
-        let xc = Swift.min(Swift.max(x, -87.0), 88.0)
+        let xc = Swift.min(Swift.max(x, -87.336_544), 88.722_839)
         // n = round(x / ln 2) by the 1.5·2^23 trick, valid for |n| < 2^22.
         let shifted = xc * 1.442_695_04 + 12_582_912.0
         let n = shifted - 12_582_912.0
@@ -25,10 +25,13 @@ public enum FastMath {
         p = p * r + 1.666_666_55e-1
         p = p * r + 5.000_000_1e-1
         let er = p * r * r + r + 1
-        // 2^n from the integer in the mantissa of `shifted`.
-        let ni = shifted.bitPattern &- 0x4B40_0000
-        let scale = Float(bitPattern: (ni &+ 127) &<< 23)
-        var y = er * scale
+        // 2^n from the integer in the mantissa of `shifted`, applied as two
+        // factors so that n = 128 and n = -126 stay representable.
+        let ni = Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000
+        let half = ni >> 1
+        let s1 = Float(bitPattern: UInt32(bitPattern: (half &+ 127) &<< 23))
+        let s2 = Float(bitPattern: UInt32(bitPattern: (ni &- half &+ 127) &<< 23))
+        var y = er * s1 * s2
         y = x < -87.336_544 ? 0 : y
         y = x > 88.722_839 ? .infinity : y
         return x != x ? x : y

@@ -19,10 +19,10 @@ public final class GEMMRecorder: @unchecked Sendable {
 
 /// The layout of one matrix operand as BLAS sees it.
 @usableFromInline
-struct MatrixOperand {
-    let pointer: UnsafeMutablePointer<Float>
-    let transposed: Bool
-    let ld: Int
+package struct MatrixOperand {
+    package let pointer: UnsafeMutablePointer<Float>
+    package let transposed: Bool
+    package let ld: Int
 }
 
 extension MatrixOperand {

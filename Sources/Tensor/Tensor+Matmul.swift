@@ -2,7 +2,7 @@
 
 extension Tensor {
     /// The matrix view of the last two dimensions for BLAS, copying only if BLAS cannot read the layout.
-    func blasOperand(batchOffset: Int) -> (MatrixOperand, Tensor) {
+    package func blasOperand(batchOffset: Int) -> (MatrixOperand, Tensor) {
         let r = shape[rank - 2], c = shape[rank - 1]
         if let op = MatrixOperand.describe(data + batchOffset, rows: r, cols: c,
                                            rowStride: strides[rank - 2], colStride: strides[rank - 1]) {

@@ -65,18 +65,20 @@ extension Tensor {
         return (centred * centred).sum(axis: axis, keepDim: keepDim) * (1 / Float(Swift.max(n - correction, 0)))
     }
 
-    /// Sum of all elements (rank 0).
+    /// Sum of all elements (rank 0). Partial sums run over fixed 64k-element
+    /// blocks, so the result does not depend on the thread count.
     public func sum() -> Tensor {
         let x = contiguous()
         let n = x.count, p = x.data
-        let chunks = Swift.max(1, Swift.min(Threads.count, n / 65_536))
-        var partial = [Float](repeating: 0, count: chunks)
+        let block = 65_536
+        let blocks = Swift.max(1, (n + block - 1) / block)
+        var partial = [Float](repeating: 0, count: blocks)
         partial.withUnsafeMutableBufferPointer { buf in
             let b = buf.baseAddress!
-            parallelFor(chunks, costPerItem: 65_536) { r in
+            parallelFor(blocks, costPerItem: block) { r in
                 for c in r {
-                    let lo = n * c / chunks, hi = n * (c + 1) / chunks
-                    b[c] = rowSum(p + lo, hi - lo)
+                    let lo = c * block
+                    b[c] = rowSum(p + lo, Swift.min(block, n - lo))
                 }
             }
         }

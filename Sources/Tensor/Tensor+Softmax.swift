@@ -44,8 +44,9 @@ extension Tensor {
         alongAxis(axis) { s, d, n in
             let m = rowMax(s, n)
             for i in 0..<n { d[i] = FastMath.exp(s[i] - m) }
-            let shift = m + logf(rowSum(d, n))
-            for i in 0..<n { d[i] = s[i] - shift }
+            // (x − m) − log Σ: x − m is exact near the maximum, so large logits keep their precision.
+            let logSum = logf(rowSum(d, n))
+            for i in 0..<n { d[i] = (s[i] - m) - logSum }
         }
     }
 
