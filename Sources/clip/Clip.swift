@@ -1,0 +1,12 @@
+// The clip command-line tool.
+
+import ArgumentParser
+
+@main
+struct Clip: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clip",
+        abstract: "clipcore: CLIP-family image–text models in Swift.",
+        subcommands: [SelfCheck.self],
+        defaultSubcommand: SelfCheck.self)
+}

@@ -1,0 +1,50 @@
+"""libclipcore.so from Python through ctypes, with no Swift runtime on the library path.
+
+Usage: python3 test_ctypes.py /path/to/libclipcore.so
+Prints one line per check and a closing 'N passed, N failed' line; exits 1 on any failure.
+"""
+import ctypes
+import os
+import re
+import sys
+
+results = []
+
+
+def check(name, condition, detail=""):
+    results.append(bool(condition))
+    print(("ok    " if condition else "FAIL  ") + name + (f"  ({detail})" if detail and not condition else ""))
+
+
+def main(path):
+    check("no LD_LIBRARY_PATH in the environment", "LD_LIBRARY_PATH" not in os.environ)
+    lib = ctypes.CDLL(path)
+    lib.clip_version.restype = ctypes.c_char_p
+    lib.clip_abi_version.restype = ctypes.c_int32
+    lib.clip_num_threads.restype = ctypes.c_int32
+    lib.clip_set_num_threads.restype = ctypes.c_int32
+    lib.clip_set_num_threads.argtypes = [ctypes.c_int32]
+
+    version = lib.clip_version().decode()
+    check("clip_version is MAJOR.MINOR.PATCH", re.fullmatch(r"\d+\.\d+\.\d+", version), version)
+    check("clip_version is stable across calls", lib.clip_version().decode() == version)
+    check("clip_abi_version is 1", lib.clip_abi_version() == 1, lib.clip_abi_version())
+    check("clip_num_threads is positive", lib.clip_num_threads() >= 1)
+    check("clip_set_num_threads(3) takes effect", lib.clip_set_num_threads(3) == 3 and lib.clip_num_threads() == 3)
+    check("clip_set_num_threads(0) clamps to 1", lib.clip_set_num_threads(0) == 1)
+
+    with open("/proc/self/maps") as f:
+        mapped = f.read()
+    swift_libs = sorted(set(re.findall(r"\S*libswift\w*\.so\S*", mapped)))
+    check("no Swift runtime library is mapped into the process", not swift_libs, ", ".join(swift_libs))
+    check("libclipcore.so itself is mapped", os.path.realpath(path) in mapped)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])
+    passed = sum(results)
+    failed = len(results) - passed
+    print(f"ctypes: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)

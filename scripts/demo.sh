@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The main job: installs what is missing, builds in release mode, runs `clip` on its embedded default.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+swift build -c release --product clip
+.build/release/clip "$@"
