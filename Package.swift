@@ -2,6 +2,7 @@
 // clipcore: image–text retrieval models (CLIP, SigLIP, ELIP) in Swift, with a C ABI.
 // Layers, bottom to top (a target depends only on the ones above it in this list):
 //   CBLAS, CPNG, CFaiss   system libraries and the C++ shim over FAISS
+//   CKernels              vectorised C math/row kernels (AVX2+FMA or baseline, chosen at run time)
 //   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads
 //   Autograd              reverse-mode differentiation over Tensor ops
 //   CAPI                  the C ABI, built as libclipcore.so (product "clipcore")
@@ -34,8 +35,11 @@ let package = Package(
                 .linkedLibrary("stdc++"),
             ]),
 
+        // Vectorised math and row kernels, compiled for AVX2+FMA and baseline x86-64.
+        .target(name: "CKernels"),
+
         // MARK: - Layers
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Autograd", dependencies: ["Tensor"]),
         .target(name: "CAPI", dependencies: ["Tensor"]),
 
@@ -49,7 +53,7 @@ let package = Package(
             path: "Benchmarks/KernelBench"),
 
         // MARK: - Tests
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "CBLAS", "Tensor"]),
     ],

@@ -5,30 +5,22 @@ import Tensor
 // MARK: - Derivative kernels (one fused pass each)
 
 enum DerivFn {
-    /// g · f'(x) for the activations, fused into one pass.
-    struct GeluBack: BinaryFunction { @inlinable func callAsFunction(_ g: Float, _ x: Float) -> Float { g * FastMath.geluDerivative(x) } }
-    struct GeluTanhBack: BinaryFunction { @inlinable func callAsFunction(_ g: Float, _ x: Float) -> Float { g * FastMath.geluTanhDerivative(x) } }
-    struct QuickGeluBack: BinaryFunction { @inlinable func callAsFunction(_ g: Float, _ x: Float) -> Float { g * FastMath.quickGeluDerivative(x) } }
-    struct ReluBack: BinaryFunction { @inlinable func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 ? g : 0 } }
-    /// g · (1 − y²) from tanh's output y.
-    struct TanhBack: BinaryFunction { @inlinable func callAsFunction(_ g: Float, _ y: Float) -> Float { g * (1 - y * y) } }
-    /// g · y(1 − y) from sigmoid's output y.
-    struct SigmoidBack: BinaryFunction { @inlinable func callAsFunction(_ g: Float, _ y: Float) -> Float { g * y * (1 - y) } }
+    struct ReluBack: BinaryFunction { @inlinable @inline(__always) func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 ? g : 0 } }
     /// g · σ(−x): the derivative of log σ(x).
-    struct LogSigmoidBack: BinaryFunction { @inlinable func callAsFunction(_ g: Float, _ x: Float) -> Float { g * FastMath.sigmoid(-x) } }
-    struct AbsBack: BinaryFunction { @inlinable func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 ? g : (x < 0 ? -g : 0) } }
+    struct LogSigmoidBack: BinaryFunction { @inlinable @inline(__always) func callAsFunction(_ g: Float, _ x: Float) -> Float { g * FastMath.sigmoid(-x) } }
+    struct AbsBack: BinaryFunction { @inlinable @inline(__always) func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 ? g : (x < 0 ? -g : 0) } }
     struct ClampBack: BinaryFunction {
         let lo: Float, hi: Float
-        @inlinable func callAsFunction(_ g: Float, _ x: Float) -> Float { x >= lo && x <= hi ? g : 0 }
+        @inlinable @inline(__always) func callAsFunction(_ g: Float, _ x: Float) -> Float { x >= lo && x <= hi ? g : 0 }
     }
     struct PowBack: BinaryFunction {
         let p: Float
-        @inlinable func callAsFunction(_ g: Float, _ x: Float) -> Float { g * p * Fn.PowScalar(p - 1)(x) }
+        @inlinable @inline(__always) func callAsFunction(_ g: Float, _ x: Float) -> Float { g * p * Fn.PowScalar(p - 1)(x) }
     }
     /// g · (−½ y³) from rsqrt's output y.
-    struct RsqrtBack: BinaryFunction { @inlinable func callAsFunction(_ g: Float, _ y: Float) -> Float { -0.5 * g * y * y * y } }
+    struct RsqrtBack: BinaryFunction { @inlinable @inline(__always) func callAsFunction(_ g: Float, _ y: Float) -> Float { -0.5 * g * y * y * y } }
     /// g · ½ / y from sqrt's output y.
-    struct SqrtBack: BinaryFunction { @inlinable func callAsFunction(_ g: Float, _ y: Float) -> Float { 0.5 * g / y } }
+    struct SqrtBack: BinaryFunction { @inlinable @inline(__always) func callAsFunction(_ g: Float, _ y: Float) -> Float { 0.5 * g / y } }
 }
 
 extension Variable {
@@ -96,9 +88,16 @@ extension Variable {
 // MARK: - Unary functions and activations
 
 extension Variable {
-    public func exp() -> Variable {
-        let y = value.exp()
-        return Variable.record("exp", y, [self]) { g, _ in [g * y] }
+    public func exp() -> Variable { activation(.exp) }
+
+    /// A transcendental activation with a fused batch kernel for its gradient.
+    public func activation(_ a: Activation) -> Variable {
+        let x = value
+        let y = x.activation(a)
+        let saved = a == .gelu || a == .geluTanh || a == .quickGelu ? x : y
+        return Variable.record("activation", y, [self]) { g, _ in
+            [Tensor.activationGradient(a, gradient: g, saved: saved)]
+        }
     }
 
     public func log() -> Variable {
@@ -115,15 +114,15 @@ extension Variable {
         unary("clamp", Fn.Clamp(lo, hi), DerivFn.ClampBack(lo: lo, hi: hi))
     }
 
-    public func tanh() -> Variable { unary("tanh", Fn.Tanh(), DerivFn.TanhBack(), fromOutput: true) }
-    public func sigmoid() -> Variable { unary("sigmoid", Fn.Sigmoid(), DerivFn.SigmoidBack(), fromOutput: true) }
+    public func tanh() -> Variable { activation(.tanh) }
+    public func sigmoid() -> Variable { activation(.sigmoid) }
     public func relu() -> Variable { unary("relu", Fn.Relu(), DerivFn.ReluBack()) }
     /// GELU, exact erf form.
-    public func gelu() -> Variable { unary("gelu", Fn.Gelu(), DerivFn.GeluBack()) }
+    public func gelu() -> Variable { activation(.gelu) }
     /// GELU, tanh approximation (`gelu_pytorch_tanh`).
-    public func geluTanh() -> Variable { unary("gelu_tanh", Fn.GeluTanh(), DerivFn.GeluTanhBack()) }
+    public func geluTanh() -> Variable { activation(.geluTanh) }
     /// x·σ(1.702x).
-    public func quickGelu() -> Variable { unary("quick_gelu", Fn.QuickGelu(), DerivFn.QuickGeluBack()) }
+    public func quickGelu() -> Variable { activation(.quickGelu) }
     /// log σ(x), stable for large |x|.
     public func logSigmoid() -> Variable { unary("log_sigmoid", Fn.LogSigmoid(), DerivFn.LogSigmoidBack()) }
 }

@@ -14,11 +14,10 @@ public final class TensorStorage: @unchecked Sendable {
     private let owner: AnyObject?
     private let owned: Bool
 
-    /// Allocates `capacity` floats, uninitialised.
+    /// Allocates `capacity` floats, uninitialised (large blocks are recycled through `BufferPool`).
     public init(capacity: Int) {
         precondition(capacity >= 0, "TensorStorage: negative capacity \(capacity)")
-        let bytes = Swift.max(capacity, 1) * MemoryLayout<Float>.stride
-        base = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        base = BufferPool.shared.allocate(bytes: Swift.max(capacity, 1) * MemoryLayout<Float>.stride)
             .bindMemory(to: Float.self, capacity: Swift.max(capacity, 1))
         self.capacity = capacity
         owner = nil
@@ -34,6 +33,8 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        if owned { UnsafeMutableRawPointer(base).deallocate() }
+        if owned {
+            BufferPool.shared.release(UnsafeMutableRawPointer(base), bytes: Swift.max(capacity, 1) * MemoryLayout<Float>.stride)
+        }
     }
 }

@@ -1,5 +1,6 @@
 // Elementwise kernels: unary maps and broadcasting binary operations.
 
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -78,56 +79,83 @@ extension Tensor {
 
 /// Unary functions used by the tensor operations below (and by backward rules).
 public enum Fn {
-    public struct Neg: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { -x } }
-    public struct Exp: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.exp(x) } }
-    public struct Log: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { logf(x) } }
-    public struct Sqrt: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { x.squareRoot() } }
-    public struct Rsqrt: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { 1 / x.squareRoot() } }
-    public struct Abs: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { Swift.abs(x) } }
+    public struct Neg: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { -x } }
+    public struct Log: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { logf(x) } }
+    public struct Sqrt: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { x.squareRoot() } }
+    public struct Rsqrt: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { 1 / x.squareRoot() } }
+    public struct Abs: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { Swift.abs(x) } }
     public struct Sign: UnaryFunction {
         public init() {}
-        @inlinable public func callAsFunction(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+        @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
     }
-    public struct Tanh: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.tanh(x) } }
-    public struct Sigmoid: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.sigmoid(x) } }
-    public struct Relu: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { Swift.max(x, 0) } }
-    public struct Gelu: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.gelu(x) } }
-    public struct GeluTanh: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.geluTanh(x) } }
-    public struct QuickGelu: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.quickGelu(x) } }
-    public struct LogSigmoid: UnaryFunction { public init() {}; @inlinable public func callAsFunction(_ x: Float) -> Float { FastMath.logSigmoid(x) } }
+    public struct Relu: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { Swift.max(x, 0) } }
+    public struct LogSigmoid: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { FastMath.logSigmoid(x) } }
     public struct AddScalar: UnaryFunction {
         public let c: Float
         public init(_ c: Float) { self.c = c }
-        @inlinable public func callAsFunction(_ x: Float) -> Float { x + c }
+        @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { x + c }
     }
     public struct MulScalar: UnaryFunction {
         public let c: Float
         public init(_ c: Float) { self.c = c }
-        @inlinable public func callAsFunction(_ x: Float) -> Float { x * c }
+        @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { x * c }
     }
     public struct PowScalar: UnaryFunction {
         public let p: Float
         public init(_ p: Float) { self.p = p }
-        @inlinable public func callAsFunction(_ x: Float) -> Float {
+        @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float {
             p == 2 ? x * x : (p == 1 ? x : (p == 0.5 ? x.squareRoot() : powf(x, p)))
         }
     }
     public struct Clamp: UnaryFunction {
         public let lo: Float, hi: Float
         public init(_ lo: Float, _ hi: Float) { self.lo = lo; self.hi = hi }
-        @inlinable public func callAsFunction(_ x: Float) -> Float { Swift.min(Swift.max(x, lo), hi) }
+        @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { Swift.min(Swift.max(x, lo), hi) }
     }
 
-    public struct Add: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b } }
-    public struct Sub: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b } }
-    public struct Mul: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b } }
-    public struct Div: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b } }
-    public struct Max: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { Swift.max(a, b) } }
-    public struct Min: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { Swift.min(a, b) } }
+    public struct Add: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b } }
+    public struct Sub: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b } }
+    public struct Mul: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b } }
+    public struct Div: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b } }
+    public struct Max: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { Swift.max(a, b) } }
+    public struct Min: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { Swift.min(a, b) } }
     /// a^b elementwise.
-    public struct Pow: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { powf(a, b) } }
+    public struct Pow: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { powf(a, b) } }
     /// 1 where a > b, else 0.
-    public struct Greater: BinaryFunction { public init() {}; @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a > b ? 1 : 0 } }
+    public struct Greater: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { a > b ? 1 : 0 } }
+}
+
+// MARK: - Activations (vectorised C kernels)
+
+/// The transcendental elementwise functions with batch kernels.
+public enum Activation: Int32, Sendable {
+    case exp = 0, sigmoid = 1, tanh = 2, gelu = 3, geluTanh = 4, quickGelu = 5
+}
+
+extension Tensor {
+    /// `a` applied to every element.
+    public func activation(_ a: Activation) -> Tensor {
+        let src = contiguous()
+        let out = Tensor(uninitializedShape: shape)
+        let s = src.data, d = out.data
+        parallelFor(count, costPerItem: 16) { r in
+            ck_unary(a.rawValue, s + r.lowerBound, d + r.lowerBound, Int64(r.count))
+        }
+        return out
+    }
+
+    /// g · f'(x) for `a`, where `saved` is the input x for the GELUs and the
+    /// forward output for exp, sigmoid and tanh.
+    public static func activationGradient(_ a: Activation, gradient g: Tensor, saved: Tensor) -> Tensor {
+        precondition(g.shape == saved.shape, "activationGradient: shapes \(g.shape) and \(saved.shape) differ")
+        let gc = g.contiguous(), sc = saved.contiguous()
+        let out = Tensor(uninitializedShape: g.shape)
+        let gp = gc.data, sp = sc.data, d = out.data
+        parallelFor(g.count, costPerItem: 16) { r in
+            ck_unary_grad(a.rawValue, gp + r.lowerBound, sp + r.lowerBound, d + r.lowerBound, Int64(r.count))
+        }
+        return out
+    }
 }
 
 // MARK: - Operations
@@ -144,7 +172,7 @@ extension Tensor {
     public static func * (c: Float, a: Tensor) -> Tensor { a.map(Fn.MulScalar(c)) }
     public static prefix func - (a: Tensor) -> Tensor { a.map(Fn.Neg()) }
 
-    public func exp() -> Tensor { map(Fn.Exp()) }
+    public func exp() -> Tensor { activation(.exp) }
     public func log() -> Tensor { map(Fn.Log()) }
     public func sqrt() -> Tensor { map(Fn.Sqrt()) }
     public func rsqrt() -> Tensor { map(Fn.Rsqrt()) }
@@ -153,15 +181,15 @@ extension Tensor {
     public func pow(_ p: Float) -> Tensor { map(Fn.PowScalar(p)) }
     public func pow(_ p: Tensor) -> Tensor { zip(p, Fn.Pow()) }
     public func clamp(min lo: Float = -.infinity, max hi: Float = .infinity) -> Tensor { map(Fn.Clamp(lo, hi)) }
-    public func tanh() -> Tensor { map(Fn.Tanh()) }
-    public func sigmoid() -> Tensor { map(Fn.Sigmoid()) }
+    public func tanh() -> Tensor { activation(.tanh) }
+    public func sigmoid() -> Tensor { activation(.sigmoid) }
     public func relu() -> Tensor { map(Fn.Relu()) }
     /// GELU, exact erf form (`hidden_act: gelu`).
-    public func gelu() -> Tensor { map(Fn.Gelu()) }
+    public func gelu() -> Tensor { activation(.gelu) }
     /// GELU, tanh approximation (`gelu_pytorch_tanh`).
-    public func geluTanh() -> Tensor { map(Fn.GeluTanh()) }
+    public func geluTanh() -> Tensor { activation(.geluTanh) }
     /// x·σ(1.702x) (`quick_gelu`).
-    public func quickGelu() -> Tensor { map(Fn.QuickGelu()) }
+    public func quickGelu() -> Tensor { activation(.quickGelu) }
     /// log σ(x), stable for large |x|.
     public func logSigmoid() -> Tensor { map(Fn.LogSigmoid()) }
     public func maximum(_ other: Tensor) -> Tensor { zip(other, Fn.Max()) }

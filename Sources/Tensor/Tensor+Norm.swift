@@ -1,5 +1,7 @@
 // Fused layer normalisation and L2 normalisation.
 
+import CKernels
+
 extension Tensor {
     /// Layer norm over the last dimension with optional affine weight and bias
     /// (each of shape `[lastDim]`), plus the per-row mean and 1/σ (shape `[rows]`)
@@ -16,24 +18,9 @@ extension Tensor {
         let w = weight?.contiguous(), b = bias?.contiguous()
         let wp = w?.data, bp = b?.data
         let s = x.data, d = out.data, mp = meanT.data, rp = rstdT.data
-        let invN = 1 / Float(Swift.max(n, 1))
         parallelFor(rows, costPerItem: n * 3) { r in
-            for row in r {
-                let src = s + row * n, dst = d + row * n
-                let mean = rowSum(src, n) * invN
-                let variance = rowSumSquaredDeviation(src, n, mean) * invN
-                let rstd = 1 / (variance + eps).squareRoot()
-                mp[row] = mean
-                rp[row] = rstd
-                if let wp, let bp {
-                    for i in 0..<n { dst[i] = (src[i] - mean) * rstd * wp[i] + bp[i] }
-                } else if let wp {
-                    for i in 0..<n { dst[i] = (src[i] - mean) * rstd * wp[i] }
-                } else {
-                    for i in 0..<n { dst[i] = (src[i] - mean) * rstd }
-                    if let bp { for i in 0..<n { dst[i] += bp[i] } }
-                }
-            }
+            let lo = r.lowerBound
+            ck_layer_norm_rows(s + lo * n, d + lo * n, Int64(r.count), Int64(n), wp, bp, eps, mp + lo, rp + lo)
         }
         withExtendedLifetime((w, b)) {}
         return (out, meanT, rstdT)
@@ -46,10 +33,12 @@ extension Tensor {
 
     /// x / Swift.max(‖x‖₂, eps) along `axis`, as `torch.nn.functional.normalize`.
     public func l2Normalized(axis: Int = -1, eps: Float = 1e-12) -> Tensor {
-        alongAxis(axis) { s, d, n in
-            let norm = rowDot(s, s, n).squareRoot()
-            let inv = 1 / Swift.max(norm, eps)
-            for i in 0..<n { d[i] = s[i] * inv }
+        alongAxis(axis) { s, d, rows, n in
+            for row in 0..<rows {
+                let src = s + row * n, dst = d + row * n
+                let inv = 1 / Swift.max(rowDot(src, src, n).squareRoot(), eps)
+                for i in 0..<n { dst[i] = src[i] * inv }
+            }
         }
     }
 }

@@ -1,13 +1,15 @@
 // Softmax, log-softmax and logsumexp, stable for any finite logits.
 
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #endif
 
 extension Tensor {
-    /// Applies `rowKernel(src, dst, n)` to every dense row along `axis`, moving
-    /// that axis last (and back) when it is not already.
-    func alongAxis(_ axis: Int, _ rowKernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
+    /// Applies `rowsKernel(src, dst, rows, n)` to the dense rows along `axis` (in
+    /// chunks of rows, one per thread), moving that axis last (and back) when
+    /// it is not already.
+    func alongAxis(_ axis: Int, _ rowsKernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void) -> Tensor {
         let a = self.axis(axis)
         if a != rank - 1 {
             var order = Array(0..<rank)
@@ -15,7 +17,7 @@ extension Tensor {
             order.append(a)
             var inverse = [Int](repeating: 0, count: rank)
             for (i, o) in order.enumerated() { inverse[o] = i }
-            return permuted(order).alongAxis(-1, rowKernel).permuted(inverse).contiguous()
+            return permuted(order).alongAxis(-1, rowsKernel).permuted(inverse).contiguous()
         }
         let x = contiguous()
         let n = Swift.max(shape.last ?? 1, 1)
@@ -24,30 +26,19 @@ extension Tensor {
         let s = x.data, d = out.data
         if count == 0 { return out }
         parallelFor(rows, costPerItem: n * 4) { r in
-            for row in r { rowKernel(s + row * n, d + row * n, n) }
+            rowsKernel(s + r.lowerBound * n, d + r.lowerBound * n, r.count, n)
         }
         return out
     }
 
     /// softmax along `axis`: exp(x − max) / Σ exp(x − max).
     public func softmax(axis: Int = -1) -> Tensor {
-        alongAxis(axis) { s, d, n in
-            let m = rowMax(s, n)
-            for i in 0..<n { d[i] = FastMath.exp(s[i] - m) }
-            let inv = 1 / rowSum(d, n)
-            for i in 0..<n { d[i] *= inv }
-        }
+        alongAxis(axis) { s, d, rows, n in ck_softmax_rows(s, d, Int64(rows), Int64(n)) }
     }
 
     /// log-softmax along `axis`: x − max − log Σ exp(x − max).
     public func logSoftmax(axis: Int = -1) -> Tensor {
-        alongAxis(axis) { s, d, n in
-            let m = rowMax(s, n)
-            for i in 0..<n { d[i] = FastMath.exp(s[i] - m) }
-            // (x − m) − log Σ: x − m is exact near the maximum, so large logits keep their precision.
-            let logSum = logf(rowSum(d, n))
-            for i in 0..<n { d[i] = (s[i] - m) - logSum }
-        }
+        alongAxis(axis) { s, d, rows, n in ck_log_softmax_rows(s, d, Int64(rows), Int64(n)) }
     }
 
     /// log Σ exp(x) along `axis`.
@@ -71,7 +62,8 @@ extension Tensor {
                 let p = s + row * n
                 let m = rowMax(p, n)
                 if m.isInfinite { d[row] = m; continue }
-                for i in 0..<n { tmp[i] = FastMath.exp(p[i] - m) }
+                for i in 0..<n { tmp[i] = p[i] - m }
+                ck_unary(Activation.exp.rawValue, tmp, tmp, Int64(n))
                 d[row] = m + logf(rowSum(tmp, n))
             }
         }

@@ -1,7 +1,7 @@
 // The thread-count knob and the parallel loop used by every kernel.
 
 import CBLAS
-import Dispatch
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,9 +43,25 @@ public enum Threads {
     }
 }
 
+/// A loop handed to the C worker pool: `chunks` contiguous pieces of `0..<n`.
+@usableFromInline
+struct ParallelJob {
+    @usableFromInline let n: Int
+    @usableFromInline let chunks: Int
+    @usableFromInline let body: (Range<Int>) -> Void
+
+    @usableFromInline init(n: Int, chunks: Int, body: @escaping (Range<Int>) -> Void) {
+        self.n = n
+        self.chunks = chunks
+        self.body = body
+    }
+}
+
 /// Runs `body` over `0..<n` split into contiguous chunks, on up to
-/// `Threads.count` threads when `n * costPerItem` is large enough to pay for
-/// the hand-off (about 32k element-operations a chunk); otherwise inline.
+/// `Threads.count` threads of a persistent pool (the caller's included) when
+/// `n * costPerItem` is large enough to pay for the hand-off (about 32k
+/// element-operations a chunk); otherwise inline. Nested calls, and calls made
+/// while another thread's loop holds the pool, run inline.
 @inlinable
 public func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
     if n <= 0 { return }
@@ -56,10 +72,15 @@ public func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> 
         return
     }
     withoutActuallyEscaping(body) { body in
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let lo = n * c / chunks
-            let hi = n * (c + 1) / chunks
-            if lo < hi { body(lo..<hi) }
+        var job = ParallelJob(n: n, chunks: chunks, body: body)
+        withUnsafeMutablePointer(to: &job) { p in
+            ck_parallel_run(Int64(chunks), Int32(chunks), { ctx, i in
+                let job = ctx!.assumingMemoryBound(to: ParallelJob.self)
+                let c = Int(i)
+                let lo = job.pointee.n * c / job.pointee.chunks
+                let hi = job.pointee.n * (c + 1) / job.pointee.chunks
+                if lo < hi { job.pointee.body(lo..<hi) }
+            }, p)
         }
     }
 }

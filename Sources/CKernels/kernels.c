@@ -1,0 +1,241 @@
+// Batch kernels of clipcore_kernels.h. Each is written once as an inline body
+// and compiled twice: for AVX2+FMA and for baseline x86-64; ck_isa() picks.
+
+#include "clipcore_kernels.h"
+
+#define CK_INLINE static inline __attribute__((always_inline))
+
+// MARK: - Path selection
+
+static int forced_baseline = 0;
+
+int ck_isa(void) {
+#if defined(__x86_64__)
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return forced_baseline ? 0 : cached;
+#else
+    return 0;
+#endif
+}
+
+void ck_force_baseline(int on) { forced_baseline = on != 0; }
+
+#if defined(__x86_64__)
+#define CK_FAST __attribute__((target("avx2,fma")))
+#else
+#define CK_FAST
+#endif
+
+/// Defines `name` dispatching between an AVX2+FMA and a baseline copy of `name##_body`.
+#define CK_DISPATCH(ret, name, params, args)                          \
+    CK_FAST static ret name##_fast params { return name##_body args; } \
+    static ret name##_base params { return name##_body args; }         \
+    ret name params { return ck_isa() ? name##_fast args : name##_base args; }
+
+// MARK: - Reductions over a row
+//
+// Four 8-lane accumulators for long rows (one chain would be latency-bound),
+// folded into one before the horizontal sum; a second 8-lane loop and a
+// scalar tail for the rest.
+
+#define CK_REDUCE(acc_init, combine, fold, tail)                     \
+    float acc[32];                                                    \
+    for (int j = 0; j < 32; j++) acc[j] = acc_init;                   \
+    int64_t i = 0;                                                    \
+    for (; i + 32 <= n; i += 32)                                      \
+        for (int j = 0; j < 32; j++) combine(acc[j], i + j);          \
+    for (; i + 8 <= n; i += 8)                                        \
+        for (int j = 0; j < 8; j++) combine(acc[j], i + j);           \
+    for (int j = 0; j < 8; j++) {                                     \
+        fold(acc[j], acc[j + 8]);                                     \
+        fold(acc[j + 16], acc[j + 24]);                               \
+        fold(acc[j], acc[j + 16]);                                    \
+    }                                                                 \
+    float r = acc[0];                                                 \
+    for (int j = 1; j < 8; j++) fold(r, acc[j]);                      \
+    for (; i < n; i++) tail(r, i);
+
+#define CK_ADD(a, b) (a) += (b)
+#define CK_MAX(a, b) (a) = (b) > (a) ? (b) : (a)
+
+CK_INLINE float ck_row_sum_body(const float *x, int64_t n) {
+#define SUM_STEP(a, k) (a) += x[k]
+    CK_REDUCE(0.0f, SUM_STEP, CK_ADD, SUM_STEP)
+#undef SUM_STEP
+    return r;
+}
+
+CK_INLINE float ck_row_dot_body(const float *a, const float *b, int64_t n) {
+#define DOT_STEP(s, k) (s) += a[k] * b[k]
+    CK_REDUCE(0.0f, DOT_STEP, CK_ADD, DOT_STEP)
+#undef DOT_STEP
+    return r;
+}
+
+CK_INLINE float ck_row_max_body(const float *x, int64_t n) {
+    // Max has a one-cycle latency: a single 8-lane chain suffices.
+    float acc[8];
+    int nan = 0;
+    int64_t i = 0;
+    for (int j = 0; j < 8; j++) acc[j] = x[0];
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) {
+            const float v = x[i + j];
+            nan |= v != v;
+            acc[j] = v > acc[j] ? v : acc[j];
+        }
+    float m = acc[0];
+    for (int j = 1; j < 8; j++) m = acc[j] > m ? acc[j] : m;
+    for (; i < n; i++) {
+        nan |= x[i] != x[i];
+        m = x[i] > m ? x[i] : m;
+    }
+    return nan ? NAN : m;
+}
+
+/// Σ (x[i] − c)²
+CK_INLINE float ck_row_sq_dev_body(const float *x, int64_t n, float c) {
+#define SQ_STEP(a, k) do { const float d_ = x[k] - c; (a) += d_ * d_; } while (0)
+    CK_REDUCE(0.0f, SQ_STEP, CK_ADD, SQ_STEP)
+#undef SQ_STEP
+    return r;
+}
+
+CK_DISPATCH(float, ck_row_sum, (const float *x, int64_t n), (x, n))
+CK_DISPATCH(float, ck_row_dot, (const float *a, const float *b, int64_t n), (a, b, n))
+CK_DISPATCH(float, ck_row_max, (const float *x, int64_t n), (x, n))
+
+// MARK: - Elementwise
+
+// The activations are long dependent chains (range reduction, polynomial,
+// scaling): four interleaved vectors per iteration keep the FMA pipes busy.
+#define CK_MAP _Pragma("clang loop vectorize_width(8) interleave_count(4)") for
+
+CK_INLINE void ck_unary_body(int op, const float *x, float *y, int64_t n) {
+    switch (op) {
+    case CK_EXP: CK_MAP (int64_t i = 0; i < n; i++) y[i] = ck_expf(x[i]); break;
+    case CK_SIGMOID: CK_MAP (int64_t i = 0; i < n; i++) y[i] = ck_sigmoidf(x[i]); break;
+    case CK_TANH: CK_MAP (int64_t i = 0; i < n; i++) y[i] = ck_tanhf(x[i]); break;
+    case CK_GELU: CK_MAP (int64_t i = 0; i < n; i++) y[i] = ck_geluf(x[i]); break;
+    case CK_GELU_TANH: CK_MAP (int64_t i = 0; i < n; i++) y[i] = ck_gelu_tanhf(x[i]); break;
+    case CK_QUICK_GELU: CK_MAP (int64_t i = 0; i < n; i++) y[i] = ck_quick_geluf(x[i]); break;
+    default: break;
+    }
+}
+
+CK_INLINE void ck_unary_grad_body(int op, const float *g, const float *x, float *dx, int64_t n) {
+    switch (op) {
+    case CK_EXP: CK_MAP (int64_t i = 0; i < n; i++) dx[i] = g[i] * x[i]; break;  // x holds e^x
+    case CK_SIGMOID: CK_MAP (int64_t i = 0; i < n; i++) dx[i] = g[i] * x[i] * (1.0f - x[i]); break;
+    case CK_TANH: CK_MAP (int64_t i = 0; i < n; i++) dx[i] = g[i] * (1.0f - x[i] * x[i]); break;
+    case CK_GELU: CK_MAP (int64_t i = 0; i < n; i++) dx[i] = g[i] * ck_gelu_gradf(x[i]); break;
+    case CK_GELU_TANH: CK_MAP (int64_t i = 0; i < n; i++) dx[i] = g[i] * ck_gelu_tanh_gradf(x[i]); break;
+    case CK_QUICK_GELU: CK_MAP (int64_t i = 0; i < n; i++) dx[i] = g[i] * ck_quick_gelu_gradf(x[i]); break;
+    default: break;
+    }
+}
+
+CK_DISPATCH(void, ck_unary, (int op, const float *x, float *y, int64_t n), (op, x, y, n))
+CK_DISPATCH(void, ck_unary_grad, (int op, const float *g, const float *x, float *dx, int64_t n), (op, g, x, dx, n))
+
+// MARK: - Row kernels
+
+// Rows are handled in blocks of about 4k elements: per row, subtract the max;
+// then one flat exp pass over the block (so short rows vectorise as well as
+// long ones); then per row, the sum and the final scale or shift.
+#define CK_BLOCK 4096
+
+CK_INLINE void ck_exp_inplace(float *d, int64_t n) {
+    CK_MAP (int64_t i = 0; i < n; i++) d[i] = ck_expf(d[i]);
+}
+
+CK_INLINE void ck_softmax_rows_body(const float *x, float *y, int64_t rows, int64_t n) {
+    if (n >= 256) {
+        // Long rows: exp(x − max) in one pass.
+        for (int64_t r = 0; r < rows; r++) {
+            const float *s = x + r * n;
+            float *d = y + r * n;
+            const float m = ck_row_max_body(s, n);
+            CK_MAP (int64_t i = 0; i < n; i++) d[i] = ck_expf(s[i] - m);
+            const float inv = 1.0f / ck_row_sum_body(d, n);
+            for (int64_t i = 0; i < n; i++) d[i] *= inv;
+        }
+        return;
+    }
+    const int64_t block = CK_BLOCK / (n > 0 ? n : 1);
+    for (int64_t r0 = 0; r0 < rows; r0 += block) {
+        const int64_t nr = rows - r0 < block ? rows - r0 : block;
+        for (int64_t r = r0; r < r0 + nr; r++) {
+            const float *s = x + r * n;
+            float *d = y + r * n;
+            const float m = ck_row_max_body(s, n);
+            for (int64_t i = 0; i < n; i++) d[i] = s[i] - m;
+        }
+        ck_exp_inplace(y + r0 * n, nr * n);
+        for (int64_t r = r0; r < r0 + nr; r++) {
+            float *d = y + r * n;
+            const float inv = 1.0f / ck_row_sum_body(d, n);
+            for (int64_t i = 0; i < n; i++) d[i] *= inv;
+        }
+    }
+}
+
+CK_INLINE void ck_log_softmax_rows_body(const float *x, float *y, int64_t rows, int64_t n) {
+    const int64_t block = n >= CK_BLOCK ? 1 : CK_BLOCK / (n > 0 ? n : 1);
+    for (int64_t r0 = 0; r0 < rows; r0 += block) {
+        const int64_t nr = rows - r0 < block ? rows - r0 : block;
+        for (int64_t r = r0; r < r0 + nr; r++) {
+            const float *s = x + r * n;
+            float *d = y + r * n;
+            const float m = ck_row_max_body(s, n);
+            for (int64_t i = 0; i < n; i++) d[i] = s[i] - m;
+        }
+        // Keep x − m: it is exact near the maximum, so large logits keep their precision.
+        for (int64_t r = r0; r < r0 + nr; r++) {
+            float *d = y + r * n;
+            float acc[8] = {0};
+            int64_t i = 0;
+            for (; i + 8 <= n; i += 8)
+                for (int j = 0; j < 8; j++) acc[j] += ck_expf(d[i + j]);
+            float sum = 0;
+            for (int j = 0; j < 8; j++) sum += acc[j];
+            for (; i < n; i++) sum += ck_expf(d[i]);
+            const float log_sum = logf(sum);
+            for (i = 0; i < n; i++) d[i] -= log_sum;
+        }
+    }
+}
+
+CK_INLINE void ck_layer_norm_rows_body(const float *x, float *y, int64_t rows, int64_t n, const float *w,
+                                       const float *b, float eps, float *mean_out, float *rstd_out) {
+    const float inv_n = 1.0f / (float)(n > 0 ? n : 1);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *s = x + r * n;
+        float *d = y + r * n;
+        const float mean = ck_row_sum_body(s, n) * inv_n;
+        const float var = ck_row_sq_dev_body(s, n, mean) * inv_n;
+        const float rstd = 1.0f / sqrtf(var + eps);
+        if (mean_out) mean_out[r] = mean;
+        if (rstd_out) rstd_out[r] = rstd;
+        if (w && b) {
+            for (int64_t i = 0; i < n; i++) d[i] = (s[i] - mean) * rstd * w[i] + b[i];
+        } else if (w) {
+            for (int64_t i = 0; i < n; i++) d[i] = (s[i] - mean) * rstd * w[i];
+        } else if (b) {
+            for (int64_t i = 0; i < n; i++) d[i] = (s[i] - mean) * rstd + b[i];
+        } else {
+            for (int64_t i = 0; i < n; i++) d[i] = (s[i] - mean) * rstd;
+        }
+    }
+}
+
+CK_DISPATCH(void, ck_softmax_rows, (const float *x, float *y, int64_t rows, int64_t n), (x, y, rows, n))
+CK_DISPATCH(void, ck_log_softmax_rows, (const float *x, float *y, int64_t rows, int64_t n), (x, y, rows, n))
+CK_DISPATCH(void, ck_layer_norm_rows,
+            (const float *x, float *y, int64_t rows, int64_t n, const float *w, const float *b, float eps,
+             float *mean, float *rstd),
+            (x, y, rows, n, w, b, eps, mean, rstd))
