@@ -24,13 +24,21 @@ public final class BufferPool: @unchecked Sendable {
     private var cached = 0
     private var limit: Int
 
-    init() {
+    /// A pool keeping at most `limitBytes`; the shared one reads `CLIPCORE_BUFFER_CACHE_MB` (default 1 GiB).
+    package init(limitBytes: Int? = nil) {
         pthread_mutex_init(&mutex, nil)
-        if let raw = getenv("CLIPCORE_BUFFER_CACHE_MB"), let mb = Int(String(cString: raw)), mb >= 0 {
+        if let limitBytes {
+            limit = Swift.max(0, limitBytes)
+        } else if let raw = getenv("CLIPCORE_BUFFER_CACHE_MB"), let mb = Int(String(cString: raw)), mb >= 0 {
             limit = mb << 20
         } else {
             limit = 1 << 30
         }
+    }
+
+    deinit {
+        drain()
+        pthread_mutex_destroy(&mutex)
     }
 
     /// Most bytes kept for reuse (default 1 GiB, or `CLIPCORE_BUFFER_CACHE_MB`); 0 disables the pool.
@@ -59,7 +67,7 @@ public final class BufferPool: @unchecked Sendable {
         bytes < minimumPooledBytes ? bytes : (bytes + 4095) & ~4095
     }
 
-    func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+    package func allocate(bytes: Int) -> UnsafeMutableRawPointer {
         let size = BufferPool.roundedBytes(bytes)
         if size >= BufferPool.minimumPooledBytes {
             let reused: UnsafeMutableRawPointer? = locked {
@@ -72,7 +80,7 @@ public final class BufferPool: @unchecked Sendable {
         return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: BufferPool.alignment)
     }
 
-    func release(_ p: UnsafeMutableRawPointer, bytes: Int) {
+    package func release(_ p: UnsafeMutableRawPointer, bytes: Int) {
         let size = BufferPool.roundedBytes(bytes)
         if size >= BufferPool.minimumPooledBytes {
             let kept: Bool = locked {
