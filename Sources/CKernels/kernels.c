@@ -153,6 +153,27 @@ CK_INLINE void ck_exp_inplace(float *d, int64_t n) {
     CK_MAP (int64_t i = 0; i < n; i++) d[i] = ck_expf(d[i]);
 }
 
+/// y = x − max(x) for rows r0 ..< r0 + nr.
+CK_INLINE void ck_subtract_row_max(const float *x, float *y, int64_t r0, int64_t nr, int64_t n) {
+    for (int64_t r = r0; r < r0 + nr; r++) {
+        const float *s = x + r * n;
+        float *d = y + r * n;
+        const float m = ck_row_max_body(s, n);
+        for (int64_t i = 0; i < n; i++) d[i] = s[i] - m;
+    }
+}
+
+/// Σ exp(d[i]), through `tmp` (CK_BLOCK floats) so that the exp loop vectorises.
+CK_INLINE float ck_sum_exp(const float *d, int64_t n, float *tmp) {
+    float sum = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0 += CK_BLOCK) {
+        const int64_t len = n - i0 < CK_BLOCK ? n - i0 : CK_BLOCK;
+        CK_MAP (int64_t i = 0; i < len; i++) tmp[i] = ck_expf(d[i0 + i]);
+        sum += ck_row_sum_body(tmp, len);
+    }
+    return sum;
+}
+
 CK_INLINE void ck_softmax_rows_body(const float *x, float *y, int64_t rows, int64_t n) {
     if (n >= 256) {
         // Long rows: exp(x − max) in one pass.
@@ -169,12 +190,7 @@ CK_INLINE void ck_softmax_rows_body(const float *x, float *y, int64_t rows, int6
     const int64_t block = CK_BLOCK / (n > 0 ? n : 1);
     for (int64_t r0 = 0; r0 < rows; r0 += block) {
         const int64_t nr = rows - r0 < block ? rows - r0 : block;
-        for (int64_t r = r0; r < r0 + nr; r++) {
-            const float *s = x + r * n;
-            float *d = y + r * n;
-            const float m = ck_row_max_body(s, n);
-            for (int64_t i = 0; i < n; i++) d[i] = s[i] - m;
-        }
+        ck_subtract_row_max(x, y, r0, nr, n);
         ck_exp_inplace(y + r0 * n, nr * n);
         for (int64_t r = r0; r < r0 + nr; r++) {
             float *d = y + r * n;
@@ -185,28 +201,13 @@ CK_INLINE void ck_softmax_rows_body(const float *x, float *y, int64_t rows, int6
 }
 
 CK_INLINE void ck_log_softmax_rows_body(const float *x, float *y, int64_t rows, int64_t n) {
-    const int64_t block = n >= CK_BLOCK ? 1 : CK_BLOCK / (n > 0 ? n : 1);
-    for (int64_t r0 = 0; r0 < rows; r0 += block) {
-        const int64_t nr = rows - r0 < block ? rows - r0 : block;
-        for (int64_t r = r0; r < r0 + nr; r++) {
-            const float *s = x + r * n;
-            float *d = y + r * n;
-            const float m = ck_row_max_body(s, n);
-            for (int64_t i = 0; i < n; i++) d[i] = s[i] - m;
-        }
+    float tmp[CK_BLOCK];
+    for (int64_t r = 0; r < rows; r++) {
         // Keep x − m: it is exact near the maximum, so large logits keep their precision.
-        for (int64_t r = r0; r < r0 + nr; r++) {
-            float *d = y + r * n;
-            float acc[8] = {0};
-            int64_t i = 0;
-            for (; i + 8 <= n; i += 8)
-                for (int j = 0; j < 8; j++) acc[j] += ck_expf(d[i + j]);
-            float sum = 0;
-            for (int j = 0; j < 8; j++) sum += acc[j];
-            for (; i < n; i++) sum += ck_expf(d[i]);
-            const float log_sum = logf(sum);
-            for (i = 0; i < n; i++) d[i] -= log_sum;
-        }
+        ck_subtract_row_max(x, y, r, 1, n);
+        float *d = y + r * n;
+        const float log_sum = logf(ck_sum_exp(d, n, tmp));
+        for (int64_t i = 0; i < n; i++) d[i] -= log_sum;
     }
 }
 
