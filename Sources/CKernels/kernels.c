@@ -5,6 +5,11 @@
 
 #define CK_INLINE static inline __attribute__((always_inline))
 
+// The 8-lane vector helpers below are static and always inlined, so passing
+// vectors by value never crosses an ABI boundary; the baseline path's
+// "AVX vector changes the ABI" warning does not apply.
+#pragma clang diagnostic ignored "-Wpsabi"
+
 // MARK: - Path selection
 
 static int forced_baseline = 0;
@@ -38,58 +43,73 @@ void ck_force_baseline(int on) { forced_baseline = on != 0; }
 
 // MARK: - Reductions over a row
 //
-// Four 8-lane accumulators for long rows (one chain would be latency-bound),
-// folded into one before the horizontal sum; a second 8-lane loop and a
-// scalar tail for the rest.
+// Explicit 8-lane vectors (one AVX register, or two SSE ones on the baseline
+// path): four accumulators for long rows, since one add chain would be
+// latency-bound, folded before one horizontal sum; a scalar tail.
 
-#define CK_REDUCE(acc_init, combine, fold, tail)                     \
-    float acc[32];                                                    \
-    for (int j = 0; j < 32; j++) acc[j] = acc_init;                   \
-    int64_t i = 0;                                                    \
-    for (; i + 32 <= n; i += 32)                                      \
-        for (int j = 0; j < 32; j++) combine(acc[j], i + j);          \
-    for (; i + 8 <= n; i += 8)                                        \
-        for (int j = 0; j < 8; j++) combine(acc[j], i + j);           \
-    for (int j = 0; j < 8; j++) {                                     \
-        fold(acc[j], acc[j + 8]);                                     \
-        fold(acc[j + 16], acc[j + 24]);                               \
-        fold(acc[j], acc[j + 16]);                                    \
-    }                                                                 \
-    float r = acc[0];                                                 \
-    for (int j = 1; j < 8; j++) fold(r, acc[j]);                      \
-    for (; i < n; i++) tail(r, i);
+typedef float ck_v8 __attribute__((vector_size(32)));
+typedef int ck_m8 __attribute__((vector_size(32)));
 
-#define CK_ADD(a, b) (a) += (b)
-#define CK_MAX(a, b) (a) = (b) > (a) ? (b) : (a)
+CK_INLINE ck_v8 ck_load8(const float *p) {
+    ck_v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+CK_INLINE float ck_hsum8(ck_v8 v) {
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+CK_INLINE ck_v8 ck_splat8(float x) { return (ck_v8){x, x, x, x, x, x, x, x}; }
 
 CK_INLINE float ck_row_sum_body(const float *x, int64_t n) {
-#define SUM_STEP(a, k) (a) += x[k]
-    CK_REDUCE(0.0f, SUM_STEP, CK_ADD, SUM_STEP)
-#undef SUM_STEP
-    return r;
+    ck_v8 a0 = ck_splat8(0), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 += ck_load8(x + i);
+        a1 += ck_load8(x + i + 8);
+        a2 += ck_load8(x + i + 16);
+        a3 += ck_load8(x + i + 24);
+    }
+    a0 = (a0 + a1) + (a2 + a3);
+    for (; i + 8 <= n; i += 8) a0 += ck_load8(x + i);
+    float s = ck_hsum8(a0);
+    for (; i < n; i++) s += x[i];
+    return s;
 }
 
 CK_INLINE float ck_row_dot_body(const float *a, const float *b, int64_t n) {
-#define DOT_STEP(s, k) (s) += a[k] * b[k]
-    CK_REDUCE(0.0f, DOT_STEP, CK_ADD, DOT_STEP)
-#undef DOT_STEP
-    return r;
+    ck_v8 a0 = ck_splat8(0), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 += ck_load8(a + i) * ck_load8(b + i);
+        a1 += ck_load8(a + i + 8) * ck_load8(b + i + 8);
+        a2 += ck_load8(a + i + 16) * ck_load8(b + i + 16);
+        a3 += ck_load8(a + i + 24) * ck_load8(b + i + 24);
+    }
+    a0 = (a0 + a1) + (a2 + a3);
+    for (; i + 8 <= n; i += 8) a0 += ck_load8(a + i) * ck_load8(b + i);
+    float s = ck_hsum8(a0);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
 }
 
+/// Max of n >= 1 values; NaN if any is NaN.
 CK_INLINE float ck_row_max_body(const float *x, int64_t n) {
-    // Max has a one-cycle latency: a single 8-lane chain suffices.
-    float acc[8];
-    int nan = 0;
+    ck_v8 m8 = ck_splat8(x[0]);
+    ck_m8 nan8 = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t i = 0;
-    for (int j = 0; j < 8; j++) acc[j] = x[0];
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) {
-            const float v = x[i + j];
-            nan |= v != v;
-            acc[j] = v > acc[j] ? v : acc[j];
-        }
-    float m = acc[0];
-    for (int j = 1; j < 8; j++) m = acc[j] > m ? acc[j] : m;
+    for (; i + 8 <= n; i += 8) {
+        const ck_v8 v = ck_load8(x + i);
+        nan8 |= v != v;
+        m8 = __builtin_elementwise_max(m8, v);
+    }
+    float m = m8[0];
+    int nan = 0;
+    for (int j = 0; j < 8; j++) {
+        m = m8[j] > m ? m8[j] : m;
+        nan |= nan8[j];
+    }
     for (; i < n; i++) {
         nan |= x[i] != x[i];
         m = x[i] > m ? x[i] : m;
@@ -99,10 +119,25 @@ CK_INLINE float ck_row_max_body(const float *x, int64_t n) {
 
 /// Σ (x[i] − c)²
 CK_INLINE float ck_row_sq_dev_body(const float *x, int64_t n, float c) {
-#define SQ_STEP(a, k) do { const float d_ = x[k] - c; (a) += d_ * d_; } while (0)
-    CK_REDUCE(0.0f, SQ_STEP, CK_ADD, SQ_STEP)
-#undef SQ_STEP
-    return r;
+    const ck_v8 c8 = ck_splat8(c);
+    ck_v8 a0 = ck_splat8(0), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const ck_v8 d0 = ck_load8(x + i) - c8, d1 = ck_load8(x + i + 8) - c8;
+        const ck_v8 d2 = ck_load8(x + i + 16) - c8, d3 = ck_load8(x + i + 24) - c8;
+        a0 += d0 * d0;
+        a1 += d1 * d1;
+        a2 += d2 * d2;
+        a3 += d3 * d3;
+    }
+    a0 = (a0 + a1) + (a2 + a3);
+    for (; i + 8 <= n; i += 8) {
+        const ck_v8 d = ck_load8(x + i) - c8;
+        a0 += d * d;
+    }
+    float s = ck_hsum8(a0);
+    for (; i < n; i++) s += (x[i] - c) * (x[i] - c);
+    return s;
 }
 
 CK_DISPATCH(float, ck_row_sum, (const float *x, int64_t n), (x, n))
