@@ -62,6 +62,17 @@ CK_INLINE float ck_hsum8(ck_v8 v) {
 
 CK_INLINE ck_v8 ck_splat8(float x) { return (ck_v8){x, x, x, x, x, x, x, x}; }
 
+CK_INLINE void ck_store8(float *p, ck_v8 v) { memcpy(p, &v, sizeof v); }
+
+/// d[i] = s[i] · a + b over a row, eight lanes at a time (short rows keep a
+/// tail of at most 7, where an auto-vectorised loop would leave up to 31).
+CK_INLINE void ck_row_affine(const float *s, float *d, int64_t n, float a, float b) {
+    const ck_v8 a8 = ck_splat8(a), b8 = ck_splat8(b);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) ck_store8(d + i, ck_load8(s + i) * a8 + b8);
+    for (; i < n; i++) d[i] = s[i] * a + b;
+}
+
 CK_INLINE float ck_row_sum_body(const float *x, int64_t n) {
     ck_v8 a0 = ck_splat8(0), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
@@ -193,8 +204,7 @@ CK_INLINE void ck_subtract_row_max(const float *x, float *y, int64_t r0, int64_t
     for (int64_t r = r0; r < r0 + nr; r++) {
         const float *s = x + r * n;
         float *d = y + r * n;
-        const float m = ck_row_max_body(s, n);
-        for (int64_t i = 0; i < n; i++) d[i] = s[i] - m;
+        ck_row_affine(s, d, n, 1.0f, -ck_row_max_body(s, n));
     }
 }
 
@@ -229,8 +239,7 @@ CK_INLINE void ck_softmax_rows_body(const float *x, float *y, int64_t rows, int6
         ck_exp_inplace(y + r0 * n, nr * n);
         for (int64_t r = r0; r < r0 + nr; r++) {
             float *d = y + r * n;
-            const float inv = 1.0f / ck_row_sum_body(d, n);
-            for (int64_t i = 0; i < n; i++) d[i] *= inv;
+            ck_row_affine(d, d, n, 1.0f / ck_row_sum_body(d, n), 0.0f);
         }
     }
 }
@@ -241,8 +250,7 @@ CK_INLINE void ck_log_softmax_rows_body(const float *x, float *y, int64_t rows, 
         // Keep x − m: it is exact near the maximum, so large logits keep their precision.
         ck_subtract_row_max(x, y, r, 1, n);
         float *d = y + r * n;
-        const float log_sum = logf(ck_sum_exp(d, n, tmp));
-        for (int64_t i = 0; i < n; i++) d[i] -= log_sum;
+        ck_row_affine(d, d, n, 1.0f, -logf(ck_sum_exp(d, n, tmp)));
     }
 }
 
@@ -257,14 +265,23 @@ CK_INLINE void ck_layer_norm_rows_body(const float *x, float *y, int64_t rows, i
         const float rstd = 1.0f / sqrtf(var + eps);
         if (mean_out) mean_out[r] = mean;
         if (rstd_out) rstd_out[r] = rstd;
+        // (x − mean)·rstd, subtracting first so that a large mean does not cancel,
+        // with the optional affine fused into the same pass.
+        const ck_v8 m8 = ck_splat8(mean), r8 = ck_splat8(rstd);
+        int64_t i = 0;
         if (w && b) {
-            for (int64_t i = 0; i < n; i++) d[i] = (s[i] - mean) * rstd * w[i] + b[i];
+            for (; i + 8 <= n; i += 8)
+                ck_store8(d + i, (ck_load8(s + i) - m8) * r8 * ck_load8(w + i) + ck_load8(b + i));
+            for (; i < n; i++) d[i] = (s[i] - mean) * rstd * w[i] + b[i];
         } else if (w) {
-            for (int64_t i = 0; i < n; i++) d[i] = (s[i] - mean) * rstd * w[i];
+            for (; i + 8 <= n; i += 8) ck_store8(d + i, (ck_load8(s + i) - m8) * r8 * ck_load8(w + i));
+            for (; i < n; i++) d[i] = (s[i] - mean) * rstd * w[i];
         } else if (b) {
-            for (int64_t i = 0; i < n; i++) d[i] = (s[i] - mean) * rstd + b[i];
+            for (; i + 8 <= n; i += 8) ck_store8(d + i, (ck_load8(s + i) - m8) * r8 + ck_load8(b + i));
+            for (; i < n; i++) d[i] = (s[i] - mean) * rstd + b[i];
         } else {
-            for (int64_t i = 0; i < n; i++) d[i] = (s[i] - mean) * rstd;
+            for (; i + 8 <= n; i += 8) ck_store8(d + i, (ck_load8(s + i) - m8) * r8);
+            for (; i < n; i++) d[i] = (s[i] - mean) * rstd;
         }
     }
 }

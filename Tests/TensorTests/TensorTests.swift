@@ -157,6 +157,25 @@ func naiveMatmul(_ a: Tensor, _ b: Tensor) -> [Float] {
         #expect(ci.values[0] == (0..<3).max { big[$0, 0] < big[$1, 0] }!)
     }
 
+    /// Rows with a large common offset keep their precision: a one-pass
+    /// E[x²] − E[x]² variance would be off by percents at an offset of 1000.
+    @Test func layerNormWithLargeMean() {
+        var rng = RandomGenerator(seed: 11)
+        for n in [5, 50, 768] {
+            let x = Tensor.randn([3, n], generator: &rng) + 1000
+            let y = x.layerNorm(weight: nil, bias: nil, eps: 1e-5).toArray()
+            for r in 0..<3 {
+                let row = (0..<n).map { Double(x[r, $0]) }
+                let mean = row.reduce(0, +) / Double(n)
+                let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n)
+                for i in 0..<n {
+                    let ref = (row[i] - mean) / (variance + 1e-5).squareRoot()
+                    #expect(abs(Double(y[r * n + i]) - ref) < 2e-3, "n = \(n)")
+                }
+            }
+        }
+    }
+
     @Test func causalMaskAndWhere() {
         let m = Tensor.causalMask(3)
         #expect(m.toArray() == [0, -.infinity, -.infinity, 0, 0, -.infinity, 0, 0, 0])
