@@ -26,17 +26,22 @@ while let a = args.popFirst() {
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-/// Median seconds of `reps` runs after two warm-up runs.
-func time(_ body: () -> Void) -> Double {
-    body(); body()
-    var ts: [Double] = []
+/// Median seconds of `a` and of `b`, measured alternately (a, b, a, b, …) so
+/// that drift in the machine's speed affects both alike.
+func timePair(_ a: () -> Void, _ b: () -> Void) -> (Double, Double) {
+    a(); b(); a(); b()
+    var ta: [Double] = [], tb: [Double] = []
     for _ in 0..<reps {
-        let t0 = now()
-        body()
-        ts.append(Double(now() - t0) / 1e9)
+        var t0 = now()
+        a()
+        ta.append(Double(now() - t0) / 1e9)
+        t0 = now()
+        b()
+        tb.append(Double(now() - t0) / 1e9)
     }
-    ts.sort()
-    return ts[ts.count / 2]
+    ta.sort()
+    tb.sort()
+    return (ta[reps / 2], tb[reps / 2])
 }
 
 func fmt(_ x: Double, _ digits: Int = 1) -> String {
@@ -52,7 +57,8 @@ var sink: Float = 0
 var failures: [String] = []
 
 print("clipcore KernelBench")
-print("OpenBLAS kernel: \(Threads.blasCoreName); threads: clipcore \(Threads.count), OpenBLAS \(Threads.blasThreads); median of \(reps) runs")
+print("OpenBLAS kernel: \(Threads.blasCoreName); threads: clipcore \(Threads.count), OpenBLAS \(Threads.blasThreads)")
+print("median of \(reps) runs; each pair measured alternately")
 print("")
 
 // MARK: - GEMM
@@ -67,16 +73,15 @@ for (m, n, k, transposedB) in gemmShapes {
     let b = transposedB ? bStore.transposed() : bStore
     let c = Tensor(uninitializedShape: [m, n])
     let flops = 2.0 * Double(m) * Double(n) * Double(k)
-    let direct = time {
+    let (direct, api) = timePair({
         cblas_sgemm(CblasRowMajor, CblasNoTrans, transposedB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), 1, a.data, Int32(k), bStore.data,
                     Int32(transposedB ? k : n), 0, c.data, Int32(n))
         sink += c.data[0]
-    }
-    let api = time {
+    }, {
         let out = a.matmul(b)
         sink += out.data[0]
-    }
+    })
     let ratio = direct / api
     let label = "\(m) × \(n) × \(k)" + (transposedB ? " (B = Wᵀ view)" : "")
     print(col(label, 34) + col(fmt(flops / direct / 1e9), 16) + col(fmt(flops / api / 1e9), 16) + fmt(ratio, 3))
@@ -96,13 +101,6 @@ for shape in [[1600, 768], [384, 50, 50]] {
     let dst = Tensor(uninitializedShape: shape)
     let n = x.count
     let bytes = Double(2 * n * MemoryLayout<Float>.size)  // read + write
-    func copyTime() -> Double {
-        time {
-            let s = x.data, d = dst.data
-            parallelFor(n) { r in for i in r { d[i] = s[i] } }
-            sink += d[n - 1]
-        }
-    }
     let last = shape.last!
     let w = Tensor.randn([last], generator: &rng), b = Tensor.randn([last], generator: &rng)
     let kernels: [(String, () -> Tensor)] = [
@@ -111,8 +109,11 @@ for shape in [[1600, 768], [384, 50, 50]] {
         ("gelu", { x.gelu() }),
     ]
     for (name, f) in kernels {
-        let copy = copyTime()  // measured beside each kernel
-        let t = time { sink += f().data[0] }
+        let (copy, t) = timePair({
+            let s = x.data, d = dst.data
+            parallelFor(n) { r in for i in r { d[i] = s[i] } }
+            sink += d[n - 1]
+        }, { sink += f().data[0] })
         let ratio = copy / t
         print(col(name, 12) + col("\(shape)", 16) + col(fmt(bytes / t / 1e9), 10) + col(fmt(bytes / copy / 1e9), 12) + fmt(ratio, 2))
         if ratio < 0.5 { failures.append("\(name) \(shape): \(fmt(ratio, 2)) of copy bandwidth < 0.5") }

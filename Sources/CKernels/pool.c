@@ -13,7 +13,7 @@
 #include <stdatomic.h>
 
 #define CK_MAX_WORKERS 256
-#define CK_SPIN_ROUNDS 20000
+#define CK_SPIN_ROUNDS 2000  // about 50 µs of pause instructions
 
 static pthread_mutex_t submit_lock = PTHREAD_MUTEX_INITIALIZER;  // held by the caller for a whole job
 static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
