@@ -87,6 +87,26 @@ for (m, n, k, transposedB) in gemmShapes {
     print(col(label, 34) + col(fmt(flops / direct / 1e9), 16) + col(fmt(flops / api / 1e9), 16) + fmt(ratio, 3))
     if ratio < 0.95 { failures.append("GEMM \(label): ratio \(fmt(ratio, 3)) < 0.95") }
 }
+
+// Attention scores: 384 heads (batch 32 × 12) of [50, 64] × [64, 50], the
+// per-head GEMMs of ViT-B/32, against a sequential loop of direct calls.
+do {
+    let (heads, s, d) = (384, 50, 64)
+    let q = Tensor.randn([heads, s, d], generator: &rng), k = Tensor.randn([heads, s, d], generator: &rng)
+    let c = Tensor(uninitializedShape: [heads, s, s])
+    let flops = 2.0 * Double(heads * s * s * d)
+    let (direct, api) = timePair({
+        for h in 0..<heads {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(s), Int32(s), Int32(d), 1,
+                        q.data + h * s * d, Int32(d), k.data + h * s * d, Int32(d), 0, c.data + h * s * s, Int32(s))
+        }
+        sink += c.data[0]
+    }, {
+        sink += q.matmul(k.transposed()).data[0]
+    })
+    print(col("384 × (50 × 50 × 64) batched", 34) + col(fmt(flops / direct / 1e9), 16) + col(fmt(flops / api / 1e9), 16)
+          + fmt(direct / api, 3))
+}
 print("")
 
 // MARK: - Row kernels against copy bandwidth

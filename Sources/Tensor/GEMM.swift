@@ -1,20 +1,38 @@
 // The one place that calls cblas_sgemm, and the trace that counts its calls.
 
 import CBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Records the GEMMs issued by the current task (shape of each call), for
 /// tests and profiling. Bind a recorder with
-/// `GEMMTrace.$recorder.withValue(r) { … }`; GEMMs issued on that thread
-/// inside the closure are recorded.
+/// `GEMMTrace.$recorder.withValue(r) { … }`; GEMMs issued inside the closure
+/// are recorded, including those a batched matmul hands to pool threads.
 public enum GEMMTrace {
     @TaskLocal public static var recorder: GEMMRecorder?
 }
 
 /// A list of GEMM shapes (m, n, k).
 public final class GEMMRecorder: @unchecked Sendable {
-    public private(set) var calls: [(m: Int, n: Int, k: Int)] = []
-    public init() {}
-    func record(_ m: Int, _ n: Int, _ k: Int) { calls.append((m, n, k)) }
+    private var list: [(m: Int, n: Int, k: Int)] = []
+    private var mutex = pthread_mutex_t()
+
+    public init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+
+    /// The recorded calls, in the order they were issued (per thread).
+    public var calls: [(m: Int, n: Int, k: Int)] {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return list
+    }
+
+    func record(_ m: Int, _ n: Int, _ k: Int) {
+        pthread_mutex_lock(&mutex)
+        list.append((m, n, k))
+        pthread_mutex_unlock(&mutex)
+    }
 }
 
 /// The layout of one matrix operand as BLAS sees it.
@@ -41,10 +59,12 @@ extension MatrixOperand {
 }
 
 /// C = alpha · op(A) · op(B) + beta · C for row-major C (m × n, leading dimension ldc).
+/// `recorder` defaults to the task's `GEMMTrace.recorder`; pool threads get it passed in.
 @usableFromInline
 func sgemm(m: Int, n: Int, k: Int, alpha: Float, a: MatrixOperand, b: MatrixOperand,
-           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    if let r = GEMMTrace.recorder { r.record(m, n, k) }
+           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+           recorder: GEMMRecorder? = GEMMTrace.recorder) {
+    if let recorder { recorder.record(m, n, k) }
     if m == 0 || n == 0 { return }
     if k == 0 {
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }

@@ -44,16 +44,32 @@ extension Tensor {
         let aBatchStrided = ownerA.storage === ea.storage
         let bBatchStrided = ownerB.storage === eb.storage
         let mk = m * k, kn = k * n
-        for bi in 0..<batches {
-            let offA = aBatchStrided ? batchOffset(loop, bi, 0) : bi * mk
-            let offB = bBatchStrided ? batchOffset(loop, bi, 1) : bi * kn
-            let opA = MatrixOperand(pointer: opA0.pointer + offA, transposed: opA0.transposed, ld: opA0.ld)
-            let opB = MatrixOperand(pointer: opB0.pointer + offB, transposed: opB0.transposed, ld: opB0.ld)
-            sgemm(m: m, n: n, k: k, alpha: 1, a: opA, b: opB, beta: 0, c: out.data + bi * m * n, ldc: n)
+        let c0 = out.data
+        let recorder = GEMMTrace.recorder
+        let body = { (range: Range<Int>) in
+            for bi in range {
+                let offA = aBatchStrided ? self.batchOffset(loop, bi, 0) : bi * mk
+                let offB = bBatchStrided ? self.batchOffset(loop, bi, 1) : bi * kn
+                let opA = MatrixOperand(pointer: opA0.pointer + offA, transposed: opA0.transposed, ld: opA0.ld)
+                let opB = MatrixOperand(pointer: opB0.pointer + offB, transposed: opB0.transposed, ld: opB0.ld)
+                sgemm(m: m, n: n, k: k, alpha: 1, a: opA, b: opB, beta: 0, c: c0 + bi * m * n, ldc: n, recorder: recorder)
+            }
+        }
+        // Small per-batch GEMMs (attention heads) run side by side on the pool:
+        // OpenBLAS runs GEMMs this small on the calling thread. Larger ones go
+        // one after another, each on OpenBLAS's own threads.
+        if m * n * k <= Tensor.smallGEMMVolume {
+            parallelFor(batches, costPerItem: m * n * k, body)
+        } else {
+            body(0..<batches)
         }
         withExtendedLifetime((ownerA, ownerB)) {}
         return out
     }
+
+    /// Batched GEMMs of at most this many multiply-adds each are spread over the
+    /// pool: OpenBLAS's own threading starts above m·n·k = 65536·4.
+    static let smallGEMMVolume = 65_536 * 4
 
     private func batchOffset(_ loop: StridedLoop, _ index: Int, _ operand: Int) -> Int {
         // Batch dims are the loop's "rows" plus its last dimension.

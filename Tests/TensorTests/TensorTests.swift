@@ -97,6 +97,23 @@ func naiveMatmul(_ a: Tensor, _ b: Tensor) -> [Float] {
         #expect(Tensor([1, 1], shape: [2]).matmul(m).toArray() == [3, 5, 7])
     }
 
+    /// Many small per-head GEMMs run on the pool; results and the GEMM trace are complete.
+    @Test func manySmallBatchedGEMMs() {
+        var rng = RandomGenerator(seed: 4)
+        let q = Tensor.randn([4, 10, 12, 16], generator: &rng).permuted([0, 2, 1, 3])  // [b, h, s, d] view
+        let k = Tensor.randn([4, 10, 12, 16], generator: &rng).permuted([0, 2, 3, 1])  // [b, h, d, s] view
+        let recorder = GEMMRecorder()
+        let scores = GEMMTrace.$recorder.withValue(recorder) { q.matmul(k) }
+        #expect(scores.shape == [4, 12, 10, 10])
+        #expect(recorder.calls.count == 48)
+        for b in [0, 3] { for h in [0, 11] {
+            let got = scores.narrowed(0, start: b, length: 1).narrowed(1, start: h, length: 1).reshaped([10, 10]).toArray()
+            let want = naiveMatmul(q.narrowed(0, start: b, length: 1).narrowed(1, start: h, length: 1).reshaped([10, 16]),
+                                   k.narrowed(0, start: b, length: 1).narrowed(1, start: h, length: 1).reshaped([16, 10]))
+            for (g, w) in zip(got, want) { #expect(abs(g - w) <= 1e-4 * max(1, abs(w))) }
+        } }
+    }
+
     @Test func batchedMatmulBroadcasts() {
         var rng = RandomGenerator(seed: 3)
         let a = Tensor.randn([2, 1, 3, 4], generator: &rng), b = Tensor.randn([3, 4, 5], generator: &rng)
