@@ -17,7 +17,7 @@ public final class Variable {
     /// Whether gradients flow to (and through) this variable.
     public private(set) var requiresGrad: Bool
     /// The operation that produced this variable; nil for leaves and constants.
-    let node: Node?
+    private(set) var node: Node?
 
     /// A leaf.
     public init(_ value: Tensor, requiresGrad: Bool = false) {
@@ -30,6 +30,23 @@ public final class Variable {
         self.value = value
         requiresGrad = true
         self.node = node
+    }
+
+    /// Releases the graph behind this variable without recursion: nodes and
+    /// variables owned only by it are detached onto a worklist, so a chain of
+    /// millions of operations is freed in a loop rather than nested deinits.
+    deinit {
+        guard var pending = node.map({ [$0] }) else { return }
+        node = nil
+        while var n = pending.popLast() {
+            guard isKnownUniquelyReferenced(&n) else { continue }
+            for i in n.inputs.indices where isKnownUniquelyReferenced(&n.inputs[i]) {
+                if let sub = n.inputs[i].node {
+                    n.inputs[i].node = nil
+                    pending.append(sub)
+                }
+            }
+        }
     }
 
     public var shape: [Int] { value.shape }
@@ -61,7 +78,7 @@ public final class Variable {
 /// gradient to the inputs' gradients.
 final class Node {
     let name: StaticString
-    let inputs: [Variable]
+    var inputs: [Variable]
     /// Given the output gradient and which inputs need a gradient, returns one
     /// gradient per input (nil where not needed). Must not compute unneeded ones.
     let backward: (Tensor, [Bool]) -> [Tensor?]

@@ -68,4 +68,16 @@ import Autograd
         (w * w + w).sum().backward()
         #expect(w.grad!.toArray() == [3, 5, 7])
     }
+
+    /// A very long chain backpropagates and is released without deep recursion.
+    @Test func longChainsBackpropagateAndRelease() {
+        let w = Variable(Tensor([2], shape: [1]), requiresGrad: true)
+        do {
+            var x = w
+            for _ in 0..<200_000 { x = x + 0.5 }
+            #expect(x.value.item == 100_002)
+            x.backward()
+        }
+        #expect(w.grad?.item == 1)
+    }
 }
