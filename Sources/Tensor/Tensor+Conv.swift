@@ -1,6 +1,30 @@
 // Patch convolution (kernel = stride), as unfold + one GEMM.
 
 extension Tensor {
+    /// Visits every patch row of an image batch `[b, c, h, w]` cut into `p × p`
+    /// patches: `body(patchRow, imageRow, p)` for each of the p-long pixel runs,
+    /// where `patchRow` points into the unfolded matrix `[b·(h/p)·(w/p), c·p·p]`
+    /// and `imageRow` into the image. Unfold copies image → patch, fold back.
+    private static func forEachPatchRun(batch b: Int, channels c: Int, height h: Int, width w: Int, patch p: Int,
+                                        patches: UnsafeMutablePointer<Float>, image: UnsafeMutablePointer<Float>,
+                                        _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) {
+        let gh = h / p, gw = w / p
+        let cols = c * p * p
+        parallelFor(b * gh, costPerItem: gw * cols) { r in
+            for bi in r {
+                let img = bi / gh, py = bi % gh
+                for px in 0..<gw {
+                    let patchRow = patches + ((img * gh + py) * gw + px) * cols
+                    for ch in 0..<c {
+                        for ky in 0..<p {
+                            body(patchRow + (ch * p + ky) * p, image + ((img * c + ch) * h + py * p + ky) * w + px * p, p)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Unfolds `[b, c, h, w]` into non-overlapping `p × p` patches:
     /// `[b · (h/p) · (w/p), c · p · p]`, patch rows in raster order, columns in
     /// (channel, row, col) order — the flattening of a conv weight `[o, c, p, p]`.
@@ -10,24 +34,10 @@ extension Tensor {
         precondition(rank == 4, "unfold: input must be [batch, channels, height, width], got \(shape)")
         precondition(p > 0, "unfold: patch size must be positive")
         let (b, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        let gh = h / p, gw = w / p
-        let cols = c * p * p
-        let out = Tensor(uninitializedShape: [b * gh * gw, cols])
+        let out = Tensor(uninitializedShape: [b * (h / p) * (w / p), c * p * p])
         let x = contiguous()
-        let s = x.data, d = out.data
-        parallelFor(b * gh, costPerItem: gw * cols) { r in
-            for bi in r {
-                let img = bi / gh, py = bi % gh
-                for px in 0..<gw {
-                    let dst = d + ((img * gh + py) * gw + px) * cols
-                    for ch in 0..<c {
-                        for ky in 0..<p {
-                            let src = s + ((img * c + ch) * h + py * p + ky) * w + px * p
-                            (dst + (ch * p + ky) * p).update(from: src, count: p)
-                        }
-                    }
-                }
-            }
+        Tensor.forEachPatchRun(batch: b, channels: c, height: h, width: w, patch: p, patches: out.data, image: x.data) {
+            patchRun, imageRun, n in patchRun.update(from: imageRun, count: n)
         }
         return out
     }
@@ -35,25 +45,11 @@ extension Tensor {
     /// The adjoint of `unfoldPatches`: scatters patch rows back into `[b, c, h, w]`
     /// (dropped border pixels get zero).
     public static func foldPatches(_ cols: Tensor, patch p: Int, batch b: Int, channels c: Int, height h: Int, width w: Int) -> Tensor {
-        let gh = h / p, gw = w / p
-        precondition(cols.shape == [b * gh * gw, c * p * p], "fold: shape \(cols.shape) does not match the image geometry")
+        precondition(cols.shape == [b * (h / p) * (w / p), c * p * p], "fold: shape \(cols.shape) does not match the image geometry")
         let out = Tensor.zeros([b, c, h, w])
         let x = cols.contiguous()
-        let s = x.data, d = out.data
-        let width = c * p * p
-        parallelFor(b * gh, costPerItem: gw * width) { r in
-            for bi in r {
-                let img = bi / gh, py = bi % gh
-                for px in 0..<gw {
-                    let src = s + ((img * gh + py) * gw + px) * width
-                    for ch in 0..<c {
-                        for ky in 0..<p {
-                            let dst = d + ((img * c + ch) * h + py * p + ky) * w + px * p
-                            dst.update(from: src + (ch * p + ky) * p, count: p)
-                        }
-                    }
-                }
-            }
+        forEachPatchRun(batch: b, channels: c, height: h, width: w, patch: p, patches: x.data, image: out.data) {
+            patchRun, imageRun, n in imageRun.update(from: patchRun, count: n)
         }
         return out
     }
