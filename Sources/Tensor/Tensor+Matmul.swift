@@ -9,7 +9,7 @@ extension Tensor {
             return (op, self)
         }
         let dense = contiguous()
-        return (MatrixOperand(pointer: dense.data + 0, transposed: false, ld: c), dense)
+        return (MatrixOperand(pointer: dense.data, transposed: false, ld: c), dense)
     }
 
     /// Matrix product with NumPy batch broadcasting: `[..., m, k] × [..., k, n] → [..., m, n]`.
