@@ -13,10 +13,10 @@ struct SelfCheck: ParsableCommand {
         commandName: "selfcheck",
         abstract: "Print the BLAS kernel and thread count, then train a small MLP on a generated regression task.")
 
-    @Option(help: "Training steps.") var steps = 400
+    @Option(help: "Training steps.") var steps = 800
     @Option(help: "Batch size.") var batch = 256
-    @Option(help: "Hidden width.") var hidden = 128
-    @Option(help: "Learning rate (SGD with momentum 0.9).") var lr: Float = 0.02
+    @Option(help: "Hidden width.") var hidden = 256
+    @Option(help: "Learning rate (SGD with momentum 0.9).") var lr: Float = 0.05
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Threads (default: all cores, or CLIPCORE_NUM_THREADS).") var threads: Int?
 
