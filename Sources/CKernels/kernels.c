@@ -195,10 +195,6 @@ CK_DISPATCH(void, ck_unary_grad, (int op, const float *g, const float *x, float 
 // long ones); then per row, the sum and the final scale or shift.
 #define CK_BLOCK 4096
 
-CK_INLINE void ck_exp_inplace(float *d, int64_t n) {
-    CK_MAP (int64_t i = 0; i < n; i++) d[i] = ck_expf(d[i]);
-}
-
 /// y = x − max(x) for rows r0 ..< r0 + nr.
 CK_INLINE void ck_subtract_row_max(const float *x, float *y, int64_t r0, int64_t nr, int64_t n) {
     for (int64_t r = r0; r < r0 + nr; r++) {
@@ -213,7 +209,7 @@ CK_INLINE float ck_sum_exp(const float *d, int64_t n, float *tmp) {
     float sum = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0 += CK_BLOCK) {
         const int64_t len = n - i0 < CK_BLOCK ? n - i0 : CK_BLOCK;
-        CK_MAP (int64_t i = 0; i < len; i++) tmp[i] = ck_expf(d[i0 + i]);
+        ck_unary_body(CK_EXP, d + i0, tmp, len);
         sum += ck_row_sum_body(tmp, len);
     }
     return sum;
@@ -227,8 +223,7 @@ CK_INLINE void ck_softmax_rows_body(const float *x, float *y, int64_t rows, int6
             float *d = y + r * n;
             const float m = ck_row_max_body(s, n);
             CK_MAP (int64_t i = 0; i < n; i++) d[i] = ck_expf(s[i] - m);
-            const float inv = 1.0f / ck_row_sum_body(d, n);
-            for (int64_t i = 0; i < n; i++) d[i] *= inv;
+            ck_row_affine(d, d, n, 1.0f / ck_row_sum_body(d, n), 0.0f);
         }
         return;
     }
@@ -236,7 +231,7 @@ CK_INLINE void ck_softmax_rows_body(const float *x, float *y, int64_t rows, int6
     for (int64_t r0 = 0; r0 < rows; r0 += block) {
         const int64_t nr = rows - r0 < block ? rows - r0 : block;
         ck_subtract_row_max(x, y, r0, nr, n);
-        ck_exp_inplace(y + r0 * n, nr * n);
+        ck_unary_body(CK_EXP, y + r0 * n, y + r0 * n, nr * n);
         for (int64_t r = r0; r < r0 + nr; r++) {
             float *d = y + r * n;
             ck_row_affine(d, d, n, 1.0f / ck_row_sum_body(d, n), 0.0f);
@@ -254,6 +249,26 @@ CK_INLINE void ck_log_softmax_rows_body(const float *x, float *y, int64_t rows, 
     }
 }
 
+CK_INLINE void ck_log_sum_exp_rows_body(const float *x, float *out, int64_t rows, int64_t n) {
+    float tmp[CK_BLOCK];
+    for (int64_t r = 0; r < rows; r++) {
+        const float *s = x + r * n;
+        const float m = ck_row_max_body(s, n);
+        if (isinf(m)) {  // all −inf, or a +inf present: the result is m
+            out[r] = m;
+            continue;
+        }
+        float sum = 0.0f;
+        for (int64_t i0 = 0; i0 < n; i0 += CK_BLOCK) {
+            const int64_t len = n - i0 < CK_BLOCK ? n - i0 : CK_BLOCK;
+            ck_row_affine(s + i0, tmp, len, 1.0f, -m);
+            ck_unary_body(CK_EXP, tmp, tmp, len);
+            sum += ck_row_sum_body(tmp, len);
+        }
+        out[r] = m + logf(sum);
+    }
+}
+
 CK_INLINE void ck_layer_norm_rows_body(const float *x, float *y, int64_t rows, int64_t n, const float *w,
                                        const float *b, float eps, float *mean_out, float *rstd_out) {
     const float inv_n = 1.0f / (float)(n > 0 ? n : 1);
@@ -266,28 +281,21 @@ CK_INLINE void ck_layer_norm_rows_body(const float *x, float *y, int64_t rows, i
         if (mean_out) mean_out[r] = mean;
         if (rstd_out) rstd_out[r] = rstd;
         // (x − mean)·rstd, subtracting first so that a large mean does not cancel,
-        // with the optional affine fused into the same pass.
-        const ck_v8 m8 = ck_splat8(mean), r8 = ck_splat8(rstd);
+        // then the optional affine (absent weight or bias act as ×1 and +0,
+        // both exact) in the same pass.
+        const ck_v8 m8 = ck_splat8(mean), r8 = ck_splat8(rstd), one8 = ck_splat8(1.0f), zero8 = ck_splat8(0.0f);
         int64_t i = 0;
-        if (w && b) {
-            for (; i + 8 <= n; i += 8)
-                ck_store8(d + i, (ck_load8(s + i) - m8) * r8 * ck_load8(w + i) + ck_load8(b + i));
-            for (; i < n; i++) d[i] = (s[i] - mean) * rstd * w[i] + b[i];
-        } else if (w) {
-            for (; i + 8 <= n; i += 8) ck_store8(d + i, (ck_load8(s + i) - m8) * r8 * ck_load8(w + i));
-            for (; i < n; i++) d[i] = (s[i] - mean) * rstd * w[i];
-        } else if (b) {
-            for (; i + 8 <= n; i += 8) ck_store8(d + i, (ck_load8(s + i) - m8) * r8 + ck_load8(b + i));
-            for (; i < n; i++) d[i] = (s[i] - mean) * rstd + b[i];
-        } else {
-            for (; i + 8 <= n; i += 8) ck_store8(d + i, (ck_load8(s + i) - m8) * r8);
-            for (; i < n; i++) d[i] = (s[i] - mean) * rstd;
+        for (; i + 8 <= n; i += 8) {
+            const ck_v8 w8 = w ? ck_load8(w + i) : one8, b8 = b ? ck_load8(b + i) : zero8;
+            ck_store8(d + i, (ck_load8(s + i) - m8) * r8 * w8 + b8);
         }
+        for (; i < n; i++) d[i] = (s[i] - mean) * rstd * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
     }
 }
 
 CK_DISPATCH(void, ck_softmax_rows, (const float *x, float *y, int64_t rows, int64_t n), (x, y, rows, n))
 CK_DISPATCH(void, ck_log_softmax_rows, (const float *x, float *y, int64_t rows, int64_t n), (x, y, rows, n))
+CK_DISPATCH(void, ck_log_sum_exp_rows, (const float *x, float *out, int64_t rows, int64_t n), (x, out, rows, n))
 CK_DISPATCH(void, ck_layer_norm_rows,
             (const float *x, float *y, int64_t rows, int64_t n, const float *w, const float *b, float eps,
              float *mean, float *rstd),

@@ -17,7 +17,7 @@ public final class TensorStorage: @unchecked Sendable {
     /// Allocates `capacity` floats, uninitialised (large blocks are recycled through `BufferPool`).
     public init(capacity: Int) {
         precondition(capacity >= 0, "TensorStorage: negative capacity \(capacity)")
-        base = BufferPool.shared.allocate(bytes: Swift.max(capacity, 1) * MemoryLayout<Float>.stride)
+        base = BufferPool.shared.allocate(bytes: TensorStorage.byteCount(capacity))
             .bindMemory(to: Float.self, capacity: Swift.max(capacity, 1))
         self.capacity = capacity
         owner = nil
@@ -32,9 +32,14 @@ public final class TensorStorage: @unchecked Sendable {
         owned = false
     }
 
+    /// Bytes behind an owned block of `capacity` floats (at least one float).
+    private static func byteCount(_ capacity: Int) -> Int {
+        Swift.max(capacity, 1) * MemoryLayout<Float>.stride
+    }
+
     deinit {
         if owned {
-            BufferPool.shared.release(UnsafeMutableRawPointer(base), bytes: Swift.max(capacity, 1) * MemoryLayout<Float>.stride)
+            BufferPool.shared.release(UnsafeMutableRawPointer(base), bytes: TensorStorage.byteCount(capacity))
         }
     }
 }

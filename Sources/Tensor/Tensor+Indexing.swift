@@ -194,10 +194,7 @@ extension Tensor {
         let a = self.axis(axis)
         let n = shape[a]
         precondition(k >= 0 && k <= n, "topk: k = \(k) out of range for dimension of size \(n)")
-        var order = Array(0..<rank)
-        order.remove(at: a)
-        order.append(a)
-        let x = permuted(order).contiguous()
+        let (x, inverse) = movingAxisLast(a)
         let rows = n == 0 ? 0 : x.count / n
         var outShape = x.shape
         outShape[rank - 1] = k
@@ -238,8 +235,6 @@ extension Tensor {
             }
         }
         // Move the axis back.
-        var inverse = [Int](repeating: 0, count: rank)
-        for (i, o) in order.enumerated() { inverse[o] = i }
         let values = vals.permuted(inverse).contiguous()
         return (values, Indices(shape: values.shape, values: permutedIndices(idx, shape: outShape, inverse: inverse)))
     }

@@ -31,7 +31,7 @@ extension Tensor {
         layerNormWithStats(weight: weight, bias: bias, eps: eps).output
     }
 
-    /// x / Swift.max(‖x‖₂, eps) along `axis`, as `torch.nn.functional.normalize`.
+    /// x / max(‖x‖₂, eps) along `axis`, as `torch.nn.functional.normalize`.
     public func l2Normalized(axis: Int = -1, eps: Float = 1e-12) -> Tensor {
         alongAxis(axis) { s, d, rows, n in
             for row in 0..<rows {

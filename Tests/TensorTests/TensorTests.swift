@@ -193,6 +193,23 @@ func naiveMatmul(_ a: Tensor, _ b: Tensor) -> [Float] {
         }
     }
 
+    @Test func layerNormAffineParts() {
+        var rng = RandomGenerator(seed: 12)
+        let x = Tensor.randn([4, 37], generator: &rng), b = Tensor.randn([37], generator: &rng)
+        let plain = x.layerNorm(weight: nil, bias: nil)
+        let shifted = x.layerNorm(weight: nil, bias: b)
+        for (u, v) in zip(shifted.toArray(), (plain + b).toArray()) { #expect(abs(u - v) <= 1e-6) }
+    }
+
+    @Test func logSumExpOfInfiniteRows() {
+        let x = Tensor([-.infinity, -.infinity, 1, .infinity, 0, 0, 3, -2], shape: [4, 2])
+        let y = x.logSumExp(axis: 1).toArray()
+        #expect(y[0] == -.infinity && y[1] == .infinity)
+        #expect(abs(y[2] - Float(Foundation.log(2.0))) < 1e-6)
+        #expect(abs(Double(y[3]) - (3 + Foundation.log(1 + Foundation.exp(-5.0)))) < 1e-6)
+        #expect(x.logSumExp(axis: 0, keepDim: true).shape == [1, 2])
+    }
+
     @Test func causalMaskAndWhere() {
         let m = Tensor.causalMask(3)
         #expect(m.toArray() == [0, -.infinity, -.infinity, 0, 0, -.infinity, 0, 0, 0])
@@ -246,7 +263,8 @@ func naiveMatmul(_ a: Tensor, _ b: Tensor) -> [Float] {
         let x = Tensor.uniform([3, 1000], low: -9, high: 9, generator: &rng)
         func run() -> [[Float]] {
             [x.gelu().toArray(), x.geluTanh().toArray(), x.quickGelu().toArray(), x.exp().toArray(),
-             x.softmax().toArray(), x.logSoftmax().toArray(), x.layerNorm(weight: nil, bias: nil).toArray()]
+             x.softmax().toArray(), x.logSoftmax().toArray(), x.layerNorm(weight: nil, bias: nil).toArray(),
+             x.logSumExp(axis: 1).toArray()]
         }
         let auto = run()
         ck_force_baseline(1)

@@ -138,6 +138,8 @@ float ck_row_max(const float *x, int64_t n);
 void ck_softmax_rows(const float *x, float *y, int64_t rows, int64_t n);
 /// Log-softmax of each row.
 void ck_log_softmax_rows(const float *x, float *y, int64_t rows, int64_t n);
+/// log Σ exp of each row, written to out[r] (±inf rows give their max).
+void ck_log_sum_exp_rows(const float *x, float *out, int64_t rows, int64_t n);
 /// Layer norm of each row with optional weight/bias (length n); writes each row's mean and 1/σ.
 void ck_layer_norm_rows(const float *x, float *y, int64_t rows, int64_t n, const float *weight,
                         const float *bias, float eps, float *mean, float *rstd);
