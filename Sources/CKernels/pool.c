@@ -19,12 +19,11 @@ static pthread_mutex_t submit_lock = PTHREAD_MUTEX_INITIALIZER;  // held by the 
 static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 
-static int started = 0;                      // workers created (under submit_lock)
+static _Atomic int started = 0;              // workers created; every one takes part in every job
 static _Atomic int64_t generation = 0;       // bumped for each job
 static _Atomic int sleepers = 0;
 static _Atomic int64_t next_index = 0;
 static _Atomic int finished = 0;
-static int participants = 0;                 // workers taking part in the current job
 static int64_t job_count = 0;
 static ck_task_fn job_fn = 0;
 static void *job_ctx = 0;
@@ -46,8 +45,7 @@ static void run_indices(void) {
 }
 
 static void *worker_main(void *arg) {
-    const int id = (int)(intptr_t)arg;
-    int64_t seen = 0;
+    int64_t seen = (int64_t)(intptr_t)arg;   // the generation current when it was created
     inside_job = 1;
     for (;;) {
         int64_t g = atomic_load_explicit(&generation, memory_order_acquire);
@@ -64,10 +62,10 @@ static void *worker_main(void *arg) {
             pthread_mutex_unlock(&sleep_lock);
         }
         seen = g;
-        if (id < participants) {
-            run_indices();
-            atomic_fetch_add_explicit(&finished, 1, memory_order_release);
-        }
+        // Every worker joins every job, so none decides from state that the
+        // next job may be rewriting; one with no index left finishes at once.
+        run_indices();
+        atomic_fetch_add_explicit(&finished, 1, memory_order_release);
     }
     return 0;
 }
@@ -80,25 +78,31 @@ void ck_parallel_run(int64_t count, int threads, ck_task_fn fn, void *ctx) {
         return;
     }
     const int helpers = (int)(count - 1 < threads - 1 ? count - 1 : threads - 1);
-    while (started < helpers) {
+    while (atomic_load(&started) < helpers) {
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, worker_main, (void *)(intptr_t)started) != 0) {
+        // A new worker must not count a job it never saw: it starts from the
+        // current generation (set below, before the caller publishes the job).
+        const int64_t current = atomic_load(&generation);
+        if (pthread_create(&t, &attr, worker_main, (void *)(intptr_t)current) != 0) {
             pthread_attr_destroy(&attr);
             break;
         }
         pthread_attr_destroy(&attr);
-        started++;
+        atomic_fetch_add(&started, 1);
     }
-    participants = helpers < started ? helpers : started;
+    const int participants = atomic_load(&started);
     job_fn = fn;
     job_ctx = ctx;
     job_count = count;
     atomic_store_explicit(&next_index, 0, memory_order_relaxed);
     atomic_store_explicit(&finished, 0, memory_order_relaxed);
-    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+    // Sequentially consistent, so that this store and the load of `sleepers`
+    // cannot pass each other: a worker about to sleep either sees the new
+    // generation or is counted and woken.
+    atomic_fetch_add(&generation, 1);
     if (atomic_load(&sleepers) > 0) {
         pthread_mutex_lock(&sleep_lock);
         pthread_cond_broadcast(&wake);

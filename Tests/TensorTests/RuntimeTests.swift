@@ -15,6 +15,23 @@ import CKernels
         }
     }
 
+    /// The pool itself with more threads than this machine has cores, counts
+    /// below and above the thread count, and many jobs in a row.
+    @Test func poolRunsEveryIndexOnceWithManyThreads() {
+        for count in [2, 3, 5, 8, 9, 100] {
+            let hits = UnsafeMutablePointer<Int64>.allocate(capacity: count)
+            defer { hits.deallocate() }
+            hits.initialize(repeating: 0, count: count)
+            for _ in 0..<200 {
+                ck_parallel_run(Int64(count), 8, { ctx, i in
+                    let p = ctx!.assumingMemoryBound(to: Int64.self)
+                    p[Int(i)] += 1
+                }, hits)
+            }
+            #expect((0..<count).allSatisfy { hits[$0] == 200 }, "count \(count)")
+        }
+    }
+
     @Test func nestedLoopsRunInline() {
         let outer = 8, inner = 1000
         var total = [Int](repeating: 0, count: outer)
