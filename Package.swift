@@ -5,6 +5,8 @@
 //   CKernels              vectorised C math/row kernels (AVX2+FMA or baseline, chosen at run time)
 //   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads
 //   Autograd              reverse-mode differentiation over Tensor ops
+//   NN                    modules, layers, optimizers, schedules, safetensors, state dicts
+//   Models                CLIP (and later SigLIP, ELIP), losses, tokenizers, image preprocessing
 //   CAPI                  the C ABI, built as libclipcore.so (product "clipcore")
 //   clip                  the command-line tool
 import PackageDescription
@@ -41,6 +43,8 @@ let package = Package(
         // MARK: - Layers
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Autograd", dependencies: ["Tensor"]),
+        .target(name: "NN", dependencies: ["Tensor", "Autograd"]),
+        .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN"]),
         .target(name: "CAPI", dependencies: ["Tensor"]),
 
         // MARK: - Executables
@@ -55,6 +59,8 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd"]),
+        .testTarget(name: "ModelTests", dependencies: ["Tensor", "Autograd", "NN", "Models"],
+                    exclude: []),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "CBLAS", "Tensor"]),
     ],
     swiftLanguageModes: [.v5],

@@ -1,0 +1,75 @@
+// CLIP (Radford et al. 2021), as transformers' CLIPModel
+// (models/clip/modeling_clip.py): two towers, linear projections without
+// bias, and a learned temperature.
+
+import Foundation
+import Tensor
+import Autograd
+import NN
+
+/// Keys: `text_model`, `vision_model`, `visual_projection`, `text_projection`, `logit_scale`.
+public final class CLIPModel: Module {
+    public let config: CLIPConfig
+    public let textModel: CLIPTextTransformer
+    public let visionModel: CLIPVisionTransformer
+    public let visualProjection: Linear
+    public let textProjection: Linear
+    /// log of the logit temperature (a scalar).
+    public let logitScale: Variable
+
+    public init(_ config: CLIPConfig) throws {
+        self.config = config
+        textModel = try CLIPTextTransformer(config.textConfig)
+        visionModel = try CLIPVisionTransformer(config.visionConfig)
+        visualProjection = Linear(config.visionConfig.hiddenSize, config.projectionDim, bias: false)
+        textProjection = Linear(config.textConfig.hiddenSize, config.projectionDim, bias: false)
+        logitScale = Parameter.constant([], config.logitScaleInitValue)
+        super.init()
+        register("text_model", textModel)
+        register("vision_model", visionModel)
+        register("visual_projection", visualProjection)
+        register("text_projection", textProjection)
+        register("logit_scale", logitScale)
+    }
+
+    /// Loads `config.json` and the weights (`model.safetensors` or shards) of a folder in HF layout.
+    /// - Throws: `ModelError` for configuration problems, `CheckpointError` for weight problems.
+    public static func load(directory: String) throws -> CLIPModel {
+        let config = try CLIPConfig.load(path: directory + "/config.json")
+        let model = try ParameterInitialization.withoutInitialization { try CLIPModel(config) }
+        try model.load(Checkpoint(path: directory), ignoring: CLIPModel.ignoredKey)
+        model.eval()
+        return model
+    }
+
+    /// Checkpoint entries that are buffers, not parameters (older files persisted them).
+    static func ignoredKey(_ key: String) -> Bool { key.hasSuffix("embeddings.position_ids") }
+
+    /// Projected text features `[batch, projection_dim]` (not normalised).
+    public func textFeatures(_ ids: Indices, attentionMask: Tensor? = nil) throws -> Variable {
+        textProjection(try textModel(ids, attentionMask: attentionMask).pooled)
+    }
+
+    /// Projected image features `[batch, projection_dim]` (not normalised).
+    public func imageFeatures(_ pixels: Variable) throws -> Variable {
+        visualProjection(try visionModel(pixels).pooled)
+    }
+
+    /// Both towers, normalised, and the scaled cosine logits.
+    public func callAsFunction(ids: Indices, pixels: Variable, attentionMask: Tensor? = nil) throws -> ContrastiveOutput {
+        let t = try textFeatures(ids, attentionMask: attentionMask).l2Normalized()
+        let i = try imageFeatures(pixels).l2Normalized()
+        let logitsPerText = t.matmul(i.transposed()) * logitScale.exp()
+        return ContrastiveOutput(textEmbeds: t, imageEmbeds: i, logitsPerText: logitsPerText)
+    }
+}
+
+/// Normalised embeddings and logits of a two-tower model.
+public struct ContrastiveOutput {
+    public let textEmbeds: Variable
+    public let imageEmbeds: Variable
+    /// `[texts, images]`
+    public let logitsPerText: Variable
+    /// `[images, texts]`
+    public var logitsPerImage: Variable { logitsPerText.transposed() }
+}

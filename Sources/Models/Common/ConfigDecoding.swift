@@ -1,0 +1,61 @@
+// Reading HF config.json files with errors that name the field.
+
+import Foundation
+import Tensor
+
+extension ModelError {
+    /// Turns a decoding failure into "config.json: vision_config.patch_size missing"-style text.
+    static func config(_ file: String, _ error: Error) -> ModelError {
+        func path(_ p: [CodingKey], _ last: CodingKey? = nil) -> String {
+            ((p + (last.map { [$0] } ?? [])).map { $0.intValue.map(String.init) ?? $0.stringValue }).joined(separator: ".")
+        }
+        switch error {
+        case let e as ModelError: return ModelError("\(file): \(e.message)")
+        case DecodingError.keyNotFound(let key, let ctx): return ModelError("\(file): \(path(ctx.codingPath, key)) missing")
+        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
+            return ModelError("\(file): \(path(ctx.codingPath)) has the wrong type")
+        case DecodingError.dataCorrupted(let ctx):
+            return ctx.codingPath.isEmpty ? ModelError("\(file): not valid JSON")
+                : ModelError("\(file): \(path(ctx.codingPath)): \(ctx.debugDescription)")
+        default: return ModelError("\(file): \(error)")
+        }
+    }
+
+    /// Reads and decodes a JSON file.
+    static func decodeJSON<T: Decodable>(_ type: T.Type, path: String) throws -> T {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelError("\(path): cannot read the file")
+        }
+        do { return try JSONDecoder().decode(T.self, from: data) } catch { throw ModelError.config(path, error) }
+    }
+}
+
+/// The activation named by HF's `hidden_act`.
+public func activation(named name: String) throws -> Activation {
+    switch name {
+    case "quick_gelu": return .quickGelu
+    case "gelu": return .gelu
+    case "gelu_pytorch_tanh", "gelu_new": return .geluTanh
+    default: throw ModelError("hidden_act '\(name)' is not supported (quick_gelu, gelu, gelu_pytorch_tanh, gelu_new)")
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A value that must be positive.
+    func positive(_ key: K) throws -> Int {
+        let v = try decode(Int.self, forKey: key)
+        guard v > 0 else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "must be positive, got \(v)")
+        }
+        return v
+    }
+
+    /// An activation name, checked.
+    func activation(_ key: K, default name: String) throws -> String {
+        let v = try decodeIfPresent(String.self, forKey: key) ?? name
+        do { _ = try Models.activation(named: v) } catch {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "\(error)")
+        }
+        return v
+    }
+}

@@ -1,0 +1,56 @@
+// AdamW (Loshchilov & Hutter 2019), with PyTorch's update formula.
+
+import Foundation
+import Tensor
+import Autograd
+
+/// Adam with decoupled weight decay: `p ← p·(1 − lr·wd)`, then
+/// `p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)`, as `torch.optim.AdamW`.
+public final class AdamW: Optimizer {
+    public private(set) var groups: [ParameterGroup]
+    public var learningRate: Float
+    public let beta1: Float, beta2: Float, eps: Float
+    /// Steps taken so far.
+    public private(set) var stepCount = 0
+    private let firstMoments = StateBuffers()
+    private let secondMoments = StateBuffers()
+
+    public init(_ groups: [ParameterGroup], learningRate: Float = 1e-3,
+                beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8) {
+        self.groups = groups
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+    }
+
+    public convenience init(_ parameters: [Variable], learningRate: Float = 1e-3, weightDecay: Float = 1e-2,
+                            beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8) {
+        self.init([ParameterGroup(parameters, weightDecay: weightDecay)], learningRate: learningRate,
+                  beta1: beta1, beta2: beta2, eps: eps)
+    }
+
+    public func step() {
+        stepCount += 1
+        let t = Double(stepCount)
+        let bc1 = 1 - Foundation.pow(Double(beta1), t)
+        let bc2Root = (1 - Foundation.pow(Double(beta2), t)).squareRoot()
+        let (b1, b2, eps) = (beta1, beta2, self.eps)
+        withGradients { p, g, group in
+            let lr = learningRate * group.lrScale
+            let decay = 1 - lr * group.weightDecay
+            let stepSize = Float(Double(lr) / bc1)
+            let m = firstMoments.buffer(for: p).0.data, v = secondMoments.buffer(for: p).0.data
+            let w = p.value.data, gd = g.data
+            parallelFor(p.value.count, costPerItem: 8) { r in
+                for i in r {
+                    let gi = gd[i]
+                    m[i] = b1 * m[i] + (1 - b1) * gi
+                    v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                    let denom = Float(Double(v[i].squareRoot()) / bc2Root) + eps
+                    w[i] = w[i] * decay - stepSize * m[i] / denom
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+// Dropout, active in training mode only.
+
+import Tensor
+import Autograd
+
+/// Zeroes each element with probability `p` and scales the rest by 1/(1-p)
+/// in training mode; the identity in evaluation mode or when p = 0.
+public final class Dropout: Module {
+    public let p: Float
+    private var generator: RandomGenerator
+
+    public init(_ p: Float, seed: UInt64 = 0) {
+        precondition(p >= 0 && p < 1, "Dropout: p must lie in [0, 1), got \(p)")
+        self.p = p
+        generator = RandomGenerator(seed: seed)
+        super.init()
+    }
+
+    public func callAsFunction(_ x: Variable) -> Variable {
+        guard isTraining, p > 0 else { return x }
+        let mask = Tensor(uninitializedShape: x.shape)
+        let keep = 1 / (1 - p)
+        for i in 0..<mask.count { mask.data[i] = generator.nextUniform() < p ? 0 : keep }
+        return x * Variable(mask)
+    }
+}

@@ -1,0 +1,103 @@
+// Module: a tree of layers whose parameters carry their checkpoint keys.
+
+import Tensor
+import Autograd
+
+/// A layer or model: named parameters and named children, so that every
+/// parameter has the dotted key it has in a checkpoint
+/// (`vision_model.encoder.layers.3.self_attn.q_proj.weight`).
+///
+/// Subclasses create their parameters and children in `init` and register
+/// them under their checkpoint names with `register(_:_:)`.
+open class Module {
+    /// Training mode (dropout active) or evaluation mode.
+    public private(set) var isTraining = true
+    private var ownParameters: [(key: String, variable: Variable)] = []
+    private var children: [(key: String, module: Module)] = []
+
+    public init() {}
+
+    // MARK: - Registration
+
+    /// Registers a parameter under `key` (one path component, no dots).
+    public func register(_ key: String, _ parameter: Variable) {
+        precondition(!key.isEmpty && !key.contains("."), "Module: parameter key '\(key)' must be one non-empty component")
+        precondition(!ownParameters.contains { $0.key == key } && !children.contains { $0.key == key },
+                     "Module: key '\(key)' registered twice")
+        ownParameters.append((key, parameter))
+    }
+
+    /// Registers a child module under `key` (one path component; list indices are keys "0", "1", …).
+    public func register(_ key: String, _ child: Module) {
+        precondition(!key.isEmpty && !key.contains("."), "Module: child key '\(key)' must be one non-empty component")
+        precondition(!ownParameters.contains { $0.key == key } && !children.contains { $0.key == key },
+                     "Module: key '\(key)' registered twice")
+        children.append((key, child))
+    }
+
+    // MARK: - Traversal
+
+    /// Every parameter with its full dotted key, depth first in registration order.
+    public func namedParameters(prefix: String = "") -> [(key: String, variable: Variable)] {
+        var out = ownParameters.map { (key: prefix + $0.key, variable: $0.variable) }
+        for c in children {
+            out += c.module.namedParameters(prefix: prefix + c.key + ".")
+        }
+        return out
+    }
+
+    /// Every module below this one (itself first) with its dotted path ("" for itself).
+    public func namedModules(prefix: String = "") -> [(key: String, module: Module)] {
+        var out: [(key: String, module: Module)] = [(prefix.isEmpty ? "" : String(prefix.dropLast()), self)]
+        for c in children { out += c.module.namedModules(prefix: prefix + c.key + ".") }
+        return out
+    }
+
+    public var parameters: [Variable] { namedParameters().map(\.variable) }
+
+    /// The parameter at a full dotted key, if any.
+    public func parameter(at key: String) -> Variable? {
+        namedParameters().first { $0.key == key }?.variable
+    }
+
+    // MARK: - Modes
+
+    /// Sets training mode (true) or evaluation mode (false) on this module and every child.
+    public func train(_ on: Bool = true) {
+        isTraining = on
+        for c in children { c.module.train(on) }
+    }
+
+    /// Evaluation mode: dropout is the identity.
+    public func eval() { train(false) }
+
+    // MARK: - Freezing and counts
+
+    /// Stops gradients for every parameter whose full key satisfies `predicate`.
+    public func freeze(where predicate: (String) -> Bool = { _ in true }) {
+        for p in namedParameters() where predicate(p.key) { p.variable.setRequiresGrad(false) }
+    }
+
+    /// Lets gradients flow to every parameter whose full key satisfies `predicate`.
+    public func unfreeze(where predicate: (String) -> Bool = { _ in true }) {
+        for p in namedParameters() where predicate(p.key) { p.variable.setRequiresGrad(true) }
+    }
+
+    /// Number of scalar parameters.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    /// Number of scalar parameters that take gradients.
+    public var trainableParameterCount: Int {
+        parameters.filter(\.requiresGrad).reduce(0) { $0 + $1.value.count }
+    }
+
+    /// Clears every parameter's gradient.
+    public func zeroGrad() { for p in parameters { p.zeroGrad() } }
+
+    // MARK: - State
+
+    /// The parameters' current values by full key, in registration order.
+    public func stateDict() -> [(key: String, tensor: Tensor)] {
+        namedParameters().map { ($0.key, $0.variable.value) }
+    }
+}

@@ -1,0 +1,89 @@
+// safetensors writing: F32 tensors plus string metadata, written atomically.
+
+import Foundation
+import Tensor
+
+public enum SafeTensors {
+    /// Writes `tensors` (Float32) and `metadata` to `path` in safetensors
+    /// format. The bytes go to a temporary file in the same folder, which is
+    /// flushed and then renamed over `path`, so a reader never sees a partial
+    /// file and an existing file is replaced only by a complete one.
+    /// - Throws: `CheckpointError` on duplicate names or any I/O failure (the
+    ///   temporary file is removed and `path` is left as it was).
+    public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
+                             to path: String) throws {
+        var seen = Set<String>()
+        for t in tensors {
+            guard !t.name.isEmpty, t.name != "__metadata__", seen.insert(t.name).inserted else {
+                throw CheckpointError(.tensor, "\(path): tensor name '\(t.name)' is empty, reserved or repeated")
+            }
+        }
+        var header = "{"
+        var parts: [String] = []
+        if !metadata.isEmpty {
+            let m = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+            parts.append("\"__metadata__\":{\(m.joined(separator: ","))}")
+        }
+        var offset = 0
+        for t in tensors {
+            let bytes = t.tensor.count * 4
+            parts.append("\(jsonString(t.name)):{\"dtype\":\"F32\",\"shape\":[\(t.tensor.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            offset += bytes
+        }
+        header += parts.joined(separator: ",") + "}"
+        var headerBytes = Array(header.utf8)
+        while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
+
+        let dir = (path as NSString).deletingLastPathComponent
+        let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else {
+            throw CheckpointError(.io, "\(path): cannot create a temporary file in '\(dir)' (\(String(cString: strerror(errno))))")
+        }
+        var ok = false
+        defer {
+            if !ok { close(fd); unlink(tmp) }
+        }
+        func put(_ p: UnsafeRawPointer, _ n: Int) throws {
+            var done = 0
+            while done < n {
+                let w = Foundation.write(fd, p + done, n - done)
+                if w < 0 && errno == EINTR { continue }
+                guard w > 0 else { throw CheckpointError(.io, "\(path): write failed (\(String(cString: strerror(errno))))") }
+                done += w
+            }
+        }
+        var len = UInt64(headerBytes.count).littleEndian
+        try put(&len, 8)
+        try headerBytes.withUnsafeBytes { try put($0.baseAddress!, $0.count) }
+        for t in tensors {
+            let c = t.tensor.contiguous()
+            if c.count > 0 { try put(c.data, c.count * 4) }
+        }
+        guard fsync(fd) == 0 else { throw CheckpointError(.io, "\(path): fsync failed (\(String(cString: strerror(errno))))") }
+        guard close(fd) == 0 else { unlink(tmp); ok = true; throw CheckpointError(.io, "\(path): close failed") }
+        ok = true
+        guard rename(tmp, path) == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(tmp)
+            throw CheckpointError(.io, "\(path): cannot rename the temporary file into place (\(why))")
+        }
+    }
+
+    /// A JSON string literal.
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}

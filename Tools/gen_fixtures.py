@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""Builds the parity fixtures under Tests/Fixtures from the reference implementations.
+
+Regenerate with (versions pinned in Tools/requirements-fixtures.txt; torchvision
+must be absent so transformers uses its PIL image processor):
+
+    python3 -m venv /tmp/fx && /tmp/fx/bin/pip install -r Tools/requirements-fixtures.txt
+    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images]
+
+Everything is seeded; the outputs are deterministic for the pinned versions.
+"""
+import gzip, html, io, json, os, random, struct, sys, zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+import transformers
+from safetensors.numpy import save_file
+
+ROOT = Path(__file__).resolve().parent.parent
+FIX = ROOT / "Tests" / "Fixtures"
+PROVENANCE = {
+    "generator": "Tools/gen_fixtures.py",
+    "torch": torch.__version__,
+    "transformers": transformers.__version__,
+}
+
+def bpe_vocab_path():
+    import importlib.util
+    spec = importlib.util.find_spec("open_clip")
+    return Path(spec.submodule_search_locations[0]) / "bpe_simple_vocab_16e6.txt.gz"
+
+def write_hf_tokenizer_files(folder: Path):
+    """vocab.json + merges.txt equal to OpenAI's, built from open_clip's BPE file."""
+    lines = gzip.open(bpe_vocab_path()).read().decode("utf-8").split("\n")
+    merges = lines[1:49152 - 256 - 2 + 1]
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b); cs.append(256 + n); n += 1
+    chars = [chr(c) for c in cs]
+    vocab = chars + [c + "</w>" for c in chars] + ["".join(m.split()) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}, ensure_ascii=False))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+
+def hf_tokenizer(folder: Path):
+    from transformers import CLIPTokenizer
+    return CLIPTokenizer(vocab=json.loads((folder / "vocab.json").read_text()),
+                         merges=[tuple(l.split()) for l in (folder / "merges.txt").read_text().split("\n")[1:] if l])
+
+# MARK: - CLIP models
+
+CLIP_CONFIGS = {
+    # ViT-B/32 widths and heads, one layer per tower, weights stored as F16.
+    "b32_narrow": dict(
+        text=dict(vocab_size=1000, hidden_size=512, intermediate_size=2048, num_hidden_layers=1,
+                  num_attention_heads=8, max_position_embeddings=77, bos_token_id=998, eos_token_id=999,
+                  pad_token_id=1),
+        vision=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=1, num_attention_heads=12,
+                    image_size=224, patch_size=32),
+        projection_dim=512, dtype="float16", texts=4, images=3, seq=20),
+    # Patch 16 on 96-pixel images, head dims 16, legacy eos_token_id 2 (argmax pooling); gradient fixture.
+    "p16_96": dict(
+        text=dict(vocab_size=1000, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                  num_attention_heads=3, max_position_embeddings=24, eos_token_id=2),
+        vision=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                    image_size=96, patch_size=16),
+        projection_dim=32, dtype="float32", texts=3, images=3, seq=12, gradients=True,
+        preprocessor=dict(size={"shortest_edge": 96}, crop_size={"height": 96, "width": 96})),
+    # Exact GELU in the vision tower, the real vocabulary and tokenizer files, weights stored as BF16.
+    "gelu_vocab": dict(
+        text=dict(vocab_size=49408, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                  num_attention_heads=2, max_position_embeddings=77, hidden_act="quick_gelu"),
+        vision=dict(hidden_size=40, intermediate_size=80, num_hidden_layers=2, num_attention_heads=5,
+                    image_size=64, patch_size=8, hidden_act="gelu"),
+        projection_dim=24, dtype="bfloat16", texts=5, images=2, seq=None, tokenizer=True,
+        preprocessor=dict(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64})),
+}
+
+TEXTS = ["a photo of a cat", "A DOG running on the beach!!", "two   people, one bicycle & a tree",
+         "it's 5 o'clock somewhere", "café au lait in 東京 🚲"]
+
+def gen_clip():
+    from transformers import CLIPConfig, CLIPModel
+    for name, spec in CLIP_CONFIGS.items():
+        torch.manual_seed(sum(map(ord, name)))
+        rng = np.random.default_rng(sum(map(ord, name)))
+        cfg = CLIPConfig(text_config=spec["text"], vision_config=spec["vision"], projection_dim=spec["projection_dim"])
+        model = CLIPModel(cfg).eval()
+        # Spread the weights a little beyond the default init so every path matters.
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n.endswith("class_embedding") or "norm" in n:
+                    p.add_(torch.randn_like(p) * 0.1)
+            model.logit_scale.fill_(2.3)
+        dtype = getattr(torch, spec["dtype"])
+        out = FIX / "clip" / name
+        out.mkdir(parents=True, exist_ok=True)
+        if dtype != torch.float32:
+            model.to(dtype)
+            model.save_pretrained(out)
+            model.to(torch.float32)        # the reference runs in float32 on the rounded weights
+        else:
+            model.save_pretrained(out)
+        expected = {}
+        if spec.get("tokenizer"):
+            write_hf_tokenizer_files(out)
+            tok = hf_tokenizer(out)
+            enc = tok(TEXTS, padding=True, return_tensors="pt")
+            ids, mask = enc["input_ids"], enc["attention_mask"]
+            (out / "texts.json").write_text(json.dumps(TEXTS, ensure_ascii=False))
+        else:
+            n, seq, v = spec["texts"], spec["seq"], spec["text"]["vocab_size"]
+            ids = torch.tensor(rng.integers(3, v - 2, size=(n, seq)), dtype=torch.long)
+            mask = torch.ones_like(ids)
+            eos = cfg.text_config.eos_token_id
+            for i in range(n):
+                end = int(rng.integers(2, seq))      # eos position; padding after it
+                ids[i, 0] = v - 2 if eos == 2 else cfg.text_config.bos_token_id
+                if eos == 2:
+                    ids[i, end] = v - 1              # legacy rule: the largest id marks the end
+                else:
+                    ids[i, end] = eos
+                ids[i, end + 1:] = 0 if eos == 2 else eos
+                mask[i, end + 1:] = 0
+        size = spec["vision"]["image_size"]
+        if spec.get("preprocessor"):
+            from transformers import CLIPImageProcessor
+            proc = CLIPImageProcessor(**spec["preprocessor"])
+            proc.save_pretrained(out)
+            from PIL import Image
+            images = []
+            for k in range(spec["images"]):
+                arr = rng.integers(0, 256, size=(size + 13 * k + 5, size + 29 * k + 1, 3), dtype=np.uint8)
+                arr = (arr // 4 + np.linspace(0, 180, arr.shape[1])[None, :, None]).astype(np.uint8)
+                Image.fromarray(arr).save(out / f"image{k}.png")
+                images.append(Image.open(out / f"image{k}.png").convert("RGB"))
+            pixels = proc(images=images, return_tensors="pt")["pixel_values"]
+        else:
+            pixels = torch.tensor(rng.standard_normal((spec["images"], 3, size, size)), dtype=torch.float32)
+        model.zero_grad()
+        res = model(input_ids=ids, attention_mask=mask, pixel_values=pixels)
+        expected["input_ids"] = ids.numpy().astype(np.int64)
+        expected["attention_mask"] = mask.numpy().astype(np.int64)
+        expected["pixel_values"] = pixels.numpy().astype(np.float32)
+        expected["text_embeds"] = res.text_embeds.detach().numpy()
+        expected["image_embeds"] = res.image_embeds.detach().numpy()
+        expected["logits_per_image"] = res.logits_per_image.detach().numpy()
+        if spec.get("gradients"):
+            n = min(ids.shape[0], pixels.shape[0])
+            res = model(input_ids=ids[:n], attention_mask=mask[:n], pixel_values=pixels[:n], return_loss=True)
+            res.loss.backward()
+            expected["loss"] = np.array([res.loss.item()], dtype=np.float32)
+            for k, p in model.named_parameters():
+                expected["grad." + k] = p.grad.detach().numpy().copy()
+        save_file({k: np.require(v, requirements="C") for k, v in expected.items()}, str(out / "expected.safetensors"),
+                  metadata={**PROVENANCE, "config": name})
+        print("clip fixture", name, {k: v.shape for k, v in expected.items() if not k.startswith("grad.")})
+
+# MARK: - Tokenizer corpus
+
+def corpus(seed=1234):
+    rnd = random.Random(seed)
+    words = ("a photo of the cat dog man woman child car bus street tree river mountain sky sunset beach "
+             "red blue green yellow small large old young two three people sitting standing running on in "
+             "with next to under over near black white wooden table plate food pizza bicycle horse").split()
+    punct = list("!?.,;:-_()[]{}'\"/\\@#$%^&*+=<>|~`")
+    accents = ["café", "naïve", "Ångström", "résumé", "Zürich", "São Paulo", "crème brûlée", "façade", "jalapeño",
+               "ÉCOLE", "İstanbul", "straße", "ΣΊΣΥΦΟΣ", "Ελλάδα", "Москва", "Ṩ", "ﬁne", "e\u0301"]
+    cjk = ["東京", "北京の夜", "猫と犬", "한국어 문장", "日本語のテキスト", "中文字符测试", "カタカナ", "ひらがな"]
+    emoji = ["🚲", "😀", "👍🏽", "🇫🇷", "👨‍👩‍👧", "❤️", "🐱🐶", "✨"]
+    entities = ["&amp;", "&lt;b&gt;", "&quot;hi&quot;", "&#39;", "&#x263A;", "&nbsp;", "&copy; 2020", "AT&amp;T"]
+    contractions = ["it's", "don't", "they're", "we've", "I'm", "you'll", "he'd", "IT'S", "rock'n'roll", "o'clock",
+                    "dogs' toys", "it’s"]
+    ws = [" ", "  ", "\t", "\n", " \n\t ", "\u00a0", "\u3000", "\u2003"]
+    out = ["", " ", "   ", "\n\t", "<|endoftext|>", "<|startoftext|>hello", "a<|endoftext|>b", "0", "123456",
+           "3.14159", "1,000,000", "x²", "½", "٣", "hello world", "HELLO WORLD", "Hello, World!", "...", "!!!???",
+           "a" * 300, "supercalifragilisticexpialidocious", "ab" * 40]
+    pools = [words, punct, accents, cjk, emoji, entities, contractions, [str(rnd.randint(0, 10**6)) for _ in range(50)]]
+    while len(out) < 2100:
+        kind = rnd.random()
+        if kind < 0.05:
+            out.append(" ".join(rnd.choice(words) for _ in range(200)))           # truncation
+        else:
+            n = rnd.randint(1, 14)
+            parts = []
+            for _ in range(n):
+                pool = pools[0] if rnd.random() < 0.5 else rnd.choice(pools)
+                parts.append(rnd.choice(pool))
+            s = ""
+            for p in parts:
+                s += p + (rnd.choice(ws) if rnd.random() < 0.15 else ("" if rnd.random() < 0.1 else " "))
+            if rnd.random() < 0.3:
+                s = s.title() if rnd.random() < 0.5 else s.upper()
+            out.append(s)
+    return out
+
+def gen_tokenizer():
+    folder = FIX / "tokenizer"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path("/tmp/clip_vocab")
+    write_hf_tokenizer_files(tmp)
+    tok = hf_tokenizer(tmp)
+    texts = corpus()
+    ids = [tok(t, truncation=True, max_length=77)["input_ids"] for t in texts]
+    padded = tok(texts[:50], padding="max_length", truncation=True, max_length=77)["input_ids"]
+    data = {"provenance": {**PROVENANCE, "tokenizer": "CLIPTokenizer(vocab.json, merges.txt from open_clip's bpe_simple_vocab_16e6)"},
+            "pad_token_id": tok.pad_token_id,
+            "cases": [{"text": t, "ids": i} for t, i in zip(texts, ids)],
+            "padded": padded}
+    (folder / "clip_corpus.json").write_text(json.dumps(data, ensure_ascii=False, indent=0))
+    print("tokenizer corpus", len(texts))
+
+# MARK: - Images
+
+def png_chunk(tag, data):
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xffffffff)
+
+def write_png(path, rows, width, height, bit_depth, color_type, interlace=False, palette=None, trns=None):
+    """A plain PNG writer (filter 0), for depths and interlacing PIL cannot write.
+    rows: function (x, y) -> tuple of samples."""
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[color_type]
+    def scanline(xs, y):
+        bits = []
+        for x in xs:
+            bits.extend(rows(x, y))
+        if bit_depth < 8:
+            out = bytearray(); acc = 0; n = 0
+            for s in bits:
+                acc = (acc << bit_depth) | s; n += bit_depth
+                if n == 8:
+                    out.append(acc); acc = 0; n = 0
+            if n:
+                out.append(acc << (8 - n))
+            return bytes(out)
+        if bit_depth == 16:
+            return b"".join(struct.pack(">H", s) for s in bits)
+        return bytes(bits)
+    raw = bytearray()
+    if not interlace:
+        for y in range(height):
+            raw += b"\0" + scanline(range(width), y)
+    else:
+        passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+        for x0, y0, dx, dy in passes:
+            xs = list(range(x0, width, dx))
+            if not xs:
+                continue
+            for y in range(y0, height, dy):
+                raw += b"\0" + scanline(xs, y)
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 1 if interlace else 0)
+    data = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
+    if palette is not None:
+        data += png_chunk(b"PLTE", bytes(sum(palette, ())))
+    if trns is not None:
+        data += png_chunk(b"tRNS", trns)
+    data += png_chunk(b"IDAT", zlib.compress(bytes(raw), 6)) + png_chunk(b"IEND", b"")
+    path.write_bytes(data)
+
+def gen_images():
+    from PIL import Image
+    from transformers import CLIPImageProcessor
+    import skimage.data as skd
+    folder = FIX / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in folder.glob("*.png"):
+        f.unlink()
+    rnd = np.random.default_rng(7)
+    made = []
+    def smooth(w, h, c, maxv=255, seed=0):
+        r = np.random.default_rng(seed)
+        yy, xx = np.mgrid[0:h, 0:w]
+        chans = [(np.sin(xx / r.uniform(3, 20) + r.uniform(0, 6)) * np.cos(yy / r.uniform(3, 20)) + 1) / 2 * maxv
+                 + r.normal(0, maxv * 0.05, (h, w)) for _ in range(c)]
+        return np.clip(np.stack(chans, -1), 0, maxv).round().astype(np.int64)
+    sizes = [(1, 1), (2, 3), (7, 5), (31, 17), (64, 64), (100, 40), (40, 100), (225, 224), (300, 199), (97, 161),
+             (16, 300), (513, 257)]
+    k = 0
+    def name(tag):
+        nonlocal k
+        k += 1
+        return folder / f"{k:02d}_{tag}.png"
+    # PIL-written modes.
+    for (w, h) in sizes:
+        s = k
+        a = smooth(w, h, 4, seed=s)
+        Image.fromarray(a[..., :3].astype(np.uint8), "RGB").save(name(f"rgb_{w}x{h}"))
+        made.append(None)
+    for mode_i, (w, h) in enumerate([(50, 30), (33, 77), (128, 96), (1, 9), (250, 180)]):
+        a = smooth(w, h, 4, seed=100 + mode_i)
+        Image.fromarray(a.astype(np.uint8), "RGBA").save(name(f"rgba_{w}x{h}"))
+        Image.fromarray(a[..., 0].astype(np.uint8), "L").save(name(f"gray_{w}x{h}"))
+        Image.fromarray(a[..., :2].astype(np.uint8), "LA").save(name(f"grayalpha_{w}x{h}"))
+        Image.fromarray(a[..., :3].astype(np.uint8), "RGB").quantize(16 + mode_i).save(name(f"palette_{w}x{h}"))
+        Image.fromarray((a[..., 0] > 128)).convert("1").save(name(f"bit1_{w}x{h}"))
+    # Hand-written: 16-bit, low bit depths, palette with transparency, interlaced.
+    for i, (w, h) in enumerate([(45, 29), (120, 67), (8, 8)]):
+        a16 = smooth(w, h, 4, maxv=65535, seed=200 + i)
+        write_png(name(f"rgb16_{w}x{h}"), lambda x, y: tuple(a16[y, x, :3]), w, h, 16, 2)
+        write_png(name(f"rgba16_{w}x{h}"), lambda x, y: tuple(a16[y, x]), w, h, 16, 6)
+        write_png(name(f"gray16_{w}x{h}"), lambda x, y: (a16[y, x, 0],), w, h, 16, 0)
+        write_png(name(f"gray16low_{w}x{h}"), lambda x, y: (a16[y, x, 0] // 300,), w, h, 16, 0)
+        write_png(name(f"grayalpha16_{w}x{h}"), lambda x, y: tuple(a16[y, x, :2]), w, h, 16, 4)
+        for depth in (2, 4):
+            g = smooth(w, h, 1, maxv=2**depth - 1, seed=300 + i + depth)
+            write_png(name(f"gray{depth}_{w}x{h}"), lambda x, y: (g[y, x, 0],), w, h, depth, 0)
+        pal = [tuple(int(v) for v in rnd.integers(0, 256, 3)) for _ in range(16)]
+        p = smooth(w, h, 1, maxv=15, seed=400 + i)
+        write_png(name(f"palette4trns_{w}x{h}"), lambda x, y: (p[y, x, 0],), w, h, 4, 3, palette=pal,
+                  trns=bytes(rnd.integers(0, 256, 16).astype(np.uint8)))
+        a8 = smooth(w, h, 4, seed=500 + i)
+        write_png(name(f"interlaced_rgba_{w}x{h}"), lambda x, y: tuple(a8[y, x]), w, h, 8, 6, interlace=True)
+        write_png(name(f"interlaced_gray1_{w}x{h}"), lambda x, y: (int(a8[y, x, 0] > 128),), w, h, 1, 0, interlace=True)
+    # Real photographs from scikit-image, cropped to keep the files small.
+    for tag, img in [("astronaut", skd.astronaut()[40:290, 100:420]), ("coffee", skd.coffee()[50:250, 100:500]),
+                     ("chelsea", skd.chelsea()[::2, ::2]), ("camera", skd.camera()[100:400:2, 50:450:2]),
+                     ("rocket", skd.rocket()[::2, ::2]), ("retina", skd.retina()[::6, ::6])]:
+        Image.fromarray(img).save(name(f"photo_{tag}"))
+    # Reference: PIL decode + convert("RGB"), then CLIPImageProcessor without normalisation.
+    cases = []
+    settings = [(224, 224, 224), (64, 64, 64), (96, 80, 72), (50, 50, 50), (33, 40, 30), (80, 200, 120)]
+    tensors = {}
+    for i, f in enumerate(sorted(folder.glob("*.png"))):
+        short, ch, cw = settings[i % len(settings)]
+        proc = CLIPImageProcessor(size={"shortest_edge": short}, crop_size={"height": ch, "width": cw},
+                                  do_normalize=False)
+        img = Image.open(f)
+        rgb = np.asarray(img.convert("RGB"))
+        px = proc(images=img.convert("RGB"), return_tensors="np")["pixel_values"][0]
+        q = np.round(px * 255)
+        assert np.abs(q - px * 255).max() < 1e-3
+        tensors[f.stem + ".decoded"] = rgb.astype(np.uint8)
+        tensors[f.stem + ".pixels"] = q.astype(np.uint8)
+        cases.append({"file": f.name, "mode": img.mode, "shortest_edge": short, "crop_height": ch, "crop_width": cw})
+    save_file(tensors, str(folder / "expected.safetensors"), metadata={**PROVENANCE, "pillow": Image.__version__})
+    (folder / "cases.json").write_text(json.dumps({"provenance": {**PROVENANCE, "pillow": Image.__version__,
+                                                                "processor": "CLIPImageProcessor (PIL backend), do_normalize=False"},
+                                                 "cases": cases}, indent=1))
+    print("images", len(cases))
+
+if __name__ == "__main__":
+    what = sys.argv[1:] or ["clip", "tokenizer", "images"]
+    if "clip" in what: gen_clip()
+    if "tokenizer" in what: gen_tokenizer()
+    if "images" in what: gen_images()
