@@ -37,6 +37,13 @@ let package = Package(
                 .linkedLibrary("stdc++"),
             ]),
 
+        // PNG decoding (libpng errors longjmp, so they are caught in C), gzip, the embedded CLIP vocabulary.
+        .target(
+            name: "CCodecs", dependencies: ["CPNG"],
+            exclude: ["resources/LICENSE-open_clip", "resources/bpe_simple_vocab_16e6.txt.gz"],
+            cSettings: [.headerSearchPath("resources")],
+            linkerSettings: [.linkedLibrary("z")]),
+
         // Vectorised math and row kernels, compiled for AVX2+FMA and baseline x86-64.
         .target(name: "CKernels"),
 
@@ -44,7 +51,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Autograd", dependencies: ["Tensor"]),
         .target(name: "NN", dependencies: ["Tensor", "Autograd"]),
-        .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN"]),
+        .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN", "CCodecs"]),
         .target(name: "CAPI", dependencies: ["Tensor"]),
 
         // MARK: - Executables

@@ -1,0 +1,158 @@
+#include "clipcore_codecs.h"
+
+#include <png.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+void cc_free(void *p) { free(p); }
+
+extern const uint8_t cc_clip_vocab_start[];
+extern const uint8_t cc_clip_vocab_end[];
+
+const uint8_t *cc_clip_bpe_vocab_gz(size_t *size) {
+    *size = (size_t)(cc_clip_vocab_end - cc_clip_vocab_start);
+    return cc_clip_vocab_start;
+}
+
+// MARK: - gzip
+
+int cc_gunzip(const uint8_t *data, size_t size, uint8_t **out, size_t *out_size) {
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (inflateInit2(&s, 16 + MAX_WBITS) != Z_OK) return CC_ERR_FORMAT;
+    size_t cap = size * 4 + 1024, len = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) { inflateEnd(&s); return CC_ERR_OOM; }
+    s.next_in = (Bytef *)data;
+    s.avail_in = (uInt)size;
+    int rc;
+    do {
+        if (len == cap) {
+            cap *= 2;
+            uint8_t *nb = realloc(buf, cap);
+            if (!nb) { free(buf); inflateEnd(&s); return CC_ERR_OOM; }
+            buf = nb;
+        }
+        s.next_out = buf + len;
+        s.avail_out = (uInt)(cap - len);
+        rc = inflate(&s, Z_NO_FLUSH);
+        len = cap - s.avail_out;
+    } while (rc == Z_OK);
+    inflateEnd(&s);
+    if (rc != Z_STREAM_END) { free(buf); return CC_ERR_FORMAT; }
+    *out = buf;
+    *out_size = len;
+    return CC_OK;
+}
+
+// MARK: - PNG
+
+typedef struct {
+    const uint8_t *data;
+    size_t size, pos;
+    jmp_buf jump;
+    char *error;
+    size_t error_size;
+} reader_state;
+
+static void on_error(png_structp png, png_const_charp msg) {
+    reader_state *st = png_get_error_ptr(png);
+    if (st->error && st->error_size) snprintf(st->error, st->error_size, "%s", msg);
+    longjmp(st->jump, 1);
+}
+
+static void on_warning(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
+
+static void on_read(png_structp png, png_bytep out, png_size_t n) {
+    reader_state *st = png_get_io_ptr(png);
+    if (n > st->size - st->pos) png_error(png, "file is truncated");
+    memcpy(out, st->data + st->pos, n);
+    st->pos += n;
+}
+
+int cc_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cc_image *out,
+                  char *error, size_t error_size) {
+    memset(out, 0, sizeof *out);
+    if (error && error_size) error[0] = 0;
+    if (size < 8 || png_sig_cmp(data, 0, 8) != 0) {
+        if (error && error_size) snprintf(error, error_size, "not a PNG file (bad signature)");
+        return CC_ERR_FORMAT;
+    }
+    reader_state st = {data, size, 0, {{0}}, error, error_size};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st, on_error, on_warning);
+    if (!png) return CC_ERR_OOM;
+    png_infop info = png_create_info_struct(png);
+    if (!info) { png_destroy_read_struct(&png, NULL, NULL); return CC_ERR_OOM; }
+    // Volatile: modified between setjmp and a possible longjmp.
+    uint8_t *volatile raw = NULL;
+    png_bytep *volatile rows = NULL;
+    uint8_t *volatile rgb = NULL;
+    if (setjmp(st.jump)) {
+        free(raw); free(rows); free(rgb);
+        png_destroy_read_struct(&png, &info, NULL);
+        return CC_ERR_FORMAT;
+    }
+    png_set_read_fn(png, &st, on_read);
+    // Be as lenient as PIL with ancillary CRC errors? No: corrupt data is an error; only skip
+    // the benign "known incorrect sRGB profile" style checks.
+    png_set_option(png, PNG_SKIP_sRGB_CHECK_PROFILE, PNG_OPTION_ON);
+    png_read_info(png, info);
+    png_uint_32 w, h;
+    int depth, color, interlace;
+    png_get_IHDR(png, info, &w, &h, &depth, &color, &interlace, NULL, NULL);
+    if ((uint64_t)w * h > max_pixels) {
+        if (error && error_size) snprintf(error, error_size, "image of %ux%u pixels exceeds the limit of %llu",
+                                          w, h, (unsigned long long)max_pixels);
+        png_destroy_read_struct(&png, &info, NULL);
+        return CC_ERR_TOO_LARGE;
+    }
+    const int gray16 = (color == PNG_COLOR_TYPE_GRAY && depth == 16);
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (depth == 16 && !gray16) png_set_strip_16(png);        // the high byte, as PIL's ;16B unpackers
+    if (depth == 16 && !gray16) { /* nothing more */ }
+    // tRNS is deliberately not expanded to alpha: convert("RGB") ignores transparency.
+    if (interlace != PNG_INTERLACE_NONE) png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    size_t rowbytes = png_get_rowbytes(png, info);
+    int channels = png_get_channels(png, info);
+    raw = malloc(rowbytes * h);
+    rows = malloc(sizeof(png_bytep) * h);
+    rgb = malloc((size_t)w * h * 3 + 1);
+    if (!raw || !rows || !rgb) {
+        free(raw); free(rows); free(rgb);
+        png_destroy_read_struct(&png, &info, NULL);
+        return CC_ERR_OOM;
+    }
+    for (png_uint_32 y = 0; y < h; y++) rows[y] = raw + y * rowbytes;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    for (png_uint_32 y = 0; y < h; y++) {
+        const uint8_t *r = rows[y];
+        uint8_t *d = rgb + (size_t)y * w * 3;
+        for (png_uint_32 x = 0; x < w; x++, d += 3) {
+            if (gray16) {
+                unsigned v = ((unsigned)r[2 * x] << 8) | r[2 * x + 1];
+                d[0] = d[1] = d[2] = (uint8_t)(v > 255 ? 255 : v);
+            } else if (channels <= 2) {          // gray, gray + alpha
+                d[0] = d[1] = d[2] = r[x * channels];
+            } else {                             // RGB, RGBA
+                d[0] = r[x * channels];
+                d[1] = r[x * channels + 1];
+                d[2] = r[x * channels + 2];
+            }
+        }
+    }
+    free(raw); free(rows);
+    out->width = w;
+    out->height = h;
+    out->rgb = rgb;
+    out->color_type = color;
+    out->bit_depth = depth;
+    out->interlaced = interlace != PNG_INTERLACE_NONE;
+    png_destroy_read_struct(&png, &info, NULL);
+    return CC_OK;
+}
