@@ -1,0 +1,188 @@
+// Image preprocessing equal to transformers' CLIPImageProcessor (PIL backend)
+// and SiglipImageProcessor: resize, center crop, rescale, normalise.
+
+import Foundation
+import Tensor
+
+/// The settings of a `preprocessor_config.json`.
+public struct ImageProcessorConfig: Sendable, Equatable {
+    public enum Size: Sendable, Equatable {
+        /// Scale so the shorter side has this length, keeping the aspect ratio.
+        case shortestEdge(Int)
+        /// Squash to exactly height × width.
+        case exact(height: Int, width: Int)
+    }
+    public var doResize = true
+    public var size: Size = .shortestEdge(224)
+    public var resample: ResampleFilter = .bicubic
+    public var doCenterCrop = true
+    public var cropHeight = 224
+    public var cropWidth = 224
+    public var doRescale = true
+    public var rescaleFactor = 1.0 / 255.0
+    public var doNormalize = true
+    public var mean: [Float] = [0.48145466, 0.4578275, 0.40821073]
+    public var std: [Float] = [0.26862954, 0.26130258, 0.27577711]
+
+    /// CLIP's defaults (224 shortest edge, 224 crop, OpenAI mean/std).
+    public static let clip = ImageProcessorConfig()
+
+    /// SigLIP's defaults (squash to 224 × 224, mean/std 0.5, no crop).
+    public static let siglip: ImageProcessorConfig = {
+        var c = ImageProcessorConfig()
+        c.size = .exact(height: 224, width: 224)
+        c.doCenterCrop = false
+        c.mean = [0.5, 0.5, 0.5]
+        c.std = [0.5, 0.5, 0.5]
+        return c
+    }()
+
+    public init() {}
+
+    /// Reads `preprocessor_config.json`; absent keys keep the values of `defaults`.
+    /// - Throws: `ModelError` naming a malformed field.
+    public static func load(path: String, defaults: ImageProcessorConfig = .clip) throws -> ImageProcessorConfig {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError("\(path): cannot read the file") }
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ModelError("\(path): not a JSON object")
+        }
+        var c = defaults
+        func fail(_ key: String) -> ModelError { ModelError("\(path): \(key) is malformed") }
+        func bool(_ key: String) throws -> Bool? {
+            guard let v = root[key], !(v is NSNull) else { return nil }
+            guard let b = v as? Bool else { throw fail(key) }
+            return b
+        }
+        func positive(_ v: Any?, _ key: String) throws -> Int {
+            guard let i = v as? Int, i > 0 else { throw fail(key) }
+            return i
+        }
+        func floats(_ key: String) throws -> [Float]? {
+            guard let v = root[key], !(v is NSNull) else { return nil }
+            if let d = v as? Double { return [Float(d), Float(d), Float(d)] }
+            guard let a = v as? [Double], a.count == 3 else { throw fail(key) }
+            return a.map(Float.init)
+        }
+        if let b = try bool("do_resize") { c.doResize = b }
+        if let b = try bool("do_center_crop") { c.doCenterCrop = b }
+        if let b = try bool("do_rescale") { c.doRescale = b }
+        if let b = try bool("do_normalize") { c.doNormalize = b }
+        if let v = root["size"], !(v is NSNull) {
+            if let n = v as? Int {
+                c.size = .shortestEdge(try positive(n, "size"))
+            } else if let d = v as? [String: Any] {
+                if let s = d["shortest_edge"] {
+                    c.size = .shortestEdge(try positive(s, "size.shortest_edge"))
+                } else {
+                    c.size = .exact(height: try positive(d["height"], "size.height"), width: try positive(d["width"], "size.width"))
+                }
+            } else { throw fail("size") }
+        }
+        if let v = root["crop_size"], !(v is NSNull) {
+            if let n = v as? Int {
+                c.cropHeight = try positive(n, "crop_size"); c.cropWidth = c.cropHeight
+            } else if let d = v as? [String: Any] {
+                c.cropHeight = try positive(d["height"], "crop_size.height")
+                c.cropWidth = try positive(d["width"], "crop_size.width")
+            } else { throw fail("crop_size") }
+        }
+        if let v = root["resample"], !(v is NSNull) {
+            guard let i = v as? Int, let f = ResampleFilter(rawValue: i) else {
+                throw ModelError("\(path): resample \(v) is not supported (1–5: lanczos, bilinear, bicubic, box, hamming)")
+            }
+            c.resample = f
+        }
+        if let v = root["rescale_factor"], !(v is NSNull) {
+            guard let d = v as? Double, d > 0 else { throw fail("rescale_factor") }
+            c.rescaleFactor = d
+        }
+        if let m = try floats("image_mean") { c.mean = m }
+        if let s = try floats("image_std") {
+            guard s.allSatisfy({ $0 != 0 }) else { throw fail("image_std") }
+            c.std = s
+        }
+        return c
+    }
+}
+
+/// Turns RGB images into model input.
+public struct ImageProcessor: Sendable {
+    public var config: ImageProcessorConfig
+
+    public init(_ config: ImageProcessorConfig = .clip) { self.config = config }
+
+    /// The output height and width.
+    public var outputSize: (height: Int, width: Int)? {
+        if config.doCenterCrop { return (config.cropHeight, config.cropWidth) }
+        if config.doResize, case let .exact(h, w) = config.size { return (h, w) }
+        return nil
+    }
+
+    /// Resize (and crop) in 8-bit RGB, as the PIL backend does before rescaling.
+    public func resizedAndCropped(_ image: RGBImage) throws -> RGBImage {
+        var img = image
+        if config.doResize {
+            let (h, w): (Int, Int)
+            switch config.size {
+            case let .exact(eh, ew): (h, w) = (eh, ew)
+            case let .shortestEdge(s):
+                // transformers' get_resize_output_image_size(default_to_square=False).
+                let short = min(img.width, img.height), long = max(img.width, img.height)
+                let newLong = Int(Double(s) * Double(long) / Double(short))
+                (h, w) = img.width <= img.height ? (newLong, s) : (s, newLong)
+            }
+            img = try img.resized(width: w, height: h, filter: config.resample)
+        }
+        if config.doCenterCrop { img = try centerCrop(img, height: config.cropHeight, width: config.cropWidth) }
+        return img
+    }
+
+    /// transformers' center_crop: the centred window, padded with zeros where the image is smaller.
+    func centerCrop(_ img: RGBImage, height ch: Int, width cw: Int) throws -> RGBImage {
+        if img.width == cw && img.height == ch { return img }
+        let newH = max(ch, img.height), newW = max(cw, img.width)
+        let topPad = (newH - img.height + 1) / 2, leftPad = (newW - img.width + 1) / 2
+        func floorHalf(_ v: Int) -> Int { v >= 0 ? v / 2 : -((-v + 1) / 2) }     // Python's v // 2
+        let top = floorHalf(img.height - ch) + topPad, left = floorHalf(img.width - cw) + leftPad
+        var out = [UInt8](repeating: 0, count: ch * cw * 3)
+        for y in 0..<ch {
+            let sy = top + y - topPad           // row in the original image
+            guard sy >= 0 && sy < img.height else { continue }
+            for x in 0..<cw {
+                let sx = left + x - leftPad
+                guard sx >= 0 && sx < img.width else { continue }
+                for c in 0..<3 { out[(y * cw + x) * 3 + c] = img.pixels[(sy * img.width + sx) * 3 + c] }
+            }
+        }
+        return try RGBImage(width: cw, height: ch, pixels: out)
+    }
+
+    /// One image as `[3, height, width]`: resized, cropped, rescaled and normalised as configured.
+    public func callAsFunction(_ image: RGBImage) throws -> Tensor {
+        let img = try resizedAndCropped(image)
+        let (h, w) = (img.height, img.width)
+        let out = Tensor(uninitializedShape: [3, h, w])
+        let scale = config.doRescale ? config.rescaleFactor : 1
+        for c in 0..<3 {
+            let mean = config.mean[c], std = config.std[c]
+            let plane = out.data + c * h * w
+            for i in 0..<(h * w) {
+                var v = Float(Double(img.pixels[i * 3 + c]) * scale)
+                if config.doNormalize { v = (v - mean) / std }
+                plane[i] = v
+            }
+        }
+        return out
+    }
+
+    /// A batch `[n, 3, height, width]`; every image must come out the same size.
+    /// - Throws: `ModelError` when the images give different sizes (no crop or fixed size configured).
+    public func batch(_ images: [RGBImage]) throws -> Tensor {
+        let tensors = try images.map { try self($0) }
+        guard let first = tensors.first else { throw ModelError("image processor: no images") }
+        guard tensors.allSatisfy({ $0.shape == first.shape }) else {
+            throw ModelError("image processor: images came out in different sizes; configure a crop or a fixed size")
+        }
+        return Tensor.stack(tensors, axis: 0)
+    }
+}

@@ -1,0 +1,53 @@
+// An 8-bit RGB image, and PNG decoding into one.
+
+import Foundation
+import CCodecs
+
+/// 8-bit RGB pixels, row-major, interleaved (`height × width × 3` bytes).
+public struct RGBImage: Equatable, Sendable {
+    public let width: Int
+    public let height: Int
+    public let pixels: [UInt8]
+
+    /// Wraps a raw RGB8 buffer.
+    /// - Throws: `ModelError` when the sizes are not positive or the buffer is not `width · height · 3` bytes.
+    public init(width: Int, height: Int, pixels: [UInt8]) throws {
+        guard width > 0, height > 0 else { throw ModelError("image: size \(width)×\(height) must be positive") }
+        let (n, overflow) = width.multipliedReportingOverflow(by: height)
+        guard !overflow, n <= Int.max / 3, pixels.count == n * 3 else {
+            throw ModelError("image: \(pixels.count) bytes do not hold \(width)×\(height) RGB pixels")
+        }
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// Most pixels a decoded image may have (PIL's decompression-bomb error threshold).
+    public static let maxPixels: UInt64 = 178_956_970
+
+    /// Decodes a PNG (every colour type, bit depth and interlacing) to RGB
+    /// as PIL's `Image.open(...).convert("RGB")` does.
+    /// - Throws: `ModelError` naming the problem for corrupt, truncated or non-PNG data.
+    public init(png data: [UInt8], name: String = "PNG data") throws {
+        var img = cc_image()
+        var message = [CChar](repeating: 0, count: 256)
+        let status = data.withUnsafeBufferPointer { buf in
+            cc_png_decode(buf.baseAddress, buf.count, RGBImage.maxPixels, &img, &message, message.count)
+        }
+        guard status == 0, let rgb = img.rgb else {
+            let why = String(cString: message)
+            throw ModelError("\(name): cannot decode PNG (\(why.isEmpty ? "status \(status)" : why))")
+        }
+        defer { cc_free(rgb) }
+        let w = Int(img.width), h = Int(img.height)
+        try self.init(width: w, height: h, pixels: Array(UnsafeBufferPointer(start: rgb, count: w * h * 3)))
+    }
+
+    /// Reads and decodes a PNG file.
+    public init(contentsOfPNG path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelError("\(path): cannot read the file")
+        }
+        try self.init(png: [UInt8](data), name: path)
+    }
+}

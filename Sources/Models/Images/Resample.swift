@@ -1,0 +1,147 @@
+// Image resizing with PIL's exact separable filters and 8-bit fixed-point rounding
+// (Pillow's libImaging/Resample.c algorithm).
+
+import Foundation
+
+/// PIL's resampling filters (the `resample` numbers of `PIL.Image.Resampling`).
+public enum ResampleFilter: Int, Sendable, Codable {
+    case lanczos = 1, bilinear = 2, bicubic = 3, box = 4, hamming = 5
+
+    var support: Double {
+        switch self {
+        case .box: return 0.5
+        case .bilinear, .hamming: return 1
+        case .bicubic: return 2
+        case .lanczos: return 3
+        }
+    }
+
+    func callAsFunction(_ t: Double) -> Double {
+        switch self {
+        case .box: return t > -0.5 && t <= 0.5 ? 1 : 0
+        case .bilinear:
+            let x = abs(t)
+            return x < 1 ? 1 - x : 0
+        case .hamming:
+            let x = abs(t)
+            if x == 0 { return 1 }
+            if x >= 1 { return 0 }
+            let px = x * Double.pi
+            return sin(px) / px * (0.54 + 0.46 * cos(px))
+        case .bicubic:
+            let a = -0.5, x = abs(t)
+            if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
+            if x < 2 { return (((x - 5) * x + 8) * x - 4) * a }
+            return 0
+        case .lanczos:
+            func sinc(_ v: Double) -> Double { v == 0 ? 1 : sin(v * Double.pi) / (v * Double.pi) }
+            return t >= -3 && t < 3 ? sinc(t) * sinc(t / 3) : 0
+        }
+    }
+}
+
+extension RGBImage {
+    /// Resized to `width × height` as `PIL.Image.resize((width, height), filter)`:
+    /// a horizontal pass then a vertical pass, each with normalised filter
+    /// weights widened by the scale when shrinking, in 22-bit fixed point with
+    /// rounding and clipping to 8 bits after each pass. Same size: a copy.
+    public func resized(width w: Int, height h: Int, filter: ResampleFilter = .bicubic) throws -> RGBImage {
+        guard w > 0, h > 0 else { throw ModelError("resize: target size \(w)×\(h) must be positive") }
+        if w == width && h == height { return self }
+        let vertical = Coefficients(inSize: height, outSize: h, filter: filter)
+        var src = pixels, srcWidth = width, srcHeight = height
+        var rowOffset = 0
+        if w != width {
+            // Only the rows the vertical pass reads.
+            let first = vertical.bounds[0].start
+            let last = vertical.bounds[h - 1].start + vertical.bounds[h - 1].count
+            let horizontal = Coefficients(inSize: width, outSize: w, filter: filter)
+            var out = [UInt8](repeating: 0, count: w * (last - first) * 3)
+            src.withUnsafeBufferPointer { s in
+                out.withUnsafeMutableBufferPointer { d in
+                    for y in first..<last {
+                        let row = s.baseAddress! + y * width * 3
+                        let drow = d.baseAddress! + (y - first) * w * 3
+                        for x in 0..<w { horizontal.apply(x, row, stride: 3, into: drow + x * 3, channels: 3) }
+                    }
+                }
+            }
+            src = out
+            srcWidth = w
+            srcHeight = last - first
+            rowOffset = first
+        }
+        if h == height { return try RGBImage(width: srcWidth, height: srcHeight, pixels: src) }
+        var out = [UInt8](repeating: 0, count: srcWidth * h * 3)
+        src.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { d in
+                let rowBytes = srcWidth * 3
+                for y in 0..<h {
+                    let drow = d.baseAddress! + y * rowBytes
+                    for x in 0..<rowBytes {
+                        vertical.apply(y, s.baseAddress! + x, stride: rowBytes, into: drow + x, channels: 1, origin: rowOffset)
+                    }
+                }
+            }
+        }
+        return try RGBImage(width: srcWidth, height: h, pixels: out)
+    }
+}
+
+/// Per-output-pixel input ranges and fixed-point weights for one axis.
+struct Coefficients {
+    static let precisionBits = 32 - 8 - 2
+    let bounds: [(start: Int, count: Int)]
+    let weights: [Int32]
+    let kernelSize: Int
+
+    init(inSize: Int, outSize: Int, filter: ResampleFilter) {
+        let scale = Double(inSize) / Double(outSize)
+        let filterScale = max(scale, 1)
+        let support = filter.support * filterScale
+        let k = Int(support.rounded(.up)) * 2 + 1
+        var bounds: [(Int, Int)] = []
+        var weights = [Int32](repeating: 0, count: outSize * k)
+        var w = [Double](repeating: 0, count: k)
+        for xx in 0..<outSize {
+            let center = (Double(xx) + 0.5) * scale
+            let lo = max(Int(center - support + 0.5), 0)     // C truncation, then clamped
+            let hi = min(Int(center + support + 0.5), inSize)
+            let n = hi - lo
+            var total = 0.0
+            for x in 0..<n {
+                w[x] = filter((Double(x + lo) - center + 0.5) / filterScale)
+                total += w[x]
+            }
+            for x in 0..<n {
+                let v = total != 0 ? w[x] / total : w[x]
+                let scaled = v * Double(1 << Coefficients.precisionBits)
+                weights[xx * k + x] = Int32(v < 0 ? (scaled - 0.5).rounded(.towardZero) : (scaled + 0.5).rounded(.towardZero))
+            }
+            bounds.append((lo, n))
+        }
+        self.bounds = bounds
+        self.weights = weights
+        kernelSize = k
+    }
+
+    /// Output `i` from the samples `src[(j − origin)·stride + c]` over its input range j,
+    /// for `channels` interleaved channels.
+    @inline(__always)
+    func apply(_ i: Int, _ src: UnsafePointer<UInt8>, stride: Int, into dst: UnsafeMutablePointer<UInt8>,
+               channels: Int, origin: Int = 0) {
+        let (start, n) = bounds[i]
+        let base = i * kernelSize
+        let half = Int32(1) << (Coefficients.precisionBits - 1)
+        for c in 0..<channels {
+            var s = half
+            var p = src + (start - origin) * stride + c
+            for j in 0..<n {
+                s &+= Int32(p.pointee) &* weights[base + j]
+                p += stride
+            }
+            let v = s >> Int32(Coefficients.precisionBits)
+            dst[c] = UInt8(clamping: v)
+        }
+    }
+}
