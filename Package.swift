@@ -66,8 +66,8 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd"]),
-        .testTarget(name: "ModelTests", dependencies: ["Tensor", "Autograd", "NN", "Models"],
-                    exclude: []),
+        .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "NN"]),
+        .testTarget(name: "ModelTests", dependencies: ["Tensor", "Autograd", "NN", "Models"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "CBLAS", "Tensor"]),
     ],
     swiftLanguageModes: [.v5],

@@ -5,7 +5,7 @@ Regenerate with (versions pinned in Tools/requirements-fixtures.txt; torchvision
 must be absent so transformers uses its PIL image processor):
 
     python3 -m venv /tmp/fx && /tmp/fx/bin/pip install -r Tools/requirements-fixtures.txt
-    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images]
+    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim]
 
 Everything is seeded; the outputs are deterministic for the pinned versions.
 """
@@ -341,8 +341,43 @@ def gen_images():
                                                  "cases": cases}, indent=1))
     print("images", len(cases))
 
+# MARK: - Optimizers
+
+def gen_optim():
+    """AdamW (two groups, one without decay) and SGD with momentum over five steps of given gradients."""
+    folder = FIX / "optim"
+    folder.mkdir(parents=True, exist_ok=True)
+    g = torch.Generator().manual_seed(3)
+    w0 = torch.randn(4, 3, generator=g)
+    b0 = torch.randn(3, generator=g)
+    grads = [(torch.randn(4, 3, generator=g) * 3, torch.randn(3, generator=g)) for _ in range(5)]
+    out = {"w0": w0.numpy(), "b0": b0.numpy()}
+    for i, (gw, gb) in enumerate(grads):
+        out[f"grad_w.{i}"] = gw.numpy()
+        out[f"grad_b.{i}"] = gb.numpy()
+    def run(make, tag, clip=None):
+        w = torch.nn.Parameter(w0.clone()); b = torch.nn.Parameter(b0.clone())
+        opt = make(w, b)
+        for i, (gw, gb) in enumerate(grads):
+            w.grad = gw.clone(); b.grad = gb.clone()
+            if clip is not None:
+                norm = torch.nn.utils.clip_grad_norm_([w, b], clip)
+                out[f"{tag}.norm.{i}"] = np.array([norm.item()], dtype=np.float32)
+            opt.step()
+        out[f"{tag}.w"] = w.detach().numpy().copy()
+        out[f"{tag}.b"] = b.detach().numpy().copy()
+    run(lambda w, b: torch.optim.AdamW([{"params": [w], "weight_decay": 0.1}, {"params": [b], "weight_decay": 0.0}],
+                                       lr=0.01, betas=(0.9, 0.98), eps=1e-6), "adamw")
+    run(lambda w, b: torch.optim.SGD([w, b], lr=0.05, momentum=0.9, weight_decay=0.01), "sgd")
+    run(lambda w, b: torch.optim.SGD([w, b], lr=0.05, momentum=0.9, nesterov=True), "nesterov")
+    run(lambda w, b: torch.optim.AdamW([w, b], lr=0.01, weight_decay=0.05), "adamw_clip", clip=1.0)
+    save_file({k: np.require(v, requirements="C") for k, v in out.items()}, str(folder / "expected.safetensors"),
+              metadata=PROVENANCE)
+    print("optim fixture", len(out))
+
 if __name__ == "__main__":
-    what = sys.argv[1:] or ["clip", "tokenizer", "images"]
+    what = sys.argv[1:] or ["clip", "tokenizer", "images", "optim"]
     if "clip" in what: gen_clip()
     if "tokenizer" in what: gen_tokenizer()
     if "images" in what: gen_images()
+    if "optim" in what: gen_optim()
