@@ -57,7 +57,7 @@ let package = Package(
         // MARK: - Executables
         .executableTarget(
             name: "clip",
-            dependencies: ["Tensor", "Autograd", "CBLAS",
+            dependencies: ["Tensor", "Autograd", "NN", "Models", "CBLAS",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "KernelBench", dependencies: ["Tensor", "Autograd", "CBLAS"],

@@ -1,0 +1,119 @@
+// `clip encode` and `clip info`: embeddings and a description of a model folder.
+
+import ArgumentParser
+import Foundation
+import Models
+import NN
+import Tensor
+
+/// Errors reach the user as one line on standard error and exit status 1.
+struct CLIFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// JSON text for embeddings (shortest round-trip float formatting).
+enum JSONOut {
+    static func string(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+
+    static func row(_ t: Tensor, _ i: Int) -> String {
+        let d = t.shape[1]
+        return "[" + (0..<d).map { "\(t[i, $0])" }.joined(separator: ", ") + "]"
+    }
+}
+
+struct Encode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print L2-normalised text and image embeddings of a model folder (Hugging Face layout) as JSON.")
+
+    @Option(help: "Model folder: config.json, model.safetensors, tokenizer and preprocessor files.") var model: String
+    @Option(name: .customLong("text"), help: "A text to encode (repeatable).") var texts: [String] = []
+    @Option(name: .customLong("image"), help: "A PNG file to encode (repeatable).") var images: [String] = []
+    @Flag(help: "Print the projected features without L2 normalisation.") var raw = false
+
+    func validate() throws {
+        guard !texts.isEmpty || !images.isEmpty else { throw ValidationError("give at least one --text or --image") }
+    }
+
+    func run() throws {
+        do {
+            _ = try ModelKind.detect(directory: model)
+            let pipeline = try CLIPPipeline(directory: model)
+            let decoded = try images.map { try RGBImage(contentsOfPNG: $0) }
+            let t = try pipeline.encode(texts: texts, normalize: !raw)
+            let i = try pipeline.encode(images: decoded, normalize: !raw)
+            var fields = ["  \"model\": \(JSONOut.string(model))", "  \"kind\": \"clip\"",
+                          "  \"dim\": \(pipeline.model.config.projectionDim)", "  \"normalized\": \(!raw)"]
+            fields.append("  \"texts\": [" + texts.indices.map {
+                "\n    {\"text\": \(JSONOut.string(texts[$0])), \"embedding\": \(JSONOut.row(t, $0))}"
+            }.joined(separator: ",") + (texts.isEmpty ? "]" : "\n  ]"))
+            fields.append("  \"images\": [" + images.indices.map {
+                "\n    {\"file\": \(JSONOut.string(images[$0])), \"embedding\": \(JSONOut.row(i, $0))}"
+            }.joined(separator: ",") + (images.isEmpty ? "]" : "\n  ]"))
+            if !texts.isEmpty && !images.isEmpty && !raw {
+                let logits = pipeline.logitsPerImage(images: i, texts: t)
+                fields.append("  \"logits_per_image\": [" + images.indices.map { JSONOut.row(logits, $0) }.joined(separator: ", ") + "]")
+            }
+            print("{\n" + fields.joined(separator: ",\n") + "\n}")
+        } catch let e as ModelError {
+            throw CLIFailure(description: e.message)
+        } catch let e as CheckpointError {
+            throw CLIFailure(description: e.message)
+        }
+    }
+}
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Describe a model folder: towers, sizes, parameters, files.")
+
+    @Option(help: "Model folder.") var model: String
+
+    func run() throws {
+        do {
+            let kind = try ModelKind.detect(directory: model)
+            let config = try CLIPConfig.load(path: model + "/config.json")
+            let checkpoint = try Checkpoint(path: model)
+            let dtypes = Set(checkpoint.keys.compactMap { checkpoint.entry($0)?.dtype.rawValue }).sorted()
+            let count = checkpoint.keys.reduce(0) { $0 + (checkpoint.entry($1)?.shape.reduce(1, *) ?? 0) }
+            let tok = try CLIPTokenizer.load(directory: model, contextLength: config.textConfig.maxPositionEmbeddings)
+            let fm = FileManager.default
+            let tokSource = fm.fileExists(atPath: model + "/vocab.json") ? "vocab.json + merges.txt"
+                : fm.fileExists(atPath: model + "/tokenizer.json") ? "tokenizer.json" : "standard vocabulary (built in)"
+            let pre = model + "/preprocessor_config.json"
+            let proc = fm.fileExists(atPath: pre) ? try ImageProcessorConfig.load(path: pre) : .clip
+            let t = config.textConfig, v = config.visionConfig
+            let size: String
+            switch proc.size {
+            case let .shortestEdge(s): size = "shortest edge \(s)"
+            case let .exact(h, w): size = "\(h)×\(w)"
+            }
+            print("""
+            model:      \(model)
+            kind:       \(kind.rawValue)
+            parameters: \(count) (\(checkpoint.files.count) file(s), \(dtypes.joined(separator: ", ")))
+            projection: \(config.projectionDim)
+            text:       \(t.numHiddenLayers) layers, width \(t.hiddenSize), \(t.numAttentionHeads) heads, MLP \(t.intermediateSize), \(t.hiddenAct), context \(t.maxPositionEmbeddings), vocabulary \(t.vocabSize), eos id \(t.eosTokenId)\(t.eosTokenId == 2 ? " (legacy: pooling at the largest id)" : "")
+            vision:     \(v.numHiddenLayers) layers, width \(v.hiddenSize), \(v.numAttentionHeads) heads, MLP \(v.intermediateSize), \(v.hiddenAct), image \(v.imageSize), patch \(v.patchSize)
+            tokenizer:  \(tokSource), pad id \(tok.padId)
+            images:     resize \(proc.doResize ? size : "off") (\(proc.resample)), crop \(proc.doCenterCrop ? "\(proc.cropHeight)×\(proc.cropWidth)" : "off"), mean \(proc.mean), std \(proc.std)
+            """)
+        } catch let e as ModelError {
+            throw CLIFailure(description: e.message)
+        } catch let e as CheckpointError {
+            throw CLIFailure(description: e.message)
+        }
+    }
+}
