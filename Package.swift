@@ -62,6 +62,9 @@ let package = Package(
         .executableTarget(
             name: "KernelBench", dependencies: ["Tensor", "Autograd", "CBLAS"],
             path: "Benchmarks/KernelBench"),
+        .executableTarget(
+            name: "ModelBench", dependencies: ["Tensor", "Autograd", "NN", "Models"],
+            path: "Benchmarks/ModelBench", exclude: ["tokenizer_ref.py"]),
 
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
