@@ -21,13 +21,13 @@ public enum SafeTensors {
         var header = "{"
         var parts: [String] = []
         if !metadata.isEmpty {
-            let m = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+            let m = metadata.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\(JSONText.quoted($0.value))" }
             parts.append("\"__metadata__\":{\(m.joined(separator: ","))}")
         }
         var offset = 0
         for t in tensors {
             let bytes = t.tensor.count * 4
-            parts.append("\(jsonString(t.name)):{\"dtype\":\"F32\",\"shape\":[\(t.tensor.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            parts.append("\(JSONText.quoted(t.name)):{\"dtype\":\"F32\",\"shape\":[\(t.tensor.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
         }
         header += parts.joined(separator: ",") + "}"
@@ -69,9 +69,12 @@ public enum SafeTensors {
             throw CheckpointError(.io, "\(path): cannot rename the temporary file into place (\(why))")
         }
     }
+}
 
-    /// A JSON string literal.
-    static func jsonString(_ s: String) -> String {
+/// JSON text helpers.
+public enum JSONText {
+    /// `s` as a JSON string literal, quotes included.
+    public static func quoted(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
@@ -87,3 +90,4 @@ public enum SafeTensors {
         return out + "\""
     }
 }
+

@@ -13,22 +13,6 @@ struct CLIFailure: Error, CustomStringConvertible {
 
 /// JSON text for embeddings (shortest round-trip float formatting).
 enum JSONOut {
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
-
     static func row(_ t: Tensor, _ i: Int) -> String {
         let d = t.shape[1]
         return "[" + (0..<d).map { "\(t[i, $0])" }.joined(separator: ", ") + "]"
@@ -55,13 +39,13 @@ struct Encode: ParsableCommand {
             let decoded = try images.map { try RGBImage(contentsOfPNG: $0) }
             let t = try pipeline.encode(texts: texts, normalize: !raw)
             let i = try pipeline.encode(images: decoded, normalize: !raw)
-            var fields = ["  \"model\": \(JSONOut.string(model))", "  \"kind\": \"clip\"",
+            var fields = ["  \"model\": \(JSONText.quoted(model))", "  \"kind\": \"clip\"",
                           "  \"dim\": \(pipeline.model.config.projectionDim)", "  \"normalized\": \(!raw)"]
             fields.append("  \"texts\": [" + texts.indices.map {
-                "\n    {\"text\": \(JSONOut.string(texts[$0])), \"embedding\": \(JSONOut.row(t, $0))}"
+                "\n    {\"text\": \(JSONText.quoted(texts[$0])), \"embedding\": \(JSONOut.row(t, $0))}"
             }.joined(separator: ",") + (texts.isEmpty ? "]" : "\n  ]"))
             fields.append("  \"images\": [" + images.indices.map {
-                "\n    {\"file\": \(JSONOut.string(images[$0])), \"embedding\": \(JSONOut.row(i, $0))}"
+                "\n    {\"file\": \(JSONText.quoted(images[$0])), \"embedding\": \(JSONOut.row(i, $0))}"
             }.joined(separator: ",") + (images.isEmpty ? "]" : "\n  ]"))
             if !texts.isEmpty && !images.isEmpty && !raw {
                 let logits = pipeline.logitsPerImage(images: i, texts: t)
