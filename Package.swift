@@ -7,6 +7,7 @@
 //   Autograd              reverse-mode differentiation over Tensor ops
 //   NN                    modules, layers, optimizers, schedules, safetensors, state dicts
 //   Models                CLIP (and later SigLIP, ELIP), losses, tokenizers, image preprocessing
+//   ClipCore              umbrella module for Swift users (re-exports the layers)
 //   CAPI                  the C ABI, built as libclipcore.so (product "clipcore")
 //   clip                  the command-line tool
 import PackageDescription
@@ -15,6 +16,8 @@ let package = Package(
     name: "clipcore",
     products: [
         .library(name: "ClipTensor", targets: ["Tensor", "Autograd"]),
+        // Every Swift layer behind one import: `import ClipCore`.
+        .library(name: "ClipCore", targets: ["ClipCore"]),
         // libclipcore.so. Build it with the Swift runtime linked in:
         //   swift build -c release --product clipcore --static-swift-stdlib
         .library(name: "clipcore", type: .dynamic, targets: ["CAPI"]),
@@ -52,6 +55,7 @@ let package = Package(
         .target(name: "Autograd", dependencies: ["Tensor"]),
         .target(name: "NN", dependencies: ["Tensor", "Autograd"]),
         .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN", "CCodecs"]),
+        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Models"]),
         .target(name: "CAPI", dependencies: ["Tensor"]),
 
         // MARK: - Executables

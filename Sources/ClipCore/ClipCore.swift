@@ -1,0 +1,6 @@
+// The umbrella module for Swift users: `import ClipCore` brings in every layer.
+
+@_exported import Tensor
+@_exported import Autograd
+@_exported import NN
+@_exported import Models
