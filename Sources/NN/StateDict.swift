@@ -45,19 +45,17 @@ public final class Checkpoint {
               let map = root["weight_map"] as? [String: Any] else {
             throw CheckpointError(.header, "\(index): not a JSON object with a weight_map")
         }
-        var shardNames = Set<String>()
+        var shardOf: [String: String] = [:]
         for (key, v) in map {
-            guard let s = v as? String, !s.contains("/") else {
+            guard let s = v as? String, !s.isEmpty, !s.contains("/") else {
                 throw CheckpointError(.header, "\(index): weight_map entry '\(key)' is not a file name in the folder")
             }
-            shardNames.insert(s)
+            shardOf[key] = s
         }
-        let files = try shardNames.sorted().map { try SafeTensorsFile(path: directory + "/" + $0) }
+        let files = try Set(shardOf.values).sorted().map { try SafeTensorsFile(path: directory + "/" + $0) }
         let byName = Dictionary(uniqueKeysWithValues: files.map { (($0.path as NSString).lastPathComponent, $0) })
-        for (key, v) in map {
-            if byName[v as! String]?.entries[key] == nil {
-                throw CheckpointError(.tensor, "\(index): tensor '\(key)' is not in shard \(v)")
-            }
+        for (key, shard) in shardOf where byName[shard]?.entries[key] == nil {
+            throw CheckpointError(.tensor, "\(index): tensor '\(key)' is not in shard \(shard)")
         }
         return files
     }

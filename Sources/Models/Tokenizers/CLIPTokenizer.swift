@@ -193,7 +193,6 @@ public final class CLIPTokenizer: @unchecked Sendable {
     /// The ids of one text: start token, BPE tokens (truncated when needed), end token.
     public func encode(_ text: String, truncate: Bool = true) -> [Int] {
         var content: [Int] = []
-        let cleaned: [Unicode.Scalar]
         switch style {
         case .transformers:
             // Special tokens in the raw text are taken as such before any cleaning.
@@ -212,10 +211,8 @@ public final class CLIPTokenizer: @unchecked Sendable {
             }
             bpe(TextCleaning.transformers(segment), into: &pieces)
             content = pieces
-            cleaned = []
         case .openCLIP:
-            cleaned = TextCleaning.openCLIP(text)
-            bpe(cleaned, into: &content)
+            bpe(TextCleaning.openCLIP(text), into: &content)
         }
         if truncate && content.count > contextLength - 2 { content.removeLast(content.count - max(contextLength - 2, 0)) }
         return [bosId] + content + [eosId]
