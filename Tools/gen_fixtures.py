@@ -5,7 +5,7 @@ Regenerate with (versions pinned in Tools/requirements-fixtures.txt; torchvision
 must be absent so transformers uses its PIL image processor):
 
     python3 -m venv /tmp/fx && /tmp/fx/bin/pip install -r Tools/requirements-fixtures.txt
-    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim]
+    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim] [siglip]
 
 Everything is seeded; the outputs are deterministic for the pinned versions.
 """
@@ -178,7 +178,8 @@ def corpus(seed=1234):
     ws = [" ", "  ", "\t", "\n", " \n\t ", "\u00a0", "\u3000", "\u2003"]
     out = ["", " ", "   ", "\n\t", "<|endoftext|>", "<|startoftext|>hello", "a<|endoftext|>b", "0", "123456",
            "3.14159", "1,000,000", "x²", "½", "٣", "hello world", "HELLO WORLD", "Hello, World!", "...", "!!!???",
-           "a" * 300, "supercalifragilisticexpialidocious", "ab" * 40]
+           "a" * 300, "supercalifragilisticexpialidocious", "ab" * 40, "</s>", "a </s> b", "x<unk>y  z",
+           "\u2581hello", "hello\u2581world", "<s>", "ΣΊΣΥΦΟΣ ΟΔΟΣ", "\x1cx\x1fy", "tab\there", "ǅemal"]
     pools = [words, punct, accents, cjk, emoji, entities, contractions, [str(rnd.randint(0, 10**6)) for _ in range(50)]]
     while len(out) < 2100:
         kind = rnd.random()
@@ -341,6 +342,129 @@ def gen_images():
                                                  "cases": cases}, indent=1))
     print("images", len(cases))
 
+# MARK: - SigLIP
+
+def spm_training_text(path):
+    rnd = random.Random(99)
+    base = corpus(seed=4321)
+    extra = ["a photo of a %s" % w for w in "cat dog car tree house bird boat plane train horse".split()]
+    lines = [t for t in base if t.strip()] + extra * 20
+    rnd.shuffle(lines)
+    Path(path).write_text("\n".join(l.replace("\n", " ") for l in lines))
+
+def gen_spm():
+    """Trains the two small SentencePiece models (Unigram with byte fallback, BPE without)."""
+    import sentencepiece as spm
+    folder = FIX / "siglip"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = "/tmp/spm_train.txt"
+    spm_training_text(text)
+    for kind, fallback in (("unigram", True), ("bpe", False)):
+        spm.SentencePieceTrainer.train(input=text, model_prefix=str(folder / f"spm_{kind}"), vocab_size=1000,
+                                       model_type=kind, byte_fallback=fallback, character_coverage=0.9995,
+                                       num_threads=1, seed_sentencepiece_size=100000, minloglevel=2)
+        (folder / f"spm_{kind}.vocab").unlink()
+
+def siglip_tokenizer(model_file):
+    from transformers import SiglipTokenizer
+    return SiglipTokenizer(vocab_file=str(model_file))
+
+SIGLIP_CONFIGS = {
+    # Patch 8 on 48-pixel images, 4 heads, Unigram tokenizer.
+    "p8_48": dict(text=dict(vocab_size=1000, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                            num_attention_heads=2, max_position_embeddings=16, projection_size=64),
+                  vision=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                              image_size=48, patch_size=8),
+                  spm="unigram", images=3),
+    # 6 heads, patch 16 on 64-pixel images, BPE tokenizer.
+    "h6_64": dict(text=dict(vocab_size=1000, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                            num_attention_heads=6, max_position_embeddings=20, projection_size=96),
+                  vision=dict(hidden_size=96, intermediate_size=192, num_hidden_layers=2, num_attention_heads=6,
+                              image_size=64, patch_size=16),
+                  spm="bpe", images=2),
+}
+
+SIGLIP_TEXTS = ["a photo of a cat", "Two DOGS, running on the beach!", "it's 5 o'clock   somewhere",
+                "café au lait in 東京 🚲", "a photo of a train </s> and more"]
+
+def gen_siglip():
+    import shutil
+    from transformers import SiglipConfig, SiglipModel, SiglipImageProcessor
+    from PIL import Image
+    for name, spec in SIGLIP_CONFIGS.items():
+        torch.manual_seed(sum(map(ord, name)))
+        rng = np.random.default_rng(sum(map(ord, name)))
+        cfg = SiglipConfig(text_config=spec["text"], vision_config=spec["vision"])
+        model = SiglipModel(cfg).eval()
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if "norm" in n or n.endswith("probe") or "bias" in n:
+                    p.add_(torch.randn_like(p) * 0.1)
+            model.logit_scale.fill_(2.0)
+            model.logit_bias.fill_(-3.0)
+        out = FIX / "siglip" / name
+        out.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(out)
+        shutil.copy(FIX / "siglip" / f"spm_{spec['spm']}.model", out / "spiece.model")
+        tok = siglip_tokenizer(out / "spiece.model")
+        size = spec["vision"]["image_size"]
+        proc = SiglipImageProcessor(size={"height": size, "width": size})
+        proc.save_pretrained(out)
+        (out / "texts.json").write_text(json.dumps(SIGLIP_TEXTS, ensure_ascii=False))
+        images = []
+        for k in range(spec["images"]):
+            arr = rng.integers(0, 256, size=(size + 11 * k + 3, size + 23 * k + 7, 3), dtype=np.uint8)
+            arr = (arr // 3 + np.linspace(0, 150, arr.shape[0])[:, None, None]).astype(np.uint8)
+            Image.fromarray(arr).save(out / f"image{k}.png")
+            images.append(Image.open(out / f"image{k}.png").convert("RGB"))
+        enc = tok(SIGLIP_TEXTS, padding="max_length", truncation=True, max_length=spec["text"]["max_position_embeddings"],
+                  return_tensors="pt")
+        pixels = proc(images=images, return_tensors="pt")["pixel_values"]
+        with torch.no_grad():
+            res = model(input_ids=enc["input_ids"], pixel_values=pixels)
+        expected = {"input_ids": enc["input_ids"].numpy().astype(np.int64), "pixel_values": pixels.numpy(),
+                    "text_embeds": res.text_embeds.numpy(), "image_embeds": res.image_embeds.numpy(),
+                    "logits_per_image": res.logits_per_image.numpy()}
+        save_file({k: np.require(v, requirements="C") for k, v in expected.items()}, str(out / "expected.safetensors"),
+                  metadata={**PROVENANCE, "config": name})
+        print("siglip fixture", name, {k: v.shape for k, v in expected.items()})
+
+def gen_siglip_tokenizer():
+    folder = FIX / "siglip"
+    texts = corpus()
+    data = {"provenance": {**PROVENANCE, "tokenizer": "SiglipTokenizer(vocab_file=spm_*.model), sentencepiece 0.2.3"}}
+    for kind in ("unigram", "bpe"):
+        tok = siglip_tokenizer(folder / f"spm_{kind}.model")
+        data[kind] = {"ids": [tok(t, truncation=True, max_length=64)["input_ids"] for t in texts],
+                      "padded": tok(texts[:50], padding="max_length", truncation=True, max_length=64)["input_ids"],
+                      "pad_token_id": tok.pad_token_id}
+    data["texts"] = texts
+    (folder / "tokenizer_corpus.json").write_text(json.dumps(data, ensure_ascii=False, indent=0))
+    print("siglip tokenizer corpus", len(texts))
+
+def gen_sigmoid_loss():
+    """−Σ log σ(z ⊙ (exp(s)·t·iᵀ + b)) / n and its gradients, moderate and large logits."""
+    out = {}
+    g = torch.Generator().manual_seed(11)
+    for tag, scale, n in (("moderate", 1.0, 6), ("large", 30.0, 5)):
+        t = (torch.randn(n, 8, generator=g) * scale).requires_grad_()
+        i = (torch.randn(n, 8, generator=g) * scale).requires_grad_()
+        s = torch.tensor(2.3 if tag == "moderate" else 0.5, requires_grad=True)
+        b = torch.tensor(-4.0, requires_grad=True)
+        logits = t @ i.t() * s.exp() + b
+        z = 2 * torch.eye(n) - 1
+        loss = -torch.nn.functional.logsigmoid(z * logits).sum() / n
+        loss.backward()
+        out.update({f"{tag}.t": t.detach().numpy(), f"{tag}.i": i.detach().numpy(),
+                    f"{tag}.scale": np.array([s.item()], np.float32), f"{tag}.bias": np.array([b.item()], np.float32),
+                    f"{tag}.loss": np.array([loss.item()], np.float32), f"{tag}.grad_t": t.grad.numpy(),
+                    f"{tag}.grad_i": i.grad.numpy(), f"{tag}.grad_scale": np.array([s.grad.item()], np.float32),
+                    f"{tag}.grad_bias": np.array([b.grad.item()], np.float32),
+                    f"{tag}.max_abs_logit": np.array([logits.abs().max().item()], np.float32)})
+    save_file({k: np.require(v, requirements="C") for k, v in out.items()}, str(FIX / "siglip" / "sigmoid_loss.safetensors"),
+              metadata=PROVENANCE)
+    print("sigmoid loss", {k: float(v[0]) for k, v in out.items() if k.endswith("loss") or "max_abs" in k})
+
 # MARK: - Optimizers
 
 def gen_optim():
@@ -376,8 +500,10 @@ def gen_optim():
     print("optim fixture", len(out))
 
 if __name__ == "__main__":
-    what = sys.argv[1:] or ["clip", "tokenizer", "images", "optim"]
+    what = sys.argv[1:] or ["clip", "tokenizer", "images", "optim", "siglip"]
     if "clip" in what: gen_clip()
     if "tokenizer" in what: gen_tokenizer()
     if "images" in what: gen_images()
     if "optim" in what: gen_optim()
+    if "siglip" in what:
+        gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()
