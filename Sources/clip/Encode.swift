@@ -34,13 +34,12 @@ struct Encode: ParsableCommand {
 
     func run() throws {
         do {
-            _ = try ModelKind.detect(directory: model)
-            let pipeline = try CLIPPipeline(directory: model)
+            let pipeline = try ImageTextPipeline(directory: model)
             let decoded = try images.map { try RGBImage(contentsOfPNG: $0) }
             let t = try pipeline.encode(texts: texts, normalize: !raw)
             let i = try pipeline.encode(images: decoded, normalize: !raw)
-            var fields = ["  \"model\": \(JSONText.quoted(model))", "  \"kind\": \"clip\"",
-                          "  \"dim\": \(pipeline.model.config.projectionDim)", "  \"normalized\": \(!raw)"]
+            var fields = ["  \"model\": \(JSONText.quoted(model))", "  \"kind\": \"\(pipeline.kind.rawValue)\"",
+                          "  \"dim\": \(pipeline.model.embeddingDim)", "  \"normalized\": \(!raw)"]
             fields.append("  \"texts\": [" + texts.indices.map {
                 "\n    {\"text\": \(JSONText.quoted(texts[$0])), \"embedding\": \(JSONOut.row(t, $0))}"
             }.joined(separator: ",") + (texts.isEmpty ? "]" : "\n  ]"))
@@ -68,32 +67,47 @@ struct Info: ParsableCommand {
     func run() throws {
         do {
             let kind = try ModelKind.detect(directory: model)
-            let config = try CLIPConfig.load(path: model + "/config.json")
             let checkpoint = try Checkpoint(path: model)
             let dtypes = Set(checkpoint.keys.compactMap { checkpoint.entry($0)?.dtype.rawValue }).sorted()
             let count = checkpoint.keys.reduce(0) { $0 + (checkpoint.entry($1)?.shape.reduce(1, *) ?? 0) }
-            let tok = try CLIPTokenizer.load(directory: model, contextLength: config.textConfig.maxPositionEmbeddings)
-            let fm = FileManager.default
-            let tokSource = fm.fileExists(atPath: model + "/vocab.json") ? "vocab.json + merges.txt"
-                : fm.fileExists(atPath: model + "/tokenizer.json") ? "tokenizer.json" : "standard vocabulary (built in)"
-            let pre = model + "/preprocessor_config.json"
-            let proc = fm.fileExists(atPath: pre) ? try ImageProcessorConfig.load(path: pre) : .clip
-            let t = config.textConfig, v = config.visionConfig
+            let pipeline = try ImageTextPipeline(directory: model)
+            let proc = pipeline.processor.config
             let size: String
             switch proc.size {
             case let .shortestEdge(s): size = "shortest edge \(s)"
             case let .exact(h, w): size = "\(h)×\(w)"
             }
-            print("""
-            model:      \(model)
-            kind:       \(kind.rawValue)
-            parameters: \(count) (\(checkpoint.files.count) file(s), \(dtypes.joined(separator: ", ")))
-            projection: \(config.projectionDim)
-            text:       \(t.numHiddenLayers) layers, width \(t.hiddenSize), \(t.numAttentionHeads) heads, MLP \(t.intermediateSize), \(t.hiddenAct), context \(t.maxPositionEmbeddings), vocabulary \(t.vocabSize), eos id \(t.eosTokenId)\(t.eosTokenId == 2 ? " (legacy: pooling at the largest id)" : "")
-            vision:     \(v.numHiddenLayers) layers, width \(v.hiddenSize), \(v.numAttentionHeads) heads, MLP \(v.intermediateSize), \(v.hiddenAct), image \(v.imageSize), patch \(v.patchSize)
-            tokenizer:  \(tokSource), pad id \(tok.padId)
-            images:     resize \(proc.doResize ? size : "off") (\(proc.resample)), crop \(proc.doCenterCrop ? "\(proc.cropHeight)×\(proc.cropWidth)" : "off"), mean \(proc.mean), std \(proc.std)
-            """)
+            var lines = ["model:      \(model)", "kind:       \(kind.rawValue)",
+                         "parameters: \(count) (\(checkpoint.files.count) file(s), \(dtypes.joined(separator: ", ")))",
+                         "embedding:  \(pipeline.model.embeddingDim)"]
+            func tower(_ layers: Int, _ width: Int, _ heads: Int, _ mlp: Int, _ act: String) -> String {
+                "\(layers) layers, width \(width), \(heads) heads, MLP \(mlp), \(act)"
+            }
+            switch kind {
+            case .clip:
+                let c = try CLIPConfig.load(path: model + "/config.json"), t = c.textConfig, v = c.visionConfig
+                let tok = try CLIPTokenizer.load(directory: model, contextLength: t.maxPositionEmbeddings)
+                let fm = FileManager.default
+                let source = fm.fileExists(atPath: model + "/vocab.json") ? "vocab.json + merges.txt"
+                    : fm.fileExists(atPath: model + "/tokenizer.json") ? "tokenizer.json" : "standard vocabulary (built in)"
+                lines += ["text:       " + tower(t.numHiddenLayers, t.hiddenSize, t.numAttentionHeads, t.intermediateSize, t.hiddenAct)
+                            + ", context \(t.maxPositionEmbeddings), vocabulary \(t.vocabSize), eos id \(t.eosTokenId)"
+                            + (t.eosTokenId == 2 ? " (legacy: pooling at the largest id)" : ""),
+                          "vision:     " + tower(v.numHiddenLayers, v.hiddenSize, v.numAttentionHeads, v.intermediateSize, v.hiddenAct)
+                            + ", image \(v.imageSize), patch \(v.patchSize)",
+                          "tokenizer:  CLIP BPE from \(source), pad id \(tok.padId)"]
+            case .siglip:
+                let c = try SiglipConfig.load(path: model + "/config.json"), t = c.textConfig, v = c.visionConfig
+                let sp = try SentencePiece(path: model + "/spiece.model")
+                lines += ["text:       " + tower(t.numHiddenLayers, t.hiddenSize, t.numAttentionHeads, t.intermediateSize, t.hiddenAct)
+                            + ", context \(t.maxPositionEmbeddings), vocabulary \(t.vocabSize), head → \(t.projectionSize)",
+                          "vision:     " + tower(v.numHiddenLayers, v.hiddenSize, v.numAttentionHeads, v.intermediateSize, v.hiddenAct)
+                            + ", image \(v.imageSize), patch \(v.patchSize), attention-pooling head \(v.visionUseHead ? "on" : "off")",
+                          "tokenizer:  sentencepiece \(sp.model.algorithm) from spiece.model, \(sp.pieceCount) pieces"
+                            + (sp.model.byteFallback ? ", byte fallback" : "")]
+            }
+            lines.append("images:     resize \(proc.doResize ? size : "off") (\(proc.resample)), crop \(proc.doCenterCrop ? "\(proc.cropHeight)×\(proc.cropWidth)" : "off"), mean \(proc.mean), std \(proc.std)")
+            print(lines.joined(separator: "\n"))
         } catch let e as ModelError {
             throw CLIFailure(description: e.message)
         } catch let e as CheckpointError {

@@ -40,7 +40,7 @@ struct TokenizerCorpus: Decodable {
         // The mask marks exactly the encoded tokens.
         for (i, t) in texts.enumerated() {
             let n = tokenizer.encode(t).count
-            #expect(batch.attentionMask.toArray()[(i * 77)..<(i * 77 + 77)].reduce(0, +) == Float(n))
+            #expect(batch.attentionMask!.toArray()[(i * 77)..<(i * 77 + 77)].reduce(0, +) == Float(n))
         }
     }
 

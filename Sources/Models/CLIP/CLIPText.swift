@@ -6,36 +6,16 @@ import Tensor
 import Autograd
 import NN
 
-/// Token and position embeddings. Keys: `token_embedding`, `position_embedding`.
-public final class CLIPTextEmbeddings: Module {
-    public let tokenEmbedding: Embedding
-    public let positionEmbedding: Embedding
-
-    init(_ c: CLIPTextConfig) {
-        tokenEmbedding = Embedding(c.vocabSize, c.hiddenSize)
-        positionEmbedding = Embedding(c.maxPositionEmbeddings, c.hiddenSize)
-        super.init()
-        register("token_embedding", tokenEmbedding)
-        register("position_embedding", positionEmbedding)
-    }
-
-    /// ids `[batch, seq]` → `[batch, seq, dim]`; positions 0..<seq.
-    func callAsFunction(_ ids: Indices) -> Variable {
-        let seq = ids.shape[1]
-        return tokenEmbedding(ids) + positionEmbedding.weight.narrowed(0, start: 0, length: seq)
-    }
-}
-
 /// The text transformer. Keys: `embeddings`, `encoder`, `final_layer_norm`.
 public final class CLIPTextTransformer: Module {
     public let config: CLIPTextConfig
-    public let embeddings: CLIPTextEmbeddings
+    public let embeddings: TextEmbeddings
     public let encoder: Encoder
     public let finalLayerNorm: LayerNorm
 
     public init(_ c: CLIPTextConfig) throws {
         config = c
-        embeddings = CLIPTextEmbeddings(c)
+        embeddings = TextEmbeddings(vocabulary: c.vocabSize, positions: c.maxPositionEmbeddings, dim: c.hiddenSize)
         encoder = Encoder(layers: c.numHiddenLayers, EncoderOptions(
             dim: c.hiddenSize, heads: c.numAttentionHeads, mlpDim: c.intermediateSize,
             activation: try activation(named: c.hiddenAct), layerNormEps: c.layerNormEps))
@@ -46,27 +26,11 @@ public final class CLIPTextTransformer: Module {
         register("final_layer_norm", finalLayerNorm)
     }
 
-    /// Checks ids `[batch, seq]` against the vocabulary and context length.
-    func validate(_ ids: Indices, attentionMask: Tensor?) throws {
-        guard ids.shape.count == 2, ids.shape[0] > 0, ids.shape[1] > 0 else {
-            throw ModelError("text: token ids must be [batch, seq] with both > 0, got \(ids.shape)")
-        }
-        guard ids.shape[1] <= config.maxPositionEmbeddings else {
-            throw ModelError("text: \(ids.shape[1]) tokens exceed the model's context of \(config.maxPositionEmbeddings)")
-        }
-        if let bad = ids.values.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
-            throw ModelError("text: token id \(bad) is outside the vocabulary (0..<\(config.vocabSize))")
-        }
-        if let m = attentionMask, m.shape != ids.shape {
-            throw ModelError("text: attention mask \(m.shape) does not match the ids \(ids.shape)")
-        }
-    }
-
     /// ids `[batch, seq]` → (last hidden state `[batch, seq, dim]`, pooled `[batch, dim]`).
     /// Pooling takes the first position holding `eos_token_id`, or, for legacy
     /// configs whose `eos_token_id` is 2, the position of the largest id (as transformers).
     public func callAsFunction(_ ids: Indices, attentionMask: Tensor? = nil) throws -> (hidden: Variable, pooled: Variable) {
-        try validate(ids, attentionMask: attentionMask)
+        try embeddings.validate(ids, attentionMask: attentionMask)
         let (batch, seq) = (ids.shape[0], ids.shape[1])
         let h = encoder(embeddings(ids), mask: AttentionMask(causal: true, keyPadding: attentionMask))
         let hidden = finalLayerNorm(h)

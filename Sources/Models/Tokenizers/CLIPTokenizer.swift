@@ -9,8 +9,13 @@ import CCodecs
 public struct TokenizedBatch {
     /// `[batch, length]`
     public let ids: Indices
-    /// `[batch, length]`, 1 for real tokens and 0 for padding.
-    public let attentionMask: Tensor
+    /// `[batch, length]`, 1 for real tokens and 0 for padding; nil when the model takes no mask.
+    public let attentionMask: Tensor?
+
+    public init(ids: Indices, attentionMask: Tensor?) {
+        self.ids = ids
+        self.attentionMask = attentionMask
+    }
 }
 
 /// Byte-level BPE with CLIP's text cleaning, start/end tokens and truncation.
