@@ -6,7 +6,8 @@
 //   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads
 //   Autograd              reverse-mode differentiation over Tensor ops
 //   NN                    modules, layers, optimizers, schedules, safetensors, state dicts
-//   Models                CLIP (and later SigLIP, ELIP), losses, tokenizers, image preprocessing
+//   Models                CLIP, SigLIP (and later ELIP), losses, tokenizers, image preprocessing
+//   Retrieval             FAISS indexes, retrieval metrics, hard-negative mining, embedding stores
 //   ClipCore              umbrella module for Swift users (re-exports the layers)
 //   CAPI                  the C ABI, built as libclipcore.so (product "clipcore")
 //   clip                  the command-line tool
@@ -55,7 +56,8 @@ let package = Package(
         .target(name: "Autograd", dependencies: ["Tensor"]),
         .target(name: "NN", dependencies: ["Tensor", "Autograd"]),
         .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN", "CCodecs"]),
-        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Models"]),
+        .target(name: "Retrieval", dependencies: ["Tensor", "NN", "CFaiss"]),
+        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval"]),
         .target(name: "CAPI", dependencies: ["Tensor"]),
 
         // MARK: - Executables
@@ -67,6 +69,9 @@ let package = Package(
             name: "KernelBench", dependencies: ["Tensor", "Autograd", "CBLAS"],
             path: "Benchmarks/KernelBench"),
         .executableTarget(
+            name: "RetrievalBench", dependencies: ["Tensor", "Retrieval"],
+            path: "Benchmarks/RetrievalBench"),
+        .executableTarget(
             name: "ModelBench", dependencies: ["Tensor", "Autograd", "NN", "Models"],
             path: "Benchmarks/ModelBench", exclude: ["tokenizer_ref.py"]),
 
@@ -74,6 +79,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd"]),
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "NN"]),
+        .testTarget(name: "RetrievalTests", dependencies: ["Tensor", "NN", "Retrieval"]),
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "Autograd", "NN", "Models"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "CBLAS", "Tensor"]),
     ],

@@ -5,7 +5,7 @@ Regenerate with (versions pinned in Tools/requirements-fixtures.txt; torchvision
 must be absent so transformers uses its PIL image processor):
 
     python3 -m venv /tmp/fx && /tmp/fx/bin/pip install -r Tools/requirements-fixtures.txt
-    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim] [siglip]
+    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim] [siglip] [retrieval]
 
 Everything is seeded; the outputs are deterministic for the pinned versions.
 """
@@ -465,6 +465,60 @@ def gen_sigmoid_loss():
               metadata=PROVENANCE)
     print("sigmoid loss", {k: float(v[0]) for k, v in out.items() if k.endswith("loss") or "max_abs" in k})
 
+# MARK: - Retrieval metrics
+
+def coco_metrics(sim, image_of_text, ks=(1, 5, 10, 50)):
+    """Brute-force COCO-aware retrieval metrics (definitions in Sources/Retrieval/RetrievalMetrics.swift).
+    sim: [texts, images] float64."""
+    nt, ni = sim.shape
+    caps = [[] for _ in range(ni)]
+    for t, i in enumerate(image_of_text):
+        caps[i].append(t)
+    t2i = []
+    for t in range(nt):
+        own = image_of_text[t]
+        row = np.delete(sim[t], own)
+        t2i.append(1 + int((row > sim[t, own]).sum()))
+    i2t, positions, best = [], [], []
+    for i in range(ni):
+        if not caps[i]:
+            continue
+        col = sim[:, i]
+        s_best = max(col[c] for c in caps[i])
+        others = np.ones(nt, bool); others[caps[i]] = False
+        i2t.append(1 + int((col[others] > s_best).sum()))
+        positions.append([1 + int((np.delete(col, c) > col[c]).sum()) for c in caps[i]])
+        best.append(col.max())
+    def stats(r):
+        r = np.array(r, dtype=np.float64)
+        return {"R": {k: 100.0 * float((r <= k).mean()) for k in ks}, "MedR": float(np.median(r)), "MeanR": float(r.mean()),
+                "MRR": float((1 / r).mean())}
+    a, b = stats(i2t), stats(t2i)
+    out = {f"i2t_R@{k}": a["R"][k] for k in ks}
+    out.update({f"t2i_R@{k}": b["R"][k] for k in ks})
+    out.update({"i2t_MedR": a["MedR"], "t2i_MedR": b["MedR"], "i2t_MeanR": a["MeanR"], "t2i_MeanR": b["MeanR"],
+                "i2t_MRR": a["MRR"], "t2i_MRR": b["MRR"],
+                "t2i_nDCG@10": float(np.mean([1 / np.log2(1 + r) if r <= 10 else 0 for r in t2i])),
+                "i2t_nDCG@10": float(np.mean([sum(1 / np.log2(1 + p) for p in ps if p <= 10) /
+                                              sum(1 / np.log2(1 + r) for r in range(1, min(len(ps), 10) + 1)) for ps in positions])),
+                "avg_best_cosine": float(np.mean(best)), "n_images": len(i2t), "n_texts": nt})
+    return out
+
+def gen_retrieval():
+    """1,000 images × 5,000 captions with small-integer embeddings (exact dot products, many ties)."""
+    folder = FIX / "retrieval"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(2024)
+    ni, per, d = 1000, 5, 24
+    images = rng.integers(-3, 4, size=(ni, d)).astype(np.float32)
+    image_of_text = np.repeat(np.arange(ni), per)
+    texts = (images[image_of_text] + rng.integers(-4, 5, size=(ni * per, d))).astype(np.float32)
+    sim = texts.astype(np.float64) @ images.astype(np.float64).T
+    metrics = coco_metrics(sim, image_of_text.tolist())
+    save_file({"texts": texts, "images": images, "image_of_text": image_of_text.astype(np.int64)},
+              str(folder / "coco_case.safetensors"), metadata={**PROVENANCE, "metrics": json.dumps(metrics)})
+    print("retrieval", {k: round(v, 3) for k, v in metrics.items()})
+
 # MARK: - Optimizers
 
 def gen_optim():
@@ -500,10 +554,11 @@ def gen_optim():
     print("optim fixture", len(out))
 
 if __name__ == "__main__":
-    what = sys.argv[1:] or ["clip", "tokenizer", "images", "optim", "siglip"]
+    what = sys.argv[1:] or ["clip", "tokenizer", "images", "optim", "siglip", "retrieval"]
     if "clip" in what: gen_clip()
     if "tokenizer" in what: gen_tokenizer()
     if "images" in what: gen_images()
     if "optim" in what: gen_optim()
+    if "retrieval" in what: gen_retrieval()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()

@@ -5,6 +5,11 @@
 
 #include <faiss/Index.h>
 #include <faiss/IndexFlat.h>
+#include <faiss/AutoTune.h>
+#include <faiss/IVFlib.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/index_factory.h>
+#include <faiss/index_io.h>
 #include <faiss/impl/FaissException.h>
 
 #include <exception>
@@ -93,6 +98,95 @@ int cfaiss_index_search(const cfaiss_index *index, int64_t n, const float *queri
     return guarded("index_search", [&] {
         if (n > 0) index->index->search(n, queries, k, scores, reinterpret_cast<faiss::Index::idx_t *>(ids));
         return CFAISS_OK;
+    });
+}
+
+int cfaiss_index_factory(int64_t dim, const char *description, int metric, cfaiss_index **out) {
+    if (out == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_factory: out is NULL");
+    *out = nullptr;
+    if (description == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_factory: description is NULL");
+    if (dim <= 0) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_factory: dim must be > 0, got " + std::to_string(dim));
+    if (metric != CFAISS_METRIC_INNER_PRODUCT && metric != CFAISS_METRIC_L2)
+        return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_factory: unknown metric " + std::to_string(metric));
+    return guarded("index_factory", [&] {
+        faiss::Index *index = faiss::index_factory(
+            static_cast<int>(dim), description,
+            metric == CFAISS_METRIC_L2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT);
+        *out = new cfaiss_index{index};
+        return CFAISS_OK;
+    });
+}
+
+int cfaiss_index_read(const char *path, cfaiss_index **out) {
+    if (out == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_read: out is NULL");
+    *out = nullptr;
+    if (path == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_read: path is NULL");
+    return guarded("index_read", [&] {
+        faiss::Index *index = faiss::read_index(path);
+        *out = new cfaiss_index{index};
+        return CFAISS_OK;
+    });
+}
+
+int cfaiss_index_write(const cfaiss_index *index, const char *path) {
+    if (index == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_write: index is NULL");
+    if (path == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_write: path is NULL");
+    return guarded("index_write", [&] {
+        faiss::write_index(index->index, path);
+        return CFAISS_OK;
+    });
+}
+
+int cfaiss_index_is_trained(const cfaiss_index *index) {
+    if (index == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_is_trained: index is NULL");
+    return index->index->is_trained ? 1 : 0;
+}
+
+int cfaiss_index_metric(const cfaiss_index *index) {
+    if (index == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_metric: index is NULL");
+    return index->index->metric_type == faiss::METRIC_L2 ? CFAISS_METRIC_L2 : CFAISS_METRIC_INNER_PRODUCT;
+}
+
+int cfaiss_index_train(cfaiss_index *index, int64_t n, const float *vectors) {
+    if (index == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_train: index is NULL");
+    if (n <= 0 || vectors == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_train: need n > 0 vectors");
+    return guarded("index_train", [&] {
+        index->index->train(n, vectors);
+        return CFAISS_OK;
+    });
+}
+
+int cfaiss_index_reconstruct(const cfaiss_index *index, int64_t key, float *out) {
+    if (index == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_reconstruct: index is NULL");
+    if (out == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_reconstruct: out is NULL");
+    if (key < 0 || key >= index->index->ntotal)
+        return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_reconstruct: key " + std::to_string(key) + " out of range (0..<" +
+                                                     std::to_string(index->index->ntotal) + ")");
+    return guarded("index_reconstruct", [&] {
+        faiss::Index *target = index->index;
+        // IVF indexes reconstruct through their direct map, built on demand.
+        if (auto *ivf = faiss::ivflib::try_extract_index_ivf(target)) {
+            if (ivf->direct_map.no()) ivf->make_direct_map(true);
+        }
+        target->reconstruct(key, out);
+        return CFAISS_OK;
+    });
+}
+
+int cfaiss_index_set_parameter(cfaiss_index *index, const char *name, double value) {
+    if (index == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_set_parameter: index is NULL");
+    if (name == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_set_parameter: name is NULL");
+    const std::string key(name);
+    if (value < 1 || value > 1e9)
+        return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_set_parameter: " + key + " must be in 1...1e9");
+    return guarded("index_set_parameter", [&] {
+        if (key != "nprobe" && key != "efSearch" && key != "efConstruction")
+            return fail(int(CFAISS_ERR_INVALID_ARGUMENT), "index_set_parameter: unknown parameter '" + key + "'");
+        if (key == "nprobe" && faiss::ivflib::try_extract_index_ivf(index->index) == nullptr)
+            return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_set_parameter: nprobe needs an IVF index");
+        // ParameterSpace accepts efSearch/efConstruction only for HNSW; others throw, which becomes an error.
+        faiss::ParameterSpace().set_index_parameter(index->index, key, value);
+        return int(CFAISS_OK);
     });
 }
 

@@ -4,3 +4,4 @@
 @_exported import Autograd
 @_exported import NN
 @_exported import Models
+@_exported import Retrieval

@@ -188,6 +188,22 @@ public final class SafeTensorsFile {
         return out
     }
 
+    /// An integer tensor (I64, I32, I16, I8, U8) as exact 64-bit integers, row-major.
+    /// - Throws: `CheckpointError` when there is no such tensor or it holds floating-point data.
+    public func int64(_ name: String) throws -> [Int64] {
+        guard let e = entries[name] else { throw CheckpointError(.tensor, "\(path): no tensor named '\(name)'") }
+        let count = e.shape.reduce(1, *)
+        let src = UnsafeRawPointer(file.base + dataStart + e.begin)
+        switch e.dtype {
+        case .I64: return (0..<count).map { Int64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) }
+        case .I32: return (0..<count).map { Int64(Int32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
+        case .I16: return (0..<count).map { Int64(Int16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) }
+        case .I8: return (0..<count).map { Int64(src.load(fromByteOffset: $0, as: Int8.self)) }
+        case .U8, .BOOL: return (0..<count).map { Int64(src.load(fromByteOffset: $0, as: UInt8.self)) }
+        default: throw CheckpointError(.dtype, "\(path): tensor '\(name)' is \(e.dtype.rawValue), not an integer type")
+        }
+    }
+
     /// Every tensor by name.
     public func tensors() throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]

@@ -4,15 +4,40 @@ import Foundation
 import Tensor
 
 public enum SafeTensors {
-    /// Writes `tensors` (Float32) and `metadata` to `path` in safetensors
+    /// One tensor to write.
+    public enum Payload {
+        case float32(Tensor)
+        /// Exact 64-bit integers (ids, labels) with their shape.
+        case int64([Int64], shape: [Int])
+
+        var shape: [Int] {
+            switch self {
+            case .float32(let t): return t.shape
+            case .int64(_, let shape): return shape
+            }
+        }
+    }
+
+    /// Writes Float32 tensors; see `write(payloads:metadata:to:)`.
+    public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
+                             to path: String) throws {
+        try write(payloads: tensors.map { ($0.name, .float32($0.tensor)) }, metadata: metadata, to: path)
+    }
+
+    /// Writes `tensors` (Float32 or Int64) and `metadata` to `path` in safetensors
     /// format. The bytes go to a temporary file in the same folder, which is
     /// flushed and then renamed over `path`, so a reader never sees a partial
     /// file and an existing file is replaced only by a complete one.
     /// - Throws: `CheckpointError` on duplicate names or any I/O failure (the
     ///   temporary file is removed and `path` is left as it was).
-    public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
+    public static func write(payloads tensors: [(name: String, payload: Payload)], metadata: [String: String] = [:],
                              to path: String) throws {
         var seen = Set<String>()
+        for t in tensors {
+            if case let .int64(values, shape) = t.payload, values.count != shape.reduce(1, *) {
+                throw CheckpointError(.tensor, "\(path): tensor '\(t.name)' has \(values.count) values for shape \(shape)")
+            }
+        }
         for t in tensors {
             guard !t.name.isEmpty, t.name != "__metadata__", seen.insert(t.name).inserted else {
                 throw CheckpointError(.tensor, "\(path): tensor name '\(t.name)' is empty, reserved or repeated")
@@ -26,8 +51,14 @@ public enum SafeTensors {
         }
         var offset = 0
         for t in tensors {
-            let bytes = t.tensor.count * 4
-            parts.append("\(JSONText.quoted(t.name)):{\"dtype\":\"F32\",\"shape\":[\(t.tensor.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            let shape = t.payload.shape
+            let (dtype, size): (String, Int)
+            switch t.payload {
+            case .float32: (dtype, size) = ("F32", 4)
+            case .int64: (dtype, size) = ("I64", 8)
+            }
+            let bytes = shape.reduce(1, *) * size
+            parts.append("\(JSONText.quoted(t.name)):{\"dtype\":\"\(dtype)\",\"shape\":[\(shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
         }
         header += parts.joined(separator: ",") + "}"
@@ -57,8 +88,14 @@ public enum SafeTensors {
         try put(&len, 8)
         try headerBytes.withUnsafeBytes { try put($0.baseAddress!, $0.count) }
         for t in tensors {
-            let c = t.tensor.contiguous()
-            if c.count > 0 { try put(c.data, c.count * 4) }
+            switch t.payload {
+            case .float32(let tensor):
+                let c = tensor.contiguous()
+                if c.count > 0 { try put(c.data, c.count * 4) }
+            case .int64(let values, _):
+                let le = values.map { $0.littleEndian }
+                try le.withUnsafeBytes { if $0.count > 0 { try put($0.baseAddress!, $0.count) } }
+            }
         }
         guard fsync(fd) == 0 else { throw CheckpointError(.io, "\(path): fsync failed (\(String(cString: strerror(errno))))") }
         guard close(fd) == 0 else { unlink(tmp); ok = true; throw CheckpointError(.io, "\(path): close failed") }

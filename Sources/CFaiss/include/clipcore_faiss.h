@@ -27,8 +27,40 @@ typedef struct cfaiss_index cfaiss_index;
 /// The message of this thread's last failure, "" if none.
 const char *cfaiss_last_error(void);
 
+/// Similarity used by an index.
+enum {
+    CFAISS_METRIC_INNER_PRODUCT = 0,
+    CFAISS_METRIC_L2 = 1,
+};
+
 /// A flat (exact) inner-product index over `dim`-dimensional vectors.
 int cfaiss_index_flat_ip_new(int64_t dim, cfaiss_index **out);
+
+/// Any index that faiss::index_factory builds from `description`
+/// ("Flat", "HNSW32", "IVF1024,Flat", "IVF1024,PQ64", …) with `metric`.
+int cfaiss_index_factory(int64_t dim, const char *description, int metric, cfaiss_index **out);
+
+/// Reads an index written by cfaiss_index_write (or faiss::write_index).
+int cfaiss_index_read(const char *path, cfaiss_index **out);
+
+/// Writes the index to `path`.
+int cfaiss_index_write(const cfaiss_index *index, const char *path);
+
+/// 1 when the index is trained (or needs no training), 0 when not, or a negative status.
+int cfaiss_index_is_trained(const cfaiss_index *index);
+
+/// The index's metric (CFAISS_METRIC_*), or a negative status.
+int cfaiss_index_metric(const cfaiss_index *index);
+
+/// Trains on `n` vectors (IVF coarse quantizer, PQ codebooks); a no-op for flat and HNSW.
+int cfaiss_index_train(cfaiss_index *index, int64_t n, const float *vectors);
+
+/// Stores vector `key` (`dim` floats) in `out`; PQ indexes give the decoded approximation.
+int cfaiss_index_reconstruct(const cfaiss_index *index, int64_t key, float *out);
+
+/// Sets a search or build parameter: "nprobe" (IVF), "efSearch" / "efConstruction" (HNSW).
+/// CFAISS_ERR_INVALID_ARGUMENT when the index has no such parameter.
+int cfaiss_index_set_parameter(cfaiss_index *index, const char *name, double value);
 
 /// Releases an index; NULL is fine.
 void cfaiss_index_free(cfaiss_index *index);

@@ -1,0 +1,134 @@
+// Global hard-negative mining, text→image (ELIP, seed 000): index the image
+// embeddings, query with every text, keep each text's k most similar images
+// other than its own, then build batches around anchors and their hard images.
+
+import Foundation
+import Tensor
+
+/// Each text's `k` hardest images (most similar first, its own image left out); −1 where fewer exist.
+public struct HardNeighbours: Sendable {
+    public let k: Int
+    /// `texts × k` image indices.
+    public let images: [Int32]
+    public func of(_ text: Int) -> ArraySlice<Int32> { images[(text * k)..<((text + 1) * k)] }
+}
+
+/// Pairs of texts and images, with the mining and batching rules.
+///
+/// Pair `t` is caption `t` with image `imageOfText[t]`.
+///
+/// Batching rule (one epoch, deterministic for a seed):
+/// 1. Shuffle the pairs with `RandomGenerator(seed)` (Fisher–Yates).
+/// 2. Walk the shuffled order; the next pair not yet used becomes an anchor and opens a batch.
+/// 3. Go through the anchor's hard images, hardest first; for each, add the first unused pair
+///    showing that image, unless the batch already shows it, until the batch holds `batchSize` pairs.
+/// 4. If the batch is still short, fill it with the next unused pairs in the shuffled order whose
+///    images it does not show yet (pairs sharing an image are taken only when nothing else is left).
+/// Every pair lands in exactly one batch; only the last batch may be smaller.
+public struct HardNegativeMiner {
+    public let imageOfText: [Int]
+    public let imageCount: Int
+
+    /// - Throws: `IndexError` when an entry of `imageOfText` is outside `0..<imageCount`.
+    public init(imageOfText: [Int], imageCount: Int) throws {
+        if let bad = imageOfText.first(where: { $0 < 0 || $0 >= imageCount }) {
+            throw IndexError(.invalidArgument, "mining: caption→image entry \(bad) is outside 0..<\(imageCount)")
+        }
+        self.imageOfText = imageOfText
+        self.imageCount = imageCount
+    }
+
+    /// Searches `index` (the image embeddings, in order) with `texts` `[n, d]` for k + 1 neighbours each
+    /// and drops the text's own image. Memory: the index, the texts and `n × k` results; searches run
+    /// `batchSize` queries at a time.
+    public func mine(texts: Tensor, index: VectorIndex, k: Int, batchSize: Int = 8192) throws -> HardNeighbours {
+        guard texts.rank == 2, texts.shape[0] == imageOfText.count else {
+            throw IndexError(.dimensionMismatch, "mining: \(texts.shape) texts for \(imageOfText.count) pairs")
+        }
+        guard index.count == imageCount else {
+            throw IndexError(.dimensionMismatch, "mining: the index holds \(index.count) images, pairs refer to \(imageCount)")
+        }
+        guard k > 0 else { throw IndexError(.invalidArgument, "mining: k must be positive") }
+        let n = texts.shape[0]
+        var out = [Int32](repeating: -1, count: n * k)
+        let step = max(batchSize, 1)
+        for start in stride(from: 0, to: n, by: step) {
+            let rows = min(step, n - start)
+            let found = try index.search(texts.narrowed(0, start: start, length: rows), k: k + 1, batchSize: rows)
+            for r in 0..<rows {
+                let own = Int32(imageOfText[start + r])
+                var j = 0
+                for id in found.ids(of: r) where id >= 0 && id != own && j < k {
+                    out[(start + r) * k + j] = id
+                    j += 1
+                }
+            }
+        }
+        return HardNeighbours(k: k, images: out)
+    }
+
+    /// Mines with an exact inner-product index over `images` `[m, d]`.
+    public func mine(texts: Tensor, images: Tensor, k: Int) throws -> HardNeighbours {
+        guard images.rank == 2 else { throw IndexError(.dimensionMismatch, "mining: images must be [m, d], got \(images.shape)") }
+        let index = try VectorIndex.flat(dimension: images.shape[1])
+        try index.add(images)
+        return try mine(texts: texts, index: index, k: k)
+    }
+
+    /// One epoch of batches (pair indices) by the rule above.
+    public func batches(_ neighbours: HardNeighbours, batchSize: Int, seed: UInt64) -> [[Int]] {
+        let n = imageOfText.count
+        guard n > 0, batchSize > 0 else { return [] }
+        // Pairs of each image (CSR), in pair order.
+        var start = [Int32](repeating: 0, count: imageCount + 1)
+        for i in imageOfText { start[i + 1] += 1 }
+        for i in 0..<imageCount { start[i + 1] += start[i] }
+        var fill = start
+        var members = [Int32](repeating: 0, count: n)
+        for (t, i) in imageOfText.enumerated() { members[Int(fill[i])] = Int32(t); fill[i] += 1 }
+
+        var order = Array(0..<n)
+        var g = RandomGenerator(seed: seed)
+        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, g.nextInt(below: i + 1)) }
+
+        var used = [Bool](repeating: false, count: n)
+        var firstFree = [Int32](repeating: 0, count: imageCount)   // scan start within each image's pairs
+        var cursor = 0
+        var result: [[Int]] = []
+        result.reserveCapacity(n / batchSize + 1)
+        while true {
+            while cursor < n && used[order[cursor]] { cursor += 1 }
+            guard cursor < n else { break }
+            let anchor = order[cursor]
+            var batch = [anchor]
+            var shown: Set<Int> = [imageOfText[anchor]]
+            used[anchor] = true
+            func take(_ t: Int) { batch.append(t); used[t] = true; shown.insert(imageOfText[t]) }
+            for img in neighbours.of(anchor) where img >= 0 && batch.count < batchSize {
+                let i = Int(img)
+                guard !shown.contains(i) else { continue }
+                var p = Int(start[i] + firstFree[i])
+                while p < Int(start[i + 1]) && used[Int(members[p])] { p += 1 }
+                firstFree[i] = Int32(p) - start[i]
+                if p < Int(start[i + 1]) { take(Int(members[p])) }
+            }
+            if batch.count < batchSize {
+                var scan = cursor + 1
+                var skipped: [Int] = []
+                while batch.count < batchSize && scan < n {
+                    let t = order[scan]
+                    scan += 1
+                    if used[t] { continue }
+                    if shown.contains(imageOfText[t]) {
+                        if skipped.count < batchSize { skipped.append(t) }
+                        continue
+                    }
+                    take(t)
+                }
+                for t in skipped where batch.count < batchSize && !used[t] { take(t) }
+            }
+            result.append(batch)
+        }
+        return result
+    }
+}

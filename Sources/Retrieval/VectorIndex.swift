@@ -1,0 +1,189 @@
+// Vector indexes through the FAISS shim: flat, HNSW, IVF-Flat, IVF-PQ or any
+// index_factory description; add, train, batched search, reconstruct, files.
+
+import Foundation
+import Tensor
+import CFaiss
+
+/// How an index compares vectors.
+public enum IndexMetric: String, Codable, Sendable {
+    /// Larger is closer (cosine for normalised vectors).
+    case innerProduct = "ip"
+    /// Squared Euclidean distance; smaller is closer.
+    case l2
+}
+
+/// A retrieval-layer failure.
+public struct IndexError: Error, CustomStringConvertible, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case dimensionMismatch, untrained, unreadableFile, invalidArgument, faiss
+    }
+    public let kind: Kind
+    public let message: String
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// The best `k` matches of each query: `scores[q, j]` and `ids[q·k + j]`, best first; −1 where
+/// the index holds fewer than k vectors.
+public struct SearchResult: Sendable {
+    public let k: Int
+    public let scores: Tensor
+    public let ids: [Int32]
+
+    public func ids(of query: Int) -> ArraySlice<Int32> { ids[(query * k)..<((query + 1) * k)] }
+}
+
+/// A FAISS index owned by Swift. Not safe for concurrent mutation; concurrent searches are fine.
+public final class VectorIndex: @unchecked Sendable {
+    let handle: OpaquePointer
+    public let dimension: Int
+    /// The index_factory description it was built from ("read from file" for loaded ones).
+    public let description: String
+
+    private init(handle: OpaquePointer, description: String) {
+        self.handle = handle
+        dimension = Int(cfaiss_index_dim(handle))
+        self.description = description
+    }
+
+    deinit { cfaiss_index_free(handle) }
+
+    static func check(_ status: Int32, _ kind: IndexError.Kind = .faiss) throws {
+        guard status == 0 else {
+            let message = String(cString: cfaiss_last_error())
+            throw IndexError(status == -1 ? .invalidArgument : kind, message.isEmpty ? "faiss status \(status)" : message)
+        }
+    }
+
+    /// An index built by faiss's `index_factory` ("Flat", "HNSW32", "IVF1024,Flat", "IVF1024,PQ64", …).
+    public init(dimension: Int, factory: String = "Flat", metric: IndexMetric = .innerProduct) throws {
+        var h: OpaquePointer?
+        try VectorIndex.check(cfaiss_index_factory(Int64(dimension), factory,
+                                                   metric == .l2 ? Int32(CFAISS_METRIC_L2) : Int32(CFAISS_METRIC_INNER_PRODUCT), &h))
+        handle = h!
+        self.dimension = dimension
+        description = factory
+    }
+
+    /// Exact search.
+    public static func flat(dimension: Int, metric: IndexMetric = .innerProduct) throws -> VectorIndex {
+        try VectorIndex(dimension: dimension, factory: "Flat", metric: metric)
+    }
+
+    /// HNSW graph over full vectors: `m` links per node, build beam `efConstruction`, search beam `efSearch`.
+    public static func hnsw(dimension: Int, m: Int = 32, efConstruction: Int = 200, efSearch: Int = 128,
+                            metric: IndexMetric = .innerProduct) throws -> VectorIndex {
+        let index = try VectorIndex(dimension: dimension, factory: "HNSW\(m)", metric: metric)
+        try index.setParameter("efConstruction", efConstruction)
+        try index.setParameter("efSearch", efSearch)
+        return index
+    }
+
+    /// Inverted file with `lists` k-means cells, searching `probes` of them; vectors stored in full.
+    public static func ivfFlat(dimension: Int, lists: Int, probes: Int, metric: IndexMetric = .innerProduct) throws -> VectorIndex {
+        let index = try VectorIndex(dimension: dimension, factory: "IVF\(lists),Flat", metric: metric)
+        try index.setParameter("nprobe", probes)
+        return index
+    }
+
+    /// Inverted file with product-quantized vectors: `subquantizers` codes of `bits` bits each.
+    public static func ivfPQ(dimension: Int, lists: Int, subquantizers: Int, bits: Int = 8, probes: Int,
+                             metric: IndexMetric = .innerProduct) throws -> VectorIndex {
+        let index = try VectorIndex(dimension: dimension, factory: "IVF\(lists),PQ\(subquantizers)x\(bits)", metric: metric)
+        try index.setParameter("nprobe", probes)
+        return index
+    }
+
+    public var count: Int { Int(cfaiss_index_count(handle)) }
+    public var isTrained: Bool { cfaiss_index_is_trained(handle) == 1 }
+    public var metric: IndexMetric { cfaiss_index_metric(handle) == Int32(CFAISS_METRIC_L2) ? .l2 : .innerProduct }
+
+    /// Sets "nprobe" (IVF), "efSearch" or "efConstruction" (HNSW).
+    public func setParameter(_ name: String, _ value: Int) throws {
+        try VectorIndex.check(cfaiss_index_set_parameter(handle, name, Double(value)))
+    }
+
+    private func matrix(_ x: Tensor, _ what: String) throws -> Tensor {
+        guard x.rank == 2, x.shape[1] == dimension else {
+            throw IndexError(.dimensionMismatch, "\(what): vectors must be [n, \(dimension)], got \(x.shape)")
+        }
+        return x.contiguous()
+    }
+
+    /// Trains the quantizers (IVF, PQ) on `vectors` `[n, dim]`; flat and HNSW need none.
+    public func train(_ vectors: Tensor) throws {
+        let x = try matrix(vectors, "train")
+        guard x.shape[0] > 0 else { throw IndexError(.invalidArgument, "train: no vectors") }
+        try VectorIndex.check(cfaiss_index_train(handle, Int64(x.shape[0]), x.data))
+    }
+
+    /// Adds `vectors` `[n, dim]`; their ids continue from `count`.
+    public func add(_ vectors: Tensor) throws {
+        let x = try matrix(vectors, "add")
+        guard isTrained else { throw IndexError(.untrained, "add: the index (\(description)) must be trained first") }
+        try VectorIndex.check(cfaiss_index_add(handle, Int64(x.shape[0]), x.data))
+    }
+
+    /// The `k` best matches of every row of `queries` `[n, dim]`, searched `batchSize` rows at a time.
+    public func search(_ queries: Tensor, k: Int, batchSize: Int = 8192) throws -> SearchResult {
+        let q = try matrix(queries, "search")
+        guard k > 0 else { throw IndexError(.invalidArgument, "search: k must be positive, got \(k)") }
+        guard isTrained else { throw IndexError(.untrained, "search: the index (\(description)) is not trained") }
+        let n = q.shape[0]
+        let scores = Tensor(uninitializedShape: [n, k])
+        var ids = [Int32](repeating: -1, count: n * k)
+        let step = max(1, batchSize)
+        var labels = [Int64](repeating: -1, count: min(step, max(n, 1)) * k)
+        for start in stride(from: 0, to: n, by: step) {
+            let rows = min(step, n - start)
+            try labels.withUnsafeMutableBufferPointer { l in
+                try VectorIndex.check(cfaiss_index_search(handle, Int64(rows), q.data + start * dimension, Int64(k),
+                                                          scores.data + start * k, l.baseAddress))
+            }
+            for i in 0..<(rows * k) { ids[start * k + i] = Int32(truncatingIfNeeded: labels[i]) }
+        }
+        return SearchResult(k: k, scores: scores, ids: ids)
+    }
+
+    /// The stored vector `id` (PQ indexes return the decoded approximation).
+    public func reconstruct(_ id: Int) throws -> [Float] {
+        var out = [Float](repeating: 0, count: dimension)
+        try out.withUnsafeMutableBufferPointer { try VectorIndex.check(cfaiss_index_reconstruct(handle, Int64(id), $0.baseAddress)) }
+        return out
+    }
+
+    /// Writes the index to `path` through a temporary file and a rename, so an existing file is
+    /// replaced only by a complete one.
+    public func write(to path: String) throws {
+        let tmp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            try VectorIndex.check(cfaiss_index_write(handle, tmp))
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+        guard rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw IndexError(.unreadableFile, "\(path): cannot move the written index into place")
+        }
+    }
+
+    /// Reads an index written by `write(to:)` or by faiss.
+    /// - Throws: `IndexError(.unreadableFile)` for a missing, truncated or foreign file.
+    public static func read(from path: String) throws -> VectorIndex {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw IndexError(.unreadableFile, "\(path): no such readable file")
+        }
+        var h: OpaquePointer?
+        do {
+            try check(cfaiss_index_read(path, &h), .unreadableFile)
+        } catch let e as IndexError {
+            throw IndexError(.unreadableFile, "\(path): not a readable index (\(e.message))")
+        }
+        return VectorIndex(handle: h!, description: "read from \(path)")
+    }
+}
