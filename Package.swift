@@ -56,14 +56,14 @@ let package = Package(
         .target(name: "Autograd", dependencies: ["Tensor"]),
         .target(name: "NN", dependencies: ["Tensor", "Autograd"]),
         .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN", "CCodecs"]),
-        .target(name: "Retrieval", dependencies: ["Tensor", "NN", "CFaiss"]),
+        .target(name: "Retrieval", dependencies: ["Tensor", "NN", "CFaiss", "CKernels"]),
         .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval"]),
         .target(name: "CAPI", dependencies: ["Tensor"]),
 
         // MARK: - Executables
         .executableTarget(
             name: "clip",
-            dependencies: ["Tensor", "Autograd", "NN", "Models", "CBLAS",
+            dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval", "CBLAS",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "KernelBench", dependencies: ["Tensor", "Autograd", "CBLAS"],

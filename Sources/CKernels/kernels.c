@@ -155,6 +155,46 @@ CK_DISPATCH(float, ck_row_sum, (const float *x, int64_t n), (x, n))
 CK_DISPATCH(float, ck_row_dot, (const float *a, const float *b, int64_t n), (a, b, n))
 CK_DISPATCH(float, ck_row_max, (const float *x, int64_t n), (x, n))
 
+// MARK: - Top-k
+
+CK_INLINE void ck_topk_rows_body(const float *tile, int64_t rows, int64_t cols, int64_t k, float *best,
+                                 int32_t *best_ids, int64_t id_offset, const int64_t *skip) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *x = tile + r * cols;
+        float *s = best + r * k;
+        int32_t *id = best_ids + r * k;
+        const int64_t own = skip ? skip[r] - id_offset : -1;
+        float t = s[k - 1];
+        int64_t i = 0;
+        while (i < cols) {
+            // Most scores lose: test 16 at a time against the current k-th best.
+            if (i + 16 <= cols) {
+                const ck_v8 t8 = ck_splat8(t);
+                const ck_m8 hit = (ck_load8(x + i) > t8) | (ck_load8(x + i + 8) > t8);
+                if (!__builtin_reduce_or(hit)) { i += 16; continue; }
+            }
+            const int64_t end = i + 16 < cols ? i + 16 : cols;
+            for (; i < end; i++) {
+                const float v = x[i];
+                if (!(v > t) || i == own) continue;
+                int64_t p = k - 1;
+                while (p > 0 && s[p - 1] < v) {       // after every kept score >= v
+                    s[p] = s[p - 1];
+                    id[p] = id[p - 1];
+                    p--;
+                }
+                s[p] = v;
+                id[p] = (int32_t)(i + id_offset);
+                t = s[k - 1];
+            }
+        }
+    }
+}
+CK_DISPATCH(void, ck_topk_rows,
+            (const float *tile, int64_t rows, int64_t cols, int64_t k, float *best, int32_t *best_ids,
+             int64_t id_offset, const int64_t *skip),
+            (tile, rows, cols, k, best, best_ids, id_offset, skip))
+
 // MARK: - Elementwise
 
 // The activations are long dependent chains (range reduction, polynomial,

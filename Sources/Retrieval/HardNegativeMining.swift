@@ -67,12 +67,18 @@ public struct HardNegativeMiner {
         return HardNeighbours(k: k, images: out)
     }
 
-    /// Mines with an exact inner-product index over `images` `[m, d]`.
+    /// Mines exactly (inner product) from `images` `[m, d]` directly: GEMM tiles and a per-text
+    /// top-k, with no copy of the images; memory beyond the inputs is one tile and the results.
     public func mine(texts: Tensor, images: Tensor, k: Int) throws -> HardNeighbours {
-        guard images.rank == 2 else { throw IndexError(.dimensionMismatch, "mining: images must be [m, d], got \(images.shape)") }
-        let index = try VectorIndex.flat(dimension: images.shape[1])
-        try index.add(images)
-        return try mine(texts: texts, index: index, k: k)
+        guard images.rank == 2, images.shape[0] == imageCount else {
+            throw IndexError(.dimensionMismatch, "mining: images must be [\(imageCount), d], got \(images.shape)")
+        }
+        guard texts.rank == 2, texts.shape[0] == imageOfText.count, texts.shape[1] == images.shape[1] else {
+            throw IndexError(.dimensionMismatch, "mining: texts \(texts.shape) do not match \(imageOfText.count) pairs of dimension \(images.shape[1])")
+        }
+        guard k > 0 else { throw IndexError(.invalidArgument, "mining: k must be positive") }
+        let found = ExactSearch.topK(queries: texts, gallery: images, k: k, exclude: imageOfText)
+        return HardNeighbours(k: k, images: found.ids)
     }
 
     /// One epoch of batches (pair indices) by the rule above.

@@ -5,6 +5,7 @@ import Foundation
 import Models
 import NN
 import Tensor
+import Retrieval
 
 /// Errors reach the user as one line on standard error and exit status 1.
 struct CLIFailure: Error, CustomStringConvertible {
@@ -26,18 +27,42 @@ struct Encode: ParsableCommand {
     @Option(help: "Model folder: config.json, model.safetensors, tokenizer and preprocessor files.") var model: String
     @Option(name: .customLong("text"), help: "A text to encode (repeatable).") var texts: [String] = []
     @Option(name: .customLong("image"), help: "A PNG file to encode (repeatable).") var images: [String] = []
+    @Option(help: "A file with one text per line, encoded after the --text ones.") var textFile: String?
     @Flag(help: "Print the projected features without L2 normalisation.") var raw = false
+    @Option(help: "Write the text embeddings to this embedding store (.safetensors) instead of printing them.") var outTexts: String?
+    @Option(help: "Write the image embeddings to this embedding store instead of printing them.") var outImages: String?
 
     func validate() throws {
-        guard !texts.isEmpty || !images.isEmpty else { throw ValidationError("give at least one --text or --image") }
+        guard !texts.isEmpty || !images.isEmpty || textFile != nil else {
+            throw ValidationError("give at least one --text, --text-file or --image")
+        }
     }
 
     func run() throws {
         do {
             let pipeline = try ImageTextPipeline(directory: model)
+            var texts = self.texts
+            if let textFile {
+                guard let content = try? String(contentsOfFile: textFile, encoding: .utf8) else {
+                    throw CLIFailure(description: "\(textFile): cannot read the file as UTF-8")
+                }
+                texts += content.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                if texts.last == "" { texts.removeLast() }
+            }
             let decoded = try images.map { try RGBImage(contentsOfPNG: $0) }
             let t = try pipeline.encode(texts: texts, normalize: !raw)
             let i = try pipeline.encode(images: decoded, normalize: !raw)
+            if outTexts != nil || outImages != nil {
+                let meta = ["model": model, "kind": pipeline.kind.rawValue, "normalized": "\(!raw)"]
+                if let outTexts {
+                    try EmbeddingStore(embeddings: t, metadata: meta.merging(["modality": "text"]) { a, _ in a }).save(to: outTexts)
+                }
+                if let outImages {
+                    try EmbeddingStore(embeddings: i, metadata: meta.merging(["modality": "image"]) { a, _ in a }).save(to: outImages)
+                }
+                print("encoded \(texts.count) texts and \(images.count) images")
+                return
+            }
             var fields = ["  \"model\": \(JSONText.quoted(model))", "  \"kind\": \"\(pipeline.kind.rawValue)\"",
                           "  \"dim\": \(pipeline.model.embeddingDim)", "  \"normalized\": \(!raw)"]
             fields.append("  \"texts\": [" + texts.indices.map {
@@ -54,6 +79,8 @@ struct Encode: ParsableCommand {
         } catch let e as ModelError {
             throw CLIFailure(description: e.message)
         } catch let e as CheckpointError {
+            throw CLIFailure(description: e.message)
+        } catch let e as IndexError {
             throw CLIFailure(description: e.message)
         }
     }

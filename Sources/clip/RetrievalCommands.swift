@@ -1,0 +1,145 @@
+// `clip index build|search`, `clip mine`, `clip eval-retrieval`: retrieval steps on stored embeddings.
+
+import ArgumentParser
+import Foundation
+import NN
+import Retrieval
+import Tensor
+
+/// Runs `body`, turning library errors into one-line CLI failures.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as IndexError {
+        throw CLIFailure(description: e.message)
+    } catch let e as CheckpointError {
+        throw CLIFailure(description: e.message)
+    }
+}
+
+/// Writes text to `path` through a temporary file and a rename.
+func writeAtomically(_ text: String, to path: String) throws {
+    do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+        throw CLIFailure(description: "\(path): cannot write (\(error.localizedDescription))")
+    }
+}
+
+struct IndexCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "index", abstract: "Build or search a FAISS index over stored embeddings.",
+        subcommands: [Build.self, Search.self])
+
+    struct Build: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Index the embeddings of a store (clip encode --out-images).")
+        @Option(help: "Embedding store (.safetensors).") var embeddings: String
+        @Option(help: "Where to write the index.") var out: String
+        @Option(help: "faiss index_factory description: Flat, HNSW32, IVF1024,Flat, IVF1024,PQ64, …") var factory = "Flat"
+        @Option(help: "ip (inner product) or l2.") var metric = "ip"
+        @Option(help: "HNSW build beam.") var efConstruction: Int?
+        @Option(help: "Train IVF/PQ on at most this many vectors (default: all).") var trainSize: Int?
+
+        func run() throws {
+            try reportingErrors {
+                guard let m = IndexMetric(rawValue: metric) else { throw CLIFailure(description: "--metric must be ip or l2") }
+                let store = try EmbeddingStore.load(path: embeddings)
+                let index = try VectorIndex(dimension: store.dimension, factory: factory, metric: m)
+                if let efConstruction { try index.setParameter("efConstruction", efConstruction) }
+                if !index.isTrained {
+                    let n = min(trainSize ?? store.count, store.count)
+                    try index.train(store.embeddings.narrowed(0, start: 0, length: n))
+                }
+                try index.add(store.embeddings)
+                try index.write(to: out)
+                print("indexed \(index.count) vectors of dimension \(index.dimension) with \(factory) (\(metric)) → \(out)")
+            }
+        }
+    }
+
+    struct Search: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Search an index with stored query embeddings; prints JSON.")
+        @Option(help: "Index file (clip index build).") var index: String
+        @Option(help: "Query embedding store.") var queries: String
+        @Option(help: "Embedding store the index was built from, to report its ids instead of row numbers.") var gallery: String?
+        @Option(name: .short, help: "Results per query.") var k = 10
+        @Option(help: "HNSW search beam.") var efSearch: Int?
+        @Option(help: "IVF lists to visit.") var nprobe: Int?
+
+        func run() throws {
+            try reportingErrors {
+                let ix = try VectorIndex.read(from: index)
+                if let efSearch { try ix.setParameter("efSearch", efSearch) }
+                if let nprobe { try ix.setParameter("nprobe", nprobe) }
+                let q = try EmbeddingStore.load(path: queries)
+                let ids = try gallery.map { try EmbeddingStore.load(path: $0).ids }
+                let r = try ix.search(q.embeddings, k: k)
+                var rows: [String] = []
+                for i in 0..<q.count {
+                    let hits = (0..<k).compactMap { j -> String? in
+                        let row = Int(r.ids[i * k + j])
+                        guard row >= 0 else { return nil }
+                        let id = ids.map { row < $0.count ? $0[row] : Int64(row) } ?? Int64(row)
+                        return "{\"id\": \(id), \"score\": \(r.scores[i, j])}"
+                    }
+                    rows.append("  {\"query\": \(q.ids[i]), \"results\": [\(hits.joined(separator: ", "))]}")
+                }
+                print("[\n" + rows.joined(separator: ",\n") + "\n]")
+            }
+        }
+    }
+}
+
+struct Mine: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Global hard-negative mining, text→image, and one epoch of batches built around hard neighbours.")
+    @Option(help: "Caption embedding store (with image_ids, or row-aligned with the images).") var texts: String
+    @Option(help: "Image embedding store.") var images: String
+    @Option(name: .short, help: "Hard images per caption.") var k = 16
+    @Option(help: "Pairs per batch.") var batchSize = 40
+    @Option(help: "Seed of the batch order.") var seed: UInt64 = 0
+    @Option(help: "Prebuilt image index (default: exact inner-product search).") var index: String?
+    @Option(help: "Where to write the JSON (neighbours and batches of caption ids).") var out: String
+
+    func run() throws {
+        try reportingErrors {
+            let t = try EmbeddingStore.load(path: texts), im = try EmbeddingStore.load(path: images)
+            let pairing = try EmbeddingStore.pairing(texts: t, images: im)
+            let miner = try HardNegativeMiner(imageOfText: pairing, imageCount: im.count)
+            let neighbours: HardNeighbours
+            if let index {
+                neighbours = try miner.mine(texts: t.embeddings, index: try VectorIndex.read(from: index), k: k)
+            } else {
+                neighbours = try miner.mine(texts: t.embeddings, images: im.embeddings, k: k)
+            }
+            let batches = miner.batches(neighbours, batchSize: batchSize, seed: seed)
+            let hard = (0..<t.count).map { row in
+                "[" + neighbours.of(row).filter { $0 >= 0 }.map { String(im.ids[Int($0)]) }.joined(separator: ",") + "]"
+            }
+            let json = "{\n\"k\": \(k),\n\"batch_size\": \(batchSize),\n\"seed\": \(seed),\n"
+                + "\"hard_images\": {" + (0..<t.count).map { "\"\(t.ids[$0])\": \(hard[$0])" }.joined(separator: ", ") + "},\n"
+                + "\"batches\": [" + batches.map { "[" + $0.map { String(t.ids[$0]) }.joined(separator: ",") + "]" }.joined(separator: ",\n") + "]\n}\n"
+            try writeAtomically(json, to: out)
+            print("mined \(t.count) captions × \(im.count) images, k = \(k); \(batches.count) batches → \(out)")
+        }
+    }
+}
+
+struct EvalRetrieval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval-retrieval",
+        abstract: "Recall@K, MRR, nDCG@10, MedR, MeanR and average best cosine, COCO-aware, as test_metric.json.")
+    @Option(help: "Caption embedding store.") var texts: String
+    @Option(help: "Image embedding store.") var images: String
+    @Option(help: "Recall cut-offs, comma-separated.") var ks = "1,5,10,50"
+    @Option(help: "Also write the JSON to this file.") var out: String?
+
+    func run() throws {
+        try reportingErrors {
+            let cutoffs = ks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !cutoffs.isEmpty, cutoffs.allSatisfy({ $0 > 0 }) else { throw CLIFailure(description: "--ks must list positive integers") }
+            let t = try EmbeddingStore.load(path: texts), im = try EmbeddingStore.load(path: images)
+            let m = try RetrievalEvaluator.metrics(texts: t.embeddings, images: im.embeddings,
+                                                   imageOfText: try EmbeddingStore.pairing(texts: t, images: im), ks: cutoffs)
+            let json = try m.json()
+            if let out { try writeAtomically(json + "\n", to: out) }
+            print(json)
+        }
+    }
+}
