@@ -55,10 +55,7 @@ public struct CLIPTextConfig: Codable, Sendable, Equatable {
         bosTokenId = try c.decodeIfPresent(Int.self, forKey: .bosTokenId) ?? 49406
         eosTokenId = try c.decodeIfPresent(Int.self, forKey: .eosTokenId) ?? 49407
         padTokenId = try c.decodeIfPresent(Int.self, forKey: .padTokenId) ?? 1
-        guard hiddenSize % numAttentionHeads == 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .numAttentionHeads, in: c,
-                debugDescription: "hidden_size \(hiddenSize) is not divisible by \(numAttentionHeads) heads")
-        }
+        try c.checkTower(hidden: hiddenSize, heads: numAttentionHeads, headsKey: .numAttentionHeads)
         guard numHiddenLayers >= 0 else {
             throw DecodingError.dataCorruptedError(forKey: .numHiddenLayers, in: c, debugDescription: "must not be negative")
         }
@@ -109,14 +106,8 @@ public struct CLIPVisionConfig: Codable, Sendable, Equatable {
         patchSize = try c.positive(.patchSize)
         hiddenAct = try c.activation(.hiddenAct, default: "quick_gelu")
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-5
-        guard hiddenSize % numAttentionHeads == 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .numAttentionHeads, in: c,
-                debugDescription: "hidden_size \(hiddenSize) is not divisible by \(numAttentionHeads) heads")
-        }
-        guard imageSize % patchSize == 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .patchSize, in: c,
-                debugDescription: "image_size \(imageSize) is not a multiple of patch_size \(patchSize)")
-        }
+        try c.checkTower(hidden: hiddenSize, heads: numAttentionHeads, headsKey: .numAttentionHeads,
+                         image: imageSize, patch: patchSize, patchKey: .patchSize)
         guard numChannels > 0, numHiddenLayers >= 0 else {
             throw DecodingError.dataCorruptedError(forKey: .numChannels, in: c, debugDescription: "sizes must be positive")
         }

@@ -16,9 +16,8 @@ public final class CLIPTextTransformer: Module {
     public init(_ c: CLIPTextConfig) throws {
         config = c
         embeddings = TextEmbeddings(vocabulary: c.vocabSize, positions: c.maxPositionEmbeddings, dim: c.hiddenSize)
-        encoder = Encoder(layers: c.numHiddenLayers, EncoderOptions(
-            dim: c.hiddenSize, heads: c.numAttentionHeads, mlpDim: c.intermediateSize,
-            activation: try activation(named: c.hiddenAct), layerNormEps: c.layerNormEps))
+        encoder = try makeEncoder(layers: c.numHiddenLayers, dim: c.hiddenSize, heads: c.numAttentionHeads,
+                                  mlpDim: c.intermediateSize, activation: c.hiddenAct, eps: c.layerNormEps)
         finalLayerNorm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
         super.init()
         register("embeddings", embeddings)

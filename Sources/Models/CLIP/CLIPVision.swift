@@ -45,9 +45,8 @@ public final class CLIPVisionTransformer: Module {
         config = c
         embeddings = CLIPVisionEmbeddings(c)
         preLayerNorm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
-        encoder = Encoder(layers: c.numHiddenLayers, EncoderOptions(
-            dim: c.hiddenSize, heads: c.numAttentionHeads, mlpDim: c.intermediateSize,
-            activation: try activation(named: c.hiddenAct), layerNormEps: c.layerNormEps))
+        encoder = try makeEncoder(layers: c.numHiddenLayers, dim: c.hiddenSize, heads: c.numAttentionHeads,
+                                  mlpDim: c.intermediateSize, activation: c.hiddenAct, eps: c.layerNormEps)
         postLayerNorm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
         super.init()
         register("embeddings", embeddings)

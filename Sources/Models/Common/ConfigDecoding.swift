@@ -2,6 +2,7 @@
 
 import Foundation
 import Tensor
+import NN
 
 extension ModelError {
     /// Turns a decoding failure into "config.json: vision_config.patch_size missing"-style text.
@@ -57,5 +58,25 @@ extension KeyedDecodingContainer {
             throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "\(error)")
         }
         return v
+    }
+}
+
+/// A transformer encoder of `layers` pre-LN layers with the named activation.
+func makeEncoder(layers: Int, dim: Int, heads: Int, mlpDim: Int, activation name: String, eps: Float) throws -> NN.Encoder {
+    NN.Encoder(layers: layers, EncoderOptions(dim: dim, heads: heads, mlpDim: mlpDim,
+                                           activation: try activation(named: name), layerNormEps: eps))
+}
+
+extension KeyedDecodingContainer {
+    /// Checks that `hidden` splits into `heads` heads and, for vision towers, that the image tiles into patches.
+    func checkTower(hidden: Int, heads: Int, headsKey: K, image: Int? = nil, patch: Int? = nil, patchKey: K? = nil) throws {
+        guard hidden % heads == 0 else {
+            throw DecodingError.dataCorruptedError(forKey: headsKey, in: self,
+                debugDescription: "hidden_size \(hidden) is not divisible by \(heads) heads")
+        }
+        if let image, let patch, let patchKey, image % patch != 0 {
+            throw DecodingError.dataCorruptedError(forKey: patchKey, in: self,
+                debugDescription: "image_size \(image) is not a multiple of patch_size \(patch)")
+        }
     }
 }

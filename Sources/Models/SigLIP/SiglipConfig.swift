@@ -35,10 +35,7 @@ public struct SiglipTextConfig: Codable, Sendable, Equatable {
         hiddenAct = try c.activation(.hiddenAct, default: "gelu_pytorch_tanh")
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-6
         projectionSize = try c.decodeIfPresent(Int.self, forKey: .projectionSize) ?? hiddenSize
-        guard hiddenSize % numAttentionHeads == 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .numAttentionHeads, in: c,
-                debugDescription: "hidden_size \(hiddenSize) is not divisible by \(numAttentionHeads) heads")
-        }
+        try c.checkTower(hidden: hiddenSize, heads: numAttentionHeads, headsKey: .numAttentionHeads)
         guard numHiddenLayers >= 0, projectionSize > 0 else {
             throw DecodingError.dataCorruptedError(forKey: .numHiddenLayers, in: c, debugDescription: "sizes must be positive")
         }
@@ -79,14 +76,8 @@ public struct SiglipVisionConfig: Codable, Sendable, Equatable {
         hiddenAct = try c.activation(.hiddenAct, default: "gelu_pytorch_tanh")
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-6
         visionUseHead = try c.decodeIfPresent(Bool.self, forKey: .visionUseHead) ?? true
-        guard hiddenSize % numAttentionHeads == 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .numAttentionHeads, in: c,
-                debugDescription: "hidden_size \(hiddenSize) is not divisible by \(numAttentionHeads) heads")
-        }
-        guard imageSize % patchSize == 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .patchSize, in: c,
-                debugDescription: "image_size \(imageSize) is not a multiple of patch_size \(patchSize)")
-        }
+        try c.checkTower(hidden: hiddenSize, heads: numAttentionHeads, headsKey: .numAttentionHeads,
+                         image: imageSize, patch: patchSize, patchKey: .patchSize)
         guard numChannels > 0, numHiddenLayers >= 0 else {
             throw DecodingError.dataCorruptedError(forKey: .numChannels, in: c, debugDescription: "sizes must be positive")
         }

@@ -18,9 +18,8 @@ public final class SiglipTextTransformer: Module {
     public init(_ c: SiglipTextConfig) throws {
         config = c
         embeddings = TextEmbeddings(vocabulary: c.vocabSize, positions: c.maxPositionEmbeddings, dim: c.hiddenSize)
-        encoder = Encoder(layers: c.numHiddenLayers, EncoderOptions(
-            dim: c.hiddenSize, heads: c.numAttentionHeads, mlpDim: c.intermediateSize,
-            activation: try activation(named: c.hiddenAct), layerNormEps: c.layerNormEps))
+        encoder = try makeEncoder(layers: c.numHiddenLayers, dim: c.hiddenSize, heads: c.numAttentionHeads,
+                                  mlpDim: c.intermediateSize, activation: c.hiddenAct, eps: c.layerNormEps)
         finalLayerNorm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
         head = Linear(c.hiddenSize, c.projectionSize)
         super.init()
@@ -83,9 +82,8 @@ public final class SiglipVisionTransformer: Module {
         patchEmbedding = PatchEmbedding(channels: c.numChannels, dim: c.hiddenSize, patchSize: c.patchSize, bias: true)
         let grid = c.imageSize / c.patchSize
         positionEmbedding = Embedding(grid * grid, c.hiddenSize)
-        encoder = Encoder(layers: c.numHiddenLayers, EncoderOptions(
-            dim: c.hiddenSize, heads: c.numAttentionHeads, mlpDim: c.intermediateSize,
-            activation: try activation(named: c.hiddenAct), layerNormEps: c.layerNormEps))
+        encoder = try makeEncoder(layers: c.numHiddenLayers, dim: c.hiddenSize, heads: c.numAttentionHeads,
+                                  mlpDim: c.intermediateSize, activation: c.hiddenAct, eps: c.layerNormEps)
         postLayerNorm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
         head = c.visionUseHead ? try SiglipAttentionPoolingHead(c) : nil
         super.init()

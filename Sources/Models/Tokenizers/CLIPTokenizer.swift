@@ -16,6 +16,19 @@ public struct TokenizedBatch {
         self.ids = ids
         self.attentionMask = attentionMask
     }
+
+    /// Sequences cut or padded to `length` with `padId`, and the mask of real tokens.
+    static func padded(_ seqs: [[Int]], length: Int, padId: Int) -> TokenizedBatch {
+        var ids = [Int](repeating: padId, count: seqs.count * length)
+        let mask = Tensor.zeros([seqs.count, length])
+        for (i, s) in seqs.enumerated() {
+            for (j, t) in s.prefix(length).enumerated() {
+                ids[i * length + j] = t
+                mask.data[i * length + j] = 1
+            }
+        }
+        return TokenizedBatch(ids: Indices(shape: [seqs.count, length], values: ids), attentionMask: mask)
+    }
 }
 
 /// Byte-level BPE with CLIP's text cleaning, start/end tokens and truncation.
@@ -227,15 +240,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
     public func callAsFunction(_ texts: [String], padToContext: Bool = true) -> TokenizedBatch {
         let seqs = texts.map { encode($0) }
         let length = padToContext ? contextLength : max(seqs.map(\.count).max() ?? 0, 1)
-        var ids = [Int](repeating: padId, count: texts.count * length)
-        let mask = Tensor.zeros([texts.count, length])
-        for (i, s) in seqs.enumerated() {
-            for (j, t) in s.prefix(length).enumerated() {
-                ids[i * length + j] = t
-                mask.data[i * length + j] = 1
-            }
-        }
-        return TokenizedBatch(ids: Indices(shape: [texts.count, length], values: ids), attentionMask: mask)
+        return TokenizedBatch.padded(seqs, length: length, padId: padId)
     }
 
     /// Splits cleaned text and appends the BPE ids of every piece.

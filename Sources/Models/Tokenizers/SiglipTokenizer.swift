@@ -107,16 +107,7 @@ public final class SiglipTokenizer: @unchecked Sendable {
 
     /// A batch padded (with the pad token) to `maxLength`, as SigLIP is trained.
     public func callAsFunction(_ texts: [String]) -> TokenizedBatch {
-        let seqs = texts.map { encode($0) }
-        var ids = [Int](repeating: padId, count: texts.count * maxLength)
-        let mask = Tensor.zeros([texts.count, maxLength])
-        for (i, s) in seqs.enumerated() {
-            for (j, t) in s.prefix(maxLength).enumerated() {
-                ids[i * maxLength + j] = t
-                mask.data[i * maxLength + j] = 1
-            }
-        }
-        return TokenizedBatch(ids: Indices(shape: [texts.count, maxLength], values: ids), attentionMask: mask)
+        TokenizedBatch.padded(texts.map { encode($0) }, length: maxLength, padId: padId)
     }
 }
 
