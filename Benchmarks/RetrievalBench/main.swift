@@ -11,7 +11,7 @@ import Retrieval
 import Tensor
 
 var n = 100_000, dim = 512, k = 16, queries = 1000
-var skipMining = false, skipANN = false
+var skipMining = false, skipANN = false, skipHNSW = false, skipIVF = false
 var hnswM = 32, efConstruction = 200, efSearch = 256, lists = 1024, probes = 128
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
@@ -23,16 +23,20 @@ while let a = args.popFirst() {
     case "--queries": queries = int()
     case "--skip-mining": skipMining = true
     case "--skip-ann": skipANN = true
+    case "--skip-hnsw": skipHNSW = true
+    case "--skip-ivf": skipIVF = true
     case "--hnsw-m": hnswM = int()
     case "--ef-construction": efConstruction = int()
     case "--ef-search": efSearch = int()
     case "--lists": lists = int()
     case "--probes": probes = int()
     default:
-        print("usage: RetrievalBench [--n N] [--dim D] [--k K] [--queries Q] [--skip-mining] [--skip-ann] [--hnsw-m M] [--ef-construction E] [--ef-search E] [--lists L] [--probes P]")
+        print("usage: RetrievalBench [--n N] [--dim D] [--k K] [--queries Q] [--skip-mining] [--skip-ann] [--skip-hnsw] [--skip-ivf] [--hnsw-m M] [--ef-construction E] [--ef-search E] [--lists L] [--probes P]")
         exit(2)
     }
 }
+
+setvbuf(stdout, nil, _IOLBF, 0)
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let t0 = DispatchTime.now().uptimeNanoseconds
@@ -91,17 +95,20 @@ if !skipANN {
     let tf = try seconds { _ = try flat.search(q, k: 10) }
     print(String(format: "flat: search %d queries %.3f s", q.shape[0], tf))
 
+    if !skipHNSW {
     let hnsw = try VectorIndex.hnsw(dimension: dim, m: hnswM, efConstruction: efConstruction, efSearch: efSearch)
     let hb = try seconds { try hnsw.add(images) }
     var hr: SearchResult?
     let hs = try seconds { hr = try hnsw.search(q, k: 10) }
     print(String(format: "HNSW%d efConstruction %d efSearch %d: build %.1f s, search %.3f s, recall@10 %.4f",
                  hnswM, efConstruction, efSearch, hb, hs, recall(hr!)))
-
+    }
+    if !skipIVF {
     let ivf = try VectorIndex.ivfFlat(dimension: dim, lists: lists, probes: probes)
     let it = try seconds { try ivf.train(images); try ivf.add(images) }
     var ir: SearchResult?
     let isr = try seconds { ir = try ivf.search(q, k: 10) }
     print(String(format: "IVF%d,Flat nprobe %d: train + add %.1f s, search %.3f s, recall@10 %.4f",
                  lists, probes, it, isr, recall(ir!)))
+    }
 }
