@@ -5,7 +5,7 @@ Regenerate with (versions pinned in Tools/requirements-fixtures.txt; torchvision
 must be absent so transformers uses its PIL image processor):
 
     python3 -m venv /tmp/fx && /tmp/fx/bin/pip install -r Tools/requirements-fixtures.txt
-    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim] [siglip] [retrieval]
+    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim] [siglip] [retrieval] [elip]
 
 Everything is seeded; the outputs are deterministic for the pinned versions.
 """
@@ -519,6 +519,62 @@ def gen_retrieval():
               str(folder / "coco_case.safetensors"), metadata={**PROVENANCE, "metrics": json.dumps(metrics)})
     print("retrieval", {k: round(v, 3) for k, v in metrics.items()})
 
+# MARK: - ELIP
+
+def elip_mapper(d_in, hidden, m, d_vision, seed):
+    torch.manual_seed(seed)
+    mapper = torch.nn.Sequential(torch.nn.Linear(d_in, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, hidden),
+                                 torch.nn.GELU(), torch.nn.Linear(hidden, m * d_vision))
+    with torch.no_grad():
+        for layer in mapper:
+            if isinstance(layer, torch.nn.Linear):
+                torch.nn.init.trunc_normal_(layer.weight, std=0.02)
+                layer.bias.normal_(0, 0.01)          # non-zero biases, so the test sees them
+    return mapper
+
+def guided_clip(model, pixels, prompts):
+    vm = model.vision_model
+    h = vm.pre_layrnorm(vm.embeddings(pixels))
+    h = torch.cat([h[:, :1], prompts, h[:, 1:]], dim=1)
+    h = vm.encoder(inputs_embeds=h).last_hidden_state
+    return model.visual_projection(vm.post_layernorm(h[:, 0]))
+
+def guided_siglip(model, pixels, prompts):
+    vm = model.vision_model
+    h = torch.cat([prompts, vm.embeddings(pixels)], dim=1)
+    h = vm.post_layernorm(vm.encoder(inputs_embeds=h).last_hidden_state)
+    return vm.head(h)
+
+def gen_elip():
+    """Guided image embeddings: a random mapper's prompts inserted into the CLIP and SigLIP fixtures' vision towers."""
+    from transformers import CLIPModel, SiglipModel
+    folder = FIX / "elip"
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, src, m in (("clip", FIX / "clip" / "p16_96", 3), ("siglip", FIX / "siglip" / "p8_48", 4)):
+        model = (CLIPModel if kind == "clip" else SiglipModel).from_pretrained(src).eval()
+        e = {k: torch.from_numpy(v) for k, v in __import__("safetensors.numpy", fromlist=["load_file"]).load_file(str(src / "expected.safetensors")).items()}
+        ids, pixels = e["input_ids"], e["pixel_values"]
+        n = min(ids.shape[0], pixels.shape[0])
+        ids, pixels = ids[:n], pixels[:n]
+        with torch.no_grad():
+            if kind == "clip":
+                t = model.get_text_features(input_ids=ids, attention_mask=e["attention_mask"][:n]).pooler_output
+                d_vision = model.config.vision_config.hidden_size
+            else:
+                t = model.get_text_features(input_ids=ids).pooler_output
+                d_vision = model.config.vision_config.hidden_size
+            t = t / t.norm(dim=-1, keepdim=True)
+            mapper = elip_mapper(t.shape[1], 48, m, d_vision, seed=7 if kind == "clip" else 8)
+            prompts = mapper(t).view(n, m, d_vision)
+            guided = (guided_clip if kind == "clip" else guided_siglip)(model, pixels, prompts)
+            guided = guided / guided.norm(dim=-1, keepdim=True)
+        weights = {f"mapper.{i}.{w}": getattr(mapper[i], w).detach().numpy().copy() for i in (0, 2, 4) for w in ("weight", "bias")}
+        save_file(weights, str(folder / f"{kind}_mapper.safetensors"), metadata={"prompt_tokens": str(m), "hidden": "48"})
+        save_file({"input_ids": ids.numpy().astype(np.int64), "pixel_values": pixels.numpy(),
+                   "text_embeds": t.numpy(), "prompts": prompts.numpy().copy(), "guided_image_embeds": guided.numpy()},
+                  str(folder / f"{kind}_expected.safetensors"), metadata={**PROVENANCE, "model": str(src.relative_to(FIX))})
+        print("elip", kind, guided.shape)
+
 # MARK: - Optimizers
 
 def gen_optim():
@@ -554,11 +610,12 @@ def gen_optim():
     print("optim fixture", len(out))
 
 if __name__ == "__main__":
-    what = sys.argv[1:] or ["clip", "tokenizer", "images", "optim", "siglip", "retrieval"]
+    what = sys.argv[1:] or ["clip", "tokenizer", "images", "optim", "siglip", "retrieval", "elip"]
     if "clip" in what: gen_clip()
     if "tokenizer" in what: gen_tokenizer()
     if "images" in what: gen_images()
     if "optim" in what: gen_optim()
     if "retrieval" in what: gen_retrieval()
+    if "elip" in what: gen_elip()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()

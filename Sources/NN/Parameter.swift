@@ -19,6 +19,11 @@ public enum Parameter {
         make(shape) { g in Tensor.randn(shape, std: std, generator: &g) }
     }
 
+    /// Normal(0, std) values restricted to [a, b] (absolute bounds, as `torch.nn.init.trunc_normal_`).
+    public static func truncatedNormal(_ shape: [Int], std: Float, a: Float = -2, b: Float = 2) -> Variable {
+        make(shape) { g in Tensor.truncatedNormal(shape, std: std, a: a, b: b, generator: &g) }
+    }
+
     /// A constant.
     public static func constant(_ shape: [Int], _ value: Float) -> Variable {
         if ParameterInitialization.current.skipsValues { return Variable(Tensor(uninitializedShape: shape), requiresGrad: true) }

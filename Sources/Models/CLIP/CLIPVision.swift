@@ -64,9 +64,17 @@ public final class CLIPVisionTransformer: Module {
     }
 
     /// pixels `[batch, c, size, size]` → (last hidden state, pooled = post_layernorm(class token) `[batch, dim]`).
-    public func callAsFunction(_ pixels: Variable) throws -> (hidden: Variable, pooled: Variable) {
+    /// With `prompts` `[batch, m, dim]` (ELIP), the prompt tokens enter after `pre_layrnorm`, between
+    /// the class token and the patches (`[CLS, p1…pm, patches]`), without position embeddings.
+    public func callAsFunction(_ pixels: Variable, prompts: Variable? = nil) throws -> (hidden: Variable, pooled: Variable) {
         try validate(pixels.value)
-        let h = encoder(preLayerNorm(embeddings(pixels)))
+        var x = preLayerNorm(embeddings(pixels))
+        if let prompts {
+            try validatePrompts(prompts, batch: pixels.shape[0], dim: config.hiddenSize)
+            let n = x.shape[1]
+            x = Variable.concat([x.narrowed(1, start: 0, length: 1), prompts, x.narrowed(1, start: 1, length: n - 1)], axis: 1)
+        }
+        let h = encoder(x)
         let cls = h.narrowed(1, start: 0, length: 1).squeezed(1)
         return (h, postLayerNorm(cls))
     }

@@ -95,13 +95,19 @@ public final class SiglipVisionTransformer: Module {
     }
 
     /// pixels `[batch, c, size, size]` → (last hidden state, pooled `[batch, dim]`; without a head, the mean patch).
-    public func callAsFunction(_ pixels: Variable) throws -> (hidden: Variable, pooled: Variable) {
+    /// With `prompts` `[batch, m, dim]` (ELIP), the prompt tokens go before the patches after the position
+    /// embeddings, and the pooling head attends over all tokens.
+    public func callAsFunction(_ pixels: Variable, prompts: Variable? = nil) throws -> (hidden: Variable, pooled: Variable) {
         let s = config.imageSize
         guard pixels.shape.count == 4, pixels.shape[0] > 0, pixels.shape[1] == config.numChannels,
               pixels.shape[2] == s, pixels.shape[3] == s else {
             throw ModelError("vision: pixels must be [batch, \(config.numChannels), \(s), \(s)], got \(pixels.shape)")
         }
-        let x = patchEmbedding(pixels) + positionEmbedding.weight
+        var x = patchEmbedding(pixels) + positionEmbedding.weight
+        if let prompts {
+            try validatePrompts(prompts, batch: pixels.shape[0], dim: config.hiddenSize)
+            x = Variable.concat([prompts, x], axis: 1)
+        }
         let h = postLayerNorm(encoder(x))
         return (h, head.map { $0(h) } ?? h.mean(axis: 1))
     }

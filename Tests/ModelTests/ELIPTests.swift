@@ -1,0 +1,56 @@
+// ELIP: mapper and prompt-guided image encoding against a PyTorch reference.
+
+import Testing
+import Foundation
+import Tensor
+import Autograd
+import NN
+import Models
+
+@Suite struct ELIPTests {
+    @Test(arguments: ["clip", "siglip"])
+    func guidedEmbeddingsMatchPyTorch(_ kind: String) throws {
+        let expected = try SafeTensorsFile(path: Fixtures.path("elip/\(kind)_expected.safetensors"))
+        let model: any PromptGuidedModel = kind == "clip"
+            ? try CLIPModel.load(directory: Fixtures.path("clip/p16_96"))
+            : try SiglipModel.load(directory: Fixtures.path("siglip/p8_48"))
+        let mapper = try ELIPMapper.load(path: Fixtures.path("elip/\(kind)_mapper.safetensors"))
+        #expect(mapper.promptTokens == (kind == "clip" ? 3 : 4) && mapper.hidden == 48)
+        let textEmbeds = try expected.tensor("text_embeds")
+        let prompts = withNoGrad { mapper(Variable(textEmbeds)) }
+        #expect(maxAbsDiff(prompts.value.contiguous(), try expected.tensor("prompts")) <= 1e-5)
+        let guided = try withNoGrad {
+            try model.guidedImageFeatures(Variable(try expected.tensor("pixel_values")), prompts: prompts).l2Normalized()
+        }
+        #expect(maxAbsDiff(guided.value, try expected.tensor("guided_image_embeds")) <= 1e-4)
+        // Prompts change the embedding: without them it differs.
+        let plain = try withNoGrad { try model.imageFeatures(Variable(try expected.tensor("pixel_values"))).l2Normalized() }
+        #expect(maxAbsDiff(plain.value, guided.value) > 1e-3)
+    }
+
+    @Test func mapperRoundTripsAndGradientsReachOnlyIt() throws {
+        let model = try CLIPModel.load(directory: Fixtures.path("clip/p16_96"))
+        model.freeze()
+        let mapper = ParameterInitialization.seeded(3) {
+            ELIPMapper(textDim: model.config.projectionDim, hidden: 16, promptTokens: 2, visionDim: model.visionWidth)
+        }
+        #expect(mapper.namedParameters().map(\.key) == ["mapper.0.weight", "mapper.0.bias", "mapper.2.weight",
+                                                        "mapper.2.bias", "mapper.4.weight", "mapper.4.bias"])
+        #expect(mapper.parameters.filter { $0.rank == 1 }.allSatisfy { $0.value.toArray().allSatisfy { $0 == 0 } })
+        let e = try Fixtures.expected("clip/p16_96")
+        let t = try withNoGrad { try model.textFeatures(indices(try e.tensor("input_ids")), attentionMask: try e.tensor("attention_mask")) }
+        let guided = try model.guidedImageFeatures(Variable(try e.tensor("pixel_values")), prompts: mapper(t.l2Normalized()))
+        guided.pow(2).sum().backward()
+        #expect(mapper.parameters.allSatisfy { $0.grad != nil })
+        #expect(model.parameters.allSatisfy { $0.grad == nil })
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-mapper-\(UUID().uuidString).safetensors").path
+        defer { unlink(path) }
+        try mapper.saveMapper(to: path)
+        let back = try ELIPMapper.load(path: path)
+        #expect(back.promptTokens == 2 && back.visionDim == model.visionWidth && back.hidden == 16)
+        for (a, b) in zip(mapper.stateDict(), back.stateDict()) { #expect(a.tensor.toArray() == b.tensor.toArray()) }
+        #expect(throws: ModelError.self) {
+            try model.guidedImageFeatures(Variable(try e.tensor("pixel_values")), prompts: Variable(Tensor.zeros([1, 2, 5])))
+        }
+    }
+}
