@@ -569,9 +569,31 @@ def gen_elip():
             guided = (guided_clip if kind == "clip" else guided_siglip)(model, pixels, prompts)
             guided = guided / guided.norm(dim=-1, keepdim=True)
         weights = {f"mapper.{i}.{w}": getattr(mapper[i], w).detach().numpy().copy() for i in (0, 2, 4) for w in ("weight", "bias")}
+        # 20 AdamW steps on the mapper alone, the batch fixed, from these initial weights.
+        for p in model.parameters():
+            p.requires_grad_(False)
+        opt = torch.optim.AdamW(mapper.parameters(), lr=1e-3, weight_decay=0.01)
+        losses = []
+        for step in range(20):
+            pr = mapper(t).view(n, m, d_vision)
+            g = (guided_clip if kind == "clip" else guided_siglip)(model, pixels, pr)
+            g = g / g.norm(dim=-1, keepdim=True)
+            if kind == "clip":
+                logits = t @ g.t() * model.logit_scale.exp()
+                labels = torch.arange(n)
+                loss = (torch.nn.functional.cross_entropy(logits, labels) + torch.nn.functional.cross_entropy(logits.t(), labels)) / 2
+            else:
+                logits = t @ g.t() * model.logit_scale.exp() + model.logit_bias
+                z = 2 * torch.eye(n) - 1
+                loss = -torch.nn.functional.logsigmoid(z * logits).sum() / n
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
         save_file(weights, str(folder / f"{kind}_mapper.safetensors"), metadata={"prompt_tokens": str(m), "hidden": "48"})
         save_file({"input_ids": ids.numpy().astype(np.int64), "pixel_values": pixels.numpy(),
-                   "text_embeds": t.numpy(), "prompts": prompts.numpy().copy(), "guided_image_embeds": guided.numpy()},
+                   "text_embeds": t.numpy(), "prompts": prompts.numpy().copy(), "guided_image_embeds": guided.numpy(),
+                   "train_losses": np.array(losses, dtype=np.float32)},
                   str(folder / f"{kind}_expected.safetensors"), metadata={**PROVENANCE, "model": str(src.relative_to(FIX))})
         print("elip", kind, guided.shape)
 

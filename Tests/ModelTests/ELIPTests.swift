@@ -28,6 +28,28 @@ import Models
         #expect(maxAbsDiff(plain.value, guided.value) > 1e-3)
     }
 
+    /// 20 AdamW steps on the mapper with the backbone frozen follow PyTorch's loss curve.
+    @Test(arguments: ["clip", "siglip"])
+    func trainingFollowsPyTorch(_ kind: String) throws {
+        let expected = try SafeTensorsFile(path: Fixtures.path("elip/\(kind)_expected.safetensors"))
+        let model: any PromptGuidedModel = kind == "clip"
+            ? try CLIPModel.load(directory: Fixtures.path("clip/p16_96"))
+            : try SiglipModel.load(directory: Fixtures.path("siglip/p8_48"))
+        model.freeze()
+        let mapper = try ELIPMapper.load(path: Fixtures.path("elip/\(kind)_mapper.safetensors"))
+        let optimizer = AdamW(mapper.parameters, learningRate: 1e-3, weightDecay: 0.01)
+        let reference = try expected.tensor("train_losses").toArray()
+        let t = try expected.tensor("text_embeds"), pixels = try expected.tensor("pixel_values")
+        for step in 0..<20 {
+            let loss = try ELIPObjective.loss(model: model, mapper: mapper, textEmbeds: t, pixels: pixels)
+            #expect(abs(loss.value.item - reference[step]) <= 1e-3 * abs(reference[step]), "step \(step)")
+            optimizer.zeroGrad()
+            loss.backward()
+            optimizer.step()
+        }
+        #expect(model.parameters.allSatisfy { $0.grad == nil })
+    }
+
     @Test func mapperRoundTripsAndGradientsReachOnlyIt() throws {
         let model = try CLIPModel.load(directory: Fixtures.path("clip/p16_96"))
         model.freeze()

@@ -71,10 +71,16 @@ public protocol PromptGuidedModel: TwoTowerModel {
     var visionWidth: Int { get }
     /// Image features `[batch, dim]` encoded with per-image prompts `[batch, m, visionWidth]`.
     func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable
+    /// The model's own training loss on matching rows of normalised embeddings, with its
+    /// temperature (and bias) as they are: InfoNCE for CLIP, the sigmoid loss for SigLIP.
+    func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable
 }
 
 extension CLIPModel: PromptGuidedModel {
     public var visionWidth: Int { config.visionConfig.hiddenSize }
+    public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
+        clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp())
+    }
     public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
         visualProjection(try visionModel(pixels, prompts: prompts).pooled)
     }
@@ -82,6 +88,9 @@ extension CLIPModel: PromptGuidedModel {
 
 extension SiglipModel: PromptGuidedModel {
     public var visionWidth: Int { config.visionConfig.hiddenSize }
+    public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
+        sigmoidLoss(textEmbeds: textEmbeds, imageEmbeds: imageEmbeds, logitScale: logitScale, logitBias: logitBias)
+    }
     public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
         try visionModel(pixels, prompts: prompts).pooled
     }
@@ -91,5 +100,20 @@ extension SiglipModel: PromptGuidedModel {
 func validatePrompts(_ prompts: Variable, batch: Int, dim: Int) throws {
     guard prompts.rank == 3, prompts.shape[0] == batch, prompts.shape[2] == dim, prompts.shape[1] > 0 else {
         throw ModelError("prompts must be [\(batch), m, \(dim)], got \(prompts.shape)")
+    }
+}
+
+/// ELIP's training objective for one batch of pairs.
+public enum ELIPObjective {
+    /// Each image `[n, 3, H, W]` is encoded with the prompts of its own caption (from normalised text
+    /// embeddings `[n, d]`); the batch's guided image embeddings and the captions then go through the
+    /// model's pair loss. Only the mapper needs gradients; the backbone may be frozen.
+    public static func loss(model: any PromptGuidedModel, mapper: ELIPMapper, textEmbeds: Tensor, pixels: Tensor) throws -> Variable {
+        guard textEmbeds.rank == 2, pixels.rank == 4, textEmbeds.shape[0] == pixels.shape[0] else {
+            throw ModelError("ELIP loss: \(textEmbeds.shape) text embeddings for \(pixels.shape) images")
+        }
+        let t = Variable(textEmbeds)
+        let guided = try model.guidedImageFeatures(Variable(pixels), prompts: mapper(t)).l2Normalized()
+        return model.pairLoss(textEmbeds: t, imageEmbeds: guided)
     }
 }
