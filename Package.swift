@@ -8,6 +8,7 @@
 //   NN                    modules, layers, optimizers, schedules, safetensors, state dicts
 //   Models                CLIP, SigLIP (and later ELIP), losses, tokenizers, image preprocessing
 //   Retrieval             FAISS indexes, retrieval metrics, hard-negative mining, embedding stores
+//   Training              run configurations (YAML), and later datasets and trainers
 //   ClipCore              umbrella module for Swift users (re-exports the layers)
 //   CAPI                  the C ABI, built as libclipcore.so (product "clipcore")
 //   clip                  the command-line tool
@@ -26,6 +27,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // MARK: - System libraries
@@ -57,7 +59,9 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor", "Autograd"]),
         .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN", "CCodecs"]),
         .target(name: "Retrieval", dependencies: ["Tensor", "NN", "CFaiss", "CKernels"]),
-        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval"]),
+        .target(name: "Training", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval",
+                                                 .product(name: "Yams", package: "Yams")]),
+        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval", "Training"]),
         .target(name: "CAPI", dependencies: ["Tensor"]),
 
         // MARK: - Executables
@@ -79,6 +83,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd"]),
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "NN"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Tensor", "NN", "Retrieval"]),
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "Autograd", "NN", "Models"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "CBLAS", "Tensor"]),

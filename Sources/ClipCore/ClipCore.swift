@@ -5,3 +5,4 @@
 @_exported import NN
 @_exported import Models
 @_exported import Retrieval
+@_exported import Training

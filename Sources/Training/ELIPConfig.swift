@@ -1,0 +1,174 @@
+// ELIP run configuration: the YAML keys of seed 000's configs.
+
+import Foundation
+import Yams
+
+/// A training/evaluation configuration (`configs/*.yaml`). Every key of seed 000's configs is
+/// accepted; an unknown key is an error that names it. `fp16` is accepted and recorded, but
+/// training runs in float32 (there is no half-precision path on the CPU).
+public struct ELIPConfig: Codable, Equatable, Sendable {
+    public struct Split: Codable, Equatable, Sendable {
+        public var name: String
+        public var split: String = "train"
+        public var imageColumn: String = "image"
+        public var textColumn: String = "text"
+        public var textIsList: Bool = false
+        public var maxEvalExamples: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, split, imageColumn = "image_column", textColumn = "text_column", textIsList = "text_is_list"
+            case maxEvalExamples = "max_eval_examples"
+        }
+
+        public init(name: String) { self.name = name }
+
+        public init(from decoder: Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            split = try c.decodeIfPresent(String.self, forKey: .split) ?? "train"
+            imageColumn = try c.decodeIfPresent(String.self, forKey: .imageColumn) ?? "image"
+            textColumn = try c.decodeIfPresent(String.self, forKey: .textColumn) ?? "text"
+            textIsList = try c.decodeIfPresent(Bool.self, forKey: .textIsList) ?? false
+            maxEvalExamples = try c.decodeIfPresent(Int.self, forKey: .maxEvalExamples)
+        }
+    }
+
+    /// Re-ranking depth by evaluation dataset kind.
+    public struct RerankK: Codable, Equatable, Sendable {
+        public var coco = 100, flickr = 100, occludedCoco = 500, imagenetR = 1000
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case coco, flickr, occludedCoco = "occluded_coco", imagenetR = "imagenet_r"
+        }
+
+        public init() {}
+
+        public init(from decoder: Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            coco = try c.decodeIfPresent(Int.self, forKey: .coco) ?? 100
+            flickr = try c.decodeIfPresent(Int.self, forKey: .flickr) ?? 100
+            occludedCoco = try c.decodeIfPresent(Int.self, forKey: .occludedCoco) ?? 500
+            imagenetR = try c.decodeIfPresent(Int.self, forKey: .imagenetR) ?? 1000
+        }
+    }
+
+    public var modelName: String
+    public var imgSize = 224
+    public var promptTokens = 12
+    /// Width of the mapper's hidden layers (clipcore's key; 1024 by default).
+    public var mapperHidden = 1024
+    public var seed = 0
+    public var outputRoot: String
+    public var dataset: Split
+    public var maxTrainExamples: Int?
+    public var hardmineSubset: Int?
+    public var batchSize = 40
+    public var numWorkers = 0
+    public var epochs = 1
+    public var lr = 1e-3
+    public var weightDecay = 0.01
+    public var fp16 = false
+    public var gradAccumSteps = 1
+    public var rerankK = RerankK()
+    public var evalSplit: Split?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case modelName = "model_name", imgSize = "img_size", promptTokens = "prompt_tokens", mapperHidden = "mapper_hidden"
+        case seed, outputRoot = "output_root", dataset, maxTrainExamples = "max_train_examples"
+        case hardmineSubset = "hardmine_subset", batchSize = "batch_size", numWorkers = "num_workers", epochs, lr
+        case weightDecay = "weight_decay", fp16, gradAccumSteps = "grad_accum_steps", rerankK = "rerank_k"
+        case evalSplit = "eval_split"
+    }
+
+    public init(modelName: String, outputRoot: String, dataset: Split) {
+        self.modelName = modelName
+        self.outputRoot = outputRoot
+        self.dataset = dataset
+    }
+
+    public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        modelName = try c.decode(String.self, forKey: .modelName)
+        imgSize = try c.decodeIfPresent(Int.self, forKey: .imgSize) ?? 224
+        promptTokens = try c.decodeIfPresent(Int.self, forKey: .promptTokens) ?? 12
+        mapperHidden = try c.decodeIfPresent(Int.self, forKey: .mapperHidden) ?? 1024
+        seed = try c.decodeIfPresent(Int.self, forKey: .seed) ?? 0
+        outputRoot = try c.decode(String.self, forKey: .outputRoot)
+        dataset = try c.decode(Split.self, forKey: .dataset)
+        maxTrainExamples = try c.decodeIfPresent(Int.self, forKey: .maxTrainExamples)
+        hardmineSubset = try c.decodeIfPresent(Int.self, forKey: .hardmineSubset)
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 40
+        numWorkers = try c.decodeIfPresent(Int.self, forKey: .numWorkers) ?? 0
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? 1
+        lr = try c.decodeIfPresent(Double.self, forKey: .lr) ?? 1e-3
+        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? 0.01
+        fp16 = try c.decodeIfPresent(Bool.self, forKey: .fp16) ?? false
+        gradAccumSteps = try c.decodeIfPresent(Int.self, forKey: .gradAccumSteps) ?? 1
+        rerankK = try c.decodeIfPresent(RerankK.self, forKey: .rerankK) ?? RerankK()
+        evalSplit = try c.decodeIfPresent(Split.self, forKey: .evalSplit)
+        for (key, v) in [(CodingKeys.promptTokens, promptTokens), (.mapperHidden, mapperHidden), (.imgSize, imgSize),
+                         (.batchSize, batchSize), (.epochs, epochs), (.gradAccumSteps, gradAccumSteps)] where v <= 0 {
+            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be positive, got \(v)")
+        }
+        guard lr > 0, weightDecay >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .lr, in: c, debugDescription: "lr must be positive and weight_decay not negative")
+        }
+    }
+
+    /// Parses YAML text.
+    /// - Throws: `ConfigError` naming the file and the offending key.
+    public static func parse(_ yaml: String, name: String = "config") throws -> ELIPConfig {
+        do {
+            return try YAMLDecoder().decode(ELIPConfig.self, from: yaml)
+        } catch let e as ConfigError {
+            throw ConfigError("\(name): \(e.message)")
+        } catch DecodingError.keyNotFound(let key, let ctx) {
+            throw ConfigError("\(name): \(path(ctx.codingPath + [key])) missing")
+        } catch DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx) {
+            throw ConfigError("\(name): \(path(ctx.codingPath)) has the wrong type")
+        } catch DecodingError.dataCorrupted(let ctx) where ctx.underlyingError is ConfigError {
+            throw ConfigError("\(name): \((ctx.underlyingError as! ConfigError).message)")
+        } catch DecodingError.dataCorrupted(let ctx) {
+            throw ConfigError("\(name): \(ctx.codingPath.isEmpty ? "not valid YAML" : path(ctx.codingPath) + ": " + ctx.debugDescription)")
+        } catch {
+            throw ConfigError("\(name): not valid YAML (\(error))")
+        }
+    }
+
+    /// Reads a YAML file.
+    public static func load(path: String) throws -> ELIPConfig {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError("\(path): cannot read the file")
+        }
+        return try parse(text, name: path)
+    }
+}
+
+/// A configuration problem, naming the file and key.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+private struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+private func path(_ keys: [CodingKey]) -> String { keys.map(\.stringValue).joined(separator: ".") }
+
+/// Fails on keys the type does not know, naming the first one (with its full path).
+private func rejectUnknownKeys(_ decoder: Decoder, _ known: [String]) throws {
+    let c = try decoder.container(keyedBy: AnyKey.self)
+    let unknown = c.allKeys.map(\.stringValue).filter { !known.contains($0) }.sorted()
+    if let first = unknown.first {
+        let where_ = path(decoder.codingPath)
+        throw ConfigError("unknown key '\(where_.isEmpty ? first : where_ + "." + first)' (known: \(known.sorted().joined(separator: ", ")))")
+    }
+}

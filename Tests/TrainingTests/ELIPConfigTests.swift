@@ -1,0 +1,41 @@
+// ELIP YAML configurations.
+
+import Testing
+import Foundation
+import Training
+
+@Suite struct ELIPConfigTests {
+    static let folder: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        url.deleteLastPathComponent()
+        url.deleteLastPathComponent()
+        return url.appendingPathComponent("Fixtures/elip/configs").path
+    }()
+
+    @Test(arguments: ["test_cc3m.yaml", "full_datacomp.yaml", "test_pokemon.yaml"])
+    func seedConfigsParse(_ file: String) throws {
+        let c = try ELIPConfig.load(path: Self.folder + "/" + file)
+        #expect(c.modelName == "openai/clip-vit-base-patch32")
+        #expect(c.promptTokens == 12 && c.imgSize == 224 && c.seed == 3407)
+        #expect(c.rerankK == ELIPConfig.RerankK())
+        #expect(c.evalSplit != nil && c.fp16)
+        if file == "full_datacomp.yaml" {
+            #expect(c.batchSize == 40 && c.lr == 1e-3 && c.maxTrainExamples == 6_000_000)
+            #expect(c.dataset.name == "apple/DataCompDR-12M-bf16" && c.evalSplit?.textIsList == true)
+        }
+    }
+
+    @Test func typosAndBadValuesNameTheKey() throws {
+        let good = try String(contentsOfFile: Self.folder + "/test_cc3m.yaml", encoding: .utf8)
+        func message(_ yaml: String) -> String {
+            do { _ = try ELIPConfig.parse(yaml, name: "x.yaml"); return "" } catch { return "\(error)" }
+        }
+        #expect(message(good.replacingOccurrences(of: "batch_size:", with: "batchsize:")).contains("unknown key 'batchsize'"))
+        #expect(message(good.replacingOccurrences(of: "  text_column:", with: "  text_colum:")).contains("unknown key 'dataset.text_colum'"))
+        #expect(message(good.replacingOccurrences(of: "model_name:", with: "# model_name:")).contains("model_name missing"))
+        #expect(message(good.replacingOccurrences(of: "epochs: 1", with: "epochs: 0")).contains("epochs"))
+        #expect(message(good.replacingOccurrences(of: "lr: 5.0e-5", with: "lr: fast")).contains("lr"))
+        #expect(message("model_name: [unclosed").contains("x.yaml"))
+        #expect(throws: ConfigError.self) { try ELIPConfig.load(path: "/nonexistent.yaml") }
+    }
+}
