@@ -53,4 +53,35 @@ public final class AdamW: Optimizer {
             }
         }
     }
+
+    // MARK: - State
+
+    /// The moments of every named parameter (`exp_avg.KEY`, `exp_avg_sq.KEY`) and the step count
+    /// (`step`), for checkpoints that resume training exactly.
+    public func state(named parameters: [(key: String, variable: Variable)]) -> [(name: String, tensor: Tensor)] {
+        var out: [(name: String, tensor: Tensor)] = [("step", Tensor(scalar: Float(stepCount)))]
+        for p in parameters {
+            if let m = firstMoments.buffers[ObjectIdentifier(p.variable)] { out.append(("exp_avg." + p.key, m)) }
+            if let v = secondMoments.buffers[ObjectIdentifier(p.variable)] { out.append(("exp_avg_sq." + p.key, v)) }
+        }
+        return out
+    }
+
+    /// Restores what `state(named:)` saved.
+    /// - Throws: `CheckpointError` when a moment's shape differs from its parameter's or `step` is missing.
+    public func load(state: [String: Tensor], named parameters: [(key: String, variable: Variable)]) throws {
+        guard let step = state["step"], step.count == 1, step.item >= 0 else {
+            throw CheckpointError(.stateDict, "optimizer state: 'step' missing")
+        }
+        for p in parameters {
+            for (name, buffers) in [("exp_avg.", firstMoments), ("exp_avg_sq.", secondMoments)] {
+                guard let t = state[name + p.key] else { continue }
+                guard t.shape == p.variable.shape else {
+                    throw CheckpointError(.stateDict, "optimizer state: \(name + p.key) is \(t.shape), the parameter \(p.variable.shape)")
+                }
+                buffers.set(t + Tensor.zeros(t.shape), for: p.variable)      // an owned, writable copy
+            }
+        }
+        stepCount = Int(step.item)
+    }
 }

@@ -63,7 +63,10 @@ extension Optimizer {
 
 /// Per-parameter optimizer state buffers, keyed by parameter identity.
 final class StateBuffers {
-    private var buffers: [ObjectIdentifier: Tensor] = [:]
+    private(set) var buffers: [ObjectIdentifier: Tensor] = [:]
+
+    func set(_ t: Tensor, for p: Variable) { buffers[ObjectIdentifier(p)] = t }
+
     func buffer(for p: Variable) -> (Tensor, fresh: Bool) {
         if let b = buffers[ObjectIdentifier(p)] { return (b, false) }
         let b = Tensor.zeros(p.shape)

@@ -155,4 +155,33 @@ func maxDiff(_ a: Tensor, _ b: Tensor) -> Float {
         let accumulated = fc.weight.grad!.toArray()
         #expect(zip(full, accumulated).allSatisfy { abs($0 - $1) < 1e-5 })
     }
+
+    @Test func adamWStateResumesExactly() throws {
+        func model() -> Linear { ParameterInitialization.seeded(21) { Linear(4, 3) } }
+        var g = RandomGenerator(seed: 5)
+        let batches = (0..<5).map { _ in Tensor.randn([6, 4], generator: &g) }
+        func step(_ m: Linear, _ opt: AdamW, _ x: Tensor) {
+            opt.zeroGrad()
+            m(Variable(x)).pow(2).mean().backward()
+            opt.step()
+        }
+        let straight = model()
+        let a = AdamW(straight.parameters, learningRate: 0.01, weightDecay: 0.1)
+        for x in batches { step(straight, a, x) }
+
+        let first = model()
+        let b = AdamW(first.parameters, learningRate: 0.01, weightDecay: 0.1)
+        for x in batches.prefix(3) { step(first, b, x) }
+        let saved = Dictionary(uniqueKeysWithValues: b.state(named: first.namedParameters()).map { ($0.name, $0.tensor) })
+        let weights = Dictionary(uniqueKeysWithValues: first.stateDict().map { ($0.key, $0.tensor + Tensor.zeros($0.tensor.shape)) })
+
+        let resumed = model()
+        try resumed.load(weights)
+        let c = AdamW(resumed.parameters, learningRate: 0.01, weightDecay: 0.1)
+        try c.load(state: saved, named: resumed.namedParameters())
+        #expect(c.stepCount == 3)
+        for x in batches.suffix(2) { step(resumed, c, x) }
+        for (p, q) in zip(straight.parameters, resumed.parameters) { #expect(p.value.toArray() == q.value.toArray()) }
+        #expect(throws: CheckpointError.self) { try c.load(state: [:], named: resumed.namedParameters()) }
+    }
 }
