@@ -8,13 +8,18 @@ import NN
 import Models
 
 @Suite struct ELIPTests {
-    @Test(arguments: ["clip", "siglip"])
-    func guidedEmbeddingsMatchPyTorch(_ kind: String) throws {
-        let expected = try SafeTensorsFile(path: Fixtures.path("elip/\(kind)_expected.safetensors"))
+    /// The fixture model of `kind`, its mapper and the PyTorch expectations.
+    func fixture(_ kind: String) throws -> (any PromptGuidedModel, ELIPMapper, SafeTensorsFile) {
         let model: any PromptGuidedModel = kind == "clip"
             ? try CLIPModel.load(directory: Fixtures.path("clip/p16_96"))
             : try SiglipModel.load(directory: Fixtures.path("siglip/p8_48"))
-        let mapper = try ELIPMapper.load(path: Fixtures.path("elip/\(kind)_mapper.safetensors"))
+        return (model, try ELIPMapper.load(path: Fixtures.path("elip/\(kind)_mapper.safetensors")),
+                try SafeTensorsFile(path: Fixtures.path("elip/\(kind)_expected.safetensors")))
+    }
+
+    @Test(arguments: ["clip", "siglip"])
+    func guidedEmbeddingsMatchPyTorch(_ kind: String) throws {
+        let (model, mapper, expected) = try fixture(kind)
         #expect(mapper.promptTokens == (kind == "clip" ? 3 : 4) && mapper.hidden == 48)
         let textEmbeds = try expected.tensor("text_embeds")
         let prompts = withNoGrad { mapper(Variable(textEmbeds)) }
@@ -31,12 +36,8 @@ import Models
     /// 20 AdamW steps on the mapper with the backbone frozen follow PyTorch's loss curve.
     @Test(arguments: ["clip", "siglip"])
     func trainingFollowsPyTorch(_ kind: String) throws {
-        let expected = try SafeTensorsFile(path: Fixtures.path("elip/\(kind)_expected.safetensors"))
-        let model: any PromptGuidedModel = kind == "clip"
-            ? try CLIPModel.load(directory: Fixtures.path("clip/p16_96"))
-            : try SiglipModel.load(directory: Fixtures.path("siglip/p8_48"))
+        let (model, mapper, expected) = try fixture(kind)
         model.freeze()
-        let mapper = try ELIPMapper.load(path: Fixtures.path("elip/\(kind)_mapper.safetensors"))
         let optimizer = AdamW(mapper.parameters, learningRate: 1e-3, weightDecay: 0.01)
         let reference = try expected.tensor("train_losses").toArray()
         let t = try expected.tensor("text_embeds"), pixels = try expected.tensor("pixel_values")

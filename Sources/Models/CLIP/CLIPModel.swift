@@ -36,14 +36,8 @@ public final class CLIPModel: Module {
     /// - Throws: `ModelError` for configuration problems, `CheckpointError` for weight problems.
     public static func load(directory: String) throws -> CLIPModel {
         let config = try CLIPConfig.load(path: directory + "/config.json")
-        let model = try ParameterInitialization.withoutInitialization { try CLIPModel(config) }
-        try model.load(Checkpoint(path: directory), ignoring: CLIPModel.ignoredKey)
-        model.eval()
-        return model
+        return try loadWeights(directory) { try CLIPModel(config) }
     }
-
-    /// Checkpoint entries that are buffers, not parameters (older files persisted them).
-    static func ignoredKey(_ key: String) -> Bool { key.hasSuffix("embeddings.position_ids") }
 
     /// Projected text features `[batch, projection_dim]` (not normalised).
     public func textFeatures(_ ids: Indices, attentionMask: Tensor? = nil) throws -> Variable {

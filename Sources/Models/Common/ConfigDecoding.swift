@@ -80,3 +80,12 @@ extension KeyedDecodingContainer {
         }
     }
 }
+
+/// Builds a model without drawing initial values, loads a folder's weights strictly (buffers such
+/// as `position_ids` that older files persisted are ignored) and switches to evaluation mode.
+func loadWeights<M: Module>(_ directory: String, _ make: () throws -> M) throws -> M {
+    let model = try ParameterInitialization.withoutInitialization(make)
+    try model.load(Checkpoint(path: directory), ignoring: { $0.hasSuffix("position_ids") })
+    model.eval()
+    return model
+}

@@ -138,10 +138,7 @@ public final class SiglipModel: Module {
     /// Loads `config.json` and the weights of a folder in HF layout.
     public static func load(directory: String) throws -> SiglipModel {
         let config = try SiglipConfig.load(path: directory + "/config.json")
-        let model = try ParameterInitialization.withoutInitialization { try SiglipModel(config) }
-        try model.load(Checkpoint(path: directory), ignoring: { $0.hasSuffix("position_ids") })
-        model.eval()
-        return model
+        return try loadWeights(directory) { try SiglipModel(config) }
     }
 
     /// Text features `[batch, dim]` (not normalised).
