@@ -11,6 +11,12 @@ public struct HardNeighbours: Sendable {
     /// `texts × k` image indices.
     public let images: [Int32]
     public func of(_ text: Int) -> ArraySlice<Int32> { images[(text * k)..<((text + 1) * k)] }
+
+    public init(k: Int, images: [Int32]) {
+        precondition(k > 0 && images.count % k == 0, "HardNeighbours: \(images.count) entries are not rows of \(k)")
+        self.k = k
+        self.images = images
+    }
 }
 
 /// Pairs of texts and images, with the mining and batching rules.

@@ -1,0 +1,156 @@
+// ELIP mapper training on a frozen CLIP or SigLIP: batches from global
+// text→image hard mining, AdamW, gradient accumulation, atomic checkpoints
+// that resume exactly.
+
+import Foundation
+import Tensor
+import Autograd
+import NN
+import Models
+import Retrieval
+
+/// Trains an `ELIPMapper` for a loaded model folder on an image–text dataset.
+///
+/// Per epoch `e` the batches are `HardNegativeMiner.batches(seed: seed + e)` over the neighbours mined
+/// once from the frozen model's base embeddings (`hardmine_subset` pairs, k = batch size). Each batch is
+/// one forward/backward of `ELIPObjective.loss`; every `grad_accum_steps` batches the averaged
+/// gradients update the mapper. A checkpoint (`checkpoint_last.safetensors`: mapper, AdamW moments,
+/// position) is written atomically every `checkpointEvery` updates and at each epoch's end, with
+/// `mapper_epoch{N}.safetensors` and `mapper_last.safetensors`; `resume()` continues from it exactly.
+public final class ELIPTrainer {
+    public let config: ELIPConfig
+    public let pipeline: ImageTextPipeline
+    public let model: any PromptGuidedModel
+    public let mapper: ELIPMapper
+    public let optimizer: AdamW
+    public let captions: [String]
+    public let imagePaths: [String]
+    public let imageOfCaption: [Int]
+    /// Normalised caption embeddings of the frozen model `[pairs, d]`.
+    public let textEmbeds: Tensor
+    let neighbours: HardNeighbours
+    let miner: HardNegativeMiner
+    public private(set) var epoch = 0
+    public private(set) var batchInEpoch = 0
+    public private(set) var updates = 0
+    public var checkpointEvery = 50
+
+    /// - Throws: `ConfigError` / `ModelError` for an unusable model or dataset.
+    public init(config: ELIPConfig, pipeline: ImageTextPipeline, dataset: ImageTextDataset) throws {
+        guard let guided = pipeline.model as? any PromptGuidedModel else {
+            throw ConfigError("\(pipeline.directory): this model cannot take visual prompts")
+        }
+        self.config = config
+        self.pipeline = pipeline
+        model = guided
+        model.freeze()
+        var pairs = dataset.pairs
+        if let m = config.maxTrainExamples { pairs = Array(pairs.prefix(m)) }
+        guard pairs.count >= 2 else { throw ConfigError("\(dataset.source): need at least two caption–image pairs") }
+        captions = pairs.map(\.caption)
+        imageOfCaption = pairs.map(\.image)
+        imagePaths = dataset.items.map(\.image)
+        let seed = UInt64(truncatingIfNeeded: config.seed)
+        let (textDim, visionDim) = (guided.embeddingDim, guided.visionWidth)
+        let (hidden, tokens) = (config.mapperHidden, config.promptTokens)
+        mapper = ParameterInitialization.seeded(seed) {
+            ELIPMapper(textDim: textDim, hidden: hidden, promptTokens: tokens, visionDim: visionDim)
+        }
+        optimizer = AdamW(mapper.parameters, learningRate: Float(config.lr), weightDecay: Float(config.weightDecay))
+        textEmbeds = try pipeline.encode(texts: captions)
+        // Mining: the frozen model's base image embeddings, the first hardmine_subset pairs.
+        let usedImages = Array(Set(imageOfCaption)).sorted()
+        let paths = dataset.items.map(\.image)
+        let images = try usedImages.map { try RGBImage(contentsOfPNG: paths[$0]) }
+        let baseImages = try pipeline.encode(images: images)
+        var row = [Int](repeating: 0, count: paths.count)
+        for (r, i) in usedImages.enumerated() { row[i] = r }
+        miner = try HardNegativeMiner(imageOfText: pairs.map { row[$0.image] }, imageCount: usedImages.count)
+        let subset = min(config.hardmineSubset ?? pairs.count, pairs.count)
+        let k = max(1, min(config.batchSize, usedImages.count - 1))
+        neighbours = subset == pairs.count
+            ? try miner.mine(texts: textEmbeds, images: baseImages, k: k)
+            : try Self.minePrefix(miner, textEmbeds, baseImages, k: k, subset: subset)
+    }
+
+    private static func minePrefix(_ miner: HardNegativeMiner, _ texts: Tensor, _ images: Tensor, k: Int, subset: Int) throws -> HardNeighbours {
+        let head = try HardNegativeMiner(imageOfText: Array(miner.imageOfText.prefix(subset)), imageCount: miner.imageCount)
+        let mined = try head.mine(texts: texts.narrowed(0, start: 0, length: subset), images: images, k: k)
+        return HardNeighbours(k: k, images: mined.images + [Int32](repeating: -1, count: (texts.shape[0] - subset) * k))
+    }
+
+    /// The batches (pair indices) of `epoch`.
+    public func batches(epoch: Int) -> [[Int]] {
+        miner.batches(neighbours, batchSize: config.batchSize, seed: UInt64(truncatingIfNeeded: config.seed) &+ UInt64(epoch))
+    }
+
+    /// One forward/backward on a batch of pairs; returns its loss (gradients accumulate).
+    func lossAndBackward(_ pairs: [Int], scale: Float) throws -> Float {
+        let images = try pairs.map { try RGBImage(contentsOfPNG: imagePaths[imageOfCaption[$0]]) }
+        let pixels = try pipeline.processor.batch(images)
+        let loss = try ELIPObjective.loss(model: model, mapper: mapper, textEmbeds: textEmbeds.indexSelect(axis: 0, pairs),
+                                          pixels: pixels)
+        (loss * scale).backward()
+        return loss.value.item
+    }
+
+    /// Trains to the end of `config.epochs` (or until `stopAfterUpdates` updates, for interruption tests),
+    /// calling `log` with one JSON line per update.
+    public func run(stopAfterUpdates: Int? = nil, log: (String) -> Void = { _ in }) throws {
+        let accumulation = max(1, config.gradAccumSteps)
+        try FileManager.default.createDirectory(atPath: config.outputRoot, withIntermediateDirectories: true)
+        while epoch < config.epochs {
+            let all = batches(epoch: epoch)
+            var pending = 0, lossSum: Float = 0
+            while batchInEpoch < all.count {
+                if let stop = stopAfterUpdates, updates >= stop { return }
+                lossSum += try lossAndBackward(all[batchInEpoch], scale: 1 / Float(accumulation))
+                batchInEpoch += 1
+                pending += 1
+                if pending == accumulation || batchInEpoch == all.count {
+                    if pending < accumulation { scaleGradients(mapper.parameters, by: Float(accumulation) / Float(pending)) }
+                    optimizer.step()
+                    optimizer.zeroGrad()
+                    updates += 1
+                    log("{\"epoch\": \(epoch), \"update\": \(updates), \"loss\": \(lossSum / Float(pending))}")
+                    pending = 0
+                    lossSum = 0
+                    if updates % max(checkpointEvery, 1) == 0 { try saveCheckpoint() }
+                }
+            }
+            epoch += 1
+            batchInEpoch = 0
+            try mapper.saveMapper(to: config.outputRoot + "/mapper_epoch\(epoch).safetensors")
+            try saveCheckpoint()
+        }
+    }
+
+    /// Writes `checkpoint_last.safetensors` (mapper, optimizer, position) and `mapper_last.safetensors`.
+    public func saveCheckpoint() throws {
+        var tensors = mapper.stateDict().map { (name: $0.key, tensor: $0.tensor) }
+        tensors += optimizer.state(named: mapper.namedParameters()).map { (name: "optimizer." + $0.name, tensor: $0.tensor) }
+        let meta = ["epoch": String(epoch), "batch": String(batchInEpoch), "updates": String(updates),
+                    "prompt_tokens": String(mapper.promptTokens), "hidden": String(mapper.hidden)]
+        try SafeTensors.write(tensors, metadata: meta, to: config.outputRoot + "/checkpoint_last.safetensors")
+        try mapper.saveMapper(to: config.outputRoot + "/mapper_last.safetensors")
+    }
+
+    /// Restores the last checkpoint in `output_root`; false when there is none.
+    @discardableResult
+    public func resume() throws -> Bool {
+        let path = config.outputRoot + "/checkpoint_last.safetensors"
+        guard FileManager.default.fileExists(atPath: path) else { return false }
+        let f = try SafeTensorsFile(path: path)
+        guard let e = f.metadata["epoch"].flatMap(Int.init), let b = f.metadata["batch"].flatMap(Int.init),
+              let u = f.metadata["updates"].flatMap(Int.init) else {
+            throw ConfigError("\(path): not a training checkpoint (epoch, batch, updates missing)")
+        }
+        let all = try f.tensors()
+        try mapper.load(all.filter { $0.key.hasPrefix("mapper.") }.mapValues { $0 + Tensor.zeros($0.shape) })
+        var opt: [String: Tensor] = [:]
+        for (k, v) in all where k.hasPrefix("optimizer.") { opt[String(k.dropFirst("optimizer.".count))] = v }
+        try optimizer.load(state: opt, named: mapper.namedParameters())
+        (epoch, batchInEpoch, updates) = (e, b, u)
+        return true
+    }
+}

@@ -1,0 +1,77 @@
+// ELIP training: the loss falls, checkpoints resume exactly.
+
+import Testing
+import Foundation
+import Tensor
+import NN
+import Models
+import Training
+
+@Suite(.serialized) struct ELIPTrainerTests {
+    static let fixtures: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        url.deleteLastPathComponent()
+        url.deleteLastPathComponent()
+        return url.appendingPathComponent("Fixtures").path
+    }()
+
+    /// A 12-image dataset from the committed PNGs, two captions each.
+    func dataset(_ dir: String) throws -> ImageTextDataset {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures + "/images")
+            .filter { $0.hasSuffix(".png") && $0.contains("rgb_") }.sorted().prefix(12)
+        let words = ["red", "blue", "green", "small", "large", "striped", "bright", "dark", "round", "square", "old", "new"]
+        let lines = files.enumerated().map { i, f in
+            "{\"image\": \"\(Self.fixtures)/images/\(f)\", \"captions\": [\"a \(words[i]) picture\", \"the \(words[i]) one\"]}"
+        }
+        try lines.joined(separator: "\n").write(toFile: dir + "/manifest.jsonl", atomically: true, encoding: .utf8)
+        return try ImageTextDataset(path: dir)
+    }
+
+    func config(_ dir: String) -> ELIPConfig {
+        var c = ELIPConfig(modelName: Self.fixtures + "/clip/gelu_vocab", outputRoot: dir + "/out",
+                           dataset: .init(name: dir))
+        c.promptTokens = 2
+        c.mapperHidden = 16
+        c.batchSize = 4
+        c.epochs = 3
+        c.lr = 3e-3
+        c.gradAccumSteps = 2
+        c.seed = 11
+        return c
+    }
+
+    @Test func interruptedTrainingResumesToTheSameMapper() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-elip-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = try dataset(dir)
+        let pipeline = try ImageTextPipeline(directory: Self.fixtures + "/clip/gelu_vocab")
+
+        var straight = config(dir)
+        straight.outputRoot = dir + "/straight"
+        let a = try ELIPTrainer(config: straight, pipeline: pipeline, dataset: data)
+        var losses: [String] = []
+        try a.run { losses.append($0) }
+        #expect(a.updates == 9)                     // 24 pairs / 4 = 6 batches, 2 per update, 3 epochs
+        #expect(losses.count == 9)
+        for e in 1...3 { #expect(FileManager.default.fileExists(atPath: straight.outputRoot + "/mapper_epoch\(e).safetensors")) }
+
+        var split = config(dir)
+        split.outputRoot = dir + "/split"
+        let b = try ELIPTrainer(config: split, pipeline: pipeline, dataset: data)
+        b.checkpointEvery = 2
+        try b.run(stopAfterUpdates: 5)              // killed after update 5; the checkpoint holds update 4
+        let c = try ELIPTrainer(config: split, pipeline: pipeline, dataset: data)
+        #expect(try c.resume())
+        #expect(c.updates == 4 && c.epoch == 1 && c.batchInEpoch == 2)
+        try c.run()
+        for (x, y) in zip(a.mapper.stateDict(), c.mapper.stateDict()) {
+            #expect(x.tensor.toArray() == y.tensor.toArray(), "\(x.key)")
+        }
+        // Only complete files: no temporary leftovers.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: split.outputRoot).filter { $0.hasPrefix(".") }
+        #expect(leftovers.isEmpty)
+        let back = try ELIPMapper.load(path: split.outputRoot + "/mapper_last.safetensors")
+        #expect(back.promptTokens == 2)
+    }
+}
