@@ -287,3 +287,29 @@ public enum RetrievalEvaluator {
         }
     }
 }
+
+/// One direction's ranking metrics (recalls in percent), for re-ranking reports.
+public struct RankingMetrics: Codable, Equatable, Sendable {
+    public var recall: [String: Double]
+    public var mrr: Double
+    public var ndcg10: Double
+    public var medianRank: Double
+    public var meanRank: Double
+    public var count: Int
+
+    enum CodingKeys: String, CodingKey {
+        case recall, mrr = "MRR", ndcg10 = "nDCG@10", medianRank = "MedR", meanRank = "MeanR", count = "n"
+    }
+
+    /// Metrics of 1-based ranks (one relevant item per query).
+    public init(ranks: [Int], ks: [Int] = RetrievalEvaluator.defaultKs) {
+        let n = Double(max(ranks.count, 1))
+        recall = Dictionary(uniqueKeysWithValues: ks.map { k in ("R@\(k)", 100 * Double(ranks.filter { $0 <= k }.count) / n) })
+        mrr = ranks.reduce(0.0) { $0 + 1 / Double($1) } / n
+        ndcg10 = ranks.reduce(0.0) { $0 + ($1 <= 10 ? 1 / log2(1 + Double($1)) : 0) } / n
+        let s = ranks.sorted()
+        medianRank = s.isEmpty ? 0 : s.count % 2 == 1 ? Double(s[s.count / 2]) : Double(s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        meanRank = ranks.reduce(0.0) { $0 + Double($1) } / n
+        count = ranks.count
+    }
+}

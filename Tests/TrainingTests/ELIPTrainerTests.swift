@@ -74,4 +74,21 @@ import Training
         let back = try ELIPMapper.load(path: split.outputRoot + "/mapper_last.safetensors")
         #expect(back.promptTokens == 2)
     }
+
+    /// Re-ranking only permutes each query's base top-k.
+    @Test func rerankingPermutesOnlyTheTopK() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-elip-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = try dataset(dir)
+        let pipeline = try ImageTextPipeline(directory: Self.fixtures + "/clip/gelu_vocab")
+        let mapper = ParameterInitialization.seeded(5) { ELIPMapper(textDim: 24, hidden: 16, promptTokens: 2, visionDim: 40) }
+        let one = try ELIPReranker.evaluate(pipeline: pipeline, mapper: mapper, dataset: data, k: 1)
+        #expect(one.rerank == one.base)
+        let all = try ELIPReranker.evaluate(pipeline: pipeline, mapper: mapper, dataset: data, k: 12)
+        #expect(all.k == 12 && all.base.count == 24)
+        #expect(all.rerank.recall["R@50"] == all.base.recall["R@50"])
+        #expect(all.rerank.meanRank <= 12 && all.base.meanRank <= 12)
+        #expect(all.table.contains("Rerank"))
+    }
 }

@@ -1,0 +1,69 @@
+// Two-stage retrieval with ELIP: the frozen model's top-k images of each text
+// query, re-encoded with the query's prompts and re-sorted by the guided score.
+
+import Foundation
+import Tensor
+import Autograd
+import NN
+import Models
+import Retrieval
+
+/// Base and re-ranked text→image metrics of one evaluation.
+public struct RerankReport: Codable, Equatable, Sendable {
+    public var k: Int
+    public var base: RankingMetrics
+    public var rerank: RankingMetrics
+
+    /// A two-row table for terminals.
+    public var table: String {
+        let keys = base.recall.keys.sorted { Int($0.dropFirst(2))! < Int($1.dropFirst(2))! }
+        func row(_ name: String, _ m: RankingMetrics) -> String {
+            name.padding(toLength: 8, withPad: " ", startingAt: 0)
+                + keys.map { String(format: "%8.2f", m.recall[$0] ?? 0) }.joined()
+                + String(format: "%8.4f%9.4f%8.1f", m.mrr, m.ndcg10, m.medianRank)
+        }
+        let head = "        " + keys.map { $0.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined() + "     MRR  nDCG@10    MedR"
+        return [head, row("Base", base), row("Rerank", rerank)].joined(separator: "\n")
+    }
+}
+
+public enum ELIPReranker {
+    /// Evaluates text→image retrieval on `dataset`: base ranks from the frozen model, then for each
+    /// caption its base top-`k` images re-encoded with its prompts (one batch per query) and re-sorted
+    /// (ties keep the base order). A positive outside the top-k keeps its base rank.
+    public static func evaluate(pipeline: ImageTextPipeline, mapper: ELIPMapper, dataset: ImageTextDataset,
+                                k: Int, maxPairs: Int? = nil, ks: [Int] = RetrievalEvaluator.defaultKs) throws -> RerankReport {
+        guard let model = pipeline.model as? any PromptGuidedModel else {
+            throw ConfigError("\(pipeline.directory): this model cannot take visual prompts")
+        }
+        var pairs = dataset.pairs
+        if let maxPairs { pairs = Array(pairs.prefix(maxPairs)) }
+        guard !pairs.isEmpty, k > 0 else { throw ConfigError("\(dataset.source): nothing to evaluate (or k ≤ 0)") }
+        let images = try dataset.items.map { try RGBImage(contentsOfPNG: $0.image) }
+        let pixels = try images.map { try pipeline.processor($0) }            // [3, H, W] each
+        let imageEmbeds = try pipeline.encode(images: images)
+        let textEmbeds = try pipeline.encode(texts: pairs.map(\.caption))
+        let imageOf = pairs.map(\.image)
+        let baseRanks = try RetrievalEvaluator.ranks(texts: textEmbeds, images: imageEmbeds, imageOfText: imageOf).textToImage
+        let depth = min(k, images.count)
+        let index = try VectorIndex.flat(dimension: imageEmbeds.shape[1])
+        try index.add(imageEmbeds)
+        let top = try index.search(textEmbeds, k: depth)
+        var reranked = baseRanks
+        for q in 0..<pairs.count {
+            let candidates = top.ids(of: q).map(Int.init).filter { $0 >= 0 }
+            guard let own = candidates.firstIndex(of: imageOf[q]) else { continue }
+            let t = textEmbeds.narrowed(0, start: q, length: 1)
+            let scores: [Float] = try withNoGrad {
+                let prompts = mapper(Variable(t))
+                let batch = Tensor.stack(candidates.map { pixels[$0] }, axis: 0)
+                let expanded = prompts.expanded(to: [candidates.count, prompts.shape[1], prompts.shape[2]]).contiguous()
+                let g = try model.guidedImageFeatures(Variable(batch), prompts: expanded).l2Normalized()
+                return g.value.matmul(t.transposed()).toArray()
+            }
+            let ownScore = scores[own]
+            reranked[q] = 1 + scores.enumerated().filter { $0.element > ownScore || ($0.element == ownScore && $0.offset < own) }.count
+        }
+        return RerankReport(k: depth, base: RankingMetrics(ranks: baseRanks, ks: ks), rerank: RankingMetrics(ranks: reranked, ks: ks))
+    }
+}
