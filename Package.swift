@@ -67,7 +67,7 @@ let package = Package(
         // MARK: - Executables
         .executableTarget(
             name: "clip",
-            dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval", "CBLAS",
+            dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval", "Training", "CBLAS",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "KernelBench", dependencies: ["Tensor", "Autograd", "CBLAS"],

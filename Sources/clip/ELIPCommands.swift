@@ -1,0 +1,125 @@
+// `clip elip train|eval|export`: ELIP runs driven by seed 000's YAML configs.
+
+import ArgumentParser
+import Foundation
+import Models
+import NN
+import Retrieval
+import Training
+
+/// Runs `body`, turning configuration and model errors into one-line CLI failures.
+func reportingConfigErrors(_ body: () throws -> Void) throws {
+    do { try reportingErrors(body) } catch let e as ConfigError {
+        throw CLIFailure(description: e.message)
+    } catch let e as ModelError {
+        throw CLIFailure(description: e.message)
+    }
+}
+
+struct ELIPCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "elip", abstract: "Train, evaluate and export ELIP prompt mappers.",
+        subcommands: [Train.self, Eval.self, Export.self])
+
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Train the mapper on the config's dataset (a JSONL manifest or a folder with one).")
+        @Option(help: "YAML config (seed 000's keys).") var config: String
+        @Flag(help: "Continue from output_root/checkpoint_last.safetensors.") var resume = false
+        @Option(help: "Write a checkpoint every N updates.") var checkpointEvery = 50
+
+        func run() throws {
+            try reportingConfigErrors {
+                let cfg = try ELIPConfig.load(path: config)
+                let pipeline = try ImageTextPipeline(directory: cfg.modelName)
+                let data = try ImageTextDataset(path: cfg.dataset.name, imageColumn: cfg.dataset.imageColumn,
+                                                textColumn: cfg.dataset.textColumn)
+                let trainer = try ELIPTrainer(config: cfg, pipeline: pipeline, dataset: data)
+                trainer.checkpointEvery = checkpointEvery
+                try FileManager.default.createDirectory(atPath: cfg.outputRoot, withIntermediateDirectories: true)
+                try writeAtomically(try String(contentsOfFile: config, encoding: .utf8), to: cfg.outputRoot + "/config.yaml")
+                if resume, try trainer.resume() {
+                    print("resumed at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch), update \(trainer.updates)")
+                }
+                let logPath = cfg.outputRoot + "/train_log.jsonl"
+                if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+                guard let log = FileHandle(forWritingAtPath: logPath) else { throw CLIFailure(description: "\(logPath): cannot open") }
+                defer { try? log.close() }
+                _ = try? log.seekToEnd()
+                let perEpoch = (trainer.batches(epoch: 0).count + max(cfg.gradAccumSteps, 1) - 1) / max(cfg.gradAccumSteps, 1)
+                let total = perEpoch * cfg.epochs
+                let terminal = isatty(STDOUT_FILENO) == 1
+                let start = Date()
+                let first = trainer.updates
+                var done = first
+                try trainer.run { line in
+                    log.write(Data((line + "\n").utf8))
+                    done += 1
+                    let elapsed = Date().timeIntervalSince(start)
+                    let rate = Double(done - first) / max(elapsed, 1e-9)
+                    let eta = rate > 0 ? Double(total - done) / rate : 0
+                    let text = String(format: "update %d/%d  %.2f updates/s  ETA %.0f s  %@", done, total, rate, eta, line)
+                    if terminal { print("\r" + text, terminator: "") ; fflush(stdout) } else { print(text) }
+                }
+                if terminal { print("") }
+                print("mapper → \(cfg.outputRoot)/mapper_last.safetensors")
+            }
+        }
+    }
+
+    struct Eval: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Base retrieval, then ELIP re-ranking of each caption's top-k; prints Base vs Rerank.")
+        @Option(help: "YAML config.") var config: String
+        @Option(help: "Mapper file (default: output_root/mapper_last.safetensors).") var checkpoint: String?
+        @Option(name: .short, help: "Re-ranking depth (default: rerank_k for the eval dataset's kind).") var k: Int?
+        @Option(help: "Where to write the JSON report (default: output_root/eval_rerank.json).") var out: String?
+
+        func run() throws {
+            try reportingConfigErrors {
+                let cfg = try ELIPConfig.load(path: config)
+                let split = cfg.evalSplit ?? cfg.dataset
+                let pipeline = try ImageTextPipeline(directory: cfg.modelName)
+                let mapper = try ELIPMapper.load(path: checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors")
+                let data = try ImageTextDataset(path: split.name, imageColumn: split.imageColumn, textColumn: split.textColumn)
+                let name = split.name.lowercased()
+                let depth = k ?? (name.contains("occluded") ? cfg.rerankK.occludedCoco : name.contains("imagenet") ? cfg.rerankK.imagenetR
+                    : name.contains("flickr") ? cfg.rerankK.flickr : cfg.rerankK.coco)
+                let report = try ELIPReranker.evaluate(pipeline: pipeline, mapper: mapper, dataset: data, k: depth,
+                                                       maxPairs: split.maxEvalExamples)
+                print(report.table)
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try writeAtomically(String(decoding: try enc.encode(report), as: UTF8.self) + "\n", to: out ?? cfg.outputRoot + "/eval_rerank.json")
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Bundle the config, the mapper and a model card into a folder.")
+        @Option(help: "YAML config.") var config: String
+        @Option(help: "Mapper file (default: output_root/mapper_last.safetensors).") var checkpoint: String?
+        @Option(help: "Destination folder.") var out: String
+
+        func run() throws {
+            try reportingConfigErrors {
+                let cfg = try ELIPConfig.load(path: config)
+                let source = checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors"
+                let mapper = try ELIPMapper.load(path: source)
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                try mapper.saveMapper(to: out + "/mapper.safetensors", metadata: ["base_model": cfg.modelName])
+                try writeAtomically(try String(contentsOfFile: config, encoding: .utf8), to: out + "/config.yaml")
+                let card = """
+                # ELIP prompt mapper
+
+                - base model: `\(cfg.modelName)` (frozen)
+                - prompt tokens: \(mapper.promptTokens), mapper width \(mapper.hidden), text dimension \(mapper.textDim), vision width \(mapper.visionDim)
+                - trained on `\(cfg.dataset.name)` for \(cfg.epochs) epoch(s), batch \(cfg.batchSize), lr \(cfg.lr), weight decay \(cfg.weightDecay), seed \(cfg.seed)
+
+                `mapper.safetensors` holds PyTorch `nn.Sequential` keys (`mapper.0/2/4.*`) and `prompt_tokens` in its metadata.
+                Load it with `ELIPMapper.load(path:)` and re-rank with `clip elip eval --config config.yaml --checkpoint mapper.safetensors`.
+                """
+                try writeAtomically(card + "\n", to: out + "/README.md")
+                print("exported → \(out)")
+            }
+        }
+    }
+}
