@@ -7,15 +7,6 @@ import NN
 import Retrieval
 import Training
 
-/// Runs `body`, turning configuration and model errors into one-line CLI failures.
-func reportingConfigErrors(_ body: () throws -> Void) throws {
-    do { try reportingErrors(body) } catch let e as ConfigError {
-        throw CLIFailure(description: e.message)
-    } catch let e as ModelError {
-        throw CLIFailure(description: e.message)
-    }
-}
-
 struct ELIPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "elip", abstract: "Train, evaluate and export ELIP prompt mappers.",
@@ -28,7 +19,7 @@ struct ELIPCommand: ParsableCommand {
         @Option(help: "Write a checkpoint every N updates.") var checkpointEvery = 50
 
         func run() throws {
-            try reportingConfigErrors {
+            try reportingErrors {
                 let cfg = try ELIPConfig.load(path: config)
                 let pipeline = try ImageTextPipeline(directory: cfg.modelName)
                 let data = try ImageTextDataset(path: cfg.dataset.name, imageColumn: cfg.dataset.imageColumn,
@@ -74,7 +65,7 @@ struct ELIPCommand: ParsableCommand {
         @Option(help: "Where to write the JSON report (default: output_root/eval_rerank.json).") var out: String?
 
         func run() throws {
-            try reportingConfigErrors {
+            try reportingErrors {
                 let cfg = try ELIPConfig.load(path: config)
                 let split = cfg.evalSplit ?? cfg.dataset
                 let pipeline = try ImageTextPipeline(directory: cfg.modelName)
@@ -100,7 +91,7 @@ struct ELIPCommand: ParsableCommand {
         @Option(help: "Destination folder.") var out: String
 
         func run() throws {
-            try reportingConfigErrors {
+            try reportingErrors {
                 let cfg = try ELIPConfig.load(path: config)
                 let source = checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors"
                 let mapper = try ELIPMapper.load(path: source)

@@ -6,10 +6,25 @@ import Models
 import NN
 import Tensor
 import Retrieval
+import Training
 
 /// Errors reach the user as one line on standard error and exit status 1.
 struct CLIFailure: Error, CustomStringConvertible {
     let description: String
+}
+
+/// Runs `body`, turning every library error (model, checkpoint, index, configuration) into a
+/// one-line CLI failure.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as ModelError {
+        throw CLIFailure(description: e.message)
+    } catch let e as CheckpointError {
+        throw CLIFailure(description: e.message)
+    } catch let e as IndexError {
+        throw CLIFailure(description: e.message)
+    } catch let e as ConfigError {
+        throw CLIFailure(description: e.message)
+    }
 }
 
 /// JSON text for embeddings (shortest round-trip float formatting).
@@ -39,7 +54,7 @@ struct Encode: ParsableCommand {
     }
 
     func run() throws {
-        do {
+        try reportingErrors {
             let pipeline = try ImageTextPipeline(directory: model)
             var texts = self.texts
             if let textFile {
@@ -76,12 +91,6 @@ struct Encode: ParsableCommand {
                 fields.append("  \"logits_per_image\": [" + images.indices.map { JSONOut.row(logits, $0) }.joined(separator: ", ") + "]")
             }
             print("{\n" + fields.joined(separator: ",\n") + "\n}")
-        } catch let e as ModelError {
-            throw CLIFailure(description: e.message)
-        } catch let e as CheckpointError {
-            throw CLIFailure(description: e.message)
-        } catch let e as IndexError {
-            throw CLIFailure(description: e.message)
         }
     }
 }
@@ -92,7 +101,7 @@ struct Info: ParsableCommand {
     @Option(help: "Model folder.") var model: String
 
     func run() throws {
-        do {
+        try reportingErrors {
             let kind = try ModelKind.detect(directory: model)
             let checkpoint = try Checkpoint(path: model)
             let dtypes = Set(checkpoint.keys.compactMap { checkpoint.entry($0)?.dtype.rawValue }).sorted()
@@ -135,10 +144,6 @@ struct Info: ParsableCommand {
             }
             lines.append("images:     resize \(proc.doResize ? size : "off") (\(proc.resample)), crop \(proc.doCenterCrop ? "\(proc.cropHeight)×\(proc.cropWidth)" : "off"), mean \(proc.mean), std \(proc.std)")
             print(lines.joined(separator: "\n"))
-        } catch let e as ModelError {
-            throw CLIFailure(description: e.message)
-        } catch let e as CheckpointError {
-            throw CLIFailure(description: e.message)
         }
     }
 }

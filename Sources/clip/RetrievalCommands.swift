@@ -6,15 +6,6 @@ import NN
 import Retrieval
 import Tensor
 
-/// Runs `body`, turning library errors into one-line CLI failures.
-func reportingErrors(_ body: () throws -> Void) throws {
-    do { try body() } catch let e as IndexError {
-        throw CLIFailure(description: e.message)
-    } catch let e as CheckpointError {
-        throw CLIFailure(description: e.message)
-    }
-}
-
 /// Writes text to `path` through a temporary file and a rename.
 func writeAtomically(_ text: String, to path: String) throws {
     do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
