@@ -40,8 +40,8 @@ public enum ELIPReranker {
         if let maxPairs { pairs = Array(pairs.prefix(maxPairs)) }
         guard !pairs.isEmpty, k > 0 else { throw ConfigError("\(dataset.source): nothing to evaluate (or k ≤ 0)") }
         let images = try dataset.items.map { try RGBImage(contentsOfPNG: $0.image) }
-        let pixels = try images.map { try pipeline.processor($0) }            // [3, H, W] each
-        let imageEmbeds = try pipeline.encode(images: images)
+        let pixels = try images.map { try pipeline.processor($0) }            // [3, H, W] each, preprocessed once
+        let imageEmbeds = try pipeline.encode(pixels: pixels)
         let textEmbeds = try pipeline.encode(texts: pairs.map(\.caption))
         let imageOf = pairs.map(\.image)
         let baseRanks = try RetrievalEvaluator.ranks(texts: textEmbeds, images: imageEmbeds, imageOfText: imageOf).textToImage

@@ -104,9 +104,19 @@ public final class ImageTextPipeline {
     /// Image embeddings `[images, dim]`, L2-normalised unless `normalize` is false.
     public func encode(images: [RGBImage], normalize: Bool = true, batchSize: Int = 32) throws -> Tensor {
         try batched(images.count, batchSize) { range in
-            let pixels = try processor.batch(Array(images[range]))
-            return try withNoGrad { try model.imageFeatures(Variable(pixels)) }.value
+            try features(try processor.batch(Array(images[range])))
         }.normalizedRows(normalize)
+    }
+
+    /// Image embeddings from images already preprocessed by `processor` (`[3, H, W]` each).
+    public func encode(pixels: [Tensor], normalize: Bool = true, batchSize: Int = 32) throws -> Tensor {
+        try batched(pixels.count, batchSize) { range in
+            try features(Tensor.stack(Array(pixels[range]), axis: 0))
+        }.normalizedRows(normalize)
+    }
+
+    private func features(_ pixels: Tensor) throws -> Tensor {
+        try withNoGrad { try model.imageFeatures(Variable(pixels)) }.value
     }
 
     /// Logits `[images, texts]` for normalised embeddings, as the model computes them.
