@@ -133,11 +133,11 @@ public struct RetrievalMetrics: Codable, Equatable, Sendable {
 public struct RetrievalRanks: Sendable {
     /// For each caption, the rank of its image.
     public var textToImage: [Int]
-    /// For each image, the rank of its best caption (0 for an image without captions is never stored; see `imagesWithoutCaptions`).
+    /// For each image with captions, the rank of its best caption (images without captions are left out).
     public var imageToText: [Int]
-    /// For each image, the positions of all its captions in its ranking of texts.
+    /// For each image with captions, the positions of all its captions in its ranking of texts.
     public var imageCaptionPositions: [[Int]]
-    /// For each image, its highest similarity to any caption.
+    /// For each image with captions, its highest similarity to any caption.
     public var bestCosine: [Float]
 }
 
@@ -278,12 +278,12 @@ public enum RetrievalEvaluator {
         }
 
         func finish() -> RetrievalRanks {
-            RetrievalRanks(
+            let ranked = captions.indices.filter { !captions[$0].isEmpty }    // images without captions are not queries
+            return RetrievalRanks(
                 textToImage: textAbove.map { Int($0) + 1 },
-                imageToText: imageAbove.enumerated().map { captions[$0.offset].isEmpty ? Int.max : Int($0.element) + 1 }
-                    .filter { $0 != Int.max },
-                imageCaptionPositions: captionAbove.enumerated().filter { !captions[$0.offset].isEmpty }.map { $0.element.map { Int($0) + 1 } },
-                bestCosine: best.enumerated().filter { !captions[$0.offset].isEmpty }.map(\.element))
+                imageToText: ranked.map { Int(imageAbove[$0]) + 1 },
+                imageCaptionPositions: ranked.map { captionAbove[$0].map { Int($0) + 1 } },
+                bestCosine: ranked.map { best[$0] })
         }
     }
 }
