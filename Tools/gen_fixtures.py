@@ -5,7 +5,7 @@ Regenerate with (versions pinned in Tools/requirements-fixtures.txt; torchvision
 must be absent so transformers uses its PIL image processor):
 
     python3 -m venv /tmp/fx && /tmp/fx/bin/pip install -r Tools/requirements-fixtures.txt
-    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim] [siglip] [retrieval] [elip]
+    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim] [siglip] [retrieval] [elip] [contrastive] [checkpoint]
 
 Everything is seeded; the outputs are deterministic for the pinned versions.
 """
@@ -597,6 +597,90 @@ def gen_elip():
                   str(folder / f"{kind}_expected.safetensors"), metadata={**PROVENANCE, "model": str(src.relative_to(FIX))})
         print("elip", kind, guided.shape)
 
+# MARK: - Contrastive training
+
+def contrastive_loss(kind, model, ids, mask, pixels):
+    if kind == "clip":
+        t = model.get_text_features(input_ids=ids, attention_mask=mask).pooler_output
+    else:
+        t = model.get_text_features(input_ids=ids).pooler_output
+    i = model.get_image_features(pixel_values=pixels).pooler_output
+    t = t / t.norm(dim=-1, keepdim=True)
+    i = i / i.norm(dim=-1, keepdim=True)
+    n = t.shape[0]
+    if kind == "clip":
+        logits = t @ i.t() * model.logit_scale.exp()
+        labels = torch.arange(n)
+        return (torch.nn.functional.cross_entropy(logits, labels) + torch.nn.functional.cross_entropy(logits.t(), labels)) / 2
+    logits = t @ i.t() * model.logit_scale.exp() + model.logit_bias
+    z = 2 * torch.eye(n) - 1
+    return -torch.nn.functional.logsigmoid(z * logits).sum() / n
+
+def gen_contrastive():
+    """20 steps of full contrastive training (both towers): AdamW with open_clip's decay split,
+    warmup 5 then cosine (open_clip's cosine_lr), gradient clipping at norm 1, logit_scale clamp."""
+    from transformers import CLIPModel, SiglipModel
+    folder = FIX / "training"
+    folder.mkdir(parents=True, exist_ok=True)
+    steps, warmup, base_lr, wd = 20, 5, 2e-3, 0.1
+    for kind, src in (("clip", FIX / "clip" / "p16_96"), ("siglip", FIX / "siglip" / "p8_48")):
+        model = (CLIPModel if kind == "clip" else SiglipModel).from_pretrained(src).train()
+        e = {k: torch.from_numpy(v) for k, v in __import__("safetensors.numpy", fromlist=["load_file"]).load_file(str(src / "expected.safetensors")).items()}
+        n = min(e["input_ids"].shape[0], e["pixel_values"].shape[0])
+        ids, pixels = e["input_ids"][:n], e["pixel_values"][:n]
+        mask = e["attention_mask"][:n] if kind == "clip" else None
+        named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
+        no_decay = lambda k, p: p.ndim < 2 or "bias" in k or "norm" in k or "logit_" in k
+        opt = torch.optim.AdamW([{"params": [p for k, p in named if not no_decay(k, p)], "weight_decay": wd},
+                                 {"params": [p for k, p in named if no_decay(k, p)], "weight_decay": 0.0}], lr=base_lr)
+        losses, lrs = [], []
+        for step in range(steps):
+            if step < warmup:
+                lr = base_lr * (step + 1) / warmup
+            else:
+                lr = 0.5 * (1 + np.cos(np.pi * (step - warmup) / (steps - warmup))) * base_lr
+            for g in opt.param_groups:
+                g["lr"] = lr
+            loss = contrastive_loss(kind, model, ids, mask, pixels)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for _, p in named], 1.0)
+            opt.step()
+            if kind == "clip":
+                with torch.no_grad():
+                    model.logit_scale.clamp_(0, np.log(100))
+            losses.append(loss.item())
+            lrs.append(lr)
+        save_file({"input_ids": ids.numpy().astype(np.int64), "pixel_values": pixels.numpy(),
+                   **({"attention_mask": mask.numpy().astype(np.float32)} if mask is not None else {}),
+                   "train_losses": np.array(losses, dtype=np.float32), "lrs": np.array(lrs, dtype=np.float32)},
+                  str(folder / f"{kind}_steps.safetensors"),
+                  metadata={**PROVENANCE, "model": str(src.relative_to(FIX)), "base_lr": str(base_lr),
+                            "weight_decay": str(wd), "warmup": str(warmup), "steps": str(steps)})
+        print("contrastive", kind, losses[0], losses[-1])
+
+def gen_checkpoint():
+    """A model folder written by clipcore's trainer, reloaded with transformers: its embeddings of
+    fixed texts and images become the expected values clipcore must reproduce from the same folder."""
+    from transformers import CLIPModel, CLIPTokenizer, CLIPImageProcessor
+    from PIL import Image
+    ckpt = FIX / "training" / "clipcore_checkpoint"
+    if not (ckpt / "model.safetensors").exists():
+        sys.exit(f"{ckpt} missing: write it first with Tools/write_checkpoint_fixture.sh")
+    model = CLIPModel.from_pretrained(ckpt).eval()
+    tok = CLIPTokenizer.from_pretrained(ckpt)
+    proc = CLIPImageProcessor.from_pretrained(ckpt)
+    texts = ["a small red circle on the left", "a large blue square above a small green triangle", "three shapes on gray"]
+    images = [Image.open(FIX / "clip" / "p16_96" / f"image{i}.png").convert("RGB") for i in range(3)]
+    with torch.no_grad():
+        b = tok(texts, padding=True, return_tensors="pt")
+        t = model.get_text_features(**b).pooler_output
+        i = model.get_image_features(**proc(images=images, return_tensors="pt")).pooler_output
+    save_file({"text_embeds": (t / t.norm(dim=-1, keepdim=True)).numpy(), "image_embeds": (i / i.norm(dim=-1, keepdim=True)).numpy()},
+              str(FIX / "training" / "checkpoint_expected.safetensors"),
+              metadata={**PROVENANCE, "texts": json.dumps(texts)})
+    print("checkpoint reloaded with transformers", t.shape, i.shape)
+
 # MARK: - Optimizers
 
 def gen_optim():
@@ -632,12 +716,14 @@ def gen_optim():
     print("optim fixture", len(out))
 
 if __name__ == "__main__":
-    what = sys.argv[1:] or ["clip", "tokenizer", "images", "optim", "siglip", "retrieval", "elip"]
+    what = sys.argv[1:] or ["clip", "tokenizer", "images", "optim", "siglip", "retrieval", "elip", "contrastive", "checkpoint"]
     if "clip" in what: gen_clip()
     if "tokenizer" in what: gen_tokenizer()
     if "images" in what: gen_images()
     if "optim" in what: gen_optim()
     if "retrieval" in what: gen_retrieval()
     if "elip" in what: gen_elip()
+    if "contrastive" in what: gen_contrastive()
+    if "checkpoint" in what: gen_checkpoint()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()

@@ -156,3 +156,73 @@ int cc_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cc_imag
     png_destroy_read_struct(&png, &info, NULL);
     return CC_OK;
 }
+
+// MARK: - PNG writing
+
+typedef struct {
+    uint8_t *buf;
+    size_t size, cap;
+    int failed;
+    jmp_buf jump;
+} writer_state;
+
+static void on_write_error(png_structp png, png_const_charp msg) {
+    (void)msg;
+    writer_state *st = (writer_state *)png_get_error_ptr(png);
+    longjmp(st->jump, 1);
+}
+
+static void on_write(png_structp png, png_bytep data, png_size_t n) {
+    writer_state *st = (writer_state *)png_get_io_ptr(png);
+    if (st->failed) return;
+    if (st->size + n > st->cap) {
+        size_t cap = st->cap ? st->cap : 4096;
+        while (cap < st->size + n) cap *= 2;
+        uint8_t *nb = realloc(st->buf, cap);
+        if (!nb) { st->failed = 1; return; }
+        st->buf = nb;
+        st->cap = cap;
+    }
+    memcpy(st->buf + st->size, data, n);
+    st->size += n;
+}
+
+static void on_flush(png_structp png) { (void)png; }
+
+int cc_png_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height, uint8_t **out, size_t *out_size) {
+    if (!rgb || !out || !out_size || width == 0 || height == 0) return CC_ERR_FORMAT;
+    if ((uint64_t)width * height > (1ull << 31)) return CC_ERR_TOO_LARGE;
+    // Volatile: read after a possible longjmp.
+    writer_state *volatile st = calloc(1, sizeof(writer_state));
+    if (!st) return CC_ERR_OOM;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, st, on_write_error, on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_write_struct(&png, NULL);
+        free(st);
+        return CC_ERR_OOM;
+    }
+    if (setjmp(st->jump)) {
+        png_destroy_write_struct(&png, &info);
+        free(st->buf);
+        free(st);
+        return CC_ERR_FORMAT;
+    }
+    png_set_write_fn(png, st, on_write, on_flush);
+    png_set_IHDR(png, info, width, height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (uint32_t y = 0; y < height; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * width * 3));
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    int failed = st->failed;
+    if (failed) {
+        free(st->buf);
+        free(st);
+        return CC_ERR_OOM;
+    }
+    *out = st->buf;
+    *out_size = st->size;
+    free(st);
+    return CC_OK;
+}

@@ -121,29 +121,12 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
     /// Parses YAML text.
     /// - Throws: `ConfigError` naming the file and the offending key.
     public static func parse(_ yaml: String, name: String = "config") throws -> ELIPConfig {
-        do {
-            return try YAMLDecoder().decode(ELIPConfig.self, from: yaml)
-        } catch let e as ConfigError {
-            throw ConfigError("\(name): \(e.message)")
-        } catch DecodingError.keyNotFound(let key, let ctx) {
-            throw ConfigError("\(name): \(path(ctx.codingPath + [key])) missing")
-        } catch DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx) {
-            throw ConfigError("\(name): \(path(ctx.codingPath)) has the wrong type")
-        } catch DecodingError.dataCorrupted(let ctx) where ctx.underlyingError is ConfigError {
-            throw ConfigError("\(name): \((ctx.underlyingError as! ConfigError).message)")
-        } catch DecodingError.dataCorrupted(let ctx) {
-            throw ConfigError("\(name): \(ctx.codingPath.isEmpty ? "not valid YAML" : path(ctx.codingPath) + ": " + ctx.debugDescription)")
-        } catch {
-            throw ConfigError("\(name): not valid YAML (\(error))")
-        }
+        try decodeConfig(ELIPConfig.self, yaml, name: name)
     }
 
     /// Reads a YAML file.
     public static func load(path: String) throws -> ELIPConfig {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigError("\(path): cannot read the file")
-        }
-        return try parse(text, name: path)
+        try parse(try readConfigText(path), name: path)
     }
 }
 
@@ -164,11 +147,38 @@ private struct AnyKey: CodingKey {
 private func path(_ keys: [CodingKey]) -> String { keys.map(\.stringValue).joined(separator: ".") }
 
 /// Fails on keys the type does not know, naming the first one (with its full path).
-private func rejectUnknownKeys(_ decoder: Decoder, _ known: [String]) throws {
+func rejectUnknownKeys(_ decoder: Decoder, _ known: [String]) throws {
     let c = try decoder.container(keyedBy: AnyKey.self)
     let unknown = c.allKeys.map(\.stringValue).filter { !known.contains($0) }.sorted()
     if let first = unknown.first {
         let where_ = path(decoder.codingPath)
         throw ConfigError("unknown key '\(where_.isEmpty ? first : where_ + "." + first)' (known: \(known.sorted().joined(separator: ", ")))")
     }
+}
+
+/// Decodes YAML text into a config type; every failure becomes a `ConfigError` naming the file and key.
+func decodeConfig<T: Decodable>(_ type: T.Type, _ yaml: String, name: String) throws -> T {
+    do {
+        return try YAMLDecoder().decode(T.self, from: yaml)
+    } catch let e as ConfigError {
+        throw ConfigError("\(name): \(e.message)")
+    } catch DecodingError.keyNotFound(let key, let ctx) {
+        throw ConfigError("\(name): \(path(ctx.codingPath + [key])) missing")
+    } catch DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx) {
+        throw ConfigError("\(name): \(path(ctx.codingPath)) has the wrong type")
+    } catch DecodingError.dataCorrupted(let ctx) where ctx.underlyingError is ConfigError {
+        throw ConfigError("\(name): \((ctx.underlyingError as! ConfigError).message)")
+    } catch DecodingError.dataCorrupted(let ctx) {
+        throw ConfigError("\(name): \(ctx.codingPath.isEmpty ? "not valid YAML" : path(ctx.codingPath) + ": " + ctx.debugDescription)")
+    } catch {
+        throw ConfigError("\(name): not valid YAML (\(error))")
+    }
+}
+
+/// A config file's text.
+func readConfigText(_ path: String) throws -> String {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        throw ConfigError("\(path): cannot read the file")
+    }
+    return text
 }

@@ -71,6 +71,17 @@ public struct ImageTextDataset: Sendable {
         source = manifest
     }
 
+    /// The manifest of a named split: `path/{split}.jsonl` when `path` is a folder holding one,
+    /// else `path` itself (a manifest file, or a folder's `manifest.jsonl`).
+    public static func manifest(_ path: String, split: String) -> String {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue,
+           FileManager.default.fileExists(atPath: path + "/" + split + ".jsonl") {
+            return path + "/" + split + ".jsonl"
+        }
+        return path
+    }
+
     /// Every (caption, image index) pair, captions in manifest order.
     public var pairs: [(caption: String, image: Int)] {
         items.enumerated().flatMap { i, item in item.captions.map { ($0, i) } }

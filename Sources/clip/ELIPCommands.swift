@@ -22,7 +22,7 @@ struct ELIPCommand: ParsableCommand {
             try reportingErrors {
                 let cfg = try ELIPConfig.load(path: config)
                 let pipeline = try ImageTextPipeline(directory: cfg.modelName)
-                let data = try ImageTextDataset(path: cfg.dataset.name, imageColumn: cfg.dataset.imageColumn,
+                let data = try ImageTextDataset(path: ImageTextDataset.manifest(cfg.dataset.name, split: cfg.dataset.split), imageColumn: cfg.dataset.imageColumn,
                                                 textColumn: cfg.dataset.textColumn)
                 let trainer = try ELIPTrainer(config: cfg, pipeline: pipeline, dataset: data)
                 trainer.checkpointEvery = checkpointEvery
@@ -31,27 +31,15 @@ struct ELIPCommand: ParsableCommand {
                 if resume, try trainer.resume() {
                     print("resumed at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch), update \(trainer.updates)")
                 }
-                let logPath = cfg.outputRoot + "/train_log.jsonl"
-                if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-                guard let log = FileHandle(forWritingAtPath: logPath) else { throw CLIFailure(description: "\(logPath): cannot open") }
+                let log = try openLog(cfg.outputRoot + "/train_log.jsonl")
                 defer { try? log.close() }
-                _ = try? log.seekToEnd()
                 let perEpoch = (trainer.batches(epoch: 0).count + max(cfg.gradAccumSteps, 1) - 1) / max(cfg.gradAccumSteps, 1)
-                let total = perEpoch * cfg.epochs
-                let terminal = isatty(STDOUT_FILENO) == 1
-                let start = Date()
-                let first = trainer.updates
-                var done = first
+                let progress = ProgressLine(total: perEpoch * cfg.epochs, unit: "update", done: trainer.updates)
                 try trainer.run { line in
-                    log.write(Data((line + "\n").utf8))
-                    done += 1
-                    let elapsed = Date().timeIntervalSince(start)
-                    let rate = Double(done - first) / max(elapsed, 1e-9)
-                    let eta = rate > 0 ? Double(total - done) / rate : 0
-                    let text = String(format: "update %d/%d  %.2f updates/s  ETA %.0f s  %@", done, total, rate, eta, line)
-                    if terminal { print("\r" + text, terminator: "") ; fflush(stdout) } else { print(text) }
+                    log.writeLine(line)
+                    progress.tick(line)
                 }
-                if terminal { print("") }
+                progress.finish()
                 print("mapper → \(cfg.outputRoot)/mapper_last.safetensors")
             }
         }
@@ -70,7 +58,7 @@ struct ELIPCommand: ParsableCommand {
                 let split = cfg.evalSplit ?? cfg.dataset
                 let pipeline = try ImageTextPipeline(directory: cfg.modelName)
                 let mapper = try ELIPMapper.load(path: checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors")
-                let data = try ImageTextDataset(path: split.name, imageColumn: split.imageColumn, textColumn: split.textColumn)
+                let data = try ImageTextDataset(path: ImageTextDataset.manifest(split.name, split: split.split), imageColumn: split.imageColumn, textColumn: split.textColumn)
                 let name = split.name.lowercased()
                 let depth = k ?? (name.contains("occluded") ? cfg.rerankK.occludedCoco : name.contains("imagenet") ? cfg.rerankK.imagenetR
                     : name.contains("flickr") ? cfg.rerankK.flickr : cfg.rerankK.coco)

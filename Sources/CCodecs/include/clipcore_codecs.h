@@ -41,6 +41,10 @@ int cc_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cc_imag
 /// Inflates gzip data into a malloc'ed buffer (free with cc_free). Returns CC_OK or CC_ERR_FORMAT.
 int cc_gunzip(const uint8_t *data, size_t size, uint8_t **out, size_t *out_size);
 
+/// Encodes 8-bit RGB pixels (`width * height * 3` bytes, row-major) as a PNG in a malloc'ed
+/// buffer (free with cc_free). Returns CC_OK, CC_ERR_TOO_LARGE or CC_ERR_OOM.
+int cc_png_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height, uint8_t **out, size_t *out_size);
+
 void cc_free(void *p);
 
 /// open_clip's bpe_simple_vocab_16e6.txt.gz (MIT licence, see resources/LICENSE-open_clip).

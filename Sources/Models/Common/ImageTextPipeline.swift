@@ -93,6 +93,17 @@ public final class ImageTextPipeline {
         }
     }
 
+    /// A pipeline over a model in memory (for instance one being trained); `directory` is where it
+    /// is saved, or a label.
+    public init(model: any TwoTowerModel, kind: ModelKind, processor: ImageProcessor,
+                tokenize: @escaping ([String]) -> TokenizedBatch, directory: String = "(in memory)") {
+        self.directory = directory
+        self.kind = kind
+        self.model = model
+        self.processor = processor
+        self.tokenize = tokenize
+    }
+
     /// Text embeddings `[texts, dim]`, L2-normalised unless `normalize` is false.
     public func encode(texts: [String], normalize: Bool = true, batchSize: Int = 64) throws -> Tensor {
         try batched(texts.count, batchSize) { range in

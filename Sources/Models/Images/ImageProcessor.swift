@@ -39,6 +39,34 @@ public struct ImageProcessorConfig: Sendable, Equatable {
 
     public init() {}
 
+    /// The settings as a `preprocessor_config.json` that transformers and `load(path:)` both read
+    /// (`processorClass`: `CLIPImageProcessor` or `SiglipImageProcessor`).
+    public func json(processorClass: String) -> String {
+        let sizeText: String
+        switch size {
+        case .shortestEdge(let e): sizeText = "{\"shortest_edge\": \(e)}"
+        case .exact(let h, let w): sizeText = "{\"height\": \(h), \"width\": \(w)}"
+        }
+        func list(_ v: [Float]) -> String { "[" + v.map { "\(Double($0))" }.joined(separator: ", ") + "]" }
+        return """
+        {
+          "image_processor_type": "\(processorClass)",
+          "do_resize": \(doResize),
+          "size": \(sizeText),
+          "resample": \(resample.rawValue),
+          "do_center_crop": \(doCenterCrop),
+          "crop_size": {"height": \(cropHeight), "width": \(cropWidth)},
+          "do_rescale": \(doRescale),
+          "rescale_factor": \(rescaleFactor),
+          "do_normalize": \(doNormalize),
+          "do_convert_rgb": true,
+          "image_mean": \(list(mean)),
+          "image_std": \(list(std))
+        }
+
+        """
+    }
+
     /// Reads `preprocessor_config.json`; absent keys keep the values of `defaults`.
     /// - Throws: `ModelError` naming a malformed field.
     public static func load(path: String, defaults: ImageProcessorConfig = .clip) throws -> ImageProcessorConfig {

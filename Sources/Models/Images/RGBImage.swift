@@ -51,3 +51,25 @@ public struct RGBImage: Equatable, Sendable {
         try self.init(png: [UInt8](data), name: path)
     }
 }
+
+extension RGBImage {
+    /// The image encoded as an 8-bit RGB PNG (through libpng).
+    public func pngData() throws -> [UInt8] {
+        var out: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        let status = pixels.withUnsafeBufferPointer {
+            cc_png_encode_rgb($0.baseAddress, UInt32(width), UInt32(height), &out, &size)
+        }
+        guard status == 0, let out else { throw ModelError("image: cannot encode \(width)×\(height) as PNG (status \(status))") }
+        defer { cc_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: size))
+    }
+
+    /// Writes the image as a PNG file, atomically (a temporary file renamed into place).
+    public func writePNG(to path: String) throws {
+        let data = Data(try pngData())
+        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw ModelError("\(path): cannot write the PNG (\(error.localizedDescription))")
+        }
+    }
+}

@@ -4,6 +4,7 @@
 import Foundation
 import Tensor
 import CCodecs
+import NN
 
 /// Token ids and their padding mask for a batch of texts.
 public struct TokenizedBatch {
@@ -114,6 +115,11 @@ public final class CLIPTokenizer: @unchecked Sendable {
 
     /// The standard 49,408-token vocabulary, built from open_clip's merges file embedded in the library.
     public static func standard(style: Style = .transformers, contextLength: Int = 77) throws -> CLIPTokenizer {
+        try fromOpenCLIPMerges(try standardMergesText(), style: style, contextLength: contextLength)
+    }
+
+    /// open_clip's merges file, inflated from the copy embedded in the library.
+    static func standardMergesText() throws -> String {
         var size = 0
         let gz = cc_clip_bpe_vocab_gz(&size)!
         var out: UnsafeMutablePointer<UInt8>?
@@ -122,14 +128,46 @@ public final class CLIPTokenizer: @unchecked Sendable {
             throw ModelError("tokenizer: the embedded vocabulary could not be inflated")
         }
         defer { cc_free(out) }
-        let text = String(decoding: UnsafeBufferPointer(start: out, count: outSize), as: UTF8.self)
-        return try fromOpenCLIPMerges(text, style: style, contextLength: contextLength)
+        return String(decoding: UnsafeBufferPointer(start: out, count: outSize), as: UTF8.self)
+    }
+
+    /// Writes the standard vocabulary in transformers' layout (`vocab.json`, `merges.txt`,
+    /// `tokenizer_config.json`, `special_tokens_map.json`) into `directory`, so a model trained from
+    /// scratch with it loads with `CLIPTokenizer.from_pretrained` as well as here.
+    public static func writeStandardFiles(to directory: String, contextLength: Int = 77) throws {
+        let (vocab, pairs) = try openCLIPVocabulary(try standardMergesText(), style: .transformers)
+        let entries = vocab.enumerated().map { "\(JSONText.quoted($1)): \($0)" }
+        let files = [
+            ("vocab.json", "{" + entries.joined(separator: ", ") + "}\n"),
+            ("merges.txt", "#version: 0.2\n" + pairs.map { "\($0.0) \($0.1)" }.joined(separator: "\n") + "\n"),
+            ("tokenizer_config.json", """
+            {"tokenizer_class": "CLIPTokenizer", "model_max_length": \(contextLength), "bos_token": "<|startoftext|>",
+             "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "do_lower_case": true}
+
+            """),
+            ("special_tokens_map.json", """
+            {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}
+
+            """),
+        ]
+        for (name, text) in files {
+            do { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) } catch {
+                throw ModelError("\(directory)/\(name): cannot write (\(error.localizedDescription))")
+            }
+        }
     }
 
     /// open_clip's `bpe_simple_vocab_16e6.txt` format: a version line, then merges; the first
     /// 48,894 merges are used, and the vocabulary is bytes, bytes + `</w>`, merge results, specials.
     public static func fromOpenCLIPMerges(_ text: String, style: Style = .transformers,
                                           contextLength: Int = 77) throws -> CLIPTokenizer {
+        let (vocab, pairs) = try openCLIPVocabulary(text, style: style)
+        let table = Dictionary(vocab.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        return try CLIPTokenizer(vocabulary: table, merges: pairs, style: style, contextLength: contextLength)
+    }
+
+    /// The vocabulary (in id order) and merges of an open_clip merges file.
+    private static func openCLIPVocabulary(_ text: String, style: Style) throws -> (vocab: [String], merges: [(String, String)]) {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         let count = 49152 - 256 - 2
         guard lines.count > count else { throw ModelError("tokenizer: BPE merges file has \(lines.count) lines, expected over \(count)") }
@@ -144,8 +182,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
         vocab += vocab.map { $0 + "</w>" }
         vocab += pairs.map { $0.0 + $0.1 }
         vocab += style == .openCLIP ? ["<start_of_text>", "<end_of_text>"] : ["<|startoftext|>", "<|endoftext|>"]
-        let table = Dictionary(vocab.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        return try CLIPTokenizer(vocabulary: table, merges: pairs, style: style, contextLength: contextLength)
+        return (vocab, pairs)
     }
 
     /// Loads `vocab.json` + `merges.txt`, or `tokenizer.json`, from a model folder; the pad token

@@ -1,0 +1,138 @@
+// Contrastive training configuration (YAML), with the hyperparameters of
+// seed 001's command line.
+
+import Foundation
+import Models
+
+/// A contrastive (CLIP / SigLIP) training run. Every key is optional except `dataset`;
+/// an unknown key is an error that names it.
+///
+/// `model` is a preset name for training from scratch (`tiny`, `small`: CLIP with the standard
+/// vocabulary; `image_size` sets their resolution) or a model folder in HF layout to fine-tune.
+public struct ContrastiveConfig: Codable, Equatable, Sendable {
+    public var model = "tiny"
+    public var dataset: String
+    public var trainSplit = "train"
+    public var valSplit = "val"
+    public var testSplit = "test"
+    public var outputDir = "runs/contrastive"
+    public var epochs = 10
+    public var lr = 5e-4
+    public var weightDecay = 0.1
+    public var trainBs = 64
+    public var evalBs = 128
+    public var gradAccum = 1
+    public var warmupRatio = 0.1
+    /// Gradient clipping by global norm; 0 turns it off.
+    public var maxGradNorm = 1.0
+    public var seed = 0
+    /// Locks the image tower except its last `lockImageUnlockedLayers` encoder layers (with the final
+    /// norm and projection when that is above 0); LiT when the count is 0.
+    public var lockImage = false
+    public var lockImageUnlockedLayers = 0
+    public var lockText = false
+    public var lockTextUnlockedLayers = 0
+    /// Validation every N epochs (0: never); checkpoints every N epochs (0: only `last` and `best`).
+    public var evalEvery = 1
+    public var saveEvery = 1
+    public var maxTrainExamples: Int?
+    public var imageSize = 64
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case model, dataset, trainSplit = "train_split", valSplit = "val_split", testSplit = "test_split"
+        case outputDir = "output_dir", epochs, lr, weightDecay = "weight_decay", trainBs = "train_bs", evalBs = "eval_bs"
+        case gradAccum = "grad_accum", warmupRatio = "warmup_ratio", maxGradNorm = "max_grad_norm", seed
+        case lockImage = "lock_image", lockImageUnlockedLayers = "lock_image_unlocked_layers"
+        case lockText = "lock_text", lockTextUnlockedLayers = "lock_text_unlocked_layers"
+        case evalEvery = "eval_every", saveEvery = "save_every", maxTrainExamples = "max_train_examples"
+        case imageSize = "image_size"
+    }
+
+    public init(dataset: String, model: String = "tiny", outputDir: String = "runs/contrastive") {
+        self.dataset = dataset
+        self.model = model
+        self.outputDir = outputDir
+    }
+
+    public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ContrastiveConfig(dataset: "")
+        func get<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: key) ?? fallback }
+        dataset = try c.decode(String.self, forKey: .dataset)
+        model = try get(.model, d.model)
+        trainSplit = try get(.trainSplit, d.trainSplit)
+        valSplit = try get(.valSplit, d.valSplit)
+        testSplit = try get(.testSplit, d.testSplit)
+        outputDir = try get(.outputDir, d.outputDir)
+        epochs = try get(.epochs, d.epochs)
+        lr = try get(.lr, d.lr)
+        weightDecay = try get(.weightDecay, d.weightDecay)
+        trainBs = try get(.trainBs, d.trainBs)
+        evalBs = try get(.evalBs, d.evalBs)
+        gradAccum = try get(.gradAccum, d.gradAccum)
+        warmupRatio = try get(.warmupRatio, d.warmupRatio)
+        maxGradNorm = try get(.maxGradNorm, d.maxGradNorm)
+        seed = try get(.seed, d.seed)
+        lockImage = try get(.lockImage, d.lockImage)
+        lockImageUnlockedLayers = try get(.lockImageUnlockedLayers, d.lockImageUnlockedLayers)
+        lockText = try get(.lockText, d.lockText)
+        lockTextUnlockedLayers = try get(.lockTextUnlockedLayers, d.lockTextUnlockedLayers)
+        evalEvery = try get(.evalEvery, d.evalEvery)
+        saveEvery = try get(.saveEvery, d.saveEvery)
+        maxTrainExamples = try c.decodeIfPresent(Int.self, forKey: .maxTrainExamples)
+        imageSize = try get(.imageSize, d.imageSize)
+        try validate()
+    }
+
+    /// Checks ranges; the error names the key.
+    public func validate() throws {
+        for (key, v) in [("epochs", epochs), ("train_bs", trainBs), ("eval_bs", evalBs), ("grad_accum", gradAccum),
+                         ("image_size", imageSize)] where v <= 0 {
+            throw ConfigError("\(key) must be positive, got \(v)")
+        }
+        for (key, v) in [("eval_every", evalEvery), ("save_every", saveEvery), ("lock_image_unlocked_layers", lockImageUnlockedLayers),
+                         ("lock_text_unlocked_layers", lockTextUnlockedLayers)] where v < 0 {
+            throw ConfigError("\(key) must not be negative, got \(v)")
+        }
+        guard trainBs >= 2 else { throw ConfigError("train_bs must be at least 2 for a contrastive loss, got \(trainBs)") }
+        guard lr > 0 else { throw ConfigError("lr must be positive, got \(lr)") }
+        guard weightDecay >= 0, maxGradNorm >= 0 else { throw ConfigError("weight_decay and max_grad_norm must not be negative") }
+        guard (0...1).contains(warmupRatio) else { throw ConfigError("warmup_ratio must lie in [0, 1], got \(warmupRatio)") }
+    }
+
+    public static func parse(_ yaml: String, name: String = "config") throws -> ContrastiveConfig {
+        try decodeConfig(ContrastiveConfig.self, yaml, name: name)
+    }
+
+    public static func load(path: String) throws -> ContrastiveConfig {
+        try parse(try readConfigText(path), name: path)
+    }
+
+    // MARK: - Presets
+
+    /// The CLIP configuration of a preset name, or nil when `name` is not one.
+    public static func preset(_ name: String, imageSize: Int) -> CLIPConfig? {
+        let patch = max(imageSize / 8, 1)
+        switch name {
+        case "tiny":
+            return CLIPConfig(
+                textConfig: CLIPTextConfig(hiddenSize: 128, intermediateSize: 512, numHiddenLayers: 3, numAttentionHeads: 4,
+                                           maxPositionEmbeddings: 32, hiddenAct: "gelu"),
+                visionConfig: CLIPVisionConfig(hiddenSize: 128, intermediateSize: 512, numHiddenLayers: 4, numAttentionHeads: 4,
+                                               imageSize: imageSize, patchSize: patch, hiddenAct: "gelu"),
+                projectionDim: 128)
+        case "small":
+            return CLIPConfig(
+                textConfig: CLIPTextConfig(hiddenSize: 256, intermediateSize: 1024, numHiddenLayers: 4, numAttentionHeads: 4,
+                                           maxPositionEmbeddings: 32, hiddenAct: "gelu"),
+                visionConfig: CLIPVisionConfig(hiddenSize: 256, intermediateSize: 1024, numHiddenLayers: 6, numAttentionHeads: 4,
+                                               imageSize: imageSize, patchSize: patch, hiddenAct: "gelu"),
+                projectionDim: 256)
+        default:
+            return nil
+        }
+    }
+
+    public static let presetNames = ["tiny", "small"]
+}

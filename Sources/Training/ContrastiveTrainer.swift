@@ -1,0 +1,298 @@
+// Contrastive training of CLIP and SigLIP models, from a preset or from a
+// checkpoint: InfoNCE with a learnable temperature or the sigmoid loss with
+// learnable scale and bias, AdamW, warmup + cosine, clipping, tower locking,
+// validation retrieval metrics, HF-layout checkpoints and exact resume.
+
+import Foundation
+import Tensor
+import Autograd
+import NN
+import Models
+import Retrieval
+
+/// One optimisation step's machinery, shared by the trainer and the parity tests: forward and
+/// backward of a batch, and the update (clipping, schedule, AdamW, temperature clamp).
+public final class ContrastiveStep {
+    public let model: any PromptGuidedModel
+    public let optimizer: AdamW
+    public let schedule: any LearningRateSchedule
+    public let maxGradNorm: Float
+    let trainable: [Variable]
+    public private(set) var updates = 0
+
+    /// AdamW over the model's trainable parameters, biases / norms / temperature without weight decay.
+    public init(model: any PromptGuidedModel, lr: Float, weightDecay: Float, schedule: any LearningRateSchedule,
+                maxGradNorm: Float) {
+        self.model = model
+        self.schedule = schedule
+        self.maxGradNorm = maxGradNorm
+        optimizer = AdamW(ParameterGroup.decaySplit(model, weightDecay: weightDecay), learningRate: lr)
+        trainable = model.parameters.filter(\.requiresGrad)
+    }
+
+    /// Forward and backward of one batch (gradients accumulate, scaled by `scale`); returns the loss.
+    public func lossAndBackward(_ batch: TokenizedBatch, pixels: Tensor, scale: Float = 1) throws -> Float {
+        let t = try model.textFeatures(batch.ids, attentionMask: batch.attentionMask).l2Normalized()
+        let i = try model.imageFeatures(Variable(pixels)).l2Normalized()
+        let loss = model.pairLoss(textEmbeds: t, imageEmbeds: i)
+        (loss * scale).backward()
+        return loss.value.item
+    }
+
+    /// Clips, sets the scheduled rate, steps AdamW, clears gradients and clamps CLIP's temperature to
+    /// [0, ln 100] as open_clip does. Returns the gradient norm before clipping.
+    @discardableResult
+    public func update() -> Float {
+        let norm = maxGradNorm > 0 ? clipGradientNorm(trainable, maxNorm: maxGradNorm) : 0
+        optimizer.learningRate = schedule.rate(at: updates)
+        optimizer.step()
+        optimizer.zeroGrad()
+        if let clip = model as? CLIPModel {
+            let v = clip.logitScale.value.item
+            let clamped = min(max(v, 0), Float(Foundation.log(100.0)))
+            if clamped != v { clip.logitScale.assign(Tensor.full(clip.logitScale.shape, clamped)) }
+        }
+        updates += 1
+        return norm
+    }
+
+    /// Restores the update counter (the schedule position) after a resume.
+    public func restore(updates: Int) { self.updates = updates }
+}
+
+/// Trains a CLIP or SigLIP model on an image–text dataset (see `ContrastiveConfig`).
+///
+/// Epoch `e` visits the training images in an order drawn from `seed + e`, each with one of its
+/// captions drawn from the same stream, in batches of `train_bs`; `grad_accum` batches make an
+/// update. The output folder gets `train_log.jsonl`, `epoch_{N}/` every `save_every` epochs, `best/`
+/// (highest validation mean recall), `last/` (with `trainer_state.safetensors`, written every
+/// `checkpointEvery` updates and at each epoch's end) and `test_metric.json` at the end; every
+/// checkpoint is a model folder in HF layout written as a whole.
+public final class ContrastiveTrainer {
+    public let config: ContrastiveConfig
+    public let model: any PromptGuidedModel
+    public let pipeline: ImageTextPipeline
+    public let step: ContrastiveStep
+    public let tokenizerSource: String?
+    let train: ImageTextDataset
+    let trainPixels: [Tensor]
+    public private(set) var epoch = 0
+    public private(set) var batchInEpoch = 0
+    public private(set) var bestScore = -Double.infinity
+    public var checkpointEvery = 100
+    /// Validation metrics by epoch (1-based), as they were computed.
+    public private(set) var history: [(epoch: Int, metrics: RetrievalMetrics)] = []
+
+    /// Builds the model (a preset, or a folder to fine-tune), applies the locks, decodes and
+    /// preprocesses the training images once.
+    /// - Throws: `ConfigError` / `ModelError` / `CheckpointError` naming the problem.
+    public init(config: ContrastiveConfig) throws {
+        try config.validate()
+        self.config = config
+        if let preset = ContrastiveConfig.preset(config.model, imageSize: config.imageSize) {
+            guard config.imageSize % 8 == 0, config.imageSize >= 16 else {
+                throw ConfigError("image_size must be a multiple of 8 and at least 16 for preset '\(config.model)', got \(config.imageSize)")
+            }
+            let m = try ParameterInitialization.seeded(UInt64(truncatingIfNeeded: config.seed)) { try CLIPModel(preset) }
+            var processor = ImageProcessorConfig.clip
+            processor.size = .shortestEdge(config.imageSize)
+            processor.cropHeight = config.imageSize
+            processor.cropWidth = config.imageSize
+            let tok = try CLIPTokenizer.standard(contextLength: preset.textConfig.maxPositionEmbeddings)
+            model = m
+            pipeline = ImageTextPipeline(model: m, kind: .clip, processor: ImageProcessor(processor),
+                                         tokenize: { tok($0, padToContext: false) })
+            tokenizerSource = nil
+        } else {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: config.model, isDirectory: &isDir), isDir.boolValue else {
+                throw ConfigError("model '\(config.model)' is neither a preset (\(ContrastiveConfig.presetNames.joined(separator: ", "))) nor a model folder")
+            }
+            pipeline = try ImageTextPipeline(directory: config.model)
+            guard let m = pipeline.model as? any PromptGuidedModel else { throw ConfigError("\(config.model): unsupported model") }
+            model = m
+            tokenizerSource = config.model
+        }
+        Self.applyLocks(model, config)
+        train = try ImageTextDataset(path: ImageTextDataset.manifest(config.dataset, split: config.trainSplit),
+                                     maxItems: config.maxTrainExamples)
+        guard train.items.count >= 2 else { throw ConfigError("\(train.source): need at least two training images") }
+        let processor = pipeline.processor
+        trainPixels = try train.items.map { try processor(try RGBImage(contentsOfPNG: $0.image)) }
+        let batches = train.items.count / config.trainBs + (train.items.count % config.trainBs >= 2 ? 1 : 0)
+        let updatesPerEpoch = (max(batches, 1) + config.gradAccum - 1) / config.gradAccum
+        let total = updatesPerEpoch * config.epochs
+        let warmup = min(Int((config.warmupRatio * Double(total)).rounded()), total)
+        step = ContrastiveStep(model: model, lr: Float(config.lr), weightDecay: Float(config.weightDecay),
+                               schedule: WarmupCosineSchedule(base: Float(config.lr), warmupSteps: warmup, totalSteps: total),
+                               maxGradNorm: Float(config.maxGradNorm))
+    }
+
+    /// Freezes the locked towers (all of a tower, or all but its last N encoder layers and its head).
+    static func applyLocks(_ model: any PromptGuidedModel, _ config: ContrastiveConfig) {
+        let vision = model.namedParameters().map(\.key).filter { $0.hasPrefix("vision_model.") || $0.hasPrefix("visual_projection.") }
+        let text = model.namedParameters().map(\.key).filter { $0.hasPrefix("text_model.") || $0.hasPrefix("text_projection.") }
+        func lock(_ keys: [String], unlocked n: Int) {
+            let layers = Set(keys.compactMap { layerIndex($0) })
+            let firstOpen = (layers.max() ?? -1) + 1 - n
+            let frozen = Set(keys.filter { key in
+                guard n > 0 else { return true }
+                if let l = layerIndex(key) { return l < firstOpen }
+                // Embeddings stay locked; the final norm, head and projection open with the last layers.
+                return key.contains("embeddings") || key.contains("pre_layrnorm")
+            })
+            model.freeze(where: { frozen.contains($0) })
+        }
+        if config.lockImage { lock(vision, unlocked: config.lockImageUnlockedLayers) }
+        if config.lockText { lock(text, unlocked: config.lockTextUnlockedLayers) }
+    }
+
+    private static func layerIndex(_ key: String) -> Int? {
+        guard let r = key.range(of: ".encoder.layers.") else { return nil }
+        return Int(key[r.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// The batches of `epoch`: (image index, caption index) lists.
+    public func batches(epoch: Int) -> [[(image: Int, caption: Int)]] {
+        var rng = RandomGenerator(seed: UInt64(truncatingIfNeeded: config.seed) &* 0x100_0000_01B3 &+ UInt64(epoch) &+ 1)
+        var order = Array(0..<train.items.count)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
+        let picks = order.map { (image: $0, caption: rng.nextInt(below: train.items[$0].captions.count)) }
+        return stride(from: 0, to: picks.count, by: config.trainBs).map { Array(picks[$0..<min($0 + config.trainBs, picks.count)]) }
+            .filter { $0.count >= 2 }
+    }
+
+    public var updatesPerEpoch: Int { (batches(epoch: 0).count + config.gradAccum - 1) / config.gradAccum }
+
+    /// Trains to the end (or until `stopAfterUpdates` updates, for interruption tests), calling `log`
+    /// with each JSON log line (updates and validations).
+    public func run(stopAfterUpdates: Int? = nil, log: (String) -> Void = { _ in }) throws {
+        let out = config.outputDir
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let accumulation = config.gradAccum
+        while epoch < config.epochs {
+            let all = batches(epoch: epoch)
+            var pending = 0, lossSum: Float = 0
+            model.train()
+            while batchInEpoch < all.count {
+                if let stop = stopAfterUpdates, step.updates >= stop { return }
+                let b = all[batchInEpoch]
+                let texts = b.map { train.items[$0.image].captions[$0.caption] }
+                let pixels = Tensor.stack(b.map { trainPixels[$0.image] }, axis: 0)
+                lossSum += try step.lossAndBackward(pipeline.tokenize(texts), pixels: pixels, scale: 1 / Float(accumulation))
+                batchInEpoch += 1
+                pending += 1
+                if pending == accumulation || batchInEpoch == all.count {
+                    if pending < accumulation { scaleGradients(step.trainable, by: Float(accumulation) / Float(pending)) }
+                    let lr = step.schedule.rate(at: step.updates)
+                    let norm = step.update()
+                    log(String(format: "{\"epoch\": %d, \"update\": %d, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.4f, \"logit_scale\": %.4f}",
+                               epoch + 1, step.updates, lossSum / Float(pending), lr, norm, temperature))
+                    pending = 0
+                    lossSum = 0
+                    if step.updates % max(checkpointEvery, 1) == 0 && batchInEpoch < all.count { try saveLast() }
+                }
+            }
+            epoch += 1
+            batchInEpoch = 0
+            model.eval()
+            if config.evalEvery > 0 && epoch % config.evalEvery == 0, let val = try evaluate(split: config.valSplit) {
+                history.append((epoch, val))
+                log("{\"epoch\": \(epoch), \"val\": \(try val.json().replacingOccurrences(of: "\n", with: " "))}")
+                let score = Self.meanRecall(val)
+                if score > bestScore {
+                    bestScore = score
+                    try writeModel(to: out + "/best")
+                }
+            }
+            if config.saveEvery > 0 && epoch % config.saveEvery == 0 { try writeModel(to: out + "/epoch_\(epoch)") }
+            try saveLast()
+        }
+    }
+
+    /// exp(logit_scale): the multiplier on cosine similarities.
+    public var temperature: Float {
+        switch model {
+        case let m as CLIPModel: return Foundation.exp(m.logitScale.value.item)
+        case let m as SiglipModel: return Foundation.exp(m.logitScale.value.item)
+        default: return 1
+        }
+    }
+
+    /// Mean of R@1/5/10 in both directions (open_clip's `mean_recall`-style model selection score).
+    public static func meanRecall(_ m: RetrievalMetrics) -> Double {
+        let ks = [1, 5, 10]
+        return ks.map { (m.i2tRecall[$0] ?? 0) + (m.t2iRecall[$0] ?? 0) }.reduce(0, +) / Double(2 * ks.count)
+    }
+
+    /// Retrieval metrics of the current model on a split; nil when the split has no manifest.
+    public func evaluate(split: String) throws -> RetrievalMetrics? {
+        let path = ImageTextDataset.manifest(config.dataset, split: split)
+        guard path != config.dataset || split == config.trainSplit else { return nil }
+        let data = try ImageTextDataset(path: path)
+        return try Self.evaluate(pipeline: pipeline, dataset: data, batchSize: config.evalBs)
+    }
+
+    /// Encodes a dataset's images and captions and scores text→image and image→text retrieval.
+    public static func evaluate(pipeline: ImageTextPipeline, dataset: ImageTextDataset, batchSize: Int = 128) throws -> RetrievalMetrics {
+        let images = try dataset.items.map { try RGBImage(contentsOfPNG: $0.image) }
+        let pairs = dataset.pairs
+        let imageEmb = try pipeline.encode(images: images, batchSize: batchSize)
+        let textEmb = try pipeline.encode(texts: pairs.map(\.caption), batchSize: batchSize)
+        return try RetrievalEvaluator.metrics(texts: textEmb, images: imageEmb, imageOfText: pairs.map(\.image))
+    }
+
+    /// Writes the model as an HF folder.
+    public func writeModel(to directory: String, extra: (String) throws -> Void = { _ in }) throws {
+        try ModelFolder.write(model, processor: pipeline.processor.config, tokenizerSource: tokenizerSource,
+                              to: directory, extra: extra)
+    }
+
+    /// `last/`: the model plus `trainer_state.safetensors` (AdamW moments and the position).
+    public func saveLast() throws {
+        let named = model.namedParameters().filter { $0.variable.requiresGrad }
+        let state = step.optimizer.state(named: named).map { (name: "optimizer." + $0.name, tensor: $0.tensor) }
+        let meta = ["epoch": String(epoch), "batch": String(batchInEpoch), "updates": String(step.updates),
+                    "best_score": String(bestScore)]
+        try writeModel(to: config.outputDir + "/last") { dir in
+            try SafeTensors.write(state, metadata: meta, to: dir + "/trainer_state.safetensors")
+        }
+    }
+
+    /// Restores `output_dir/last` (weights, optimizer, position); false when there is none.
+    @discardableResult
+    public func resume() throws -> Bool {
+        let dir = config.outputDir + "/last"
+        let statePath = dir + "/trainer_state.safetensors"
+        guard FileManager.default.fileExists(atPath: statePath) else { return false }
+        let f = try SafeTensorsFile(path: statePath)
+        guard let e = f.metadata["epoch"].flatMap(Int.init), let b = f.metadata["batch"].flatMap(Int.init),
+              let u = f.metadata["updates"].flatMap(Int.init) else {
+            throw ConfigError("\(statePath): not a trainer state (epoch, batch, updates missing)")
+        }
+        // The mapping is private: updates stay in memory, and a later checkpoint replacing the file
+        // leaves it valid.
+        try model.load(try Checkpoint(path: dir + "/model.safetensors"))
+        var opt: [String: Tensor] = [:]
+        for (k, v) in try f.tensors() where k.hasPrefix("optimizer.") { opt[String(k.dropFirst("optimizer.".count))] = v }
+        try step.optimizer.load(state: opt, named: model.namedParameters().filter { $0.variable.requiresGrad })
+        (epoch, batchInEpoch) = (e, b)
+        step.restore(updates: u)
+        bestScore = f.metadata["best_score"].flatMap(Double.init) ?? -Double.infinity
+        return true
+    }
+
+    /// Evaluates the best checkpoint (or the current model when no validation ran) on the test split
+    /// and writes `test_metric.json`.
+    @discardableResult
+    public func writeTestMetrics() throws -> RetrievalMetrics? {
+        let best = config.outputDir + "/best"
+        let evalPipeline = FileManager.default.fileExists(atPath: best + "/model.safetensors")
+            ? try ImageTextPipeline(directory: best) : pipeline
+        let path = ImageTextDataset.manifest(config.dataset, split: config.testSplit)
+        guard path != config.dataset else { return nil }
+        let m = try Self.evaluate(pipeline: evalPipeline, dataset: try ImageTextDataset(path: path), batchSize: config.evalBs)
+        try ModelFolder.put(try m.json() + "\n", config.outputDir + "/test_metric.json")
+        return m
+    }
+}

@@ -1,0 +1,101 @@
+// `clip data synth` and `clip train`: the generated dataset and contrastive training.
+
+import ArgumentParser
+import Foundation
+import Models
+import Training
+
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data", abstract: "Generate datasets.", subcommands: [Synth.self])
+
+    struct Synth: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a procedural shapes dataset: PNG images, manifest.jsonl and train/val/test splits.")
+        @Option(help: "Destination folder.") var out: String
+        @Option(help: "Number of images.") var n = 1000
+        @Option(help: "Random seed.") var seed = 0
+        @Option(help: "Image side in pixels.") var size = 64
+
+        func run() throws {
+            try reportingErrors {
+                let progress = ProgressLine(total: n, unit: "image")
+                let s = try SyntheticShapes(size: size, seed: UInt64(truncatingIfNeeded: seed))
+                    .write(to: out, count: n) { _ in progress.tick() }
+                print("\(s.images) images, \(s.captions) captions (train \(s.splits["train"] ?? 0), val \(s.splits["val"] ?? 0), test \(s.splits["test"] ?? 0)) → \(out)")
+            }
+        }
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Contrastive training of CLIP / SigLIP, from a preset (tiny, small) or a model folder.")
+    @Option(help: "YAML config (ContrastiveConfig keys); flags override it.") var config: String?
+    @Option(help: "Preset name or model folder.") var model: String?
+    @Option(help: "Dataset folder (train.jsonl / val.jsonl / test.jsonl) or manifest.") var dataset: String?
+    @Option(help: "Output folder.") var outputDir: String?
+    @Option var epochs: Int?
+    @Option var lr: Double?
+    @Option(name: .customLong("train_bs")) var trainBs: Int?
+    @Option(name: .customLong("eval_bs")) var evalBs: Int?
+    @Option(name: .customLong("grad_accum")) var gradAccum: Int?
+    @Option(name: .customLong("warmup_ratio")) var warmupRatio: Double?
+    @Option var seed: Int?
+    @Flag(help: "Continue from output_dir/last.") var resume = false
+    @Option(help: "Write output_dir/last every N updates.") var checkpointEvery = 100
+
+    func run() throws {
+        try reportingErrors {
+            var cfg: ContrastiveConfig
+            if let config { cfg = try ContrastiveConfig.load(path: config) } else {
+                guard let dataset else { throw CLIFailure(description: "give --config or --dataset") }
+                cfg = ContrastiveConfig(dataset: dataset)
+            }
+            if let model { cfg.model = model }
+            if let dataset { cfg.dataset = dataset }
+            if let outputDir { cfg.outputDir = outputDir }
+            if let epochs { cfg.epochs = epochs }
+            if let lr { cfg.lr = lr }
+            if let trainBs { cfg.trainBs = trainBs }
+            if let evalBs { cfg.evalBs = evalBs }
+            if let gradAccum { cfg.gradAccum = gradAccum }
+            if let warmupRatio { cfg.warmupRatio = warmupRatio }
+            if let seed { cfg.seed = seed }
+            try cfg.validate()
+            let trainer = try ContrastiveTrainer(config: cfg)
+            trainer.checkpointEvery = checkpointEvery
+            try runContrastive(trainer, resume: resume)
+        }
+    }
+}
+
+/// Runs a contrastive trainer with a log and progress; writes `test_metric.json` at the end.
+func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool) throws {
+    let cfg = trainer.config
+    try FileManager.default.createDirectory(atPath: cfg.outputDir, withIntermediateDirectories: true)
+    if resume, try trainer.resume() {
+        print("resumed at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch), update \(trainer.step.updates)")
+    }
+    let log = try openLog(cfg.outputDir + "/train_log.jsonl")
+    defer { try? log.close() }
+    print("training \(cfg.model) (\(trainer.model.trainableParameterCount) trainable parameters) on \(cfg.dataset)")
+    let progress = ProgressLine(total: trainer.updatesPerEpoch * cfg.epochs, unit: "update", done: trainer.step.updates)
+    try trainer.run { line in
+        log.writeLine(line)
+        if line.contains("\"val\"") {
+            progress.finish()
+            if let m = trainer.history.last?.metrics {
+                print(String(format: "epoch %d validation: t2i R@1 %.1f R@5 %.1f  i2t R@1 %.1f R@5 %.1f", trainer.history.last!.epoch,
+                             m.t2iRecall[1] ?? 0, m.t2iRecall[5] ?? 0, m.i2tRecall[1] ?? 0, m.i2tRecall[5] ?? 0))
+            }
+        } else {
+            progress.tick(line)
+        }
+    }
+    progress.finish()
+    if let m = try trainer.writeTestMetrics() {
+        print(String(format: "test: t2i R@1 %.1f R@5 %.1f R@10 %.1f  i2t R@1 %.1f  → %@/test_metric.json",
+                     m.t2iRecall[1] ?? 0, m.t2iRecall[5] ?? 0, m.t2iRecall[10] ?? 0, m.i2tRecall[1] ?? 0, cfg.outputDir))
+    }
+}
