@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval",
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval", "Training"]),
-        .target(name: "CAPI", dependencies: ["Tensor"]),
+        .target(name: "CAPI", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval"]),
 
         // MARK: - Executables
         .executableTarget(

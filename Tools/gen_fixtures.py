@@ -5,7 +5,7 @@ Regenerate with (versions pinned in Tools/requirements-fixtures.txt; torchvision
 must be absent so transformers uses its PIL image processor):
 
     python3 -m venv /tmp/fx && /tmp/fx/bin/pip install -r Tools/requirements-fixtures.txt
-    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim] [siglip] [retrieval] [elip] [contrastive] [checkpoint]
+    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim] [siglip] [retrieval] [elip] [contrastive] [checkpoint] [capi]
 
 Everything is seeded; the outputs are deterministic for the pinned versions.
 """
@@ -681,6 +681,52 @@ def gen_checkpoint():
               metadata={**PROVENANCE, "texts": json.dumps(texts)})
     print("checkpoint reloaded with transformers", t.shape, i.shape)
 
+# MARK: - C ABI
+
+def gen_capi():
+    """Expected values for the C example and the Python binding: embeddings of strings and PNG files
+    through transformers' own tokenizers and image processors, and ELIP re-ranking scores with a
+    random mapper, for a CLIP and a SigLIP folder. Written as plain text a C program can parse."""
+    from transformers import CLIPModel, CLIPTokenizer, CLIPImageProcessor, SiglipModel, SiglipTokenizer, SiglipImageProcessor
+    from PIL import Image
+    for kind, src in (("clip", FIX / "clip" / "gelu_vocab"), ("siglip", FIX / "siglip" / "p8_48")):
+        folder = FIX / "capi" / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        if kind == "clip":
+            model, tok, proc = CLIPModel.from_pretrained(src, dtype=torch.float32).eval(), CLIPTokenizer.from_pretrained(src), CLIPImageProcessor.from_pretrained(src)
+            tok_kw = {"padding": True}
+        else:
+            model, tok, proc = SiglipModel.from_pretrained(src, dtype=torch.float32).eval(), SiglipTokenizer.from_pretrained(src), SiglipImageProcessor.from_pretrained(src)
+            tok_kw = {"padding": "max_length", "max_length": model.config.text_config.max_position_embeddings, "truncation": True}
+        texts = ["a photo of a cat", "two dogs running on the beach", "a red circle left of a blue square"]
+        images = sorted(p.name for p in src.glob("image*.png"))
+        query = "a small red circle"
+        with torch.no_grad():
+            b = tok(texts, return_tensors="pt", **tok_kw)
+            t = model.get_text_features(**({"input_ids": b["input_ids"], "attention_mask": b["attention_mask"]} if kind == "clip" else {"input_ids": b["input_ids"]})).pooler_output
+            t = t / t.norm(dim=-1, keepdim=True)
+            pix = proc(images=[Image.open(src / f).convert("RGB") for f in images], return_tensors="pt")["pixel_values"]
+            i = model.get_image_features(pixel_values=pix).pooler_output
+            i = i / i.norm(dim=-1, keepdim=True)
+            qb = tok([query], return_tensors="pt", **tok_kw)
+            q = model.get_text_features(**({"input_ids": qb["input_ids"], "attention_mask": qb["attention_mask"]} if kind == "clip" else {"input_ids": qb["input_ids"]})).pooler_output
+            q = q / q.norm(dim=-1, keepdim=True)
+            d_vision, m = model.config.vision_config.hidden_size, 3
+            mapper = elip_mapper(q.shape[1], 32, m, d_vision, seed=21 if kind == "clip" else 22)
+            prompts = mapper(q).view(1, m, d_vision).expand(len(images), m, d_vision)
+            g = (guided_clip if kind == "clip" else guided_siglip)(model, pix, prompts)
+            g = g / g.norm(dim=-1, keepdim=True)
+            scores = (g @ q[0]).numpy()
+        weights = {f"mapper.{k}.{w}": getattr(mapper[k], w).detach().numpy().copy() for k in (0, 2, 4) for w in ("weight", "bias")}
+        save_file(weights, str(folder / "mapper.safetensors"), metadata={"prompt_tokens": str(m), "hidden": "32"})
+        fmt = lambda a: " ".join(f"{float(x):.9g}" for x in np.asarray(a).ravel())
+        lines = [f"model {src.relative_to(FIX)}", f"dim {t.shape[1]}", f"n_texts {len(texts)}"]
+        lines += [f"text {x}" for x in texts]
+        lines += [f"n_images {len(images)}"] + [f"image {x}" for x in images]
+        lines += [f"query {query}", f"text_embeds {fmt(t)}", f"image_embeds {fmt(i)}", f"rerank_scores {fmt(scores)}"]
+        (folder / "expected.txt").write_text("\n".join(lines) + "\n")
+        print("capi", kind, t.shape, i.shape, scores)
+
 # MARK: - Optimizers
 
 def gen_optim():
@@ -716,7 +762,7 @@ def gen_optim():
     print("optim fixture", len(out))
 
 if __name__ == "__main__":
-    what = sys.argv[1:] or ["clip", "tokenizer", "images", "optim", "siglip", "retrieval", "elip", "contrastive", "checkpoint"]
+    what = sys.argv[1:] or ["clip", "tokenizer", "images", "optim", "siglip", "retrieval", "elip", "contrastive", "checkpoint", "capi"]
     if "clip" in what: gen_clip()
     if "tokenizer" in what: gen_tokenizer()
     if "images" in what: gen_images()
@@ -725,5 +771,6 @@ if __name__ == "__main__":
     if "elip" in what: gen_elip()
     if "contrastive" in what: gen_contrastive()
     if "checkpoint" in what: gen_checkpoint()
+    if "capi" in what: gen_capi()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()

@@ -20,8 +20,89 @@
 extern "C" {
 #endif
 
-/* The library version, "MAJOR.MINOR.PATCH". */
+/* ---- The contract (ABI version 1) -------------------------------------
+ *
+ * Status codes: every fallible function returns CLIP_OK (0) or a negative
+ * code, and then clip_last_error() describes the problem. Buffers are owned
+ * by the caller; their sizes are given with each function. Embeddings are
+ * row-major float32, L2-normalised, in the model's joint space.
+ *
+ * Threads: a clip_model may be used from several threads at once. Calls on one
+ * handle are serialised by a lock inside the handle (each call already uses
+ * every core through clipcore's kernels); different handles run in parallel.
+ * clip_last_error() is per thread.
+ */
+enum { CLIP_OK = 0, CLIP_ERR_INVALID_ARGUMENT = -1, CLIP_ERR_IO = -2, CLIP_ERR_FORMAT = -3,
+       CLIP_ERR_SHAPE = -4, CLIP_ERR_UNSUPPORTED = -5, CLIP_ERR_OUT_OF_MEMORY = -6, CLIP_ERR_INTERNAL = -7 };
+enum { CLIP_LOSS_INFONCE = 0, CLIP_LOSS_SIGMOID = 1 };
+typedef struct clip_model clip_model;
+typedef struct clip_elip clip_elip;
+
+/* The library version, "MAJOR.MINOR.PATCH"; static storage. */
 CLIP_API const char *clip_version(void);
+
+/* This thread's last error message, "" if none. Valid until this thread's
+ * next clipcore call. */
+CLIP_API const char *clip_last_error(void);
+
+/* Loads a model folder in Hugging Face layout (config.json with model_type
+ * "clip" or "siglip", model.safetensors or shards, tokenizer files,
+ * preprocessor_config.json). On success *out holds a handle to release with
+ * clip_model_free; on failure *out is NULL. */
+CLIP_API int  clip_model_load(const char *dir, clip_model **out);
+
+/* Releases a model. NULL is fine; an ELIP handle built on it keeps its own
+ * reference, so the order of the frees does not matter. */
+CLIP_API void clip_model_free(clip_model *model);
+
+/* The joint embedding dimension `dim` (> 0), or a negative error code. */
+CLIP_API int  clip_model_embed_dim(const clip_model *model);
+
+/* Encodes n UTF-8 texts (n > 0, none NULL). out: n * dim floats. */
+CLIP_API int  clip_encode_texts(clip_model *model, const char *const *texts, int64_t n, float *out);
+
+/* Encodes n PNG files (n > 0), preprocessed as preprocessor_config.json says.
+ * out: n * dim floats. Nothing is written when any file fails. */
+CLIP_API int  clip_encode_image_files(clip_model *model, const char *const *paths, int64_t n, float *out);
+
+/* Encodes n RGB8 images of height x width (row-major, interleaved, n * height
+ * * width * 3 bytes), preprocessed as the file path does. out: n * dim floats. */
+CLIP_API int  clip_encode_rgb8(clip_model *model, const uint8_t *pixels, int64_t n,
+                               int32_t height, int32_t width, float *out);
+
+/* Contrastive loss of n matching pairs of dim-dimensional embeddings (each
+ * n * dim floats, used as given): logits = logit_scale * image . text^T +
+ * logit_bias (logit_scale is the multiplier, not its log).
+ * CLIP_LOSS_INFONCE: (mean cross-entropy over rows + over columns) / 2.
+ * CLIP_LOSS_SIGMOID: -sum_ij log sigmoid(z_ij * logit_ij) / n, z_ii = 1, else -1.
+ * *loss receives the loss; grad_image / grad_text (n * dim floats each) receive
+ * its gradients and may be NULL. */
+CLIP_API int  clip_loss(int kind, const float *image_emb, const float *text_emb, int64_t n, int64_t dim,
+                        float logit_scale, float logit_bias, float *loss, float *grad_image, float *grad_text);
+
+/* For each of n_texts texts, the k images (1 <= k <= n_images) with the
+ * largest inner product, best first (ties: lower index first).
+ * image_emb: n_images * dim floats; text_emb: n_texts * dim floats;
+ * out_ids: n_texts * k; out_scores: n_texts * k floats. */
+CLIP_API int  clip_mine(const float *image_emb, int64_t n_images, const float *text_emb, int64_t n_texts,
+                        int64_t dim, int64_t k, int64_t *out_ids, float *out_scores);
+
+/* Loads an ELIP prompt mapper (safetensors with keys mapper.{0,2,4}.{weight,bias}
+ * and metadata prompt_tokens) for a model; its widths must fit the model.
+ * Release with clip_elip_free. */
+CLIP_API int  clip_elip_load(clip_model *base, const char *mapper_path, clip_elip **out);
+
+/* Releases an ELIP handle. NULL is fine. */
+CLIP_API void clip_elip_free(clip_elip *elip);
+
+/* Re-scores n candidate PNG files for a text query: out_scores[i] = the query's
+ * text embedding . the embedding of image i encoded with the query's visual
+ * prompts (n floats). out_order receives the candidate indices by descending
+ * score, ties in index order (n int64). Either output may be NULL. */
+CLIP_API int  clip_rerank(clip_elip *elip, const char *query, const char *const *image_paths, int64_t n,
+                          float *out_scores, int64_t *out_order);
+
+/* ---- Additions ---------------------------------------------------------- */
 
 /* The ABI version of the loaded library; compare with CLIP_ABI_VERSION. */
 CLIP_API int32_t clip_abi_version(void);

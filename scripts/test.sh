@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: the C-ABI library from Python (ctypes, no Swift runtime
-# on the library path), then every Swift test target, optimised.
+# on the library path), the C example and the Python binding against the
+# fixtures, then every Swift test target, optimised.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -8,4 +9,5 @@ scripts/build-lib.sh
 # Run Python with an empty environment: nothing points the loader at a Swift runtime.
 python=$(python3 -c 'import sys; print(sys.executable)')
 env -i "$python" Tests/python/test_ctypes.py "$(pwd)/.build-lib/release/libclipcore.so"
+scripts/test-capi.sh
 swift test -c release

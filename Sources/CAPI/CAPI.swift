@@ -1,19 +1,170 @@
 // The C ABI of libclipcore.so. Declarations live in include/clipcore.h;
-// every function here is a thin @_cdecl shim over the Swift API.
+// every function here is a thin @_cdecl shim over the Swift API: it checks
+// its arguments before touching them, runs the Swift call, and turns every
+// thrown error into a status code plus a thread-local message.
 
+import Foundation
 import Tensor
+import Autograd
+import NN
+import Models
+import Retrieval
 
-/// The library version, "MAJOR.MINOR.PATCH"; static storage, never freed.
-private let versionString: UnsafeMutablePointer<CChar> = {
-    let s = "0.1.0"
-    let p = UnsafeMutablePointer<CChar>.allocate(capacity: s.utf8.count + 1)
-    s.withCString { p.update(from: $0, count: s.utf8.count + 1) }
+// MARK: - Status codes and the thread-local error
+
+let CLIP_OK: Int32 = 0
+let CLIP_ERR_INVALID_ARGUMENT: Int32 = -1
+let CLIP_ERR_IO: Int32 = -2
+let CLIP_ERR_FORMAT: Int32 = -3
+let CLIP_ERR_SHAPE: Int32 = -4
+let CLIP_ERR_UNSUPPORTED: Int32 = -5
+let CLIP_ERR_OUT_OF_MEMORY: Int32 = -6
+let CLIP_ERR_INTERNAL: Int32 = -7
+
+/// An error raised by the shims themselves, with its status code.
+struct CAPIError: Error {
+    let code: Int32
+    let message: String
+    init(_ code: Int32, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// Per-thread storage of the last message (a malloc'ed C string, freed with the thread).
+private let errorKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key) { free($0) }
+    return key
+}()
+
+private let emptyString: UnsafeMutablePointer<CChar> = {
+    let p = UnsafeMutablePointer<CChar>.allocate(capacity: 1)
+    p.pointee = 0
     return p
 }()
+
+private func setLastError(_ message: String) {
+    let old = pthread_getspecific(errorKey)
+    pthread_setspecific(errorKey, message.isEmpty ? nil : UnsafeRawPointer(strdup(message)))
+    free(old)
+}
+
+/// Runs a shim body: clears the thread's error, maps thrown errors to codes and messages.
+private func guarded(_ function: String, _ body: () throws -> Int32) -> Int32 {
+    setLastError("")
+    do {
+        return try body()
+    } catch let e as CAPIError {
+        setLastError("\(function): \(e.message)")
+        return e.code
+    } catch let e as CheckpointError {
+        setLastError("\(function): \(e.message)")
+        return e.kind == .io ? CLIP_ERR_IO : CLIP_ERR_FORMAT
+    } catch let e as ModelError {
+        setLastError("\(function): \(e.message)")
+        let m = e.message
+        if m.contains("cannot read") || m.contains("no such") { return CLIP_ERR_IO }
+        if m.contains("not supported") { return CLIP_ERR_UNSUPPORTED }
+        return CLIP_ERR_FORMAT
+    } catch let e as IndexError {
+        setLastError("\(function): \(e.message)")
+        return CLIP_ERR_INTERNAL
+    } catch {
+        setLastError("\(function): \(error)")
+        return CLIP_ERR_INTERNAL
+    }
+}
+
+private func invalid(_ message: String) -> CAPIError { CAPIError(CLIP_ERR_INVALID_ARGUMENT, message) }
+
+// MARK: - Handles
+
+/// A loaded model; calls on one handle are serialised by its lock.
+final class ModelHandle {
+    let pipeline: ImageTextPipeline
+    let lock = NSLock()
+    init(_ pipeline: ImageTextPipeline) { self.pipeline = pipeline }
+    var dim: Int { pipeline.model.embeddingDim }
+}
+
+/// A mapper bound to a model (the handle keeps the model alive).
+final class ELIPHandle {
+    let base: ModelHandle
+    let mapper: ELIPMapper
+    init(base: ModelHandle, mapper: ELIPMapper) {
+        self.base = base
+        self.mapper = mapper
+    }
+}
+
+/// Live handles: a pointer the library did not hand out, or already freed, is rejected instead of
+/// dereferenced.
+private let registryLock = NSLock()
+nonisolated(unsafe) private var liveHandles: [UnsafeMutableRawPointer: AnyObject] = [:]
+
+private func register(_ object: AnyObject) -> OpaquePointer {
+    let p = Unmanaged.passRetained(object).toOpaque()
+    registryLock.lock()
+    liveHandles[p] = object
+    registryLock.unlock()
+    return OpaquePointer(p)
+}
+
+private func lookup<T: AnyObject>(_ handle: OpaquePointer?, _ type: T.Type, _ what: String) throws -> T {
+    guard let handle else { throw invalid("\(what) is NULL") }
+    registryLock.lock()
+    defer { registryLock.unlock() }
+    guard let object = liveHandles[UnsafeMutableRawPointer(handle)] as? T else {
+        throw invalid("\(what) is not a live handle (already freed, or not from this library)")
+    }
+    return object
+}
+
+private func release(_ handle: OpaquePointer?) {
+    guard let handle else { return }
+    registryLock.lock()
+    let known = liveHandles.removeValue(forKey: UnsafeMutableRawPointer(handle)) != nil
+    registryLock.unlock()
+    if known { Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(handle)).release() }
+}
+
+// MARK: - Argument checks
+
+private func count(_ n: Int64, _ name: String) throws -> Int {
+    guard n > 0 else { throw invalid("\(name) must be positive, got \(n)") }
+    guard n <= Int64(Int32.max) else { throw invalid("\(name) = \(n) is too large") }
+    return Int(n)
+}
+
+private func strings(_ list: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int, _ name: String) throws -> [String] {
+    guard let list else { throw invalid("\(name) is NULL") }
+    return try (0..<n).map { i in
+        guard let s = list[i] else { throw invalid("\(name)[\(i)] is NULL") }
+        return String(decoding: UnsafeBufferPointer(start: UnsafeRawPointer(s).assumingMemoryBound(to: UInt8.self), count: strlen(s)),
+                      as: UTF8.self)
+    }
+}
+
+private func copyRows(_ t: Tensor, to out: UnsafeMutablePointer<Float>) {
+    let c = t.contiguous()
+    out.update(from: c.data, count: c.count)
+}
+
+// MARK: - Version and threads
+
+/// The library version, "MAJOR.MINOR.PATCH"; static storage, never freed.
+private let versionString: UnsafeMutablePointer<CChar> = strdup("0.2.0")
 
 @_cdecl("clip_version")
 public func clip_version() -> UnsafePointer<CChar> {
     UnsafePointer(versionString)
+}
+
+@_cdecl("clip_last_error")
+public func clip_last_error() -> UnsafePointer<CChar> {
+    guard let p = pthread_getspecific(errorKey) else { return UnsafePointer(emptyString) }
+    return UnsafePointer(p.assumingMemoryBound(to: CChar.self))
 }
 
 /// The ABI version; it grows when a declaration in clipcore.h changes incompatibly.
@@ -33,4 +184,195 @@ public func clip_num_threads() -> Int32 {
 public func clip_set_num_threads(_ n: Int32) -> Int32 {
     Threads.count = Int(n)
     return Int32(Threads.count)
+}
+
+// MARK: - Models and encoders
+
+@_cdecl("clip_model_load")
+public func clip_model_load(_ dir: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded("clip_model_load") {
+        guard let out else { throw invalid("out is NULL") }
+        out.pointee = nil
+        guard let dir else { throw invalid("dir is NULL") }
+        let path = String(cString: dir)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw CAPIError(CLIP_ERR_IO, "\(path): no such folder")
+        }
+        guard isDir.boolValue else { throw CAPIError(CLIP_ERR_IO, "\(path): not a folder (give the model folder)") }
+        let pipeline = try ImageTextPipeline(directory: path)
+        guard pipeline.model is any PromptGuidedModel else { throw CAPIError(CLIP_ERR_UNSUPPORTED, "\(path): unsupported model") }
+        out.pointee = register(ModelHandle(pipeline))
+        return CLIP_OK
+    }
+}
+
+@_cdecl("clip_model_free")
+public func clip_model_free(_ model: OpaquePointer?) {
+    release(model)
+}
+
+@_cdecl("clip_model_embed_dim")
+public func clip_model_embed_dim(_ model: OpaquePointer?) -> Int32 {
+    guarded("clip_model_embed_dim") { Int32(try lookup(model, ModelHandle.self, "model").dim) }
+}
+
+@_cdecl("clip_encode_texts")
+public func clip_encode_texts(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int64,
+                              _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+    guarded("clip_encode_texts") {
+        let m = try lookup(model, ModelHandle.self, "model")
+        let count = try count(n, "n")
+        let list = try strings(texts, count, "texts")
+        guard let out else { throw invalid("out is NULL") }
+        let emb = try m.lock.withLock { try m.pipeline.encode(texts: list) }
+        copyRows(emb, to: out)
+        return CLIP_OK
+    }
+}
+
+@_cdecl("clip_encode_image_files")
+public func clip_encode_image_files(_ model: OpaquePointer?, _ paths: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int64,
+                                    _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+    guarded("clip_encode_image_files") {
+        let m = try lookup(model, ModelHandle.self, "model")
+        let count = try count(n, "n")
+        let files = try strings(paths, count, "paths")
+        guard let out else { throw invalid("out is NULL") }
+        let images = try files.map { try RGBImage(contentsOfPNG: $0) }
+        let emb = try m.lock.withLock { try m.pipeline.encode(images: images) }
+        copyRows(emb, to: out)
+        return CLIP_OK
+    }
+}
+
+@_cdecl("clip_encode_rgb8")
+public func clip_encode_rgb8(_ model: OpaquePointer?, _ pixels: UnsafePointer<UInt8>?, _ n: Int64, _ height: Int32, _ width: Int32,
+                             _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+    guarded("clip_encode_rgb8") {
+        let m = try lookup(model, ModelHandle.self, "model")
+        let count = try count(n, "n")
+        guard height > 0, width > 0 else { throw invalid("height and width must be positive, got \(height)×\(width)") }
+        let per = Int(height) * Int(width) * 3
+        guard UInt64(height) * UInt64(width) <= RGBImage.maxPixels else {
+            throw invalid("\(height)×\(width) is beyond the \(RGBImage.maxPixels)-pixel limit")
+        }
+        guard count <= Int.max / per else { throw invalid("n × height × width overflows") }
+        guard let pixels else { throw invalid("pixels is NULL") }
+        guard let out else { throw invalid("out is NULL") }
+        let images = try (0..<count).map { i in
+            try RGBImage(width: Int(width), height: Int(height), pixels: Array(UnsafeBufferPointer(start: pixels + i * per, count: per)))
+        }
+        let emb = try m.lock.withLock { try m.pipeline.encode(images: images) }
+        copyRows(emb, to: out)
+        return CLIP_OK
+    }
+}
+
+// MARK: - Loss and mining
+
+@_cdecl("clip_loss")
+public func clip_loss(_ kind: Int32, _ imageEmb: UnsafePointer<Float>?, _ textEmb: UnsafePointer<Float>?, _ n: Int64, _ dim: Int64,
+                      _ logitScale: Float, _ logitBias: Float, _ loss: UnsafeMutablePointer<Float>?,
+                      _ gradImage: UnsafeMutablePointer<Float>?, _ gradText: UnsafeMutablePointer<Float>?) -> Int32 {
+    guarded("clip_loss") {
+        guard kind == 0 || kind == 1 else { throw invalid("kind must be CLIP_LOSS_INFONCE (0) or CLIP_LOSS_SIGMOID (1), got \(kind)") }
+        let rows = try count(n, "n"), d = try count(dim, "dim")
+        guard rows <= Int.max / d else { throw invalid("n × dim overflows") }
+        guard let imageEmb else { throw invalid("image_emb is NULL") }
+        guard let textEmb else { throw invalid("text_emb is NULL") }
+        guard let loss else { throw invalid("loss is NULL") }
+        guard logitScale.isFinite, logitBias.isFinite else { throw invalid("logit_scale and logit_bias must be finite") }
+        let i = Variable(Tensor(Array(UnsafeBufferPointer(start: imageEmb, count: rows * d)), shape: [rows, d]), requiresGrad: true)
+        let t = Variable(Tensor(Array(UnsafeBufferPointer(start: textEmb, count: rows * d)), shape: [rows, d]), requiresGrad: true)
+        let logits = i.matmul(t.transposed()) * logitScale + logitBias
+        let value = kind == 0 ? clipContrastiveLoss(logits) : sigmoidLoss(logits)
+        value.backward()
+        loss.pointee = value.value.item
+        if let gradImage { copyRows(i.grad ?? Tensor.zeros([rows, d]), to: gradImage) }
+        if let gradText { copyRows(t.grad ?? Tensor.zeros([rows, d]), to: gradText) }
+        return CLIP_OK
+    }
+}
+
+@_cdecl("clip_mine")
+public func clip_mine(_ imageEmb: UnsafePointer<Float>?, _ nImages: Int64, _ textEmb: UnsafePointer<Float>?, _ nTexts: Int64,
+                      _ dim: Int64, _ k: Int64, _ outIds: UnsafeMutablePointer<Int64>?, _ outScores: UnsafeMutablePointer<Float>?) -> Int32 {
+    guarded("clip_mine") {
+        let ni = try count(nImages, "n_images"), nt = try count(nTexts, "n_texts"), d = try count(dim, "dim")
+        guard k > 0, k <= nImages else { throw invalid("k must lie in 1...n_images (\(nImages)), got \(k)") }
+        guard ni <= Int.max / d, nt <= Int.max / d else { throw invalid("counts × dim overflow") }
+        guard let imageEmb else { throw invalid("image_emb is NULL") }
+        guard let textEmb else { throw invalid("text_emb is NULL") }
+        guard let outIds else { throw invalid("out_ids is NULL") }
+        guard let outScores else { throw invalid("out_scores is NULL") }
+        let images = Tensor(Array(UnsafeBufferPointer(start: imageEmb, count: ni * d)), shape: [ni, d])
+        let texts = Tensor(Array(UnsafeBufferPointer(start: textEmb, count: nt * d)), shape: [nt, d])
+        let top = ExactSearch.topK(queries: texts, gallery: images, k: Int(k))
+        for j in 0..<(nt * Int(k)) {
+            outIds[j] = Int64(top.ids[j])
+            outScores[j] = top.scores[j]
+        }
+        return CLIP_OK
+    }
+}
+
+// MARK: - ELIP
+
+@_cdecl("clip_elip_load")
+public func clip_elip_load(_ base: OpaquePointer?, _ mapperPath: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded("clip_elip_load") {
+        guard let out else { throw invalid("out is NULL") }
+        out.pointee = nil
+        let m = try lookup(base, ModelHandle.self, "base")
+        guard let mapperPath else { throw invalid("mapper_path is NULL") }
+        let path = String(cString: mapperPath)
+        guard FileManager.default.fileExists(atPath: path) else { throw CAPIError(CLIP_ERR_IO, "\(path): no such file") }
+        let mapper = try ELIPMapper.load(path: path)
+        guard let guided = m.pipeline.model as? any PromptGuidedModel else {
+            throw CAPIError(CLIP_ERR_UNSUPPORTED, "the model cannot take visual prompts")
+        }
+        guard mapper.textDim == guided.embeddingDim, mapper.visionDim == guided.visionWidth else {
+            throw CAPIError(CLIP_ERR_SHAPE, "\(path): mapper maps \(mapper.textDim) → \(mapper.promptTokens) × \(mapper.visionDim), "
+                            + "the model needs \(guided.embeddingDim) → m × \(guided.visionWidth)")
+        }
+        out.pointee = register(ELIPHandle(base: m, mapper: mapper))
+        return CLIP_OK
+    }
+}
+
+@_cdecl("clip_elip_free")
+public func clip_elip_free(_ elip: OpaquePointer?) {
+    release(elip)
+}
+
+@_cdecl("clip_rerank")
+public func clip_rerank(_ elip: OpaquePointer?, _ query: UnsafePointer<CChar>?, _ imagePaths: UnsafePointer<UnsafePointer<CChar>?>?,
+                        _ n: Int64, _ outScores: UnsafeMutablePointer<Float>?, _ outOrder: UnsafeMutablePointer<Int64>?) -> Int32 {
+    guarded("clip_rerank") {
+        let e = try lookup(elip, ELIPHandle.self, "elip")
+        guard let query else { throw invalid("query is NULL") }
+        let count = try count(n, "n")
+        let files = try strings(imagePaths, count, "image_paths")
+        let text = String(cString: query)
+        let images = try files.map { try RGBImage(contentsOfPNG: $0) }
+        let model = e.base.pipeline.model as! any PromptGuidedModel
+        let scores: [Float] = try e.base.lock.withLock {
+            let pipeline = e.base.pipeline
+            let t = try pipeline.encode(texts: [text])
+            let pixels = try pipeline.processor.batch(images)
+            return try withNoGrad {
+                let prompts = e.mapper(Variable(t))
+                let expanded = prompts.expanded(to: [count, prompts.shape[1], prompts.shape[2]]).contiguous()
+                let g = try model.guidedImageFeatures(Variable(pixels), prompts: expanded).l2Normalized()
+                return g.value.matmul(t.transposed()).toArray()
+            }
+        }
+        if let outScores { outScores.update(from: scores, count: count) }
+        if let outOrder {
+            let order = (0..<count).sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+            for (r, i) in order.enumerated() { outOrder[r] = Int64(i) }
+        }
+        return CLIP_OK
+    }
 }

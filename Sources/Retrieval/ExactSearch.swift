@@ -6,11 +6,11 @@ import Foundation
 import Tensor
 import CKernels
 
-enum ExactSearch {
+public enum ExactSearch {
     /// For each row of `queries` `[n, d]`, the `k` rows of `gallery` `[m, d]` with the largest inner
     /// product, best first (ties: the lower row first), skipping `exclude[q]` when given;
     /// −1 / −inf where fewer exist.
-    static func topK(queries: Tensor, gallery: Tensor, k: Int, exclude: [Int]? = nil,
+    public static func topK(queries: Tensor, gallery: Tensor, k: Int, exclude: [Int]? = nil,
                      queryBlock: Int = 1024, galleryBlock: Int = 4096) -> (ids: [Int32], scores: [Float]) {
         let q = queries.contiguous(), g = gallery.contiguous()
         let (n, m) = (q.shape[0], g.shape[0])

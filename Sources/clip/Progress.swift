@@ -45,6 +45,7 @@ final class ProgressLine {
 
 /// Opens a JSONL log for appending, creating it when missing.
 func openLog(_ path: String) throws -> FileHandle {
+    try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
     guard let log = FileHandle(forWritingAtPath: path) else { throw CLIFailure(description: "\(path): cannot open the log") }
     _ = try? log.seekToEnd()

@@ -71,7 +71,7 @@ struct Train: ParsableCommand {
 }
 
 /// Runs a contrastive trainer with a log and progress; writes `test_metric.json` at the end.
-func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool) throws {
+func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool, onUpdate: (Int, Double) -> Void = { _, _ in }) throws {
     let cfg = trainer.config
     try FileManager.default.createDirectory(atPath: cfg.outputDir, withIntermediateDirectories: true)
     if resume, try trainer.resume() {
@@ -91,6 +91,7 @@ func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool) throws {
             }
         } else {
             progress.tick(line)
+            if let u = jsonNumber(line, "update"), let l = jsonNumber(line, "loss") { onUpdate(Int(u), l) }
         }
     }
     progress.finish()

@@ -1,0 +1,105 @@
+// `clip demo`: the main job. Generates the shapes dataset, trains a small CLIP
+// from scratch, trains an ELIP mapper on the frozen result with hard-negative
+// batches, re-ranks the test split and prints Base vs Rerank, with no download.
+
+import ArgumentParser
+import Foundation
+import Models
+import Retrieval
+import Training
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate data, train a CLIP from scratch, train ELIP on it, re-rank; prints Base vs Rerank.")
+    @Option(help: "Output folder.") var out = "runs/demo"
+    @Option(help: "Images to generate (80% train, 10% val, 10% test).") var images = 1500
+    @Option(help: "Image side in pixels (a multiple of 8).") var size = 64
+    @Option(help: "Model preset: tiny or small.") var preset = "tiny"
+    @Option(help: "CLIP training epochs.") var epochs = 20
+    @Option(help: "CLIP learning rate.") var lr = 2e-3
+    @Option(help: "ELIP mapper epochs.") var elipEpochs = 3
+    @Option(help: "ELIP visual prompt tokens.") var promptTokens = 4
+    @Option(help: "Re-ranking depth.") var k = 10
+    @Option(help: "Random seed.") var seed = 0
+
+    func run() throws {
+        try reportingErrors {
+            let start = Date()
+            let data = out + "/data"
+            print("== 1/4 dataset: \(images) procedural images → \(data)")
+            let progress = ProgressLine(total: images, unit: "image")
+            let summary = try SyntheticShapes(size: size, seed: UInt64(truncatingIfNeeded: seed)).write(to: data, count: images) { _ in progress.tick() }
+            print("\(summary.captions) captions; splits train \(summary.splits["train"]!), val \(summary.splits["val"]!), test \(summary.splits["test"]!)")
+
+            print("== 2/4 contrastive training of CLIP '\(preset)' from scratch")
+            var cc = ContrastiveConfig(dataset: data, model: preset, outputDir: out + "/clip")
+            cc.epochs = epochs
+            cc.lr = lr
+            cc.warmupRatio = 0.05
+            cc.imageSize = size
+            cc.seed = seed
+            cc.saveEvery = 0
+            let trainer = try ContrastiveTrainer(config: cc)
+            var clipLosses: [(x: Double, y: Double)] = []
+            try runContrastive(trainer, resume: false) { update, loss in clipLosses.append((Double(update), Double(loss))) }
+
+            print("== 3/4 ELIP mapper on the frozen CLIP (hard-negative batches)")
+            var ec = ELIPConfig(modelName: out + "/clip/best", outputRoot: out + "/elip", dataset: .init(name: data))
+            ec.promptTokens = promptTokens
+            ec.mapperHidden = 256
+            ec.batchSize = 40
+            ec.epochs = elipEpochs
+            ec.lr = 1e-3
+            ec.seed = seed
+            var test = ELIPConfig.Split(name: data)
+            test.split = "test"
+            ec.evalSplit = test
+            let pipeline = try ImageTextPipeline(directory: ec.modelName)
+            let train = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: "train"))
+            let elip = try ELIPTrainer(config: ec, pipeline: pipeline, dataset: train)
+            let log = try openLog(ec.outputRoot + "/train_log.jsonl")
+            defer { try? log.close() }
+            let elipProgress = ProgressLine(total: elip.batches(epoch: 0).count * ec.epochs, unit: "update")
+            var elipLosses: [(x: Double, y: Double)] = []
+            try elip.run { line in
+                log.writeLine(line)
+                elipProgress.tick(line)
+                if let l = jsonNumber(line, "loss") { elipLosses.append((Double(elipLosses.count + 1), l)) }
+            }
+            elipProgress.finish()
+
+            print("== 4/4 re-ranking the test split: base top-\(k) of each caption re-scored with its prompts")
+            let testData = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: "test"))
+            let report = try ELIPReranker.evaluate(pipeline: pipeline, mapper: elip.mapper, dataset: testData, k: k)
+            print("text → image retrieval on \(testData.items.count) test images, \(testData.pairs.count) captions (chance R@1 \(String(format: "%.2f", 100 / Double(testData.items.count))))")
+            print(report.table)
+
+            var clipPanel = CurvePlot.Panel(title: "CLIP contrastive loss (from scratch)", xLabel: "update", yLabel: "loss", points: clipLosses)
+            clipPanel.overlay = movingAverage(clipLosses, 9)
+            var elipPanel = CurvePlot.Panel(title: "ELIP mapper loss (hard negatives)", xLabel: "update", yLabel: "loss", points: elipLosses)
+            elipPanel.overlay = movingAverage(elipLosses, 9)
+            try CurvePlot(panels: [clipPanel, elipPanel]).write(to: out + "/curves.png")
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let clipTest = try String(contentsOfFile: out + "/clip/test_metric.json", encoding: .utf8)
+            let json = "{\n\"clip_test\": \(clipTest.trimmingCharacters(in: .whitespacesAndNewlines)),\n\"rerank\": \(String(decoding: try enc.encode(report), as: UTF8.self))\n}\n"
+            try writeAtomically(json, to: out + "/metrics.json")
+            let r1 = (report.base.recall["R@1"] ?? 0, report.rerank.recall["R@1"] ?? 0)
+            print(String(format: "R@1 %.2f → %.2f (%@%.2f) in %.0f s; curves → %@/curves.png, metrics → %@/metrics.json",
+                         r1.0, r1.1, r1.1 >= r1.0 ? "+" : "", r1.1 - r1.0, Date().timeIntervalSince(start), out, out))
+        }
+    }
+}
+
+/// A number field of a flat JSON log line.
+func jsonNumber(_ line: String, _ key: String) -> Double? {
+    guard let data = line.data(using: .utf8), let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+    return (obj[key] as? NSNumber)?.doubleValue
+}
+
+/// Centred moving average over `window` points.
+func movingAverage(_ pts: [(x: Double, y: Double)], _ window: Int) -> [(x: Double, y: Double)] {
+    guard pts.count > window else { return [] }
+    let h = window / 2
+    return (h..<(pts.count - h)).map { i in (pts[i].x, pts[(i - h)...(i + h)].map(\.y).reduce(0, +) / Double(window)) }
+}

@@ -1,0 +1,263 @@
+"""The Python binding (python/clipcore.py) and the C ABI behind it, against the fixtures.
+
+Usage: python3 test_binding.py FIXTURES_DIR
+Checks parity with transformers' values, the loss and mining against NumPy, every
+function's handling of bad input, and four threads sharing one model.
+Prints one line per check; exits 1 on any failure.
+"""
+import ctypes
+import os
+import shutil
+import struct
+import sys
+import tempfile
+import threading
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+import clipcore
+
+results = []
+
+
+def check(name, condition, detail=""):
+    results.append(bool(condition))
+    detail = str(detail)
+    print(("ok    " if condition else "FAIL  ") + name + (f"  ({detail})" if detail and not condition else ""))
+
+
+def raises(name, code, fn, needle=""):
+    try:
+        fn()
+    except clipcore.ClipError as e:
+        check(name, e.code == code and needle.lower() in e.message.lower() and e.message,
+              f"code {e.code}, message {e.message!r}")
+        return
+    check(name, False, "no error")
+
+
+def read_expected(path):
+    e = {"text": [], "image": []}
+    for line in Path(path).read_text().splitlines():
+        k, _, v = line.partition(" ")
+        if k in ("text", "image"):
+            e[k].append(v)
+        elif k in ("text_embeds", "image_embeds", "rerank_scores"):
+            e[k] = np.array([float(x) for x in v.split()], dtype=np.float32)
+        else:
+            e[k] = v
+    d = int(e["dim"])
+    e["text_embeds"] = e["text_embeds"].reshape(-1, d)
+    e["image_embeds"] = e["image_embeds"].reshape(-1, d)
+    return e
+
+
+def png_rgb(path):
+    """An 8-bit RGB, non-interlaced PNG as (H, W, 3) uint8 (enough for the fixtures)."""
+    data = Path(path).read_bytes()
+    pos, idat, w = 8, b"", 0
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, color = struct.unpack(">IIBB", body[:10])
+            assert depth == 8 and color == 2, "fixture PNGs are 8-bit RGB"
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw, stride = zlib.decompress(idat), w * 3
+    out = np.zeros((h, stride), dtype=np.uint8)
+    prev = np.zeros(stride, dtype=np.int32)
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1).astype(np.int32)
+        cur = np.zeros(stride, dtype=np.int32)
+        for x in range(stride):
+            a = cur[x - 3] if x >= 3 else 0
+            b, c = prev[x], prev[x - 3] if x >= 3 else 0
+            if f == 0: p = 0
+            elif f == 1: p = a
+            elif f == 2: p = b
+            elif f == 3: p = (a + b) // 2
+            else:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                p = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            cur[x] = (line[x] + p) & 255
+        out[y], prev = cur, cur
+    return out.reshape(h, w, 3)
+
+
+def ref_loss(i, t, scale, bias, kind):
+    L = scale * i @ t.T + bias
+    n = L.shape[0]
+    if kind == clipcore.LOSS_INFONCE:
+        def softmax(z):
+            z = np.exp(z - z.max(axis=1, keepdims=True))
+            return z / z.sum(axis=1, keepdims=True)
+        lse = lambda z: np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1)) + z.max(axis=1)
+        loss = ((lse(L) - np.diag(L)).mean() + (lse(L.T) - np.diag(L)).mean()) / 2
+        dL = ((softmax(L) - np.eye(n)) + (softmax(L.T) - np.eye(n)).T) / n / 2
+    else:
+        z = 2 * np.eye(n) - 1
+        loss = -np.sum(-np.logaddexp(0, -z * L)) / n
+        dL = -z / (1 + np.exp(z * L)) / n
+    return loss, scale * dL @ t, scale * dL.T @ i
+
+
+def parity(fixtures, kind):
+    e = read_expected(fixtures / "capi" / kind / "expected.txt")
+    model_dir = fixtures / e["model"]
+    images = [str(model_dir / f) for f in e["image"]]
+    mapper = fixtures / "capi" / kind / "mapper.safetensors"
+    model = clipcore.Model(model_dir)
+    check(f"{kind}: embed dim", model.dim == int(e["dim"]))
+    t = model.encode_texts(e["text"])
+    check(f"{kind}: texts match transformers (1e-4)", np.abs(t - e["text_embeds"]).max() <= 1e-4, np.abs(t - e["text_embeds"]).max())
+    im = model.encode_image_files(images)
+    check(f"{kind}: image files match transformers (1e-4)", np.abs(im - e["image_embeds"]).max() <= 1e-4, np.abs(im - e["image_embeds"]).max())
+    rgb = model.encode_rgb8(png_rgb(images[0]))
+    check(f"{kind}: RGB8 pixels encode as the file does", np.abs(rgb[0] - im[0]).max() <= 1e-5)
+    ids, scores = clipcore.mine(im, t, k=len(images))
+    sims = t @ im.T
+    check(f"{kind}: mine = NumPy's ranking", (ids == np.argsort(-sims, axis=1, kind="stable")).all()
+          and np.allclose(scores, np.sort(sims, axis=1)[:, ::-1], atol=1e-5))
+    elip = model.elip(mapper)
+    s, order = elip.rerank(e["query"], images)
+    check(f"{kind}: rerank scores match transformers (1e-4)", np.abs(s - e["rerank_scores"]).max() <= 1e-4, s)
+    check(f"{kind}: rerank order is by descending score", (order == np.argsort(-s, kind="stable")).all())
+    return model, t, e
+
+
+def losses():
+    rng = np.random.default_rng(0)
+    for kind, scale, bias in ((clipcore.LOSS_INFONCE, 14.3, 0.0), (clipcore.LOSS_SIGMOID, 10.0, -10.0), (clipcore.LOSS_SIGMOID, 3.0, 0.5)):
+        i = rng.standard_normal((7, 16)).astype(np.float32)
+        t = rng.standard_normal((7, 16)).astype(np.float32)
+        i /= np.linalg.norm(i, axis=1, keepdims=True)
+        t /= np.linalg.norm(t, axis=1, keepdims=True)
+        value, gi, gt = clipcore.loss(i, t, scale, bias, kind)
+        rl, rgi, rgt = ref_loss(i.astype(np.float64), t.astype(np.float64), scale, bias, kind)
+        check(f"loss kind {kind} (scale {scale}, bias {bias}) = NumPy", abs(value - rl) <= 1e-4 * max(1, abs(rl)), (value, rl))
+        check(f"loss kind {kind} gradients = NumPy", np.abs(gi - rgi).max() <= 1e-4 and np.abs(gt - rgt).max() <= 1e-4)
+
+
+def robustness(fixtures, model, texts, e):
+    raw, c = clipcore.raw, ctypes
+    F, I64 = c.POINTER(c.c_float), c.POINTER(c.c_int64)
+    h = c.c_void_p()
+    d = model.dim
+    buf = (c.c_float * (16 * d))()
+    ids = (c.c_int64 * 16)()
+    one = (c.c_char_p * 1)(b"a photo")
+    nul = (c.c_char_p * 2)(b"a photo", None)
+    emb = np.ascontiguousarray(texts[:2], dtype=np.float32)
+    ep = emb.ctypes.data_as(F)
+    loss = c.c_float()
+    E = clipcore
+    codes = [
+        ("model_load(NULL dir)", raw.clip_model_load(None, c.byref(h)), E.ERR_INVALID_ARGUMENT),
+        ("model_load(NULL out)", raw.clip_model_load(b"/tmp", None), E.ERR_INVALID_ARGUMENT),
+        ("model_load(missing folder)", raw.clip_model_load(b"/nonexistent/model", c.byref(h)), E.ERR_IO),
+        ("model_embed_dim(NULL)", raw.clip_model_embed_dim(None), E.ERR_INVALID_ARGUMENT),
+        ("model_embed_dim(bogus handle)", raw.clip_model_embed_dim(c.c_void_p(0x1234)), E.ERR_INVALID_ARGUMENT),
+        ("encode_texts(NULL model)", raw.clip_encode_texts(None, one, 1, buf), E.ERR_INVALID_ARGUMENT),
+        ("encode_texts(n = 0)", raw.clip_encode_texts(model._handle, one, 0, buf), E.ERR_INVALID_ARGUMENT),
+        ("encode_texts(n = -3)", raw.clip_encode_texts(model._handle, one, -3, buf), E.ERR_INVALID_ARGUMENT),
+        ("encode_texts(NULL texts)", raw.clip_encode_texts(model._handle, None, 1, buf), E.ERR_INVALID_ARGUMENT),
+        ("encode_texts(a NULL entry)", raw.clip_encode_texts(model._handle, nul, 2, buf), E.ERR_INVALID_ARGUMENT),
+        ("encode_texts(NULL out)", raw.clip_encode_texts(model._handle, one, 1, None), E.ERR_INVALID_ARGUMENT),
+        ("encode_image_files(missing file)", raw.clip_encode_image_files(model._handle, (c.c_char_p * 1)(b"/nonexistent.png"), 1, buf), E.ERR_IO),
+        ("encode_image_files(n = 0)", raw.clip_encode_image_files(model._handle, one, 0, buf), E.ERR_INVALID_ARGUMENT),
+        ("encode_rgb8(NULL pixels)", raw.clip_encode_rgb8(model._handle, None, 1, 8, 8, buf), E.ERR_INVALID_ARGUMENT),
+        ("encode_rgb8(height 0)", raw.clip_encode_rgb8(model._handle, (c.c_uint8 * 192)(), 1, 0, 8, buf), E.ERR_INVALID_ARGUMENT),
+        ("encode_rgb8(width -1)", raw.clip_encode_rgb8(model._handle, (c.c_uint8 * 192)(), 1, 8, -1, buf), E.ERR_INVALID_ARGUMENT),
+        ("loss(unknown kind)", raw.clip_loss(7, ep, ep, 2, d, 1.0, 0.0, c.byref(loss), None, None), E.ERR_INVALID_ARGUMENT),
+        ("loss(NULL image_emb)", raw.clip_loss(0, None, ep, 2, d, 1.0, 0.0, c.byref(loss), None, None), E.ERR_INVALID_ARGUMENT),
+        ("loss(NULL loss)", raw.clip_loss(0, ep, ep, 2, d, 1.0, 0.0, None, None, None), E.ERR_INVALID_ARGUMENT),
+        ("loss(n = 0)", raw.clip_loss(0, ep, ep, 0, d, 1.0, 0.0, c.byref(loss), None, None), E.ERR_INVALID_ARGUMENT),
+        ("loss(dim = -1)", raw.clip_loss(0, ep, ep, 2, -1, 1.0, 0.0, c.byref(loss), None, None), E.ERR_INVALID_ARGUMENT),
+        ("loss(NaN scale)", raw.clip_loss(0, ep, ep, 2, d, float("nan"), 0.0, c.byref(loss), None, None), E.ERR_INVALID_ARGUMENT),
+        ("mine(k > n_images)", raw.clip_mine(ep, 2, ep, 2, d, 3, ids, buf), E.ERR_INVALID_ARGUMENT),
+        ("mine(k = 0)", raw.clip_mine(ep, 2, ep, 2, d, 0, ids, buf), E.ERR_INVALID_ARGUMENT),
+        ("mine(NULL out_ids)", raw.clip_mine(ep, 2, ep, 2, d, 1, None, buf), E.ERR_INVALID_ARGUMENT),
+        ("mine(negative n_texts)", raw.clip_mine(ep, 2, ep, -2, d, 1, ids, buf), E.ERR_INVALID_ARGUMENT),
+        ("elip_load(NULL base)", raw.clip_elip_load(None, b"x", c.byref(h)), E.ERR_INVALID_ARGUMENT),
+        ("elip_load(missing mapper)", raw.clip_elip_load(model._handle, b"/nonexistent.safetensors", c.byref(h)), E.ERR_IO),
+        ("rerank(NULL elip)", raw.clip_rerank(None, b"q", one, 1, buf, ids), E.ERR_INVALID_ARGUMENT),
+    ]
+    for name, got, want in codes:
+        msg = raw.clip_last_error().decode()
+        check(f"{name} → {want} with a message", got == want and len(msg) > 10, f"got {got}, {msg!r}")
+    check("clip_last_error is cleared by a successful call", model.encode_texts(["ok"]).shape == (1, d) and raw.clip_last_error() == b"")
+    raw.clip_model_free(None)
+    raw.clip_elip_free(None)
+    raw.clip_model_free(c.c_void_p(0x1234))  # not a handle: ignored
+    check("freeing NULL and unknown handles is harmless", True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        src = fixtures / e["model"]
+        broken = tmp / "truncated_model"
+        shutil.copytree(src, broken)
+        data = (broken / "model.safetensors").read_bytes()
+        (broken / "model.safetensors").write_bytes(data[: len(data) // 2])
+        raises("truncated model.safetensors → FORMAT", E.ERR_FORMAT, lambda: clipcore.Model(broken), "model.safetensors")
+        (broken / "model.safetensors").write_bytes(b"\x05\x00")
+        raises("8-byte header cut short → FORMAT", E.ERR_FORMAT, lambda: clipcore.Model(broken))
+        png = (src / e["image"][0]).read_bytes()
+        (tmp / "cut.png").write_bytes(png[: len(png) // 2])
+        raises("truncated PNG → FORMAT", E.ERR_FORMAT, lambda: model.encode_image_files([tmp / "cut.png"]), "cut.png")
+        (tmp / "text.png").write_text("not a png")
+        raises("a text file as PNG → FORMAT", E.ERR_FORMAT, lambda: model.encode_image_files([tmp / "text.png"]))
+        (tmp / "mapper.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}       ")
+        raises("corrupt mapper → FORMAT", E.ERR_FORMAT, lambda: model.elip(tmp / "mapper.safetensors"))
+    other = "siglip" if "clip/" in e["model"] else "clip"
+    raises("a mapper for another model's widths → SHAPE", E.ERR_SHAPE,
+           lambda: model.elip(fixtures / "capi" / other / "mapper.safetensors"), "mapper")
+    check("the process is alive after every bad call", model.encode_texts(["still here"]).shape == (1, d))
+
+
+def threads(model, texts):
+    want = model.encode_texts(texts)
+    outs, errors = [None] * 4, []
+
+    def work(k):
+        try:
+            for _ in range(3):
+                outs[k] = model.encode_texts(texts)
+        except Exception as ex:  # noqa: BLE001 - reported below
+            errors.append(ex)
+
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    check("four threads on one model get the one-thread embeddings", not errors and all(np.array_equal(o, want) for o in outs), errors)
+
+
+def main(fixtures):
+    fixtures = Path(fixtures)
+    print(f"clipcore {clipcore.version()} from {clipcore.library_path}")
+    losses()
+    for kind in ("clip", "siglip"):
+        model, t, e = parity(fixtures, kind)
+        robustness(fixtures, model, t, e)
+        threads(model, e["text"])
+        model.close()
+    from importlib import util
+    spec = util.spec_from_file_location("rerank_example", Path(__file__).resolve().parents[2] / "examples" / "python" / "rerank.py")
+    example = util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    e = read_expected(fixtures / "capi" / "clip" / "expected.txt")
+    imgs = [str(fixtures / e["model"] / f) for f in e["image"]]
+    _, guided, _ = example.main(fixtures / e["model"], fixtures / "capi" / "clip" / "mapper.safetensors", e["query"], imgs)
+    check("examples/python/rerank.py reproduces the reference scores", np.abs(guided - e["rerank_scores"]).max() <= 1e-4)
+    failed = results.count(False)
+    print(f"{results.count(True)} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "Fixtures"))

@@ -1,0 +1,257 @@
+/* clip_example: load a model, encode texts and images, mine, re-rank with
+ * ELIP, all through libclipcore.so's C interface.
+ *
+ *   clip_example MODEL_DIR MAPPER QUERY IMAGE.png [IMAGE.png ...]
+ *
+ * With --check EXPECTED.txt FIXTURES_DIR instead, it runs the same calls on a
+ * fixture and compares every output with the reference values (|diff| <= 1e-4),
+ * also from four threads sharing one model handle; exit status 1 on a mismatch.
+ */
+#include "clipcore.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ITEMS 16
+#define TOL 1e-4f
+
+static int failures = 0;
+
+static void expect(int ok, const char *what) {
+    printf("%s  %s\n", ok ? "ok  " : "FAIL", what);
+    if (!ok) failures++;
+}
+
+static float max_diff(const float *a, const float *b, size_t n) {
+    float m = 0;
+    for (size_t i = 0; i < n; i++) {
+        float d = fabsf(a[i] - b[i]);
+        if (!(d <= m)) m = d; /* NaN counts as a mismatch */
+    }
+    return m;
+}
+
+/* ---- the expected-values file: "key value" lines ---- */
+typedef struct {
+    char model[512];
+    int dim, n_texts, n_images;
+    char texts[MAX_ITEMS][256];
+    char images[MAX_ITEMS][256];
+    char query[256];
+    float *text_embeds, *image_embeds, *rerank_scores;
+} expected;
+
+static float *floats(const char *s, size_t n) {
+    float *v = calloc(n, sizeof(float));
+    char *end;
+    for (size_t i = 0; v && i < n; i++) {
+        v[i] = strtof(s, &end);
+        if (end == s) { free(v); return NULL; }
+        s = end;
+    }
+    return v;
+}
+
+static int read_expected(const char *path, expected *e) {
+    FILE *f = fopen(path, "r");
+    if (!f) { fprintf(stderr, "%s: cannot open\n", path); return -1; }
+    memset(e, 0, sizeof *e);
+    static char line[1 << 16];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *sp = strchr(line, ' ');
+        if (!sp) continue;
+        *sp = 0;
+        const char *k = line, *v = sp + 1;
+        if (!strcmp(k, "model")) snprintf(e->model, sizeof e->model, "%s", v);
+        else if (!strcmp(k, "dim")) e->dim = atoi(v);
+        else if (!strcmp(k, "text") && e->n_texts < MAX_ITEMS) snprintf(e->texts[e->n_texts++], 256, "%s", v);
+        else if (!strcmp(k, "image") && e->n_images < MAX_ITEMS) snprintf(e->images[e->n_images++], 256, "%s", v);
+        else if (!strcmp(k, "query")) snprintf(e->query, sizeof e->query, "%s", v);
+        else if (!strcmp(k, "text_embeds")) e->text_embeds = floats(v, (size_t)e->n_texts * e->dim);
+        else if (!strcmp(k, "image_embeds")) e->image_embeds = floats(v, (size_t)e->n_images * e->dim);
+        else if (!strcmp(k, "rerank_scores")) e->rerank_scores = floats(v, (size_t)e->n_images);
+    }
+    fclose(f);
+    if (!e->dim || !e->text_embeds || !e->image_embeds || !e->rerank_scores) {
+        fprintf(stderr, "%s: incomplete\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static void free_expected(expected *e) {
+    free(e->text_embeds);
+    free(e->image_embeds);
+    free(e->rerank_scores);
+}
+
+/* ---- four threads, one handle ---- */
+typedef struct {
+    clip_model *model;
+    const char *const *texts;
+    int n;
+    float *out;
+    int status;
+} job;
+
+static void *encode_job(void *arg) {
+    job *j = arg;
+    for (int round = 0; round < 3 && j->status == CLIP_OK; round++)
+        j->status = clip_encode_texts(j->model, j->texts, j->n, j->out);
+    return NULL;
+}
+
+static int check(const char *expected_path, const char *fixtures) {
+    expected e;
+    if (read_expected(expected_path, &e)) return 2;
+    char dir[1024], mapper[1024], paths[MAX_ITEMS][1300];
+    snprintf(dir, sizeof dir, "%s/%s", fixtures, e.model);
+    snprintf(mapper, sizeof mapper, "%s", expected_path);
+    char *slash = strrchr(mapper, '/');
+    snprintf(slash ? slash + 1 : mapper, sizeof mapper - (size_t)(slash ? slash + 1 - mapper : 0), "mapper.safetensors");
+    const char *texts[MAX_ITEMS], *images[MAX_ITEMS];
+    for (int i = 0; i < e.n_texts; i++) texts[i] = e.texts[i];
+    for (int i = 0; i < e.n_images; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/%s", dir, e.images[i]);
+        images[i] = paths[i];
+    }
+
+    clip_model *model = NULL;
+    int rc = clip_model_load(dir, &model);
+    expect(rc == CLIP_OK && model, "clip_model_load");
+    if (rc != CLIP_OK) { fprintf(stderr, "%s\n", clip_last_error()); free_expected(&e); return 1; }
+    expect(clip_model_embed_dim(model) == e.dim, "clip_model_embed_dim");
+    int d = e.dim;
+
+    float *t = calloc((size_t)e.n_texts * d, sizeof(float));
+    rc = clip_encode_texts(model, texts, e.n_texts, t);
+    expect(rc == CLIP_OK && max_diff(t, e.text_embeds, (size_t)e.n_texts * d) <= TOL, "clip_encode_texts matches the reference");
+
+    float *im = calloc((size_t)e.n_images * d, sizeof(float));
+    rc = clip_encode_image_files(model, images, e.n_images, im);
+    expect(rc == CLIP_OK && max_diff(im, e.image_embeds, (size_t)e.n_images * d) <= TOL, "clip_encode_image_files matches the reference");
+
+    /* mining: texts against images, best first, scores are inner products */
+    int k = e.n_images;
+    int64_t *ids = calloc((size_t)e.n_texts * k, sizeof(int64_t));
+    float *scores = calloc((size_t)e.n_texts * k, sizeof(float));
+    rc = clip_mine(im, e.n_images, t, e.n_texts, d, k, ids, scores);
+    int mine_ok = rc == CLIP_OK;
+    for (int q = 0; mine_ok && q < e.n_texts; q++) {
+        for (int r = 0; r < k; r++) {
+            int64_t id = ids[q * k + r];
+            if (id < 0 || id >= e.n_images) { mine_ok = 0; break; }
+            float dot = 0;
+            for (int c = 0; c < d; c++) dot += t[q * d + c] * im[id * d + c];
+            if (fabsf(dot - scores[q * k + r]) > TOL) mine_ok = 0;
+            if (r > 0 && scores[q * k + r] > scores[q * k + r - 1]) mine_ok = 0;
+        }
+    }
+    expect(mine_ok, "clip_mine returns the best images first with their inner products");
+
+    /* InfoNCE over the first min(n_texts, n_images) pairs, against a direct computation */
+    int n = e.n_texts < e.n_images ? e.n_texts : e.n_images;
+    float loss = 0, scale = 10.0f, direct = 0;
+    rc = clip_loss(CLIP_LOSS_INFONCE, im, t, n, d, scale, 0, &loss, NULL, NULL);
+    for (int dir2 = 0; dir2 < 2; dir2++) {
+        for (int i = 0; i < n; i++) {
+            double mx = -1e30, sum = 0, own = 0;
+            for (int j = 0; j < n; j++) {
+                float dot = 0;
+                for (int c = 0; c < d; c++) dot += dir2 ? t[i * d + c] * im[j * d + c] : im[i * d + c] * t[j * d + c];
+                double z = scale * dot;
+                if (z > mx) mx = z;
+                if (j == i) own = z;
+            }
+            for (int j = 0; j < n; j++) {
+                float dot = 0;
+                for (int c = 0; c < d; c++) dot += dir2 ? t[i * d + c] * im[j * d + c] : im[i * d + c] * t[j * d + c];
+                sum += exp(scale * dot - mx);
+            }
+            direct += (float)((mx + log(sum) - own) / n / 2);
+        }
+    }
+    expect(rc == CLIP_OK && fabsf(loss - direct) <= TOL, "clip_loss (InfoNCE) matches a direct computation");
+
+    /* ELIP re-ranking */
+    clip_elip *elip = NULL;
+    rc = clip_elip_load(model, mapper, &elip);
+    expect(rc == CLIP_OK && elip, "clip_elip_load");
+    if (rc != CLIP_OK) fprintf(stderr, "%s\n", clip_last_error());
+    float rs[MAX_ITEMS];
+    int64_t order[MAX_ITEMS];
+    rc = clip_rerank(elip, e.query, images, e.n_images, rs, order);
+    int order_ok = rc == CLIP_OK;
+    for (int r = 1; order_ok && r < e.n_images; r++) order_ok = rs[order[r - 1]] >= rs[order[r]];
+    expect(rc == CLIP_OK && max_diff(rs, e.rerank_scores, (size_t)e.n_images) <= TOL, "clip_rerank scores match the reference");
+    expect(order_ok, "clip_rerank orders candidates by descending score");
+
+    /* four threads sharing the handle get the single-thread result */
+    pthread_t th[4];
+    job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (job){model, texts, e.n_texts, calloc((size_t)e.n_texts * d, sizeof(float)), CLIP_OK};
+        pthread_create(&th[i], NULL, encode_job, &jobs[i]);
+    }
+    int same = 1;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        same = same && jobs[i].status == CLIP_OK && memcmp(jobs[i].out, t, (size_t)e.n_texts * d * sizeof(float)) == 0;
+        free(jobs[i].out);
+    }
+    expect(same, "four threads on one handle give the single-thread embeddings");
+
+    clip_elip_free(elip);
+    clip_model_free(model);
+    free(t); free(im); free(ids); free(scores);
+    free_expected(&e);
+    return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    printf("clipcore %s (ABI %d)\n", clip_version(), clip_abi_version());
+    if (argc == 4 && !strcmp(argv[1], "--check")) {
+        int rc = check(argv[2], argv[3]);
+        printf("%s: %d failure(s)\n", argv[2], failures);
+        return rc;
+    }
+    if (argc < 5) {
+        fprintf(stderr, "usage: %s MODEL_DIR MAPPER QUERY IMAGE.png [IMAGE.png ...]\n"
+                        "       %s --check EXPECTED.txt FIXTURES_DIR\n", argv[0], argv[0]);
+        return 2;
+    }
+    clip_model *model = NULL;
+    clip_elip *elip = NULL;
+    if (clip_model_load(argv[1], &model) != CLIP_OK || clip_elip_load(model, argv[2], &elip) != CLIP_OK) {
+        fprintf(stderr, "error: %s\n", clip_last_error());
+        clip_model_free(model);
+        return 1;
+    }
+    int n = argc - 4, d = clip_model_embed_dim(model);
+    const char *const *images = (const char *const *)(argv + 4);
+    float *q = calloc((size_t)d, sizeof(float)), *im = calloc((size_t)n * d, sizeof(float)), *scores = calloc((size_t)n, sizeof(float));
+    int64_t *ids = calloc((size_t)n, sizeof(int64_t)), *order = calloc((size_t)n, sizeof(int64_t));
+    const char *query = argv[3];
+    int rc = clip_encode_texts(model, &query, 1, q);
+    if (rc == CLIP_OK) rc = clip_encode_image_files(model, images, n, im);
+    if (rc == CLIP_OK) rc = clip_mine(im, n, q, 1, d, n, ids, scores);
+    if (rc == CLIP_OK) {
+        printf("base ranking for \"%s\":\n", query);
+        for (int r = 0; r < n; r++) printf("  %d. %s  %.4f\n", r + 1, images[ids[r]], scores[r]);
+        rc = clip_rerank(elip, query, images, n, scores, order);
+    }
+    if (rc == CLIP_OK) {
+        printf("ELIP re-ranking:\n");
+        for (int r = 0; r < n; r++) printf("  %d. %s  %.4f\n", r + 1, images[order[r]], scores[order[r]]);
+    } else {
+        fprintf(stderr, "error: %s\n", clip_last_error());
+    }
+    free(q); free(im); free(scores); free(ids); free(order);
+    clip_elip_free(elip);
+    clip_model_free(model);
+    return rc == CLIP_OK ? 0 : 1;
+}

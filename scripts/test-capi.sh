@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The C ABI from its two hosts, against the fixture models (CLIP and SigLIP):
+#  - examples/c/clip_example.c, built against include/clipcore.h, checks every
+#    output against transformers' values, then runs again under valgrind
+#    (no invalid access, no definite leak) when valgrind is installed;
+#  - python/clipcore.py, pip-installed into a scratch folder, runs the binding
+#    test (parity, NumPy loss/mining, bad input, threads) and the Python example.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lib=$(pwd)/.build-lib/release
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cc=$(command -v cc || command -v gcc || command -v clang)
+"$cc" -O1 -g -Wall -Wextra -Werror -Iinclude examples/c/clip_example.c -o "$scratch/clip_example" \
+    -L"$lib" -lclipcore -Wl,-rpath,"$lib" -lm -lpthread
+for kind in clip siglip; do
+    "$scratch/clip_example" --check "Tests/Fixtures/capi/$kind/expected.txt" Tests/Fixtures
+done
+if command -v valgrind >/dev/null 2>&1; then
+    # valgrind cannot read the toolchain's DWARF 5, so it gets a copy without debug sections.
+    mkdir -p "$scratch/vg"
+    strip --strip-debug -o "$scratch/vg/libclipcore.so" "$lib/libclipcore.so"
+    "$cc" -O1 -g -Iinclude examples/c/clip_example.c -o "$scratch/vg/clip_example" \
+        -L"$scratch/vg" -lclipcore -Wl,-rpath,"$scratch/vg" -lm -lpthread
+    valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
+        "$scratch/vg/clip_example" --check Tests/Fixtures/capi/clip/expected.txt Tests/Fixtures
+    echo "valgrind: no memory errors, no definite leaks"
+else
+    echo "valgrind not installed: memory check skipped"
+fi
+python=$(python3 -c 'import sys; print(sys.executable)')
+"$python" -m pip install -q --no-deps --no-build-isolation --target "$scratch/py" ./python
+rm -rf python/build python/clipcore.egg-info
+env -i CLIPCORE_LIB="$lib/libclipcore.so" PYTHONPATH="$scratch/py" "$python" Tests/python/test_binding.py "$(pwd)/Tests/Fixtures"
