@@ -7,7 +7,7 @@ import Models
 /// A contrastive (CLIP / SigLIP) training run. Every key is optional except `dataset`;
 /// an unknown key is an error that names it.
 ///
-/// `model` is a preset name for training from scratch (`tiny`, `small`: CLIP with the standard
+/// `model` is a preset name for training from scratch (`micro`, `tiny`, `small`: CLIP with the standard
 /// vocabulary; `image_size` sets their resolution) or a model folder in HF layout to fine-tune.
 public struct ContrastiveConfig: Codable, Equatable, Sendable {
     public var model = "tiny"
@@ -115,6 +115,13 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
     public static func preset(_ name: String, imageSize: Int) -> CLIPConfig? {
         let patch = max(imageSize / 8, 1)
         switch name {
+        case "micro":
+            return CLIPConfig(
+                textConfig: CLIPTextConfig(hiddenSize: 64, intermediateSize: 256, numHiddenLayers: 2, numAttentionHeads: 2,
+                                           maxPositionEmbeddings: 32, hiddenAct: "gelu"),
+                visionConfig: CLIPVisionConfig(hiddenSize: 64, intermediateSize: 256, numHiddenLayers: 3, numAttentionHeads: 2,
+                                               imageSize: imageSize, patchSize: patch, hiddenAct: "gelu"),
+                projectionDim: 64)
         case "tiny":
             return CLIPConfig(
                 textConfig: CLIPTextConfig(hiddenSize: 128, intermediateSize: 512, numHiddenLayers: 3, numAttentionHeads: 4,
@@ -134,5 +141,5 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         }
     }
 
-    public static let presetNames = ["tiny", "small"]
+    public static let presetNames = ["micro", "tiny", "small"]
 }

@@ -22,7 +22,7 @@ public struct RerankReport: Codable, Equatable, Sendable {
                 + keys.map { String(format: "%8.2f", m.recall[$0] ?? 0) }.joined()
                 + String(format: "%8.4f%9.4f%8.1f", m.mrr, m.ndcg10, m.medianRank)
         }
-        let head = "        " + keys.map { $0.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined() + "     MRR  nDCG@10    MedR"
+        let head = "        " + keys.map { String(repeating: " ", count: max(8 - $0.count, 0)) + $0 }.joined() + "     MRR  nDCG@10    MedR"
         return [head, row("Base", base), row("Rerank", rerank)].joined(separator: "\n")
     }
 }

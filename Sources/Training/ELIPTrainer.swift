@@ -88,8 +88,12 @@ public final class ELIPTrainer {
     func lossAndBackward(_ pairs: [Int], scale: Float) throws -> Float {
         let images = try pairs.map { try RGBImage(contentsOfPNG: imagePaths[imageOfCaption[$0]]) }
         let pixels = try pipeline.processor.batch(images)
-        let loss = try ELIPObjective.loss(model: model, mapper: mapper, textEmbeds: textEmbeds.indexSelect(axis: 0, pairs),
-                                          pixels: pixels)
+        let texts = textEmbeds.indexSelect(axis: 0, pairs)
+        var loss = try ELIPObjective.loss(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels)
+        if config.queryNegatives > 0 && pairs.count >= 2 {
+            loss = loss + (try ELIPObjective.queryConditionedLoss(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels,
+                                                                  negatives: config.queryNegatives))
+        }
         (loss * scale).backward()
         return loss.value.item
     }

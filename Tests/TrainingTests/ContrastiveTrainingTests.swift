@@ -38,4 +38,184 @@ import Training
         #expect(worst <= 1e-3, "worst relative loss gap \(worst)")
         #expect(expected.last! < expected.first! * 0.8)
     }
+
+    /// A folder written by `clip train` (Tools/write_checkpoint_fixture.sh) loads in transformers; the
+    /// embeddings transformers computed from it (Tools/gen_fixtures.py checkpoint) are clipcore's too.
+    @Test func trainerCheckpointsReloadInTransformers() throws {
+        let dir = Self.fixtures + "/training/clipcore_checkpoint"
+        let f = try SafeTensorsFile(path: Self.fixtures + "/training/checkpoint_expected.safetensors")
+        let texts = try JSONSerialization.jsonObject(with: Data(f.metadata["texts"]!.utf8)) as! [String]
+        let pipeline = try ImageTextPipeline(directory: dir)
+        let images = try (0..<3).map { try RGBImage(contentsOfPNG: Self.fixtures + "/clip/p16_96/image\($0).png") }
+        #expect(largestGap(try pipeline.encode(texts: texts), try f.tensor("text_embeds")) <= 1e-4)
+        #expect(largestGap(try pipeline.encode(images: images), try f.tensor("image_embeds")) <= 1e-4)
+    }
+}
+
+/// Largest elementwise |a − b| (infinity when the shapes differ).
+func largestGap(_ a: Tensor, _ b: Tensor) -> Float {
+    guard a.shape == b.shape else { return .infinity }
+    return zip(a.toArray(), b.toArray()).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
+
+/// A scratch folder removed at the end of a test.
+struct ScratchFolder {
+    let path: String
+    init(_ tag: String) throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-\(tag)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+@Suite(.serialized) struct ContrastiveTrainerTests {
+    static let fixtures = ELIPTrainerTests.fixtures
+
+    func config(_ dir: String, run: String = "") -> ContrastiveConfig {
+        var c = ContrastiveConfig(dataset: dir + "/data", model: Self.fixtures + "/clip/gelu_vocab", outputDir: dir + "/\(run)out")
+        c.epochs = 2
+        c.trainBs = 4
+        c.gradAccum = 2
+        c.lr = 1e-3
+        c.warmupRatio = 0.25
+        c.seed = 5
+        return c
+    }
+
+    /// Interrupting after 3 updates and resuming from `last/` reaches the weights of an uninterrupted
+    /// run; checkpoints are whole HF folders that load back, with no temporary file left behind.
+    @Test func resumeAfterInterruptionMatchesAnUninterruptedRun() throws {
+        let dir = try ScratchFolder("contrastive")
+        defer { dir.remove() }
+        try SyntheticShapes(size: 64, seed: 3).write(to: dir.path + "/data", count: 24)
+        let full = try ContrastiveTrainer(config: config(dir.path, run: "a"))
+        full.checkpointEvery = 2
+        var losses: [Double] = []
+        try full.run { line in if let l = Self.number(line, "loss") { losses.append(l) } }
+        #expect(losses.count == full.updatesPerEpoch * 2)
+
+        let b = config(dir.path, run: "b")
+        let first = try ContrastiveTrainer(config: b)
+        first.checkpointEvery = 1
+        try first.run(stopAfterUpdates: 3)
+        let resumed = try ContrastiveTrainer(config: b)
+        #expect(try resumed.resume())
+        #expect(resumed.step.updates == 3)
+        try resumed.run()
+        var worst: Float = 0
+        for (x, y) in zip(full.model.stateDict(), resumed.model.stateDict()) {
+            #expect(x.key == y.key)
+            worst = max(worst, largestGap(x.tensor, y.tensor))
+        }
+        #expect(worst <= 1e-4, "largest weight difference \(worst)")
+
+        let out = dir.path + "/aout"
+        let entries = try FileManager.default.contentsOfDirectory(atPath: out)
+        #expect(entries.filter { $0.contains(".tmp") }.isEmpty, "\(entries)")
+        #expect(Set(entries).isSuperset(of: ["last", "best", "epoch_1", "epoch_2"]))
+        let reloaded = try ImageTextPipeline(directory: out + "/last")
+        let texts = ["a small red circle on the left"]
+        let a = try reloaded.encode(texts: texts), b2 = try full.pipeline.encode(texts: texts)
+        #expect(largestGap(a, b2) <= 1e-6)
+        #expect(try full.writeTestMetrics() != nil)
+        #expect(FileManager.default.fileExists(atPath: out + "/test_metric.json"))
+    }
+
+    /// Locking a tower freezes it (all of it, or all but its last layers and head).
+    @Test func towerLocksFreezeTheRightParameters() throws {
+        let dir = try ScratchFolder("locks")
+        defer { dir.remove() }
+        try SyntheticShapes(size: 64, seed: 1).write(to: dir.path + "/data", count: 8)
+        var c = config(dir.path)
+        c.lockImage = true
+        c.lockText = true
+        c.lockTextUnlockedLayers = 1
+        let t = try ContrastiveTrainer(config: c)
+        let named = Dictionary(uniqueKeysWithValues: t.model.namedParameters().map { ($0.key, $0.variable.requiresGrad) })
+        #expect(named.filter { $0.key.hasPrefix("vision_model.") || $0.key.hasPrefix("visual_projection.") }.values.allSatisfy { !$0 })
+        let layers = named.keys.compactMap { k -> Int? in
+            guard k.hasPrefix("text_model.encoder.layers.") else { return nil }
+            return Int(k.split(separator: ".")[3])
+        }
+        let last = layers.max()!
+        for (k, v) in named where k.hasPrefix("text_model.encoder.layers.") {
+            #expect(v == k.hasPrefix("text_model.encoder.layers.\(last).") , "\(k)")
+        }
+        #expect(named["text_model.embeddings.token_embedding.weight"] == false)
+        #expect(named["text_projection.weight"] == true && named["logit_scale"] == true)
+    }
+
+    @Test func configsNameUnknownKeysAndBadValues() throws {
+        let ok = try ContrastiveConfig.parse("dataset: d\nepochs: 3\ntrain_bs: 8\nlock_image: true\n")
+        #expect(ok.epochs == 3 && ok.trainBs == 8 && ok.lockImage && ok.model == "tiny")
+        for (yaml, needle) in [("dataset: d\nepoch: 3\n", "epoch"), ("dataset: d\ntrain_bs: 1\n", "train_bs"),
+                               ("epochs: 2\n", "dataset"), ("dataset: d\nwarmup_ratio: 2\n", "warmup_ratio"),
+                               ("dataset: d\nlr: fast\n", "lr")] {
+            do {
+                _ = try ContrastiveConfig.parse(yaml, name: "c.yaml")
+                Issue.record("accepted \(yaml)")
+            } catch let e as ConfigError {
+                #expect(e.message.contains(needle) && e.message.hasPrefix("c.yaml"), "\(e.message)")
+            }
+        }
+        #expect(throws: ConfigError.self) { try ContrastiveTrainer(config: ContrastiveConfig(dataset: "/nonexistent/data")) }
+        var bad = ContrastiveConfig(dataset: "/tmp", model: "/nonexistent/model")
+        bad.epochs = 1
+        #expect(throws: ConfigError.self) { try ContrastiveTrainer(config: bad) }
+    }
+
+    static func number(_ line: String, _ key: String) -> Double? {
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+        return (obj[key] as? NSNumber)?.doubleValue
+    }
+}
+
+@Suite struct SyntheticShapesTests {
+    @Test func scenesAreDeterministicAndCaptionsDescribeThem() throws {
+        let g = SyntheticShapes(size: 48, seed: 9)
+        for i in 0..<40 {
+            let s = g.scene(i)
+            #expect((1...3).contains(s.objects.count))
+            #expect(s.captions.count == 3 && Set(s.captions).count == 3)
+            for o in s.objects {
+                let colour = SyntheticShapes.colours[o.colour].name
+                #expect(s.captions.allSatisfy { $0.contains(colour) && $0.contains(o.shape.rawValue) }, "\(s.captions)")
+            }
+            #expect(g.render(s) == g.render(g.scene(i)))
+        }
+        #expect(SyntheticShapes(size: 48, seed: 10).scene(0).captions != g.scene(0).captions
+                || SyntheticShapes(size: 48, seed: 10).scene(1).captions != g.scene(1).captions)
+    }
+
+    @Test func writtenDatasetsRoundTripThroughPNGAndSplitByImage() throws {
+        let dir = try ScratchFolder("synth")
+        defer { dir.remove() }
+        let g = SyntheticShapes(size: 40, seed: 2)
+        let summary = try g.write(to: dir.path, count: 30)
+        #expect(summary.splits == ["train": 24, "val": 3, "test": 3] && summary.captions == 90)
+        let train = try ImageTextDataset(path: ImageTextDataset.manifest(dir.path, split: "train"))
+        let test = try ImageTextDataset(path: ImageTextDataset.manifest(dir.path, split: "test"))
+        let all = try ImageTextDataset(path: dir.path)
+        #expect(train.items.count == 24 && test.items.count == 3 && all.items.count == 30)
+        #expect(Set(train.items.map(\.image)).isDisjoint(with: test.items.map(\.image)))
+        let decoded = try RGBImage(contentsOfPNG: all.items[7].image)
+        #expect(decoded == g.render(g.scene(7)))
+        #expect(all.items[7].captions == g.scene(7).captions)
+        #expect(throws: ConfigError.self) { try g.write(to: "/proc/nope/x", count: 5) }
+    }
+
+    @Test func plotsRenderAxesLabelsAndCurves() throws {
+        let pts = (0..<50).map { (x: Double($0), y: 3 * exp(-Double($0) / 15) + 0.5) }
+        let plot = CurvePlot(panels: [.init(title: "loss", xLabel: "update", yLabel: "loss", points: pts),
+                                      .init(title: "other", xLabel: "update", yLabel: "loss", points: [])])
+        let img = plot.render()
+        #expect(img.width == 2 * plot.panelWidth && img.height == plot.height)
+        let px = img.pixels
+        let blue = stride(from: 0, to: px.count, by: 3).filter { px[$0] == 31 && px[$0 + 1] == 90 && px[$0 + 2] == 200 }.count
+        let black = stride(from: 0, to: px.count, by: 3).filter { px[$0] == 0 && px[$0 + 1] == 0 && px[$0 + 2] == 0 }.count
+        #expect(blue > 500, "the curve is drawn")
+        #expect(black > 2000, "axes, ticks and labels are drawn")
+        let back = try RGBImage(png: try img.pngData())
+        #expect(back == img)
+    }
 }
