@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd"]),
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "NN"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Autograd", "Retrieval", "ClipCore"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Tensor", "NN", "Retrieval"]),
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "Autograd", "NN", "Models"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "CBLAS", "Tensor"]),

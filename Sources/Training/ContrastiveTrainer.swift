@@ -169,6 +169,7 @@ public final class ContrastiveTrainer {
     public func run(stopAfterUpdates: Int? = nil, log: (String) -> Void = { _ in }) throws {
         let out = config.outputDir
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        ModelFolder.removeStaleTemporaries(in: out)
         let accumulation = config.gradAccum
         while epoch < config.epochs {
             let all = batches(epoch: epoch)

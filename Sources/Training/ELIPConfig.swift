@@ -71,9 +71,6 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
     public var weightDecay = 0.01
     public var fp16 = false
     public var gradAccumSteps = 1
-    /// clipcore's addition: images each caption also prompts in training (`ELIPObjective.queryConditionedLoss`);
-    /// 0 keeps the reference objective.
-    public var queryNegatives = 0
     public var rerankK = RerankK()
     public var evalSplit: Split?
 
@@ -82,7 +79,6 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         case seed, outputRoot = "output_root", dataset, maxTrainExamples = "max_train_examples"
         case hardmineSubset = "hardmine_subset", batchSize = "batch_size", numWorkers = "num_workers", epochs, lr
         case weightDecay = "weight_decay", fp16, gradAccumSteps = "grad_accum_steps", rerankK = "rerank_k"
-        case queryNegatives = "query_negatives"
         case evalSplit = "eval_split"
     }
 
@@ -111,15 +107,11 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? 0.01
         fp16 = try c.decodeIfPresent(Bool.self, forKey: .fp16) ?? false
         gradAccumSteps = try c.decodeIfPresent(Int.self, forKey: .gradAccumSteps) ?? 1
-        queryNegatives = try c.decodeIfPresent(Int.self, forKey: .queryNegatives) ?? 0
         rerankK = try c.decodeIfPresent(RerankK.self, forKey: .rerankK) ?? RerankK()
         evalSplit = try c.decodeIfPresent(Split.self, forKey: .evalSplit)
         for (key, v) in [(CodingKeys.promptTokens, promptTokens), (.mapperHidden, mapperHidden), (.imgSize, imgSize),
                          (.batchSize, batchSize), (.epochs, epochs), (.gradAccumSteps, gradAccumSteps)] where v <= 0 {
             throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be positive, got \(v)")
-        }
-        guard queryNegatives >= 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .queryNegatives, in: c, debugDescription: "must not be negative, got \(queryNegatives)")
         }
         guard lr > 0, weightDecay >= 0 else {
             throw DecodingError.dataCorruptedError(forKey: .lr, in: c, debugDescription: "lr must be positive and weight_decay not negative")

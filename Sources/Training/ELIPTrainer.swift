@@ -40,6 +40,10 @@ public final class ELIPTrainer {
         guard let guided = pipeline.model as? any PromptGuidedModel else {
             throw ConfigError("\(pipeline.directory): this model cannot take visual prompts")
         }
+        let modelSize = (guided as? CLIPModel)?.config.visionConfig.imageSize ?? (guided as? SiglipModel)?.config.visionConfig.imageSize
+        if let size = modelSize, size != config.imgSize {
+            throw ConfigError("img_size \(config.imgSize) does not match the model's image size \(size) (\(pipeline.directory)/config.json)")
+        }
         self.config = config
         self.pipeline = pipeline
         model = guided
@@ -89,11 +93,7 @@ public final class ELIPTrainer {
         let images = try pairs.map { try RGBImage(contentsOfPNG: imagePaths[imageOfCaption[$0]]) }
         let pixels = try pipeline.processor.batch(images)
         let texts = textEmbeds.indexSelect(axis: 0, pairs)
-        var loss = try ELIPObjective.loss(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels)
-        if config.queryNegatives > 0 && pairs.count >= 2 {
-            loss = loss + (try ELIPObjective.queryConditionedLoss(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels,
-                                                                  negatives: config.queryNegatives))
-        }
+        let loss = try ELIPObjective.loss(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels)
         (loss * scale).backward()
         return loss.value.item
     }
@@ -103,6 +103,7 @@ public final class ELIPTrainer {
     public func run(stopAfterUpdates: Int? = nil, log: (String) -> Void = { _ in }) throws {
         let accumulation = max(1, config.gradAccumSteps)
         try FileManager.default.createDirectory(atPath: config.outputRoot, withIntermediateDirectories: true)
+        ModelFolder.removeStaleTemporaries(in: config.outputRoot)
         while epoch < config.epochs {
             let all = batches(epoch: epoch)
             var pending = 0, lossSum: Float = 0

@@ -86,4 +86,13 @@ public enum ModelFolder {
             throw ConfigError("\(path): cannot write (\(error.localizedDescription))")
         }
     }
+
+    /// Removes temporary files and folders a killed writer left in `directory` (`.NAME.tmp-…`, and the
+    /// `.old` folders of an interrupted swap). Checkpoints themselves are never touched.
+    public static func removeStaleTemporaries(in directory: String) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for e in entries where e.hasPrefix(".") && e.contains(".tmp-") {
+            try? FileManager.default.removeItem(atPath: directory + "/" + e)
+        }
+    }
 }

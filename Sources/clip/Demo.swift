@@ -17,7 +17,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Model preset: tiny or small.") var preset = "tiny"
     @Option(help: "CLIP training epochs.") var epochs = 20
     @Option(help: "CLIP learning rate.") var lr = 2e-3
-    @Option(help: "ELIP mapper epochs.") var elipEpochs = 2
+    @Option(help: "ELIP mapper epochs.") var elipEpochs = 4
     @Option(help: "ELIP mapper learning rate.") var elipLr = 1e-4
     @Option(help: "ELIP mapper hidden width.") var mapperHidden = 256
     @Option(help: "ELIP visual prompt tokens.") var promptTokens = 4
@@ -47,6 +47,7 @@ struct Demo: ParsableCommand {
 
             print("== 3/4 ELIP mapper on the frozen CLIP (hard-negative batches)")
             var ec = ELIPConfig(modelName: out + "/clip/best", outputRoot: out + "/elip", dataset: .init(name: data))
+            ec.imgSize = size
             ec.promptTokens = promptTokens
             ec.mapperHidden = mapperHidden
             ec.batchSize = 40

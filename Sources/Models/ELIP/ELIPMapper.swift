@@ -74,13 +74,10 @@ public protocol PromptGuidedModel: TwoTowerModel {
     /// The model's own training loss on matching rows of normalised embeddings, with its
     /// temperature (and bias) as they are: InfoNCE for CLIP, the sigmoid loss for SigLIP.
     func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable
-    /// exp(logit_scale): the multiplier on cosine similarities.
-    var temperature: Variable { get }
 }
 
 extension CLIPModel: PromptGuidedModel {
     public var visionWidth: Int { config.visionConfig.hiddenSize }
-    public var temperature: Variable { logitScale.exp() }
     public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
         clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp())
     }
@@ -91,7 +88,6 @@ extension CLIPModel: PromptGuidedModel {
 
 extension SiglipModel: PromptGuidedModel {
     public var visionWidth: Int { config.visionConfig.hiddenSize }
-    public var temperature: Variable { logitScale.exp() }
     public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
         sigmoidLoss(textEmbeds: textEmbeds, imageEmbeds: imageEmbeds, logitScale: logitScale, logitBias: logitBias)
     }
@@ -119,28 +115,5 @@ public enum ELIPObjective {
         let t = Variable(textEmbeds)
         let guided = try model.guidedImageFeatures(Variable(pixels), prompts: mapper(t)).l2Normalized()
         return model.pairLoss(textEmbeds: t, imageEmbeds: guided)
-    }
-
-    /// The re-ranking situation as a training signal (clipcore's addition; off in the reference
-    /// objective): caption `i` of the batch prompts its own image and the next `negatives` images of
-    /// the batch (cyclically), and a cross-entropy over those guided scores, scaled by the model's
-    /// temperature, asks for its own image first. This is exactly how `ELIPReranker` scores a query's
-    /// candidates, which the pair loss never shows the mapper.
-    public static func queryConditionedLoss(model: any PromptGuidedModel, mapper: ELIPMapper, textEmbeds: Tensor,
-                                            pixels: Tensor, negatives: Int) throws -> Variable {
-        let n = textEmbeds.shape[0]
-        guard textEmbeds.rank == 2, pixels.rank == 4, pixels.shape[0] == n, n >= 2 else {
-            throw ModelError("ELIP loss: \(textEmbeds.shape) text embeddings for \(pixels.shape) images")
-        }
-        let h = min(max(negatives, 1), n - 1)
-        let t = Variable(textEmbeds)
-        let prompts = mapper(t)
-        let owner = (0..<n).flatMap { i in [Int](repeating: i, count: h + 1) }
-        let shown = (0..<n).flatMap { i in (0...h).map { (i + $0) % n } }
-        let g = try model.guidedImageFeatures(Variable(pixels.indexSelect(axis: 0, shown)),
-                                              prompts: prompts.indexSelect(axis: 0, owner)).l2Normalized()
-        let d = g.shape[1]
-        let scores = (g.reshaped([n, h + 1, d]) * t.reshaped([n, 1, d])).sum(axis: 2) * model.temperature
-        return scores.crossEntropy(labels: [Int](repeating: 0, count: n))
     }
 }
