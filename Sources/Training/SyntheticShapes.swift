@@ -44,16 +44,42 @@ public struct SyntheticShapes: Sendable {
 
     public let size: Int
     public let seed: UInt64
+    /// When set, every odd image is the "twin" of the image before it: the same shapes, sizes, places
+    /// and background with the colours passed round between the shapes (a single shape moves to the
+    /// mirrored place, or changes size in the centre). Twins differ in how attributes bind to shapes,
+    /// which bag-of-words matching cannot tell apart.
+    public let twins: Bool
 
-    public init(size: Int = 64, seed: UInt64 = 0) {
+    public init(size: Int = 64, seed: UInt64 = 0, twins: Bool = true) {
         self.size = max(size, 16)
         self.seed = seed
+        self.twins = twins
     }
 
     // MARK: - Scenes
 
     /// The scene of image `index` (a pure function of the seed and the index).
     public func scene(_ index: Int) -> Scene {
+        if twins && index % 2 == 1 { return twin(of: freshScene(index - 1)) }
+        return freshScene(index)
+    }
+
+    private func twin(of s: Scene) -> Scene {
+        var objects = s.objects
+        if objects.count >= 2 {
+            let colours = objects.map(\.colour)
+            for i in objects.indices { objects[i].colour = colours[(i + 1) % colours.count] }
+        } else if abs(objects[0].x - 0.5) > 0.1 {
+            objects[0].x = 1 - objects[0].x
+        } else {
+            objects[0].large.toggle()
+        }
+        let vertical = objects.count == 2 && abs(objects[0].x - objects[1].x) < 0.2
+        return Scene(background: s.background, objects: objects,
+                     captions: captions(objects, background: s.background, vertical: vertical))
+    }
+
+    private func freshScene(_ index: Int) -> Scene {
         var rng = RandomGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(index))
         let count = 1 + rng.nextInt(below: 3)
         let background = rng.nextInt(below: Self.backgrounds.count)
@@ -82,12 +108,13 @@ public struct SyntheticShapes: Sendable {
             objects.append(Object(shape: shape, colour: colour, large: large, x: x, y: y))
         }
         return Scene(background: background, objects: objects,
-                     captions: captions(objects, background: background, vertical: vertical, rng: &rng))
+                     captions: captions(objects, background: background, vertical: vertical))
     }
 
     private func phrase(_ o: Object, article: Bool = true, size: Bool = true) -> String {
         let words = (size ? [o.large ? "large" : "small"] : []) + [Self.colours[o.colour].name, o.shape.rawValue]
-        return (article ? "a " : "") + words.joined(separator: " ")
+        let an = "aeiou".contains(words[0].first!)
+        return (article ? (an ? "an " : "a ") : "") + words.joined(separator: " ")
     }
 
     private func place(_ o: Object) -> String {
@@ -99,7 +126,7 @@ public struct SyntheticShapes: Sendable {
         return "at the \(v) \(h)"
     }
 
-    private func captions(_ objects: [Object], background: Int, vertical: Bool, rng: inout RandomGenerator) -> [String] {
+    private func captions(_ objects: [Object], background: Int, vertical: Bool) -> [String] {
         let bg = Self.backgrounds[background].name
         switch objects.count {
         case 1:
@@ -107,7 +134,7 @@ public struct SyntheticShapes: Sendable {
             return [
                 "\(phrase(o)) \(place(o))",
                 "\(phrase(o)) on a \(bg) background",
-                "a \(Self.colours[o.colour].name) \(o.shape.rawValue), \(o.large ? "large" : "small"), \(place(o)) of a \(bg) image",
+                "\(phrase(o, size: false)), \(o.large ? "large" : "small"), \(place(o)) of a \(bg) image",
             ]
         case 2:
             let (a, b) = (objects[0], objects[1])

@@ -18,11 +18,12 @@ struct Demo: ParsableCommand {
     @Option(help: "CLIP training epochs.") var epochs = 20
     @Option(help: "CLIP learning rate.") var lr = 2e-3
     @Option(help: "ELIP mapper epochs.") var elipEpochs = 4
-    @Option(help: "ELIP mapper learning rate.") var elipLr = 1e-4
+    @Option(help: "ELIP mapper learning rate.") var elipLr = 1e-3
     @Option(help: "ELIP mapper hidden width.") var mapperHidden = 256
     @Option(help: "ELIP visual prompt tokens.") var promptTokens = 4
     @Option(help: "Re-ranking depth.") var k = 10
     @Option(help: "Random seed.") var seed = 0
+    @Flag(inversion: .prefixedNo, help: "Colour-swapped twin images in the dataset (see clip data synth).") var twins = true
 
     func run() throws {
         try reportingErrors {
@@ -30,7 +31,7 @@ struct Demo: ParsableCommand {
             let data = out + "/data"
             print("== 1/4 dataset: \(images) procedural images → \(data)")
             let progress = ProgressLine(total: images, unit: "image")
-            let summary = try SyntheticShapes(size: size, seed: UInt64(truncatingIfNeeded: seed)).write(to: data, count: images) { _ in progress.tick() }
+            let summary = try SyntheticShapes(size: size, seed: UInt64(truncatingIfNeeded: seed), twins: twins).write(to: data, count: images) { _ in progress.tick() }
             print("\(summary.captions) captions; splits train \(summary.splits["train"]!), val \(summary.splits["val"]!), test \(summary.splits["test"]!)")
 
             print("== 2/4 contrastive training of CLIP '\(preset)' from scratch")

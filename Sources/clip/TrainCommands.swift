@@ -16,11 +16,12 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Number of images.") var n = 1000
         @Option(help: "Random seed.") var seed = 0
         @Option(help: "Image side in pixels.") var size = 64
+        @Flag(inversion: .prefixedNo, help: "Make every odd image the colour-swapped twin of the one before it.") var twins = true
 
         func run() throws {
             try reportingErrors {
                 let progress = ProgressLine(total: n, unit: "image")
-                let s = try SyntheticShapes(size: size, seed: UInt64(truncatingIfNeeded: seed))
+                let s = try SyntheticShapes(size: size, seed: UInt64(truncatingIfNeeded: seed), twins: twins)
                     .write(to: out, count: n) { _ in progress.tick() }
                 print("\(s.images) images, \(s.captions) captions (train \(s.splits["train"] ?? 0), val \(s.splits["val"] ?? 0), test \(s.splits["test"] ?? 0)) → \(out)")
             }

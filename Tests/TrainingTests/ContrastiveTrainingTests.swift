@@ -183,6 +183,17 @@ struct ScratchFolder {
             }
             #expect(g.render(s) == g.render(g.scene(i)))
         }
+        for k in 0..<20 {
+            let (a, b) = (g.scene(2 * k), g.scene(2 * k + 1))
+            #expect(a.background == b.background && a.objects.map(\.shape) == b.objects.map(\.shape))
+            #expect(a.captions != b.captions, "a twin is described differently")
+            if a.objects.count >= 2 {
+                #expect(a.objects.map(\.x) == b.objects.map(\.x) && Set(a.objects.map(\.colour)) == Set(b.objects.map(\.colour)))
+                #expect(zip(a.objects, b.objects).allSatisfy { $0.colour != $1.colour }, "colours pass round")
+            }
+        }
+        let plain = SyntheticShapes(size: 48, seed: 9, twins: false)
+        #expect(plain.scene(1).captions != g.scene(1).captions || plain.scene(3).captions != g.scene(3).captions)
         #expect(SyntheticShapes(size: 48, seed: 10).scene(0).captions != g.scene(0).captions
                 || SyntheticShapes(size: 48, seed: 10).scene(1).captions != g.scene(1).captions)
     }
