@@ -220,27 +220,27 @@ public func clip_model_embed_dim(_ model: OpaquePointer?) -> Int32 {
 @_cdecl("clip_encode_texts")
 public func clip_encode_texts(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int64,
                               _ out: UnsafeMutablePointer<Float>?) -> Int32 {
-    guarded("clip_encode_texts") {
-        let m = try lookup(model, ModelHandle.self, "model")
-        let count = try count(n, "n")
-        let list = try strings(texts, count, "texts")
-        guard let out else { throw invalid("out is NULL") }
-        let emb = try m.lock.withLock { try m.pipeline.encode(texts: list) }
-        copyRows(emb, to: out)
-        return CLIP_OK
-    }
+    encodeStrings("clip_encode_texts", model, texts, n, "texts", out) { m, list in try m.pipeline.encode(texts: list) }
 }
 
 @_cdecl("clip_encode_image_files")
 public func clip_encode_image_files(_ model: OpaquePointer?, _ paths: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int64,
                                     _ out: UnsafeMutablePointer<Float>?) -> Int32 {
-    guarded("clip_encode_image_files") {
-        let m = try lookup(model, ModelHandle.self, "model")
-        let count = try count(n, "n")
-        let files = try strings(paths, count, "paths")
-        guard let out else { throw invalid("out is NULL") }
+    encodeStrings("clip_encode_image_files", model, paths, n, "paths", out) { m, files in
         let images = try files.map { try RGBImage(contentsOfPNG: $0) }
-        let emb = try m.lock.withLock { try m.pipeline.encode(images: images) }
+        return try m.pipeline.encode(images: images)
+    }
+}
+
+/// The shared shape of the string-list encoders: checks, the call under the handle's lock, the copy out.
+private func encodeStrings(_ function: String, _ model: OpaquePointer?, _ list: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int64,
+                           _ name: String, _ out: UnsafeMutablePointer<Float>?,
+                           _ encode: (ModelHandle, [String]) throws -> Tensor) -> Int32 {
+    guarded(function) {
+        let m = try lookup(model, ModelHandle.self, "model")
+        let items = try strings(list, try count(n, "n"), name)
+        guard let out else { throw invalid("out is NULL") }
+        let emb = try m.lock.withLock { try encode(m, items) }
         copyRows(emb, to: out)
         return CLIP_OK
     }

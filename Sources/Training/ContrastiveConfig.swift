@@ -115,30 +115,21 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
     public static func preset(_ name: String, imageSize: Int) -> CLIPConfig? {
         let patch = max(imageSize / 8, 1)
         switch name {
-        case "micro":
-            return CLIPConfig(
-                textConfig: CLIPTextConfig(hiddenSize: 64, intermediateSize: 256, numHiddenLayers: 2, numAttentionHeads: 2,
-                                           maxPositionEmbeddings: 32, hiddenAct: "gelu"),
-                visionConfig: CLIPVisionConfig(hiddenSize: 64, intermediateSize: 256, numHiddenLayers: 3, numAttentionHeads: 2,
-                                               imageSize: imageSize, patchSize: patch, hiddenAct: "gelu"),
-                projectionDim: 64)
-        case "tiny":
-            return CLIPConfig(
-                textConfig: CLIPTextConfig(hiddenSize: 128, intermediateSize: 512, numHiddenLayers: 3, numAttentionHeads: 4,
-                                           maxPositionEmbeddings: 32, hiddenAct: "gelu"),
-                visionConfig: CLIPVisionConfig(hiddenSize: 128, intermediateSize: 512, numHiddenLayers: 4, numAttentionHeads: 4,
-                                               imageSize: imageSize, patchSize: patch, hiddenAct: "gelu"),
-                projectionDim: 128)
-        case "small":
-            return CLIPConfig(
-                textConfig: CLIPTextConfig(hiddenSize: 256, intermediateSize: 1024, numHiddenLayers: 4, numAttentionHeads: 4,
-                                           maxPositionEmbeddings: 32, hiddenAct: "gelu"),
-                visionConfig: CLIPVisionConfig(hiddenSize: 256, intermediateSize: 1024, numHiddenLayers: 6, numAttentionHeads: 4,
-                                               imageSize: imageSize, patchSize: patch, hiddenAct: "gelu"),
-                projectionDim: 256)
-        default:
-            return nil
+        case "micro": return clipPreset(width: 64, heads: 2, textLayers: 2, visionLayers: 3, imageSize: imageSize, patch: patch)
+        case "tiny": return clipPreset(width: 128, heads: 4, textLayers: 3, visionLayers: 4, imageSize: imageSize, patch: patch)
+        case "small": return clipPreset(width: 256, heads: 4, textLayers: 4, visionLayers: 6, imageSize: imageSize, patch: patch)
+        default: return nil
         }
+    }
+
+    /// Both towers `width` wide with 4× MLPs and exact GELU, 32 text positions, projection `width`.
+    private static func clipPreset(width: Int, heads: Int, textLayers: Int, visionLayers: Int, imageSize: Int, patch: Int) -> CLIPConfig {
+        CLIPConfig(
+            textConfig: CLIPTextConfig(hiddenSize: width, intermediateSize: 4 * width, numHiddenLayers: textLayers,
+                                       numAttentionHeads: heads, maxPositionEmbeddings: 32, hiddenAct: "gelu"),
+            visionConfig: CLIPVisionConfig(hiddenSize: width, intermediateSize: 4 * width, numHiddenLayers: visionLayers,
+                                           numAttentionHeads: heads, imageSize: imageSize, patchSize: patch, hiddenAct: "gelu"),
+            projectionDim: width)
     }
 
     public static let presetNames = ["micro", "tiny", "small"]
