@@ -220,19 +220,22 @@ public func clip_model_embed_dim(_ model: OpaquePointer?) -> Int32 {
 @_cdecl("clip_encode_texts")
 public func clip_encode_texts(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int64,
                               _ out: UnsafeMutablePointer<Float>?) -> Int32 {
-    encodeStrings("clip_encode_texts", model, texts, n, "texts", out) { m, list in try m.pipeline.encode(texts: list) }
+    encodeStrings("clip_encode_texts", model, texts, n, "texts", out) { m, list in
+        try m.lock.withLock { try m.pipeline.encode(texts: list) }
+    }
 }
 
 @_cdecl("clip_encode_image_files")
 public func clip_encode_image_files(_ model: OpaquePointer?, _ paths: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int64,
                                     _ out: UnsafeMutablePointer<Float>?) -> Int32 {
     encodeStrings("clip_encode_image_files", model, paths, n, "paths", out) { m, files in
-        let images = try files.map { try RGBImage(contentsOfPNG: $0) }
-        return try m.pipeline.encode(images: images)
+        let images = try files.map { try RGBImage(contentsOfPNG: $0) }   // decoded outside the handle's lock
+        return try m.lock.withLock { try m.pipeline.encode(images: images) }
     }
 }
 
-/// The shared shape of the string-list encoders: checks, the call under the handle's lock, the copy out.
+/// The shared shape of the string-list encoders: checks, the call (which takes the handle's lock for
+/// the model work), the copy out.
 private func encodeStrings(_ function: String, _ model: OpaquePointer?, _ list: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int64,
                            _ name: String, _ out: UnsafeMutablePointer<Float>?,
                            _ encode: (ModelHandle, [String]) throws -> Tensor) -> Int32 {
@@ -240,8 +243,7 @@ private func encodeStrings(_ function: String, _ model: OpaquePointer?, _ list: 
         let m = try lookup(model, ModelHandle.self, "model")
         let items = try strings(list, try count(n, "n"), name)
         guard let out else { throw invalid("out is NULL") }
-        let emb = try m.lock.withLock { try encode(m, items) }
-        copyRows(emb, to: out)
+        copyRows(try encode(m, items), to: out)
         return CLIP_OK
     }
 }
@@ -359,14 +361,8 @@ public func clip_rerank(_ elip: OpaquePointer?, _ query: UnsafePointer<CChar>?, 
         let model = e.base.pipeline.model as! any PromptGuidedModel
         let scores: [Float] = try e.base.lock.withLock {
             let pipeline = e.base.pipeline
-            let t = try pipeline.encode(texts: [text])
-            let pixels = try pipeline.processor.batch(images)
-            return try withNoGrad {
-                let prompts = e.mapper(Variable(t))
-                let expanded = prompts.expanded(to: [count, prompts.shape[1], prompts.shape[2]]).contiguous()
-                let g = try model.guidedImageFeatures(Variable(pixels), prompts: expanded).l2Normalized()
-                return g.value.matmul(t.transposed()).toArray()
-            }
+            return try ELIPObjective.guidedScores(model: model, mapper: e.mapper, query: try pipeline.encode(texts: [text]),
+                                                  candidates: try pipeline.processor.batch(images))
         }
         if let outScores { outScores.update(from: scores, count: count) }
         if let outOrder {

@@ -76,6 +76,8 @@ public final class ContrastiveTrainer {
     public let tokenizerSource: String?
     let train: ImageTextDataset
     let trainPixels: [Tensor]
+    /// Optimizer updates in one epoch.
+    public let updatesPerEpoch: Int
     public private(set) var epoch = 0
     public private(set) var batchInEpoch = 0
     public private(set) var bestScore = -Double.infinity
@@ -119,8 +121,9 @@ public final class ContrastiveTrainer {
         guard train.items.count >= 2 else { throw ConfigError("\(train.source): need at least two training images") }
         let processor = pipeline.processor
         trainPixels = try train.items.map { try processor(try RGBImage(contentsOfPNG: $0.image)) }
+        // As many batches as `batches(epoch:)` makes: full ones, plus a last one of at least two.
         let batches = train.items.count / config.trainBs + (train.items.count % config.trainBs >= 2 ? 1 : 0)
-        let updatesPerEpoch = (max(batches, 1) + config.gradAccum - 1) / config.gradAccum
+        updatesPerEpoch = (batches + config.gradAccum - 1) / config.gradAccum
         let total = updatesPerEpoch * config.epochs
         let warmup = min(Int((config.warmupRatio * Double(total)).rounded()), total)
         step = ContrastiveStep(model: model, lr: Float(config.lr), weightDecay: Float(config.weightDecay),
@@ -162,7 +165,6 @@ public final class ContrastiveTrainer {
             .filter { $0.count >= 2 }
     }
 
-    public var updatesPerEpoch: Int { (batches(epoch: 0).count + config.gradAccum - 1) / config.gradAccum }
 
     /// Trains to the end (or until `stopAfterUpdates` updates, for interruption tests), calling `log`
     /// with each JSON log line (updates and validations).
@@ -252,11 +254,10 @@ public final class ContrastiveTrainer {
     /// `last/`: the model plus `trainer_state.safetensors` (AdamW moments and the position).
     public func saveLast() throws {
         let named = model.namedParameters().filter { $0.variable.requiresGrad }
-        let state = step.optimizer.state(named: named).map { (name: "optimizer." + $0.name, tensor: $0.tensor) }
-        let meta = ["epoch": String(epoch), "batch": String(batchInEpoch), "updates": String(step.updates),
-                    "best_score": String(bestScore)]
+        let state = TrainingState(epoch: epoch, batch: batchInEpoch, updates: step.updates)
+            .entries(step.optimizer, named: named, extra: ["best_score": String(bestScore)])
         try writeModel(to: config.outputDir + "/last") { dir in
-            try SafeTensors.write(state, metadata: meta, to: dir + "/trainer_state.safetensors")
+            try SafeTensors.write(state.tensors, metadata: state.metadata, to: dir + "/trainer_state.safetensors")
         }
     }
 
@@ -266,20 +267,15 @@ public final class ContrastiveTrainer {
         let dir = config.outputDir + "/last"
         let statePath = dir + "/trainer_state.safetensors"
         guard FileManager.default.fileExists(atPath: statePath) else { return false }
-        let f = try SafeTensorsFile(path: statePath)
-        guard let e = f.metadata["epoch"].flatMap(Int.init), let b = f.metadata["batch"].flatMap(Int.init),
-              let u = f.metadata["updates"].flatMap(Int.init) else {
-            throw ConfigError("\(statePath): not a trainer state (epoch, batch, updates missing)")
-        }
+        let file = try SafeTensorsFile(path: statePath)
+        let (state, _) = try TrainingState.read(file, path: statePath, into: step.optimizer,
+                                                named: model.namedParameters().filter { $0.variable.requiresGrad })
         // The mapping is private: updates stay in memory, and a later checkpoint replacing the file
         // leaves it valid.
         try model.load(try Checkpoint(path: dir + "/model.safetensors"))
-        var opt: [String: Tensor] = [:]
-        for (k, v) in try f.tensors() where k.hasPrefix("optimizer.") { opt[String(k.dropFirst("optimizer.".count))] = v }
-        try step.optimizer.load(state: opt, named: model.namedParameters().filter { $0.variable.requiresGrad })
-        (epoch, batchInEpoch) = (e, b)
-        step.restore(updates: u)
-        bestScore = f.metadata["best_score"].flatMap(Double.init) ?? -Double.infinity
+        (epoch, batchInEpoch) = (state.epoch, state.batch)
+        step.restore(updates: state.updates)
+        bestScore = file.metadata["best_score"].flatMap(Double.init) ?? -Double.infinity
         return true
     }
 

@@ -54,13 +54,8 @@ public enum ELIPReranker {
             let candidates = top.ids(of: q).map(Int.init).filter { $0 >= 0 }
             guard let own = candidates.firstIndex(of: imageOf[q]) else { continue }
             let t = textEmbeds.narrowed(0, start: q, length: 1)
-            let scores: [Float] = try withNoGrad {
-                let prompts = mapper(Variable(t))
-                let batch = Tensor.stack(candidates.map { pixels[$0] }, axis: 0)
-                let expanded = prompts.expanded(to: [candidates.count, prompts.shape[1], prompts.shape[2]]).contiguous()
-                let g = try model.guidedImageFeatures(Variable(batch), prompts: expanded).l2Normalized()
-                return g.value.matmul(t.transposed()).toArray()
-            }
+            let batch = Tensor.stack(candidates.map { pixels[$0] }, axis: 0)
+            let scores = try ELIPObjective.guidedScores(model: model, mapper: mapper, query: t, candidates: batch)
             let ownScore = scores[own]
             reranked[q] = 1 + scores.enumerated().filter { $0.element > ownScore || ($0.element == ownScore && $0.offset < own) }.count
         }

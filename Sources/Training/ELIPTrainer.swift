@@ -132,11 +132,11 @@ public final class ELIPTrainer {
 
     /// Writes `checkpoint_last.safetensors` (mapper, optimizer, position) and `mapper_last.safetensors`.
     public func saveCheckpoint() throws {
-        var tensors = mapper.stateDict().map { (name: $0.key, tensor: $0.tensor) }
-        tensors += optimizer.state(named: mapper.namedParameters()).map { (name: "optimizer." + $0.name, tensor: $0.tensor) }
-        let meta = ["epoch": String(epoch), "batch": String(batchInEpoch), "updates": String(updates),
-                    "prompt_tokens": String(mapper.promptTokens), "hidden": String(mapper.hidden)]
-        try SafeTensors.write(tensors, metadata: meta, to: config.outputRoot + "/checkpoint_last.safetensors")
+        let state = TrainingState(epoch: epoch, batch: batchInEpoch, updates: updates)
+            .entries(optimizer, named: mapper.namedParameters(),
+                     extra: ["prompt_tokens": String(mapper.promptTokens), "hidden": String(mapper.hidden)])
+        let tensors = mapper.stateDict().map { (name: $0.key, tensor: $0.tensor) } + state.tensors
+        try SafeTensors.write(tensors, metadata: state.metadata, to: config.outputRoot + "/checkpoint_last.safetensors")
         try mapper.saveMapper(to: config.outputRoot + "/mapper_last.safetensors")
     }
 
@@ -145,17 +145,10 @@ public final class ELIPTrainer {
     public func resume() throws -> Bool {
         let path = config.outputRoot + "/checkpoint_last.safetensors"
         guard FileManager.default.fileExists(atPath: path) else { return false }
-        let f = try SafeTensorsFile(path: path)
-        guard let e = f.metadata["epoch"].flatMap(Int.init), let b = f.metadata["batch"].flatMap(Int.init),
-              let u = f.metadata["updates"].flatMap(Int.init) else {
-            throw ConfigError("\(path): not a training checkpoint (epoch, batch, updates missing)")
-        }
-        let all = try f.tensors()
+        let (state, all) = try TrainingState.read(try SafeTensorsFile(path: path), path: path, into: optimizer,
+                                                  named: mapper.namedParameters())
         try mapper.load(all.filter { $0.key.hasPrefix("mapper.") }.mapValues { $0 + Tensor.zeros($0.shape) })
-        var opt: [String: Tensor] = [:]
-        for (k, v) in all where k.hasPrefix("optimizer.") { opt[String(k.dropFirst("optimizer.".count))] = v }
-        try optimizer.load(state: opt, named: mapper.namedParameters())
-        (epoch, batchInEpoch, updates) = (e, b, u)
+        (epoch, batchInEpoch, updates) = (state.epoch, state.batch, state.updates)
         return true
     }
 }

@@ -232,13 +232,8 @@ public struct SyntheticShapes: Sendable {
             captionCount += s.captions.count
             progress(i + 1)
         }
-        func put(_ text: String, _ file: String) throws {
-            do { try text.write(toFile: directory + "/" + file, atomically: true, encoding: .utf8) } catch {
-                throw ConfigError("\(directory)/\(file): cannot write (\(error.localizedDescription))")
-            }
-        }
-        for (split, l) in lines { try put(l.joined(separator: "\n") + "\n", split + ".jsonl") }
-        try put(all.joined(separator: "\n") + "\n", "manifest.jsonl")
+        for (split, l) in lines { try ModelFolder.put(l.joined(separator: "\n") + "\n", directory + "/" + split + ".jsonl") }
+        try ModelFolder.put(all.joined(separator: "\n") + "\n", directory + "/manifest.jsonl")
         return Summary(images: n, captions: captionCount, splits: lines.mapValues(\.count))
     }
 }

@@ -61,16 +61,8 @@ struct Demo: ParsableCommand {
             let pipeline = try ImageTextPipeline(directory: ec.modelName)
             let train = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: "train"))
             let elip = try ELIPTrainer(config: ec, pipeline: pipeline, dataset: train)
-            let log = try openLog(ec.outputRoot + "/train_log.jsonl")
-            defer { try? log.close() }
-            let elipProgress = ProgressLine(total: elip.batches(epoch: 0).count * ec.epochs, unit: "update")
             var elipLosses: [(x: Double, y: Double)] = []
-            try elip.run { line in
-                log.writeLine(line)
-                elipProgress.tick(line)
-                if let l = jsonNumber(line, "loss") { elipLosses.append((Double(elipLosses.count + 1), l)) }
-            }
-            elipProgress.finish()
+            try runELIP(elip) { elipLosses.append((Double(elipLosses.count + 1), $0)) }
 
             print("== 4/4 re-ranking the test split: base top-\(k) of each caption re-scored with its prompts")
             let testData = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: "test"))

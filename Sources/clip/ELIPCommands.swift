@@ -31,15 +31,7 @@ struct ELIPCommand: ParsableCommand {
                 if resume, try trainer.resume() {
                     print("resumed at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch), update \(trainer.updates)")
                 }
-                let log = try openLog(cfg.outputRoot + "/train_log.jsonl")
-                defer { try? log.close() }
-                let perEpoch = (trainer.batches(epoch: 0).count + max(cfg.gradAccumSteps, 1) - 1) / max(cfg.gradAccumSteps, 1)
-                let progress = ProgressLine(total: perEpoch * cfg.epochs, unit: "update", done: trainer.updates)
-                try trainer.run { line in
-                    log.writeLine(line)
-                    progress.tick(line)
-                }
-                progress.finish()
+                try runELIP(trainer)
                 print("mapper → \(cfg.outputRoot)/mapper_last.safetensors")
             }
         }
@@ -101,4 +93,21 @@ struct ELIPCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// Runs an ELIP trainer with its JSONL log (`output_root/train_log.jsonl`) and progress line; `onLoss`
+/// receives each update's loss.
+func runELIP(_ trainer: ELIPTrainer, onLoss: (Double) -> Void = { _ in }) throws {
+    let cfg = trainer.config
+    let log = try openLog(cfg.outputRoot + "/train_log.jsonl")
+    defer { try? log.close() }
+    let accumulation = max(cfg.gradAccumSteps, 1)
+    let perEpoch = (trainer.batches(epoch: 0).count + accumulation - 1) / accumulation
+    let progress = ProgressLine(total: perEpoch * cfg.epochs, unit: "update", done: trainer.updates)
+    try trainer.run { line in
+        log.writeLine(line)
+        progress.tick(line)
+        if let l = jsonNumber(line, "loss") { onLoss(l) }
+    }
+    progress.finish()
 }

@@ -116,4 +116,18 @@ public enum ELIPObjective {
         let guided = try model.guidedImageFeatures(Variable(pixels), prompts: mapper(t)).l2Normalized()
         return model.pairLoss(textEmbeds: t, imageEmbeds: guided)
     }
+
+    /// Re-ranking scores of one query: `dot(query, image encoded with the query's prompts)` for each
+    /// candidate image `[n, 3, H, W]`, from the query's normalised text embedding `[1, d]`. No graph is built.
+    public static func guidedScores(model: any PromptGuidedModel, mapper: ELIPMapper, query: Tensor, candidates: Tensor) throws -> [Float] {
+        guard query.rank == 2, query.shape[0] == 1, candidates.rank == 4 else {
+            throw ModelError("ELIP scores: query \(query.shape) for candidates \(candidates.shape)")
+        }
+        return try withNoGrad {
+            let prompts = mapper(Variable(query))
+            let expanded = prompts.expanded(to: [candidates.shape[0], prompts.shape[1], prompts.shape[2]]).contiguous()
+            let g = try model.guidedImageFeatures(Variable(candidates), prompts: expanded).l2Normalized()
+            return g.value.matmul(query.transposed()).toArray()
+        }
+    }
 }
