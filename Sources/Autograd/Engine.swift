@@ -28,39 +28,49 @@ extension Variable {
             precondition(value.count == 1, "backward: a gradient is needed for a non-scalar of shape \(value.shape)")
             seed = Tensor.ones(value.shape)
         }
-        // Topological order by iterative depth-first search.
-        var order: [Variable] = []
+        // Topological order of the graph's results by iterative depth-first search.
+        guard let root = edge else {
+            if let existing = grad { grad = existing + seed } else { grad = seed.contiguous() }
+            return
+        }
+        var order: [GraphEdge] = []
         var visited = Set<ObjectIdentifier>()
-        var stack: [(Variable, Bool)] = [(self, false)]
-        while let (v, expanded) = stack.popLast() {
-            if expanded { order.append(v); continue }
-            if !visited.insert(ObjectIdentifier(v)).inserted { continue }
-            stack.append((v, true))
-            if let node = v.node {
-                for input in node.inputs where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
-                    stack.append((input, false))
-                }
+        var stack: [(GraphEdge, Bool)] = [(root, false)]
+        while let (e, expanded) = stack.popLast() {
+            if expanded { order.append(e); continue }
+            if !visited.insert(ObjectIdentifier(e)).inserted { continue }
+            stack.append((e, true))
+            for case .result(let input) in e.node?.inputs ?? [] where !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
             }
         }
-        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
-        for v in order.reversed() {
-            guard let g = grads.removeValue(forKey: ObjectIdentifier(v)) else { continue }
-            guard let node = v.node else {
-                if v.requiresGrad {
-                    if let existing = v.grad { v.grad = existing + g } else { v.grad = g.contiguous() }
-                }
-                continue
-            }
+        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
+        var leafGrads: [ObjectIdentifier: (Variable, Tensor)] = [:]
+        for e in order.reversed() {
+            guard let g = grads.removeValue(forKey: ObjectIdentifier(e)), let node = e.node else { continue }
             let needs = node.inputs.map(\.requiresGrad)
             let inputGrads = node.backward(g, needs)
             precondition(inputGrads.count == node.inputs.count, "backward of \(node.name): wrong number of gradients")
             for (i, input) in node.inputs.enumerated() where needs[i] {
                 guard let gi = inputGrads[i] else { continue }
-                precondition(gi.shape == input.value.shape,
-                             "backward of \(node.name): gradient shape \(gi.shape) differs from input shape \(input.value.shape)")
-                let key = ObjectIdentifier(input)
-                if let existing = grads[key] { grads[key] = existing + gi } else { grads[key] = gi }
+                switch input {
+                case .result(let r):
+                    precondition(gi.shape == r.shape,
+                                 "backward of \(node.name): gradient shape \(gi.shape) differs from input shape \(r.shape)")
+                    let key = ObjectIdentifier(r)
+                    if let existing = grads[key] { grads[key] = existing + gi } else { grads[key] = gi }
+                case .leaf(let v):
+                    precondition(gi.shape == v.value.shape,
+                                 "backward of \(node.name): gradient shape \(gi.shape) differs from input shape \(v.value.shape)")
+                    let key = ObjectIdentifier(v)
+                    if let existing = leafGrads[key] { leafGrads[key] = (v, existing.1 + gi) } else { leafGrads[key] = (v, gi) }
+                case .constant, .released:
+                    break
+                }
             }
+        }
+        for (v, g) in leafGrads.values {
+            if let existing = v.grad { v.grad = existing + g } else { v.grad = g.contiguous() }
         }
     }
 }

@@ -32,13 +32,15 @@ extension Variable {
         } else {
             Tensor.gemm(x2, w.transposed(), into: y.data, ldc: outF)
         }
-        let outShape = Array(x.shape.dropLast()) + [outF]
+        let inShape = x.shape, outShape = Array(x.shape.dropLast()) + [outF]
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        // The input is kept for the weight's gradient only: a frozen layer saves nothing.
+        let saved: Tensor? = weight.requiresGrad ? x2 : nil
         return Variable.record("linear", y.reshaped(outShape), inputs) { g, needs in
             let g2 = g.reshaped([-1, outF])
             var grads: [Tensor?] = [nil, nil, nil]
-            if needs[0] { grads[0] = g2.matmul(w).reshaped(x.shape) }
-            if needs[1] { grads[1] = g2.transposed().matmul(x2) }
+            if needs[0] { grads[0] = g2.matmul(w).reshaped(inShape) }
+            if needs[1], let x2 = saved { grads[1] = g2.transposed().matmul(x2) }
             if needs.count > 2 && needs[2] { grads[2] = g2.sum(axis: 0) }
             return Array(grads.prefix(needs.count))
         }

@@ -80,4 +80,44 @@ import Autograd
         }
         #expect(w.grad?.item == 1)
     }
+
+    /// The graph keeps only what backward rules saved: an intermediate that no rule needs (the input
+    /// of a frozen linear layer, the operand of an addition) is freed when the caller drops it,
+    /// and backward still gives the exact gradient.
+    @Test func graphKeepsOnlySavedValues() {
+        var rng = RandomGenerator(seed: 41)
+        let x = Variable(Tensor.randn([4, 6], generator: &rng), requiresGrad: true)
+        let w1 = Variable(Tensor.randn([5, 6], generator: &rng)), w2 = Variable(Tensor.randn([3, 5], generator: &rng))
+        weak var hidden: TensorStorage?
+        weak var sum: TensorStorage?
+        var y: Variable
+        do {
+            let h = x.linear(weight: w1, bias: nil)              // saved by nothing: w2 is frozen
+            hidden = h.value.storage
+            let s = h + 1                                        // addition saves no operand
+            sum = s.value.storage
+            y = s.linear(weight: w2, bias: nil)
+        }
+        #expect(hidden == nil, "the frozen layer's input outlived the forward pass")
+        #expect(sum == nil)
+        y.sum().backward()
+        // d/dx sum(W2 (W1 x + 1)) = 1ᵀ W2 W1 for every row.
+        let expected = Tensor.ones([1, 3]).matmul(w2.value).matmul(w1.value).toArray()
+        for r in 0..<4 {
+            let row = Array(x.grad!.toArray()[(r * 6)..<(r * 6 + 6)])
+            for (a, b) in zip(row, expected) { #expect(abs(a - b) <= 1e-4 * max(1, abs(b))) }
+        }
+        // A trainable weight keeps its input for its own gradient.
+        let w3 = Variable(Tensor.randn([3, 6], generator: &rng), requiresGrad: true)
+        weak var kept: TensorStorage?
+        var z: Variable
+        do {
+            let h = x * 2
+            kept = h.value.storage
+            z = h.linear(weight: w3, bias: nil)
+        }
+        #expect(kept != nil)
+        z.sum().backward()
+        #expect(w3.grad != nil)
+    }
 }
