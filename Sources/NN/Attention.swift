@@ -19,17 +19,20 @@ public struct AttentionMask {
     }
 
     /// The blocked pairs as `[batch or 1, 1, seq, seq]` (nonzero = blocked), or nil when none.
-    func blocked(batch: Int, seq: Int) -> Tensor? {
+    /// With `queryPositions` (one per batch item), only those queries: `[batch, 1, 1, seq]`.
+    func blocked(batch: Int, seq: Int, queryPositions: [Int]? = nil) -> Tensor? {
         guard causal || keyPadding != nil else { return nil }
-        let rows = keyPadding == nil ? 1 : batch
         if let kp = keyPadding {
             precondition(kp.shape == [batch, seq], "attention: key padding mask \(kp.shape) is not [\(batch), \(seq)]")
         }
-        let m = Tensor.zeros([rows, 1, seq, seq])
+        let rows = keyPadding == nil && queryPositions == nil ? 1 : batch
+        let queries = queryPositions == nil ? seq : 1
+        let m = Tensor.zeros([rows, 1, queries, seq])
         let pad = keyPadding?.contiguous()
         for b in 0..<rows {
-            for i in 0..<seq {
-                let row = m.data + (b * seq + i) * seq
+            for q in 0..<queries {
+                let i = queryPositions?[b] ?? q
+                let row = m.data + (b * queries + q) * seq
                 for j in 0..<seq {
                     let hidden = (causal && j > i) || (pad.map { $0.data[b * seq + j] == 0 } ?? false)
                     if hidden { row[j] = 1 }
@@ -64,18 +67,33 @@ public final class MultiHeadAttention: Module {
 
     /// x `[batch, seq, dim]` → `[batch, seq, dim]`.
     public func callAsFunction(_ x: Variable, mask: AttentionMask = AttentionMask()) -> Variable {
-        precondition(x.rank == 3, "attention: input must be [batch, seq, dim], got \(x.shape)")
+        attend(x, queries: x, queryPositions: nil, mask: mask)
+    }
+
+    /// Attention of one query per batch item, at `positions[b]` of `x` `[batch, seq, dim]`, over all of
+    /// `x`'s keys → `[batch, 1, dim]`: the rows of `callAsFunction(x)` at those positions, for models
+    /// that pool one token and need nothing else from their last layer.
+    public func callAsFunction(_ x: Variable, rows positions: [Int], mask: AttentionMask = AttentionMask()) -> Variable {
         let (b, s) = (x.shape[0], x.shape[1])
-        func split(_ t: Variable) -> Variable {            // [b, s, d] → [b, h, s, hd]
-            t.reshaped([b, s, heads, headDim]).permuted([0, 2, 1, 3])
+        precondition(positions.count == b && positions.allSatisfy { (0..<s).contains($0) },
+                     "attention: query positions \(positions) for \(x.shape)")
+        let queries = x.reshaped([b * s, x.shape[2]]).indexSelect(axis: 0, positions.enumerated().map { $0.offset * s + $0.element })
+        return attend(x, queries: queries.reshaped([b, 1, x.shape[2]]), queryPositions: positions, mask: mask)
+    }
+
+    private func attend(_ x: Variable, queries: Variable, queryPositions: [Int]?, mask: AttentionMask) -> Variable {
+        precondition(x.rank == 3, "attention: input must be [batch, seq, dim], got \(x.shape)")
+        let (b, s, sq) = (x.shape[0], x.shape[1], queries.shape[1])
+        func split(_ t: Variable, _ n: Int) -> Variable {   // [b, n, d] → [b, h, n, hd]
+            t.reshaped([b, n, heads, headDim]).permuted([0, 2, 1, 3])
         }
-        let q = split(qProj(x) * (1 / Float(headDim).squareRoot()))
-        let k = split(kProj(x)), v = split(vProj(x))
-        var scores = q.matmul(k.transposed())               // [b, h, s, s]
-        if let blocked = mask.blocked(batch: b, seq: s) {
+        let q = split(qProj(queries) * (1 / Float(headDim).squareRoot()), sq)
+        let k = split(kProj(x), s), v = split(vProj(x), s)
+        var scores = q.matmul(k.transposed())               // [b, h, sq, s]
+        if let blocked = mask.blocked(batch: b, seq: s, queryPositions: queryPositions) {
             scores = scores.maskedFill(blocked, -Float.greatestFiniteMagnitude)
         }
-        let context = scores.softmax(axis: -1).matmul(v)    // [b, h, s, hd]
-        return outProj(context.permuted([0, 2, 1, 3]).reshaped([b, s, heads * headDim]))
+        let context = scores.softmax(axis: -1).matmul(v)    // [b, h, sq, hd]
+        return outProj(context.permuted([0, 2, 1, 3]).reshaped([b, sq, heads * headDim]))
     }
 }

@@ -45,6 +45,15 @@ public final class EncoderLayer: Module {
         let h = x + selfAttention(layerNorm1(x), mask: mask)
         return h + mlp(layerNorm2(h))
     }
+
+    /// The output rows at `positions[b]` only, `[batch, dim]`: attention keeps every key, but only
+    /// those queries, the residuals and the MLP run.
+    public func callAsFunction(_ x: Variable, rows positions: [Int], mask: AttentionMask = AttentionMask()) -> Variable {
+        let (b, s, d) = (x.shape[0], x.shape[1], x.shape[2])
+        let picked = x.reshaped([b * s, d]).indexSelect(axis: 0, positions.enumerated().map { $0.offset * s + $0.element })
+        let h = picked + selfAttention(layerNorm1(x), rows: positions, mask: mask).reshaped([b, d])
+        return h + mlp(layerNorm2(h))
+    }
 }
 
 /// A stack of encoder layers. Keys: `layers.0`, `layers.1`, …
@@ -63,6 +72,18 @@ public final class Encoder: Module {
         var h = x
         for layer in layers { h = layer(h, mask: mask) }
         return h
+    }
+
+    /// The last hidden state's rows at `positions[b]` (one per batch item), `[batch, dim]`, without
+    /// computing the last layer's other rows (pooling models need no more).
+    public func callAsFunction(_ x: Variable, rows positions: [Int], mask: AttentionMask = AttentionMask()) -> Variable {
+        guard let last = layers.last else {
+            let (b, s, d) = (x.shape[0], x.shape[1], x.shape[2])
+            return x.reshaped([b * s, d]).indexSelect(axis: 0, positions.enumerated().map { $0.offset * s + $0.element })
+        }
+        var h = x
+        for layer in layers.dropLast() { h = layer(h, mask: mask) }
+        return last(h, rows: positions, mask: mask)
     }
 }
 

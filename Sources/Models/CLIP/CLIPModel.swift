@@ -41,12 +41,12 @@ public final class CLIPModel: Module {
 
     /// Projected text features `[batch, projection_dim]` (not normalised).
     public func textFeatures(_ ids: Indices, attentionMask: Tensor? = nil) throws -> Variable {
-        textProjection(try textModel(ids, attentionMask: attentionMask).pooled)
+        textProjection(try textModel.pooled(ids, attentionMask: attentionMask))
     }
 
     /// Projected image features `[batch, projection_dim]` (not normalised).
     public func imageFeatures(_ pixels: Variable) throws -> Variable {
-        visualProjection(try visionModel(pixels).pooled)
+        visualProjection(try visionModel.pooled(pixels))
     }
 
     /// Both towers, normalised, and the scaled cosine logits.

@@ -67,15 +67,23 @@ public final class CLIPVisionTransformer: Module {
     /// With `prompts` `[batch, m, dim]` (ELIP), the prompt tokens enter after `pre_layrnorm`, between
     /// the class token and the patches (`[CLS, p1…pm, patches]`), without position embeddings.
     public func callAsFunction(_ pixels: Variable, prompts: Variable? = nil) throws -> (hidden: Variable, pooled: Variable) {
-        try validate(pixels.value)
-        var x = preLayerNorm(embeddings(pixels))
-        if let prompts {
-            try validatePrompts(prompts, batch: pixels.shape[0], dim: config.hiddenSize)
-            let n = x.shape[1]
-            x = Variable.concat([x.narrowed(1, start: 0, length: 1), prompts, x.narrowed(1, start: 1, length: n - 1)], axis: 1)
-        }
-        let h = encoder(x)
+        let h = encoder(try tokens(pixels, prompts: prompts))
         let cls = h.narrowed(1, start: 0, length: 1).squeezed(1)
         return (h, postLayerNorm(cls))
+    }
+
+    /// The pooled output alone (as `callAsFunction(…).pooled`); the last layer runs for the class token only.
+    public func pooled(_ pixels: Variable, prompts: Variable? = nil) throws -> Variable {
+        postLayerNorm(encoder(try tokens(pixels, prompts: prompts), rows: [Int](repeating: 0, count: pixels.shape[0])))
+    }
+
+    /// The encoder's input: embeddings after `pre_layrnorm`, with the prompts inserted.
+    private func tokens(_ pixels: Variable, prompts: Variable?) throws -> Variable {
+        try validate(pixels.value)
+        let x = preLayerNorm(embeddings(pixels))
+        guard let prompts else { return x }
+        try validatePrompts(prompts, batch: pixels.shape[0], dim: config.hiddenSize)
+        let n = x.shape[1]
+        return Variable.concat([x.narrowed(1, start: 0, length: 1), prompts, x.narrowed(1, start: 1, length: n - 1)], axis: 1)
     }
 }

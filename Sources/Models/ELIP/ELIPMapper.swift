@@ -82,7 +82,7 @@ extension CLIPModel: PromptGuidedModel {
         clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp())
     }
     public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
-        visualProjection(try visionModel(pixels, prompts: prompts).pooled)
+        visualProjection(try visionModel.pooled(pixels, prompts: prompts))
     }
 }
 

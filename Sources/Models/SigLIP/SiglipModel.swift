@@ -33,8 +33,9 @@ public final class SiglipTextTransformer: Module {
     /// as SigLIP is trained). A mask, when given, hides padding keys.
     public func callAsFunction(_ ids: Indices, attentionMask: Tensor? = nil) throws -> Variable {
         try embeddings.validate(ids, attentionMask: attentionMask)
-        let h = finalLayerNorm(encoder(embeddings(ids), mask: AttentionMask(keyPadding: attentionMask)))
-        return head(h.narrowed(1, start: ids.shape[1] - 1, length: 1).squeezed(1))
+        // Only the last position is pooled: the last layer runs for it alone.
+        let last = [Int](repeating: ids.shape[1] - 1, count: ids.shape[0])
+        return head(finalLayerNorm(encoder(embeddings(ids), rows: last, mask: AttentionMask(keyPadding: attentionMask))))
     }
 }
 
