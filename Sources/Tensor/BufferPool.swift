@@ -24,7 +24,7 @@ public final class BufferPool: @unchecked Sendable {
     private var cached = 0
     private var limit: Int
 
-    /// A pool keeping at most `limitBytes`; the shared one reads `CLIPCORE_BUFFER_CACHE_MB` (default 1 GiB).
+    /// A pool keeping at most `limitBytes`; the shared one reads `CLIPCORE_BUFFER_CACHE_MB` (default: a quarter of physical memory, at least 1 GiB).
     package init(limitBytes: Int? = nil) {
         pthread_mutex_init(&mutex, nil)
         if let limitBytes {
@@ -32,8 +32,14 @@ public final class BufferPool: @unchecked Sendable {
         } else if let raw = getenv("CLIPCORE_BUFFER_CACHE_MB"), let mb = Int(String(cString: raw)), mb >= 0 {
             limit = mb << 20
         } else {
-            limit = 1 << 30
+            limit = BufferPool.defaultLimit
         }
+    }
+
+    /// A quarter of physical memory, at least 1 GiB.
+    static var defaultLimit: Int {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        return Swift.max(1 << 30, pages > 0 && size > 0 ? pages * size / 4 : 0)
     }
 
     deinit {
@@ -41,7 +47,9 @@ public final class BufferPool: @unchecked Sendable {
         pthread_mutex_destroy(&mutex)
     }
 
-    /// Most bytes kept for reuse (default 1 GiB, or `CLIPCORE_BUFFER_CACHE_MB`); 0 disables the pool.
+    /// Most bytes kept for reuse (default a quarter of physical memory, at least 1 GiB, or
+    /// `CLIPCORE_BUFFER_CACHE_MB`); 0 disables the pool. A training step's activations are freed and
+    /// allocated again every step; when they fit here, no step pays for fresh pages.
     public var limitBytes: Int {
         get { locked { limit } }
         set {
