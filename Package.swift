@@ -78,6 +78,9 @@ let package = Package(
         .executableTarget(
             name: "ModelBench", dependencies: ["Tensor", "Autograd", "NN", "Models"],
             path: "Benchmarks/ModelBench", exclude: ["tokenizer_ref.py"]),
+        .executableTarget(
+            name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval"],
+            path: "Benchmarks/SpeedBench"),
 
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),

@@ -1,0 +1,202 @@
+// Throughput and peak memory of clipcore's main workloads at the shapes of
+// ../shared/bench (ViT-B/32 towers, random weights, fp32). One case per
+// process, so each peak RSS belongs to its case; Benchmarks/compare.sh runs
+// them all beside the PyTorch and ONNX Runtime reference scripts.
+//
+// Usage: swift run -c release SpeedBench CASE [--batch N] [--reps N] [--threads N] [--gallery N]
+// --gemm-share (encode cases): also replays the GEMMs of one pass alone and prints their share of it.
+// CASE: image-encode, text-encode, elip-step, clip-step, rerank, mining, load.
+// Output: one JSON line per measurement: what, batch, sec (median), per_s, peak_rss_mb, blas.
+
+import Dispatch
+import Foundation
+import Autograd
+import Models
+import NN
+import Retrieval
+import Tensor
+
+var batch: Int?
+var reps = 5
+var gallery = 100_000
+var gemmShare = false
+var queries: Int?
+var args = Array(CommandLine.arguments.dropFirst())
+guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
+    print("usage: SpeedBench image-encode|text-encode|elip-step|clip-step|rerank|mining|load [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--gemm-share]")
+    exit(2)
+}
+args.removeFirst()
+while !args.isEmpty {
+    let a = args.removeFirst()
+    if a == "--gemm-share" { gemmShare = true; continue }
+    let v = args.isEmpty ? nil : Int(args.removeFirst())
+    switch (a, v) {
+    case ("--batch", let n?): batch = n
+    case ("--reps", let n?): reps = max(1, n)
+    case ("--threads", let n?): Threads.count = n
+    case ("--gallery", let n?): gallery = n
+    case ("--queries", let n?): queries = n
+    default:
+        print("SpeedBench: bad option \(a)")
+        exit(2)
+    }
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+}
+
+/// Median of `reps` timed runs after one warm-up run (none for runs of a minute or more).
+func timed(warmUp: Bool = true, _ body: () throws -> Void) rethrows -> Double {
+    if warmUp { try body() }
+    let ts = try (0..<reps).map { _ in try seconds(body) }.sorted()
+    return ts[ts.count / 2]
+}
+
+func peakRSSMB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+func emit(_ what: String, batch n: Int, sec: Double) {
+    print(String(format: "{\"what\": \"%@\", \"batch\": %d, \"threads\": %d, \"sec\": %.4f, \"per_s\": %.2f, \"peak_rss_mb\": %.0f, \"blas\": \"%@\"}",
+                 what, n, Threads.count, sec, Double(n) / sec, peakRSSMB(), Threads.blasCoreName))
+    fflush(stdout)
+}
+
+/// A random-weight ViT-B/32 CLIP (the reference scripts' shapes).
+func vitB32() throws -> CLIPModel {
+    let m = try ParameterInitialization.seeded(0) { try CLIPModel(.vitB32) }
+    m.train(false)
+    return m
+}
+
+/// Time of the GEMMs `body` issues, replayed alone on random operands (same m, n, k; both operands
+/// row-major), against the time of `body` itself: how much of a pass is not GEMM.
+func printGEMMShare(_ what: String, _ body: () throws -> Void) throws {
+    let recorder = GEMMRecorder()
+    try GEMMTrace.$recorder.withValue(recorder) { try body() }
+    let calls = recorder.calls
+    var g = RandomGenerator(seed: 3)
+    let operands = calls.map { (Tensor.randn([$0.m, $0.k], generator: &g), Tensor.randn([$0.k, $0.n], generator: &g)) }
+    let out = Tensor.zeros([calls.map { $0.m * $0.n }.max() ?? 1])
+    let replay = timed {
+        // Batched small GEMMs run on the pool in the real pass; replay them the same way.
+        var i = 0
+        while i < calls.count {
+            var j = i
+            while j < calls.count && calls[j] == calls[i] && calls[i].m * calls[i].n * calls[i].k <= 65_536 * 4 { j += 1 }
+            if j > i + 1 {
+                let (a, b) = (operands[i].0, operands[i].1)
+                parallelFor(j - i, costPerItem: calls[i].m * calls[i].n * calls[i].k) { r in
+                    let scratch = Tensor.zeros([calls[i].m, calls[i].n])
+                    for _ in r { Tensor.gemm(a, b, into: scratch.data, ldc: calls[i].n) }
+                }
+                i = j
+            } else {
+                Tensor.gemm(operands[i].0, operands[i].1, into: out.data, ldc: calls[i].n)
+                i += 1
+            }
+        }
+    }
+    let total = try timed(body)
+    let flops = calls.reduce(0.0) { $0 + 2 * Double($1.m) * Double($1.n) * Double($1.k) }
+    print(String(format: "%@: %d GEMMs, %.1f GFLOP; GEMMs alone %.3f s (%.0f GFLOP/s), whole pass %.3f s: GEMM share %.0f%%",
+                 what, calls.count, flops / 1e9, replay, flops / replay / 1e9, total, 100 * replay / total))
+}
+
+func randomIds(_ n: Int, _ g: inout RandomGenerator) -> Indices {
+    Indices(shape: [n, 77], values: (0..<(n * 77)).map { $0 % 77 == 76 ? 49407 : g.nextInt(below: 49406) })
+}
+
+var g = RandomGenerator(seed: 1)
+
+switch benchCase {
+case "image-encode":
+    let model = try vitB32()
+    for n in batch.map({ [$0] }) ?? [1, 8, 32] {
+        let pixels = Tensor.randn([n, 3, 224, 224], generator: &g)
+        emit("image_encode_b\(n)", batch: n, sec: try timed { _ = try withNoGrad { try model.imageFeatures(Variable(pixels)) } })
+        if gemmShare { try printGEMMShare("image_encode_b\(n)") { _ = try withNoGrad { try model.imageFeatures(Variable(pixels)) } } }
+    }
+case "text-encode":
+    let model = try vitB32()
+    for n in batch.map({ [$0] }) ?? [1, 8, 32] {
+        let ids = randomIds(n, &g)
+        emit("text_encode_b\(n)_len77", batch: n, sec: try timed { _ = try withNoGrad { try model.textFeatures(ids) } })
+        if gemmShare { try printGEMMShare("text_encode_b\(n)") { _ = try withNoGrad { try model.textFeatures(ids) } } }
+    }
+case "elip-step", "rerank":
+    // Frozen CLIP; mapper 512 → 1024 → 1024 → 12 × 768, as the reference script.
+    let model = try vitB32()
+    model.freeze()
+    let mapper = ParameterInitialization.seeded(2) { ELIPMapper(textDim: 512, hidden: 1024, promptTokens: 12, visionDim: 768) }
+    if benchCase == "elip-step" {
+        let n = batch ?? 40
+        let texts = try withNoGrad { try model.textFeatures(randomIds(n, &g)).l2Normalized().value }
+        let pixels = Tensor.randn([n, 3, 224, 224], generator: &g)
+        let optimizer = AdamW(mapper.parameters, learningRate: 1e-3)
+        emit("elip_train_step_b\(n)", batch: n, sec: try timed {
+            let loss = try ELIPObjective.loss(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels)
+            loss.backward()
+            optimizer.step()
+            optimizer.zeroGrad()
+        })
+    } else {
+        let k = batch ?? 100
+        let query = try withNoGrad { try model.textFeatures(randomIds(1, &g)).l2Normalized().value }
+        let candidates = Tensor.randn([k, 3, 224, 224], generator: &g)
+        let sec = try timed { _ = try ELIPObjective.guidedScores(model: model, mapper: mapper, query: query, candidates: candidates) }
+        emit("rerank_k\(k)_one_query", batch: 1, sec: sec)
+    }
+case "clip-step":
+    let model = try ParameterInitialization.seeded(0) { try CLIPModel(.vitB32) }
+    let n = batch ?? 32
+    let step = ContrastiveStepBench(model: model)
+    let ids = randomIds(n, &g)
+    let pixels = Tensor.randn([n, 3, 224, 224], generator: &g)
+    emit("clip_train_step_b\(n)", batch: n, sec: try timed { try step.run(ids: ids, pixels: pixels) })
+case "mining":
+    // Global text→image mining: `queries` captions (default: as many as images) against the gallery.
+    let n = batch ?? gallery, q = queries ?? n
+    let dim = 512
+    let texts = Tensor.randn([q, dim], generator: &g).l2Normalized(axis: -1)
+    let images = Tensor.randn([n, dim], generator: &g).l2Normalized(axis: -1)
+    let miner = try HardNegativeMiner(imageOfText: (0..<q).map { $0 % n }, imageCount: n)
+    let sec = try timed(warmUp: false) { _ = try miner.mine(texts: texts, images: images, k: 40) }
+    emit("mining_q\(q)_gallery\(n)_d\(dim)_k40", batch: q, sec: sec)
+case "load":
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-bench-vitb32").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    if !FileManager.default.fileExists(atPath: dir + "/model.safetensors") {
+        try vitB32().save(to: dir + "/model.safetensors", metadata: ["format": "pt"])
+    }
+    try JSONEncoder().encode(CLIPConfig.vitB32).write(to: URL(fileURLWithPath: dir + "/config.json"))
+    emit("checkpoint_load_vitb32", batch: 1, sec: try timed { _ = try CLIPModel.load(directory: dir) })
+default:
+    print("SpeedBench: unknown case \(benchCase)")
+    exit(2)
+}
+
+/// One full CLIP training step (both towers trainable): forward, symmetric InfoNCE, backward, AdamW.
+struct ContrastiveStepBench {
+    let model: CLIPModel
+    let optimizer: AdamW
+
+    init(model: CLIPModel) {
+        self.model = model
+        optimizer = AdamW(ParameterGroup.decaySplit(model, weightDecay: 0.1), learningRate: 1e-4)
+    }
+
+    func run(ids: Indices, pixels: Tensor) throws {
+        let t = try model.textFeatures(ids).l2Normalized()
+        let i = try model.imageFeatures(Variable(pixels)).l2Normalized()
+        model.pairLoss(textEmbeds: t, imageEmbeds: i).backward()
+        optimizer.step()
+        optimizer.zeroGrad()
+    }
+}
