@@ -37,8 +37,6 @@ public final class Variable {
         edge = GraphEdge(node: node, shape: value.shape)
     }
 
-    var node: Node? { edge?.node }
-
     public var shape: [Int] { value.shape }
     public var rank: Int { value.rank }
     public var isLeaf: Bool { edge == nil }
