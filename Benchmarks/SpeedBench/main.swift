@@ -21,9 +21,10 @@ var reps = 5
 var gallery = 100_000
 var gemmShare = false
 var queries: Int?
+var textLength = 77
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|clip-step|rerank|mining|load [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--gemm-share]")
+    print("usage: SpeedBench image-encode|text-encode|elip-step|clip-step|rerank|mining|load [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--gemm-share]")
     exit(2)
 }
 args.removeFirst()
@@ -37,6 +38,7 @@ while !args.isEmpty {
     case ("--threads", let n?): Threads.count = n
     case ("--gallery", let n?): gallery = n
     case ("--queries", let n?): queries = n
+    case ("--length", let n?) where (2...77).contains(n): textLength = n
     default:
         print("SpeedBench: bad option \(a)")
         exit(2)
@@ -109,8 +111,13 @@ func printGEMMShare(_ what: String, _ body: () throws -> Void) throws {
                  what, calls.count, flops / 1e9, replay, flops / replay / 1e9, total, 100 * replay / total))
 }
 
-func randomIds(_ n: Int, _ g: inout RandomGenerator) -> Indices {
-    Indices(shape: [n, 77], values: (0..<(n * 77)).map { $0 % 77 == 76 ? 49407 : g.nextInt(below: 49406) })
+/// `n` rows of 77 ids: random tokens, the end-of-text id at position `length - 1`, padding after it
+/// (as a tokenizer pads a caption of `length` tokens to the context length).
+func randomIds(_ n: Int, _ g: inout RandomGenerator, length: Int = 77) -> Indices {
+    Indices(shape: [n, 77], values: (0..<(n * 77)).map { i in
+        let j = i % 77
+        return j == length - 1 ? 49407 : (j < length ? g.nextInt(below: 49406) : 49407)
+    })
 }
 
 var g = RandomGenerator(seed: 1)
@@ -126,9 +133,9 @@ case "image-encode":
 case "text-encode":
     let model = try vitB32()
     for n in batch.map({ [$0] }) ?? [1, 8, 32] {
-        let ids = randomIds(n, &g)
-        emit("text_encode_b\(n)_len77", batch: n, sec: try timed { _ = try withNoGrad { try model.textFeatures(ids) } })
-        if gemmShare { try printGEMMShare("text_encode_b\(n)") { _ = try withNoGrad { try model.textFeatures(ids) } } }
+        let ids = randomIds(n, &g, length: textLength)
+        emit("text_encode_b\(n)_len\(textLength)", batch: n, sec: try timed { _ = try withNoGrad { try model.textFeatures(ids) } })
+        if gemmShare { try printGEMMShare("text_encode_b\(n)_len\(textLength)") { _ = try withNoGrad { try model.textFeatures(ids) } } }
     }
 case "elip-step", "rerank":
     // Frozen CLIP; mapper 512 → 1024 → 1024 → 12 × 768, as the reference script.
