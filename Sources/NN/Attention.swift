@@ -77,8 +77,7 @@ public final class MultiHeadAttention: Module {
         let (b, s) = (x.shape[0], x.shape[1])
         precondition(positions.count == b && positions.allSatisfy { (0..<s).contains($0) },
                      "attention: query positions \(positions) for \(x.shape)")
-        let queries = x.reshaped([b * s, x.shape[2]]).indexSelect(axis: 0, positions.enumerated().map { $0.offset * s + $0.element })
-        return attend(x, queries: queries.reshaped([b, 1, x.shape[2]]), queryPositions: positions, mask: mask)
+        return attend(x, queries: x.token(at: positions).reshaped([b, 1, x.shape[2]]), queryPositions: positions, mask: mask)
     }
 
     private func attend(_ x: Variable, queries: Variable, queryPositions: [Int]?, mask: AttentionMask) -> Variable {
@@ -95,5 +94,13 @@ public final class MultiHeadAttention: Module {
         }
         let context = scores.softmax(axis: -1).matmul(v)    // [b, h, sq, hd]
         return outProj(context.permuted([0, 2, 1, 3]).reshaped([b, sq, heads * headDim]))
+    }
+}
+
+extension Variable {
+    /// Token `positions[b]` of each batch item of `[batch, seq, dim]` → `[batch, dim]`.
+    func token(at positions: [Int]) -> Variable {
+        let (b, s, d) = (shape[0], shape[1], shape[2])
+        return reshaped([b * s, d]).indexSelect(axis: 0, positions.enumerated().map { $0.offset * s + $0.element })
     }
 }

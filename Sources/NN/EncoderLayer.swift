@@ -49,9 +49,7 @@ public final class EncoderLayer: Module {
     /// The output rows at `positions[b]` only, `[batch, dim]`: attention keeps every key, but only
     /// those queries, the residuals and the MLP run.
     public func callAsFunction(_ x: Variable, rows positions: [Int], mask: AttentionMask = AttentionMask()) -> Variable {
-        let (b, s, d) = (x.shape[0], x.shape[1], x.shape[2])
-        let picked = x.reshaped([b * s, d]).indexSelect(axis: 0, positions.enumerated().map { $0.offset * s + $0.element })
-        let h = picked + selfAttention(layerNorm1(x), rows: positions, mask: mask).reshaped([b, d])
+        let h = x.token(at: positions) + selfAttention(layerNorm1(x), rows: positions, mask: mask).reshaped([x.shape[0], x.shape[2]])
         return h + mlp(layerNorm2(h))
     }
 }
@@ -77,10 +75,7 @@ public final class Encoder: Module {
     /// The last hidden state's rows at `positions[b]` (one per batch item), `[batch, dim]`, without
     /// computing the last layer's other rows (pooling models need no more).
     public func callAsFunction(_ x: Variable, rows positions: [Int], mask: AttentionMask = AttentionMask()) -> Variable {
-        guard let last = layers.last else {
-            let (b, s, d) = (x.shape[0], x.shape[1], x.shape[2])
-            return x.reshaped([b * s, d]).indexSelect(axis: 0, positions.enumerated().map { $0.offset * s + $0.element })
-        }
+        guard let last = layers.last else { return x.token(at: positions) }
         var h = x
         for layer in layers.dropLast() { h = layer(h, mask: mask) }
         return last(h, rows: positions, mask: mask)
