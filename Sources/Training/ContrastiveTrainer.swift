@@ -165,7 +165,6 @@ public final class ContrastiveTrainer {
             .filter { $0.count >= 2 }
     }
 
-
     /// Trains to the end (or until `stopAfterUpdates` updates, for interruption tests), calling `log`
     /// with each JSON log line (updates and validations).
     public func run(stopAfterUpdates: Int? = nil, log: (String) -> Void = { _ in }) throws {

@@ -40,9 +40,8 @@ public final class ELIPTrainer {
         guard let guided = pipeline.model as? any PromptGuidedModel else {
             throw ConfigError("\(pipeline.directory): this model cannot take visual prompts")
         }
-        let modelSize = (guided as? CLIPModel)?.config.visionConfig.imageSize ?? (guided as? SiglipModel)?.config.visionConfig.imageSize
-        if let size = modelSize, size != config.imgSize {
-            throw ConfigError("img_size \(config.imgSize) does not match the model's image size \(size) (\(pipeline.directory)/config.json)")
+        guard guided.imageSize == config.imgSize else {
+            throw ConfigError("img_size \(config.imgSize) does not match the model's image size \(guided.imageSize) (\(pipeline.directory)/config.json)")
         }
         self.config = config
         self.pipeline = pipeline
@@ -86,6 +85,12 @@ public final class ELIPTrainer {
     /// The batches (pair indices) of `epoch`.
     public func batches(epoch: Int) -> [[Int]] {
         miner.batches(neighbours, batchSize: config.batchSize, seed: UInt64(truncatingIfNeeded: config.seed) &+ UInt64(epoch))
+    }
+
+    /// Optimizer updates in one epoch (every epoch has as many batches).
+    public var updatesPerEpoch: Int {
+        let accumulation = max(1, config.gradAccumSteps)
+        return (batches(epoch: 0).count + accumulation - 1) / accumulation
     }
 
     /// One forward/backward on a batch of pairs; returns its loss (gradients accumulate).

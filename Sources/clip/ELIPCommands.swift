@@ -101,9 +101,7 @@ func runELIP(_ trainer: ELIPTrainer, onLoss: (Double) -> Void = { _ in }) throws
     let cfg = trainer.config
     let log = try openLog(cfg.outputRoot + "/train_log.jsonl")
     defer { try? log.close() }
-    let accumulation = max(cfg.gradAccumSteps, 1)
-    let perEpoch = (trainer.batches(epoch: 0).count + accumulation - 1) / accumulation
-    let progress = ProgressLine(total: perEpoch * cfg.epochs, unit: "update", done: trainer.updates)
+    let progress = ProgressLine(total: trainer.updatesPerEpoch * cfg.epochs, unit: "update", done: trainer.updates)
     try trainer.run { line in
         log.writeLine(line)
         progress.tick(line)

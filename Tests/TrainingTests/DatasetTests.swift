@@ -6,8 +6,7 @@ import Training
 
 @Suite struct DatasetTests {
     func folder(_ manifest: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-ds-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try ScratchFolder("ds").path
         try manifest.write(toFile: dir + "/manifest.jsonl", atomically: true, encoding: .utf8)
         return dir
     }

@@ -42,9 +42,9 @@ import Training
     }
 
     @Test func interruptedTrainingResumesToTheSameMapper() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-elip-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = try ScratchFolder("elip")
+        defer { scratch.remove() }
+        let dir = scratch.path
         let data = try dataset(dir)
         let pipeline = try ImageTextPipeline(directory: Self.fixtures + "/clip/gelu_vocab")
 
@@ -81,9 +81,9 @@ import Training
 
     /// Re-ranking only permutes each query's base top-k.
     @Test func rerankingPermutesOnlyTheTopK() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-elip-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = try ScratchFolder("elip")
+        defer { scratch.remove() }
+        let dir = scratch.path
         let data = try dataset(dir)
         let pipeline = try ImageTextPipeline(directory: Self.fixtures + "/clip/gelu_vocab")
         let mapper = ParameterInitialization.seeded(5) { ELIPMapper(textDim: 24, hidden: 16, promptTokens: 2, visionDim: 40) }
