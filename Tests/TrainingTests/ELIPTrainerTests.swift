@@ -145,7 +145,7 @@ import Training
         ec.mapperHidden = 128
         ec.batchSize = 25
         ec.epochs = 4
-        ec.lr = 1e-4
+        ec.lr = 1e-3
         ec.seed = 1
         let pipeline = try ImageTextPipeline(directory: ec.modelName)
         let trainer = try ELIPTrainer(config: ec, pipeline: pipeline,
