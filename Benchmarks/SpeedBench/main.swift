@@ -5,6 +5,7 @@
 //
 // Usage: swift run -c release SpeedBench CASE [--batch N] [--reps N] [--threads N] [--gallery N]
 // --gemm-share (encode cases): also replays the GEMMs of one pass alone and prints their share of it.
+// --int16: linear layers at Precision.linear = .int16 (the opt-in quantised path).
 // CASE: image-encode, text-encode, elip-step, clip-step, rerank, mining, load.
 // Output: one JSON line per measurement: what, batch, sec (median), per_s, peak_rss_mb, blas.
 
@@ -24,13 +25,14 @@ var queries: Int?
 var textLength = 77
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|clip-step|rerank|mining|load [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--gemm-share]")
+    print("usage: SpeedBench image-encode|text-encode|elip-step|clip-step|rerank|mining|load [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--gemm-share] [--int16]")
     exit(2)
 }
 args.removeFirst()
 while !args.isEmpty {
     let a = args.removeFirst()
     if a == "--gemm-share" { gemmShare = true; continue }
+    if a == "--int16" { Precision.defaultLinear = .int16; continue }
     let v = args.isEmpty ? nil : Int(args.removeFirst())
     switch (a, v) {
     case ("--batch", let n?): batch = n
@@ -65,8 +67,9 @@ func peakRSSMB() -> Double {
 }
 
 func emit(_ what: String, batch n: Int, sec: Double) {
-    print(String(format: "{\"what\": \"%@\", \"batch\": %d, \"threads\": %d, \"sec\": %.4f, \"per_s\": %.2f, \"peak_rss_mb\": %.0f, \"blas\": \"%@\"}",
-                 what, n, Threads.count, sec, Double(n) / sec, peakRSSMB(), Threads.blasCoreName))
+    print(String(format: "{\"what\": \"%@\", \"batch\": %d, \"threads\": %d, \"sec\": %.4f, \"per_s\": %.2f, \"peak_rss_mb\": %.0f, \"blas\": \"%@\", \"linear\": \"%@\"}",
+                 what, n, Threads.count, sec, Double(n) / sec, peakRSSMB(), Threads.blasCoreName,
+                 Precision.linear.rawValue))
     fflush(stdout)
 }
 

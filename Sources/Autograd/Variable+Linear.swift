@@ -17,7 +17,9 @@ extension Variable {
     /// `x · Wᵀ + b` over the last dimension: x `[..., in]`, weight `[out, in]`,
     /// bias `[out]` → `[..., out]`, as `torch.nn.functional.linear`. One GEMM
     /// forward; backward runs dX = dY·W and, only when the weight needs a
-    /// gradient, dW = dYᵀ·X as one GEMM over all leading dimensions.
+    /// gradient, dW = dYᵀ·X as one GEMM over all leading dimensions. Under
+    /// `Precision.linear == .int16`, a product that gives the weight no
+    /// gradient (forward and dX) goes through the int16 kernel.
     public func linear(weight: Variable, bias: Variable?) -> Variable {
         let x = value, w = weight.value
         let inF = w.shape[1], outF = w.shape[0]
@@ -25,12 +27,19 @@ extension Variable {
         precondition(bias.map { $0.shape == [outF] } ?? true, "linear: bias shape \(bias!.shape) is not [\(outF)]")
         let x2 = x.reshaped([-1, inF])
         let rows = x2.shape[0]
-        let y = Tensor(uninitializedShape: [rows, outF])
-        if let b = bias?.value {
-            y.copy(from: b)
-            Tensor.gemm(x2, w.transposed(), into: y.data, ldc: outF, beta: 1)
+        // The int16 path (opt-in, `Precision`) serves products that give the weight no gradient.
+        let int16 = Precision.linear == .int16 && !(GradMode.isEnabled && weight.requiresGrad)
+        let y: Tensor
+        if int16, let q = Tensor.linearInt16(x2, weight: w, bias: bias?.value) {
+            y = q
         } else {
-            Tensor.gemm(x2, w.transposed(), into: y.data, ldc: outF)
+            y = Tensor(uninitializedShape: [rows, outF])
+            if let b = bias?.value {
+                y.copy(from: b)
+                Tensor.gemm(x2, w.transposed(), into: y.data, ldc: outF, beta: 1)
+            } else {
+                Tensor.gemm(x2, w.transposed(), into: y.data, ldc: outF)
+            }
         }
         let inShape = x.shape, outShape = Array(x.shape.dropLast()) + [outF]
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
@@ -39,7 +48,10 @@ extension Variable {
         return Variable.record("linear", y.reshaped(outShape), inputs) { g, needs in
             let g2 = g.reshaped([-1, outF])
             var grads: [Tensor?] = [nil, nil, nil]
-            if needs[0] { grads[0] = g2.matmul(w).reshaped(inShape) }
+            if needs[0] {
+                let dx = int16 ? Tensor.linearInt16(g2, weight: w.transposed(), bias: nil) : nil
+                grads[0] = (dx ?? g2.matmul(w)).reshaped(inShape)
+            }
             if needs[1], let x2 = saved { grads[1] = g2.transposed().matmul(x2) }
             if needs.count > 2 && needs[2] { grads[2] = g2.sum(axis: 0) }
             return Array(grads.prefix(needs.count))

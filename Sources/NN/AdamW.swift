@@ -51,6 +51,7 @@ public final class AdamW: Optimizer {
                     w[i] = w[i] * decay - stepSize * m[i] / denom
                 }
             }
+            p.value.storage.markModified()
         }
     }
 

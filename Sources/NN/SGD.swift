@@ -41,6 +41,7 @@ public final class SGD: Optimizer {
                     w[i] -= lr * gi
                 }
             }
+            p.value.storage.markModified()
         }
     }
 }

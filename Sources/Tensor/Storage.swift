@@ -14,6 +14,17 @@ public final class TensorStorage: @unchecked Sendable {
     private let owner: AnyObject?
     private let owned: Bool
 
+    /// Bumped by clipcore's in-place writers (element assignment, `copy(from:)`,
+    /// `fill`, `addInPlace`, `scaleInPlace`, optimizer steps). Values derived from the
+    /// memory and cached (int16-packed weights) are remade when it changes;
+    /// code that writes through `data` itself calls `markModified()`.
+    public private(set) var version = 0
+    /// Int16-packed forms of views of this storage (see `Precision`).
+    var int16Packs: Int16PackCache?
+
+    /// Records a write to the memory, so caches derived from it are remade.
+    public func markModified() { version &+= 1 }
+
     /// Allocates `capacity` floats, uninitialised (large blocks are recycled through `BufferPool`).
     public init(capacity: Int) {
         precondition(capacity >= 0, "TensorStorage: negative capacity \(capacity)")

@@ -69,6 +69,7 @@ extension Tensor {
     public func copy(from source: Tensor) {
         let src = source.expanded(to: shape)
         copyElements(from: src)
+        storage.markModified()
     }
 
     private func copyElements(from src: Tensor) {

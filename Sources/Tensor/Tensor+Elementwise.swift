@@ -203,6 +203,7 @@ extension Tensor {
         let src = other.expanded(to: shape).contiguous()
         let d = data, s = src.data
         parallelFor(count, costPerItem: 2) { r in for i in r { d[i] += scale * s[i] } }
+        storage.markModified()
     }
 
     /// Every element multiplied by `c`, in place.
@@ -210,6 +211,7 @@ extension Tensor {
         precondition(isContiguous, "scaleInPlace: destination must be contiguous")
         let d = data
         parallelFor(count) { r in for i in r { d[i] *= c } }
+        storage.markModified()
     }
 
     /// Every element set to `value`, in place.

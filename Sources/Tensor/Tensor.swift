@@ -101,7 +101,10 @@ public struct Tensor: @unchecked Sendable {
     /// The element at a multi-index.
     public subscript(_ index: Int...) -> Float {
         get { storage.base[elementOffset(index)] }
-        nonmutating set { storage.base[elementOffset(index)] = newValue }
+        nonmutating set {
+            storage.base[elementOffset(index)] = newValue
+            storage.markModified()
+        }
     }
 
     /// The single value of a tensor with one element.

@@ -275,6 +275,27 @@ func naiveMatmul(_ a: Tensor, _ b: Tensor) -> [Float] {
         }
     }
 
+    /// The int16 kernel's AVX2 and portable paths give the same bits, and so do 1 and 4 threads
+    /// (its integer sums and tile order do not depend on either).
+    @Test func int16KernelIsTheSameOnEveryPathAndThreadCount() throws {
+        var rng = RandomGenerator(seed: 11)
+        let x = Tensor.randn([53, 531], generator: &rng)
+        let w = Tensor.randn([70, 531], generator: &rng)
+        let b = Tensor.randn([70], generator: &rng)
+        let auto = try #require(Tensor.linearInt16(x, weight: w, bias: b)).toArray()
+        ck_force_baseline(1)
+        let base = try #require(Tensor.linearInt16(x, weight: w, bias: b)).toArray()
+        ck_force_baseline(0)
+        #expect(auto == base)
+        let saved = Threads.count
+        Threads.count = 1
+        let one = try #require(Tensor.linearInt16(x, weight: w, bias: b)).toArray()
+        Threads.count = 4
+        let four = try #require(Tensor.linearInt16(x, weight: w, bias: b)).toArray()
+        Threads.count = saved
+        #expect(one == auto && four == auto)
+    }
+
     @Test func threadCountDoesNotChangeResults() {
         var rng = RandomGenerator(seed: 7)
         let x = Tensor.randn([300, 257], generator: &rng)

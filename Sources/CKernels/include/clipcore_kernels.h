@@ -150,6 +150,28 @@ void ck_log_sum_exp_rows(const float *x, float *out, int64_t rows, int64_t n);
 void ck_layer_norm_rows(const float *x, float *y, int64_t rows, int64_t n, const float *weight,
                         const float *bias, float eps, float *mean, float *rstd);
 
+// MARK: - Int16 GEMM (q16.c)
+
+/// Inputs summed in int32 before a float add, and the quantisation levels on
+/// each side of zero for inputs (per row of x) and weights (per row of W).
+#define CK_Q16_CHUNK 256
+#define CK_Q16_INPUT_LEVELS 8191
+#define CK_Q16_WEIGHT_LEVELS 1023
+
+/// int16 elements of a packed n × k weight matrix (its scales take n rounded up to 16 floats).
+int64_t ck_q16_packed_count(int64_t n, int64_t k);
+/// Quantises and packs W (n × k, element (r, c) at w[r·row_stride + c·col_stride])
+/// into `packed` (64-byte aligned, ck_q16_packed_count elements) and `scales`.
+/// Returns 0, or -1 when W holds a NaN or an infinity (its packing is unusable).
+int ck_q16_pack(const float *w, int64_t n, int64_t k, int64_t row_stride, int64_t col_stride,
+                int16_t *packed, float *scales);
+/// Bytes of 64-byte-aligned scratch memory ck_q16_gemm needs for these sizes.
+int64_t ck_q16_scratch_bytes(int64_t m, int64_t k, int64_t n);
+/// y (m × n, row stride ldy) = x (m × k, row stride ldx, dense rows) · Wᵀ + bias
+/// (bias may be NULL), with W packed by ck_q16_pack, on up to `threads` threads.
+void ck_q16_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int16_t *w, const float *w_scales,
+                 int64_t n, const float *bias, float *y, int64_t ldy, void *scratch, int threads);
+
 /// A parallel loop body: called once for each index in [0, count).
 typedef void (*ck_task_fn)(void *ctx, int64_t index);
 
