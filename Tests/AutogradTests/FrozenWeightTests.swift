@@ -121,3 +121,50 @@ import Autograd
         #expect(w3.grad != nil)
     }
 }
+
+@Suite struct Int16LinearPathTests {
+    /// Under `Precision.linear == .int16`, a product that gives the weight a gradient stays in
+    /// float32 (bit for bit), while a frozen layer's forward and input gradient use the int16
+    /// kernel (no sgemm call) and stay within its error.
+    @Test func onlyProductsWithoutAWeightGradientUseInt16() {
+        var rng = RandomGenerator(seed: 42)
+        let xT = Tensor.randn([20, 64], generator: &rng), wT = Tensor.randn([24, 64], std: 0.1, generator: &rng)
+        let bT = Tensor.randn([24], generator: &rng), g = Tensor.randn([20, 24], generator: &rng)
+
+        func run(frozen: Bool) -> (y: Tensor, dx: Tensor, sgemms: Int) {
+            let x = Variable(xT, requiresGrad: true)
+            let w = Variable(wT, requiresGrad: !frozen), b = Variable(bT, requiresGrad: !frozen)
+            let rec = GEMMRecorder()
+            let y = GEMMTrace.$recorder.withValue(rec) { () -> Variable in
+                let y = x.linear(weight: w, bias: b)
+                y.backward(gradient: g)
+                return y
+            }
+            return (y.value, x.grad!, rec.calls.count)
+        }
+        let float32 = run(frozen: true)
+        #expect(float32.sgemms == 2)
+        Precision.withLinear(.int16) {
+            let trainable = run(frozen: false)
+            #expect(trainable.y.toArray() == float32.y.toArray())
+            #expect(trainable.dx.toArray() == float32.dx.toArray())
+            #expect(trainable.sgemms == 3)   // forward, dX and dW
+
+            let frozen = run(frozen: true)
+            #expect(frozen.sgemms == 0)
+            #expect(frozen.y.toArray() != float32.y.toArray())
+            #expect(relativeError(frozen.y, float32.y) <= 2e-3)
+            #expect(relativeError(frozen.dx, float32.dx) <= 2e-3)
+
+            // Inference (no graph) of a trainable layer takes the int16 path too.
+            let inference = withNoGrad { Variable(xT).linear(weight: Variable(wT, requiresGrad: true), bias: Variable(bT)) }
+            #expect(inference.value.toArray() == frozen.y.toArray())
+        }
+    }
+
+    func relativeError(_ a: Tensor, _ b: Tensor) -> Double {
+        let x = a.toArray(), y = b.toArray()
+        let num = zip(x, y).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+        return (num / y.reduce(0.0) { $0 + Double($1) * Double($1) }).squareRoot()
+    }
+}
