@@ -114,6 +114,20 @@ CLIP_API int32_t clip_num_threads(void);
 /* Sets the thread count (values below 1 mean 1); returns the count in force. */
 CLIP_API int32_t clip_set_num_threads(int32_t n);
 
+/* Arithmetic of linear layers where no weight gradient is taken (encoding,
+ * re-ranking, a frozen backbone): CLIP_LINEAR_FLOAT32, transformers' numbers
+ * (the default, or CLIPCORE_LINEAR_PRECISION=float32), or CLIP_LINEAR_INT16,
+ * int16 weights and inputs with exact integer sums: faster on AVX2, and
+ * embeddings within cosine 0.9999 of float32 (CLIPCORE_LINEAR_PRECISION=int16). */
+enum { CLIP_LINEAR_FLOAT32 = 0, CLIP_LINEAR_INT16 = 1 };
+
+/* The precision in force for this process. */
+CLIP_API int32_t clip_linear_precision(void);
+
+/* Sets it for the whole process: CLIP_OK, or CLIP_ERR_INVALID_ARGUMENT for
+ * any other value (nothing changes). */
+CLIP_API int  clip_set_linear_precision(int32_t precision);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,8 @@
 // Usage: swift run -c release SpeedBench CASE [--batch N] [--reps N] [--threads N] [--gallery N]
 // --gemm-share (encode cases): also replays the GEMMs of one pass alone and prints their share of it.
 // --int16: linear layers at Precision.linear = .int16 (the opt-in quantised path).
-// CASE: image-encode, text-encode, elip-step, clip-step, rerank, mining, load.
+// CASE: image-encode, text-encode, elip-step, clip-step, rerank, mining, load, and precision
+// (int16 against float32 embeddings on the full towers).
 // Output: one JSON line per measurement: what, batch, sec (median), per_s, peak_rss_mb, blas.
 
 import Dispatch
@@ -25,7 +26,7 @@ var queries: Int?
 var textLength = 77
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|clip-step|rerank|mining|load [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--gemm-share] [--int16]")
+    print("usage: SpeedBench image-encode|text-encode|elip-step|clip-step|rerank|mining|load|precision [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--gemm-share] [--int16]")
     exit(2)
 }
 args.removeFirst()
@@ -140,6 +141,26 @@ case "text-encode":
         emit("text_encode_b\(n)_len\(textLength)", batch: n, sec: try timed { _ = try withNoGrad { try model.textFeatures(ids) } })
         if gemmShare { try printGEMMShare("text_encode_b\(n)_len\(textLength)") { _ = try withNoGrad { try model.textFeatures(ids) } } }
     }
+case "precision":
+    // Int16 against float32 on the full towers: the smallest cosine between matching embeddings.
+    let model = try vitB32()
+    model.freeze()
+    let mapper = ParameterInitialization.seeded(2) { ELIPMapper(textDim: 512, hidden: 1024, promptTokens: 12, visionDim: 768) }
+    let n = batch ?? 8
+    let pixels = Variable(Tensor.randn([n, 3, 224, 224], generator: &g))
+    let ids = randomIds(n, &g, length: textLength)
+    func embeddings() throws -> [Tensor] {
+        try withNoGrad {
+            let texts = try model.textFeatures(ids).l2Normalized()
+            return [try model.imageFeatures(pixels).l2Normalized().value, texts.value,
+                    try model.guidedImageFeatures(pixels, prompts: mapper(texts)).l2Normalized().value]
+        }
+    }
+    let reference = try Precision.withLinear(.float32) { try embeddings() }
+    let quantised = try Precision.withLinear(.int16) { try embeddings() }
+    let cosines = zip(reference, quantised).map { a, b in (a * b).sum(axis: 1).toArray().min()! }
+    print(String(format: "{\"what\": \"int16_vs_float32_b%d\", \"image_min_cos\": %.7f, \"text_min_cos\": %.7f, \"guided_min_cos\": %.7f}",
+                 n, cosines[0], cosines[1], cosines[2]))
 case "elip-step", "rerank":
     // Frozen CLIP; mapper 512 → 1024 → 1024 → 12 × 768, as the reference script.
     let model = try vitB32()

@@ -186,6 +186,25 @@ public func clip_set_num_threads(_ n: Int32) -> Int32 {
     return Int32(Threads.count)
 }
 
+/// The linear-layer precision in force: 0 float32, 1 int16.
+@_cdecl("clip_linear_precision")
+public func clip_linear_precision() -> Int32 {
+    Precision.defaultLinear == .int16 ? 1 : 0
+}
+
+/// Sets the process-wide linear-layer precision (0 float32, 1 int16).
+@_cdecl("clip_set_linear_precision")
+public func clip_set_linear_precision(_ precision: Int32) -> Int32 {
+    guarded("clip_set_linear_precision") {
+        switch precision {
+        case 0: Precision.defaultLinear = .float32
+        case 1: Precision.defaultLinear = .int16
+        default: throw invalid("precision must be CLIP_LINEAR_FLOAT32 (0) or CLIP_LINEAR_INT16 (1), got \(precision)")
+        }
+        return CLIP_OK
+    }
+}
+
 // MARK: - Models and encoders
 
 @_cdecl("clip_model_load")

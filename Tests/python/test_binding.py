@@ -126,7 +126,29 @@ def parity(fixtures, kind):
     s, order = elip.rerank(e["query"], images)
     check(f"{kind}: rerank scores match transformers (1e-4)", np.abs(s - e["rerank_scores"]).max() <= 1e-4, s)
     check(f"{kind}: rerank order is by descending score", (order == np.argsort(-s, kind="stable")).all())
+    int16(model, elip, e, images)
     return model, t, e
+
+
+def int16(model, elip, e, images):
+    """The int16 linear path through the C ABI: within cosine 0.9999 of transformers, and really on."""
+    kind = e["model"]
+    check(f"{kind}: float32 is the default precision", clipcore.linear_precision() == clipcore.LINEAR_FLOAT32)
+    raises(f"{kind}: an unknown precision is refused", clipcore.ERR_INVALID_ARGUMENT,
+           lambda: clipcore.set_linear_precision(7), "precision")
+    check(f"{kind}: a refused precision changes nothing", clipcore.linear_precision() == clipcore.LINEAR_FLOAT32)
+    clipcore.set_linear_precision(clipcore.LINEAR_INT16)
+    try:
+        check(f"{kind}: int16 is in force", clipcore.linear_precision() == clipcore.LINEAR_INT16)
+        t, im = model.encode_texts(e["text"]), model.encode_image_files(images)
+        s, _ = elip.rerank(e["query"], images)
+    finally:
+        clipcore.set_linear_precision(clipcore.LINEAR_FLOAT32)
+    for name, got, ref in (("texts", t, e["text_embeds"]), ("images", im, e["image_embeds"])):
+        cos = np.sum(got * ref, axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
+        check(f"{kind}: int16 {name} within cosine 0.9999 of transformers", cos.min() >= 0.9999, cos)
+        check(f"{kind}: int16 {name} differ from float32", np.abs(got - ref).max() > 1e-6)
+    check(f"{kind}: int16 rerank scores within 2e-3", np.abs(s - e["rerank_scores"]).max() <= 2e-3, s - e["rerank_scores"])
 
 
 def losses():
