@@ -3,9 +3,11 @@
 # (PyTorch eager and ONNX Runtime, same ViT-B/32 shapes, random weights, fp32)
 # in one run, then prints one table with the ratios. Not part of CI.
 #
-# Usage: Benchmarks/compare.sh [--quick] [--mining-scaling]
+# Usage: Benchmarks/compare.sh [--quick] [--mining-scaling] [--int16]
 #   --quick            fewer repetitions (noisier)
 #   --mining-scaling   also times mining of 10k queries against 100k and 400k images
+#   --int16            also runs the encode, ELIP and re-rank cases with the opt-in
+#                      int16 linear path, and its cosine to float32 embeddings
 # Environment: CLIPCORE_BENCH_VENV (default ~/.cache/clipcore/bench-venv) is the
 # virtual environment for the references; it is created with torch, transformers,
 # onnx and onnxruntime from pip when those are missing. CLIPCORE_BENCH_REFS
@@ -17,12 +19,13 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 root="$(cd "$(dirname "$0")/.." && pwd)"
 refs="${CLIPCORE_BENCH_REFS:-$root/../shared/bench}"
 venv="${CLIPCORE_BENCH_VENV:-$HOME/.cache/clipcore/bench-venv}"
-reps=5; mining_scaling=0
+reps=5; mining_scaling=0; int16=0
 for a in "$@"; do
   case "$a" in
     --quick) reps=2 ;;
     --mining-scaling) mining_scaling=1 ;;
-    *) echo "usage: $0 [--quick] [--mining-scaling]" >&2; exit 2 ;;
+    --int16) int16=1 ;;
+    *) echo "usage: $0 [--quick] [--mining-scaling] [--int16]" >&2; exit 2 ;;
   esac
 done
 [ -f "$refs/pytorch_ref.py" ] && [ -f "$refs/onnxruntime_ref.py" ] || { echo "reference scripts not found in $refs (set CLIPCORE_BENCH_REFS)" >&2; exit 1; }
@@ -45,6 +48,13 @@ for c in image-encode text-encode elip-step rerank clip-step load; do
   r=$reps; case "$c" in elip-step|rerank|clip-step) r=$(( reps < 3 ? reps : 3 )) ;; esac
   "$bench" "$c" --reps "$r" | tee -a "$results"
 done
+if [ "$int16" = 1 ]; then
+  for c in image-encode text-encode elip-step rerank; do
+    r=$reps; case "$c" in elip-step|rerank) r=$(( reps < 3 ? reps : 3 )) ;; esac
+    "$bench" "$c" --reps "$r" --int16 | tee -a "$results"
+  done
+  "$bench" precision | tee -a "$results"
+fi
 "$bench" mining --gallery 100000 --reps 1 | tee -a "$results"
 if [ "$mining_scaling" = 1 ]; then
   for n in 100000 400000; do "$bench" mining --gallery $n --queries 10000 --reps 1 | tee -a "$results"; done

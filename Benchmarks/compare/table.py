@@ -3,57 +3,69 @@ import json
 import sys
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
-ours = {r["what"]: r for r in rows if "ref" not in r}
+ours = {r["what"]: r for r in rows if "blas" in r and "ref" not in r and r.get("linear", "float32") == "float32"}
+ours16 = {r["what"]: r for r in rows if "ref" not in r and r.get("linear") == "int16"}
 pt = {r["what"]: r for r in rows if r.get("ref") == "pytorch"}
 ort = {r["what"].removeprefix("ort_"): r for r in rows if r.get("ref") == "onnxruntime"}
 kernel = next((r["blas"] for r in ours.values()), "?")
 
-print(f"OpenBLAS kernel: {kernel}; 2 threads; ViT-B/32 shapes, random weights, fp32")
-print(f"{'work':34} {'clipcore':>10} {'PyTorch':>10} {'ORT':>10} {'vs PyTorch':>11} {'vs ORT':>8}  {'target':18} {'met':>4}")
+def table(ours, title):
+    print(title)
+    print(f"{'work':34} {'clipcore':>10} {'PyTorch':>10} {'ORT':>10} {'vs PyTorch':>11} {'vs ORT':>8}  {'target':18} {'met':>4}")
+    for what, unit, kind, target, label in checks:
+        o, p, x = ours.get(what), pt.get(what), ort.get(what)
+        if o is None:
+            continue
+        if unit == "s/query":
+            val = lambda r: r["sec"] if r else None
+        else:
+            val = lambda r: r["per_s"] if r else None
+        vo, vp, vx = val(o), val(p), val(x)
+        fmt = lambda v: f"{v:10.2f}" if v is not None else f"{'–':>10}"
+        if unit == "s/query":
+            rp = vp / vo if vp else None          # speed-up: PyTorch seconds / ours
+            rx = None
+            met = vo <= target
+        else:
+            rp = vo / vp if vp else None
+            rx = vo / vx if vx else None
+            met = (rx if kind == "ort" else rp) is not None and (rx if kind == "ort" else rp) >= target
+        r = lambda v: f"{v:.2f}×" if v is not None else "–"
+        print(f"{what + ' (' + unit + ')':34} {fmt(vo)} {fmt(vp)} {fmt(vx)} {r(rp):>11} {r(rx):>8}  {label:18} {'yes' if met else 'NO':>4}")
+
+
 checks = [
     ("image_encode_b32", "img/s", "ort", 1.0, "≥ ORT"),
     ("text_encode_b32_len77", "texts/s", "ort", 1.0, "≥ ORT"),
     ("elip_train_step_b40", "samples/s", "pytorch", 2.5, "≥ 2.5× PyTorch"),
     ("rerank_k100_one_query", "s/query", "seconds", 2.5, "≤ 2.5 s"),
 ]
-for what, unit, kind, target, label in checks:
-    o, p, x = ours.get(what), pt.get(what), ort.get(what)
-    if o is None:
-        continue
-    if unit == "s/query":
-        val = lambda r: r["sec"] if r else None
-    else:
-        val = lambda r: r["per_s"] if r else None
-    vo, vp, vx = val(o), val(p), val(x)
-    fmt = lambda v: f"{v:10.2f}" if v is not None else f"{'–':>10}"
-    if unit == "s/query":
-        rp = vp / vo if vp else None          # speed-up: PyTorch seconds / ours
-        rx = None
-        met = vo <= target
-    else:
-        rp = vo / vp if vp else None
-        rx = vo / vx if vx else None
-        met = (rx if kind == "ort" else rp) is not None and (rx if kind == "ort" else rp) >= target
-    r = lambda v: f"{v:.2f}×" if v is not None else "–"
-    print(f"{what + ' (' + unit + ')':34} {fmt(vo)} {fmt(vp)} {fmt(vx)} {r(rp):>11} {r(rx):>8}  {label:18} {'yes' if met else 'NO':>4}")
-
+table(ours, f"OpenBLAS kernel: {kernel}; 2 threads; ViT-B/32 shapes, random weights, fp32")
+if ours16:
+    table(ours16, "\nclipcore with the int16 linear path (Precision.linear = .int16; references unchanged, fp32)")
 print("\npeak RSS (MB): clipcore's case in its own process; PyTorch's is the script's peak so far")
-for what in ["image_encode_b32", "elip_train_step_b40"]:
-    o, p = ours.get(what), pt.get(what)
-    if o and p:
-        ratio = o["peak_rss_mb"] / p["peak_rss_mb_so_far"]
-        print(f"  {what:30} clipcore {o['peak_rss_mb']:7.0f}  PyTorch {p['peak_rss_mb_so_far']:7.0f}  ratio {ratio:.2f} (target ≤ 0.80: {'yes' if ratio <= 0.8 else 'NO'})")
+for label, results in (("", ours), (" int16", ours16)):
+    for what in ["image_encode_b32", "elip_train_step_b40"]:
+        o, p = results.get(what), pt.get(what)
+        if o and p:
+            ratio = o["peak_rss_mb"] / p["peak_rss_mb_so_far"]
+            print(f"  {what + label:30} clipcore {o['peak_rss_mb']:7.0f}  PyTorch {p['peak_rss_mb_so_far']:7.0f}  ratio {ratio:.2f} (target ≤ 0.80: {'yes' if ratio <= 0.8 else 'NO'})")
+for r in rows:
+    if r["what"].startswith("int16_vs_float32"):
+        print(f"\nint16 vs float32 embeddings (smallest cosine over {r['what'].split('_b')[-1]} items): "
+              f"image {r['image_min_cos']:.7f}, text {r['text_min_cos']:.7f}, ELIP-guided {r['guided_min_cos']:.7f}")
 
 print("\nscaling: per-item time by batch (flat within 15% = linear throughput)")
-for kind in ["image_encode", "text_encode"]:
-    per = {}
-    for w, r in ours.items():
-        if w.startswith(kind + "_b"):
-            per[r["batch"]] = r["sec"] / r["batch"]
-    if per:
-        base = per[max(per)]
-        cells = "  ".join(f"b{b}: {1000 * t:.1f} ms ({t / base:.2f})" for b, t in sorted(per.items()))
-        print(f"  {kind:14} {cells}")
+for label, results in (("", ours), (" int16", ours16)):
+    for kind in ["image_encode", "text_encode"]:
+        per = {}
+        for w, r in results.items():
+            if w.startswith(kind + "_b"):
+                per[r["batch"]] = r["sec"] / r["batch"]
+        if per:
+            base = per[max(per)]
+            cells = "  ".join(f"b{b}: {1000 * t:.1f} ms ({t / base:.2f})" for b, t in sorted(per.items()))
+            print(f"  {kind + label:20} {cells}")
 gallery = lambda r: int(r["what"].split("gallery")[1].split("_")[0])
 mining = sorted((r for w, r in ours.items() if w.startswith("mining_q10000_")), key=gallery)
 if len(mining) == 2:

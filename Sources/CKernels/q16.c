@@ -22,6 +22,7 @@
 #endif
 
 #define MR 6
+#define CK_Q16_TINY 1e-30f   // below this a row's levels/max would overflow float; it quantises to 0
 #define NR 16
 #define CHUNK_PAIRS (CK_Q16_CHUNK / 2)
 #define ROW_BLOCK 8     // micro-panels of x per task (48 rows)
@@ -45,9 +46,9 @@ static float quantize_row(const float *x, int64_t len, int64_t stride, int level
         if (!(a <= 3.40282347e38f)) maxabs = INFINITY;   // NaN or infinite
     }
     const int64_t pairs = (len + 1) / 2;
-    if (maxabs == 0 || maxabs == INFINITY) {
+    if (maxabs < CK_Q16_TINY || maxabs == INFINITY) {   // a row this small counts as zero
         for (int64_t p = 0; p < pairs; p++) { out[p * step] = 0; out[p * step + 1] = 0; }
-        return maxabs == 0 ? 0.0f : NAN;
+        return maxabs == INFINITY ? NAN : 0.0f;
     }
     const float inv = (float)levels / maxabs;
     for (int64_t j = 0; j < pairs * 2; j++) {
@@ -87,7 +88,7 @@ static float quantize_dense_row_avx2(const float *x, int64_t len, int levels, in
         finite &= a <= 3.40282347e38f;
     }
     const int64_t pairs = (len + 1) / 2;
-    if (maxabs == 0 || !finite) {
+    if (maxabs < CK_Q16_TINY || !finite) {
         for (int64_t p = 0; p < pairs; p++) { out[p * step] = 0; out[p * step + 1] = 0; }
         return finite ? 0.0f : NAN;
     }

@@ -75,6 +75,10 @@ func int16Reference(_ x: Tensor, _ w: Tensor, _ bias: Tensor?) -> (value: [Doubl
             #expect(y[1, j].isNaN)
             #expect(y[0, j].isFinite && y[2, j].isFinite)
         }
+        // A row too small to scale (its levels/max would overflow) counts as zero.
+        let tiny = Tensor.full([1, 8], 1e-36)
+        let biasOnly = try #require(Tensor.linearInt16(tiny, weight: w, bias: Tensor.ones([5])))
+        #expect(biasOnly.toArray() == [Float](repeating: 1, count: 5))
         // A zero row has scale 0 and gives the bias exactly.
         let zero = Tensor.zeros([2, 8])
         let bias = Tensor.randn([5], generator: &rng)
