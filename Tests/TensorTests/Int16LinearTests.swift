@@ -51,6 +51,15 @@ func int16Reference(_ x: Tensor, _ w: Tensor, _ bias: Tensor?) -> (value: [Doubl
         #expect((sq / refSq).squareRoot() <= 1.5e-3)
     }
 
+    @Test func emptySizes() throws {
+        var rng = RandomGenerator(seed: 6)
+        let w = Tensor.randn([3, 4], generator: &rng), b = Tensor.randn([3], generator: &rng)
+        #expect(try #require(Tensor.linearInt16(Tensor.zeros([0, 4]), weight: w, bias: b)).shape == [0, 3])
+        // No inputs: the sum is empty and every row is the bias.
+        let y = try #require(Tensor.linearInt16(Tensor.zeros([2, 0]), weight: Tensor.zeros([3, 0]), bias: b))
+        #expect(y.toArray() == b.toArray() + b.toArray())
+    }
+
     /// Strided inputs and weights (a transposed weight is how the backward pass uses it), no bias.
     @Test func stridedOperands() throws {
         var rng = RandomGenerator(seed: 3)
