@@ -271,8 +271,14 @@ static void gemm_task(void *ctx, int64_t index) {
     }
 }
 
+/// Rows are quantised and multiplied in slabs of this many micro-panels (384 rows),
+/// so the scratch memory stays bounded whatever the batch.
+#define SLAB 64
+
 int64_t ck_q16_scratch_bytes(int64_t m, int64_t k, int64_t n) {
-    const int64_t micro_panels = (m + MR - 1) / MR, panels = (n + NR - 1) / NR;
+    int64_t micro_panels = (m + MR - 1) / MR;
+    micro_panels = micro_panels < SLAB ? micro_panels : SLAB;
+    const int64_t panels = (n + NR - 1) / NR;
     const int64_t xq = (micro_panels * ((k + 1) / 2) * 2 * MR * (int64_t)sizeof(int16_t) + 63) / 64 * 64;
     const int64_t sx = (micro_panels * MR * (int64_t)sizeof(float) + 63) / 64 * 64;
     return xq + sx + panels * NR * (int64_t)sizeof(float);
@@ -281,25 +287,28 @@ int64_t ck_q16_scratch_bytes(int64_t m, int64_t k, int64_t n) {
 void ck_q16_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int16_t *w, const float *w_scales,
                  int64_t n, const float *bias, float *y, int64_t ldy, void *scratch, int threads) {
     if (m <= 0 || n <= 0) return;
-    q16_job job = {
-        .x = x, .m = m, .k = k, .ldx = ldx, .n = n, .ldy = ldy, .w = w, .sw = w_scales, .y = y,
-        .pairs = (k + 1) / 2, .micro_panels = (m + MR - 1) / MR, .panels = (n + NR - 1) / NR,
-        .fast = ck_isa(),
-    };
-    if (job.pairs == 0) {   // an empty sum: y = bias
+    const int64_t pairs = (k + 1) / 2, panels = (n + NR - 1) / NR;
+    if (pairs == 0) {   // an empty sum: y = bias
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) y[i * ldy + j] = bias ? bias[j] : 0.0f;
         return;
     }
-    job.col_tasks = (job.panels + COL_BLOCK - 1) / COL_BLOCK;
-    const int64_t xq_bytes = (job.micro_panels * job.pairs * 2 * MR * (int64_t)sizeof(int16_t) + 63) / 64 * 64;
-    const int64_t sx_bytes = (job.micro_panels * MR * (int64_t)sizeof(float) + 63) / 64 * 64;
-    job.xq = scratch;
-    job.sx = (float *)((char *)scratch + xq_bytes);
+    const int64_t slab_panels = (m + MR - 1) / MR < SLAB ? (m + MR - 1) / MR : SLAB;
+    const int64_t xq_bytes = (slab_panels * pairs * 2 * MR * (int64_t)sizeof(int16_t) + 63) / 64 * 64;
+    const int64_t sx_bytes = (slab_panels * MR * (int64_t)sizeof(float) + 63) / 64 * 64;
     float *padded_bias = (float *)((char *)scratch + xq_bytes + sx_bytes);
-    for (int64_t j = 0; j < job.panels * NR; j++) padded_bias[j] = bias && j < n ? bias[j] : 0.0f;
-    job.bias = padded_bias;
-    ck_parallel_run(job.micro_panels, threads, quantize_task, &job);
-    const int64_t row_tasks = (job.micro_panels + ROW_BLOCK - 1) / ROW_BLOCK;
-    ck_parallel_run(row_tasks * job.col_tasks, threads, gemm_task, &job);
+    for (int64_t j = 0; j < panels * NR; j++) padded_bias[j] = bias && j < n ? bias[j] : 0.0f;
+    // Each output depends only on its own row, so slabs of rows are independent GEMMs.
+    for (int64_t row0 = 0; row0 < m; row0 += SLAB * MR) {
+        const int64_t rows = m - row0 < SLAB * MR ? m - row0 : SLAB * MR;
+        q16_job job = {
+            .x = x + row0 * ldx, .m = rows, .k = k, .ldx = ldx, .n = n, .ldy = ldy, .w = w, .sw = w_scales,
+            .bias = padded_bias, .y = y + row0 * ldy, .xq = scratch, .sx = (float *)((char *)scratch + xq_bytes),
+            .pairs = pairs, .micro_panels = (rows + MR - 1) / MR, .panels = panels,
+            .col_tasks = (panels + COL_BLOCK - 1) / COL_BLOCK, .fast = ck_isa(),
+        };
+        ck_parallel_run(job.micro_panels, threads, quantize_task, &job);
+        const int64_t row_tasks = (job.micro_panels + ROW_BLOCK - 1) / ROW_BLOCK;
+        ck_parallel_run(row_tasks * job.col_tasks, threads, gemm_task, &job);
+    }
 }

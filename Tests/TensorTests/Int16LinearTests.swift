@@ -51,6 +51,23 @@ func int16Reference(_ x: Tensor, _ w: Tensor, _ bias: Tensor?) -> (value: [Doubl
         #expect((sq / refSq).squareRoot() <= 1.5e-3)
     }
 
+    /// A large batch runs in slabs of rows with bounded scratch memory: every row gives the same
+    /// bits as when it runs alone, across slab boundaries too.
+    @Test func largeBatchesMatchRowByRow() throws {
+        var rng = RandomGenerator(seed: 8)
+        let x = Tensor.randn([900, 70], generator: &rng)
+        let w = Tensor.randn([40, 70], generator: &rng), b = Tensor.randn([40], generator: &rng)
+        let all = try #require(Tensor.linearInt16(x, weight: w, bias: b))
+        for r in [0, 383, 384, 385, 767, 768, 899] {
+            let one = try #require(Tensor.linearInt16(x.narrowed(0, start: r, length: 1), weight: w, bias: b))
+            #expect(one.toArray() == all.narrowed(0, start: r, length: 1).toArray(), "row \(r)")
+        }
+        let (ref, bound) = int16Reference(x.narrowed(0, start: 760, length: 20), w, b)
+        for (i, v) in all.narrowed(0, start: 760, length: 20).toArray().enumerated() {
+            #expect(abs(Double(v) - ref[i]) <= bound[i])
+        }
+    }
+
     @Test func emptySizes() throws {
         var rng = RandomGenerator(seed: 6)
         let w = Tensor.randn([3, 4], generator: &rng), b = Tensor.randn([3], generator: &rng)
