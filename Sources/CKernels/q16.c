@@ -16,7 +16,6 @@
 
 #include "clipcore_kernels.h"
 
-
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -35,6 +34,20 @@ int64_t ck_q16_packed_count(int64_t n, int64_t k) {
     return (n + NR - 1) / NR * NR * ((k + 1) / 2 * 2);
 }
 
+/// Zeros `pairs` int16 pairs, `step` int16 apart (padding rows, and rows that quantise to nothing).
+static void zero_pairs(int16_t *out, int64_t pairs, int64_t step) {
+    for (int64_t p = 0; p < pairs; p++) { out[p * step] = 0; out[p * step + 1] = 0; }
+}
+
+/// Quantises x[j]·inv (0 past `len`, the padding of an odd row) into the pair layout.
+static inline void store_quantized(const float *x, int64_t j, int64_t len, int64_t stride, float inv,
+                                   int levels, int16_t *out, int64_t step) {
+    const float v = j < len ? x[j * stride] * inv : 0.0f;
+    long q = lrintf(v);
+    q = q > levels ? levels : (q < -levels ? -levels : q);
+    out[(j / 2) * step + (j & 1)] = (int16_t)q;
+}
+
 /// Quantises one row of `len` values (stride `stride`) into `out[2·p·step + h]`
 /// (p = pair, h = half) and returns its scale; NaN when the row is not finite.
 static float quantize_row(const float *x, int64_t len, int64_t stride, int levels,
@@ -47,16 +60,11 @@ static float quantize_row(const float *x, int64_t len, int64_t stride, int level
     }
     const int64_t pairs = (len + 1) / 2;
     if (maxabs < CK_Q16_TINY || maxabs == INFINITY) {   // a row this small counts as zero
-        for (int64_t p = 0; p < pairs; p++) { out[p * step] = 0; out[p * step + 1] = 0; }
+        zero_pairs(out, pairs, step);
         return maxabs == INFINITY ? NAN : 0.0f;
     }
     const float inv = (float)levels / maxabs;
-    for (int64_t j = 0; j < pairs * 2; j++) {
-        const float v = j < len ? x[j * stride] * inv : 0.0f;
-        long q = lrintf(v);
-        q = q > levels ? levels : (q < -levels ? -levels : q);
-        out[(j / 2) * step + (j & 1)] = (int16_t)q;
-    }
+    for (int64_t j = 0; j < pairs * 2; j++) store_quantized(x, j, len, stride, inv, levels, out, step);
     return maxabs / (float)levels;
 }
 
@@ -89,7 +97,7 @@ static float quantize_dense_row_avx2(const float *x, int64_t len, int levels, in
     }
     const int64_t pairs = (len + 1) / 2;
     if (maxabs < CK_Q16_TINY || !finite) {
-        for (int64_t p = 0; p < pairs; p++) { out[p * step] = 0; out[p * step + 1] = 0; }
+        zero_pairs(out, pairs, step);
         return finite ? 0.0f : NAN;
     }
     const float inv = (float)levels / maxabs;
@@ -110,12 +118,7 @@ static float quantize_dense_row_avx2(const float *x, int64_t len, int levels, in
         dst[(p + 2) * step32] = four[2];
         dst[(p + 3) * step32] = four[3];
     }
-    for (; j < pairs * 2; j++) {
-        const float v = j < len ? x[j] * inv : 0.0f;
-        long q = lrintf(v);
-        q = q > levels ? levels : (q < -levels ? -levels : q);
-        out[(j / 2) * step + (j & 1)] = (int16_t)q;
-    }
+    for (; j < pairs * 2; j++) store_quantized(x, j, len, 1, inv, levels, out, step);
     return maxabs / (float)levels;
 }
 #endif
@@ -127,7 +130,7 @@ int ck_q16_pack(const float *w, int64_t n, int64_t k, int64_t row_stride, int64_
     for (int64_t r = 0; r < panels * NR; r++) {
         int16_t *dst = packed + (r / NR) * pairs * 2 * NR + (r % NR) * 2;
         if (r >= n) {
-            for (int64_t p = 0; p < pairs; p++) { dst[p * 2 * NR] = 0; dst[p * 2 * NR + 1] = 0; }
+            zero_pairs(dst, pairs, 2 * NR);
             scales[r] = 0;
             continue;
         }
@@ -218,7 +221,7 @@ static void quantize_task(void *ctx, int64_t mp) {
         const int64_t r = mp * MR + i;
         int16_t *dst = job->xq + mp * job->pairs * 2 * MR + 2 * i;
         if (r >= job->m) {
-            for (int64_t p = 0; p < job->pairs; p++) { dst[p * 2 * MR] = 0; dst[p * 2 * MR + 1] = 0; }
+            zero_pairs(dst, job->pairs, 2 * MR);
             job->sx[r] = 0;
             continue;
         }
@@ -275,13 +278,17 @@ static void gemm_task(void *ctx, int64_t index) {
 /// so the scratch memory stays bounded whatever the batch.
 #define SLAB 64
 
+/// The scratch layout: packed x of one slab, then its row scales, then the padded bias.
+static int64_t scratch_layout(int64_t m, int64_t k, int64_t n, int64_t *xq_bytes, int64_t *sx_bytes) {
+    const int64_t micro_panels = (m + MR - 1) / MR < SLAB ? (m + MR - 1) / MR : SLAB;
+    *xq_bytes = (micro_panels * ((k + 1) / 2) * 2 * MR * (int64_t)sizeof(int16_t) + 63) / 64 * 64;
+    *sx_bytes = (micro_panels * MR * (int64_t)sizeof(float) + 63) / 64 * 64;
+    return *xq_bytes + *sx_bytes + (n + NR - 1) / NR * NR * (int64_t)sizeof(float);
+}
+
 int64_t ck_q16_scratch_bytes(int64_t m, int64_t k, int64_t n) {
-    int64_t micro_panels = (m + MR - 1) / MR;
-    micro_panels = micro_panels < SLAB ? micro_panels : SLAB;
-    const int64_t panels = (n + NR - 1) / NR;
-    const int64_t xq = (micro_panels * ((k + 1) / 2) * 2 * MR * (int64_t)sizeof(int16_t) + 63) / 64 * 64;
-    const int64_t sx = (micro_panels * MR * (int64_t)sizeof(float) + 63) / 64 * 64;
-    return xq + sx + panels * NR * (int64_t)sizeof(float);
+    int64_t xq_bytes, sx_bytes;
+    return scratch_layout(m, k, n, &xq_bytes, &sx_bytes);
 }
 
 void ck_q16_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int16_t *w, const float *w_scales,
@@ -293,9 +300,9 @@ void ck_q16_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int16_
             for (int64_t j = 0; j < n; j++) y[i * ldy + j] = bias ? bias[j] : 0.0f;
         return;
     }
-    const int64_t slab_panels = (m + MR - 1) / MR < SLAB ? (m + MR - 1) / MR : SLAB;
-    const int64_t xq_bytes = (slab_panels * pairs * 2 * MR * (int64_t)sizeof(int16_t) + 63) / 64 * 64;
-    const int64_t sx_bytes = (slab_panels * MR * (int64_t)sizeof(float) + 63) / 64 * 64;
+    int64_t xq_bytes, sx_bytes;
+    scratch_layout(m, k, n, &xq_bytes, &sx_bytes);
+    const int fast = ck_isa();
     float *padded_bias = (float *)((char *)scratch + xq_bytes + sx_bytes);
     for (int64_t j = 0; j < panels * NR; j++) padded_bias[j] = bias && j < n ? bias[j] : 0.0f;
     // Each output depends only on its own row, so slabs of rows are independent GEMMs.
@@ -305,7 +312,7 @@ void ck_q16_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int16_
             .x = x + row0 * ldx, .m = rows, .k = k, .ldx = ldx, .n = n, .ldy = ldy, .w = w, .sw = w_scales,
             .bias = padded_bias, .y = y + row0 * ldy, .xq = scratch, .sx = (float *)((char *)scratch + xq_bytes),
             .pairs = pairs, .micro_panels = (rows + MR - 1) / MR, .panels = panels,
-            .col_tasks = (panels + COL_BLOCK - 1) / COL_BLOCK, .fast = ck_isa(),
+            .col_tasks = (panels + COL_BLOCK - 1) / COL_BLOCK, .fast = fast,
         };
         ck_parallel_run(job.micro_panels, threads, quantize_task, &job);
         const int64_t row_tasks = (job.micro_panels + ROW_BLOCK - 1) / ROW_BLOCK;

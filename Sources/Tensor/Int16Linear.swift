@@ -52,15 +52,13 @@ public enum Precision {
 /// A weight matrix quantised and packed for `ck_q16_gemm`, with the storage
 /// version it was made from.
 final class Int16PackedMatrix {
-    let rows: Int, cols: Int
     let data: UnsafeMutablePointer<Int16>
     let scales: UnsafeMutablePointer<Float>
     let version: Int
 
     /// Packs `w` [rows, cols] (any strides); nil when it holds a NaN or an infinity.
     init?(_ w: Tensor) {
-        rows = w.shape[0]
-        cols = w.shape[1]
+        let (rows, cols) = (w.shape[0], w.shape[1])
         let count = Int(ck_q16_packed_count(Int64(rows), Int64(cols)))
         data = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(count, 1) * 2, alignment: 64)
             .bindMemory(to: Int16.self, capacity: Swift.max(count, 1))
