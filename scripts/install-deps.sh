@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Installs the system packages clipcore needs, if any are missing (Debian/Ubuntu).
+#   scripts/install-deps.sh          what building and running clipcore needs
+#   scripts/install-deps.sh --test   also what the test suite needs (a C compiler,
+#                                    binutils, python3 with venv, valgrind)
+# Python packages are not installed here: the test suite makes its own virtual
+# environment (scripts/python-env.sh).
 set -euo pipefail
-pkgs=(libopenblas-dev libfaiss-dev libpng-dev pkg-config python3-numpy python3-pip python3-setuptools python3-wheel valgrind)
-command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
+pkgs=(libopenblas-dev libfaiss-dev libpng-dev pkg-config)
+if [ "${1:-}" = "--test" ]; then
+    pkgs+=(gcc libc6-dev binutils python3 python3-venv valgrind)
+elif [ $# -gt 0 ]; then
+    echo "usage: $0 [--test]" >&2; exit 2
+fi
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

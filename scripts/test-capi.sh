@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 lib=$(pwd)/.build-lib/release
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-cc=$(command -v cc || command -v gcc || command -v clang)
+cc=$(command -v cc || command -v gcc || command -v clang) || { echo "no C compiler found (scripts/install-deps.sh --test installs gcc)" >&2; exit 1; }
 "$cc" -O1 -g -Wall -Wextra -Werror -Iinclude examples/c/clip_example.c -o "$scratch/clip_example" \
     -L"$lib" -lclipcore -Wl,-rpath,"$lib" -lm -lpthread
 for kind in clip siglip; do
@@ -28,7 +28,8 @@ if command -v valgrind >/dev/null 2>&1; then
 else
     echo "valgrind not installed: memory check skipped"
 fi
-python=$(python3 -c 'import sys; print(sys.executable)')
-"$python" -m pip install -q --no-deps --no-build-isolation --target "$scratch/py" ./python
+# The suite's own Python (scripts/python-env.sh), never the ambient interpreter's packages.
+python=${CLIPCORE_TEST_PYTHON:-$(scripts/python-env.sh)}
+"$python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --target "$scratch/py" ./python
 rm -rf python/build python/clipcore.egg-info
 env -i CLIPCORE_LIB="$lib/libclipcore.so" PYTHONPATH="$scratch/py" "$python" Tests/python/test_binding.py "$(pwd)/Tests/Fixtures"

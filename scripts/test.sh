@@ -5,10 +5,12 @@
 # with SIGKILL and resumed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --test
+# Every Python step runs in the suite's own virtual environment (.build-venv/).
+python=$(scripts/python-env.sh)
+export CLIPCORE_TEST_PYTHON="$python"
 scripts/build-lib.sh
 # Run Python with an empty environment: nothing points the loader at a Swift runtime.
-python=$(python3 -c 'import sys; print(sys.executable)')
 env -i "$python" Tests/python/test_ctypes.py "$(pwd)/.build-lib/release/libclipcore.so"
 scripts/test-capi.sh
 swift test -c release
