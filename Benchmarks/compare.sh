@@ -44,13 +44,13 @@ bench="$root/.build/release/SpeedBench"
 out="$(mktemp -d)"
 results="$out/results.jsonl"
 echo "== clipcore (results in $results)"
-for c in image-encode text-encode elip-step rerank clip-step load; do
-  r=$reps; case "$c" in elip-step|rerank|clip-step) r=$(( reps < 3 ? reps : 3 )) ;; esac
+for c in image-encode text-encode elip-step elip-query-step rerank clip-step load; do
+  r=$reps; case "$c" in elip-step|rerank|clip-step) r=$(( reps < 3 ? reps : 3 )) ;; elip-query-step) r=2 ;; esac
   "$bench" "$c" --reps "$r" | tee -a "$results"
 done
 if [ "$int16" = 1 ]; then
-  for c in image-encode text-encode elip-step rerank; do
-    r=$reps; case "$c" in elip-step|rerank) r=$(( reps < 3 ? reps : 3 )) ;; esac
+  for c in image-encode text-encode elip-step elip-query-step rerank; do
+    r=$reps; case "$c" in elip-step|rerank) r=$(( reps < 3 ? reps : 3 )) ;; elip-query-step) r=2 ;; esac
     "$bench" "$c" --reps "$r" --int16 | tee -a "$results"
   done
   "$bench" precision | tee -a "$results"

@@ -5,7 +5,7 @@ Regenerate with (versions pinned in Tools/requirements-fixtures.txt; torchvision
 must be absent so transformers uses its PIL image processor):
 
     python3 -m venv /tmp/fx && /tmp/fx/bin/pip install -r Tools/requirements-fixtures.txt
-    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim] [siglip] [retrieval] [elip] [contrastive] [checkpoint] [capi]
+    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim] [siglip] [retrieval] [elip] [elip_query] [contrastive] [checkpoint] [capi]
 
 Everything is seeded; the outputs are deterministic for the pinned versions.
 """
@@ -597,6 +597,66 @@ def gen_elip():
                   str(folder / f"{kind}_expected.safetensors"), metadata={**PROVENANCE, "model": str(src.relative_to(FIX))})
         print("elip", kind, guided.shape)
 
+def elip_query_loss(kind, model, mapper, t, pixels, m, d_vision):
+    """ELIP's query objective, computed plainly: every query's prompts re-encode all n images (n × n guided
+    encodes in one batch), cosines s_ij = t_i · g_ij; CLIP: mean over queries of the cross-entropy of
+    exp(logit_scale)·s_i· (label i); SigLIP: −Σ_ij logsigmoid(z_ij (exp(logit_scale)·s_ij + logit_bias)) / n."""
+    n = t.shape[0]
+    prompts = mapper(t).view(n, m, d_vision)
+    rep = prompts.unsqueeze(1).expand(n, n, m, d_vision).reshape(n * n, m, d_vision)   # row i·n + j: p_i
+    px = pixels.unsqueeze(0).expand(n, *pixels.shape).reshape(n * n, *pixels.shape[1:])  # row i·n + j: x_j
+    g = (guided_clip if kind == "clip" else guided_siglip)(model, px, rep)
+    g = (g / g.norm(dim=-1, keepdim=True)).view(n, n, -1)
+    s = torch.einsum("ijd,id->ij", g, t)
+    if kind == "clip":
+        return torch.nn.functional.cross_entropy(s * model.logit_scale.exp(), torch.arange(n))
+    z = 2 * torch.eye(n) - 1
+    return -torch.nn.functional.logsigmoid(z * (s * model.logit_scale.exp() + model.logit_bias)).sum() / n
+
+def gen_elip_query():
+    """ELIP's query objective: the loss and mapper gradients at a random mapper's weights, and 20 AdamW steps."""
+    from transformers import CLIPModel, SiglipModel
+    from safetensors.numpy import load_file
+    folder = FIX / "elip"
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, src, m in (("clip", FIX / "clip" / "p16_96", 3), ("siglip", FIX / "siglip" / "p8_48", 4)):
+        model = (CLIPModel if kind == "clip" else SiglipModel).from_pretrained(src).eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        e = {k: torch.from_numpy(v) for k, v in load_file(str(src / "expected.safetensors")).items()}
+        ids, pixels = e["input_ids"], e["pixel_values"]
+        n = min(ids.shape[0], pixels.shape[0])
+        ids, pixels = ids[:n], pixels[:n]
+        d_vision = model.config.vision_config.hidden_size
+        with torch.no_grad():
+            if kind == "clip":
+                t = model.get_text_features(input_ids=ids, attention_mask=e["attention_mask"][:n]).pooler_output
+            else:
+                t = model.get_text_features(input_ids=ids).pooler_output
+            t = t / t.norm(dim=-1, keepdim=True)
+        mapper = elip_mapper(t.shape[1], 48, m, d_vision, seed=31 if kind == "clip" else 32)
+        names = [f"mapper.{i}.{w}" for i in (0, 2, 4) for w in ("weight", "bias")]
+        weights = {k: getattr(mapper[int(k.split(".")[1])], k.split(".")[2]).detach().numpy().copy() for k in names}
+        out = {"text_embeds": t.numpy().copy()}
+        opt = torch.optim.AdamW(mapper.parameters(), lr=1e-3, weight_decay=0.01)
+        losses = []
+        for step in range(20):
+            opt.zero_grad()
+            loss = elip_query_loss(kind, model, mapper, t, pixels, m, d_vision)
+            loss.backward()
+            if step == 0:
+                out["loss"] = np.array([loss.item()], dtype=np.float32)
+                for k in names:
+                    out[f"grad.{k}"] = getattr(mapper[int(k.split(".")[1])], k.split(".")[2]).grad.numpy().copy()
+            losses.append(loss.item())
+            opt.step()
+        out["train_losses"] = np.array(losses, dtype=np.float32)
+        save_file(weights, str(folder / f"{kind}_query_mapper.safetensors"), metadata={"prompt_tokens": str(m), "hidden": "48"})
+        save_file(out, str(folder / f"{kind}_query_expected.safetensors"),
+                  metadata={**PROVENANCE, "model": str(src.relative_to(FIX)), "objective": "query",
+                            "optimizer": "AdamW(lr=1e-3, weight_decay=0.01), full batch, loss before each step"})
+        print("elip query", kind, n, losses[0], losses[-1])
+
 # MARK: - Contrastive training
 
 def contrastive_loss(kind, model, ids, mask, pixels):
@@ -768,7 +828,8 @@ if __name__ == "__main__":
     if "images" in what: gen_images()
     if "optim" in what: gen_optim()
     if "retrieval" in what: gen_retrieval()
-    if "elip" in what: gen_elip()
+    if "elip" in what: gen_elip(); gen_elip_query()
+    elif "elip_query" in what: gen_elip_query()
     if "contrastive" in what: gen_contrastive()
     if "checkpoint" in what: gen_checkpoint()
     if "capi" in what: gen_capi()

@@ -6,7 +6,7 @@
 // Usage: swift run -c release SpeedBench CASE [--batch N] [--reps N] [--threads N] [--gallery N]
 // --gemm-share (encode cases): also replays the GEMMs of one pass alone and prints their share of it.
 // --int16: linear layers at Precision.linear = .int16 (the opt-in quantised path).
-// CASE: image-encode, text-encode, elip-step, clip-step, rerank, mining, load, and precision
+// CASE: image-encode, text-encode, elip-step, elip-query-step, clip-step, rerank, mining, load, and precision
 // (int16 against float32 embeddings on the full towers).
 // Output: one JSON line per measurement: what, batch, sec (median), per_s, peak_rss_mb, blas.
 
@@ -26,7 +26,7 @@ var queries: Int?
 var textLength = 77
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|clip-step|rerank|mining|load|precision [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--gemm-share] [--int16]")
+    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--gemm-share] [--int16]")
     exit(2)
 }
 args.removeFirst()
@@ -161,7 +161,7 @@ case "precision":
     let cosines = zip(reference, quantised).map { a, b in (a * b).sum(axis: 1).toArray().min()! }
     print(String(format: "{\"what\": \"int16_vs_float32_b%d\", \"image_min_cos\": %.7f, \"text_min_cos\": %.7f, \"guided_min_cos\": %.7f}",
                  n, cosines[0], cosines[1], cosines[2]))
-case "elip-step", "rerank":
+case "elip-step", "elip-query-step", "rerank":
     // Frozen CLIP; mapper 512 → 1024 → 1024 → 12 × 768, as the reference script.
     let model = try vitB32()
     model.freeze()
@@ -176,6 +176,17 @@ case "elip-step", "rerank":
             loss.backward()
             optimizer.step()
             optimizer.zeroGrad()
+        })
+    } else if benchCase == "elip-query-step" {
+        // ELIP's own objective: B × B guided encodes, forward and backward one query at a time.
+        let n = batch ?? 8
+        let texts = try withNoGrad { try model.textFeatures(randomIds(n, &g)).l2Normalized().value }
+        let pixels = Tensor.randn([n, 3, 224, 224], generator: &g)
+        let optimizer = AdamW(mapper.parameters, learningRate: 1e-3)
+        emit("elip_query_step_b\(n)", batch: n, sec: try timed {
+            optimizer.zeroGrad()
+            try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels)
+            optimizer.step()
         })
     } else {
         let k = batch ?? 100

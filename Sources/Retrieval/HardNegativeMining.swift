@@ -29,8 +29,10 @@ public struct HardNeighbours: Sendable {
 /// 3. Go through the anchor's hard images, hardest first; for each, add the first unused pair
 ///    showing that image, unless the batch already shows it, until the batch holds `batchSize` pairs.
 /// 4. If the batch is still short, fill it with the next unused pairs in the shuffled order whose
-///    images it does not show yet (pairs sharing an image are taken only when nothing else is left).
-/// Every pair lands in exactly one batch; only the last batch may be smaller.
+///    images it does not show yet (pairs sharing an image are taken only when nothing else is left,
+///    and never with `distinctImages`).
+/// Every pair lands in exactly one batch; only the last batch may be smaller (with `distinctImages`,
+/// the last few, when the pairs left share few images).
 public struct HardNegativeMiner {
     public let imageOfText: [Int]
     public let imageCount: Int
@@ -88,7 +90,8 @@ public struct HardNegativeMiner {
     }
 
     /// One epoch of batches (pair indices) by the rule above.
-    public func batches(_ neighbours: HardNeighbours, batchSize: Int, seed: UInt64) -> [[Int]] {
+    /// With `distinctImages`, no batch shows an image twice (ELIP's query objective needs one label per image).
+    public func batches(_ neighbours: HardNeighbours, batchSize: Int, seed: UInt64, distinctImages: Bool = false) -> [[Int]] {
         let n = imageOfText.count
         guard n > 0, batchSize > 0 else { return [] }
         // Pairs of each image (CSR), in pair order.
@@ -137,7 +140,9 @@ public struct HardNegativeMiner {
                     }
                     take(t)
                 }
-                for t in skipped where batch.count < batchSize && !used[t] { take(t) }
+                if !distinctImages {
+                    for t in skipped where batch.count < batchSize && !used[t] { take(t) }
+                }
             }
             result.append(batch)
         }

@@ -1,6 +1,7 @@
 // ELIP run configuration: the YAML keys of seed 000's configs.
 
 import Foundation
+import Models
 import Yams
 
 /// A training/evaluation configuration (`configs/*.yaml`). Every key of seed 000's configs is
@@ -71,6 +72,10 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
     public var weightDecay = 0.01
     public var fp16 = false
     public var gradAccumSteps = 1
+    /// The training objective (clipcore's key; `query`, ELIP's own, by default).
+    public var objective = ELIPObjectiveKind.query
+    /// Queries whose B guided encodes run forward and backward together (clipcore's key; memory grows with it).
+    public var queryChunk = 1
     public var rerankK = RerankK()
     public var evalSplit: Split?
 
@@ -79,6 +84,7 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         case seed, outputRoot = "output_root", dataset, maxTrainExamples = "max_train_examples"
         case hardmineSubset = "hardmine_subset", batchSize = "batch_size", numWorkers = "num_workers", epochs, lr
         case weightDecay = "weight_decay", fp16, gradAccumSteps = "grad_accum_steps", rerankK = "rerank_k"
+        case objective, queryChunk = "query_chunk"
         case evalSplit = "eval_split"
     }
 
@@ -107,10 +113,18 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? 0.01
         fp16 = try c.decodeIfPresent(Bool.self, forKey: .fp16) ?? false
         gradAccumSteps = try c.decodeIfPresent(Int.self, forKey: .gradAccumSteps) ?? 1
+        if let name = try c.decodeIfPresent(String.self, forKey: .objective) {
+            guard let kind = ELIPObjectiveKind(rawValue: name) else {
+                throw ConfigError("objective: unknown value '\(name)' (known: \(ELIPObjectiveKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            objective = kind
+        }
+        queryChunk = try c.decodeIfPresent(Int.self, forKey: .queryChunk) ?? 1
         rerankK = try c.decodeIfPresent(RerankK.self, forKey: .rerankK) ?? RerankK()
         evalSplit = try c.decodeIfPresent(Split.self, forKey: .evalSplit)
         for (key, v) in [(CodingKeys.promptTokens, promptTokens), (.mapperHidden, mapperHidden), (.imgSize, imgSize),
-                         (.batchSize, batchSize), (.epochs, epochs), (.gradAccumSteps, gradAccumSteps)] where v <= 0 {
+                         (.batchSize, batchSize), (.epochs, epochs), (.gradAccumSteps, gradAccumSteps),
+                         (.queryChunk, queryChunk)] where v <= 0 {
             throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be positive, got \(v)")
         }
         guard lr > 0, weightDecay >= 0 else {

@@ -8,11 +8,35 @@ import NN
 import Models
 import Retrieval
 
+/// What bounds a re-ranking evaluation, measured on the frozen model.
+public struct RerankDiagnostics: Codable, Equatable, Sendable {
+    /// Percent of queries whose image is in the base top-k: the most Rerank R@1 can reach.
+    public var ceiling: Double
+    /// Mean over queries of the largest cosine (base text tower) between the query and a caption of its
+    /// hardest negative (the best-ranked wrong image). Near 1: the text tower cannot tell them apart,
+    /// so no mapper fed by it can either.
+    public var hardNegativeCaptionCosine: Double
+    /// The same between the query and the other captions of its own image (for scale).
+    public var sameImageCaptionCosine: Double
+
+    enum CodingKeys: String, CodingKey {
+        case ceiling = "base_R@k", hardNegativeCaptionCosine = "hard_negative_caption_cosine"
+        case sameImageCaptionCosine = "same_image_caption_cosine"
+    }
+
+    /// One line for terminals.
+    public func line(k: Int) -> String {
+        String(format: "base R@%d (the ceiling of Rerank R@1) %.2f; caption cosine to the hardest negative's captions %.3f, to the own image's other captions %.3f",
+               k, ceiling, hardNegativeCaptionCosine, sameImageCaptionCosine)
+    }
+}
+
 /// Base and re-ranked text→image metrics of one evaluation.
 public struct RerankReport: Codable, Equatable, Sendable {
     public var k: Int
     public var base: RankingMetrics
     public var rerank: RankingMetrics
+    public var diagnostics: RerankDiagnostics?
 
     /// A two-row table for terminals.
     public var table: String {
@@ -46,6 +70,7 @@ public enum ELIPReranker {
         let imageOf = pairs.map(\.image)
         let baseRanks = try RetrievalEvaluator.ranks(texts: textEmbeds, images: imageEmbeds, imageOfText: imageOf).textToImage
         let depth = min(k, images.count)
+        let diagnostics = try diagnose(texts: textEmbeds, images: imageEmbeds, imageOf: imageOf, baseRanks: baseRanks, k: depth)
         let index = try VectorIndex.flat(dimension: imageEmbeds.shape[1])
         try index.add(imageEmbeds)
         let top = try index.search(textEmbeds, k: depth)
@@ -59,6 +84,28 @@ public enum ELIPReranker {
             let ownScore = scores[own]
             reranked[q] = 1 + scores.enumerated().filter { $0.element > ownScore || ($0.element == ownScore && $0.offset < own) }.count
         }
-        return RerankReport(k: depth, base: RankingMetrics(ranks: baseRanks, ks: ks), rerank: RankingMetrics(ranks: reranked, ks: ks))
+        return RerankReport(k: depth, base: RankingMetrics(ranks: baseRanks, ks: ks), rerank: RankingMetrics(ranks: reranked, ks: ks),
+                            diagnostics: diagnostics)
+    }
+
+    /// The ceiling and the caption cosines of `RerankDiagnostics` (normalised embeddings `[pairs, d]`, `[images, d]`).
+    static func diagnose(texts: Tensor, images: Tensor, imageOf: [Int], baseRanks: [Int], k: Int) throws -> RerankDiagnostics {
+        let hardest = ExactSearch.topK(queries: texts, gallery: images, k: 1, exclude: imageOf).ids
+        let t = texts.contiguous().toArray(), d = texts.shape[1]
+        let n = imageOf.count
+        func cos(_ a: Int, _ b: Int) -> Float { (0..<d).reduce(0) { $0 + t[a * d + $1] * t[b * d + $1] } }
+        var captionsOf = [Int: [Int]]()
+        for (q, i) in imageOf.enumerated() { captionsOf[i, default: []].append(q) }
+        var (hard, same, sameCount) = (0.0, 0.0, 0)
+        for q in 0..<n {
+            if hardest[q] >= 0 {
+                hard += Double((captionsOf[Int(hardest[q])] ?? []).map { cos(q, $0) }.max() ?? 0)
+            }
+            let others = (captionsOf[imageOf[q]] ?? []).filter { $0 != q }
+            if let best = others.map({ cos(q, $0) }).max() { same += Double(best); sameCount += 1 }
+        }
+        return RerankDiagnostics(ceiling: 100 * Double(baseRanks.filter { $0 <= k }.count) / Double(max(n, 1)),
+                                 hardNegativeCaptionCosine: hard / Double(max(n, 1)),
+                                 sameImageCaptionCosine: same / Double(max(sameCount, 1)))
     }
 }

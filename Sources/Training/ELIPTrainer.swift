@@ -1,6 +1,6 @@
 // ELIP mapper training on a frozen CLIP or SigLIP: batches from global
-// text→image hard mining, AdamW, gradient accumulation, atomic checkpoints
-// that resume exactly.
+// text→image hard mining, ELIP's query objective (or the pairs objective),
+// AdamW, gradient accumulation, atomic checkpoints that resume exactly.
 
 import Foundation
 import Tensor
@@ -12,9 +12,11 @@ import Retrieval
 /// Trains an `ELIPMapper` for a loaded model folder on an image–text dataset.
 ///
 /// Per epoch `e` the batches are `HardNegativeMiner.batches(seed: seed + e)` over the neighbours mined
-/// once from the frozen model's base embeddings (`hardmine_subset` pairs, k = batch size). Each batch is
-/// one forward/backward of `ELIPObjective.loss`; every `grad_accum_steps` batches the averaged
-/// gradients update the mapper. A checkpoint (`checkpoint_last.safetensors`: mapper, AdamW moments,
+/// once from the frozen model's base embeddings (`hardmine_subset` pairs, k = batch size), in an order
+/// shuffled from the seed and the epoch. With the `query` objective no batch shows an image twice, and
+/// each batch is `ELIPObjective.queryLossAndBackward` (B × B guided encodes, `query_chunk` queries at a
+/// time); with `pairs` it is one forward/backward of `ELIPObjective.loss`. Every `grad_accum_steps`
+/// batches the averaged gradients update the mapper. A checkpoint (`checkpoint_last.safetensors`: mapper, AdamW moments,
 /// position) is written atomically every `checkpointEvery` updates and at each epoch's end, with
 /// `mapper_epoch{N}.safetensors` and `mapper_last.safetensors`; `resume()` continues from it exactly.
 public final class ELIPTrainer {
@@ -33,6 +35,8 @@ public final class ELIPTrainer {
     public private(set) var epoch = 0
     public private(set) var batchInEpoch = 0
     public private(set) var updates = 0
+    /// Sum and count of the batch losses of the current epoch so far (kept in checkpoints).
+    private var epochLoss: (sum: Double, batches: Int) = (0, 0)
     public var checkpointEvery = 50
 
     /// - Throws: `ConfigError` / `ModelError` for an unusable model or dataset.
@@ -84,7 +88,11 @@ public final class ELIPTrainer {
 
     /// The batches (pair indices) of `epoch`.
     public func batches(epoch: Int) -> [[Int]] {
-        miner.batches(neighbours, batchSize: config.batchSize, seed: UInt64(truncatingIfNeeded: config.seed) &+ UInt64(epoch))
+        let seed = UInt64(truncatingIfNeeded: config.seed) &+ UInt64(epoch)
+        var all = miner.batches(neighbours, batchSize: config.batchSize, seed: seed, distinctImages: config.objective == .query)
+        var g = RandomGenerator(seed: seed ^ 0x5EED_BA7C_4E50_0000)
+        for i in stride(from: all.count - 1, to: 0, by: -1) { all.swapAt(i, g.nextInt(below: i + 1)) }
+        return all
     }
 
     /// Optimizer updates in one epoch (every epoch has as many batches).
@@ -98,13 +106,20 @@ public final class ELIPTrainer {
         let images = try pairs.map { try RGBImage(contentsOfPNG: imagePaths[imageOfCaption[$0]]) }
         let pixels = try pipeline.processor.batch(images)
         let texts = textEmbeds.indexSelect(axis: 0, pairs)
-        let loss = try ELIPObjective.loss(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels)
-        (loss * scale).backward()
-        return loss.value.item
+        switch config.objective {
+        case .query:
+            return try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels,
+                                                          queryChunk: config.queryChunk, gradientScale: scale)
+        case .pairs:
+            let loss = try ELIPObjective.loss(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels)
+            (loss * scale).backward()
+            return loss.value.item
+        }
     }
 
     /// Trains to the end of `config.epochs` (or until `stopAfterUpdates` updates, for interruption tests),
-    /// calling `log` with one JSON line per update.
+    /// calling `log` with one JSON line per update (`epoch`, `update`, `loss`: the mean over its batches)
+    /// and one at each epoch's end (`epoch`, `epoch_mean_loss`: the mean over the epoch's batches).
     public func run(stopAfterUpdates: Int? = nil, log: (String) -> Void = { _ in }) throws {
         let accumulation = max(1, config.gradAccumSteps)
         try FileManager.default.createDirectory(atPath: config.outputRoot, withIntermediateDirectories: true)
@@ -114,7 +129,9 @@ public final class ELIPTrainer {
             var pending = 0, lossSum: Float = 0
             while batchInEpoch < all.count {
                 if let stop = stopAfterUpdates, updates >= stop { return }
-                lossSum += try lossAndBackward(all[batchInEpoch], scale: 1 / Float(accumulation))
+                let batchLoss = try lossAndBackward(all[batchInEpoch], scale: 1 / Float(accumulation))
+                lossSum += batchLoss
+                epochLoss = (epochLoss.sum + Double(batchLoss), epochLoss.batches + 1)
                 batchInEpoch += 1
                 pending += 1
                 if pending == accumulation || batchInEpoch == all.count {
@@ -128,8 +145,10 @@ public final class ELIPTrainer {
                     if updates % max(checkpointEvery, 1) == 0 { try saveCheckpoint() }
                 }
             }
+            log("{\"epoch\": \(epoch), \"epoch_mean_loss\": \(epochLoss.sum / Double(max(epochLoss.batches, 1)))}")
             epoch += 1
             batchInEpoch = 0
+            epochLoss = (0, 0)
             try mapper.saveMapper(to: config.outputRoot + "/mapper_epoch\(epoch).safetensors")
             try saveCheckpoint()
         }
@@ -139,7 +158,9 @@ public final class ELIPTrainer {
     public func saveCheckpoint() throws {
         let state = TrainingState(epoch: epoch, batch: batchInEpoch, updates: updates)
             .entries(optimizer, named: mapper.namedParameters(),
-                     extra: ["prompt_tokens": String(mapper.promptTokens), "hidden": String(mapper.hidden)])
+                     extra: ["prompt_tokens": String(mapper.promptTokens), "hidden": String(mapper.hidden),
+                            "objective": config.objective.rawValue,
+                            "epoch_loss_sum": String(epochLoss.sum), "epoch_loss_batches": String(epochLoss.batches)])
         let tensors = mapper.stateDict().map { (name: $0.key, tensor: $0.tensor) } + state.tensors
         try SafeTensors.write(tensors, metadata: state.metadata, to: config.outputRoot + "/checkpoint_last.safetensors")
         try mapper.saveMapper(to: config.outputRoot + "/mapper_last.safetensors")
@@ -150,10 +171,14 @@ public final class ELIPTrainer {
     public func resume() throws -> Bool {
         let path = config.outputRoot + "/checkpoint_last.safetensors"
         guard FileManager.default.fileExists(atPath: path) else { return false }
-        let (state, all) = try TrainingState.read(try SafeTensorsFile(path: path), path: path, into: optimizer,
-                                                  named: mapper.namedParameters())
+        let file = try SafeTensorsFile(path: path)
+        if let o = file.metadata["objective"], o != config.objective.rawValue {
+            throw ConfigError("\(path): the checkpoint was trained with objective '\(o)', the config asks for '\(config.objective.rawValue)'")
+        }
+        let (state, all) = try TrainingState.read(file, path: path, into: optimizer, named: mapper.namedParameters())
         try mapper.load(all.filter { $0.key.hasPrefix("mapper.") }.mapValues { $0 + Tensor.zeros($0.shape) })
         (epoch, batchInEpoch, updates) = (state.epoch, state.batch, state.updates)
+        epochLoss = (file.metadata["epoch_loss_sum"].flatMap(Double.init) ?? 0, file.metadata["epoch_loss_batches"].flatMap(Int.init) ?? 0)
         return true
     }
 }

@@ -1,7 +1,11 @@
-// A procedural image–caption dataset: one to three coloured shapes on a
-// plain background, each image with several paraphrased captions. Hard
-// negatives exist by construction (the same shapes in other colours, sizes or
-// places), which is what ELIP's re-ranking is for.
+// Procedural image–caption datasets in two families:
+// - scenes: three coloured shapes in a row, each caption naming two of them
+//   and which is on the left; an image holds more than any caption names,
+//   and hard negatives (the named colours with other shapes, or in the other
+//   order) differ from the caption in words. This is the case ELIP's
+//   query-guided re-encoding is for.
+// - shapes: one to three shapes described in full, with optional
+//   colour-swapped twins (hard negatives described with the same words).
 
 import Foundation
 import Models
@@ -12,6 +16,15 @@ import Tensor
 public struct SyntheticShapes: Sendable {
     public enum Shape: String, CaseIterable, Sendable { case circle, square, triangle, diamond }
 
+    /// What the images show and how captions describe them.
+    public enum Family: String, CaseIterable, Sendable {
+        /// Three shapes in a row (distinct colours from eight, shapes may repeat, sizes, heights and
+        /// background vary); three captions, one per pair ("a red circle left of a blue square").
+        case scenes
+        /// One to three shapes, every caption naming all of them; optional colour-swapped twins.
+        case shapes
+    }
+
     public struct Colour: Sendable {
         public let name: String
         public let rgb: (UInt8, UInt8, UInt8)
@@ -21,6 +34,10 @@ public struct SyntheticShapes: Sendable {
         Colour(name: "red", rgb: (220, 40, 40)), Colour(name: "green", rgb: (40, 170, 60)),
         Colour(name: "blue", rgb: (40, 80, 220)), Colour(name: "yellow", rgb: (235, 210, 40)),
         Colour(name: "purple", rgb: (150, 60, 190)), Colour(name: "orange", rgb: (245, 140, 30)),
+    ]
+    /// The scenes family's colours: the shapes family's and two more.
+    public static let sceneColours: [Colour] = colours + [
+        Colour(name: "pink", rgb: (245, 130, 200)), Colour(name: "cyan", rgb: (40, 200, 215)),
     ]
     public static let backgrounds: [Colour] = [
         Colour(name: "white", rgb: (245, 245, 245)), Colour(name: "gray", rgb: (128, 128, 128)),
@@ -40,8 +57,11 @@ public struct SyntheticShapes: Sendable {
         public var background: Int
         public var objects: [Object]
         public var captions: [String]
+        /// The colours `Object.colour` indexes (`sceneColours` for scenes, `colours` for shapes).
+        public var palette: [Colour] = SyntheticShapes.colours
     }
 
+    public let family: Family
     public let size: Int
     public let seed: UInt64
     /// When set, every odd image is the "twin" of the image before it: the same shapes, sizes, places
@@ -50,7 +70,8 @@ public struct SyntheticShapes: Sendable {
     /// which bag-of-words matching cannot tell apart.
     public let twins: Bool
 
-    public init(size: Int = 64, seed: UInt64 = 0, twins: Bool = true) {
+    public init(family: Family = .scenes, size: Int = 64, seed: UInt64 = 0, twins: Bool = true) {
+        self.family = family
         self.size = max(size, 16)
         self.seed = seed
         self.twins = twins
@@ -60,8 +81,31 @@ public struct SyntheticShapes: Sendable {
 
     /// The scene of image `index` (a pure function of the seed and the index).
     public func scene(_ index: Int) -> Scene {
+        if family == .scenes { return rowScene(index) }
         if twins && index % 2 == 1 { return twin(of: freshScene(index - 1)) }
         return freshScene(index)
+    }
+
+    /// A scenes-family image: three shapes of distinct colours in a row (shapes may repeat; sizes,
+    /// heights and background vary), and three captions, one for each pair, naming the pair's colours
+    /// and shapes and which stands left of the other.
+    private func rowScene(_ index: Int) -> Scene {
+        var rng = RandomGenerator(seed: (seed ^ 0x5CE4_E500) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(index))
+        let palette = Self.sceneColours
+        let background = rng.nextInt(below: Self.backgrounds.count)
+        var colours = Array(palette.indices)
+        for i in stride(from: colours.count - 1, to: 0, by: -1) { colours.swapAt(i, rng.nextInt(below: i + 1)) }
+        let objects = (0..<3).map { i -> Object in
+            Object(shape: Shape.allCases[rng.nextInt(below: Shape.allCases.count)], colour: colours[i], large: rng.nextInt(below: 2) == 1,
+                   x: [0.18, 0.5, 0.82][i] + (rng.nextDouble() - 0.5) * 0.06, y: 0.5 + (rng.nextDouble() - 0.5) * 0.3)
+        }
+        let captions = [(0, 1), (1, 2), (0, 2)].map { pair -> String in
+            var (a, b) = pair
+            if rng.nextInt(below: 2) == 1 { swap(&a, &b) }
+            let pa = phrase(objects[a], size: false, palette: palette), pb = phrase(objects[b], size: false, palette: palette)
+            return "\(pa) \(a < b ? "left of" : "right of") \(pb)"
+        }
+        return Scene(background: background, objects: objects, captions: captions, palette: palette)
     }
 
     private func twin(of s: Scene) -> Scene {
@@ -111,8 +155,8 @@ public struct SyntheticShapes: Sendable {
                      captions: captions(objects, background: background, vertical: vertical))
     }
 
-    private func phrase(_ o: Object, article: Bool = true, size: Bool = true) -> String {
-        let words = (size ? [o.large ? "large" : "small"] : []) + [Self.colours[o.colour].name, o.shape.rawValue]
+    private func phrase(_ o: Object, article: Bool = true, size: Bool = true, palette: [Colour] = colours) -> String {
+        let words = (size ? [o.large ? "large" : "small"] : []) + [palette[o.colour].name, o.shape.rawValue]
         let an = "aeiou".contains(words[0].first!)
         return (article ? (an ? "an " : "a ") : "") + words.joined(separator: " ")
     }
@@ -170,7 +214,7 @@ public struct SyntheticShapes: Sendable {
                     for sx in sub {
                         let px = (Double(x) + sx) / Double(n), py = (Double(y) + sy) / Double(n)
                         var c = bg
-                        for o in scene.objects where Self.inside(o, px, py) { c = Self.colours[o.colour].rgb }
+                        for o in scene.objects where Self.inside(o, px, py) { c = scene.palette[o.colour].rgb }
                         sum.0 += Double(c.0); sum.1 += Double(c.1); sum.2 += Double(c.2)
                     }
                 }

@@ -1,6 +1,7 @@
-// `clip demo`: the main job. Generates the shapes dataset, trains a small CLIP
-// from scratch, trains an ELIP mapper on the frozen result with hard-negative
-// batches, re-ranks the test split and prints Base vs Rerank, with no download.
+// `clip demo`: the main job. Generates the scenes dataset, trains a small CLIP
+// from scratch, trains an ELIP mapper on the frozen result with ELIP's query
+// objective on hard-negative batches, re-ranks the test split and prints Base
+// vs Rerank, with no download.
 
 import ArgumentParser
 import Foundation
@@ -12,26 +13,44 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate data, train a CLIP from scratch, train ELIP on it, re-rank; prints Base vs Rerank.")
     @Option(help: "Output folder.") var out = "runs/demo"
+    @Option(help: "Dataset family: \(SyntheticShapes.Family.allCases.map(\.rawValue).joined(separator: " or ")) (see clip data synth).")
+    var family = SyntheticShapes.Family.scenes.rawValue
     @Option(help: "Images to generate (80% train, 10% val, 10% test).") var images = 1500
     @Option(help: "Image side in pixels (a multiple of 8).") var size = 64
     @Option(help: "Model preset: tiny or small.") var preset = "tiny"
     @Option(help: "CLIP training epochs.") var epochs = 20
-    @Option(help: "CLIP learning rate.") var lr = 2e-3
-    @Option(help: "ELIP mapper epochs.") var elipEpochs = 4
-    @Option(help: "ELIP mapper learning rate.") var elipLr = 1e-3
+    @Option(help: "CLIP learning rate.") var lr = 1e-3
+    @Option(help: "ELIP objective: \(ELIPObjectiveKind.allCases.map(\.rawValue).joined(separator: " or ")).")
+    var objective = ELIPObjectiveKind.query.rawValue
+    @Option(help: "ELIP batch size (the query objective runs B × B guided encodes per batch).") var elipBatch = 8
+    @Option(help: "ELIP mapper epochs.") var elipEpochs = 2
+    @Option(help: "ELIP mapper learning rate.") var elipLr = 5e-3
     @Option(help: "ELIP mapper hidden width.") var mapperHidden = 256
-    @Option(help: "ELIP visual prompt tokens.") var promptTokens = 4
+    @Option(help: "ELIP visual prompt tokens.") var promptTokens = 8
     @Option(help: "Re-ranking depth.") var k = 10
     @Option(help: "Random seed.") var seed = 0
-    @Flag(inversion: .prefixedNo, help: "Colour-swapped twin images in the dataset (see clip data synth).") var twins = true
+    @Option(help: "Split to re-rank and report: test, or val for choosing settings.") var evalSplit = "test"
+    @Flag(inversion: .prefixedNo, help: "Colour-swapped twin images in the shapes family (see clip data synth).") var twins = true
+
+    func validate() throws {
+        guard SyntheticShapes.Family(rawValue: family) != nil else {
+            throw ValidationError("--family: unknown value '\(family)' (known: \(SyntheticShapes.Family.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard ELIPObjectiveKind(rawValue: objective) != nil else {
+            throw ValidationError("--objective: unknown value '\(objective)' (known: \(ELIPObjectiveKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard ["val", "test"].contains(evalSplit) else { throw ValidationError("--eval-split: val or test, got '\(evalSplit)'") }
+    }
 
     func run() throws {
         try reportingErrors {
             let start = Date()
             let data = out + "/data"
-            print("== 1/4 dataset: \(images) procedural images → \(data)")
+            let fam = SyntheticShapes.Family(rawValue: family)!, kind = ELIPObjectiveKind(rawValue: objective)!
+            print("== 1/4 dataset: \(images) procedural images (\(fam.rawValue)) → \(data)")
             let progress = ProgressLine(total: images, unit: "image")
-            let summary = try SyntheticShapes(size: size, seed: UInt64(truncatingIfNeeded: seed), twins: twins).write(to: data, count: images) { _ in progress.tick() }
+            let summary = try SyntheticShapes(family: fam, size: size, seed: UInt64(truncatingIfNeeded: seed), twins: twins)
+                .write(to: data, count: images) { _ in progress.tick() }
             print("\(summary.captions) captions; splits train \(summary.splits["train"]!), val \(summary.splits["val"]!), test \(summary.splits["test"]!)")
 
             print("== 2/4 contrastive training of CLIP '\(preset)' from scratch")
@@ -46,12 +65,13 @@ struct Demo: ParsableCommand {
             var clipLosses: [(x: Double, y: Double)] = []
             try runContrastive(trainer, resume: false) { update, loss in clipLosses.append((Double(update), Double(loss))) }
 
-            print("== 3/4 ELIP mapper on the frozen CLIP (hard-negative batches)")
+            print("== 3/4 ELIP mapper on the frozen CLIP (\(kind.rawValue) objective, hard-negative batches of \(elipBatch))")
             var ec = ELIPConfig(modelName: out + "/clip/best", outputRoot: out + "/elip", dataset: .init(name: data))
             ec.imgSize = size
             ec.promptTokens = promptTokens
             ec.mapperHidden = mapperHidden
-            ec.batchSize = 40
+            ec.batchSize = elipBatch
+            ec.objective = kind
             ec.epochs = elipEpochs
             ec.lr = elipLr
             ec.seed = seed
@@ -61,24 +81,30 @@ struct Demo: ParsableCommand {
             let pipeline = try ImageTextPipeline(directory: ec.modelName)
             let train = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: "train"))
             let elip = try ELIPTrainer(config: ec, pipeline: pipeline, dataset: train)
-            var elipLosses: [(x: Double, y: Double)] = []
-            try runELIP(elip) { elipLosses.append((Double(elipLosses.count + 1), $0)) }
+            var elipLosses: [(x: Double, y: Double)] = [], epochMeans: [(x: Double, y: Double)] = []
+            try runELIP(elip) { line in
+                if let l = jsonNumber(line, "loss") { elipLosses.append((Double(elipLosses.count + 1), l)) }
+                if let m = jsonNumber(line, "epoch_mean_loss") { epochMeans.append((Double(elipLosses.count), m)) }
+            }
+            print("ELIP mean loss per epoch: " + epochMeans.map { String(format: "%.4f", $0.y) }.joined(separator: " → "))
 
-            print("== 4/4 re-ranking the test split: base top-\(k) of each caption re-scored with its prompts")
-            let testData = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: "test"))
+            print("== 4/4 re-ranking the \(evalSplit) split: base top-\(k) of each caption re-scored with its prompts")
+            let testData = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: evalSplit))
             let report = try ELIPReranker.evaluate(pipeline: pipeline, mapper: elip.mapper, dataset: testData, k: k)
-            print("text → image retrieval on \(testData.items.count) test images, \(testData.pairs.count) captions (chance R@1 \(String(format: "%.2f", 100 / Double(testData.items.count))))")
+            print("text → image retrieval on \(testData.items.count) \(evalSplit) images, \(testData.pairs.count) captions (chance R@1 \(String(format: "%.2f", 100 / Double(testData.items.count))))")
+            if let d = report.diagnostics { print(d.line(k: report.k)) }
             print(report.table)
 
             var clipPanel = CurvePlot.Panel(title: "CLIP contrastive loss (from scratch)", xLabel: "update", yLabel: "loss", points: clipLosses)
             clipPanel.overlay = movingAverage(clipLosses, 9)
-            var elipPanel = CurvePlot.Panel(title: "ELIP mapper loss (hard negatives)", xLabel: "update", yLabel: "loss", points: elipLosses)
-            elipPanel.overlay = movingAverage(elipLosses, 9)
+            var elipPanel = CurvePlot.Panel(title: "ELIP mapper loss (\(kind.rawValue) objective; line: epoch means)", xLabel: "update", yLabel: "loss", points: elipLosses)
+            elipPanel.overlay = epochMeans
             try CurvePlot(panels: [clipPanel, elipPanel]).write(to: out + "/curves.png")
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             let clipTest = try String(contentsOfFile: out + "/clip/test_metric.json", encoding: .utf8)
-            let json = "{\n\"clip_test\": \(clipTest.trimmingCharacters(in: .whitespacesAndNewlines)),\n\"rerank\": \(String(decoding: try enc.encode(report), as: UTF8.self))\n}\n"
+            let means = epochMeans.map { String($0.y) }.joined(separator: ", ")
+            let json = "{\n\"clip_test\": \(clipTest.trimmingCharacters(in: .whitespacesAndNewlines)),\n\"elip_epoch_mean_loss\": [\(means)],\n\"rerank_split\": \"\(evalSplit)\",\n\"rerank\": \(String(decoding: try enc.encode(report), as: UTF8.self))\n}\n"
             try writeAtomically(json, to: out + "/metrics.json")
             let r1 = (report.base.recall["R@1"] ?? 0, report.rerank.recall["R@1"] ?? 0)
             print(String(format: "R@1 %.2f → %.2f (%@%.2f) in %.0f s; curves → %@/curves.png, metrics → %@/metrics.json",

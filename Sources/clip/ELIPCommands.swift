@@ -56,6 +56,7 @@ struct ELIPCommand: ParsableCommand {
                     : name.contains("flickr") ? cfg.rerankK.flickr : cfg.rerankK.coco)
                 let report = try ELIPReranker.evaluate(pipeline: pipeline, mapper: mapper, dataset: data, k: depth,
                                                        maxPairs: split.maxEvalExamples)
+                if let d = report.diagnostics { print(d.line(k: report.k)) }
                 print(report.table)
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -95,17 +96,17 @@ struct ELIPCommand: ParsableCommand {
     }
 }
 
-/// Runs an ELIP trainer with its JSONL log (`output_root/train_log.jsonl`) and progress line; `onLoss`
-/// receives each update's loss.
-func runELIP(_ trainer: ELIPTrainer, onLoss: (Double) -> Void = { _ in }) throws {
+/// Runs an ELIP trainer with its JSONL log (`output_root/train_log.jsonl`) and progress line; `onLine`
+/// receives each log line (per update, and per epoch with `epoch_mean_loss`).
+func runELIP(_ trainer: ELIPTrainer, onLine: (String) -> Void = { _ in }) throws {
     let cfg = trainer.config
     let log = try openLog(cfg.outputRoot + "/train_log.jsonl")
     defer { try? log.close() }
     let progress = ProgressLine(total: trainer.updatesPerEpoch * cfg.epochs, unit: "update", done: trainer.updates)
     try trainer.run { line in
         log.writeLine(line)
-        progress.tick(line)
-        if let l = jsonNumber(line, "loss") { onLoss(l) }
+        if jsonNumber(line, "epoch_mean_loss") == nil { progress.tick(line) }
+        onLine(line)
     }
     progress.finish()
 }

@@ -51,6 +51,108 @@ import Models
         #expect(model.parameters.allSatisfy { $0.grad == nil })
     }
 
+    // MARK: - Query objective
+
+    /// The query-objective fixture of `kind`: the frozen model, the mapper at its initial weights, the
+    /// PyTorch expectations, and the batch (its text embeddings and images, query `i` matching image `i`).
+    func queryFixture(_ kind: String) throws -> (model: any PromptGuidedModel, mapper: ELIPMapper, expected: SafeTensorsFile,
+                                                 textEmbeds: Tensor, pixels: Tensor) {
+        let model: any PromptGuidedModel = kind == "clip"
+            ? try CLIPModel.load(directory: Fixtures.path("clip/p16_96"))
+            : try SiglipModel.load(directory: Fixtures.path("siglip/p8_48"))
+        model.freeze()
+        let expected = try SafeTensorsFile(path: Fixtures.path("elip/\(kind)_query_expected.safetensors"))
+        let pixels = try SafeTensorsFile(path: Fixtures.path("elip/\(kind)_expected.safetensors")).tensor("pixel_values")
+        return (model, try ELIPMapper.load(path: Fixtures.path("elip/\(kind)_query_mapper.safetensors")), expected,
+                try expected.tensor("text_embeds"), pixels)
+    }
+
+    /// max |a − ref| / max |ref|.
+    static func relDiff(_ a: Tensor, _ ref: Tensor) -> Float {
+        guard a.shape == ref.shape else { return .infinity }
+        return maxAbsDiff(a, ref) / max(ref.toArray().map(abs).max() ?? 0, 1e-30)
+    }
+
+    /// The query loss (every query's prompts re-encoding all the batch's images) and the mapper's gradients
+    /// match PyTorch's plain B × B computation, whatever the query chunk.
+    @Test(arguments: ["clip", "siglip"])
+    func queryLossAndGradientsMatchPyTorch(_ kind: String) throws {
+        let (model, mapper, expected, t, pixels) = try queryFixture(kind)
+        let b = t.shape[0]
+        #expect(b == 3 && pixels.shape[0] == b)
+        let reference = try expected.tensor("loss").item
+        var byChunk: [(loss: Float, grads: [Tensor])] = []
+        for chunk in [1, 2, b] {
+            mapper.zeroGrad()
+            let loss = try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t, pixels: pixels,
+                                                              queryChunk: chunk)
+            #expect(abs(loss - reference) <= 1e-4 * abs(reference), "\(kind) chunk \(chunk): loss \(loss) vs \(reference)")
+            var grads: [Tensor] = []
+            for p in mapper.namedParameters() {
+                guard let g = p.variable.grad else {
+                    Issue.record("\(kind) chunk \(chunk): no gradient for \(p.key)")
+                    continue
+                }
+                let ref = try expected.tensor("grad.\(p.key)")
+                let rel = Self.relDiff(g, ref)
+                #expect(rel <= 1e-4, "\(kind) chunk \(chunk): \(p.key) relative difference \(rel)")
+                grads.append(g)
+            }
+            #expect(grads.count == 6)
+            byChunk.append((loss, grads))
+        }
+        // The chunk sizes agree with each other (tighter than with PyTorch: same kernels, other batch sizes).
+        for (chunk, r) in zip([2, b], byChunk.dropFirst()) {
+            #expect(abs(r.loss - byChunk[0].loss) <= 1e-5 * abs(byChunk[0].loss), "\(kind) chunk \(chunk) vs 1: loss")
+            for (g, g1) in zip(r.grads, byChunk[0].grads) {
+                #expect(Self.relDiff(g, g1) <= 1e-4, "\(kind) chunk \(chunk) vs 1: gradients")
+            }
+        }
+        // gradientScale scales the gradients, not the loss; gradients accumulate across calls.
+        mapper.zeroGrad()
+        let scaled = try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t, pixels: pixels,
+                                                            queryChunk: b, gradientScale: 0.5)
+        #expect(abs(scaled - byChunk[2].loss) <= 1e-6 * abs(scaled))
+        for (p, g) in zip(mapper.namedParameters(), byChunk[2].grads) {
+            #expect(Self.relDiff(p.variable.grad ?? Tensor.zeros(g.shape), g * 0.5) <= 1e-5, "\(kind): gradientScale on \(p.key)")
+        }
+        #expect(model.parameters.allSatisfy { $0.grad == nil })
+    }
+
+    /// 20 AdamW steps on the query objective, the backbone frozen, follow PyTorch's loss curve.
+    @Test(arguments: ["clip", "siglip"])
+    func queryTrainingFollowsPyTorch(_ kind: String) throws {
+        let (model, mapper, expected, t, pixels) = try queryFixture(kind)
+        let reference = try expected.tensor("train_losses").toArray()
+        #expect(reference.count == 20 && reference[19] < reference[0])
+        let optimizer = AdamW(mapper.parameters, learningRate: 1e-3, weightDecay: 0.01)
+        for step in 0..<20 {
+            optimizer.zeroGrad()
+            let loss = try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t, pixels: pixels)
+            #expect(abs(loss - reference[step]) <= 2e-3, "\(kind) step \(step): \(loss) vs \(reference[step])")
+            optimizer.step()
+        }
+        #expect(mapper.parameters.allSatisfy { $0.grad != nil })
+        #expect(model.parameters.allSatisfy { $0.grad == nil })
+    }
+
+    /// Text embeddings and images that do not pair up are refused before anything runs.
+    @Test func queryLossRejectsMismatchedInputs() throws {
+        let (model, mapper, _, t, pixels) = try queryFixture("clip")
+        #expect(throws: ModelError.self) {
+            try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t.narrowed(0, start: 0, length: 2),
+                                                   pixels: pixels)
+        }
+        #expect(throws: ModelError.self) {
+            try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t,
+                                                   pixels: pixels.narrowed(0, start: 0, length: 2))
+        }
+        #expect(throws: ModelError.self) {
+            try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t.reshaped([t.count]), pixels: pixels)
+        }
+        #expect(mapper.parameters.allSatisfy { $0.grad == nil })
+    }
+
     @Test func mapperRoundTripsAndGradientsReachOnlyIt() throws {
         let model = try CLIPModel.load(directory: Fixtures.path("clip/p16_96"))
         model.freeze()

@@ -217,6 +217,22 @@ func tempPath(_ name: String) -> String {
         }
     }
 
+    /// With `distinctImages` (ELIP's query objective) no batch shows an image twice, and every pair is still used once.
+    @Test func distinctImageBatches() throws {
+        let (texts, images, imageOf) = data()
+        let miner = try HardNegativeMiner(imageOfText: imageOf, imageCount: 100)
+        let n = try miner.mine(texts: texts, images: images, k: 16)
+        for seed in [UInt64(1), 2, 3] {
+            let batches = miner.batches(n, batchSize: 8, seed: seed, distinctImages: true)
+            #expect(batches.flatMap { $0 }.sorted() == Array(0..<300))
+            #expect(batches.allSatisfy { b in Set(b.map { imageOf[$0] }).count == b.count })
+            #expect(batches.filter { $0.count < 8 }.count <= 3, "only the last batches are short")
+        }
+        // Without it, the same data puts pairs of one image together once nothing else is left.
+        let mixed = miner.batches(n, batchSize: 8, seed: 1)
+        #expect(mixed.contains { b in Set(b.map { imageOf[$0] }).count < b.count })
+    }
+
     @Test func batchesCoverEveryPairOnceAroundHardNeighbours() throws {
         let (texts, images, imageOf) = data()
         let miner = try HardNegativeMiner(imageOfText: imageOf, imageCount: 100)

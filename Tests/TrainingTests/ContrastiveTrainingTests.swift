@@ -171,8 +171,37 @@ struct ScratchFolder {
 }
 
 @Suite struct SyntheticShapesTests {
+    /// Scenes: three shapes of distinct colours in a row; each caption names two of them (colour and
+    /// shape) with the right order, and not the third; every pair is named once.
+    @Test func sceneCaptionsNameTwoOfThreeShapesInOrder() throws {
+        let g = SyntheticShapes(family: .scenes, size: 48, seed: 4)
+        #expect(g.family == .scenes && SyntheticShapes(size: 48).family == .scenes)
+        for i in 0..<60 {
+            let s = g.scene(i)
+            #expect(s.objects.count == 3 && Set(s.objects.map(\.colour)).count == 3)
+            #expect(s.objects[0].x < s.objects[1].x && s.objects[1].x < s.objects[2].x)
+            #expect(s.captions.count == 3)
+            var named = Set<Set<Int>>()
+            for c in s.captions {
+                let names = s.objects.map { "\(s.palette[$0.colour].name) \($0.shape.rawValue)" }
+                let present = names.indices.filter { c.contains(names[$0]) }
+                let colours = s.objects.indices.filter { c.contains(s.palette[s.objects[$0].colour].name) }
+                #expect(present.count == 2 && colours == present, "\(c)")
+                guard present.count == 2 else { continue }
+                named.insert(Set(present))
+                // "X left of Y": X stands left of Y; "X right of Y": the other way.
+                let first = present.min { c.range(of: names[$0])!.lowerBound < c.range(of: names[$1])!.lowerBound }!
+                let second = present.first { $0 != first }!
+                #expect(c.contains(" left of ") == (first < second), "\(c)")
+            }
+            #expect(named.count == 3)
+            #expect(g.render(s) == g.render(g.scene(i)))
+        }
+        #expect(SyntheticShapes(family: .scenes, size: 48, seed: 5).scene(0).captions != g.scene(0).captions)
+    }
+
     @Test func scenesAreDeterministicAndCaptionsDescribeThem() throws {
-        let g = SyntheticShapes(size: 48, seed: 9)
+        let g = SyntheticShapes(family: .shapes, size: 48, seed: 9)
         for i in 0..<40 {
             let s = g.scene(i)
             #expect((1...3).contains(s.objects.count))
@@ -192,16 +221,16 @@ struct ScratchFolder {
                 #expect(zip(a.objects, b.objects).allSatisfy { $0.colour != $1.colour }, "colours pass round")
             }
         }
-        let plain = SyntheticShapes(size: 48, seed: 9, twins: false)
+        let plain = SyntheticShapes(family: .shapes, size: 48, seed: 9, twins: false)
         #expect(plain.scene(1).captions != g.scene(1).captions || plain.scene(3).captions != g.scene(3).captions)
-        #expect(SyntheticShapes(size: 48, seed: 10).scene(0).captions != g.scene(0).captions
-                || SyntheticShapes(size: 48, seed: 10).scene(1).captions != g.scene(1).captions)
+        #expect(SyntheticShapes(family: .shapes, size: 48, seed: 10).scene(0).captions != g.scene(0).captions
+                || SyntheticShapes(family: .shapes, size: 48, seed: 10).scene(1).captions != g.scene(1).captions)
     }
 
     @Test func writtenDatasetsRoundTripThroughPNGAndSplitByImage() throws {
         let dir = try ScratchFolder("synth")
         defer { dir.remove() }
-        let g = SyntheticShapes(size: 40, seed: 2)
+        let g = SyntheticShapes(family: .shapes, size: 40, seed: 2)
         let summary = try g.write(to: dir.path, count: 30)
         #expect(summary.splits == ["train": 24, "val": 3, "test": 3] && summary.captions == 90)
         let train = try ImageTextDataset(path: ImageTextDataset.manifest(dir.path, split: "train"))

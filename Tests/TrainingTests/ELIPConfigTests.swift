@@ -38,4 +38,21 @@ import Training
         #expect(message("model_name: [unclosed").contains("x.yaml"))
         #expect(throws: ConfigError.self) { try ELIPConfig.load(path: "/nonexistent.yaml") }
     }
+
+    /// `objective` defaults to ELIP's query objective; `pairs` is the other; anything else is named.
+    @Test func objectiveKey() throws {
+        let good = try String(contentsOfFile: Self.folder + "/test_cc3m.yaml", encoding: .utf8)
+        #expect(!good.contains("objective"))
+        #expect(try ELIPConfig.parse(good).objective == .query)
+        #expect(try ELIPConfig.parse(good + "\nobjective: pairs\n").objective == .pairs)
+        #expect(try ELIPConfig.parse(good + "\nobjective: query\nquery_chunk: 4\n").queryChunk == 4)
+        do {
+            _ = try ELIPConfig.parse(good + "\nobjective: listwise\n", name: "x.yaml")
+            Issue.record("accepted objective: listwise")
+        } catch let e as ConfigError {
+            #expect(e.message.contains("x.yaml") && e.message.contains("objective") && e.message.contains("listwise")
+                    && e.message.contains("query") && e.message.contains("pairs"), "\(e.message)")
+        }
+        #expect(throws: ConfigError.self) { try ELIPConfig.parse(good + "\nquery_chunk: 0\n") }
+    }
 }

@@ -76,6 +76,11 @@ public protocol PromptGuidedModel: TwoTowerModel {
     /// The model's own training loss on matching rows of normalised embeddings, with its
     /// temperature (and bias) as they are: InfoNCE for CLIP, the sigmoid loss for SigLIP.
     func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable
+    /// ELIP's query loss, summed over queries: `scores` `[q, n]` are cosines between each query and
+    /// the `n` images of its batch encoded with that query's prompts, `labels[r]` the matching image
+    /// of row `r`. CLIP: cross-entropy of `exp(logit_scale)·scores` (text → image); SigLIP: the
+    /// sigmoid loss of `exp(logit_scale)·scores + logit_bias`, +1 at the label and −1 elsewhere.
+    func queryLoss(scores: Variable, labels: [Int]) -> Variable
 }
 
 extension CLIPModel: PromptGuidedModel {
@@ -83,6 +88,9 @@ extension CLIPModel: PromptGuidedModel {
     public var imageSize: Int { config.visionConfig.imageSize }
     public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
         clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp())
+    }
+    public func queryLoss(scores: Variable, labels: [Int]) -> Variable {
+        (scores * logitScale.exp()).crossEntropy(labels: labels) * Float(labels.count)
     }
     public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
         visualProjection(try visionModel.pooled(pixels, prompts: prompts))
@@ -95,6 +103,11 @@ extension SiglipModel: PromptGuidedModel {
     public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
         sigmoidLoss(textEmbeds: textEmbeds, imageEmbeds: imageEmbeds, logitScale: logitScale, logitBias: logitBias)
     }
+    public func queryLoss(scores: Variable, labels: [Int]) -> Variable {
+        let z = Tensor.full(scores.shape, -1)
+        for (r, l) in labels.enumerated() { z[r, l] = 1 }
+        return ((scores * logitScale.exp() + logitBias) * Variable(z)).logSigmoid().sum() * -1
+    }
     public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
         try visionModel(pixels, prompts: prompts).pooled
     }
@@ -104,34 +117,5 @@ extension SiglipModel: PromptGuidedModel {
 func validatePrompts(_ prompts: Variable, batch: Int, dim: Int) throws {
     guard prompts.rank == 3, prompts.shape[0] == batch, prompts.shape[2] == dim, prompts.shape[1] > 0 else {
         throw ModelError("prompts must be [\(batch), m, \(dim)], got \(prompts.shape)")
-    }
-}
-
-/// ELIP's training objective for one batch of pairs.
-public enum ELIPObjective {
-    /// Each image `[n, 3, H, W]` is encoded with the prompts of its own caption (from normalised text
-    /// embeddings `[n, d]`); the batch's guided image embeddings and the captions then go through the
-    /// model's pair loss. Only the mapper needs gradients; the backbone may be frozen.
-    public static func loss(model: any PromptGuidedModel, mapper: ELIPMapper, textEmbeds: Tensor, pixels: Tensor) throws -> Variable {
-        guard textEmbeds.rank == 2, pixels.rank == 4, textEmbeds.shape[0] == pixels.shape[0] else {
-            throw ModelError("ELIP loss: \(textEmbeds.shape) text embeddings for \(pixels.shape) images")
-        }
-        let t = Variable(textEmbeds)
-        let guided = try model.guidedImageFeatures(Variable(pixels), prompts: mapper(t)).l2Normalized()
-        return model.pairLoss(textEmbeds: t, imageEmbeds: guided)
-    }
-
-    /// Re-ranking scores of one query: `dot(query, image encoded with the query's prompts)` for each
-    /// candidate image `[n, 3, H, W]`, from the query's normalised text embedding `[1, d]`. No graph is built.
-    public static func guidedScores(model: any PromptGuidedModel, mapper: ELIPMapper, query: Tensor, candidates: Tensor) throws -> [Float] {
-        guard query.rank == 2, query.shape[0] == 1, candidates.rank == 4 else {
-            throw ModelError("ELIP scores: query \(query.shape) for candidates \(candidates.shape)")
-        }
-        return try withNoGrad {
-            let prompts = mapper(Variable(query))
-            let expanded = prompts.expanded(to: [candidates.shape[0], prompts.shape[1], prompts.shape[2]]).contiguous()
-            let g = try model.guidedImageFeatures(Variable(candidates), prompts: expanded).l2Normalized()
-            return g.value.matmul(query.transposed()).toArray()
-        }
     }
 }
