@@ -6,6 +6,7 @@
 // Usage: swift run -c release SpeedBench CASE [--batch N] [--reps N] [--threads N] [--gallery N]
 // --gemm-share (encode cases): also replays the GEMMs of one pass alone and prints their share of it.
 // --int16: linear layers at Precision.linear = .int16 (the opt-in quantised path).
+// --chunk N (elip-query-step): queries whose guided encodes run forward and backward together.
 // CASE: image-encode, text-encode, elip-step, elip-query-step, clip-step, rerank, mining, load, and precision
 // (int16 against float32 embeddings on the full towers).
 // Output: one JSON line per measurement: what, batch, sec (median), per_s, peak_rss_mb, blas.
@@ -24,9 +25,10 @@ var gallery = 100_000
 var gemmShare = false
 var queries: Int?
 var textLength = 77
+var queryChunk: Int?
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--gemm-share] [--int16]")
+    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--gemm-share] [--int16]")
     exit(2)
 }
 args.removeFirst()
@@ -41,6 +43,7 @@ while !args.isEmpty {
     case ("--threads", let n?): Threads.count = n
     case ("--gallery", let n?): gallery = n
     case ("--queries", let n?): queries = n
+    case ("--chunk", let n?) where n > 0: queryChunk = n
     case ("--length", let n?) where (2...77).contains(n): textLength = n
     default:
         print("SpeedBench: bad option \(a)")
@@ -185,7 +188,8 @@ case "elip-step", "elip-query-step", "rerank":
         let optimizer = AdamW(mapper.parameters, learningRate: 1e-3)
         emit("elip_query_step_b\(n)", batch: n, sec: try timed {
             optimizer.zeroGrad()
-            try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels)
+            try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels,
+                                                   queryChunk: queryChunk)
             optimizer.step()
         })
     } else {

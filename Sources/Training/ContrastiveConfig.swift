@@ -37,6 +37,8 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
     public var saveEvery = 1
     public var maxTrainExamples: Int?
     public var imageSize = 64
+    /// Width of the shared embedding space of a preset (open_clip's `embed_dim`); nil: the tower width.
+    public var projectionDim: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, dataset, trainSplit = "train_split", valSplit = "val_split", testSplit = "test_split"
@@ -45,7 +47,7 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         case lockImage = "lock_image", lockImageUnlockedLayers = "lock_image_unlocked_layers"
         case lockText = "lock_text", lockTextUnlockedLayers = "lock_text_unlocked_layers"
         case evalEvery = "eval_every", saveEvery = "save_every", maxTrainExamples = "max_train_examples"
-        case imageSize = "image_size"
+        case imageSize = "image_size", projectionDim = "projection_dim"
     }
 
     public init(dataset: String, model: String = "tiny", outputDir: String = "runs/contrastive") {
@@ -82,13 +84,14 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         saveEvery = try get(.saveEvery, d.saveEvery)
         maxTrainExamples = try c.decodeIfPresent(Int.self, forKey: .maxTrainExamples)
         imageSize = try get(.imageSize, d.imageSize)
+        projectionDim = try c.decodeIfPresent(Int.self, forKey: .projectionDim)
         try validate()
     }
 
     /// Checks ranges; the error names the key.
     public func validate() throws {
         for (key, v) in [("epochs", epochs), ("train_bs", trainBs), ("eval_bs", evalBs), ("grad_accum", gradAccum),
-                         ("image_size", imageSize)] where v <= 0 {
+                         ("image_size", imageSize), ("projection_dim", projectionDim ?? 1)] where v <= 0 {
             throw ConfigError("\(key) must be positive, got \(v)")
         }
         for (key, v) in [("eval_every", evalEvery), ("save_every", saveEvery), ("lock_image_unlocked_layers", lockImageUnlockedLayers),
@@ -111,25 +114,30 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
 
     // MARK: - Presets
 
-    /// The CLIP configuration of a preset name, or nil when `name` is not one.
-    public static func preset(_ name: String, imageSize: Int) -> CLIPConfig? {
+    /// The CLIP configuration of a preset name, or nil when `name` is not one; `projectionDim` is the
+    /// embedding width (the tower width when nil).
+    public static func preset(_ name: String, imageSize: Int, projectionDim: Int? = nil) -> CLIPConfig? {
         let patch = max(imageSize / 8, 1)
+        let (width, heads, textLayers, visionLayers): (Int, Int, Int, Int)
         switch name {
-        case "micro": return clipPreset(width: 64, heads: 2, textLayers: 2, visionLayers: 3, imageSize: imageSize, patch: patch)
-        case "tiny": return clipPreset(width: 128, heads: 4, textLayers: 3, visionLayers: 4, imageSize: imageSize, patch: patch)
-        case "small": return clipPreset(width: 256, heads: 4, textLayers: 4, visionLayers: 6, imageSize: imageSize, patch: patch)
+        case "micro": (width, heads, textLayers, visionLayers) = (64, 2, 2, 3)
+        case "tiny": (width, heads, textLayers, visionLayers) = (128, 4, 3, 4)
+        case "small": (width, heads, textLayers, visionLayers) = (256, 4, 4, 6)
         default: return nil
         }
+        return clipPreset(width: width, heads: heads, textLayers: textLayers, visionLayers: visionLayers,
+                          imageSize: imageSize, patch: patch, projection: projectionDim ?? width)
     }
 
-    /// Both towers `width` wide with 4× MLPs and exact GELU, 32 text positions, projection `width`.
-    private static func clipPreset(width: Int, heads: Int, textLayers: Int, visionLayers: Int, imageSize: Int, patch: Int) -> CLIPConfig {
+    /// Both towers `width` wide with 4× MLPs and exact GELU, 32 text positions.
+    private static func clipPreset(width: Int, heads: Int, textLayers: Int, visionLayers: Int, imageSize: Int, patch: Int,
+                                   projection: Int) -> CLIPConfig {
         CLIPConfig(
             textConfig: CLIPTextConfig(hiddenSize: width, intermediateSize: 4 * width, numHiddenLayers: textLayers,
                                        numAttentionHeads: heads, maxPositionEmbeddings: 32, hiddenAct: "gelu"),
             visionConfig: CLIPVisionConfig(hiddenSize: width, intermediateSize: 4 * width, numHiddenLayers: visionLayers,
                                            numAttentionHeads: heads, imageSize: imageSize, patchSize: patch, hiddenAct: "gelu"),
-            projectionDim: width)
+            projectionDim: projection)
     }
 
     public static let presetNames = ["micro", "tiny", "small"]

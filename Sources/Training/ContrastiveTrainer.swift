@@ -91,7 +91,7 @@ public final class ContrastiveTrainer {
     public init(config: ContrastiveConfig) throws {
         try config.validate()
         self.config = config
-        if let preset = ContrastiveConfig.preset(config.model, imageSize: config.imageSize) {
+        if let preset = ContrastiveConfig.preset(config.model, imageSize: config.imageSize, projectionDim: config.projectionDim) {
             guard config.imageSize % 8 == 0, config.imageSize >= 16 else {
                 throw ConfigError("image_size must be a multiple of 8 and at least 16 for preset '\(config.model)', got \(config.imageSize)")
             }
@@ -106,6 +106,9 @@ public final class ContrastiveTrainer {
                                          tokenize: { tok($0, padToContext: false) })
             tokenizerSource = nil
         } else {
+            if let p = config.projectionDim {
+                throw ConfigError("projection_dim \(p) applies to presets (\(ContrastiveConfig.presetNames.joined(separator: ", "))) only; '\(config.model)' brings its own")
+            }
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: config.model, isDirectory: &isDir), isDir.boolValue else {
                 throw ConfigError("model '\(config.model)' is neither a preset (\(ContrastiveConfig.presetNames.joined(separator: ", "))) nor a model folder")

@@ -74,8 +74,9 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
     public var gradAccumSteps = 1
     /// The training objective (clipcore's key; `query`, ELIP's own, by default).
     public var objective = ELIPObjectiveKind.query
-    /// Queries whose B guided encodes run forward and backward together (clipcore's key; memory grows with it).
-    public var queryChunk = 1
+    /// Queries whose B guided encodes run forward and backward together (clipcore's key; memory grows
+    /// with it); nil: `ELIPObjective.defaultQueryChunk(batch:)`.
+    public var queryChunk: Int?
     public var rerankK = RerankK()
     public var evalSplit: Split?
 
@@ -119,12 +120,12 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
             }
             objective = kind
         }
-        queryChunk = try c.decodeIfPresent(Int.self, forKey: .queryChunk) ?? 1
+        queryChunk = try c.decodeIfPresent(Int.self, forKey: .queryChunk)
         rerankK = try c.decodeIfPresent(RerankK.self, forKey: .rerankK) ?? RerankK()
         evalSplit = try c.decodeIfPresent(Split.self, forKey: .evalSplit)
         for (key, v) in [(CodingKeys.promptTokens, promptTokens), (.mapperHidden, mapperHidden), (.imgSize, imgSize),
                          (.batchSize, batchSize), (.epochs, epochs), (.gradAccumSteps, gradAccumSteps),
-                         (.queryChunk, queryChunk)] where v <= 0 {
+                         (.queryChunk, queryChunk ?? 1)] where v <= 0 {
             throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be positive, got \(v)")
         }
         guard lr > 0, weightDecay >= 0 else {

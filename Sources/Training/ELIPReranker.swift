@@ -70,7 +70,7 @@ public enum ELIPReranker {
         let imageOf = pairs.map(\.image)
         let baseRanks = try RetrievalEvaluator.ranks(texts: textEmbeds, images: imageEmbeds, imageOfText: imageOf).textToImage
         let depth = min(k, images.count)
-        let diagnostics = try diagnose(texts: textEmbeds, images: imageEmbeds, imageOf: imageOf, baseRanks: baseRanks, k: depth)
+        let diagnostics = diagnose(texts: textEmbeds, images: imageEmbeds, imageOf: imageOf, baseRanks: baseRanks, k: depth)
         let index = try VectorIndex.flat(dimension: imageEmbeds.shape[1])
         try index.add(imageEmbeds)
         let top = try index.search(textEmbeds, k: depth)
@@ -89,7 +89,7 @@ public enum ELIPReranker {
     }
 
     /// The ceiling and the caption cosines of `RerankDiagnostics` (normalised embeddings `[pairs, d]`, `[images, d]`).
-    static func diagnose(texts: Tensor, images: Tensor, imageOf: [Int], baseRanks: [Int], k: Int) throws -> RerankDiagnostics {
+    static func diagnose(texts: Tensor, images: Tensor, imageOf: [Int], baseRanks: [Int], k: Int) -> RerankDiagnostics {
         let hardest = ExactSearch.topK(queries: texts, gallery: images, k: 1, exclude: imageOf).ids
         let t = texts.contiguous().toArray(), d = texts.shape[1]
         let n = imageOf.count

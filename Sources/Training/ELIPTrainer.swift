@@ -16,9 +16,10 @@ import Retrieval
 /// shuffled from the seed and the epoch. With the `query` objective no batch shows an image twice, and
 /// each batch is `ELIPObjective.queryLossAndBackward` (B × B guided encodes, `query_chunk` queries at a
 /// time); with `pairs` it is one forward/backward of `ELIPObjective.loss`. Every `grad_accum_steps`
-/// batches the averaged gradients update the mapper. A checkpoint (`checkpoint_last.safetensors`: mapper, AdamW moments,
-/// position) is written atomically every `checkpointEvery` updates and at each epoch's end, with
-/// `mapper_epoch{N}.safetensors` and `mapper_last.safetensors`; `resume()` continues from it exactly.
+/// batches the averaged gradients update the mapper. A checkpoint (`checkpoint_last.safetensors`:
+/// mapper, AdamW moments, position, objective, the epoch's running mean loss) is written atomically
+/// every `checkpointEvery` updates and at each epoch's end, with `mapper_epoch{N}.safetensors` and
+/// `mapper_last.safetensors`; `resume()` continues from it exactly.
 public final class ELIPTrainer {
     public let config: ELIPConfig
     public let pipeline: ImageTextPipeline

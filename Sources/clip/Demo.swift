@@ -18,6 +18,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Images to generate (80% train, 10% val, 10% test).") var images = 1500
     @Option(help: "Image side in pixels (a multiple of 8).") var size = 64
     @Option(help: "Model preset: tiny or small.") var preset = "tiny"
+    @Option(help: "Width of the CLIP's shared embedding space (default: the preset's width).") var embedDim: Int?
     @Option(help: "CLIP training epochs.") var epochs = 20
     @Option(help: "CLIP learning rate.") var lr = 1e-3
     @Option(help: "ELIP objective: \(ELIPObjectiveKind.allCases.map(\.rawValue).joined(separator: " or ")).")
@@ -59,6 +60,7 @@ struct Demo: ParsableCommand {
             cc.lr = lr
             cc.warmupRatio = 0.05
             cc.imageSize = size
+            cc.projectionDim = embedDim
             cc.seed = seed
             cc.saveEvery = 0
             let trainer = try ContrastiveTrainer(config: cc)
@@ -97,7 +99,7 @@ struct Demo: ParsableCommand {
 
             var clipPanel = CurvePlot.Panel(title: "CLIP contrastive loss (from scratch)", xLabel: "update", yLabel: "loss", points: clipLosses)
             clipPanel.overlay = movingAverage(clipLosses, 9)
-            var elipPanel = CurvePlot.Panel(title: "ELIP mapper loss (\(kind.rawValue) objective; line: epoch means)", xLabel: "update", yLabel: "loss", points: elipLosses)
+            var elipPanel = CurvePlot.Panel(title: "ELIP loss (\(kind.rawValue); line: epoch mean)", xLabel: "update", yLabel: "loss", points: elipLosses)
             elipPanel.overlay = epochMeans
             try CurvePlot(panels: [clipPanel, elipPanel]).write(to: out + "/curves.png")
             let enc = JSONEncoder()

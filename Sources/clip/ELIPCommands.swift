@@ -60,7 +60,10 @@ struct ELIPCommand: ParsableCommand {
                 print(report.table)
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try writeAtomically(String(decoding: try enc.encode(report), as: UTF8.self) + "\n", to: out ?? cfg.outputRoot + "/eval_rerank.json")
+                let reportPath = out ?? cfg.outputRoot + "/eval_rerank.json"
+                let folder = (reportPath as NSString).deletingLastPathComponent
+                if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+                try writeAtomically(String(decoding: try enc.encode(report), as: UTF8.self) + "\n", to: reportPath)
             }
         }
     }

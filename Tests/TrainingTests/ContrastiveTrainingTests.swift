@@ -164,6 +164,24 @@ struct ScratchFolder {
         #expect(throws: ConfigError.self) { try ContrastiveTrainer(config: bad) }
     }
 
+    /// `projection_dim` sets a preset's embedding width; a model folder brings its own.
+    @Test func projectionDimSetsThePresetsEmbeddingWidth() throws {
+        let c = try ContrastiveConfig.parse("dataset: d\nmodel: micro\nprojection_dim: 16\n")
+        #expect(c.projectionDim == 16)
+        let preset = try #require(ContrastiveConfig.preset("micro", imageSize: 32, projectionDim: c.projectionDim))
+        #expect(preset.projectionDim == 16 && preset.visionConfig.hiddenSize == 64)
+        #expect(ContrastiveConfig.preset("micro", imageSize: 32)?.projectionDim == 64)
+        #expect(throws: ConfigError.self) { try ContrastiveConfig.parse("dataset: d\nprojection_dim: 0\n") }
+        var folder = ContrastiveConfig(dataset: "/tmp", model: ELIPTrainerTests.fixtures + "/clip/gelu_vocab")
+        folder.projectionDim = 8
+        do {
+            _ = try ContrastiveTrainer(config: folder)
+            Issue.record("accepted projection_dim for a model folder")
+        } catch let e as ConfigError {
+            #expect(e.message.contains("projection_dim"), "\(e.message)")
+        }
+    }
+
     static func number(_ line: String, _ key: String) -> Double? {
         guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
         return (obj[key] as? NSNumber)?.doubleValue

@@ -2,6 +2,7 @@
 
 import Testing
 import Foundation
+import Models
 import Training
 
 @Suite struct ELIPConfigTests {
@@ -43,7 +44,8 @@ import Training
     @Test func objectiveKey() throws {
         let good = try String(contentsOfFile: Self.folder + "/test_cc3m.yaml", encoding: .utf8)
         #expect(!good.contains("objective"))
-        #expect(try ELIPConfig.parse(good).objective == .query)
+        #expect(try ELIPConfig.parse(good).objective == .query && ELIPConfig.parse(good).queryChunk == nil)
+        #expect([4, 8, 16, 40].map { ELIPObjective.defaultQueryChunk(batch: $0) } == [4, 2, 1, 1])
         #expect(try ELIPConfig.parse(good + "\nobjective: pairs\n").objective == .pairs)
         #expect(try ELIPConfig.parse(good + "\nobjective: query\nquery_chunk: 4\n").queryChunk == 4)
         do {

@@ -28,16 +28,18 @@ public enum ELIPObjective {
     /// Forward and backward run `queryChunk` queries at a time (`queryChunk · B` guided encodes),
     /// so memory is bounded by one chunk; the mapper's gradients accumulate across chunks, scaled by
     /// `gradientScale` (for gradient accumulation over batches). Only the mapper needs gradients.
+    /// The default chunk, `defaultQueryChunk(batch:)`, keeps about 16 encodes together: larger matrix
+    /// products run faster, and memory stays bounded whatever B.
     /// - Returns: the batch's loss.
     /// - Throws: `ModelError` for mismatched shapes.
     @discardableResult
     public static func queryLossAndBackward(model: any PromptGuidedModel, mapper: ELIPMapper, textEmbeds: Tensor,
-                                            pixels: Tensor, queryChunk: Int = 1, gradientScale: Float = 1) throws -> Float {
+                                            pixels: Tensor, queryChunk: Int? = nil, gradientScale: Float = 1) throws -> Float {
         guard textEmbeds.rank == 2, pixels.rank == 4, textEmbeds.shape[0] == pixels.shape[0], textEmbeds.shape[0] > 0 else {
             throw ModelError("ELIP query loss: \(textEmbeds.shape) text embeddings for \(pixels.shape) images")
         }
         let b = textEmbeds.shape[0], d = textEmbeds.shape[1]
-        let chunk = max(1, min(queryChunk, b))
+        let chunk = max(1, min(queryChunk ?? defaultQueryChunk(batch: b), b))
         let imageShape = Array(pixels.shape.dropFirst())
         var total: Float = 0
         for start in stride(from: 0, to: b, by: chunk) {
@@ -56,9 +58,12 @@ public enum ELIPObjective {
         return total
     }
 
-    /// The pairs objective: each image `[n, 3, H, W]` is encoded with the prompts of its own caption (from normalised text
-    /// embeddings `[n, d]`); the batch's guided image embeddings and the captions then go through the
-    /// model's pair loss. Only the mapper needs gradients; the backbone may be frozen.
+    /// Queries per chunk when none is given: `max(1, 16 / batch)` (2 for the batches of 8 that fit B² encodes).
+    public static func defaultQueryChunk(batch: Int) -> Int { max(1, 16 / max(batch, 1)) }
+
+    /// The pairs objective: each image `[n, 3, H, W]` is encoded with the prompts of its own caption
+    /// (from normalised text embeddings `[n, d]`); the batch's guided image embeddings and the captions
+    /// then go through the model's pair loss. Only the mapper needs gradients; the backbone may be frozen.
     public static func loss(model: any PromptGuidedModel, mapper: ELIPMapper, textEmbeds: Tensor, pixels: Tensor) throws -> Variable {
         guard textEmbeds.rank == 2, pixels.rank == 4, textEmbeds.shape[0] == pixels.shape[0] else {
             throw ModelError("ELIP loss: \(textEmbeds.shape) text embeddings for \(pixels.shape) images")
