@@ -128,6 +128,14 @@ CLIP_API int32_t clip_linear_precision(void);
  * any other value (nothing changes). */
 CLIP_API int  clip_set_linear_precision(int32_t precision);
 
+/* A short English description of a status code, e.g. "ok" for CLIP_OK,
+ * "invalid argument" for CLIP_ERR_INVALID_ARGUMENT, "I/O error", "format
+ * error", "shape mismatch", "unsupported", "out of memory", "internal error";
+ * "unknown status" for any value that is not a CLIP_OK / CLIP_ERR_* code.
+ * Static storage, never NULL, the same for every thread; unlike
+ * clip_last_error() it names the kind of failure, not its details. */
+CLIP_API const char *clip_status_string(int status);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,19 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ClipError", "Model", "ELIP", "loss", "mine", "version", "library_path",
+__all__ = ["ClipError", "Model", "ELIP", "loss", "mine", "version", "status_string", "library_path",
            "LOSS_INFONCE", "LOSS_SIGMOID"]
 
 OK, ERR_INVALID_ARGUMENT, ERR_IO, ERR_FORMAT, ERR_SHAPE, ERR_UNSUPPORTED, ERR_OUT_OF_MEMORY, ERR_INTERNAL = 0, -1, -2, -3, -4, -5, -6, -7
 LOSS_INFONCE, LOSS_SIGMOID = 0, 1
-_NAMES = {-1: "invalid argument", -2: "I/O", -3: "format", -4: "shape", -5: "unsupported", -6: "out of memory", -7: "internal"}
 
 
 class ClipError(RuntimeError):
     """A failed library call: `code` is the status (CLIP_ERR_*), the message is clip_last_error()."""
 
     def __init__(self, code, message):
-        super().__init__(f"{message} [{_NAMES.get(code, code)}]")
+        super().__init__(f"{message} [{status_string(code)}]")
         self.code = code
         self.message = message
 
@@ -71,6 +70,7 @@ _strs = _c.POINTER(_c.c_char_p)
 for name, res, args in [
     ("clip_version", _c.c_char_p, []),
     ("clip_last_error", _c.c_char_p, []),
+    ("clip_status_string", _c.c_char_p, [_c.c_int]),
     ("clip_model_load", _c.c_int, [_c.c_char_p, _c.POINTER(_c.c_void_p)]),
     ("clip_model_free", None, [_c.c_void_p]),
     ("clip_model_embed_dim", _c.c_int, [_c.c_void_p]),
@@ -111,6 +111,15 @@ def _f32(a, name, ndim=2):
 def version():
     """The library version, 'MAJOR.MINOR.PATCH'."""
     return _lib.clip_version().decode()
+
+
+def status_string(code):
+    """The library's description of a status code ('ok', 'invalid argument', 'I/O error', ...);
+    'unknown status' for a value that is no status code."""
+    code = int(code)
+    if not -2**31 <= code < 2**31:
+        return "unknown status"
+    return _lib.clip_status_string(code).decode()
 
 
 class Model:

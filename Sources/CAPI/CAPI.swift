@@ -161,6 +161,20 @@ public func clip_version() -> UnsafePointer<CChar> {
     UnsafePointer(versionString)
 }
 
+/// The description of each status code, in static storage (never freed); index = -status.
+private let statusStrings: [UnsafeMutablePointer<CChar>] = ([
+    "ok", "invalid argument", "I/O error", "format error", "shape mismatch", "unsupported", "out of memory",
+    "internal error",
+] as [String]).map { strdup($0)! }
+private let unknownStatusString: UnsafeMutablePointer<CChar> = strdup("unknown status")
+
+/// A static description of a status code ("unknown status" for any other value); never NULL.
+@_cdecl("clip_status_string")
+public func clip_status_string(_ status: Int32) -> UnsafePointer<CChar> {
+    guard status <= 0, Int(-Int64(status)) < statusStrings.count else { return UnsafePointer(unknownStatusString) }
+    return UnsafePointer(statusStrings[Int(-Int64(status))])
+}
+
 @_cdecl("clip_last_error")
 public func clip_last_error() -> UnsafePointer<CChar> {
     guard let p = pthread_getspecific(errorKey) else { return UnsafePointer(emptyString) }

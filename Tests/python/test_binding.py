@@ -262,6 +262,11 @@ def threads(model, texts):
 def main(fixtures):
     fixtures = Path(fixtures)
     print(f"clipcore {clipcore.version()} from {clipcore.library_path}")
+    check("status_string names the status codes",
+          [clipcore.status_string(c) for c in (clipcore.OK, clipcore.ERR_IO, clipcore.ERR_INTERNAL)] == ["ok", "I/O error", "internal error"])
+    check("status_string of a non-code is 'unknown status'",
+          all(clipcore.status_string(c) == "unknown status" for c in (1, -8, 2**31, -2**40)))
+    check("ClipError ends with the status string", str(clipcore.ClipError(clipcore.ERR_SHAPE, "m")) == "m [shape mismatch]")
     losses()
     for kind in ("clip", "siglip"):
         model, t, e = parity(fixtures, kind)
