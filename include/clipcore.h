@@ -14,6 +14,13 @@
 #define CLIP_API __attribute__((visibility("default")))
 #endif
 
+/* The version of the library this header belongs to: clip_version() returns
+ * "CLIP_VERSION_MAJOR.CLIP_VERSION_MINOR.CLIP_VERSION_PATCH" and
+ * clip_abi_version() returns CLIP_ABI_VERSION. A program can compare them at
+ * start-up to find a header and library that do not belong together. */
+#define CLIP_VERSION_MAJOR 0
+#define CLIP_VERSION_MINOR 2
+#define CLIP_VERSION_PATCH 0
 #define CLIP_ABI_VERSION 1
 
 #ifdef __cplusplus

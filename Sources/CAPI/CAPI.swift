@@ -153,7 +153,8 @@ private func copyRows(_ t: Tensor, to out: UnsafeMutablePointer<Float>) {
 
 // MARK: - Version and threads
 
-/// The library version, "MAJOR.MINOR.PATCH"; static storage, never freed.
+/// The library version, "MAJOR.MINOR.PATCH"; static storage, never freed. It must equal
+/// CLIP_VERSION_MAJOR/MINOR/PATCH of include/clipcore.h (the C example's --check compares them).
 private let versionString: UnsafeMutablePointer<CChar> = strdup("0.2.0")
 
 @_cdecl("clip_version")
@@ -181,7 +182,8 @@ public func clip_last_error() -> UnsafePointer<CChar> {
     return UnsafePointer(p.assumingMemoryBound(to: CChar.self))
 }
 
-/// The ABI version; it grows when a declaration in clipcore.h changes incompatibly.
+/// The ABI version; it grows when a declaration in clipcore.h changes incompatibly. It must equal
+/// CLIP_ABI_VERSION of include/clipcore.h and ABI_VERSION of python/clipcore.py.
 @_cdecl("clip_abi_version")
 public func clip_abi_version() -> Int32 {
     1

@@ -130,7 +130,20 @@ static void check_status_strings(void) {
     expect(ok, "clip_status_string is \"unknown status\" for any other value, never NULL");
 }
 
+/* the library is the one the header describes */
+static void check_versions(void) {
+    char want[64];
+    snprintf(want, sizeof want, "%d.%d.%d", CLIP_VERSION_MAJOR, CLIP_VERSION_MINOR, CLIP_VERSION_PATCH);
+    const char *got = clip_version();
+    if (!got || strcmp(got, want)) fprintf(stderr, "clip_version() = \"%s\", the header says \"%s\"\n", got ? got : "(null)", want);
+    expect(got && !strcmp(got, want), "clip_version() equals CLIP_VERSION_MAJOR.MINOR.PATCH of the header");
+    int abi = clip_abi_version();
+    if (abi != CLIP_ABI_VERSION) fprintf(stderr, "clip_abi_version() = %d, the header says %d\n", abi, CLIP_ABI_VERSION);
+    expect(abi == CLIP_ABI_VERSION, "clip_abi_version() equals CLIP_ABI_VERSION of the header");
+}
+
 static int check(const char *expected_path, const char *fixtures) {
+    check_versions();
     check_status_strings();
     expected e;
     if (read_expected(expected_path, &e)) return 2;
