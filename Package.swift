@@ -63,7 +63,8 @@ let package = Package(
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval", "Training"]),
         // libclipcore.so exports only clip_* (Sources/CAPI/clipcore.map) and is named libclipcore.so.0
-        // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it).
+        // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
+        // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
         .target(
             name: "CAPI", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval"],
             exclude: ["clipcore.map"],
