@@ -62,7 +62,17 @@ let package = Package(
         .target(name: "Training", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval",
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval", "Training"]),
-        .target(name: "CAPI", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval"]),
+        // libclipcore.so exports only clip_* (Sources/CAPI/clipcore.map) and is named libclipcore.so.0
+        // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
+        // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
+        .target(
+            name: "CAPI", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval"],
+            exclude: ["clipcore.map"],
+            linkerSettings: [
+                .unsafeFlags(["-use-ld=lld",
+                              "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/CAPI/clipcore.map",
+                              "-Xlinker", "-soname=libclipcore.so.0"]),
+            ]),
 
         // MARK: - Executables
         .executableTarget(

@@ -14,6 +14,13 @@
 #define CLIP_API __attribute__((visibility("default")))
 #endif
 
+/* The version of the library this header belongs to: clip_version() returns
+ * "CLIP_VERSION_MAJOR.CLIP_VERSION_MINOR.CLIP_VERSION_PATCH" and
+ * clip_abi_version() returns CLIP_ABI_VERSION. A program can compare them at
+ * start-up to find a header and library that do not belong together. */
+#define CLIP_VERSION_MAJOR 0
+#define CLIP_VERSION_MINOR 2
+#define CLIP_VERSION_PATCH 0
 #define CLIP_ABI_VERSION 1
 
 #ifdef __cplusplus
@@ -127,6 +134,14 @@ CLIP_API int32_t clip_linear_precision(void);
 /* Sets it for the whole process: CLIP_OK, or CLIP_ERR_INVALID_ARGUMENT for
  * any other value (nothing changes). */
 CLIP_API int  clip_set_linear_precision(int32_t precision);
+
+/* A short English description of a status code, e.g. "ok" for CLIP_OK,
+ * "invalid argument" for CLIP_ERR_INVALID_ARGUMENT, "I/O error", "format
+ * error", "shape mismatch", "unsupported", "out of memory", "internal error";
+ * "unknown status" for any value that is not a CLIP_OK / CLIP_ERR_* code.
+ * Static storage, never NULL, the same for every thread; unlike
+ * clip_last_error() it names the kind of failure, not its details. */
+CLIP_API const char *clip_status_string(int status);
 
 #ifdef __cplusplus
 }

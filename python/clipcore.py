@@ -12,7 +12,9 @@ message (clip_last_error) and status code.
     scores, order = elip.rerank("a photo of a cat", ["a.png", "b.png"])
 
 The library is found through $CLIPCORE_LIB, then beside this file, then the
-repository's build folder (.build-lib/release), then the system loader.
+repository's build folder (.build-lib/release), then the system loader. Importing
+raises ImportError when that library's clip_abi_version() is not ABI_VERSION, the C
+ABI this binding is written for.
 """
 import ctypes
 import ctypes.util
@@ -21,19 +23,20 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ClipError", "Model", "ELIP", "loss", "mine", "version", "library_path",
+__all__ = ["ClipError", "Model", "ELIP", "loss", "mine", "version", "status_string", "library_path", "ABI_VERSION",
            "LOSS_INFONCE", "LOSS_SIGMOID"]
 
 OK, ERR_INVALID_ARGUMENT, ERR_IO, ERR_FORMAT, ERR_SHAPE, ERR_UNSUPPORTED, ERR_OUT_OF_MEMORY, ERR_INTERNAL = 0, -1, -2, -3, -4, -5, -6, -7
 LOSS_INFONCE, LOSS_SIGMOID = 0, 1
-_NAMES = {-1: "invalid argument", -2: "I/O", -3: "format", -4: "shape", -5: "unsupported", -6: "out of memory", -7: "internal"}
+# The C ABI this binding is written for (CLIP_ABI_VERSION of include/clipcore.h); the library must match.
+ABI_VERSION = 1
 
 
 class ClipError(RuntimeError):
     """A failed library call: `code` is the status (CLIP_ERR_*), the message is clip_last_error()."""
 
     def __init__(self, code, message):
-        super().__init__(f"{message} [{_NAMES.get(code, code)}]")
+        super().__init__(f"{message} [{status_string(code)}]")
         self.code = code
         self.message = message
 
@@ -64,13 +67,31 @@ def _load():
                   + ("; " + "; ".join(errors) if errors else ""))
 
 
-_lib, library_path = _load()
+def _check_abi(lib, path):
+    try:
+        fn = lib.clip_abi_version
+    except AttributeError:
+        found = "no clip_abi_version (it is not a libclipcore.so of C ABI version 1 or later)"
+    else:
+        fn.restype, fn.argtypes = _c.c_int32, []
+        abi = fn()
+        if abi == ABI_VERSION:
+            return
+        found = f"C ABI version {abi}"
+    raise ImportError(f"{path} has {found}, but this clipcore binding ({__file__}) is written for C ABI version "
+                      f"{ABI_VERSION}: use the library and binding of one clipcore release "
+                      "(rebuild with scripts/build-lib.sh, or set CLIPCORE_LIB to the matching library)")
+
+
 _c = ctypes
+_lib, library_path = _load()
+_check_abi(_lib, library_path)
 _fp, _i64p, _u8p = _c.POINTER(_c.c_float), _c.POINTER(_c.c_int64), _c.POINTER(_c.c_uint8)
 _strs = _c.POINTER(_c.c_char_p)
 for name, res, args in [
     ("clip_version", _c.c_char_p, []),
     ("clip_last_error", _c.c_char_p, []),
+    ("clip_status_string", _c.c_char_p, [_c.c_int]),
     ("clip_model_load", _c.c_int, [_c.c_char_p, _c.POINTER(_c.c_void_p)]),
     ("clip_model_free", None, [_c.c_void_p]),
     ("clip_model_embed_dim", _c.c_int, [_c.c_void_p]),
@@ -111,6 +132,15 @@ def _f32(a, name, ndim=2):
 def version():
     """The library version, 'MAJOR.MINOR.PATCH'."""
     return _lib.clip_version().decode()
+
+
+def status_string(code):
+    """The library's description of a status code ('ok', 'invalid argument', 'I/O error', ...);
+    'unknown status' for a value that is no status code."""
+    code = int(code)
+    if not -2**31 <= code < 2**31:
+        return "unknown status"
+    return _lib.clip_status_string(code).decode()
 
 
 class Model:

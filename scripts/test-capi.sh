@@ -10,6 +10,21 @@ cd "$(dirname "$0")/.."
 lib=$(pwd)/.build-lib/release
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+# The library exports the C interface and nothing else (Sources/CAPI/clipcore.map), under its SONAME.
+# No exceptions are needed: every defined dynamic symbol must be a clip_ function.
+extra=$(nm -D --defined-only "$lib/libclipcore.so" | awk '{ print $NF }' | grep -v '^clip_' || true)
+if [ -n "$extra" ]; then
+    echo "FAIL  libclipcore.so exports symbols outside the C interface:" >&2
+    echo "$extra" | head -20 >&2
+    echo "($(echo "$extra" | wc -l) in all; see Sources/CAPI/clipcore.map)" >&2
+    exit 1
+fi
+echo "ok    libclipcore.so exports only clip_* ($(nm -D --defined-only "$lib/libclipcore.so" | wc -l) symbols)"
+if ! readelf -d "$lib/libclipcore.so" | grep -q 'SONAME.*\[libclipcore\.so\.0\]'; then
+    echo "FAIL  libclipcore.so has no SONAME libclipcore.so.0" >&2
+    exit 1
+fi
+echo "ok    SONAME libclipcore.so.0"
 cc=$(command -v cc || command -v gcc || command -v clang) || { echo "no C compiler found (scripts/install-deps.sh --test installs gcc)" >&2; exit 1; }
 "$cc" -O1 -g -Wall -Wextra -Werror -Iinclude examples/c/clip_example.c -o "$scratch/clip_example" \
     -L"$lib" -lclipcore -Wl,-rpath,"$lib" -lm -lpthread
@@ -20,6 +35,7 @@ if command -v valgrind >/dev/null 2>&1; then
     # valgrind cannot read the toolchain's DWARF 5, so it gets a copy without debug sections.
     mkdir -p "$scratch/vg"
     strip --strip-debug -o "$scratch/vg/libclipcore.so" "$lib/libclipcore.so"
+    ln -s libclipcore.so "$scratch/vg/libclipcore.so.0"   # the name the program asks for (the SONAME)
     "$cc" -O1 -g -Iinclude examples/c/clip_example.c -o "$scratch/vg/clip_example" \
         -L"$scratch/vg" -lclipcore -Wl,-rpath,"$scratch/vg" -lm -lpthread
     valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \

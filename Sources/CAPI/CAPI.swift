@@ -153,12 +153,27 @@ private func copyRows(_ t: Tensor, to out: UnsafeMutablePointer<Float>) {
 
 // MARK: - Version and threads
 
-/// The library version, "MAJOR.MINOR.PATCH"; static storage, never freed.
+/// The library version, "MAJOR.MINOR.PATCH"; static storage, never freed. It must equal
+/// CLIP_VERSION_MAJOR/MINOR/PATCH of include/clipcore.h (the C example's --check compares them).
 private let versionString: UnsafeMutablePointer<CChar> = strdup("0.2.0")
 
 @_cdecl("clip_version")
 public func clip_version() -> UnsafePointer<CChar> {
     UnsafePointer(versionString)
+}
+
+/// The description of each status code, in static storage (never freed); index = -status.
+private let statusStrings: [UnsafeMutablePointer<CChar>] = ([
+    "ok", "invalid argument", "I/O error", "format error", "shape mismatch", "unsupported", "out of memory",
+    "internal error",
+] as [String]).map { strdup($0)! }
+private let unknownStatusString: UnsafeMutablePointer<CChar> = strdup("unknown status")
+
+/// A static description of a status code ("unknown status" for any other value); never NULL.
+@_cdecl("clip_status_string")
+public func clip_status_string(_ status: Int32) -> UnsafePointer<CChar> {
+    guard status <= 0, Int(-Int64(status)) < statusStrings.count else { return UnsafePointer(unknownStatusString) }
+    return UnsafePointer(statusStrings[Int(-Int64(status))])
 }
 
 @_cdecl("clip_last_error")
@@ -167,7 +182,8 @@ public func clip_last_error() -> UnsafePointer<CChar> {
     return UnsafePointer(p.assumingMemoryBound(to: CChar.self))
 }
 
-/// The ABI version; it grows when a declaration in clipcore.h changes incompatibly.
+/// The ABI version; it grows when a declaration in clipcore.h changes incompatibly. It must equal
+/// CLIP_ABI_VERSION of include/clipcore.h and ABI_VERSION of python/clipcore.py.
 @_cdecl("clip_abi_version")
 public func clip_abi_version() -> Int32 {
     1

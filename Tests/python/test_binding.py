@@ -262,6 +262,23 @@ def threads(model, texts):
 def main(fixtures):
     fixtures = Path(fixtures)
     print(f"clipcore {clipcore.version()} from {clipcore.library_path}")
+    check("status_string names the status codes",
+          [clipcore.status_string(c) for c in (clipcore.OK, clipcore.ERR_IO, clipcore.ERR_INTERNAL)] == ["ok", "I/O error", "internal error"])
+    check("status_string of a non-code is 'unknown status'",
+          all(clipcore.status_string(c) == "unknown status" for c in (1, -8, 2**31, -2**40)))
+    check("ClipError ends with the status string", str(clipcore.ClipError(clipcore.ERR_SHAPE, "m")) == "m [shape mismatch]")
+    check("the binding's ABI_VERSION is the library's", clipcore.ABI_VERSION == clipcore.raw.clip_abi_version() == 1)
+    # The same binding written for another ABI refuses the library at import, naming both versions.
+    source = Path(clipcore.__file__).read_text()
+    check("clipcore.py states its ABI_VERSION once", source.count("\nABI_VERSION = 1\n") == 1)
+    other = type(clipcore)("clipcore_abi_mismatch")
+    other.__file__ = clipcore.__file__
+    try:
+        exec(compile(source.replace("\nABI_VERSION = 1\n", "\nABI_VERSION = 99\n"), clipcore.__file__, "exec"), other.__dict__)
+        check("a binding for ABI 99 refuses an ABI 1 library at import", False, "imported")
+    except ImportError as e:
+        check("a binding for ABI 99 refuses an ABI 1 library at import",
+              "C ABI version 1" in str(e) and "for C ABI version 99" in str(e), e)
     losses()
     for kind in ("clip", "siglip"):
         model, t, e = parity(fixtures, kind)

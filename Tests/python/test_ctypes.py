@@ -24,6 +24,8 @@ def main(path):
     lib.clip_num_threads.restype = ctypes.c_int32
     lib.clip_set_num_threads.restype = ctypes.c_int32
     lib.clip_set_num_threads.argtypes = [ctypes.c_int32]
+    lib.clip_status_string.restype = ctypes.c_void_p   # the address, to check it is static and never NULL
+    lib.clip_status_string.argtypes = [ctypes.c_int]
 
     version = lib.clip_version().decode()
     check("clip_version is MAJOR.MINOR.PATCH", re.fullmatch(r"\d+\.\d+\.\d+", version), version)
@@ -32,6 +34,20 @@ def main(path):
     check("clip_num_threads is positive", lib.clip_num_threads() >= 1)
     check("clip_set_num_threads(3) takes effect", lib.clip_set_num_threads(3) == 3 and lib.clip_num_threads() == 3)
     check("clip_set_num_threads(0) clamps to 1", lib.clip_set_num_threads(0) == 1)
+
+    def status(code):
+        p = lib.clip_status_string(code)
+        return p, ctypes.string_at(p).decode() if p else None
+
+    names = {0: "ok", -1: "invalid argument", -2: "I/O error", -3: "format error", -4: "shape mismatch",
+             -5: "unsupported", -6: "out of memory", -7: "internal error"}
+    got = {code: status(code)[1] for code in names}
+    check("clip_status_string names every status code", got == names, got)
+    check("clip_status_string returns the same static string each call",
+          all(status(code)[0] == status(code)[0] for code in names))
+    unknown = [status(code) for code in (1, 7, -8, 12345, -2**31, 2**31 - 1)]
+    check("clip_status_string is 'unknown status' for other values, never NULL",
+          all(p and text == "unknown status" for p, text in unknown), unknown)
 
     with open("/proc/self/maps") as f:
         mapped = f.read()

@@ -105,7 +105,46 @@ static void *encode_job(void *arg) {
     return NULL;
 }
 
+/* clip_status_string: a fixed text for every code of the header, "unknown status" otherwise, never NULL */
+static void check_status_strings(void) {
+    static const struct { int code; const char *text; } known[] = {
+        {CLIP_OK, "ok"}, {CLIP_ERR_INVALID_ARGUMENT, "invalid argument"}, {CLIP_ERR_IO, "I/O error"},
+        {CLIP_ERR_FORMAT, "format error"}, {CLIP_ERR_SHAPE, "shape mismatch"}, {CLIP_ERR_UNSUPPORTED, "unsupported"},
+        {CLIP_ERR_OUT_OF_MEMORY, "out of memory"}, {CLIP_ERR_INTERNAL, "internal error"},
+    };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        const char *s = clip_status_string(known[i].code);
+        if (!s || strcmp(s, known[i].text) || s != clip_status_string(known[i].code)) {
+            fprintf(stderr, "clip_status_string(%d) = \"%s\", expected \"%s\"\n", known[i].code, s ? s : "(null)", known[i].text);
+            ok = 0;
+        }
+    }
+    expect(ok, "clip_status_string names every status code of the header (static storage)");
+    static const int unknown[] = {1, 2, -8, 100, -1000, INT32_MAX, INT32_MIN};
+    ok = 1;
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        const char *s = clip_status_string(unknown[i]);
+        if (!s || strcmp(s, "unknown status")) ok = 0;
+    }
+    expect(ok, "clip_status_string is \"unknown status\" for any other value, never NULL");
+}
+
+/* the library is the one the header describes */
+static void check_versions(void) {
+    char want[64];
+    snprintf(want, sizeof want, "%d.%d.%d", CLIP_VERSION_MAJOR, CLIP_VERSION_MINOR, CLIP_VERSION_PATCH);
+    const char *got = clip_version();
+    if (!got || strcmp(got, want)) fprintf(stderr, "clip_version() = \"%s\", the header says \"%s\"\n", got ? got : "(null)", want);
+    expect(got && !strcmp(got, want), "clip_version() equals CLIP_VERSION_MAJOR.MINOR.PATCH of the header");
+    int abi = clip_abi_version();
+    if (abi != CLIP_ABI_VERSION) fprintf(stderr, "clip_abi_version() = %d, the header says %d\n", abi, CLIP_ABI_VERSION);
+    expect(abi == CLIP_ABI_VERSION, "clip_abi_version() equals CLIP_ABI_VERSION of the header");
+}
+
 static int check(const char *expected_path, const char *fixtures) {
+    check_versions();
+    check_status_strings();
     expected e;
     if (read_expected(expected_path, &e)) return 2;
     char dir[1024], mapper[1024], paths[MAX_ITEMS][1300];
