@@ -5,6 +5,7 @@ Regenerate with (versions pinned in Tools/requirements-fixtures.txt; torchvision
 must be absent so transformers uses its PIL image processor):
 
     python3 -m venv /tmp/fx && /tmp/fx/bin/pip install -r Tools/requirements-fixtures.txt
+    /tmp/fx/bin/pip uninstall -y torchvision   # open-clip-torch pulls it in
     /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim] [siglip] [retrieval] [elip] [elip_query] [contrastive] [checkpoint] [capi]
 
 Everything is seeded; the outputs are deterministic for the pinned versions.
