@@ -142,8 +142,7 @@ import Training
 /// ELIP end to end on generated data: a small CLIP trained from scratch on the shapes dataset (no
 /// twins) is a weak base (far above chance, far from perfect); a mapper trained on it with ELIP's
 /// query objective on hard-negative batches lowers its loss on a fixed set of training batches;
-/// re-ranking re-sorts only
-/// within each caption's base top-k. (At this size the re-ranked R@1 is not reliably above the
+/// re-ranking re-sorts only within each caption's base top-k. (At this size the re-ranked R@1 is not reliably above the
 /// base's; `clip demo` shows the comparison at full size.)
 @Suite(.serialized) struct ELIPEndToEndTests {
     @Test func mapperTrainsAndReranksOnGeneratedData() throws {
