@@ -38,6 +38,13 @@ extern "C" {
  * handle are serialised by a lock inside the handle (each call already uses
  * every core through clipcore's kernels); different handles run in parallel.
  * clip_last_error() is per thread.
+ *
+ * Handles: a clip_model * or clip_elip * is an opaque value, not an address;
+ * each handle the library hands out is new (a 64-bit generation number that is
+ * never reused), so a freed handle, a handle of the other type, or any value
+ * the library did not hand out is refused with CLIP_ERR_INVALID_ARGUMENT and a
+ * clip_last_error() message, never dereferenced. Freeing such a value, or a
+ * handle twice, does nothing.
  */
 enum { CLIP_OK = 0, CLIP_ERR_INVALID_ARGUMENT = -1, CLIP_ERR_IO = -2, CLIP_ERR_FORMAT = -3,
        CLIP_ERR_SHAPE = -4, CLIP_ERR_UNSUPPORTED = -5, CLIP_ERR_OUT_OF_MEMORY = -6, CLIP_ERR_INTERNAL = -7 };
@@ -55,14 +62,16 @@ CLIP_API const char *clip_last_error(void);
 /* Loads a model folder in Hugging Face layout (config.json with model_type
  * "clip" or "siglip", model.safetensors or shards, tokenizer files,
  * preprocessor_config.json). On success *out holds a handle to release with
- * clip_model_free; on failure *out is NULL. */
+ * clip_model_free; on failure *out is NULL. The same as clip_model_load_ex
+ * with opts NULL: the handle follows the process-wide settings. */
 CLIP_API int  clip_model_load(const char *dir, clip_model **out);
 
 /* Releases a model. NULL is fine; an ELIP handle built on it keeps its own
  * reference, so the order of the frees does not matter. */
 CLIP_API void clip_model_free(clip_model *model);
 
-/* The joint embedding dimension `dim` (> 0), or a negative error code. */
+/* The joint embedding dimension `dim` (> 0), or a negative error code. Kept
+ * for compatibility; clip_model_embedding_dim has the status convention. */
 CLIP_API int  clip_model_embed_dim(const clip_model *model);
 
 /* Encodes n UTF-8 texts (n > 0, none NULL). out: n * dim floats. */
@@ -118,7 +127,8 @@ CLIP_API int32_t clip_abi_version(void);
  * or CLIPCORE_NUM_THREADS). */
 CLIP_API int32_t clip_num_threads(void);
 
-/* Sets the thread count (values below 1 mean 1); returns the count in force. */
+/* Sets the thread count (values below 1 mean 1); returns the count in force.
+ * Process-wide, for every handle (clip_load_options.num_threads calls this). */
 CLIP_API int32_t clip_set_num_threads(int32_t n);
 
 /* Arithmetic of linear layers where no weight gradient is taken (encoding,
@@ -132,7 +142,8 @@ enum { CLIP_LINEAR_FLOAT32 = 0, CLIP_LINEAR_INT16 = 1 };
 CLIP_API int32_t clip_linear_precision(void);
 
 /* Sets it for the whole process: CLIP_OK, or CLIP_ERR_INVALID_ARGUMENT for
- * any other value (nothing changes). */
+ * any other value (nothing changes). Handles loaded with a linear_precision of
+ * their own (clip_load_options) keep theirs; the others follow this one. */
 CLIP_API int  clip_set_linear_precision(int32_t precision);
 
 /* A short English description of a status code, e.g. "ok" for CLIP_OK,
@@ -142,6 +153,70 @@ CLIP_API int  clip_set_linear_precision(int32_t precision);
  * Static storage, never NULL, the same for every thread; unlike
  * clip_last_error() it names the kind of failure, not its details. */
 CLIP_API const char *clip_status_string(int status);
+
+/* ---- Introspection ------------------------------------------------------
+ * Each writes one property of a live model to *out and returns CLIP_OK, or
+ * CLIP_ERR_INVALID_ARGUMENT (nothing written) when model is NULL or not a live
+ * handle, or out is NULL. */
+
+/* Model kinds (this enum only grows at the end). */
+enum { CLIP_MODEL_CLIP = 1, CLIP_MODEL_SIGLIP = 2 };
+
+/* The model kind: CLIP_MODEL_CLIP or CLIP_MODEL_SIGLIP (config.json's model_type). */
+CLIP_API int  clip_model_kind(const clip_model *model, int32_t *out_kind);
+
+/* The joint embedding dimension `dim`: the floats per row of every encoder's
+ * output (CLIP: projection_dim; SigLIP: the vision hidden_size). */
+CLIP_API int  clip_model_embedding_dim(const clip_model *model, int32_t *out);
+
+/* The side of the square images the vision tower takes (vision_config's
+ * image_size); any image is resized / cropped to it by the preprocessor. */
+CLIP_API int  clip_model_image_size(const clip_model *model, int32_t *out);
+
+/* The text context length in tokens (text_config's max_position_embeddings);
+ * longer texts are truncated to it. */
+CLIP_API int  clip_model_context_length(const clip_model *model, int32_t *out);
+
+/* ---- Load options -------------------------------------------------------- */
+
+/* CLIP_LINEAR_DEFAULT: a handle without a precision of its own follows the
+ * process-wide one (clip_set_linear_precision) at each call. */
+enum { CLIP_LINEAR_DEFAULT = -1 };
+
+/* Options of clip_model_load_ex. Set struct_size to sizeof(clip_load_options):
+ * a library reads only the fields that fit in struct_size (an older caller's
+ * smaller struct gets the defaults for the rest), and refuses a larger struct
+ * whose extra bytes are not all zero (CLIP_ERR_UNSUPPORTED: an option this
+ * library does not know). struct_size below 4 is CLIP_ERR_INVALID_ARGUMENT.
+ * Start from CLIP_LOAD_OPTIONS_INIT, which holds the defaults; note that a
+ * zeroed struct asks for CLIP_LINEAR_FLOAT32, not the default.
+ *
+ *  num_threads       0 (default): leave the thread count as it is; n > 0:
+ *                    clip_set_num_threads(n) when the load succeeds. The count
+ *                    is PROCESS-WIDE (OpenBLAS and clipcore's pool have one),
+ *                    so it is not scoped to the handle: the last setting wins
+ *                    for every handle. Negative: CLIP_ERR_INVALID_ARGUMENT.
+ *  linear_precision  CLIP_LINEAR_DEFAULT (default): follow the process-wide
+ *                    precision; CLIP_LINEAR_FLOAT32 or CLIP_LINEAR_INT16: every
+ *                    call on this handle (encoders, and clip_rerank of an ELIP
+ *                    handle built on it) runs at that precision, whatever the
+ *                    process-wide one is and without changing it; other
+ *                    values: CLIP_ERR_INVALID_ARGUMENT. */
+typedef struct clip_load_options {
+    uint32_t struct_size;
+    int32_t num_threads;
+    int32_t linear_precision;
+} clip_load_options;
+
+#define CLIP_LOAD_OPTIONS_INIT { (uint32_t)sizeof(clip_load_options), 0, CLIP_LINEAR_DEFAULT }
+
+/* clip_model_load with options; opts may be NULL (the defaults, exactly
+ * clip_model_load). The options are checked before anything is loaded. */
+CLIP_API int  clip_model_load_ex(const char *dir, const clip_load_options *opts, clip_model **out);
+
+/* The linear precision of a handle's calls: CLIP_LINEAR_FLOAT32 or
+ * CLIP_LINEAR_INT16 when it has its own, else CLIP_LINEAR_DEFAULT. */
+CLIP_API int  clip_model_linear_precision(const clip_model *model, int32_t *out);
 
 #ifdef __cplusplus
 }

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ClipError", "Model", "ELIP", "loss", "mine", "version", "status_string", "library_path", "ABI_VERSION",
-           "LOSS_INFONCE", "LOSS_SIGMOID"]
+__all__ = ["ClipError", "Model", "ELIP", "LoadOptions", "loss", "mine", "version", "status_string", "library_path", "ABI_VERSION",
+           "LOSS_INFONCE", "LOSS_SIGMOID", "MODEL_CLIP", "MODEL_SIGLIP", "LINEAR_DEFAULT", "LINEAR_FLOAT32", "LINEAR_INT16"]
 
 OK, ERR_INVALID_ARGUMENT, ERR_IO, ERR_FORMAT, ERR_SHAPE, ERR_UNSUPPORTED, ERR_OUT_OF_MEMORY, ERR_INTERNAL = 0, -1, -2, -3, -4, -5, -6, -7
 LOSS_INFONCE, LOSS_SIGMOID = 0, 1
@@ -105,6 +105,14 @@ for name, res, args in [
     ("clip_rerank", _c.c_int, [_c.c_void_p, _c.c_char_p, _strs, _c.c_int64, _fp, _i64p]),
     ("clip_linear_precision", _c.c_int32, []),
     ("clip_set_linear_precision", _c.c_int, [_c.c_int32]),
+    ("clip_model_kind", _c.c_int, [_c.c_void_p, _c.POINTER(_c.c_int32)]),
+    ("clip_model_embedding_dim", _c.c_int, [_c.c_void_p, _c.POINTER(_c.c_int32)]),
+    ("clip_model_image_size", _c.c_int, [_c.c_void_p, _c.POINTER(_c.c_int32)]),
+    ("clip_model_context_length", _c.c_int, [_c.c_void_p, _c.POINTER(_c.c_int32)]),
+    ("clip_model_linear_precision", _c.c_int, [_c.c_void_p, _c.POINTER(_c.c_int32)]),
+    ("clip_model_load_ex", _c.c_int, [_c.c_char_p, _c.c_void_p, _c.POINTER(_c.c_void_p)]),
+    ("clip_num_threads", _c.c_int32, []),
+    ("clip_set_num_threads", _c.c_int32, [_c.c_int32]),
 ]:
     fn = getattr(_lib, name)
     fn.restype, fn.argtypes = res, args
@@ -143,14 +151,60 @@ def status_string(code):
     return _lib.clip_status_string(code).decode()
 
 
-class Model:
-    """A CLIP or SigLIP folder in Hugging Face layout. Safe to share between threads."""
+MODEL_CLIP, MODEL_SIGLIP = 1, 2   # clip_model_kind (CLIP_MODEL_*)
+LINEAR_DEFAULT = -1               # a handle that follows the process-wide precision (CLIP_LINEAR_DEFAULT)
 
-    def __init__(self, directory):
+
+class LoadOptions(_c.Structure):
+    """clip_load_options of include/clipcore.h."""
+    _fields_ = [("struct_size", _c.c_uint32), ("num_threads", _c.c_int32), ("linear_precision", _c.c_int32)]
+
+
+class Model:
+    """A CLIP or SigLIP folder in Hugging Face layout. Safe to share between threads.
+
+    num_threads: None keeps the thread count; n > 0 sets it for the whole process (it is not
+    per model). linear_precision: None follows the process-wide precision (set_linear_precision);
+    LINEAR_FLOAT32 or LINEAR_INT16 pins this model's calls to it.
+    """
+
+    def __init__(self, directory, num_threads=None, linear_precision=None):
         handle = _c.c_void_p()
-        _check(_lib.clip_model_load(os.fsencode(directory), _c.byref(handle)))
+        opts = LoadOptions(_c.sizeof(LoadOptions), 0 if num_threads is None else num_threads,
+                           LINEAR_DEFAULT if linear_precision is None else linear_precision)
+        _check(_lib.clip_model_load_ex(os.fsencode(directory), _c.byref(opts), _c.byref(handle)))
         self._handle = handle
-        self.dim = _check(_lib.clip_model_embed_dim(handle))
+        self.dim = self._int(_lib.clip_model_embedding_dim)
+
+    def _int(self, fn):
+        value = _c.c_int32()
+        _check(fn(self._ptr(), _c.byref(value)))
+        return value.value
+
+    @property
+    def kind(self):
+        """MODEL_CLIP or MODEL_SIGLIP."""
+        return self._int(_lib.clip_model_kind)
+
+    @property
+    def embedding_dim(self):
+        """Floats per embedding (the same as `dim`)."""
+        return self._int(_lib.clip_model_embedding_dim)
+
+    @property
+    def image_size(self):
+        """Side of the square images the vision tower takes."""
+        return self._int(_lib.clip_model_image_size)
+
+    @property
+    def context_length(self):
+        """Text context length in tokens (longer texts are truncated)."""
+        return self._int(_lib.clip_model_context_length)
+
+    @property
+    def linear_precision(self):
+        """This model's own precision (LINEAR_FLOAT32 / LINEAR_INT16), or LINEAR_DEFAULT."""
+        return self._int(_lib.clip_model_linear_precision)
 
     def close(self):
         if getattr(self, "_handle", None):

@@ -80,12 +80,25 @@ private func invalid(_ message: String) -> CAPIError { CAPIError(CLIP_ERR_INVALI
 
 // MARK: - Handles
 
-/// A loaded model; calls on one handle are serialised by its lock.
+/// A loaded model; calls on one handle are serialised by its lock, and run at the handle's linear
+/// precision when it has one (clip_model_load_ex), else at the process-wide one.
 final class ModelHandle {
     let pipeline: ImageTextPipeline
     let lock = NSLock()
-    init(_ pipeline: ImageTextPipeline) { self.pipeline = pipeline }
+    let precision: LinearPrecision?
+    init(_ pipeline: ImageTextPipeline, precision: LinearPrecision? = nil) {
+        self.pipeline = pipeline
+        self.precision = precision
+    }
     var dim: Int { pipeline.model.embeddingDim }
+
+    /// Runs `body` under the handle's lock, with the handle's precision scoped around it.
+    func run<T>(_ body: () throws -> T) throws -> T {
+        try lock.withLock {
+            guard let precision else { return try body() }
+            return try Precision.withLinear(precision, body)
+        }
+    }
 }
 
 /// A mapper bound to a model (the handle keeps the model alive).
@@ -98,35 +111,46 @@ final class ELIPHandle {
     }
 }
 
-/// Live handles: a pointer the library did not hand out, or already freed, is rejected instead of
-/// dereferenced.
+/// Live handles. A handle is not the object's address but an opaque value made from a 64-bit
+/// generation counter that only grows (never 0, never reused), so a freed handle stays rejected even
+/// when the allocator reuses the object's memory, and a pointer the library did not hand out is
+/// rejected instead of dereferenced. The registry holds the one strong reference of each handle.
 private let registryLock = NSLock()
-nonisolated(unsafe) private var liveHandles: [UnsafeMutableRawPointer: AnyObject] = [:]
+nonisolated(unsafe) private var liveHandles: [UInt64: AnyObject] = [:]
+nonisolated(unsafe) private var nextGeneration: UInt64 = 1
+/// High bits of every handle value: keeps handles away from small integers and typical heap addresses.
+private let handleTag: UInt64 = 0x0C1F_0000_0000_0000
 
 private func register(_ object: AnyObject) -> OpaquePointer {
-    let p = Unmanaged.passRetained(object).toOpaque()
     registryLock.lock()
-    liveHandles[p] = object
-    registryLock.unlock()
-    return OpaquePointer(p)
+    defer { registryLock.unlock() }
+    let id = handleTag | (nextGeneration & 0x0000_FFFF_FFFF_FFFF)
+    nextGeneration += 1
+    liveHandles[id] = object
+    return OpaquePointer(bitPattern: UInt(id))!
 }
+
+private func handleID(_ handle: OpaquePointer) -> UInt64 { UInt64(UInt(bitPattern: UnsafeRawPointer(handle))) }
 
 private func lookup<T: AnyObject>(_ handle: OpaquePointer?, _ type: T.Type, _ what: String) throws -> T {
     guard let handle else { throw invalid("\(what) is NULL") }
     registryLock.lock()
     defer { registryLock.unlock() }
-    guard let object = liveHandles[UnsafeMutableRawPointer(handle)] as? T else {
+    guard let object = liveHandles[handleID(handle)] else {
         throw invalid("\(what) is not a live handle (already freed, or not from this library)")
     }
-    return object
+    guard let typed = object as? T else {
+        throw invalid("\(what) is a handle of another kind (\(Swift.type(of: object)), not \(T.self))")
+    }
+    return typed
 }
 
 private func release(_ handle: OpaquePointer?) {
     guard let handle else { return }
     registryLock.lock()
-    let known = liveHandles.removeValue(forKey: UnsafeMutableRawPointer(handle)) != nil
+    let object = liveHandles.removeValue(forKey: handleID(handle))
     registryLock.unlock()
-    if known { Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(handle)).release() }
+    _ = object   // the last reference (unless an ELIP handle keeps its model) goes here, outside the lock
 }
 
 // MARK: - Argument checks
@@ -223,12 +247,60 @@ public func clip_set_linear_precision(_ precision: Int32) -> Int32 {
 
 // MARK: - Models and encoders
 
+/// clip_load_options as the C header lays it out; `knownSize` bytes in this library's version.
+private enum LoadOptions {
+    static let knownSize = 12               // struct_size, num_threads, linear_precision
+    static let linearProcessDefault: Int32 = -1
+
+    /// (num_threads, precision) from a caller's struct: fields beyond its struct_size take their
+    /// defaults; bytes beyond the fields this library knows must be zero.
+    static func read(_ raw: UnsafeRawPointer?) throws -> (threads: Int32, precision: LinearPrecision?) {
+        guard let raw else { return (0, nil) }
+        let size = Int(raw.loadUnaligned(as: UInt32.self))
+        guard size >= 4 else {
+            throw invalid("opts->struct_size is \(size): set it to sizeof(clip_load_options) (at least 4)")
+        }
+        if size > knownSize {
+            for i in knownSize..<size where raw.load(fromByteOffset: i, as: UInt8.self) != 0 {
+                throw CAPIError(CLIP_ERR_UNSUPPORTED, "opts->struct_size is \(size) and byte \(i) is set: this library "
+                                + "knows only the first \(knownSize) bytes of clip_load_options (a newer header's option?)")
+            }
+        }
+        let threads: Int32 = size >= 8 ? raw.loadUnaligned(fromByteOffset: 4, as: Int32.self) : 0
+        let p: Int32 = size >= 12 ? raw.loadUnaligned(fromByteOffset: 8, as: Int32.self) : linearProcessDefault
+        guard threads >= 0 else { throw invalid("opts->num_threads must be 0 (keep the process's count) or positive, got \(threads)") }
+        let precision: LinearPrecision?
+        switch p {
+        case linearProcessDefault: precision = nil
+        case 0: precision = .float32
+        case 1: precision = .int16
+        default:
+            throw invalid("opts->linear_precision must be CLIP_LINEAR_DEFAULT (-1), CLIP_LINEAR_FLOAT32 (0) or "
+                          + "CLIP_LINEAR_INT16 (1), got \(p)")
+        }
+        return (threads, precision)
+    }
+}
+
+/// clip_model_load_ex with default options.
 @_cdecl("clip_model_load")
 public func clip_model_load(_ dir: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
-    guarded("clip_model_load") {
+    loadModel("clip_model_load", dir, nil, out)
+}
+
+@_cdecl("clip_model_load_ex")
+public func clip_model_load_ex(_ dir: UnsafePointer<CChar>?, _ opts: UnsafeRawPointer?,
+                               _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    loadModel("clip_model_load_ex", dir, opts, out)
+}
+
+private func loadModel(_ function: String, _ dir: UnsafePointer<CChar>?, _ opts: UnsafeRawPointer?,
+                       _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded(function) {
         guard let out else { throw invalid("out is NULL") }
         out.pointee = nil
         guard let dir else { throw invalid("dir is NULL") }
+        let options = try LoadOptions.read(opts)
         let path = String(cString: dir)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -237,7 +309,8 @@ public func clip_model_load(_ dir: UnsafePointer<CChar>?, _ out: UnsafeMutablePo
         guard isDir.boolValue else { throw CAPIError(CLIP_ERR_IO, "\(path): not a folder (give the model folder)") }
         let pipeline = try ImageTextPipeline(directory: path)
         guard pipeline.model is any PromptGuidedModel else { throw CAPIError(CLIP_ERR_UNSUPPORTED, "\(path): unsupported model") }
-        out.pointee = register(ModelHandle(pipeline))
+        if options.threads > 0 { Threads.count = Int(options.threads) }   // process-wide: see clipcore.h
+        out.pointee = register(ModelHandle(pipeline, precision: options.precision))
         return CLIP_OK
     }
 }
@@ -252,11 +325,73 @@ public func clip_model_embed_dim(_ model: OpaquePointer?) -> Int32 {
     guarded("clip_model_embed_dim") { Int32(try lookup(model, ModelHandle.self, "model").dim) }
 }
 
+// MARK: - Introspection
+
+/// Writes one property of a live model handle through `out`.
+private func modelProperty(_ function: String, _ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?,
+                           _ value: (ModelHandle) -> Int) -> Int32 {
+    guarded(function) {
+        let m = try lookup(model, ModelHandle.self, "model")
+        guard let out else { throw invalid("out is NULL") }
+        out.pointee = Int32(clamping: value(m))
+        return CLIP_OK
+    }
+}
+
+@_cdecl("clip_model_kind")
+public func clip_model_kind(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
+    modelProperty("clip_model_kind", model, out) { m in
+        switch m.pipeline.kind {
+        case .clip: 1     // CLIP_MODEL_CLIP
+        case .siglip: 2   // CLIP_MODEL_SIGLIP
+        }
+    }
+}
+
+@_cdecl("clip_model_embedding_dim")
+public func clip_model_embedding_dim(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
+    modelProperty("clip_model_embedding_dim", model, out) { $0.dim }
+}
+
+@_cdecl("clip_model_image_size")
+public func clip_model_image_size(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
+    modelProperty("clip_model_image_size", model, out) { m in
+        switch m.pipeline.model {
+        case let c as CLIPModel: c.config.visionConfig.imageSize
+        case let g as SiglipModel: g.config.visionConfig.imageSize
+        default: (m.pipeline.model as? any PromptGuidedModel)?.imageSize ?? 0
+        }
+    }
+}
+
+@_cdecl("clip_model_context_length")
+public func clip_model_context_length(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
+    modelProperty("clip_model_context_length", model, out) { m in
+        switch m.pipeline.model {
+        case let c as CLIPModel: c.config.textConfig.maxPositionEmbeddings
+        case let g as SiglipModel: g.config.textConfig.maxPositionEmbeddings
+        default: 0
+        }
+    }
+}
+
+/// The linear precision a handle's calls use: its own (clip_model_load_ex), else -1 (the process's).
+@_cdecl("clip_model_linear_precision")
+public func clip_model_linear_precision(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
+    modelProperty("clip_model_linear_precision", model, out) { m in
+        switch m.precision {
+        case nil: -1
+        case .float32?: 0
+        case .int16?: 1
+        }
+    }
+}
+
 @_cdecl("clip_encode_texts")
 public func clip_encode_texts(_ model: OpaquePointer?, _ texts: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int64,
                               _ out: UnsafeMutablePointer<Float>?) -> Int32 {
     encodeStrings("clip_encode_texts", model, texts, n, "texts", out) { m, list in
-        try m.lock.withLock { try m.pipeline.encode(texts: list) }
+        try m.run { try m.pipeline.encode(texts: list) }
     }
 }
 
@@ -265,7 +400,7 @@ public func clip_encode_image_files(_ model: OpaquePointer?, _ paths: UnsafePoin
                                     _ out: UnsafeMutablePointer<Float>?) -> Int32 {
     encodeStrings("clip_encode_image_files", model, paths, n, "paths", out) { m, files in
         let images = try files.map { try RGBImage(contentsOfPNG: $0) }   // decoded outside the handle's lock
-        return try m.lock.withLock { try m.pipeline.encode(images: images) }
+        return try m.run { try m.pipeline.encode(images: images) }
     }
 }
 
@@ -300,7 +435,7 @@ public func clip_encode_rgb8(_ model: OpaquePointer?, _ pixels: UnsafePointer<UI
         let images = try (0..<count).map { i in
             try RGBImage(width: Int(width), height: Int(height), pixels: Array(UnsafeBufferPointer(start: pixels + i * per, count: per)))
         }
-        let emb = try m.lock.withLock { try m.pipeline.encode(images: images) }
+        let emb = try m.run { try m.pipeline.encode(images: images) }
         copyRows(emb, to: out)
         return CLIP_OK
     }
@@ -394,7 +529,7 @@ public func clip_rerank(_ elip: OpaquePointer?, _ query: UnsafePointer<CChar>?, 
         let text = String(cString: query)
         let images = try files.map { try RGBImage(contentsOfPNG: $0) }
         let model = e.base.pipeline.model as! any PromptGuidedModel
-        let scores: [Float] = try e.base.lock.withLock {
+        let scores: [Float] = try e.base.run {
             let pipeline = e.base.pipeline
             return try ELIPObjective.guidedScores(model: model, mapper: e.mapper, query: try pipeline.encode(texts: [text]),
                                                   candidates: try pipeline.processor.batch(images))

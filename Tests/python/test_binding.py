@@ -6,6 +6,7 @@ function's handling of bad input, and four threads sharing one model.
 Prints one line per check; exits 1 on any failure.
 """
 import ctypes
+import json
 import os
 import shutil
 import struct
@@ -259,6 +260,84 @@ def threads(model, texts):
     check("four threads on one model get the one-thread embeddings", not errors and all(np.array_equal(o, want) for o in outs), errors)
 
 
+def handles_and_options(fixtures, kind):
+    """Stale handles, the model properties against config.json, and clip_model_load_ex's options."""
+    e = read_expected(fixtures / "capi" / kind / "expected.txt")
+    model_dir = fixtures / e["model"]
+    config = json.loads((model_dir / "config.json").read_text())
+    raw, c, E = clipcore.raw, ctypes, clipcore
+    # a freed handle is refused even after new handles are made (handles are never reused)
+    old = clipcore.Model(model_dir)
+    stale = old._handle.value
+    old.close()
+    fresh = [clipcore.Model(model_dir) for _ in range(3)]
+    check(f"{kind}: new handles never repeat a freed one", all(m._handle.value != stale for m in fresh))
+    rc = raw.clip_model_embed_dim(c.c_void_p(stale))
+    check(f"{kind}: a freed handle is refused with a message", rc == E.ERR_INVALID_ARGUMENT
+          and b"not a live handle" in raw.clip_last_error(), (rc, raw.clip_last_error()))
+    out = (c.c_float * e["text_embeds"].size)()
+    rc = raw.clip_encode_texts(c.c_void_p(stale), (c.c_char_p * 1)(b"a photo"), 1, out)
+    check(f"{kind}: a freed handle is refused by the encoders", rc == E.ERR_INVALID_ARGUMENT, rc)
+    raw.clip_model_free(c.c_void_p(stale))  # double free: ignored
+    check(f"{kind}: the new handles work", all(np.abs(m.encode_texts(e["text"]) - e["text_embeds"]).max() <= 1e-4 for m in fresh))
+    raises(f"{kind}: a closed Model refuses calls", E.ERR_INVALID_ARGUMENT, lambda: old.encode_texts(["x"]), "closed")
+    m = fresh[0]
+    # introspection
+    want_kind = {"clip": E.MODEL_CLIP, "siglip": E.MODEL_SIGLIP}[config["model_type"]]
+    check(f"{kind}: Model.kind", m.kind == want_kind, m.kind)
+    check(f"{kind}: Model.embedding_dim = dim = the reference", m.embedding_dim == m.dim == int(e["dim"]), m.embedding_dim)
+    check(f"{kind}: Model.image_size = vision_config.image_size", m.image_size == config["vision_config"]["image_size"], m.image_size)
+    check(f"{kind}: Model.context_length = text_config.max_position_embeddings",
+          m.context_length == config["text_config"]["max_position_embeddings"], m.context_length)
+    check(f"{kind}: Model.linear_precision of a default load is LINEAR_DEFAULT", m.linear_precision == E.LINEAR_DEFAULT)
+    v = c.c_int32(-5)
+    for name in ("clip_model_kind", "clip_model_embedding_dim", "clip_model_image_size", "clip_model_context_length"):
+        fn = getattr(raw, name)
+        codes = (fn(m._handle, None), fn(None, c.byref(v)), fn(c.c_void_p(stale), c.byref(v)))
+        check(f"{kind}: {name} refuses NULL out, NULL model, a freed model", codes == (E.ERR_INVALID_ARGUMENT,) * 3 and v.value == -5, codes)
+    for x in fresh[1:]:
+        x.close()
+    # load options
+    h = c.c_void_p()
+    for size, threads, prec, needle in ((0, 0, -1, "struct_size"), (2, 0, -1, "struct_size"), (12, -1, -1, "num_threads"),
+                                        (12, 0, 5, "linear_precision")):
+        h.value = 1
+        rc = raw.clip_model_load_ex(bytes(model_dir), c.byref(E.LoadOptions(size, threads, prec)), c.byref(h))
+        check(f"{kind}: load_ex(struct_size {size}, num_threads {threads}, precision {prec}) is refused",
+              rc == E.ERR_INVALID_ARGUMENT and needle.encode() in raw.clip_last_error() and not h.value, (rc, raw.clip_last_error()))
+    rc = raw.clip_model_load_ex(bytes(model_dir), c.byref(E.LoadOptions(4, 999, 999)), c.byref(h))
+    check(f"{kind}: load_ex(struct_size 4) reads only struct_size", rc == E.OK, raw.clip_last_error())
+    raw.clip_model_free(h)
+    rc = raw.clip_model_load_ex(bytes(model_dir), None, c.byref(h))
+    check(f"{kind}: load_ex(NULL options) loads", rc == E.OK, raw.clip_last_error())
+    raw.clip_model_free(h)
+    raises(f"{kind}: Model(linear_precision=5) is refused", E.ERR_INVALID_ARGUMENT,
+           lambda: clipcore.Model(model_dir, linear_precision=5), "linear_precision")
+    before = raw.clip_num_threads()
+    with clipcore.Model(model_dir, num_threads=2) as t2:
+        check(f"{kind}: Model(num_threads=2) sets the process's thread count", raw.clip_num_threads() == 2 and t2.dim == m.dim)
+    raw.clip_set_num_threads(before)
+    q16 = clipcore.Model(model_dir, linear_precision=E.LINEAR_INT16)
+    f32 = clipcore.Model(model_dir, linear_precision=E.LINEAR_FLOAT32)
+    check(f"{kind}: Model.linear_precision reports the load option", q16.linear_precision == E.LINEAR_INT16
+          and f32.linear_precision == E.LINEAR_FLOAT32)
+    a, b = q16.encode_texts(e["text"]), m.encode_texts(e["text"])
+    ref = e["text_embeds"]
+    cos = np.sum(a * ref, axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(ref, axis=1)
+    check(f"{kind}: an int16 model encodes at int16 beside a default one", cos.min() >= 0.9999 and np.abs(a - ref).max() > 1e-6
+          and np.abs(b - ref).max() <= 1e-4, (cos, np.abs(b - ref).max()))
+    check(f"{kind}: a model's precision leaves the process's alone", E.linear_precision() == E.LINEAR_FLOAT32)
+    E.set_linear_precision(E.LINEAR_INT16)
+    try:
+        c32, cd = f32.encode_texts(e["text"]), m.encode_texts(e["text"])
+    finally:
+        E.set_linear_precision(E.LINEAR_FLOAT32)
+    check(f"{kind}: under a process-wide int16 a float32 model stays float32, a default one follows",
+          np.abs(c32 - ref).max() <= 1e-4 and np.abs(cd - a).max() <= 1e-6)
+    for x in (q16, f32, m):
+        x.close()
+
+
 def main(fixtures):
     fixtures = Path(fixtures)
     print(f"clipcore {clipcore.version()} from {clipcore.library_path}")
@@ -281,6 +360,7 @@ def main(fixtures):
               "C ABI version 1" in str(e) and "for C ABI version 99" in str(e), e)
     losses()
     for kind in ("clip", "siglip"):
+        handles_and_options(fixtures, kind)
         model, t, e = parity(fixtures, kind)
         robustness(fixtures, model, t, e)
         threads(model, e["text"])

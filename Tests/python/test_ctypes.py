@@ -49,6 +49,24 @@ def main(path):
     check("clip_status_string is 'unknown status' for other values, never NULL",
           all(p and text == "unknown status" for p, text in unknown), unknown)
 
+    # handles and options need no model to be refused
+    c = ctypes
+    for name in ("clip_model_kind", "clip_model_embedding_dim", "clip_model_image_size", "clip_model_context_length"):
+        getattr(lib, name).argtypes = [c.c_void_p, c.POINTER(c.c_int32)]
+    v = c.c_int32(-5)
+    codes = [getattr(lib, n)(h, c.byref(v)) for n in ("clip_model_kind", "clip_model_image_size") for h in (None, 0x0C1F000000000001, 0x1234)]
+    check("introspection refuses NULL and unknown handles, writing nothing", codes == [-1] * 6 and v.value == -5, codes)
+    lib.clip_last_error.restype = c.c_char_p
+    lib.clip_model_load_ex.argtypes = [c.c_char_p, c.c_void_p, c.POINTER(c.c_void_p)]
+    h = c.c_void_p(1)
+    for size in (0, 3):
+        opts = (c.c_uint32 * 3)(size, 0, 0xFFFFFFFF)
+        rc = lib.clip_model_load_ex(b"/nonexistent", opts, c.byref(h))
+        check(f"clip_model_load_ex refuses struct_size {size} before loading", rc == -1 and not h.value
+              and b"struct_size" in lib.clip_last_error(), (rc, lib.clip_last_error()))
+    rc = lib.clip_model_load_ex(b"/nonexistent", None, c.byref(h))
+    check("clip_model_load_ex(NULL options) reaches the load (I/O error)", rc == -2, rc)
+
     with open("/proc/self/maps") as f:
         mapped = f.read()
     swift_libs = sorted(set(re.findall(r"\S*libswift\w*\.so\S*", mapped)))

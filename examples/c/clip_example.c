@@ -142,6 +142,193 @@ static void check_versions(void) {
     expect(abi == CLIP_ABI_VERSION, "clip_abi_version() equals CLIP_ABI_VERSION of the header");
 }
 
+
+/* ---- handles, introspection, load options ---- */
+
+/* The integer after "key": in text, searching from the first occurrence of section (NULL: the start). */
+static int json_int(const char *text, const char *section, const char *key) {
+    const char *p = section ? strstr(text, section) : text;
+    char quoted[128];
+    snprintf(quoted, sizeof quoted, "\"%s\"", key);
+    p = p ? strstr(p, quoted) : NULL;
+    if (!p) return -1;
+    p = strchr(p + strlen(quoted), ':');
+    return p ? atoi(p + 1) : -1;
+}
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return buf;
+}
+
+static int refused(int rc, const char *needle) {
+    const char *msg = clip_last_error();
+    if (rc != CLIP_ERR_INVALID_ARGUMENT || !strstr(msg, needle)) {
+        fprintf(stderr, "  got status %d, message \"%s\" (wanted %d and \"%s\")\n", rc, msg, CLIP_ERR_INVALID_ARGUMENT, needle);
+        return 0;
+    }
+    return 1;
+}
+
+static float min_cosine(const float *a, const float *b, int rows, int d) {
+    float worst = 1;
+    for (int r = 0; r < rows; r++) {
+        double ab = 0, aa = 0, bb = 0;
+        for (int c = 0; c < d; c++) {
+            ab += (double)a[r * d + c] * b[r * d + c];
+            aa += (double)a[r * d + c] * a[r * d + c];
+            bb += (double)b[r * d + c] * b[r * d + c];
+        }
+        float cos = (float)(ab / sqrt(aa * bb));
+        if (!(cos >= worst)) worst = cos;
+    }
+    return worst;
+}
+
+static void check_handles(const char *dir, const char *mapper, const expected *e, const char *const *texts) {
+    int d = e->dim;
+    float *out = calloc((size_t)e->n_texts * d, sizeof(float));
+    /* a freed handle stays refused, whatever address the next handle gets */
+    clip_model *old = NULL, *fresh = NULL;
+    int rc = clip_model_load(dir, &old);
+    clip_model_free(old);
+    if (rc == CLIP_OK) rc = clip_model_load(dir, &fresh);
+    expect(rc == CLIP_OK && fresh && fresh != old, "a new handle never equals a freed one");
+    int32_t v = -5;
+    expect(refused(clip_encode_texts(old, texts, e->n_texts, out), "not a live handle"), "a freed model handle is refused (encode)");
+    expect(refused(clip_model_embedding_dim(old, &v), "not a live handle") && v == -5, "a freed model handle is refused (introspection)");
+    expect(refused(clip_model_embed_dim(old), "not a live handle"), "a freed model handle is refused (embed_dim)");
+    clip_model_free(old); /* a second free of a freed handle does nothing */
+    rc = clip_encode_texts(fresh, texts, e->n_texts, out);
+    expect(rc == CLIP_OK && max_diff(out, e->text_embeds, (size_t)e->n_texts * d) <= TOL, "the new handle works after the old one's refusals");
+    /* many handles in a row: none repeats a freed one */
+    int distinct = 1;
+    for (int i = 0; i < 8 && distinct; i++) {
+        clip_model *again = NULL;
+        if (clip_model_load(dir, &again) != CLIP_OK || again == old || again == fresh) distinct = 0;
+        clip_model_free(again);
+        if (distinct && clip_model_embed_dim(again) != CLIP_ERR_INVALID_ARGUMENT) distinct = 0;
+    }
+    expect(distinct, "eight load/free rounds: every handle is new and refused once freed");
+    /* handle types are checked */
+    clip_elip *elip = NULL;
+    rc = clip_elip_load(fresh, mapper, &elip);
+    float s[MAX_ITEMS];
+    expect(rc == CLIP_OK && refused(clip_model_embed_dim((clip_model *)elip), "another kind"), "an ELIP handle is refused as a model");
+    expect(refused(clip_rerank((clip_elip *)fresh, e->query, texts, 1, s, NULL), "another kind"), "a model handle is refused as an ELIP");
+    clip_elip_free(elip);
+    expect(refused(clip_rerank(elip, e->query, texts, 1, s, NULL), "not a live handle"), "a freed ELIP handle is refused");
+    expect(refused(clip_model_embed_dim((clip_model *)(uintptr_t)0x1234), "not a live handle"), "a made-up handle is refused");
+    clip_model_free(fresh);
+    free(out);
+}
+
+static void check_introspection(const char *dir, const char *model_name, const expected *e) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    const char *config = read_file(path);
+    int want_kind = !strncmp(model_name, "siglip/", 7) ? CLIP_MODEL_SIGLIP : CLIP_MODEL_CLIP;
+    int want_image = config ? json_int(config, "\"vision_config\"", "image_size") : -1;
+    int want_context = config ? json_int(config, "\"text_config\"", "max_position_embeddings") : -1;
+    clip_model *m = NULL;
+    if (clip_model_load(dir, &m) != CLIP_OK) { expect(0, "introspection: load"); return; }
+    int32_t kind = 0, dim = 0, image = 0, context = 0;
+    expect(clip_model_kind(m, &kind) == CLIP_OK && kind == want_kind, "clip_model_kind is the config's model_type");
+    expect(clip_model_embedding_dim(m, &dim) == CLIP_OK && dim == e->dim && dim == clip_model_embed_dim(m),
+           "clip_model_embedding_dim = clip_model_embed_dim = the reference dim");
+    expect(want_image > 0 && clip_model_image_size(m, &image) == CLIP_OK && image == want_image,
+           "clip_model_image_size is vision_config.image_size");
+    expect(want_context > 0 && clip_model_context_length(m, &context) == CLIP_OK && context == want_context,
+           "clip_model_context_length is text_config.max_position_embeddings");
+    printf("      kind %d, dim %d, image %d, context %d\n", kind, dim, image, context);
+    int32_t v = -5;
+    expect(refused(clip_model_kind(m, NULL), "out is NULL") && refused(clip_model_image_size(m, NULL), "out is NULL")
+           && refused(clip_model_context_length(m, NULL), "out is NULL") && refused(clip_model_embedding_dim(m, NULL), "out is NULL"),
+           "introspection refuses a NULL out");
+    expect(refused(clip_model_kind(NULL, &v), "model is NULL") && refused(clip_model_context_length(NULL, &v), "model is NULL") && v == -5,
+           "introspection refuses a NULL model and writes nothing");
+    clip_model_free(m);
+}
+
+static void check_load_options(const char *dir, const expected *e, const char *const *texts) {
+    int d = e->dim, n = e->n_texts;
+    size_t count = (size_t)n * d;
+    float *f32 = calloc(count, sizeof(float)), *q16 = calloc(count, sizeof(float)), *dflt = calloc(count, sizeof(float));
+    clip_model *m = NULL;
+    int32_t p = 99;
+    /* NULL options: clip_model_load */
+    int rc = clip_model_load_ex(dir, NULL, &m);
+    expect(rc == CLIP_OK && m && clip_model_linear_precision(m, &p) == CLIP_OK && p == CLIP_LINEAR_DEFAULT,
+           "clip_model_load_ex(NULL opts) loads a handle that follows the process");
+    clip_model_free(m);
+    /* bad struct sizes and values: refused before loading, *out NULL */
+    struct { uint32_t size; int32_t threads, precision; const char *needle, *what; } bad[] = {
+        {0, 0, CLIP_LINEAR_DEFAULT, "struct_size", "struct_size 0 is refused"},
+        {3, 0, CLIP_LINEAR_DEFAULT, "struct_size", "struct_size 3 (cannot hold struct_size) is refused"},
+        {sizeof(clip_load_options), -2, CLIP_LINEAR_DEFAULT, "num_threads", "negative num_threads is refused"},
+        {sizeof(clip_load_options), 0, 7, "linear_precision", "an unknown linear_precision is refused"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        clip_load_options o = {bad[i].size, bad[i].threads, bad[i].precision};
+        m = (clip_model *)(uintptr_t)0x1;
+        expect(refused(clip_model_load_ex(dir, &o, &m), bad[i].needle) && m == NULL, bad[i].what);
+    }
+    /* an older caller's struct: only struct_size (4 bytes), or struct_size + num_threads (8) */
+    clip_load_options old4 = {4, 12345, 12345};   /* the fields past 4 bytes must not be read */
+    rc = clip_model_load_ex(dir, &old4, &m);
+    expect(rc == CLIP_OK && clip_model_linear_precision(m, &p) == CLIP_OK && p == CLIP_LINEAR_DEFAULT,
+           "struct_size 4: the rest take their defaults (fields beyond it unread)");
+    clip_model_free(m);
+    int32_t threads_before = clip_num_threads();
+    clip_load_options old8 = {8, 2, 12345};
+    rc = clip_model_load_ex(dir, &old8, &m);
+    expect(rc == CLIP_OK && clip_num_threads() == 2 && clip_model_linear_precision(m, &p) == CLIP_OK && p == CLIP_LINEAR_DEFAULT,
+           "struct_size 8: num_threads applies (process-wide), linear_precision keeps its default");
+    clip_model_free(m);
+    clip_set_num_threads(threads_before);
+    /* a newer caller's larger struct: zero tail accepted, a set unknown field refused */
+    struct { clip_load_options base; int32_t future; } bigger = {CLIP_LOAD_OPTIONS_INIT, 0};
+    bigger.base.struct_size = sizeof bigger;
+    rc = clip_model_load_ex(dir, &bigger.base, &m);
+    expect(rc == CLIP_OK, "a larger struct with a zero tail is accepted");
+    clip_model_free(m);
+    bigger.future = 1;
+    m = NULL;
+    rc = clip_model_load_ex(dir, &bigger.base, &m);
+    expect(rc == CLIP_ERR_UNSUPPORTED && m == NULL && strstr(clip_last_error(), "struct_size"), "a larger struct with an unknown field set is refused");
+    /* a per-handle precision: int16 on one handle, the process default (float32) on another, interleaved */
+    clip_load_options o16 = CLIP_LOAD_OPTIONS_INIT;
+    o16.linear_precision = CLIP_LINEAR_INT16;
+    clip_load_options o32 = CLIP_LOAD_OPTIONS_INIT;
+    o32.linear_precision = CLIP_LINEAR_FLOAT32;
+    clip_model *h16 = NULL, *h32 = NULL, *hd = NULL;
+    rc = clip_model_load_ex(dir, &o16, &h16);
+    if (rc == CLIP_OK) rc = clip_model_load_ex(dir, &o32, &h32);
+    if (rc == CLIP_OK) rc = clip_model_load_ex(dir, NULL, &hd);
+    expect(rc == CLIP_OK && clip_model_linear_precision(h16, &p) == CLIP_OK && p == CLIP_LINEAR_INT16,
+           "clip_model_linear_precision reports the handle's own precision");
+    int ok = clip_encode_texts(h16, texts, n, q16) == CLIP_OK && clip_encode_texts(hd, texts, n, dflt) == CLIP_OK;
+    expect(ok && clip_linear_precision() == CLIP_LINEAR_FLOAT32, "the handle's int16 leaves the process precision alone");
+    float cos = min_cosine(q16, e->text_embeds, n, d);
+    expect(ok && cos >= 0.9999f && max_diff(q16, e->text_embeds, count) > 1e-6f, "an int16 handle encodes at int16 (cosine >= 0.9999, not float32's numbers)");
+    expect(ok && max_diff(dflt, e->text_embeds, count) <= TOL, "a default handle beside it stays at float32");
+    /* the process switches to int16: the float32 handle keeps float32, the default handle follows */
+    clip_set_linear_precision(CLIP_LINEAR_INT16);
+    ok = clip_encode_texts(h32, texts, n, f32) == CLIP_OK && clip_encode_texts(hd, texts, n, dflt) == CLIP_OK;
+    clip_set_linear_precision(CLIP_LINEAR_FLOAT32);
+    expect(ok && max_diff(f32, e->text_embeds, count) <= TOL, "a float32 handle stays float32 under a process-wide int16");
+    expect(ok && max_diff(dflt, q16, count) <= 1e-6f, "a default handle follows the process-wide int16");
+    clip_model_free(h16);
+    clip_model_free(h32);
+    clip_model_free(hd);
+    free(f32); free(q16); free(dflt);
+}
+
 static int check(const char *expected_path, const char *fixtures) {
     check_versions();
     check_status_strings();
@@ -246,6 +433,9 @@ static int check(const char *expected_path, const char *fixtures) {
 
     clip_elip_free(elip);
     clip_model_free(model);
+    check_handles(dir, mapper, &e, texts);
+    check_introspection(dir, e.model, &e);
+    check_load_options(dir, &e, texts);
     free(t); free(im); free(ids); free(scores);
     free_expected(&e);
     return failures ? 1 : 0;
