@@ -168,17 +168,17 @@ import Training
         ec.promptTokens = 8
         ec.mapperHidden = 128
         ec.batchSize = 8
-        ec.epochs = 6
-        ec.lr = 5e-3
-        ec.maxTrainExamples = 240                  // 80 images: the mapper sees each batch several times
+        ec.epochs = 40
+        ec.lr = 3e-3
+        ec.maxTrainExamples = 24                   // 8 images, 3 captions each: every batch shows all 8
         #expect(ec.objective == .query)
         ec.seed = 1
         let pipeline = try ImageTextPipeline(directory: ec.modelName)
         let trainer = try ELIPTrainer(config: ec, pipeline: pipeline,
                                       dataset: try ImageTextDataset(path: ImageTextDataset.manifest(data, split: "train")))
-        // The query loss on a fixed set of training batches, with the mapper as it starts and as it ends:
-        // epoch means are taken over different batches (and OpenBLAS's sums depend on its thread count,
-        // which concurrent tests change), so the fixed set is what shows that the mapper learned.
+        // The query loss on a fixed set of training batches, with the mapper as it starts and as it ends
+        // (measured 0.91 → 0.68–0.70 at 1 and 2 threads): epoch means are taken over different batches,
+        // and OpenBLAS's sums depend on its thread count, which concurrent tests change.
         let probe = trainer.batches(epoch: 0)
         func probeLoss(_ mapper: ELIPMapper) throws -> Double {
             defer { mapper.parameters.forEach { $0.zeroGrad() } }
@@ -191,9 +191,9 @@ import Training
         let before = try probeLoss(trainer.mapper)
         var means: [Double] = []
         try trainer.run { line in if let l = ContrastiveTrainerTests.number(line, "epoch_mean_loss") { means.append(l) } }
-        #expect(means.count == 6)
+        #expect(means.count == 40)
         let after = try probeLoss(trainer.mapper)
-        #expect(after < before, "query loss on the first epoch's batches \(before) → \(after); epoch means \(means)")
+        #expect(after < 0.9 * before, "query loss on the first epoch's batches \(before) → \(after); epoch means \(means)")
 
         let test = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: "test"))
         let report = try ELIPReranker.evaluate(pipeline: pipeline, mapper: trainer.mapper, dataset: test, k: 10)
