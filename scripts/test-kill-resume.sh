@@ -9,18 +9,21 @@ clip=.build/release/clip
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 "$clip" data synth --out "$scratch/data" --n 200 --seed 2 --size 64 >/dev/null
-args=(--model Tests/Fixtures/clip/gelu_vocab --dataset "$scratch/data" --epochs 3 --train_bs 4 --lr 1e-3 --checkpoint-every 2)
+args=(--model Tests/Fixtures/clip/gelu_vocab --dataset "$scratch/data" --epochs 4 --train_bs 4 --lr 1e-3 --checkpoint-every 2)
 "$clip" train "${args[@]}" --output-dir "$scratch/a" >/dev/null
 "$clip" train "${args[@]}" --output-dir "$scratch/b" >"$scratch/b.log" 2>&1 &
 pid=$!
-# Kill once the run is in its second epoch (past several checkpoints).
+# Kill in the middle of the second epoch (updates 41–80; checkpoints every 2, the last at update 46
+# or later, not at an epoch's end). The run's own log is written
+# line by line (its progress on stdout is throttled when stdout is not a terminal, so a fast run
+# could finish before it printed the second epoch there).
 for _ in $(seq 1 3000); do
-    if grep -q '"epoch": 2, "update"' "$scratch/b.log" 2>/dev/null; then break; fi
-    sleep 0.02
+    if grep -q '"update": 47,' "$scratch/b/train_log.jsonl" 2>/dev/null; then break; fi
+    sleep 0.01
 done
 kill -9 "$pid" 2>/dev/null || { echo "the run finished before it could be killed"; exit 1; }
 wait "$pid" 2>/dev/null || true
-echo "killed after: $(grep -o '"update": [0-9]*' "$scratch/b.log" | tail -1)"
+echo "killed after: $(grep -o '"update": [0-9]*' "$scratch/b/train_log.jsonl" | tail -1)"
 "$clip" train "${args[@]}" --output-dir "$scratch/b" --resume | grep resumed
 if cmp -s "$scratch/a/last/model.safetensors" "$scratch/b/last/model.safetensors"; then
     echo "kill + resume: final weights identical to the uninterrupted run"

@@ -355,24 +355,12 @@ public func clip_model_embedding_dim(_ model: OpaquePointer?, _ out: UnsafeMutab
 
 @_cdecl("clip_model_image_size")
 public func clip_model_image_size(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
-    modelProperty("clip_model_image_size", model, out) { m in
-        switch m.pipeline.model {
-        case let c as CLIPModel: c.config.visionConfig.imageSize
-        case let g as SiglipModel: g.config.visionConfig.imageSize
-        default: (m.pipeline.model as? any PromptGuidedModel)?.imageSize ?? 0
-        }
-    }
+    modelProperty("clip_model_image_size", model, out) { $0.pipeline.model.imageSize }
 }
 
 @_cdecl("clip_model_context_length")
 public func clip_model_context_length(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
-    modelProperty("clip_model_context_length", model, out) { m in
-        switch m.pipeline.model {
-        case let c as CLIPModel: c.config.textConfig.maxPositionEmbeddings
-        case let g as SiglipModel: g.config.textConfig.maxPositionEmbeddings
-        default: 0
-        }
-    }
+    modelProperty("clip_model_context_length", model, out) { $0.pipeline.model.contextLength }
 }
 
 /// The linear precision a handle's calls use: its own (clip_model_load_ex), else -1 (the process's).

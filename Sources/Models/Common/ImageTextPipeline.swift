@@ -37,6 +37,10 @@ public protocol TwoTowerModel: Module {
     /// Logits `[images, texts]` from normalised embeddings.
     func logitsPerImage(images: Tensor, texts: Tensor) -> Tensor
     var embeddingDim: Int { get }
+    /// Side of the square images the vision tower takes.
+    var imageSize: Int { get }
+    /// Text positions (longer token sequences are truncated to it).
+    var contextLength: Int { get }
 }
 
 extension CLIPModel: TwoTowerModel {
@@ -44,6 +48,8 @@ extension CLIPModel: TwoTowerModel {
         images.matmul(texts.transposed()) * Foundation.exp(logitScale.value.item)
     }
     public var embeddingDim: Int { config.projectionDim }
+    public var contextLength: Int { config.textConfig.maxPositionEmbeddings }
+    public var imageSize: Int { config.visionConfig.imageSize }
 }
 
 extension SiglipModel: TwoTowerModel {
@@ -51,6 +57,8 @@ extension SiglipModel: TwoTowerModel {
         images.matmul(texts.transposed()) * Foundation.exp(logitScale.value.item) + logitBias.value.item
     }
     public var embeddingDim: Int { config.visionConfig.hiddenSize }
+    public var contextLength: Int { config.textConfig.maxPositionEmbeddings }
+    public var imageSize: Int { config.visionConfig.imageSize }
 }
 
 /// A loaded model folder: encode texts and images to L2-normalised embeddings.

@@ -69,8 +69,6 @@ public final class ELIPMapper: Module {
 public protocol PromptGuidedModel: TwoTowerModel {
     /// Width of the vision transformer (the prompts' last dimension).
     var visionWidth: Int { get }
-    /// Side of the square images the vision transformer takes.
-    var imageSize: Int { get }
     /// Image features `[batch, dim]` encoded with per-image prompts `[batch, m, visionWidth]`.
     func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable
     /// The model's own training loss on matching rows of normalised embeddings, with its
@@ -85,7 +83,6 @@ public protocol PromptGuidedModel: TwoTowerModel {
 
 extension CLIPModel: PromptGuidedModel {
     public var visionWidth: Int { config.visionConfig.hiddenSize }
-    public var imageSize: Int { config.visionConfig.imageSize }
     public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
         clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp())
     }
@@ -99,7 +96,6 @@ extension CLIPModel: PromptGuidedModel {
 
 extension SiglipModel: PromptGuidedModel {
     public var visionWidth: Int { config.visionConfig.hiddenSize }
-    public var imageSize: Int { config.visionConfig.imageSize }
     public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
         sigmoidLoss(textEmbeds: textEmbeds, imageEmbeds: imageEmbeds, logitScale: logitScale, logitBias: logitBias)
     }
