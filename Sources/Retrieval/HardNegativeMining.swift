@@ -104,7 +104,7 @@ public struct HardNegativeMiner {
 
         var order = Array(0..<n)
         var g = RandomGenerator(seed: seed)
-        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, g.nextInt(below: i + 1)) }
+        g.shuffle(&order)
 
         var used = [Bool](repeating: false, count: n)
         var firstFree = [Int32](repeating: 0, count: imageCount)   // scan start within each image's pairs

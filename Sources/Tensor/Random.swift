@@ -66,4 +66,9 @@ public struct RandomGenerator: Sendable {
             if x < limit { return Int(x % b) }
         }
     }
+
+    /// Shuffles `array` in place (Fisher–Yates, last position first).
+    public mutating func shuffle<T>(_ array: inout [T]) {
+        for i in stride(from: array.count - 1, to: 0, by: -1) { array.swapAt(i, nextInt(below: i + 1)) }
+    }
 }

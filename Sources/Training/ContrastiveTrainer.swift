@@ -162,7 +162,7 @@ public final class ContrastiveTrainer {
     public func batches(epoch: Int) -> [[(image: Int, caption: Int)]] {
         var rng = RandomGenerator(seed: UInt64(truncatingIfNeeded: config.seed) &* 0x100_0000_01B3 &+ UInt64(epoch) &+ 1)
         var order = Array(0..<train.items.count)
-        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
+        rng.shuffle(&order)
         let picks = order.map { (image: $0, caption: rng.nextInt(below: train.items[$0].captions.count)) }
         return stride(from: 0, to: picks.count, by: config.trainBs).map { Array(picks[$0..<min($0 + config.trainBs, picks.count)]) }
             .filter { $0.count >= 2 }

@@ -92,7 +92,7 @@ public final class ELIPTrainer {
         let seed = UInt64(truncatingIfNeeded: config.seed) &+ UInt64(epoch)
         var all = miner.batches(neighbours, batchSize: config.batchSize, seed: seed, distinctImages: config.objective == .query)
         var g = RandomGenerator(seed: seed ^ 0x5EED_BA7C_4E50_0000)
-        for i in stride(from: all.count - 1, to: 0, by: -1) { all.swapAt(i, g.nextInt(below: i + 1)) }
+        g.shuffle(&all)
         return all
     }
 

@@ -94,7 +94,7 @@ public struct SyntheticShapes: Sendable {
         let palette = Self.sceneColours
         let background = rng.nextInt(below: Self.backgrounds.count)
         var colours = Array(palette.indices)
-        for i in stride(from: colours.count - 1, to: 0, by: -1) { colours.swapAt(i, rng.nextInt(below: i + 1)) }
+        rng.shuffle(&colours)
         let objects = (0..<3).map { i -> Object in
             Object(shape: Shape.allCases[rng.nextInt(below: Shape.allCases.count)], colour: colours[i], large: rng.nextInt(below: 2) == 1,
                    x: [0.18, 0.5, 0.82][i] + (rng.nextDouble() - 0.5) * 0.06, y: 0.5 + (rng.nextDouble() - 0.5) * 0.3)

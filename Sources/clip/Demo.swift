@@ -13,16 +13,14 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate data, train a CLIP from scratch, train ELIP on it, re-rank; prints Base vs Rerank.")
     @Option(help: "Output folder.") var out = "runs/demo"
-    @Option(help: "Dataset family: \(SyntheticShapes.Family.allCases.map(\.rawValue).joined(separator: " or ")) (see clip data synth).")
-    var family = SyntheticShapes.Family.scenes.rawValue
+    @Option(help: "Dataset family (see clip data synth).") var family = SyntheticShapes.Family.scenes
     @Option(help: "Images to generate (80% train, 10% val, 10% test).") var images = 1500
     @Option(help: "Image side in pixels (a multiple of 8).") var size = 64
     @Option(help: "Model preset: tiny or small.") var preset = "tiny"
     @Option(help: "Width of the CLIP's shared embedding space (default: the preset's width).") var embedDim: Int?
     @Option(help: "CLIP training epochs.") var epochs = 20
     @Option(help: "CLIP learning rate.") var lr = 1e-3
-    @Option(help: "ELIP objective: \(ELIPObjectiveKind.allCases.map(\.rawValue).joined(separator: " or ")).")
-    var objective = ELIPObjectiveKind.query.rawValue
+    @Option(help: "ELIP objective.") var objective = ELIPObjectiveKind.query
     @Option(help: "ELIP batch size (the query objective runs B × B guided encodes per batch).") var elipBatch = 8
     @Option(help: "ELIP mapper epochs.") var elipEpochs = 2
     @Option(help: "ELIP mapper learning rate.") var elipLr = 5e-3
@@ -34,12 +32,6 @@ struct Demo: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Colour-swapped twin images in the shapes family (see clip data synth).") var twins = true
 
     func validate() throws {
-        guard SyntheticShapes.Family(rawValue: family) != nil else {
-            throw ValidationError("--family: unknown value '\(family)' (known: \(SyntheticShapes.Family.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
-        guard ELIPObjectiveKind(rawValue: objective) != nil else {
-            throw ValidationError("--objective: unknown value '\(objective)' (known: \(ELIPObjectiveKind.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
         guard ["val", "test"].contains(evalSplit) else { throw ValidationError("--eval-split: val or test, got '\(evalSplit)'") }
     }
 
@@ -47,10 +39,9 @@ struct Demo: ParsableCommand {
         try reportingErrors {
             let start = Date()
             let data = out + "/data"
-            let fam = SyntheticShapes.Family(rawValue: family)!, kind = ELIPObjectiveKind(rawValue: objective)!
-            print("== 1/4 dataset: \(images) procedural images (\(fam.rawValue)) → \(data)")
+            print("== 1/4 dataset: \(images) procedural images (\(family.rawValue)) → \(data)")
             let progress = ProgressLine(total: images, unit: "image")
-            let summary = try SyntheticShapes(family: fam, size: size, seed: UInt64(truncatingIfNeeded: seed), twins: twins)
+            let summary = try SyntheticShapes(family: family, size: size, seed: UInt64(truncatingIfNeeded: seed), twins: twins)
                 .write(to: data, count: images) { _ in progress.tick() }
             print("\(summary.captions) captions; splits train \(summary.splits["train"]!), val \(summary.splits["val"]!), test \(summary.splits["test"]!)")
 
@@ -67,13 +58,13 @@ struct Demo: ParsableCommand {
             var clipLosses: [(x: Double, y: Double)] = []
             try runContrastive(trainer, resume: false) { update, loss in clipLosses.append((Double(update), Double(loss))) }
 
-            print("== 3/4 ELIP mapper on the frozen CLIP (\(kind.rawValue) objective, hard-negative batches of \(elipBatch))")
+            print("== 3/4 ELIP mapper on the frozen CLIP (\(objective.rawValue) objective, hard-negative batches of \(elipBatch))")
             var ec = ELIPConfig(modelName: out + "/clip/best", outputRoot: out + "/elip", dataset: .init(name: data))
             ec.imgSize = size
             ec.promptTokens = promptTokens
             ec.mapperHidden = mapperHidden
             ec.batchSize = elipBatch
-            ec.objective = kind
+            ec.objective = objective
             ec.epochs = elipEpochs
             ec.lr = elipLr
             ec.seed = seed
@@ -99,7 +90,7 @@ struct Demo: ParsableCommand {
 
             var clipPanel = CurvePlot.Panel(title: "CLIP contrastive loss (from scratch)", xLabel: "update", yLabel: "loss", points: clipLosses)
             clipPanel.overlay = movingAverage(clipLosses, 9)
-            var elipPanel = CurvePlot.Panel(title: "ELIP loss (\(kind.rawValue); line: epoch mean)", xLabel: "update", yLabel: "loss", points: elipLosses)
+            var elipPanel = CurvePlot.Panel(title: "ELIP loss (\(objective.rawValue); line: epoch mean)", xLabel: "update", yLabel: "loss", points: elipLosses)
             elipPanel.overlay = epochMeans
             try CurvePlot(panels: [clipPanel, elipPanel]).write(to: out + "/curves.png")
             let enc = JSONEncoder()

@@ -5,6 +5,9 @@ import Foundation
 import Models
 import Training
 
+extension SyntheticShapes.Family: ExpressibleByArgument {}
+extension ELIPObjectiveKind: ExpressibleByArgument {}
+
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data", abstract: "Generate datasets.", subcommands: [Synth.self])
@@ -13,23 +16,17 @@ struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a procedural dataset: PNG images, manifest.jsonl and train/val/test splits.")
         @Option(help: "Destination folder.") var out: String
-        @Option(help: "scenes (four shapes in a grid, captions naming two and where they stand) or shapes (one to three shapes described in full).")
-        var family = SyntheticShapes.Family.scenes.rawValue
+        @Option(help: "scenes (three shapes in a row, each caption naming two and which is on the left) or shapes (one to three shapes described in full).")
+        var family = SyntheticShapes.Family.scenes
         @Option(help: "Number of images.") var n = 1000
         @Option(help: "Random seed.") var seed = 0
         @Option(help: "Image side in pixels.") var size = 64
         @Flag(inversion: .prefixedNo, help: "shapes: make every odd image the colour-swapped twin of the one before it.") var twins = true
 
-        func validate() throws {
-            guard SyntheticShapes.Family(rawValue: family) != nil else {
-                throw ValidationError("--family: unknown value '\(family)' (known: \(SyntheticShapes.Family.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-        }
-
         func run() throws {
             try reportingErrors {
                 let progress = ProgressLine(total: n, unit: "image")
-                let s = try SyntheticShapes(family: SyntheticShapes.Family(rawValue: family)!, size: size,
+                let s = try SyntheticShapes(family: family, size: size,
                                             seed: UInt64(truncatingIfNeeded: seed), twins: twins)
                     .write(to: out, count: n) { _ in progress.tick() }
                 print("\(s.images) images, \(s.captions) captions (train \(s.splits["train"] ?? 0), val \(s.splits["val"] ?? 0), test \(s.splits["test"] ?? 0)) → \(out)")
