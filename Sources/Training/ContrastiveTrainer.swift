@@ -87,13 +87,13 @@ public final class ContrastiveTrainer {
 
     /// Builds the model (a preset, or a folder to fine-tune), applies the locks, decodes and
     /// preprocesses the training images once.
-    /// - Throws: `ConfigError` / `ModelError` / `CheckpointError` naming the problem.
+    /// - Throws: `ClipError` naming the problem.
     public init(config: ContrastiveConfig) throws {
         try config.validate()
         self.config = config
         if let preset = ContrastiveConfig.preset(config.model, imageSize: config.imageSize, projectionDim: config.projectionDim) {
             guard config.imageSize % 8 == 0, config.imageSize >= 16 else {
-                throw ConfigError("image_size must be a multiple of 8 and at least 16 for preset '\(config.model)', got \(config.imageSize)")
+                throw ClipError.invalidArgument("image_size must be a multiple of 8 and at least 16 for preset '\(config.model)', got \(config.imageSize)")
             }
             let m = try ParameterInitialization.seeded(UInt64(truncatingIfNeeded: config.seed)) { try CLIPModel(preset) }
             var processor = ImageProcessorConfig.clip
@@ -107,21 +107,21 @@ public final class ContrastiveTrainer {
             tokenizerSource = nil
         } else {
             if let p = config.projectionDim {
-                throw ConfigError("projection_dim \(p) applies to presets (\(ContrastiveConfig.presetNames.joined(separator: ", "))) only; '\(config.model)' brings its own")
+                throw ClipError.invalidArgument("projection_dim \(p) applies to presets (\(ContrastiveConfig.presetNames.joined(separator: ", "))) only; '\(config.model)' brings its own")
             }
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: config.model, isDirectory: &isDir), isDir.boolValue else {
-                throw ConfigError("model '\(config.model)' is neither a preset (\(ContrastiveConfig.presetNames.joined(separator: ", "))) nor a model folder")
+                throw ClipError.invalidArgument("model '\(config.model)' is neither a preset (\(ContrastiveConfig.presetNames.joined(separator: ", "))) nor a model folder")
             }
             pipeline = try ImageTextPipeline(directory: config.model)
-            guard let m = pipeline.model as? any PromptGuidedModel else { throw ConfigError("\(config.model): unsupported model") }
+            guard let m = pipeline.model as? any PromptGuidedModel else { throw ClipError.unsupported("\(config.model): unsupported model") }
             model = m
             tokenizerSource = config.model
         }
         Self.applyLocks(model, config)
         train = try ImageTextDataset(path: ImageTextDataset.manifest(config.dataset, split: config.trainSplit),
                                      maxItems: config.maxTrainExamples)
-        guard train.items.count >= 2 else { throw ConfigError("\(train.source): need at least two training images") }
+        guard train.items.count >= 2 else { throw ClipError.invalidArgument("\(train.source): need at least two training images") }
         let processor = pipeline.processor
         trainPixels = try train.items.map { try processor(try RGBImage(contentsOfPNG: $0.image)) }
         // As many batches as `batches(epoch:)` makes: full ones, plus a last one of at least two.

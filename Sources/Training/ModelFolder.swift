@@ -1,6 +1,7 @@
 // Writing a model folder in Hugging Face layout, as a whole or not at all.
 
 import Foundation
+import Tensor
 import NN
 import Models
 
@@ -23,7 +24,7 @@ public enum ModelFolder {
         do {
             try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         } catch {
-            throw ConfigError("\(directory): cannot create a temporary folder in '\(base)' (\(error.localizedDescription))")
+            throw ClipError.io("\(directory): cannot create a temporary folder in '\(base)' (\(error.localizedDescription))")
         }
         var done = false
         defer { if !done { try? fm.removeItem(atPath: tmp) } }
@@ -40,7 +41,7 @@ public enum ModelFolder {
             configData = try enc.encode(m.config)
             processorClass = "SiglipImageProcessor"
         default:
-            throw ConfigError("\(directory): cannot write a \(type(of: model)) in HF layout")
+            throw ClipError.unsupported("\(directory): cannot write a \(type(of: model)) in HF layout")
         }
         try put(String(decoding: configData, as: UTF8.self) + "\n", tmp + "/config.json")
         try SafeTensors.write(model.stateDict().map { (name: $0.key, tensor: $0.tensor) },
@@ -51,11 +52,11 @@ public enum ModelFolder {
                          "spiece.model", "added_tokens.json"]
             for f in files where fm.fileExists(atPath: source + "/" + f) {
                 do { try fm.copyItem(atPath: source + "/" + f, toPath: tmp + "/" + f) } catch {
-                    throw ConfigError("\(source)/\(f): cannot copy into the checkpoint (\(error.localizedDescription))")
+                    throw ClipError.io("\(source)/\(f): cannot copy into the checkpoint (\(error.localizedDescription))")
                 }
             }
         } else {
-            do { try CLIPTokenizer.writeStandardFiles(to: tmp) } catch let e as ModelError { throw ConfigError(e.message) }
+            try CLIPTokenizer.writeStandardFiles(to: tmp)
         }
         try extra(tmp)
         try replace(directory, with: tmp)
@@ -69,21 +70,21 @@ public enum ModelFolder {
         if fm.fileExists(atPath: directory) {
             let o = tmp + ".old"
             guard rename(directory, o) == 0 else {
-                throw ConfigError("\(directory): cannot move the previous folder aside (\(String(cString: strerror(errno))))")
+                throw ClipError.io("\(directory): cannot move the previous folder aside (\(String(cString: strerror(errno))))")
             }
             old = o
         }
         guard rename(tmp, directory) == 0 else {
             let why = String(cString: strerror(errno))
             if let old { _ = rename(old, directory) }
-            throw ConfigError("\(directory): cannot move the new folder into place (\(why))")
+            throw ClipError.io("\(directory): cannot move the new folder into place (\(why))")
         }
         if let old { try? fm.removeItem(atPath: old) }
     }
 
     static func put(_ text: String, _ path: String) throws {
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw ConfigError("\(path): cannot write (\(error.localizedDescription))")
+            throw ClipError.io("\(path): cannot write (\(error.localizedDescription))")
         }
     }
 

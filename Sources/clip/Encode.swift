@@ -8,23 +8,10 @@ import Tensor
 import Retrieval
 import Training
 
-/// Errors reach the user as one line on standard error and exit status 1.
-struct CLIFailure: Error, CustomStringConvertible {
-    let description: String
-}
-
-/// Runs `body`, turning every library error (model, checkpoint, index, configuration) into a
-/// one-line CLI failure.
-func reportingErrors(_ body: () throws -> Void) throws {
-    do { try body() } catch let e as ModelError {
-        throw CLIFailure(description: e.message)
-    } catch let e as CheckpointError {
-        throw CLIFailure(description: e.message)
-    } catch let e as IndexError {
-        throw CLIFailure(description: e.message)
-    } catch let e as ConfigError {
-        throw CLIFailure(description: e.message)
-    }
+/// Runs a command's body. Its errors reach `Clip.main`, which prints a `ClipError`'s message (and a
+/// description of any other error) as one line on standard error and exits with status 1.
+func reportingErrors(_ body: () throws -> Void) rethrows {
+    try body()
 }
 
 /// JSON text for embeddings (shortest round-trip float formatting).
@@ -59,7 +46,7 @@ struct Encode: ParsableCommand {
             var texts = self.texts
             if let textFile {
                 guard let content = try? String(contentsOfFile: textFile, encoding: .utf8) else {
-                    throw CLIFailure(description: "\(textFile): cannot read the file as UTF-8")
+                    throw ClipError.io("\(textFile): cannot read the file as UTF-8")
                 }
                 texts += content.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
                 if texts.last == "" { texts.removeLast() }

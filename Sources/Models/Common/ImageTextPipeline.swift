@@ -11,18 +11,18 @@ public enum ModelKind: String, Sendable {
     case clip, siglip
 
     /// Reads `model_type` from `directory/config.json`.
-    /// - Throws: `ModelError` when the file is unreadable or the kind is not supported.
+    /// - Throws: `ClipError` when the file is unreadable or the kind is not supported.
     public static func detect(directory: String) throws -> ModelKind {
         let path = directory + "/config.json"
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError("\(path): cannot read the file (is '\(directory)' a model folder?)")
+            throw ClipError.io("\(path): cannot read the file (is '\(directory)' a model folder?)")
         }
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ModelError("\(path): not valid JSON")
+            throw ClipError.format("\(path): not valid JSON")
         }
-        guard let type = root["model_type"] as? String else { throw ModelError("\(path): model_type missing") }
+        guard let type = root["model_type"] as? String else { throw ClipError.format("\(path): model_type missing") }
         guard let kind = ModelKind(rawValue: type) else {
-            throw ModelError("\(path): model_type '\(type)' is not supported (supported: clip, siglip)")
+            throw ClipError.unsupported("\(path): model_type '\(type)' is not supported (supported: clip, siglip)")
         }
         return kind
     }

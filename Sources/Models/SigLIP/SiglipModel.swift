@@ -102,7 +102,7 @@ public final class SiglipVisionTransformer: Module {
         let s = config.imageSize
         guard pixels.shape.count == 4, pixels.shape[0] > 0, pixels.shape[1] == config.numChannels,
               pixels.shape[2] == s, pixels.shape[3] == s else {
-            throw ModelError("vision: pixels must be [batch, \(config.numChannels), \(s), \(s)], got \(pixels.shape)")
+            throw ClipError.shape("vision: pixels must be [batch, \(config.numChannels), \(s), \(s)], got \(pixels.shape)")
         }
         var x = patchEmbedding(pixels) + positionEmbedding.weight
         if let prompts {
