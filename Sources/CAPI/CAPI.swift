@@ -189,7 +189,6 @@ private func loadModel(_ function: String, _ dir: UnsafePointer<CChar>?, _ opts:
         }
         guard isDir.boolValue else { throw ClipError(.io, "\(path): not a folder (give the model folder)") }
         let pipeline = try ImageTextPipeline(directory: path)
-        guard pipeline.model is any PromptGuidedModel else { throw ClipError(.unsupported, "\(path): unsupported model") }
         if options.threads > 0 { Threads.count = Int(options.threads) }   // process-wide: see clipcore.h
         out.pointee = register(ModelHandle(pipeline, precision: options.precision))
         return CLIP_OK
@@ -219,14 +218,13 @@ private func modelProperty(_ function: String, _ model: OpaquePointer?, _ out: U
     }
 }
 
+/// CLIP_MODEL_* of clipcore.h by family name (config.json's model_type); a family the header does
+/// not name yet reads as 0.
+private let modelKindCodes: [String: Int] = ["clip": 1, "siglip": 2]
+
 @_cdecl("clip_model_kind")
 public func clip_model_kind(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
-    modelProperty("clip_model_kind", model, out) { m in
-        switch m.pipeline.kind {
-        case .clip: 1     // CLIP_MODEL_CLIP
-        case .siglip: 2   // CLIP_MODEL_SIGLIP
-        }
-    }
+    modelProperty("clip_model_kind", model, out) { modelKindCodes[$0.pipeline.kind] ?? 0 }
 }
 
 @_cdecl("clip_model_embedding_dim")
@@ -370,9 +368,7 @@ public func clip_elip_load(_ base: OpaquePointer?, _ mapperPath: UnsafePointer<C
         let path = String(cString: mapperPath)
         guard FileManager.default.fileExists(atPath: path) else { throw ClipError(.io, "\(path): no such file") }
         let mapper = try ELIPMapper.load(path: path)
-        guard let guided = m.pipeline.model as? any PromptGuidedModel else {
-            throw ClipError(.unsupported, "the model cannot take visual prompts")
-        }
+        let guided = m.pipeline.model
         guard mapper.textDim == guided.embeddingDim, mapper.visionDim == guided.visionWidth else {
             throw ClipError(.shape, "\(path): mapper maps \(mapper.textDim) → \(mapper.promptTokens) × \(mapper.visionDim), "
                             + "the model needs \(guided.embeddingDim) → m × \(guided.visionWidth)")
@@ -397,7 +393,7 @@ public func clip_rerank(_ elip: OpaquePointer?, _ query: UnsafePointer<CChar>?, 
         let files = try strings(imagePaths, count, "image_paths")
         let text = String(cString: query)
         let images = try files.map { try RGBImage(contentsOfPNG: $0) }
-        let model = e.base.pipeline.model as! any PromptGuidedModel
+        let model = e.base.pipeline.model
         let scores: [Float] = try e.base.run {
             let pipeline = e.base.pipeline
             return try ELIPObjective.guidedScores(model: model, mapper: e.mapper, query: try pipeline.encode(texts: [text]),

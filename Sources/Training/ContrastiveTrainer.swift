@@ -39,18 +39,18 @@ public final class ContrastiveStep {
         return loss.value.item
     }
 
-    /// Clips, sets the scheduled rate, steps AdamW, clears gradients and clamps CLIP's temperature to
-    /// [0, ln 100] as open_clip does. Returns the gradient norm before clipping.
+    /// Clips, sets the scheduled rate, steps AdamW, clears gradients and clamps the temperature to the
+    /// model's `logitScaleRange` (CLIP: [0, ln 100], as open_clip does). Returns the gradient norm before clipping.
     @discardableResult
     public func update() -> Float {
         let norm = maxGradNorm > 0 ? clipGradientNorm(trainable, maxNorm: maxGradNorm) : 0
         optimizer.learningRate = schedule.rate(at: updates)
         optimizer.step()
         optimizer.zeroGrad()
-        if let clip = model as? CLIPModel {
-            let v = clip.logitScale.value.item
-            let clamped = min(max(v, 0), Float(Foundation.log(100.0)))
-            if clamped != v { clip.logitScale.assign(Tensor.full(clip.logitScale.shape, clamped)) }
+        if let range = model.logitScaleRange {
+            let v = model.logitScale.value.item
+            let clamped = min(max(v, range.lowerBound), range.upperBound)
+            if clamped != v { model.logitScale.assign(Tensor.full(model.logitScale.shape, clamped)) }
         }
         updates += 1
         return norm
@@ -102,7 +102,7 @@ public final class ContrastiveTrainer {
             processor.cropWidth = config.imageSize
             let tok = try CLIPTokenizer.standard(contextLength: preset.textConfig.maxPositionEmbeddings)
             model = m
-            pipeline = ImageTextPipeline(model: m, kind: .clip, processor: ImageProcessor(processor),
+            pipeline = ImageTextPipeline(model: m, processor: ImageProcessor(processor),
                                          tokenize: { tok($0, padToContext: false) })
             tokenizerSource = nil
         } else {
@@ -114,8 +114,7 @@ public final class ContrastiveTrainer {
                 throw ClipError.invalidArgument("model '\(config.model)' is neither a preset (\(ContrastiveConfig.presetNames.joined(separator: ", "))) nor a model folder")
             }
             pipeline = try ImageTextPipeline(directory: config.model)
-            guard let m = pipeline.model as? any PromptGuidedModel else { throw ClipError.unsupported("\(config.model): unsupported model") }
-            model = m
+            model = pipeline.model
             tokenizerSource = config.model
         }
         Self.applyLocks(model, config)
@@ -216,13 +215,7 @@ public final class ContrastiveTrainer {
     }
 
     /// exp(logit_scale): the multiplier on cosine similarities.
-    public var temperature: Float {
-        switch model {
-        case let m as CLIPModel: return Foundation.exp(m.logitScale.value.item)
-        case let m as SiglipModel: return Foundation.exp(m.logitScale.value.item)
-        default: return 1
-        }
-    }
+    public var temperature: Float { model.temperature }
 
     /// Mean of R@1/5/10 in both directions (open_clip's `mean_recall`-style model selection score).
     public static func meanRecall(_ m: RetrievalMetrics) -> Double {

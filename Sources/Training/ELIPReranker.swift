@@ -57,9 +57,7 @@ public enum ELIPReranker {
     /// (ties keep the base order). A positive outside the top-k keeps its base rank.
     public static func evaluate(pipeline: ImageTextPipeline, mapper: ELIPMapper, dataset: ImageTextDataset,
                                 k: Int, maxPairs: Int? = nil, ks: [Int] = RetrievalEvaluator.defaultKs) throws -> RerankReport {
-        guard let model = pipeline.model as? any PromptGuidedModel else {
-            throw ClipError.unsupported("\(pipeline.directory): this model cannot take visual prompts")
-        }
+        let model = pipeline.model
         var pairs = dataset.pairs
         if let maxPairs { pairs = Array(pairs.prefix(maxPairs)) }
         guard !pairs.isEmpty, k > 0 else { throw ClipError.invalidArgument("\(dataset.source): nothing to evaluate (or k ≤ 0)") }

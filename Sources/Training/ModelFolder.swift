@@ -11,7 +11,8 @@ public enum ModelFolder {
     /// Writes `model` to `directory`. Everything goes to a temporary sibling folder first, which then
     /// replaces `directory` by rename, so a reader sees the old folder or the new one, never a mix.
     /// - Parameters:
-    ///   - tokenizerSource: a folder whose tokenizer files are copied; nil writes the standard CLIP vocabulary.
+    ///   - tokenizerSource: a folder whose tokenizer files are copied; nil writes the family's standard
+    ///     tokenizer files (CLIP's vocabulary).
     ///   - extra: more files to place in the folder (name → contents), e.g. trainer state.
     public static func write(_ model: any TwoTowerModel, processor: ImageProcessorConfig, tokenizerSource: String?,
                              to directory: String, metadata: [String: String] = [:],
@@ -31,22 +32,11 @@ public enum ModelFolder {
 
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let configData: Data
-        let processorClass: String
-        switch model {
-        case let m as CLIPModel:
-            configData = try enc.encode(m.config)
-            processorClass = "CLIPImageProcessor"
-        case let m as SiglipModel:
-            configData = try enc.encode(m.config)
-            processorClass = "SiglipImageProcessor"
-        default:
-            throw ClipError.unsupported("\(directory): cannot write a \(type(of: model)) in HF layout")
-        }
+        let configData = try enc.encode(model.config)
         try put(String(decoding: configData, as: UTF8.self) + "\n", tmp + "/config.json")
         try SafeTensors.write(model.stateDict().map { (name: $0.key, tensor: $0.tensor) },
                               metadata: metadata.merging(["format": "pt"]) { a, _ in a }, to: tmp + "/model.safetensors")
-        try put(processor.json(processorClass: processorClass), tmp + "/preprocessor_config.json")
+        try put(processor.json(processorClass: model.family.imageProcessorClass), tmp + "/preprocessor_config.json")
         if let source = tokenizerSource {
             let files = ["vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                          "spiece.model", "added_tokens.json"]
@@ -56,7 +46,7 @@ public enum ModelFolder {
                 }
             }
         } else {
-            try CLIPTokenizer.writeStandardFiles(to: tmp)
+            try model.family.writeStandardTokenizerFiles(to: tmp)
         }
         try extra(tmp)
         try replace(directory, with: tmp)

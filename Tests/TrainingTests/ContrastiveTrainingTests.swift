@@ -22,7 +22,7 @@ import Training
         let steps = Int(f.metadata["steps"]!)!, warmup = Int(f.metadata["warmup"]!)!
         let base = Float(f.metadata["base_lr"]!)!, wd = Float(f.metadata["weight_decay"]!)!
         let pipeline = try ImageTextPipeline(directory: Self.fixtures + "/" + folder)
-        let model = pipeline.model as! any PromptGuidedModel
+        let model = pipeline.model
         let schedule = WarmupCosineSchedule(base: base, warmupSteps: warmup, totalSteps: steps)
         let step = ContrastiveStep(model: model, lr: base, weightDecay: wd, schedule: schedule, maxGradNorm: 1)
         let ids = Indices(shape: try f.tensor("input_ids").shape, values: try f.int64("input_ids").map { Int($0) })

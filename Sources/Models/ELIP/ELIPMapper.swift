@@ -47,7 +47,7 @@ public final class ELIPMapper: Module {
     }
 
     /// Reads a mapper file; sizes come from the weights and `prompt_tokens` from the metadata.
-    /// - Throws: `ClipError` (.format for missing metadata or a file that is not a mapper, .shape for inconsistent shapes, and the checkpoint reader's kinds).
+    /// - Throws: `ClipError` (.format for a file that is not a mapper, or the reader's .io / .format).
     public static func load(path: String) throws -> ELIPMapper {
         let f = try SafeTensorsFile(path: path)
         guard let m = f.metadata["prompt_tokens"].flatMap(Int.init), m > 0 else {
@@ -79,34 +79,6 @@ public protocol PromptGuidedModel: TwoTowerModel {
     /// of row `r`. CLIP: cross-entropy of `exp(logit_scale)·scores` (text → image); SigLIP: the
     /// sigmoid loss of `exp(logit_scale)·scores + logit_bias`, +1 at the label and −1 elsewhere.
     func queryLoss(scores: Variable, labels: [Int]) -> Variable
-}
-
-extension CLIPModel: PromptGuidedModel {
-    public var visionWidth: Int { config.visionConfig.hiddenSize }
-    public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
-        clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp())
-    }
-    public func queryLoss(scores: Variable, labels: [Int]) -> Variable {
-        (scores * logitScale.exp()).crossEntropy(labels: labels) * Float(labels.count)
-    }
-    public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
-        visualProjection(try visionModel.pooled(pixels, prompts: prompts))
-    }
-}
-
-extension SiglipModel: PromptGuidedModel {
-    public var visionWidth: Int { config.visionConfig.hiddenSize }
-    public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
-        sigmoidLoss(textEmbeds: textEmbeds, imageEmbeds: imageEmbeds, logitScale: logitScale, logitBias: logitBias)
-    }
-    public func queryLoss(scores: Variable, labels: [Int]) -> Variable {
-        let z = Tensor.full(scores.shape, -1)
-        for (r, l) in labels.enumerated() { z[r, l] = 1 }
-        return ((scores * logitScale.exp() + logitBias) * Variable(z)).logSigmoid().sum() * -1
-    }
-    public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
-        try visionModel(pixels, prompts: prompts).pooled
-    }
 }
 
 /// Checks prompts against a batch of images.

@@ -138,8 +138,7 @@ public final class SiglipModel: Module {
 
     /// Loads `config.json` and the weights of a folder in HF layout.
     public static func load(directory: String) throws -> SiglipModel {
-        let config = try SiglipConfig.load(path: directory + "/config.json")
-        return try loadWeights(directory) { try SiglipModel(config) }
+        try SiglipFamily.load(directory: directory)
     }
 
     /// Text features `[batch, dim]` (not normalised).
