@@ -29,14 +29,12 @@ struct Clip: ParsableCommand {
             try command.run()
         } catch let e as ClipError {
             fail(e.message)
-        } catch let e as ValidationError {
-            exit(withError: e)
         } catch let e as ExitCode {
             exit(withError: e)
-        } catch let e as CleanExit {
-            exit(withError: e)
+        } catch where exitCode(for: error) != .failure {
+            exit(withError: error)   // help, version, validation: ArgumentParser's own output and status
         } catch let e as LocalizedError where e.errorDescription != nil {
-            fail("\(e.errorDescription ?? "")")
+            fail(e.errorDescription ?? "")
         } catch {
             fail("unexpected error (\(type(of: error))): \(error)")
         }
