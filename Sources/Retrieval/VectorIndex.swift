@@ -38,10 +38,18 @@ public final class VectorIndex: @unchecked Sendable {
 
     deinit { cfaiss_index_free(handle) }
 
+    /// Throws for a failed shim call: its invalid-argument and out-of-memory statuses keep their
+    /// kinds; a faiss exception (or anything else) becomes `kind`.
     static func check(_ status: Int32, _ kind: ClipError.Kind = .internal) throws {
         guard status == 0 else {
             let message = String(cString: cfaiss_last_error())
-            throw ClipError(status == -1 ? .invalidArgument : kind, message.isEmpty ? "faiss status \(status)" : message)
+            let k: ClipError.Kind
+            switch status {
+            case Int32(CFAISS_ERR_INVALID_ARGUMENT): k = .invalidArgument
+            case Int32(CFAISS_ERR_OUT_OF_MEMORY): k = .outOfMemory
+            default: k = kind
+            }
+            throw ClipError(k, message.isEmpty ? "faiss status \(status)" : message)
         }
     }
 
@@ -49,7 +57,8 @@ public final class VectorIndex: @unchecked Sendable {
     public init(dimension: Int, factory: String = "Flat", metric: IndexMetric = .innerProduct) throws {
         var h: OpaquePointer?
         try VectorIndex.check(cfaiss_index_factory(Int64(dimension), factory,
-                                                   metric == .l2 ? Int32(CFAISS_METRIC_L2) : Int32(CFAISS_METRIC_INNER_PRODUCT), &h))
+                                                   metric == .l2 ? Int32(CFAISS_METRIC_L2) : Int32(CFAISS_METRIC_INNER_PRODUCT), &h),
+                              .invalidArgument)   // faiss refuses a description it cannot parse
         handle = h!
         self.dimension = dimension
         description = factory
