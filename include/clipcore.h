@@ -46,6 +46,13 @@ extern "C" {
  * clip_last_error() message, never dereferenced. Freeing such a value, or a
  * handle twice, does nothing.
  */
+/* Status codes (this enum is their one definition; scripts/check-status-codes.py
+ * holds Sources/CAPI/CAPI.swift and python/clipcore.py to it). Each error code
+ * is one kind of failure: INVALID_ARGUMENT a bad argument or setting, IO a
+ * missing or unreadable (or unwritable) file, FORMAT malformed contents (JSON,
+ * safetensors header, PNG), SHAPE sizes that do not fit together, UNSUPPORTED
+ * well-formed input this library does not handle (a model_type, a dtype),
+ * OUT_OF_MEMORY, INTERNAL a failure inside the library. */
 enum { CLIP_OK = 0, CLIP_ERR_INVALID_ARGUMENT = -1, CLIP_ERR_IO = -2, CLIP_ERR_FORMAT = -3,
        CLIP_ERR_SHAPE = -4, CLIP_ERR_UNSUPPORTED = -5, CLIP_ERR_OUT_OF_MEMORY = -6, CLIP_ERR_INTERNAL = -7 };
 enum { CLIP_LOSS_INFONCE = 0, CLIP_LOSS_SIGMOID = 1 };

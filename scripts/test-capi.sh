@@ -3,6 +3,8 @@
 #  - examples/c/clip_example.c, built against include/clipcore.h, checks every
 #    output against transformers' values, then runs again under valgrind
 #    (no invalid access, no definite leak) when valgrind is installed;
+#  - scripts/check-status-codes.py checks the status codes of CAPI.swift and
+#    python/clipcore.py (and clip_status_string) against the header's enum;
 #  - python/clipcore.py, pip-installed into a scratch folder, runs the binding
 #    test (parity, NumPy loss/mining, bad input, threads) and the Python example.
 set -euo pipefail
@@ -46,6 +48,8 @@ else
 fi
 # The suite's own Python (scripts/python-env.sh), never the ambient interpreter's packages.
 python=${CLIPCORE_TEST_PYTHON:-$(scripts/python-env.sh)}
+# The status codes: the header is their one source; Swift, Python and clip_status_string must agree.
+"$python" scripts/check-status-codes.py "$lib/libclipcore.so"
 "$python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --target "$scratch/py" ./python
 rm -rf python/build python/clipcore.egg-info
 env -i CLIPCORE_LIB="$lib/libclipcore.so" PYTHONPATH="$scratch/py" "$python" Tests/python/test_binding.py "$(pwd)/Tests/Fixtures"

@@ -98,7 +98,7 @@ enum LoadOptions {
         }
         if size > knownSize {
             for i in knownSize..<size where raw.load(fromByteOffset: i, as: UInt8.self) != 0 {
-                throw CAPIError(CLIP_ERR_UNSUPPORTED, "opts->struct_size is \(size) and byte \(i) is set: this library "
+                throw ClipError(.unsupported, "opts->struct_size is \(size) and byte \(i) is set: this library "
                                 + "knows only the first \(knownSize) bytes of clip_load_options (a newer header's option?)")
             }
         }

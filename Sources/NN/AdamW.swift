@@ -69,16 +69,16 @@ public final class AdamW: Optimizer {
     }
 
     /// Restores what `state(named:)` saved.
-    /// - Throws: `CheckpointError` when a moment's shape differs from its parameter's or `step` is missing.
+    /// - Throws: `ClipError` when a moment's shape differs from its parameter's or `step` is missing.
     public func load(state: [String: Tensor], named parameters: [(key: String, variable: Variable)]) throws {
         guard let step = state["step"], step.count == 1, step.item >= 0 else {
-            throw CheckpointError(.stateDict, "optimizer state: 'step' missing")
+            throw ClipError(.format, "optimizer state: 'step' missing")
         }
         for p in parameters {
             for (name, buffers) in [("exp_avg.", firstMoments), ("exp_avg_sq.", secondMoments)] {
                 guard let t = state[name + p.key] else { continue }
                 guard t.shape == p.variable.shape else {
-                    throw CheckpointError(.stateDict, "optimizer state: \(name + p.key) is \(t.shape), the parameter \(p.variable.shape)")
+                    throw ClipError(.shape, "optimizer state: \(name + p.key) is \(t.shape), the parameter \(p.variable.shape)")
                 }
                 buffers.set(t + Tensor.zeros(t.shape), for: p.variable)      // an owned, writable copy
             }

@@ -28,19 +28,19 @@ final class MappedFile {
     init(path: String) throws {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
-            throw CheckpointError(.io, "\(path): cannot open (\(String(cString: strerror(errno))))")
+            throw ClipError(.io, "\(path): cannot open (\(String(cString: strerror(errno))))")
         }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw CheckpointError(.io, "\(path): cannot stat") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw CheckpointError(.io, "\(path): not a regular file") }
+        guard fstat(fd, &st) == 0 else { throw ClipError(.io, "\(path): cannot stat") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ClipError(.io, "\(path): not a regular file") }
         size = Int(st.st_size)
         guard size >= 8 else {
-            throw CheckpointError(.header, "\(path): file is \(size) bytes, too short for a safetensors header")
+            throw ClipError(.format, "\(path): file is \(size) bytes, too short for a safetensors header")
         }
         let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else {
-            throw CheckpointError(.io, "\(path): mmap failed (\(String(cString: strerror(errno))))")
+            throw ClipError(.io, "\(path): mmap failed (\(String(cString: strerror(errno))))")
         }
         base = p
     }
@@ -68,13 +68,13 @@ public final class SafeTensorsFile {
     private let dataStart: Int
 
     /// Maps the file and validates its header.
-    /// - Throws: `CheckpointError` naming the file and the offending tensor.
+    /// - Throws: `ClipError` naming the file and the offending tensor.
     public init(path: String) throws {
         self.path = path
         file = try MappedFile(path: path)
         let headerLength = UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self))
         guard headerLength <= UInt64(file.size - 8) else {
-            throw CheckpointError(.header, "\(path): header length \(headerLength) exceeds the file (\(file.size) bytes)")
+            throw ClipError(.format, "\(path): header length \(headerLength) exceeds the file (\(file.size) bytes)")
         }
         let n = Int(headerLength)
         dataStart = 8 + n
@@ -84,21 +84,21 @@ public final class SafeTensorsFile {
         do {
             root = try JSONSerialization.jsonObject(with: json)
         } catch {
-            throw CheckpointError(.header, "\(path): header is not well-formed JSON")
+            throw ClipError(.format, "\(path): header is not well-formed JSON")
         }
         guard let dict = root as? [String: Any] else {
-            throw CheckpointError(.header, "\(path): header is not a JSON object")
+            throw ClipError(.format, "\(path): header is not a JSON object")
         }
         var meta: [String: String] = [:]
         var parsed: [Entry] = []
         for (name, value) in dict {
             if name == "__metadata__" {
                 guard let m = value as? [String: Any] else {
-                    throw CheckpointError(.header, "\(path): __metadata__ is not an object")
+                    throw ClipError(.format, "\(path): __metadata__ is not an object")
                 }
                 for (k, v) in m {
                     guard let s = v as? String else {
-                        throw CheckpointError(.header, "\(path): __metadata__.\(k) is not a string")
+                        throw ClipError(.format, "\(path): __metadata__.\(k) is not a string")
                     }
                     meta[k] = s
                 }
@@ -111,7 +111,7 @@ public final class SafeTensorsFile {
         var furthest: Entry?          // the non-empty tensor reaching furthest so far
         for e in byStart where e.end > e.begin {
             if let a = furthest, e.begin < a.end {
-                throw CheckpointError(.header, "\(path): tensors '\(a.name)' and '\(e.name)' overlap (bytes \(a.begin)..<\(a.end) and \(e.begin)..<\(e.end))")
+                throw ClipError(.format, "\(path): tensors '\(a.name)' and '\(e.name)' overlap (bytes \(a.begin)..<\(a.end) and \(e.begin)..<\(e.end))")
             }
             furthest = e
         }
@@ -121,10 +121,12 @@ public final class SafeTensorsFile {
     }
 
     private static func parseEntry(_ name: String, _ value: Any, dataSize: Int, path: String) throws -> Entry {
-        func fail(_ why: String) -> CheckpointError { CheckpointError(.header, "\(path): tensor '\(name)': \(why)") }
+        func fail(_ why: String) -> ClipError { ClipError(.format, "\(path): tensor '\(name)': \(why)") }
         guard let d = value as? [String: Any] else { throw fail("entry is not an object") }
         guard let dtypeName = d["dtype"] as? String else { throw fail("dtype missing") }
-        guard let dtype = SafeTensorsDType(rawValue: dtypeName) else { throw fail("unsupported dtype \(dtypeName)") }
+        guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
+            throw ClipError(.unsupported, "\(path): tensor '\(name)': unsupported dtype \(dtypeName)")
+        }
         guard let shapeAny = d["shape"] as? [Any] else { throw fail("shape missing") }
         let shape = try shapeAny.map { v -> Int in
             guard let i = exactInt(v), i >= 0 else { throw fail("shape \(shapeAny) is not a list of non-negative integers") }
@@ -159,9 +161,9 @@ public final class SafeTensorsFile {
     }
 
     /// The tensor called `name`, as Float32.
-    /// - Throws: `CheckpointError` when there is no such tensor.
+    /// - Throws: `ClipError` when there is no such tensor.
     public func tensor(_ name: String) throws -> Tensor {
-        guard let e = entries[name] else { throw CheckpointError(.tensor, "\(path): no tensor named '\(name)'") }
+        guard let e = entries[name] else { throw ClipError(.format, "\(path): no tensor named '\(name)'") }
         let count = e.shape.reduce(1, *)
         let src = file.base + dataStart + e.begin
         if e.dtype == .F32 && Int(bitPattern: src) % MemoryLayout<Float>.alignment == 0 {
@@ -189,9 +191,9 @@ public final class SafeTensorsFile {
     }
 
     /// An integer tensor (I64, I32, I16, I8, U8) as exact 64-bit integers, row-major.
-    /// - Throws: `CheckpointError` when there is no such tensor or it holds floating-point data.
+    /// - Throws: `ClipError` when there is no such tensor or it holds floating-point data.
     public func int64(_ name: String) throws -> [Int64] {
-        guard let e = entries[name] else { throw CheckpointError(.tensor, "\(path): no tensor named '\(name)'") }
+        guard let e = entries[name] else { throw ClipError(.format, "\(path): no tensor named '\(name)'") }
         let count = e.shape.reduce(1, *)
         let src = UnsafeRawPointer(file.base + dataStart + e.begin)
         switch e.dtype {
@@ -200,7 +202,7 @@ public final class SafeTensorsFile {
         case .I16: return (0..<count).map { Int64(Int16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) }
         case .I8: return (0..<count).map { Int64(src.load(fromByteOffset: $0, as: Int8.self)) }
         case .U8, .BOOL: return (0..<count).map { Int64(src.load(fromByteOffset: $0, as: UInt8.self)) }
-        default: throw CheckpointError(.dtype, "\(path): tensor '\(name)' is \(e.dtype.rawValue), not an integer type")
+        default: throw ClipError(.format, "\(path): tensor '\(name)' is \(e.dtype.rawValue), not an integer type")
         }
     }
 

@@ -28,19 +28,19 @@ public enum SafeTensors {
     /// format. The bytes go to a temporary file in the same folder, which is
     /// flushed and then renamed over `path`, so a reader never sees a partial
     /// file and an existing file is replaced only by a complete one.
-    /// - Throws: `CheckpointError` on duplicate names or any I/O failure (the
+    /// - Throws: `ClipError` on duplicate names or any I/O failure (the
     ///   temporary file is removed and `path` is left as it was).
     public static func write(payloads tensors: [(name: String, payload: Payload)], metadata: [String: String] = [:],
                              to path: String) throws {
         var seen = Set<String>()
         for t in tensors {
             if case let .int64(values, shape) = t.payload, values.count != shape.reduce(1, *) {
-                throw CheckpointError(.tensor, "\(path): tensor '\(t.name)' has \(values.count) values for shape \(shape)")
+                throw ClipError(.shape, "\(path): tensor '\(t.name)' has \(values.count) values for shape \(shape)")
             }
         }
         for t in tensors {
             guard !t.name.isEmpty, t.name != "__metadata__", seen.insert(t.name).inserted else {
-                throw CheckpointError(.tensor, "\(path): tensor name '\(t.name)' is empty, reserved or repeated")
+                throw ClipError(.invalidArgument, "\(path): tensor name '\(t.name)' is empty, reserved or repeated")
             }
         }
         var header = "{"
@@ -69,7 +69,7 @@ public enum SafeTensors {
         let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else {
-            throw CheckpointError(.io, "\(path): cannot create a temporary file in '\(dir)' (\(String(cString: strerror(errno))))")
+            throw ClipError(.io, "\(path): cannot create a temporary file in '\(dir)' (\(String(cString: strerror(errno))))")
         }
         var ok = false
         defer {
@@ -80,7 +80,7 @@ public enum SafeTensors {
             while done < n {
                 let w = Foundation.write(fd, p + done, n - done)
                 if w < 0 && errno == EINTR { continue }
-                guard w > 0 else { throw CheckpointError(.io, "\(path): write failed (\(String(cString: strerror(errno))))") }
+                guard w > 0 else { throw ClipError(.io, "\(path): write failed (\(String(cString: strerror(errno))))") }
                 done += w
             }
         }
@@ -97,13 +97,13 @@ public enum SafeTensors {
                 try le.withUnsafeBytes { if $0.count > 0 { try put($0.baseAddress!, $0.count) } }
             }
         }
-        guard fsync(fd) == 0 else { throw CheckpointError(.io, "\(path): fsync failed (\(String(cString: strerror(errno))))") }
-        guard close(fd) == 0 else { unlink(tmp); ok = true; throw CheckpointError(.io, "\(path): close failed") }
+        guard fsync(fd) == 0 else { throw ClipError(.io, "\(path): fsync failed (\(String(cString: strerror(errno))))") }
+        guard close(fd) == 0 else { unlink(tmp); ok = true; throw ClipError(.io, "\(path): close failed") }
         ok = true
         guard rename(tmp, path) == 0 else {
             let why = String(cString: strerror(errno))
             unlink(tmp)
-            throw CheckpointError(.io, "\(path): cannot rename the temporary file into place (\(why))")
+            throw ClipError(.io, "\(path): cannot rename the temporary file into place (\(why))")
         }
     }
 }

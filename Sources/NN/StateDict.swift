@@ -11,11 +11,11 @@ public final class Checkpoint {
 
     /// Opens `model.safetensors`, or the shards listed in
     /// `model.safetensors.index.json`, in `directory`; or a single `.safetensors` file.
-    /// - Throws: `CheckpointError` when neither exists or a file is invalid.
+    /// - Throws: `ClipError` when neither exists or a file is invalid.
     public init(path: String) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw CheckpointError(.io, "\(path): no such file or directory")
+            throw ClipError(.io, "\(path): no such file or directory")
         }
         if !isDir.boolValue {
             files = [try SafeTensorsFile(path: path)]
@@ -26,13 +26,13 @@ public final class Checkpoint {
             } else if FileManager.default.fileExists(atPath: index) {
                 files = try Checkpoint.openShards(index: index, directory: path)
             } else {
-                throw CheckpointError(.io, "\(path): neither model.safetensors nor model.safetensors.index.json found")
+                throw ClipError(.io, "\(path): neither model.safetensors nor model.safetensors.index.json found")
             }
         }
         var loc: [String: Int] = [:]
         for (i, f) in files.enumerated() {
             for n in f.names {
-                if loc[n] != nil { throw CheckpointError(.header, "\(f.path): tensor '\(n)' also appears in another shard") }
+                if loc[n] != nil { throw ClipError(.format, "\(f.path): tensor '\(n)' also appears in another shard") }
                 loc[n] = i
             }
         }
@@ -43,19 +43,19 @@ public final class Checkpoint {
         guard let data = FileManager.default.contents(atPath: index),
               let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let map = root["weight_map"] as? [String: Any] else {
-            throw CheckpointError(.header, "\(index): not a JSON object with a weight_map")
+            throw ClipError(.format, "\(index): not a JSON object with a weight_map")
         }
         var shardOf: [String: String] = [:]
         for (key, v) in map {
             guard let s = v as? String, !s.isEmpty, !s.contains("/") else {
-                throw CheckpointError(.header, "\(index): weight_map entry '\(key)' is not a file name in the folder")
+                throw ClipError(.format, "\(index): weight_map entry '\(key)' is not a file name in the folder")
             }
             shardOf[key] = s
         }
         let files = try Set(shardOf.values).sorted().map { try SafeTensorsFile(path: directory + "/" + $0) }
         let byName = Dictionary(uniqueKeysWithValues: files.map { (($0.path as NSString).lastPathComponent, $0) })
         for (key, shard) in shardOf where byName[shard]?.entries[key] == nil {
-            throw CheckpointError(.tensor, "\(index): tensor '\(key)' is not in shard \(shard)")
+            throw ClipError(.format, "\(index): tensor '\(key)' is not in shard \(shard)")
         }
         return files
     }
@@ -65,7 +65,7 @@ public final class Checkpoint {
     public func contains(_ key: String) -> Bool { location[key] != nil }
 
     public func tensor(_ key: String) throws -> Tensor {
-        guard let i = location[key] else { throw CheckpointError(.tensor, "checkpoint has no tensor '\(key)'") }
+        guard let i = location[key] else { throw ClipError(.format, "checkpoint has no tensor '\(key)'") }
         return try files[i].tensor(key)
     }
 
@@ -103,7 +103,7 @@ extension Module {
     /// Strict: any missing, unexpected or wrongly shaped key fails the whole load,
     /// and nothing is assigned. Non-strict: matching keys load; missing and
     /// unexpected keys are reported; wrong shapes still fail.
-    /// - Throws: `CheckpointError(.stateDict)` listing every problem by full dotted name.
+    /// - Throws: `ClipError(.format)` listing every problem by full dotted name.
     @discardableResult
     public func load(keys: [String], shape: (String) -> [Int]?, tensor: (String) throws -> Tensor,
                      strict: Bool = true) throws -> LoadReport {
@@ -117,7 +117,7 @@ extension Module {
         let wanted = Set(params.map(\.key))
         report.unexpected = keys.filter { !wanted.contains($0) }.sorted()
         if !report.mismatched.isEmpty || (strict && !report.isClean) {
-            throw CheckpointError(.stateDict, "state dict does not match the model:\n\(report)")
+            throw ClipError(.format, "state dict does not match the model:\n\(report)")
         }
         for p in params where available.contains(p.key) {
             p.variable.assign(try tensor(p.key))

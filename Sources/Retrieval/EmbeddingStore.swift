@@ -14,13 +14,13 @@ public struct EmbeddingStore {
     public var imageIds: [Int64]?
     public var metadata: [String: String]
 
-    /// - Throws: `IndexError` when the sizes disagree.
+    /// - Throws: `ClipError` when the sizes disagree.
     public init(embeddings: Tensor, ids: [Int64]? = nil, imageIds: [Int64]? = nil, metadata: [String: String] = [:]) throws {
-        guard embeddings.rank == 2 else { throw IndexError(.dimensionMismatch, "store: embeddings must be [n, d], got \(embeddings.shape)") }
+        guard embeddings.rank == 2 else { throw ClipError(.shape, "store: embeddings must be [n, d], got \(embeddings.shape)") }
         let n = embeddings.shape[0]
         let ids = ids ?? (0..<n).map(Int64.init)
         guard ids.count == n, imageIds.map({ $0.count == n }) ?? true else {
-            throw IndexError(.dimensionMismatch, "store: \(n) embeddings but \(ids.count) ids / \(imageIds?.count ?? n) image ids")
+            throw ClipError(.shape, "store: \(n) embeddings but \(ids.count) ids / \(imageIds?.count ?? n) image ids")
         }
         self.embeddings = embeddings
         self.ids = ids
@@ -41,11 +41,11 @@ public struct EmbeddingStore {
     }
 
     /// Reads a store (the embeddings are memory-mapped).
-    /// - Throws: `CheckpointError` for an unreadable file, `IndexError` for a file that is not a store.
+    /// - Throws: `ClipError` (.io for an unreadable file, .format for a file that is not a store).
     public static func load(path: String) throws -> EmbeddingStore {
         let f = try SafeTensorsFile(path: path)
         guard f.entries["embeddings"] != nil, f.entries["ids"] != nil else {
-            throw IndexError(.unreadableFile, "\(path): not an embedding store (needs 'embeddings' and 'ids')")
+            throw ClipError(.format, "\(path): not an embedding store (needs 'embeddings' and 'ids')")
         }
         return try EmbeddingStore(embeddings: try f.tensor("embeddings"), ids: try f.int64("ids"),
                                   imageIds: f.entries["image_ids"] == nil ? nil : try f.int64("image_ids"),
@@ -54,21 +54,21 @@ public struct EmbeddingStore {
 
     /// Which image row each caption of `texts` belongs to: through `texts.imageIds` matched to
     /// `images.ids`, or row to row when the captions carry no image ids.
-    /// - Throws: `IndexError` for an unknown image id or, without image ids, different counts.
+    /// - Throws: `ClipError` for an unknown image id or, without image ids, different counts.
     public static func pairing(texts: EmbeddingStore, images: EmbeddingStore) throws -> [Int] {
         guard texts.dimension == images.dimension else {
-            throw IndexError(.dimensionMismatch, "stores: text dimension \(texts.dimension) differs from image dimension \(images.dimension)")
+            throw ClipError(.shape, "stores: text dimension \(texts.dimension) differs from image dimension \(images.dimension)")
         }
         guard let imageIds = texts.imageIds else {
             guard texts.count == images.count else {
-                throw IndexError(.dimensionMismatch, "stores: \(texts.count) captions and \(images.count) images, and the captions carry no image_ids")
+                throw ClipError(.shape, "stores: \(texts.count) captions and \(images.count) images, and the captions carry no image_ids")
             }
             return Array(0..<texts.count)
         }
         var row: [Int64: Int] = [:]
         for (r, id) in images.ids.enumerated() where row[id] == nil { row[id] = r }
         return try imageIds.map { id in
-            guard let r = row[id] else { throw IndexError(.invalidArgument, "stores: caption refers to image id \(id), which the image store lacks") }
+            guard let r = row[id] else { throw ClipError(.invalidArgument, "stores: caption refers to image id \(id), which the image store lacks") }
             return r
         }
     }

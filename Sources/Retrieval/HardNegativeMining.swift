@@ -37,10 +37,10 @@ public struct HardNegativeMiner {
     public let imageOfText: [Int]
     public let imageCount: Int
 
-    /// - Throws: `IndexError` when an entry of `imageOfText` is outside `0..<imageCount`.
+    /// - Throws: `ClipError` when an entry of `imageOfText` is outside `0..<imageCount`.
     public init(imageOfText: [Int], imageCount: Int) throws {
         if let bad = imageOfText.first(where: { $0 < 0 || $0 >= imageCount }) {
-            throw IndexError(.invalidArgument, "mining: caption→image entry \(bad) is outside 0..<\(imageCount)")
+            throw ClipError(.invalidArgument, "mining: caption→image entry \(bad) is outside 0..<\(imageCount)")
         }
         self.imageOfText = imageOfText
         self.imageCount = imageCount
@@ -51,12 +51,12 @@ public struct HardNegativeMiner {
     /// `batchSize` queries at a time.
     public func mine(texts: Tensor, index: VectorIndex, k: Int, batchSize: Int = 8192) throws -> HardNeighbours {
         guard texts.rank == 2, texts.shape[0] == imageOfText.count else {
-            throw IndexError(.dimensionMismatch, "mining: \(texts.shape) texts for \(imageOfText.count) pairs")
+            throw ClipError(.shape, "mining: \(texts.shape) texts for \(imageOfText.count) pairs")
         }
         guard index.count == imageCount else {
-            throw IndexError(.dimensionMismatch, "mining: the index holds \(index.count) images, pairs refer to \(imageCount)")
+            throw ClipError(.shape, "mining: the index holds \(index.count) images, pairs refer to \(imageCount)")
         }
-        guard k > 0 else { throw IndexError(.invalidArgument, "mining: k must be positive") }
+        guard k > 0 else { throw ClipError(.invalidArgument, "mining: k must be positive") }
         let n = texts.shape[0]
         var out = [Int32](repeating: -1, count: n * k)
         let step = max(batchSize, 1)
@@ -79,12 +79,12 @@ public struct HardNegativeMiner {
     /// top-k, with no copy of the images; memory beyond the inputs is one tile and the results.
     public func mine(texts: Tensor, images: Tensor, k: Int) throws -> HardNeighbours {
         guard images.rank == 2, images.shape[0] == imageCount else {
-            throw IndexError(.dimensionMismatch, "mining: images must be [\(imageCount), d], got \(images.shape)")
+            throw ClipError(.shape, "mining: images must be [\(imageCount), d], got \(images.shape)")
         }
         guard texts.rank == 2, texts.shape[0] == imageOfText.count, texts.shape[1] == images.shape[1] else {
-            throw IndexError(.dimensionMismatch, "mining: texts \(texts.shape) do not match \(imageOfText.count) pairs of dimension \(images.shape[1])")
+            throw ClipError(.shape, "mining: texts \(texts.shape) do not match \(imageOfText.count) pairs of dimension \(images.shape[1])")
         }
-        guard k > 0 else { throw IndexError(.invalidArgument, "mining: k must be positive") }
+        guard k > 0 else { throw ClipError(.invalidArgument, "mining: k must be positive") }
         let found = ExactSearch.topK(queries: texts, gallery: images, k: k, exclude: imageOfText)
         return HardNeighbours(k: k, images: found.ids)
     }

@@ -158,7 +158,7 @@ public enum RetrievalEvaluator {
     }
 
     public static func ranks(similarity s: Tensor, imageOfText: [Int]) throws -> RetrievalRanks {
-        guard s.rank == 2 else { throw IndexError(.dimensionMismatch, "metrics: similarity must be [texts, images], got \(s.shape)") }
+        guard s.rank == 2 else { throw ClipError(.shape, "metrics: similarity must be [texts, images], got \(s.shape)") }
         let positives = try positiveScores(imageOfText, texts: s.shape[0], images: s.shape[1]) { t, i in s[t, i] }
         var acc = Accumulator(imageOfText: imageOfText, images: s.shape[1], positives: positives)
         acc.add(tile: s.contiguous(), textStart: 0, imageStart: 0)
@@ -167,7 +167,7 @@ public enum RetrievalEvaluator {
 
     public static func ranks(texts: Tensor, images: Tensor, imageOfText: [Int], block: Int = 2048) throws -> RetrievalRanks {
         guard texts.rank == 2, images.rank == 2, texts.shape[1] == images.shape[1] else {
-            throw IndexError(.dimensionMismatch, "metrics: embeddings must be [texts, d] and [images, d], got \(texts.shape) and \(images.shape)")
+            throw ClipError(.shape, "metrics: embeddings must be [texts, d] and [images, d], got \(texts.shape) and \(images.shape)")
         }
         let t = texts.contiguous(), im = images.contiguous()
         let d = t.shape[1]
@@ -191,10 +191,10 @@ public enum RetrievalEvaluator {
     private static func positiveScores(_ imageOfText: [Int], texts: Int, images: Int,
                                        _ score: (Int, Int) -> Float) throws -> [Float] {
         guard imageOfText.count == texts else {
-            throw IndexError(.dimensionMismatch, "metrics: \(imageOfText.count) caption→image entries for \(texts) texts")
+            throw ClipError(.shape, "metrics: \(imageOfText.count) caption→image entries for \(texts) texts")
         }
         if let bad = imageOfText.first(where: { $0 < 0 || $0 >= images }) {
-            throw IndexError(.invalidArgument, "metrics: caption→image entry \(bad) is outside 0..<\(images)")
+            throw ClipError(.invalidArgument, "metrics: caption→image entry \(bad) is outside 0..<\(images)")
         }
         return imageOfText.enumerated().map { score($0.offset, $0.element) }
     }

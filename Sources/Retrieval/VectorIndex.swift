@@ -13,20 +13,6 @@ public enum IndexMetric: String, Codable, Sendable {
     case l2
 }
 
-/// A retrieval-layer failure.
-public struct IndexError: Error, CustomStringConvertible, Equatable {
-    public enum Kind: Sendable, Equatable {
-        case dimensionMismatch, untrained, unreadableFile, invalidArgument, faiss
-    }
-    public let kind: Kind
-    public let message: String
-    public init(_ kind: Kind, _ message: String) {
-        self.kind = kind
-        self.message = message
-    }
-    public var description: String { message }
-}
-
 /// The best `k` matches of each query: `scores[q, j]` and `ids[q·k + j]`, best first; −1 where
 /// the index holds fewer than k vectors.
 public struct SearchResult: Sendable {
@@ -52,10 +38,18 @@ public final class VectorIndex: @unchecked Sendable {
 
     deinit { cfaiss_index_free(handle) }
 
-    static func check(_ status: Int32, _ kind: IndexError.Kind = .faiss) throws {
+    /// Throws for a failed shim call: its invalid-argument and out-of-memory statuses keep their
+    /// kinds; a faiss exception (or anything else) becomes `kind`.
+    static func check(_ status: Int32, _ kind: ClipError.Kind = .internal) throws {
         guard status == 0 else {
             let message = String(cString: cfaiss_last_error())
-            throw IndexError(status == -1 ? .invalidArgument : kind, message.isEmpty ? "faiss status \(status)" : message)
+            let k: ClipError.Kind
+            switch status {
+            case Int32(CFAISS_ERR_INVALID_ARGUMENT): k = .invalidArgument
+            case Int32(CFAISS_ERR_OUT_OF_MEMORY): k = .outOfMemory
+            default: k = kind
+            }
+            throw ClipError(k, message.isEmpty ? "faiss status \(status)" : message)
         }
     }
 
@@ -63,7 +57,8 @@ public final class VectorIndex: @unchecked Sendable {
     public init(dimension: Int, factory: String = "Flat", metric: IndexMetric = .innerProduct) throws {
         var h: OpaquePointer?
         try VectorIndex.check(cfaiss_index_factory(Int64(dimension), factory,
-                                                   metric == .l2 ? Int32(CFAISS_METRIC_L2) : Int32(CFAISS_METRIC_INNER_PRODUCT), &h))
+                                                   metric == .l2 ? Int32(CFAISS_METRIC_L2) : Int32(CFAISS_METRIC_INNER_PRODUCT), &h),
+                              .invalidArgument)   // faiss refuses a description it cannot parse
         handle = h!
         self.dimension = dimension
         description = factory
@@ -109,7 +104,7 @@ public final class VectorIndex: @unchecked Sendable {
 
     private func matrix(_ x: Tensor, _ what: String) throws -> Tensor {
         guard x.rank == 2, x.shape[1] == dimension else {
-            throw IndexError(.dimensionMismatch, "\(what): vectors must be [n, \(dimension)], got \(x.shape)")
+            throw ClipError(.shape, "\(what): vectors must be [n, \(dimension)], got \(x.shape)")
         }
         return x.contiguous()
     }
@@ -117,22 +112,22 @@ public final class VectorIndex: @unchecked Sendable {
     /// Trains the quantizers (IVF, PQ) on `vectors` `[n, dim]`; flat and HNSW need none.
     public func train(_ vectors: Tensor) throws {
         let x = try matrix(vectors, "train")
-        guard x.shape[0] > 0 else { throw IndexError(.invalidArgument, "train: no vectors") }
+        guard x.shape[0] > 0 else { throw ClipError(.invalidArgument, "train: no vectors") }
         try VectorIndex.check(cfaiss_index_train(handle, Int64(x.shape[0]), x.data))
     }
 
     /// Adds `vectors` `[n, dim]`; their ids continue from `count`.
     public func add(_ vectors: Tensor) throws {
         let x = try matrix(vectors, "add")
-        guard isTrained else { throw IndexError(.untrained, "add: the index (\(description)) must be trained first") }
+        guard isTrained else { throw ClipError(.invalidArgument, "add: the index (\(description)) must be trained first") }
         try VectorIndex.check(cfaiss_index_add(handle, Int64(x.shape[0]), x.data))
     }
 
     /// The `k` best matches of every row of `queries` `[n, dim]`, searched `batchSize` rows at a time.
     public func search(_ queries: Tensor, k: Int, batchSize: Int = 8192) throws -> SearchResult {
         let q = try matrix(queries, "search")
-        guard k > 0 else { throw IndexError(.invalidArgument, "search: k must be positive, got \(k)") }
-        guard isTrained else { throw IndexError(.untrained, "search: the index (\(description)) is not trained") }
+        guard k > 0 else { throw ClipError(.invalidArgument, "search: k must be positive, got \(k)") }
+        guard isTrained else { throw ClipError(.invalidArgument, "search: the index (\(description)) is not trained") }
         let n = q.shape[0]
         let scores = Tensor(uninitializedShape: [n, k])
         var ids = [Int32](repeating: -1, count: n * k)
@@ -161,28 +156,28 @@ public final class VectorIndex: @unchecked Sendable {
     public func write(to path: String) throws {
         let tmp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         do {
-            try VectorIndex.check(cfaiss_index_write(handle, tmp))
+            try VectorIndex.check(cfaiss_index_write(handle, tmp), .io)
         } catch {
             unlink(tmp)
             throw error
         }
         guard rename(tmp, path) == 0 else {
             unlink(tmp)
-            throw IndexError(.unreadableFile, "\(path): cannot move the written index into place")
+            throw ClipError(.io, "\(path): cannot move the written index into place")
         }
     }
 
     /// Reads an index written by `write(to:)` or by faiss.
-    /// - Throws: `IndexError(.unreadableFile)` for a missing, truncated or foreign file.
+    /// - Throws: `ClipError` (.io for a missing file, .format for a truncated or foreign one).
     public static func read(from path: String) throws -> VectorIndex {
         guard FileManager.default.isReadableFile(atPath: path) else {
-            throw IndexError(.unreadableFile, "\(path): no such readable file")
+            throw ClipError(.io, "\(path): no such readable file")
         }
         var h: OpaquePointer?
         do {
-            try check(cfaiss_index_read(path, &h), .unreadableFile)
-        } catch let e as IndexError {
-            throw IndexError(.unreadableFile, "\(path): not a readable index (\(e.message))")
+            try check(cfaiss_index_read(path, &h), .format)
+        } catch let e as ClipError {
+            throw ClipError(.format, "\(path): not a readable index (\(e.message))")
         }
         return VectorIndex(handle: h!, description: "read from \(path)")
     }

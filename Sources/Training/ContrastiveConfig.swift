@@ -2,6 +2,7 @@
 // seed 001's command line.
 
 import Foundation
+import Tensor
 import Models
 
 /// A contrastive (CLIP / SigLIP) training run. Every key is optional except `dataset`;
@@ -92,16 +93,16 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
     public func validate() throws {
         for (key, v) in [("epochs", epochs), ("train_bs", trainBs), ("eval_bs", evalBs), ("grad_accum", gradAccum),
                          ("image_size", imageSize), ("projection_dim", projectionDim ?? 1)] where v <= 0 {
-            throw ConfigError("\(key) must be positive, got \(v)")
+            throw ClipError.invalidArgument("\(key) must be positive, got \(v)")
         }
         for (key, v) in [("eval_every", evalEvery), ("save_every", saveEvery), ("lock_image_unlocked_layers", lockImageUnlockedLayers),
                          ("lock_text_unlocked_layers", lockTextUnlockedLayers)] where v < 0 {
-            throw ConfigError("\(key) must not be negative, got \(v)")
+            throw ClipError.invalidArgument("\(key) must not be negative, got \(v)")
         }
-        guard trainBs >= 2 else { throw ConfigError("train_bs must be at least 2 for a contrastive loss, got \(trainBs)") }
-        guard lr > 0 else { throw ConfigError("lr must be positive, got \(lr)") }
-        guard weightDecay >= 0, maxGradNorm >= 0 else { throw ConfigError("weight_decay and max_grad_norm must not be negative") }
-        guard (0...1).contains(warmupRatio) else { throw ConfigError("warmup_ratio must lie in [0, 1], got \(warmupRatio)") }
+        guard trainBs >= 2 else { throw ClipError.invalidArgument("train_bs must be at least 2 for a contrastive loss, got \(trainBs)") }
+        guard lr > 0 else { throw ClipError.invalidArgument("lr must be positive, got \(lr)") }
+        guard weightDecay >= 0, maxGradNorm >= 0 else { throw ClipError.invalidArgument("weight_decay and max_grad_norm must not be negative") }
+        guard (0...1).contains(warmupRatio) else { throw ClipError.invalidArgument("warmup_ratio must lie in [0, 1], got \(warmupRatio)") }
     }
 
     public static func parse(_ yaml: String, name: String = "config") throws -> ContrastiveConfig {

@@ -39,18 +39,18 @@ public final class ContrastiveStep {
         return loss.value.item
     }
 
-    /// Clips, sets the scheduled rate, steps AdamW, clears gradients and clamps CLIP's temperature to
-    /// [0, ln 100] as open_clip does. Returns the gradient norm before clipping.
+    /// Clips, sets the scheduled rate, steps AdamW, clears gradients and clamps the temperature to the
+    /// model's `logitScaleRange` (CLIP: [0, ln 100], as open_clip does). Returns the gradient norm before clipping.
     @discardableResult
     public func update() -> Float {
         let norm = maxGradNorm > 0 ? clipGradientNorm(trainable, maxNorm: maxGradNorm) : 0
         optimizer.learningRate = schedule.rate(at: updates)
         optimizer.step()
         optimizer.zeroGrad()
-        if let clip = model as? CLIPModel {
-            let v = clip.logitScale.value.item
-            let clamped = min(max(v, 0), Float(Foundation.log(100.0)))
-            if clamped != v { clip.logitScale.assign(Tensor.full(clip.logitScale.shape, clamped)) }
+        if let range = model.logitScaleRange {
+            let v = model.logitScale.value.item
+            let clamped = min(max(v, range.lowerBound), range.upperBound)
+            if clamped != v { model.logitScale.assign(Tensor.full(model.logitScale.shape, clamped)) }
         }
         updates += 1
         return norm
@@ -87,13 +87,13 @@ public final class ContrastiveTrainer {
 
     /// Builds the model (a preset, or a folder to fine-tune), applies the locks, decodes and
     /// preprocesses the training images once.
-    /// - Throws: `ConfigError` / `ModelError` / `CheckpointError` naming the problem.
+    /// - Throws: `ClipError` naming the problem.
     public init(config: ContrastiveConfig) throws {
         try config.validate()
         self.config = config
         if let preset = ContrastiveConfig.preset(config.model, imageSize: config.imageSize, projectionDim: config.projectionDim) {
             guard config.imageSize % 8 == 0, config.imageSize >= 16 else {
-                throw ConfigError("image_size must be a multiple of 8 and at least 16 for preset '\(config.model)', got \(config.imageSize)")
+                throw ClipError.invalidArgument("image_size must be a multiple of 8 and at least 16 for preset '\(config.model)', got \(config.imageSize)")
             }
             let m = try ParameterInitialization.seeded(UInt64(truncatingIfNeeded: config.seed)) { try CLIPModel(preset) }
             var processor = ImageProcessorConfig.clip
@@ -102,26 +102,25 @@ public final class ContrastiveTrainer {
             processor.cropWidth = config.imageSize
             let tok = try CLIPTokenizer.standard(contextLength: preset.textConfig.maxPositionEmbeddings)
             model = m
-            pipeline = ImageTextPipeline(model: m, kind: .clip, processor: ImageProcessor(processor),
+            pipeline = ImageTextPipeline(model: m, processor: ImageProcessor(processor),
                                          tokenize: { tok($0, padToContext: false) })
             tokenizerSource = nil
         } else {
             if let p = config.projectionDim {
-                throw ConfigError("projection_dim \(p) applies to presets (\(ContrastiveConfig.presetNames.joined(separator: ", "))) only; '\(config.model)' brings its own")
+                throw ClipError.invalidArgument("projection_dim \(p) applies to presets (\(ContrastiveConfig.presetNames.joined(separator: ", "))) only; '\(config.model)' brings its own")
             }
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: config.model, isDirectory: &isDir), isDir.boolValue else {
-                throw ConfigError("model '\(config.model)' is neither a preset (\(ContrastiveConfig.presetNames.joined(separator: ", "))) nor a model folder")
+                throw ClipError.invalidArgument("model '\(config.model)' is neither a preset (\(ContrastiveConfig.presetNames.joined(separator: ", "))) nor a model folder")
             }
             pipeline = try ImageTextPipeline(directory: config.model)
-            guard let m = pipeline.model as? any PromptGuidedModel else { throw ConfigError("\(config.model): unsupported model") }
-            model = m
+            model = pipeline.model
             tokenizerSource = config.model
         }
         Self.applyLocks(model, config)
         train = try ImageTextDataset(path: ImageTextDataset.manifest(config.dataset, split: config.trainSplit),
                                      maxItems: config.maxTrainExamples)
-        guard train.items.count >= 2 else { throw ConfigError("\(train.source): need at least two training images") }
+        guard train.items.count >= 2 else { throw ClipError.invalidArgument("\(train.source): need at least two training images") }
         let processor = pipeline.processor
         trainPixels = try train.items.map { try processor(try RGBImage(contentsOfPNG: $0.image)) }
         // As many batches as `batches(epoch:)` makes: full ones, plus a last one of at least two.
@@ -216,13 +215,7 @@ public final class ContrastiveTrainer {
     }
 
     /// exp(logit_scale): the multiplier on cosine similarities.
-    public var temperature: Float {
-        switch model {
-        case let m as CLIPModel: return Foundation.exp(m.logitScale.value.item)
-        case let m as SiglipModel: return Foundation.exp(m.logitScale.value.item)
-        default: return 1
-        }
-    }
+    public var temperature: Float { model.temperature }
 
     /// Mean of R@1/5/10 in both directions (open_clip's `mean_recall`-style model selection score).
     public static func meanRecall(_ m: RetrievalMetrics) -> Double {

@@ -39,7 +39,7 @@ public struct CurvePlot {
 
     /// Writes the plot as a PNG file (atomically).
     public func write(to path: String) throws {
-        do { try render().writePNG(to: path) } catch let e as ModelError { throw ConfigError(e.message) }
+        try render().writePNG(to: path)
     }
 
     private func drawPanel(_ p: Panel, into c: inout Canvas, originX: Int) {

@@ -1,6 +1,7 @@
 // ELIP run configuration: the YAML keys of seed 000's configs.
 
 import Foundation
+import Tensor
 import Models
 import Yams
 
@@ -116,7 +117,7 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         gradAccumSteps = try c.decodeIfPresent(Int.self, forKey: .gradAccumSteps) ?? 1
         if let name = try c.decodeIfPresent(String.self, forKey: .objective) {
             guard let kind = ELIPObjectiveKind(rawValue: name) else {
-                throw ConfigError("objective: unknown value '\(name)' (known: \(ELIPObjectiveKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw ClipError.invalidArgument("objective: unknown value '\(name)' (known: \(ELIPObjectiveKind.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             objective = kind
         }
@@ -134,7 +135,7 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
     }
 
     /// Parses YAML text.
-    /// - Throws: `ConfigError` naming the file and the offending key.
+    /// - Throws: `ClipError` naming the file and the offending key.
     public static func parse(_ yaml: String, name: String = "config") throws -> ELIPConfig {
         try decodeConfig(ELIPConfig.self, yaml, name: name)
     }
@@ -143,13 +144,6 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
     public static func load(path: String) throws -> ELIPConfig {
         try parse(try readConfigText(path), name: path)
     }
-}
-
-/// A configuration problem, naming the file and key.
-public struct ConfigError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }
 
 private struct AnyKey: CodingKey {
@@ -167,33 +161,33 @@ func rejectUnknownKeys(_ decoder: Decoder, _ known: [String]) throws {
     let unknown = c.allKeys.map(\.stringValue).filter { !known.contains($0) }.sorted()
     if let first = unknown.first {
         let where_ = path(decoder.codingPath)
-        throw ConfigError("unknown key '\(where_.isEmpty ? first : where_ + "." + first)' (known: \(known.sorted().joined(separator: ", ")))")
+        throw ClipError.invalidArgument("unknown key '\(where_.isEmpty ? first : where_ + "." + first)' (known: \(known.sorted().joined(separator: ", ")))")
     }
 }
 
-/// Decodes YAML text into a config type; every failure becomes a `ConfigError` naming the file and key.
+/// Decodes YAML text into a config type; every failure becomes a `ClipError` naming the file and key.
 func decodeConfig<T: Decodable>(_ type: T.Type, _ yaml: String, name: String) throws -> T {
     do {
         return try YAMLDecoder().decode(T.self, from: yaml)
-    } catch let e as ConfigError {
-        throw ConfigError("\(name): \(e.message)")
+    } catch let e as ClipError {
+        throw e.prefixed(name)
     } catch DecodingError.keyNotFound(let key, let ctx) {
-        throw ConfigError("\(name): \(path(ctx.codingPath + [key])) missing")
+        throw ClipError.invalidArgument("\(name): \(path(ctx.codingPath + [key])) missing")
     } catch DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx) {
-        throw ConfigError("\(name): \(path(ctx.codingPath)) has the wrong type")
-    } catch DecodingError.dataCorrupted(let ctx) where ctx.underlyingError is ConfigError {
-        throw ConfigError("\(name): \((ctx.underlyingError as! ConfigError).message)")
+        throw ClipError.invalidArgument("\(name): \(path(ctx.codingPath)) has the wrong type")
     } catch DecodingError.dataCorrupted(let ctx) {
-        throw ConfigError("\(name): \(ctx.codingPath.isEmpty ? "not valid YAML" : path(ctx.codingPath) + ": " + ctx.debugDescription)")
+        if let e = ctx.underlyingError as? ClipError { throw e.prefixed(name) }
+        if ctx.codingPath.isEmpty { throw ClipError.format("\(name): not valid YAML") }
+        throw ClipError.invalidArgument("\(name): \(path(ctx.codingPath)): \(ctx.debugDescription)")
     } catch {
-        throw ConfigError("\(name): not valid YAML (\(error))")
+        throw ClipError.format("\(name): not valid YAML (\(error))")
     }
 }
 
 /// A config file's text.
 func readConfigText(_ path: String) throws -> String {
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-        throw ConfigError("\(path): cannot read the file")
+        throw ClipError.io("\(path): cannot read the file")
     }
     return text
 }

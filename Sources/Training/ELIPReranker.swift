@@ -57,12 +57,10 @@ public enum ELIPReranker {
     /// (ties keep the base order). A positive outside the top-k keeps its base rank.
     public static func evaluate(pipeline: ImageTextPipeline, mapper: ELIPMapper, dataset: ImageTextDataset,
                                 k: Int, maxPairs: Int? = nil, ks: [Int] = RetrievalEvaluator.defaultKs) throws -> RerankReport {
-        guard let model = pipeline.model as? any PromptGuidedModel else {
-            throw ConfigError("\(pipeline.directory): this model cannot take visual prompts")
-        }
+        let model = pipeline.model
         var pairs = dataset.pairs
         if let maxPairs { pairs = Array(pairs.prefix(maxPairs)) }
-        guard !pairs.isEmpty, k > 0 else { throw ConfigError("\(dataset.source): nothing to evaluate (or k ≤ 0)") }
+        guard !pairs.isEmpty, k > 0 else { throw ClipError.invalidArgument("\(dataset.source): nothing to evaluate (or k ≤ 0)") }
         let images = try dataset.items.map { try RGBImage(contentsOfPNG: $0.image) }
         let pixels = try images.map { try pipeline.processor($0) }            // [3, H, W] each, preprocessed once
         let imageEmbeds = try pipeline.encode(pixels: pixels)

@@ -40,13 +40,13 @@ public final class ELIPTrainer {
     private var epochLoss: (sum: Double, batches: Int) = (0, 0)
     public var checkpointEvery = 50
 
-    /// - Throws: `ConfigError` / `ModelError` for an unusable model or dataset.
+    /// - Throws: `ClipError` for an unusable model or dataset.
     public init(config: ELIPConfig, pipeline: ImageTextPipeline, dataset: ImageTextDataset) throws {
         guard let guided = pipeline.model as? any PromptGuidedModel else {
-            throw ConfigError("\(pipeline.directory): this model cannot take visual prompts")
+            throw ClipError.unsupported("\(pipeline.directory): this model cannot take visual prompts")
         }
         guard guided.imageSize == config.imgSize else {
-            throw ConfigError("img_size \(config.imgSize) does not match the model's image size \(guided.imageSize) (\(pipeline.directory)/config.json)")
+            throw ClipError.invalidArgument("img_size \(config.imgSize) does not match the model's image size \(guided.imageSize) (\(pipeline.directory)/config.json)")
         }
         self.config = config
         self.pipeline = pipeline
@@ -54,7 +54,7 @@ public final class ELIPTrainer {
         model.freeze()
         var pairs = dataset.pairs
         if let m = config.maxTrainExamples { pairs = Array(pairs.prefix(m)) }
-        guard pairs.count >= 2 else { throw ConfigError("\(dataset.source): need at least two caption–image pairs") }
+        guard pairs.count >= 2 else { throw ClipError.invalidArgument("\(dataset.source): need at least two caption–image pairs") }
         captions = pairs.map(\.caption)
         imageOfCaption = pairs.map(\.image)
         imagePaths = dataset.items.map(\.image)
@@ -174,7 +174,7 @@ public final class ELIPTrainer {
         guard FileManager.default.fileExists(atPath: path) else { return false }
         let file = try SafeTensorsFile(path: path)
         if let o = file.metadata["objective"], o != config.objective.rawValue {
-            throw ConfigError("\(path): the checkpoint was trained with objective '\(o)', the config asks for '\(config.objective.rawValue)'")
+            throw ClipError.invalidArgument("\(path): the checkpoint was trained with objective '\(o)', the config asks for '\(config.objective.rawValue)'")
         }
         let (state, all) = try TrainingState.read(file, path: path, into: optimizer, named: mapper.namedParameters())
         try mapper.load(all.filter { $0.key.hasPrefix("mapper.") }.mapValues { $0 + Tensor.zeros($0.shape) })

@@ -1,6 +1,7 @@
 // Local image–text datasets: a JSONL manifest, or a folder holding one.
 
 import Foundation
+import Tensor
 
 /// Images with their captions, read from a JSONL manifest whose lines are
 /// `{"image": "path.png", "text": "…"}` or `{"image": "path.png", "captions": ["…", …]}`
@@ -24,16 +25,16 @@ public struct ImageTextDataset: Sendable {
     /// The manifest: `path` itself when it is a file, else `path/manifest.jsonl`.
     /// - Parameters:
     ///   - maxItems: keep the first `maxItems` distinct images (config `max_*_examples`).
-    /// - Throws: `ConfigError` naming the file and line for unreadable or malformed input.
+    /// - Throws: `ClipError` naming the file and line for unreadable or malformed input.
     public init(path: String, imageColumn: String = "image", textColumn: String = "text",
                 maxItems: Int? = nil) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw ConfigError("\(path): no such dataset (a JSONL manifest or a folder with manifest.jsonl)")
+            throw ClipError.io("\(path): no such dataset (a JSONL manifest or a folder with manifest.jsonl)")
         }
         let manifest = isDir.boolValue ? path + "/manifest.jsonl" : path
         guard let text = try? String(contentsOfFile: manifest, encoding: .utf8) else {
-            throw ConfigError("\(manifest): cannot read the manifest")
+            throw ClipError.io("\(manifest): cannot read the manifest")
         }
         let base = (manifest as NSString).deletingLastPathComponent
         var order: [String] = []
@@ -41,7 +42,7 @@ public struct ImageTextDataset: Sendable {
         for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
-            func fail(_ why: String) -> ConfigError { ConfigError("\(manifest):\(n + 1): \(why)") }
+            func fail(_ why: String) -> ClipError { ClipError.format("\(manifest):\(n + 1): \(why)") }
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
                 throw fail("not a JSON object")
             }

@@ -1,6 +1,7 @@
 // Writing a model folder in Hugging Face layout, as a whole or not at all.
 
 import Foundation
+import Tensor
 import NN
 import Models
 
@@ -10,7 +11,8 @@ public enum ModelFolder {
     /// Writes `model` to `directory`. Everything goes to a temporary sibling folder first, which then
     /// replaces `directory` by rename, so a reader sees the old folder or the new one, never a mix.
     /// - Parameters:
-    ///   - tokenizerSource: a folder whose tokenizer files are copied; nil writes the standard CLIP vocabulary.
+    ///   - tokenizerSource: a folder whose tokenizer files are copied; nil writes the family's standard
+    ///     tokenizer files (CLIP's vocabulary).
     ///   - extra: more files to place in the folder (name → contents), e.g. trainer state.
     public static func write(_ model: any TwoTowerModel, processor: ImageProcessorConfig, tokenizerSource: String?,
                              to directory: String, metadata: [String: String] = [:],
@@ -23,39 +25,28 @@ public enum ModelFolder {
         do {
             try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         } catch {
-            throw ConfigError("\(directory): cannot create a temporary folder in '\(base)' (\(error.localizedDescription))")
+            throw ClipError.io("\(directory): cannot create a temporary folder in '\(base)' (\(error.localizedDescription))")
         }
         var done = false
         defer { if !done { try? fm.removeItem(atPath: tmp) } }
 
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let configData: Data
-        let processorClass: String
-        switch model {
-        case let m as CLIPModel:
-            configData = try enc.encode(m.config)
-            processorClass = "CLIPImageProcessor"
-        case let m as SiglipModel:
-            configData = try enc.encode(m.config)
-            processorClass = "SiglipImageProcessor"
-        default:
-            throw ConfigError("\(directory): cannot write a \(type(of: model)) in HF layout")
-        }
+        let configData = try enc.encode(model.config)
         try put(String(decoding: configData, as: UTF8.self) + "\n", tmp + "/config.json")
         try SafeTensors.write(model.stateDict().map { (name: $0.key, tensor: $0.tensor) },
                               metadata: metadata.merging(["format": "pt"]) { a, _ in a }, to: tmp + "/model.safetensors")
-        try put(processor.json(processorClass: processorClass), tmp + "/preprocessor_config.json")
+        try put(processor.json(processorClass: model.family.imageProcessorClass), tmp + "/preprocessor_config.json")
         if let source = tokenizerSource {
             let files = ["vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                          "spiece.model", "added_tokens.json"]
             for f in files where fm.fileExists(atPath: source + "/" + f) {
                 do { try fm.copyItem(atPath: source + "/" + f, toPath: tmp + "/" + f) } catch {
-                    throw ConfigError("\(source)/\(f): cannot copy into the checkpoint (\(error.localizedDescription))")
+                    throw ClipError.io("\(source)/\(f): cannot copy into the checkpoint (\(error.localizedDescription))")
                 }
             }
         } else {
-            do { try CLIPTokenizer.writeStandardFiles(to: tmp) } catch let e as ModelError { throw ConfigError(e.message) }
+            try model.family.writeStandardTokenizerFiles(to: tmp)
         }
         try extra(tmp)
         try replace(directory, with: tmp)
@@ -69,21 +60,21 @@ public enum ModelFolder {
         if fm.fileExists(atPath: directory) {
             let o = tmp + ".old"
             guard rename(directory, o) == 0 else {
-                throw ConfigError("\(directory): cannot move the previous folder aside (\(String(cString: strerror(errno))))")
+                throw ClipError.io("\(directory): cannot move the previous folder aside (\(String(cString: strerror(errno))))")
             }
             old = o
         }
         guard rename(tmp, directory) == 0 else {
             let why = String(cString: strerror(errno))
             if let old { _ = rename(old, directory) }
-            throw ConfigError("\(directory): cannot move the new folder into place (\(why))")
+            throw ClipError.io("\(directory): cannot move the new folder into place (\(why))")
         }
         if let old { try? fm.removeItem(atPath: old) }
     }
 
     static func put(_ text: String, _ path: String) throws {
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw ConfigError("\(path): cannot write (\(error.localizedDescription))")
+            throw ClipError.io("\(path): cannot write (\(error.localizedDescription))")
         }
     }
 

@@ -251,14 +251,14 @@ public struct SyntheticShapes: Sendable {
 
     /// Writes `n` images to `directory/images/`, `manifest.jsonl` (every image, with its split) and
     /// `train.jsonl` / `val.jsonl` / `test.jsonl` (image-level splits: `valFraction`, `testFraction`).
-    /// - Throws: `ConfigError` when the folder or a file cannot be written.
+    /// - Throws: `ClipError` when the folder or a file cannot be written.
     @discardableResult
     public func write(to directory: String, count n: Int, valFraction: Double = 0.1, testFraction: Double = 0.1,
                       progress: (Int) -> Void = { _ in }) throws -> Summary {
-        guard n >= 3 else { throw ConfigError("synth: need at least 3 images, got \(n)") }
+        guard n >= 3 else { throw ClipError.invalidArgument("synth: need at least 3 images, got \(n)") }
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true) } catch {
-            throw ConfigError("\(directory): cannot create the dataset folder (\(error.localizedDescription))")
+            throw ClipError.io("\(directory): cannot create the dataset folder (\(error.localizedDescription))")
         }
         let nTest = max(1, Int((Double(n) * testFraction).rounded()))
         let nVal = max(1, Int((Double(n) * valFraction).rounded()))
@@ -268,7 +268,7 @@ public struct SyntheticShapes: Sendable {
         for i in 0..<n {
             let s = scene(i)
             let name = String(format: "images/%06d.png", i)
-            do { try render(s).writePNG(to: directory + "/" + name) } catch let e as ModelError { throw ConfigError(e.message) }
+            try render(s).writePNG(to: directory + "/" + name)
             let split = i < n - nTest - nVal ? "train" : i < n - nTest ? "val" : "test"
             let caps = "[" + s.captions.map(JSONText.quoted).joined(separator: ", ") + "]"
             lines[split]!.append("{\"image\": \"\(name)\", \"captions\": \(caps)}")

@@ -22,12 +22,12 @@ struct TrainingState {
 
     /// Reads the position from `file`, restores `optimizer` from its `optimizer.*` tensors, and returns
     /// the position with every tensor of the file.
-    /// - Throws: `ConfigError` when the file holds no position.
+    /// - Throws: `ClipError` when the file holds no position.
     static func read(_ file: SafeTensorsFile, path: String, into optimizer: AdamW,
                      named: [(key: String, variable: Variable)]) throws -> (state: TrainingState, tensors: [String: Tensor]) {
         guard let e = file.metadata["epoch"].flatMap(Int.init), let b = file.metadata["batch"].flatMap(Int.init),
               let u = file.metadata["updates"].flatMap(Int.init) else {
-            throw ConfigError("\(path): not a training checkpoint (epoch, batch, updates missing)")
+            throw ClipError.format("\(path): not a training checkpoint (epoch, batch, updates missing)")
         }
         let all = try file.tensors()
         var moments: [String: Tensor] = [:]

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Foundation
+import Tensor
 
 @main
 struct Clip: ParsableCommand {
@@ -17,9 +18,30 @@ struct Clip: ParsableCommand {
         subcommands: [SelfCheck.self, Encode.self, Info.self, IndexCommand.self, Mine.self, EvalRetrieval.self, ELIPCommand.self, DataCommand.self, Train.self, Demo.self],
         defaultSubcommand: SelfCheck.self)
 
-    /// Line-buffered output, so progress reaches logs and pipes as it happens.
+    /// Line-buffered output, so progress reaches logs and pipes as it happens. Usage, help and
+    /// validation go through ArgumentParser; any other error prints one line on standard error
+    /// (a `ClipError` its message) and exits with status 1.
     static func main() {
         setvbuf(stdout, nil, _IOLBF, 0)
-        main(nil)
+        var command: ParsableCommand
+        do { command = try parseAsRoot(nil) } catch { exit(withError: error) }
+        do {
+            try command.run()
+        } catch let e as ClipError {
+            fail(e.message)
+        } catch let e as ExitCode {
+            exit(withError: e)
+        } catch where exitCode(for: error) != .failure {
+            exit(withError: error)   // help, version, validation: ArgumentParser's own output and status
+        } catch let e as LocalizedError where e.errorDescription != nil {
+            fail(e.errorDescription ?? "")
+        } catch {
+            fail("unexpected error (\(type(of: error))): \(error)")
+        }
+    }
+
+    private static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+        Foundation.exit(ExitCode.failure.rawValue)
     }
 }

@@ -8,23 +8,10 @@ import Tensor
 import Retrieval
 import Training
 
-/// Errors reach the user as one line on standard error and exit status 1.
-struct CLIFailure: Error, CustomStringConvertible {
-    let description: String
-}
-
-/// Runs `body`, turning every library error (model, checkpoint, index, configuration) into a
-/// one-line CLI failure.
-func reportingErrors(_ body: () throws -> Void) throws {
-    do { try body() } catch let e as ModelError {
-        throw CLIFailure(description: e.message)
-    } catch let e as CheckpointError {
-        throw CLIFailure(description: e.message)
-    } catch let e as IndexError {
-        throw CLIFailure(description: e.message)
-    } catch let e as ConfigError {
-        throw CLIFailure(description: e.message)
-    }
+/// Runs a command's body. Its errors reach `Clip.main`, which prints a `ClipError`'s message (and a
+/// description of any other error) as one line on standard error and exits with status 1.
+func reportingErrors(_ body: () throws -> Void) rethrows {
+    try body()
 }
 
 /// JSON text for embeddings (shortest round-trip float formatting).
@@ -59,7 +46,7 @@ struct Encode: ParsableCommand {
             var texts = self.texts
             if let textFile {
                 guard let content = try? String(contentsOfFile: textFile, encoding: .utf8) else {
-                    throw CLIFailure(description: "\(textFile): cannot read the file as UTF-8")
+                    throw ClipError.io("\(textFile): cannot read the file as UTF-8")
                 }
                 texts += content.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
                 if texts.last == "" { texts.removeLast() }
@@ -68,7 +55,7 @@ struct Encode: ParsableCommand {
             let t = try pipeline.encode(texts: texts, normalize: !raw)
             let i = try pipeline.encode(images: decoded, normalize: !raw)
             if outTexts != nil || outImages != nil {
-                let meta = ["model": model, "kind": pipeline.kind.rawValue, "normalized": "\(!raw)"]
+                let meta = ["model": model, "kind": pipeline.kind, "normalized": "\(!raw)"]
                 if let outTexts {
                     try EmbeddingStore(embeddings: t, metadata: meta.merging(["modality": "text"]) { a, _ in a }).save(to: outTexts)
                 }
@@ -78,7 +65,7 @@ struct Encode: ParsableCommand {
                 print("encoded \(texts.count) texts and \(images.count) images")
                 return
             }
-            var fields = ["  \"model\": \(JSONText.quoted(model))", "  \"kind\": \"\(pipeline.kind.rawValue)\"",
+            var fields = ["  \"model\": \(JSONText.quoted(model))", "  \"kind\": \"\(pipeline.kind)\"",
                           "  \"dim\": \(pipeline.model.embeddingDim)", "  \"normalized\": \(!raw)"]
             fields.append("  \"texts\": [" + texts.indices.map {
                 "\n    {\"text\": \(JSONText.quoted(texts[$0])), \"embedding\": \(JSONOut.row(t, $0))}"
@@ -102,7 +89,7 @@ struct Info: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let kind = try ModelKind.detect(directory: model)
+            let family = try ModelFamilies.detect(directory: model)
             let checkpoint = try Checkpoint(path: model)
             let dtypes = Set(checkpoint.keys.compactMap { checkpoint.entry($0)?.dtype.rawValue }).sorted()
             let count = checkpoint.keys.reduce(0) { $0 + (checkpoint.entry($1)?.shape.reduce(1, *) ?? 0) }
@@ -113,35 +100,10 @@ struct Info: ParsableCommand {
             case let .shortestEdge(s): size = "shortest edge \(s)"
             case let .exact(h, w): size = "\(h)×\(w)"
             }
-            var lines = ["model:      \(model)", "kind:       \(kind.rawValue)",
+            var lines = ["model:      \(model)", "kind:       \(family.name)",
                          "parameters: \(count) (\(checkpoint.files.count) file(s), \(dtypes.joined(separator: ", ")))",
                          "embedding:  \(pipeline.model.embeddingDim)"]
-            func tower(_ layers: Int, _ width: Int, _ heads: Int, _ mlp: Int, _ act: String) -> String {
-                "\(layers) layers, width \(width), \(heads) heads, MLP \(mlp), \(act)"
-            }
-            switch kind {
-            case .clip:
-                let c = try CLIPConfig.load(path: model + "/config.json"), t = c.textConfig, v = c.visionConfig
-                let tok = try CLIPTokenizer.load(directory: model, contextLength: t.maxPositionEmbeddings)
-                let fm = FileManager.default
-                let source = fm.fileExists(atPath: model + "/vocab.json") ? "vocab.json + merges.txt"
-                    : fm.fileExists(atPath: model + "/tokenizer.json") ? "tokenizer.json" : "standard vocabulary (built in)"
-                lines += ["text:       " + tower(t.numHiddenLayers, t.hiddenSize, t.numAttentionHeads, t.intermediateSize, t.hiddenAct)
-                            + ", context \(t.maxPositionEmbeddings), vocabulary \(t.vocabSize), eos id \(t.eosTokenId)"
-                            + (t.eosTokenId == 2 ? " (legacy: pooling at the largest id)" : ""),
-                          "vision:     " + tower(v.numHiddenLayers, v.hiddenSize, v.numAttentionHeads, v.intermediateSize, v.hiddenAct)
-                            + ", image \(v.imageSize), patch \(v.patchSize)",
-                          "tokenizer:  CLIP BPE from \(source), pad id \(tok.padId)"]
-            case .siglip:
-                let c = try SiglipConfig.load(path: model + "/config.json"), t = c.textConfig, v = c.visionConfig
-                let sp = try SentencePiece(path: model + "/spiece.model")
-                lines += ["text:       " + tower(t.numHiddenLayers, t.hiddenSize, t.numAttentionHeads, t.intermediateSize, t.hiddenAct)
-                            + ", context \(t.maxPositionEmbeddings), vocabulary \(t.vocabSize), head → \(t.projectionSize)",
-                          "vision:     " + tower(v.numHiddenLayers, v.hiddenSize, v.numAttentionHeads, v.intermediateSize, v.hiddenAct)
-                            + ", image \(v.imageSize), patch \(v.patchSize), attention-pooling head \(v.visionUseHead ? "on" : "off")",
-                          "tokenizer:  sentencepiece \(sp.model.algorithm) from spiece.model, \(sp.pieceCount) pieces"
-                            + (sp.model.byteFallback ? ", byte fallback" : "")]
-            }
+            lines += try family.summary(directory: model)
             lines.append("images:     resize \(proc.doResize ? size : "off") (\(proc.resample)), crop \(proc.doCenterCrop ? "\(proc.cropHeight)×\(proc.cropWidth)" : "off"), mean \(proc.mean), std \(proc.std)")
             print(lines.joined(separator: "\n"))
         }

@@ -2,6 +2,7 @@
 // plain lines otherwise (logs, pipes, CI).
 
 import Foundation
+import Tensor
 
 final class ProgressLine {
     let total: Int
@@ -47,7 +48,7 @@ final class ProgressLine {
 func openLog(_ path: String) throws -> FileHandle {
     try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-    guard let log = FileHandle(forWritingAtPath: path) else { throw CLIFailure(description: "\(path): cannot open the log") }
+    guard let log = FileHandle(forWritingAtPath: path) else { throw ClipError.io("\(path): cannot open the log") }
     _ = try? log.seekToEnd()
     return log
 }

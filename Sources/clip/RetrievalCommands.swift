@@ -9,7 +9,7 @@ import Tensor
 /// Writes text to `path` through a temporary file and a rename.
 func writeAtomically(_ text: String, to path: String) throws {
     do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-        throw CLIFailure(description: "\(path): cannot write (\(error.localizedDescription))")
+        throw ClipError.io("\(path): cannot write (\(error.localizedDescription))")
     }
 }
 
@@ -29,7 +29,7 @@ struct IndexCommand: ParsableCommand {
 
         func run() throws {
             try reportingErrors {
-                guard let m = IndexMetric(rawValue: metric) else { throw CLIFailure(description: "--metric must be ip or l2") }
+                guard let m = IndexMetric(rawValue: metric) else { throw ClipError.invalidArgument("--metric must be ip or l2") }
                 let store = try EmbeddingStore.load(path: embeddings)
                 let index = try VectorIndex(dimension: store.dimension, factory: factory, metric: m)
                 if let efConstruction { try index.setParameter("efConstruction", efConstruction) }
@@ -124,7 +124,7 @@ struct EvalRetrieval: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let cutoffs = ks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !cutoffs.isEmpty, cutoffs.allSatisfy({ $0 > 0 }) else { throw CLIFailure(description: "--ks must list positive integers") }
+            guard !cutoffs.isEmpty, cutoffs.allSatisfy({ $0 > 0 }) else { throw ClipError.invalidArgument("--ks must list positive integers") }
             let t = try EmbeddingStore.load(path: texts), im = try EmbeddingStore.load(path: images)
             let m = try RetrievalEvaluator.metrics(texts: t.embeddings, images: im.embeddings,
                                                    imageOfText: try EmbeddingStore.pairing(texts: t, images: im), ks: cutoffs)

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Foundation
+import Tensor
 import Models
 import Training
 
@@ -56,7 +57,7 @@ struct Train: ParsableCommand {
         try reportingErrors {
             var cfg: ContrastiveConfig
             if let config { cfg = try ContrastiveConfig.load(path: config) } else {
-                guard let dataset else { throw CLIFailure(description: "give --config or --dataset") }
+                guard let dataset else { throw ClipError.invalidArgument("give --config or --dataset") }
                 cfg = ContrastiveConfig(dataset: dataset)
             }
             if let model { cfg.model = model }

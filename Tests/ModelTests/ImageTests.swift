@@ -88,10 +88,10 @@ struct ImageCases: Decodable {
             ("flipped bytes", good.enumerated().map { $0.offset > 60 && $0.offset % 97 == 0 ? ~$0.element : $0.element }),
         ]
         for (what, bytes) in attempts {
-            #expect(throws: ModelError.self, "\(what)") { try RGBImage(png: bytes) }
+            #expect(thrownKind { try RGBImage(png: bytes) } == .format, "\(what)")
         }
-        #expect(throws: ModelError.self) { try RGBImage(contentsOfPNG: "/nonexistent/file.png") }
-        #expect(throws: ModelError.self) { try RGBImage(width: 2, height: 2, pixels: [1, 2, 3]) }
+        #expect(thrownKind { try RGBImage(contentsOfPNG: "/nonexistent/file.png") } == .io)
+        #expect(thrownKind { try RGBImage(width: 2, height: 2, pixels: [1, 2, 3]) } == .invalidArgument)
     }
 
     @Test func rawBuffersResizeLikeFiles() throws {

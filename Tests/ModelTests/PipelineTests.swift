@@ -23,7 +23,25 @@ import NN
         #expect(maxAbsDiff(i, try e.tensor("image_embeds")) <= 1e-4)
         let logits = pipeline.logitsPerImage(images: i, texts: t)
         #expect(relativeError(logits, try e.tensor("logits_per_image")) <= 1e-4)
-        #expect(try ModelKind.detect(directory: dir) == .clip)
+        #expect(try ModelFamilies.detect(directory: dir).name == "clip" && pipeline.kind == "clip")
+    }
+
+    @Test func registryPicksTheFamilyByModelType() throws {
+        #expect(ModelFamilies.family(modelType: "clip")?.name == "clip")
+        #expect(ModelFamilies.family(modelType: "siglip")?.name == "siglip")
+        #expect(ModelFamilies.family(modelType: "llama") == nil)
+        #expect(try ImageTextPipeline(directory: Fixtures.path("siglip/p8_48")).kind == "siglip")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-family-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #"{"model_type": "blip"}"#.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+        do {
+            _ = try ModelFamilies.detect(directory: dir)
+            Issue.record("accepted model_type blip")
+        } catch let e as ClipError {
+            #expect(e.kind == .unsupported && e.message.contains("'blip'") && e.message.contains("clip, siglip"), "\(e.message)")
+        }
+        #expect(thrownKind { try ImageTextPipeline(directory: dir + "/missing") } == .io)
     }
 }
 
@@ -46,7 +64,7 @@ import NN
         let dir = Fixtures.path("siglip/" + name)
         let e = try Fixtures.expected("siglip/" + name)
         let pipeline = try ImageTextPipeline(directory: dir)
-        #expect(pipeline.kind == .siglip)
+        #expect(pipeline.kind == "siglip")
         let texts = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/texts.json")))
         let reference = try e.tensor("pixel_values")
         let images = try (0..<reference.shape[0]).map { try RGBImage(contentsOfPNG: dir + "/image\($0).png") }

@@ -2,6 +2,7 @@
 
 import Testing
 import Foundation
+import Tensor
 import Models
 
 struct SiglipCorpus: Decodable {
@@ -48,10 +49,10 @@ struct SiglipCorpus: Decodable {
             do {
                 _ = try SentencePieceModel(bytes: bytes, name: what)
                 Issue.record("\(what): accepted")
-            } catch let e as ModelError {
-                #expect(e.message.contains("sentencepiece"), "\(what): \(e.message)")
+            } catch let e as ClipError {
+                #expect(e.message.contains("sentencepiece") && e.kind == .format, "\(what): \(e.message)")
             }
         }
-        #expect(throws: ModelError.self) { try SentencePiece(path: "/nonexistent/spiece.model") }
+        #expect(thrownKind { try SentencePiece(path: "/nonexistent/spiece.model") } == .io)
     }
 }

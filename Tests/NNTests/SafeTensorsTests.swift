@@ -40,7 +40,7 @@ func rawSafeTensors(header: String, data: [UInt8], lengthOverride: UInt64? = nil
         #expect(try f.tensor("s").shape == [] && f.tensor("s").item == 2.5)
         #expect(try f.tensor("e").shape == [0, 4])
         #expect(try f.tensor("t").toArray() == a.transposed().toArray())
-        #expect(throws: CheckpointError.self) { try f.tensor("missing") }
+        #expect(thrownKind { try f.tensor("missing") } == .format)
     }
 
     @Test func halfPrecisionAndIntegersConvertToFloat() throws {
@@ -82,16 +82,17 @@ func rawSafeTensors(header: String, data: [UInt8], lengthOverride: UInt64? = nil
         do {
             _ = try SafeTensorsFile(path: dir.file("bad.safetensors"))
             Issue.record("\(name): accepted")
-        } catch let e as CheckpointError {
+        } catch let e as ClipError {
             #expect(e.message.contains(phrase), "\(name): \(e.message)")
+            #expect(e.kind == (name == "unknown dtype" ? .unsupported : .format), "\(name): \(e.kind)")
         }
     }
 
     @Test func missingFileAndFolderAreClearErrors() throws {
-        #expect(throws: CheckpointError.self) { try SafeTensorsFile(path: "/nonexistent/model.safetensors") }
+        #expect(thrownKind { try SafeTensorsFile(path: "/nonexistent/model.safetensors") } == .io)
         let dir = try TempDir()
-        #expect(throws: CheckpointError.self) { try Checkpoint(path: dir.path) }
-        #expect(throws: CheckpointError.self) { try SafeTensorsFile(path: dir.path) }
+        #expect(thrownKind { try Checkpoint(path: dir.path) } == .io)
+        #expect(thrownKind { try SafeTensorsFile(path: dir.path) } == .io)
     }
 
     @Test func failedWriteLeavesTheOldFileIntact() throws {
@@ -99,13 +100,13 @@ func rawSafeTensors(header: String, data: [UInt8], lengthOverride: UInt64? = nil
         let target = dir.file("m.safetensors")
         try SafeTensors.write([("x", Tensor([1, 2, 3], shape: [3]))], to: target)
         // A repeated name fails before anything is written.
-        #expect(throws: CheckpointError.self) {
+        #expect(thrownKind {
             try SafeTensors.write([("y", Tensor.zeros([2])), ("y", Tensor.zeros([2]))], to: target)
-        }
+        } == .invalidArgument)
         // An unwritable folder fails without touching the target.
-        #expect(throws: CheckpointError.self) {
+        #expect(thrownKind {
             try SafeTensors.write([("y", Tensor.zeros([2]))], to: "/nonexistent-dir/m.safetensors")
-        }
+        } == .io)
         #expect(try SafeTensorsFile(path: target).tensor("x").toArray() == [1, 2, 3])
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "m.safetensors" }
         #expect(leftovers.isEmpty)
@@ -133,7 +134,7 @@ func rawSafeTensors(header: String, data: [UInt8], lengthOverride: UInt64? = nil
         // An index naming a tensor its shard lacks is an error.
         let bad = #"{"weight_map": {"a.weight": "model-00002-of-00002.safetensors"}}"#
         try bad.write(toFile: dir.file("model.safetensors.index.json"), atomically: true, encoding: .utf8)
-        #expect(throws: CheckpointError.self) { try Checkpoint(path: dir.path) }
+        #expect(thrownKind { try Checkpoint(path: dir.path) } == .format)
     }
 }
 
@@ -159,7 +160,8 @@ func rawSafeTensors(header: String, data: [UInt8], lengthOverride: UInt64? = nil
         do {
             try m.load(tensors)
             Issue.record("strict load accepted a mismatched state dict")
-        } catch let e as CheckpointError {
+        } catch let e as ClipError {
+            #expect(e.kind == .format)
             for key in ["fc.weight", "fc.bias", "norm.bias", "extra.bias", "[2, 3]", "[2, 4]"] {
                 #expect(e.message.contains(key), "message lacks \(key): \(e.message)")
             }

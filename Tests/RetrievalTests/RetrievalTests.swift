@@ -96,11 +96,11 @@ func tempPath(_ name: String) -> String {
     }
 
     @Test func badPairingsAreErrors() {
-        #expect(throws: IndexError.self) { try RetrievalEvaluator.metrics(similarity: Tensor.zeros([3, 2]), imageOfText: [0, 1]) }
-        #expect(throws: IndexError.self) { try RetrievalEvaluator.metrics(similarity: Tensor.zeros([2, 2]), imageOfText: [0, 5]) }
-        #expect(throws: IndexError.self) {
+        #expect(thrownKind { try RetrievalEvaluator.metrics(similarity: Tensor.zeros([3, 2]), imageOfText: [0, 1]) } == .shape)
+        #expect(thrownKind { try RetrievalEvaluator.metrics(similarity: Tensor.zeros([2, 2]), imageOfText: [0, 5]) } == .invalidArgument)
+        #expect(thrownKind {
             try RetrievalEvaluator.metrics(texts: Tensor.zeros([2, 3]), images: Tensor.zeros([2, 4]), imageOfText: [0, 1])
-        }
+        } == .shape)
     }
 }
 
@@ -145,7 +145,7 @@ func tempPath(_ name: String) -> String {
         #expect(try recall(hnsw) >= 0.95)
         let ivf = try VectorIndex.ivfFlat(dimension: 32, lists: 32, probes: 24)
         #expect(!ivf.isTrained)
-        #expect(throws: IndexError.self) { try ivf.add(base) }          // untrained
+        #expect(thrownKind { try ivf.add(base) } == .invalidArgument)          // untrained
         try ivf.train(base)
         try ivf.add(base)
         #expect(try recall(ivf) >= 0.95)
@@ -178,15 +178,15 @@ func tempPath(_ name: String) -> String {
         do {
             _ = try VectorIndex.read(from: truncated)
             Issue.record("a truncated index was read")
-        } catch let e as IndexError {
-            #expect(e.kind == .unreadableFile && e.message.contains(truncated))
+        } catch let e as ClipError {
+            #expect(e.kind == .format && e.message.contains(truncated))
         }
-        #expect(throws: IndexError.self) { try VectorIndex.read(from: "/nonexistent/index.faiss") }
-        #expect(throws: IndexError.self) { try index.add(Tensor.zeros([2, 8])) }            // dimension
-        #expect(throws: IndexError.self) { try index.search(Tensor.zeros([2, 8]), k: 1) }
-        #expect(throws: IndexError.self) { try index.reconstruct(10_000) }
-        #expect(throws: IndexError.self) { try VectorIndex(dimension: 16, factory: "NotAnIndex") }
-        #expect(throws: IndexError.self) { try index.setParameter("nprobe", 3) }           // not IVF
+        #expect(thrownKind { try VectorIndex.read(from: "/nonexistent/index.faiss") } == .io)
+        #expect(thrownKind { try index.add(Tensor.zeros([2, 8])) } == .shape)            // dimension
+        #expect(thrownKind { try index.search(Tensor.zeros([2, 8]), k: 1) } == .shape)
+        #expect(thrownKind { try index.reconstruct(10_000) } == .invalidArgument)
+        #expect(thrownKind { try VectorIndex(dimension: 16, factory: "NotAnIndex") } == .invalidArgument)
+        #expect(thrownKind { try index.setParameter("nprobe", 3) } == .invalidArgument)           // not IVF
     }
 }
 
@@ -264,10 +264,10 @@ func tempPath(_ name: String) -> String {
     }
 
     @Test func badMiningInputsAreErrors() throws {
-        #expect(throws: IndexError.self) { try HardNegativeMiner(imageOfText: [0, 3], imageCount: 2) }
+        #expect(thrownKind { try HardNegativeMiner(imageOfText: [0, 3], imageCount: 2) } == .invalidArgument)
         let miner = try HardNegativeMiner(imageOfText: [0, 1], imageCount: 2)
-        #expect(throws: IndexError.self) { try miner.mine(texts: Tensor.zeros([3, 4]), images: Tensor.zeros([2, 4]), k: 1) }
-        #expect(throws: IndexError.self) { try miner.mine(texts: Tensor.zeros([2, 4]), images: Tensor.zeros([2, 4]), k: 0) }
+        #expect(thrownKind { try miner.mine(texts: Tensor.zeros([3, 4]), images: Tensor.zeros([2, 4]), k: 1) } == .shape)
+        #expect(thrownKind { try miner.mine(texts: Tensor.zeros([2, 4]), images: Tensor.zeros([2, 4]), k: 0) } == .invalidArgument)
     }
 }
 
@@ -285,8 +285,8 @@ func tempPath(_ name: String) -> String {
         let images = try EmbeddingStore(embeddings: normalizedRandom(3, 8, seed: 2), ids: [7, 8, 9])
         #expect(try EmbeddingStore.pairing(texts: back, images: images) == [0, 0, 2, 2, 1, 1])
         let orphan = try EmbeddingStore(embeddings: emb, imageIds: [1, 2, 3, 4, 5, 6])
-        #expect(throws: IndexError.self) { try EmbeddingStore.pairing(texts: orphan, images: images) }
-        #expect(throws: IndexError.self) { try EmbeddingStore(embeddings: emb, ids: [1]) }
-        #expect(throws: (any Error).self) { try EmbeddingStore.load(path: "/nonexistent.safetensors") }
+        #expect(thrownKind { try EmbeddingStore.pairing(texts: orphan, images: images) } == .invalidArgument)
+        #expect(thrownKind { try EmbeddingStore(embeddings: emb, ids: [1]) } == .shape)
+        #expect(thrownKind { try EmbeddingStore.load(path: "/nonexistent.safetensors") } == .io)
     }
 }

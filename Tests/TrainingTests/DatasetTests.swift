@@ -2,6 +2,7 @@
 
 import Testing
 import Foundation
+import Tensor
 import Training
 
 @Suite struct DatasetTests {
@@ -38,12 +39,12 @@ import Training
         do {
             _ = try ImageTextDataset(path: dir, imageColumn: "jpg", textColumn: "txt")
             Issue.record("accepted a line without text")
-        } catch let e as ConfigError {
-            #expect(e.message.contains("manifest.jsonl:2"))
+        } catch let e as ClipError {
+            #expect(e.message.contains("manifest.jsonl:2") && e.kind == .format)
         }
         let bad = try folder("not json\n")
         defer { try? FileManager.default.removeItem(atPath: bad) }
-        #expect(throws: ConfigError.self) { try ImageTextDataset(path: bad) }
-        #expect(throws: ConfigError.self) { try ImageTextDataset(path: "/nonexistent/dataset") }
+        #expect(thrownKind { try ImageTextDataset(path: bad) } == .format)
+        #expect(thrownKind { try ImageTextDataset(path: "/nonexistent/dataset") } == .io)
     }
 }

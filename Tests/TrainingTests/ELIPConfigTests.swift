@@ -2,6 +2,7 @@
 
 import Testing
 import Foundation
+import Tensor
 import Models
 import Training
 
@@ -37,7 +38,7 @@ import Training
         #expect(message(good.replacingOccurrences(of: "epochs: 1", with: "epochs: 0")).contains("epochs"))
         #expect(message(good.replacingOccurrences(of: "lr: 5.0e-5", with: "lr: fast")).contains("lr"))
         #expect(message("model_name: [unclosed").contains("x.yaml"))
-        #expect(throws: ConfigError.self) { try ELIPConfig.load(path: "/nonexistent.yaml") }
+        #expect(thrownKind { try ELIPConfig.load(path: "/nonexistent.yaml") } == .io)
     }
 
     /// `objective` defaults to ELIP's query objective; `pairs` is the other; anything else is named.
@@ -51,10 +52,11 @@ import Training
         do {
             _ = try ELIPConfig.parse(good + "\nobjective: listwise\n", name: "x.yaml")
             Issue.record("accepted objective: listwise")
-        } catch let e as ConfigError {
+        } catch let e as ClipError {
             #expect(e.message.contains("x.yaml") && e.message.contains("objective") && e.message.contains("listwise")
                     && e.message.contains("query") && e.message.contains("pairs"), "\(e.message)")
+            #expect(e.kind == .invalidArgument)
         }
-        #expect(throws: ConfigError.self) { try ELIPConfig.parse(good + "\nquery_chunk: 0\n") }
+        #expect(thrownKind { try ELIPConfig.parse(good + "\nquery_chunk: 0\n") } == .invalidArgument)
     }
 }

@@ -160,7 +160,7 @@ public struct CLIPConfig: Codable, Sendable, Equatable {
 
     /// Reads `config.json`.
     public static func load(path: String) throws -> CLIPConfig {
-        try ModelError.decodeJSON(CLIPConfig.self, path: path)
+        try ClipError.decodeJSON(CLIPConfig.self, path: path)
     }
 
     // MARK: - Presets

@@ -33,10 +33,9 @@ public final class CLIPModel: Module {
     }
 
     /// Loads `config.json` and the weights (`model.safetensors` or shards) of a folder in HF layout.
-    /// - Throws: `ModelError` for configuration problems, `CheckpointError` for weight problems.
+    /// - Throws: `ClipError` for configuration or weight problems.
     public static func load(directory: String) throws -> CLIPModel {
-        let config = try CLIPConfig.load(path: directory + "/config.json")
-        return try loadWeights(directory) { try CLIPModel(config) }
+        try CLIPFamily.load(directory: directory)
     }
 
     /// Projected text features `[batch, projection_dim]` (not normalised).

@@ -59,7 +59,7 @@ public final class CLIPVisionTransformer: Module {
         let s = config.imageSize
         guard pixels.shape.count == 4, pixels.shape[0] > 0, pixels.shape[1] == config.numChannels,
               pixels.shape[2] == s, pixels.shape[3] == s else {
-            throw ModelError("vision: pixels must be [batch, \(config.numChannels), \(s), \(s)], got \(pixels.shape)")
+            throw ClipError.shape("vision: pixels must be [batch, \(config.numChannels), \(s), \(s)], got \(pixels.shape)")
         }
     }
 

@@ -4,30 +4,30 @@ import Foundation
 import Tensor
 import NN
 
-extension ModelError {
+extension ClipError {
     /// Turns a decoding failure into "config.json: vision_config.patch_size missing"-style text.
-    static func config(_ file: String, _ error: Error) -> ModelError {
+    static func config(_ file: String, _ error: Error) -> ClipError {
         func path(_ p: [CodingKey], _ last: CodingKey? = nil) -> String {
             ((p + (last.map { [$0] } ?? [])).map { $0.intValue.map(String.init) ?? $0.stringValue }).joined(separator: ".")
         }
         switch error {
-        case let e as ModelError: return ModelError("\(file): \(e.message)")
-        case DecodingError.keyNotFound(let key, let ctx): return ModelError("\(file): \(path(ctx.codingPath, key)) missing")
+        case let e as ClipError: return e.prefixed(file)
+        case DecodingError.keyNotFound(let key, let ctx): return ClipError.format("\(file): \(path(ctx.codingPath, key)) missing")
         case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
-            return ModelError("\(file): \(path(ctx.codingPath)) has the wrong type")
+            return ClipError.format("\(file): \(path(ctx.codingPath)) has the wrong type")
         case DecodingError.dataCorrupted(let ctx):
-            return ctx.codingPath.isEmpty ? ModelError("\(file): not valid JSON")
-                : ModelError("\(file): \(path(ctx.codingPath)): \(ctx.debugDescription)")
-        default: return ModelError("\(file): \(error)")
+            return ctx.codingPath.isEmpty ? ClipError.format("\(file): not valid JSON")
+                : ClipError.format("\(file): \(path(ctx.codingPath)): \(ctx.debugDescription)")
+        default: return ClipError.format("\(file): \(error)")
         }
     }
 
     /// Reads and decodes a JSON file.
     static func decodeJSON<T: Decodable>(_ type: T.Type, path: String) throws -> T {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError("\(path): cannot read the file")
+            throw ClipError.io("\(path): cannot read the file")
         }
-        do { return try JSONDecoder().decode(T.self, from: data) } catch { throw ModelError.config(path, error) }
+        do { return try JSONDecoder().decode(T.self, from: data) } catch { throw ClipError.config(path, error) }
     }
 }
 
@@ -37,7 +37,7 @@ public func activation(named name: String) throws -> Activation {
     case "quick_gelu": return .quickGelu
     case "gelu": return .gelu
     case "gelu_pytorch_tanh", "gelu_new": return .geluTanh
-    default: throw ModelError("hidden_act '\(name)' is not supported (quick_gelu, gelu, gelu_pytorch_tanh, gelu_new)")
+    default: throw ClipError.unsupported("hidden_act '\(name)' is not supported (quick_gelu, gelu, gelu_pytorch_tanh, gelu_new)")
     }
 }
 

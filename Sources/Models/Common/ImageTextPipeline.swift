@@ -1,32 +1,10 @@
 // A model folder ready to encode: model, tokenizer and image processor together,
-// for every supported kind (CLIP, SigLIP).
+// for every registered model family (ModelFamilies).
 
 import Foundation
 import Tensor
 import Autograd
 import NN
-
-/// The model kind named by a folder's `config.json` (`model_type`).
-public enum ModelKind: String, Sendable {
-    case clip, siglip
-
-    /// Reads `model_type` from `directory/config.json`.
-    /// - Throws: `ModelError` when the file is unreadable or the kind is not supported.
-    public static func detect(directory: String) throws -> ModelKind {
-        let path = directory + "/config.json"
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError("\(path): cannot read the file (is '\(directory)' a model folder?)")
-        }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ModelError("\(path): not valid JSON")
-        }
-        guard let type = root["model_type"] as? String else { throw ModelError("\(path): model_type missing") }
-        guard let kind = ModelKind(rawValue: type) else {
-            throw ModelError("\(path): model_type '\(type)' is not supported (supported: clip, siglip)")
-        }
-        return kind
-    }
-}
 
 /// A two-tower image–text model.
 public protocol TwoTowerModel: Module {
@@ -41,72 +19,50 @@ public protocol TwoTowerModel: Module {
     var imageSize: Int { get }
     /// Text positions (longer token sequences are truncated to it).
     var contextLength: Int { get }
+    /// config.json's contents (HF keys, with `model_type`).
+    associatedtype Config: Codable & Sendable
+    var config: Config { get }
+    /// log of the temperature (a scalar).
+    var logitScale: Variable { get }
+    /// The range training clamps `logitScale` to after each update; nil for no clamp.
+    var logitScaleRange: ClosedRange<Float>? { get }
+    /// The family that reads and writes this model's folders.
+    static var family: any ModelFamily.Type { get }
 }
 
-extension CLIPModel: TwoTowerModel {
-    public func logitsPerImage(images: Tensor, texts: Tensor) -> Tensor {
-        images.matmul(texts.transposed()) * Foundation.exp(logitScale.value.item)
-    }
-    public var embeddingDim: Int { config.projectionDim }
-    public var contextLength: Int { config.textConfig.maxPositionEmbeddings }
-    public var imageSize: Int { config.visionConfig.imageSize }
-}
-
-extension SiglipModel: TwoTowerModel {
-    public func logitsPerImage(images: Tensor, texts: Tensor) -> Tensor {
-        images.matmul(texts.transposed()) * Foundation.exp(logitScale.value.item) + logitBias.value.item
-    }
-    public var embeddingDim: Int { config.visionConfig.hiddenSize }
-    public var contextLength: Int { config.textConfig.maxPositionEmbeddings }
-    public var imageSize: Int { config.visionConfig.imageSize }
+extension TwoTowerModel {
+    /// The family that reads and writes this model's folders.
+    public var family: any ModelFamily.Type { Self.family }
+    /// exp(logit_scale): the multiplier on cosine similarities.
+    public var temperature: Float { Foundation.exp(logitScale.value.item) }
 }
 
 /// A loaded model folder: encode texts and images to L2-normalised embeddings.
 public final class ImageTextPipeline {
     public let directory: String
-    public let kind: ModelKind
-    public let model: any TwoTowerModel
+    /// The model's family (its name is config.json's `model_type`).
+    public let family: any ModelFamily.Type
+    public let model: any PromptGuidedModel
     public let processor: ImageProcessor
+    /// The family's name, e.g. "clip".
+    public var kind: String { family.name }
     /// Texts → ids and mask (CLIP pads to the longest text in a batch, SigLIP to its full length).
     public let tokenize: ([String]) -> TokenizedBatch
 
-    /// Loads `config.json`, the weights, the tokenizer (`vocab.json` + `merges.txt`, `tokenizer.json`
-    /// or the built-in vocabulary for CLIP; `spiece.model` for SigLIP) and `preprocessor_config.json`
-    /// (the kind's defaults when absent).
+    /// Loads `config.json`, the weights, the tokenizer and the image preprocessing of the family that
+    /// config.json's `model_type` names (see `ModelFamilies`).
     public init(directory: String) throws {
         self.directory = directory
-        kind = try ModelKind.detect(directory: directory)
-        let pre = directory + "/preprocessor_config.json"
-        let hasPre = FileManager.default.fileExists(atPath: pre)
-        switch kind {
-        case .clip:
-            let m = try CLIPModel.load(directory: directory)
-            let tok = try CLIPTokenizer.load(directory: directory, contextLength: m.config.textConfig.maxPositionEmbeddings)
-            model = m
-            tokenize = { tok($0, padToContext: false) }
-            processor = ImageProcessor(hasPre ? try ImageProcessorConfig.load(path: pre) : .clip)
-        case .siglip:
-            let m = try SiglipModel.load(directory: directory)
-            let tok = try SiglipTokenizer.load(directory: directory, maxLength: m.config.textConfig.maxPositionEmbeddings)
-            model = m
-            // SigLIP is trained on full-length padded sequences and pools the last position; no mask.
-            tokenize = { texts in
-                let b = tok(texts)
-                return TokenizedBatch(ids: b.ids, attentionMask: nil)
-            }
-            var defaults = ImageProcessorConfig.siglip
-            let size = m.config.visionConfig.imageSize
-            defaults.size = .exact(height: size, width: size)
-            processor = ImageProcessor(hasPre ? try ImageProcessorConfig.load(path: pre, defaults: defaults) : defaults)
-        }
+        family = try ModelFamilies.detect(directory: directory)
+        (model, tokenize, processor) = try family.open(directory: directory)
     }
 
     /// A pipeline over a model in memory (for instance one being trained); `directory` is where it
     /// is saved, or a label.
-    public init(model: any TwoTowerModel, kind: ModelKind, processor: ImageProcessor,
+    public init(model: any PromptGuidedModel, processor: ImageProcessor,
                 tokenize: @escaping ([String]) -> TokenizedBatch, directory: String = "(in memory)") {
         self.directory = directory
-        self.kind = kind
+        family = model.family
         self.model = model
         self.processor = processor
         self.tokenize = tokenize

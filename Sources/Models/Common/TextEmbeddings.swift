@@ -25,16 +25,16 @@ public final class TextEmbeddings: Module {
     /// Checks ids `[batch, seq]` against the vocabulary and the number of positions.
     func validate(_ ids: Indices, attentionMask: Tensor?) throws {
         guard ids.shape.count == 2, ids.shape[0] > 0, ids.shape[1] > 0 else {
-            throw ModelError("text: token ids must be [batch, seq] with both > 0, got \(ids.shape)")
+            throw ClipError.shape("text: token ids must be [batch, seq] with both > 0, got \(ids.shape)")
         }
         guard ids.shape[1] <= positionEmbedding.count else {
-            throw ModelError("text: \(ids.shape[1]) tokens exceed the model's context of \(positionEmbedding.count)")
+            throw ClipError.shape("text: \(ids.shape[1]) tokens exceed the model's context of \(positionEmbedding.count)")
         }
         if let bad = ids.values.first(where: { $0 < 0 || $0 >= tokenEmbedding.count }) {
-            throw ModelError("text: token id \(bad) is outside the vocabulary (0..<\(tokenEmbedding.count))")
+            throw ClipError.invalidArgument("text: token id \(bad) is outside the vocabulary (0..<\(tokenEmbedding.count))")
         }
         if let m = attentionMask, m.shape != ids.shape {
-            throw ModelError("text: attention mask \(m.shape) does not match the ids \(ids.shape)")
+            throw ClipError.shape("text: attention mask \(m.shape) does not match the ids \(ids.shape)")
         }
     }
 }

@@ -47,15 +47,15 @@ public final class ELIPMapper: Module {
     }
 
     /// Reads a mapper file; sizes come from the weights and `prompt_tokens` from the metadata.
-    /// - Throws: `ModelError` for missing metadata or inconsistent shapes, `CheckpointError` for file problems.
+    /// - Throws: `ClipError` (.format for a file that is not a mapper, or the reader's .io / .format).
     public static func load(path: String) throws -> ELIPMapper {
         let f = try SafeTensorsFile(path: path)
         guard let m = f.metadata["prompt_tokens"].flatMap(Int.init), m > 0 else {
-            throw ModelError("\(path): metadata prompt_tokens missing or not a positive integer")
+            throw ClipError.format("\(path): metadata prompt_tokens missing or not a positive integer")
         }
         guard let w0 = f.entries["mapper.0.weight"], let w4 = f.entries["mapper.4.weight"],
               w0.shape.count == 2, w4.shape.count == 2, w4.shape[0] % m == 0 else {
-            throw ModelError("\(path): not an ELIP mapper (mapper.0/2/4 weights with prompt_tokens × d_vision outputs)")
+            throw ClipError.format("\(path): not an ELIP mapper (mapper.0/2/4 weights with prompt_tokens × d_vision outputs)")
         }
         let mapper = ParameterInitialization.withoutInitialization {
             ELIPMapper(textDim: w0.shape[1], hidden: w0.shape[0], promptTokens: m, visionDim: w4.shape[0] / m)
@@ -81,37 +81,9 @@ public protocol PromptGuidedModel: TwoTowerModel {
     func queryLoss(scores: Variable, labels: [Int]) -> Variable
 }
 
-extension CLIPModel: PromptGuidedModel {
-    public var visionWidth: Int { config.visionConfig.hiddenSize }
-    public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
-        clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp())
-    }
-    public func queryLoss(scores: Variable, labels: [Int]) -> Variable {
-        (scores * logitScale.exp()).crossEntropy(labels: labels) * Float(labels.count)
-    }
-    public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
-        visualProjection(try visionModel.pooled(pixels, prompts: prompts))
-    }
-}
-
-extension SiglipModel: PromptGuidedModel {
-    public var visionWidth: Int { config.visionConfig.hiddenSize }
-    public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
-        sigmoidLoss(textEmbeds: textEmbeds, imageEmbeds: imageEmbeds, logitScale: logitScale, logitBias: logitBias)
-    }
-    public func queryLoss(scores: Variable, labels: [Int]) -> Variable {
-        let z = Tensor.full(scores.shape, -1)
-        for (r, l) in labels.enumerated() { z[r, l] = 1 }
-        return ((scores * logitScale.exp() + logitBias) * Variable(z)).logSigmoid().sum() * -1
-    }
-    public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
-        try visionModel(pixels, prompts: prompts).pooled
-    }
-}
-
 /// Checks prompts against a batch of images.
 func validatePrompts(_ prompts: Variable, batch: Int, dim: Int) throws {
     guard prompts.rank == 3, prompts.shape[0] == batch, prompts.shape[2] == dim, prompts.shape[1] > 0 else {
-        throw ModelError("prompts must be [\(batch), m, \(dim)], got \(prompts.shape)")
+        throw ClipError.shape("prompts must be [\(batch), m, \(dim)], got \(prompts.shape)")
     }
 }

@@ -31,12 +31,12 @@ public enum ELIPObjective {
     /// The default chunk, `defaultQueryChunk(batch:)`, keeps about 16 encodes together: larger matrix
     /// products run faster, and memory stays bounded whatever B.
     /// - Returns: the batch's loss.
-    /// - Throws: `ModelError` for mismatched shapes.
+    /// - Throws: `ClipError` for mismatched shapes.
     @discardableResult
     public static func queryLossAndBackward(model: any PromptGuidedModel, mapper: ELIPMapper, textEmbeds: Tensor,
                                             pixels: Tensor, queryChunk: Int? = nil, gradientScale: Float = 1) throws -> Float {
         guard textEmbeds.rank == 2, pixels.rank == 4, textEmbeds.shape[0] == pixels.shape[0], textEmbeds.shape[0] > 0 else {
-            throw ModelError("ELIP query loss: \(textEmbeds.shape) text embeddings for \(pixels.shape) images")
+            throw ClipError.shape("ELIP query loss: \(textEmbeds.shape) text embeddings for \(pixels.shape) images")
         }
         let b = textEmbeds.shape[0], d = textEmbeds.shape[1]
         let chunk = max(1, min(queryChunk ?? defaultQueryChunk(batch: b), b))
@@ -66,7 +66,7 @@ public enum ELIPObjective {
     /// then go through the model's pair loss. Only the mapper needs gradients; the backbone may be frozen.
     public static func loss(model: any PromptGuidedModel, mapper: ELIPMapper, textEmbeds: Tensor, pixels: Tensor) throws -> Variable {
         guard textEmbeds.rank == 2, pixels.rank == 4, textEmbeds.shape[0] == pixels.shape[0] else {
-            throw ModelError("ELIP loss: \(textEmbeds.shape) text embeddings for \(pixels.shape) images")
+            throw ClipError.shape("ELIP loss: \(textEmbeds.shape) text embeddings for \(pixels.shape) images")
         }
         let t = Variable(textEmbeds)
         let guided = try model.guidedImageFeatures(Variable(pixels), prompts: mapper(t)).l2Normalized()
@@ -77,7 +77,7 @@ public enum ELIPObjective {
     /// candidate image `[n, 3, H, W]`, from the query's normalised text embedding `[1, d]`. No graph is built.
     public static func guidedScores(model: any PromptGuidedModel, mapper: ELIPMapper, query: Tensor, candidates: Tensor) throws -> [Float] {
         guard query.rank == 2, query.shape[0] == 1, candidates.rank == 4 else {
-            throw ModelError("ELIP scores: query \(query.shape) for candidates \(candidates.shape)")
+            throw ClipError.shape("ELIP scores: query \(query.shape) for candidates \(candidates.shape)")
         }
         return try withNoGrad {
             let prompts = mapper(Variable(query))

@@ -68,14 +68,14 @@ public struct ImageProcessorConfig: Sendable, Equatable {
     }
 
     /// Reads `preprocessor_config.json`; absent keys keep the values of `defaults`.
-    /// - Throws: `ModelError` naming a malformed field.
+    /// - Throws: `ClipError` naming a malformed field.
     public static func load(path: String, defaults: ImageProcessorConfig = .clip) throws -> ImageProcessorConfig {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError("\(path): cannot read the file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ModelError("\(path): not a JSON object")
+            throw ClipError.format("\(path): not a JSON object")
         }
         var c = defaults
-        func fail(_ key: String) -> ModelError { ModelError("\(path): \(key) is malformed") }
+        func fail(_ key: String) -> ClipError { ClipError.format("\(path): \(key) is malformed") }
         func bool(_ key: String) throws -> Bool? {
             guard let v = root[key], !(v is NSNull) else { return nil }
             guard let b = v as? Bool else { throw fail(key) }
@@ -116,7 +116,7 @@ public struct ImageProcessorConfig: Sendable, Equatable {
         }
         if let v = root["resample"], !(v is NSNull) {
             guard let i = v as? Int, let f = ResampleFilter(rawValue: i) else {
-                throw ModelError("\(path): resample \(v) is not supported (1–5: lanczos, bilinear, bicubic, box, hamming)")
+                throw ClipError.unsupported("\(path): resample \(v) is not supported (1–5: lanczos, bilinear, bicubic, box, hamming)")
             }
             c.resample = f
         }
@@ -204,12 +204,12 @@ public struct ImageProcessor: Sendable {
     }
 
     /// A batch `[n, 3, height, width]`; every image must come out the same size.
-    /// - Throws: `ModelError` when the images give different sizes (no crop or fixed size configured).
+    /// - Throws: `ClipError` when the images give different sizes (no crop or fixed size configured).
     public func batch(_ images: [RGBImage]) throws -> Tensor {
         let tensors = try images.map { try self($0) }
-        guard let first = tensors.first else { throw ModelError("image processor: no images") }
+        guard let first = tensors.first else { throw ClipError.invalidArgument("image processor: no images") }
         guard tensors.allSatisfy({ $0.shape == first.shape }) else {
-            throw ModelError("image processor: images came out in different sizes; configure a crop or a fixed size")
+            throw ClipError.shape("image processor: images came out in different sizes; configure a crop or a fixed size")
         }
         return Tensor.stack(tensors, axis: 0)
     }

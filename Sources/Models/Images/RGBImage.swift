@@ -1,6 +1,7 @@
 // An 8-bit RGB image, and PNG decoding into one.
 
 import Foundation
+import Tensor
 import CCodecs
 
 /// 8-bit RGB pixels, row-major, interleaved (`height × width × 3` bytes).
@@ -10,12 +11,12 @@ public struct RGBImage: Equatable, Sendable {
     public let pixels: [UInt8]
 
     /// Wraps a raw RGB8 buffer.
-    /// - Throws: `ModelError` when the sizes are not positive or the buffer is not `width · height · 3` bytes.
+    /// - Throws: `ClipError` when the sizes are not positive or the buffer is not `width · height · 3` bytes.
     public init(width: Int, height: Int, pixels: [UInt8]) throws {
-        guard width > 0, height > 0 else { throw ModelError("image: size \(width)×\(height) must be positive") }
+        guard width > 0, height > 0 else { throw ClipError.invalidArgument("image: size \(width)×\(height) must be positive") }
         let (n, overflow) = width.multipliedReportingOverflow(by: height)
         guard !overflow, n <= Int.max / 3, pixels.count == n * 3 else {
-            throw ModelError("image: \(pixels.count) bytes do not hold \(width)×\(height) RGB pixels")
+            throw ClipError.invalidArgument("image: \(pixels.count) bytes do not hold \(width)×\(height) RGB pixels")
         }
         self.width = width
         self.height = height
@@ -27,7 +28,7 @@ public struct RGBImage: Equatable, Sendable {
 
     /// Decodes a PNG (every colour type, bit depth and interlacing) to RGB
     /// as PIL's `Image.open(...).convert("RGB")` does.
-    /// - Throws: `ModelError` naming the problem for corrupt, truncated or non-PNG data.
+    /// - Throws: `ClipError` naming the problem for corrupt, truncated or non-PNG data.
     public init(png data: [UInt8], name: String = "PNG data") throws {
         var img = cc_image()
         var message = [CChar](repeating: 0, count: 256)
@@ -36,7 +37,7 @@ public struct RGBImage: Equatable, Sendable {
         }
         guard status == 0, let rgb = img.rgb else {
             let why = String(cString: message)
-            throw ModelError("\(name): cannot decode PNG (\(why.isEmpty ? "status \(status)" : why))")
+            throw ClipError.format("\(name): cannot decode PNG (\(why.isEmpty ? "status \(status)" : why))")
         }
         defer { cc_free(rgb) }
         let w = Int(img.width), h = Int(img.height)
@@ -46,7 +47,7 @@ public struct RGBImage: Equatable, Sendable {
     /// Reads and decodes a PNG file.
     public init(contentsOfPNG path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError("\(path): cannot read the file")
+            throw ClipError.io("\(path): cannot read the file")
         }
         try self.init(png: [UInt8](data), name: path)
     }
@@ -60,7 +61,7 @@ extension RGBImage {
         let status = pixels.withUnsafeBufferPointer {
             cc_png_encode_rgb($0.baseAddress, UInt32(width), UInt32(height), &out, &size)
         }
-        guard status == 0, let out else { throw ModelError("image: cannot encode \(width)×\(height) as PNG (status \(status))") }
+        guard status == 0, let out else { throw ClipError.internal("image: cannot encode \(width)×\(height) as PNG (status \(status))") }
         defer { cc_free(out) }
         return Array(UnsafeBufferPointer(start: out, count: size))
     }
@@ -69,7 +70,7 @@ extension RGBImage {
     public func writePNG(to path: String) throws {
         let data = Data(try pngData())
         do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw ModelError("\(path): cannot write the PNG (\(error.localizedDescription))")
+            throw ClipError.io("\(path): cannot write the PNG (\(error.localizedDescription))")
         }
     }
 }

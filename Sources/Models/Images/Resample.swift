@@ -2,6 +2,7 @@
 // (Pillow's libImaging/Resample.c algorithm).
 
 import Foundation
+import Tensor
 
 /// PIL's resampling filters (the `resample` numbers of `PIL.Image.Resampling`).
 public enum ResampleFilter: Int, Sendable, Codable {
@@ -46,7 +47,7 @@ extension RGBImage {
     /// weights widened by the scale when shrinking, in 22-bit fixed point with
     /// rounding and clipping to 8 bits after each pass. Same size: a copy.
     public func resized(width w: Int, height h: Int, filter: ResampleFilter = .bicubic) throws -> RGBImage {
-        guard w > 0, h > 0 else { throw ModelError("resize: target size \(w)×\(h) must be positive") }
+        guard w > 0, h > 0 else { throw ClipError.invalidArgument("resize: target size \(w)×\(h) must be positive") }
         if w == width && h == height { return self }
         let vertical = Coefficients(inSize: height, outSize: h, filter: filter)
         var src = pixels, srcWidth = width, srcHeight = height

@@ -1,6 +1,7 @@
 // SigLIP configuration, with the keys of transformers' SiglipConfig (config.json).
 
 import Foundation
+import Tensor
 
 /// `text_config` of a SigLIP config.json.
 public struct SiglipTextConfig: Codable, Sendable, Equatable {
@@ -119,7 +120,7 @@ public struct SiglipConfig: Codable, Sendable, Equatable {
     }
 
     public static func load(path: String) throws -> SiglipConfig {
-        try ModelError.decodeJSON(SiglipConfig.self, path: path)
+        try ClipError.decodeJSON(SiglipConfig.self, path: path)
     }
 
     /// google/siglip-base-patch16-224.

@@ -102,7 +102,7 @@ public final class SiglipVisionTransformer: Module {
         let s = config.imageSize
         guard pixels.shape.count == 4, pixels.shape[0] > 0, pixels.shape[1] == config.numChannels,
               pixels.shape[2] == s, pixels.shape[3] == s else {
-            throw ModelError("vision: pixels must be [batch, \(config.numChannels), \(s), \(s)], got \(pixels.shape)")
+            throw ClipError.shape("vision: pixels must be [batch, \(config.numChannels), \(s), \(s)], got \(pixels.shape)")
         }
         var x = patchEmbedding(pixels) + positionEmbedding.weight
         if let prompts {
@@ -138,8 +138,7 @@ public final class SiglipModel: Module {
 
     /// Loads `config.json` and the weights of a folder in HF layout.
     public static func load(directory: String) throws -> SiglipModel {
-        let config = try SiglipConfig.load(path: directory + "/config.json")
-        return try loadWeights(directory) { try SiglipModel(config) }
+        try SiglipFamily.load(directory: directory)
     }
 
     /// Text features `[batch, dim]` (not normalised).

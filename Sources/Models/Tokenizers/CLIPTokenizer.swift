@@ -62,7 +62,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
     private let lock = NSLock()
 
     /// Builds a tokenizer from a vocabulary (token → id) and merges (pairs, highest priority first).
-    /// - Throws: `ModelError` when a byte character, a merge part or a merge result is missing from the vocabulary.
+    /// - Throws: `ClipError` when a byte character, a merge part or a merge result is missing from the vocabulary.
     public init(vocabulary: [String: Int], merges pairs: [(String, String)], style: Style = .transformers,
                 contextLength: Int = 77, padToken: String? = nil) throws {
         self.style = style
@@ -71,7 +71,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
         var ids: [Int32] = [], endIds: [Int32] = []
         for c in ByteLevel.characters {
             guard let a = vocabulary[String(c)], let b = vocabulary[String(c) + "</w>"] else {
-                throw ModelError("tokenizer: vocabulary lacks the byte character '\(c)' or '\(c)</w>'")
+                throw ClipError.format("tokenizer: vocabulary lacks the byte character '\(c)' or '\(c)</w>'")
             }
             ids.append(Int32(a))
             endIds.append(Int32(b))
@@ -82,7 +82,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
         table.reserveCapacity(pairs.count)
         for (rank, (a, b)) in pairs.enumerated() {
             guard let ia = vocabulary[a], let ib = vocabulary[b], let im = vocabulary[a + b] else {
-                throw ModelError("tokenizer: merge '\(a) \(b)' (line \(rank + 1)) uses a token missing from the vocabulary")
+                throw ClipError.format("tokenizer: merge '\(a) \(b)' (line \(rank + 1)) uses a token missing from the vocabulary")
             }
             let key = UInt64(UInt32(ia)) << 32 | UInt64(UInt32(ib))
             if table[key] == nil { table[key] = (Int32(rank), Int32(im)) }
@@ -90,7 +90,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
         merges = table
         guard let bos = vocabulary["<|startoftext|>"] ?? vocabulary["<start_of_text>"],
               let eos = vocabulary["<|endoftext|>"] ?? vocabulary["<end_of_text>"] else {
-            throw ModelError("tokenizer: vocabulary lacks <|startoftext|> / <|endoftext|>")
+            throw ClipError.format("tokenizer: vocabulary lacks <|startoftext|> / <|endoftext|>")
         }
         bosId = bos
         eosId = eos
@@ -99,7 +99,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
             specials = [("<|startoftext|>", bos), ("<|endoftext|>", eos)].map { (Array($0.0.unicodeScalars), $0.1) }
             patternSpecials = ["<|startoftext|>", "<|endoftext|>"].map { Array($0.unicodeScalars) }
             if let p = padToken {
-                guard let id = vocabulary[p] else { throw ModelError("tokenizer: pad token '\(p)' is not in the vocabulary") }
+                guard let id = vocabulary[p] else { throw ClipError.format("tokenizer: pad token '\(p)' is not in the vocabulary") }
                 padId = id
             } else {
                 padId = eos
@@ -125,7 +125,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
         var out: UnsafeMutablePointer<UInt8>?
         var outSize = 0
         guard cc_gunzip(gz, size, &out, &outSize) == 0, let out else {
-            throw ModelError("tokenizer: the embedded vocabulary could not be inflated")
+            throw ClipError.internal("tokenizer: the embedded vocabulary could not be inflated")
         }
         defer { cc_free(out) }
         return String(decoding: UnsafeBufferPointer(start: out, count: outSize), as: UTF8.self)
@@ -152,7 +152,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
         ]
         for (name, text) in files {
             do { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) } catch {
-                throw ModelError("\(directory)/\(name): cannot write (\(error.localizedDescription))")
+                throw ClipError.io("\(directory)/\(name): cannot write (\(error.localizedDescription))")
             }
         }
     }
@@ -170,12 +170,12 @@ public final class CLIPTokenizer: @unchecked Sendable {
     private static func openCLIPVocabulary(_ text: String, style: Style) throws -> (vocab: [String], merges: [(String, String)]) {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         let count = 49152 - 256 - 2
-        guard lines.count > count else { throw ModelError("tokenizer: BPE merges file has \(lines.count) lines, expected over \(count)") }
+        guard lines.count > count else { throw ClipError.format("tokenizer: BPE merges file has \(lines.count) lines, expected over \(count)") }
         var pairs: [(String, String)] = []
         pairs.reserveCapacity(count)
         for line in lines[1...count] {
             let parts = line.split(separator: " ")
-            guard parts.count == 2 else { throw ModelError("tokenizer: malformed merge line '\(line)'") }
+            guard parts.count == 2 else { throw ClipError.format("tokenizer: malformed merge line '\(line)'") }
             pairs.append((String(parts[0]), String(parts[1])))
         }
         var vocab: [String] = ByteLevel.vocabularyOrder.map { String($0) }
@@ -193,15 +193,15 @@ public final class CLIPTokenizer: @unchecked Sendable {
         let pad = padToken(in: directory)
         if fm.fileExists(atPath: directory + "/vocab.json") && fm.fileExists(atPath: directory + "/merges.txt") {
             let vocab = try readJSON(directory + "/vocab.json") as? [String: Int]
-            guard let vocab else { throw ModelError("\(directory)/vocab.json: not an object of token ids") }
+            guard let vocab else { throw ClipError.format("\(directory)/vocab.json: not an object of token ids") }
             guard let text = try? String(contentsOfFile: directory + "/merges.txt", encoding: .utf8) else {
-                throw ModelError("\(directory)/merges.txt: cannot read the file as UTF-8")
+                throw ClipError.io("\(directory)/merges.txt: cannot read the file as UTF-8")
             }
             var pairs: [(String, String)] = []
             for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
                 if i == 0 && line.hasPrefix("#version") { continue }
                 let parts = line.split(separator: " ")
-                guard parts.count == 2 else { throw ModelError("\(directory)/merges.txt: malformed line \(i + 1)") }
+                guard parts.count == 2 else { throw ClipError.format("\(directory)/merges.txt: malformed line \(i + 1)") }
                 pairs.append((String(parts[0]), String(parts[1])))
             }
             return try CLIPTokenizer(vocabulary: vocab, merges: pairs, contextLength: contextLength, padToken: pad)
@@ -210,7 +210,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
             guard let root = try readJSON(directory + "/tokenizer.json") as? [String: Any],
                   let model = root["model"] as? [String: Any], let vocab = model["vocab"] as? [String: Int],
                   let rawMerges = model["merges"] as? [Any] else {
-                throw ModelError("\(directory)/tokenizer.json: no BPE model with vocab and merges")
+                throw ClipError.format("\(directory)/tokenizer.json: no BPE model with vocab and merges")
             }
             let pairs: [(String, String)] = try rawMerges.map { m in
                 if let s = m as? String {
@@ -219,18 +219,18 @@ public final class CLIPTokenizer: @unchecked Sendable {
                 } else if let a = m as? [String], a.count == 2 {
                     return (a[0], a[1])
                 }
-                throw ModelError("\(directory)/tokenizer.json: malformed merge \(m)")
+                throw ClipError.format("\(directory)/tokenizer.json: malformed merge \(m)")
             }
             return try CLIPTokenizer(vocabulary: vocab, merges: pairs, contextLength: contextLength, padToken: pad)
         }
         let t = try standard(contextLength: contextLength)
-        if let pad, pad != "<|endoftext|>" { throw ModelError("\(directory): pad token '\(pad)' needs vocab.json") }
+        if let pad, pad != "<|endoftext|>" { throw ClipError.format("\(directory): pad token '\(pad)' needs vocab.json") }
         return t
     }
 
     private static func readJSON(_ path: String) throws -> Any {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError("\(path): cannot read the file") }
-        do { return try JSONSerialization.jsonObject(with: data) } catch { throw ModelError("\(path): not valid JSON") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
+        do { return try JSONSerialization.jsonObject(with: data) } catch { throw ClipError.format("\(path): not valid JSON") }
     }
 
     private static func padToken(in directory: String) -> String? {

@@ -3,6 +3,7 @@
 // text becomes the unknown piece, or its UTF-8 bytes with byte fallback.
 
 import Foundation
+import Tensor
 
 /// Encodes text to sentencepiece ids as `SentencePieceProcessor.encode` does.
 public final class SentencePiece: @unchecked Sendable {
@@ -26,8 +27,8 @@ public final class SentencePiece: @unchecked Sendable {
 
     public init(_ model: SentencePieceModel, name: String = "sentencepiece model") throws {
         self.model = model
-        do { normalizer = try SentencePieceNormalizer(model) } catch let e as ModelError {
-            throw ModelError("\(name): \(e.message)")
+        do { normalizer = try SentencePieceNormalizer(model) } catch let e as ClipError {
+            throw e.prefixed(name)
         }
         var matchable: [String: Int] = [:], all: [String: Int] = [:]
         var bytes = [Int](repeating: -1, count: 256)
@@ -57,7 +58,7 @@ public final class SentencePiece: @unchecked Sendable {
             case .control: break
             }
         }
-        if model.byteFallback, bytes.contains(-1) { throw ModelError("\(name): byte_fallback is set but byte pieces are missing") }
+        if model.byteFallback, bytes.contains(-1) { throw ClipError.format("\(name): byte_fallback is set but byte pieces are missing") }
         self.matchable = matchable
         allPieces = all
         trieChildren = children

@@ -1,6 +1,7 @@
 // The contents of a sentencepiece `.model` file (a serialized ModelProto).
 
 import Foundation
+import Tensor
 
 /// A parsed sentencepiece model: pieces with scores and types, the trainer's
 /// model type and byte-fallback flag, and the normalizer settings.
@@ -29,16 +30,16 @@ public struct SentencePieceModel: Sendable {
     public var escapeWhitespaces = true
 
     /// Reads a `.model` file.
-    /// - Throws: `ModelError` naming the file for unreadable or malformed data.
+    /// - Throws: `ClipError` naming the file for unreadable or malformed data.
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError("\(path): cannot read the file")
+            throw ClipError.io("\(path): cannot read the file")
         }
         try self.init(bytes: [UInt8](data), name: path)
     }
 
     public init(bytes: [UInt8], name: String = "sentencepiece model") throws {
-        func fail(_ why: String) -> ModelError { ModelError("\(name): not a valid sentencepiece model (\(why))") }
+        func fail(_ why: String) -> ClipError { ClipError.format("\(name): not a valid sentencepiece model (\(why))") }
         do {
             var r = ProtobufReader(bytes[...])
             while !r.isAtEnd {
@@ -53,14 +54,14 @@ public struct SentencePieceModel: Sendable {
             }
         } catch let e as ProtobufReader.Failure {
             throw fail(e.message)
-        } catch let e as ModelError {
+        } catch let e as ClipError {
             throw fail(e.message)
         }
         guard !pieces.isEmpty else { throw fail("no pieces") }
         guard pieces.contains(where: { $0.type == .unknown }) else { throw fail("no unknown piece") }
         if !byteFallback, pieces.contains(where: { $0.type == .byte }) { throw fail("byte pieces without byte_fallback") }
         guard algorithm == .unigram || algorithm == .bpe else {
-            throw ModelError("\(name): sentencepiece model type \(algorithm) is not supported (unigram, bpe)")
+            throw ClipError.unsupported("\(name): sentencepiece model type \(algorithm) is not supported (unigram, bpe)")
         }
     }
 
@@ -70,16 +71,16 @@ public struct SentencePieceModel: Sendable {
         while !r.isAtEnd {
             switch try r.next() {
             case (1, .bytes(let s)):
-                guard let t = String(validating: s, as: UTF8.self), !t.isEmpty else { throw ModelError("a piece is empty or not UTF-8") }
+                guard let t = String(validating: s, as: UTF8.self), !t.isEmpty else { throw ClipError.format("a piece is empty or not UTF-8") }
                 text = t
             case (2, .fixed32(let bits)): score = Float(bitPattern: bits)
             case (3, .varint(let v)):
-                guard let t = PieceType(rawValue: Int(v)) else { throw ModelError("piece type \(v) unknown") }
+                guard let t = PieceType(rawValue: Int(v)) else { throw ClipError.format("piece type \(v) unknown") }
                 type = t
             default: continue
             }
         }
-        guard let text else { throw ModelError("a piece has no text") }
+        guard let text else { throw ClipError.format("a piece has no text") }
         return Piece(text: text, score: score, type: type)
     }
 
@@ -88,7 +89,7 @@ public struct SentencePieceModel: Sendable {
         while !r.isAtEnd {
             switch try r.next() {
             case (3, .varint(let v)):
-                guard let a = Algorithm(rawValue: Int(v)) else { throw ModelError("model type \(v) unknown") }
+                guard let a = Algorithm(rawValue: Int(v)) else { throw ClipError.format("model type \(v) unknown") }
                 algorithm = a
             case (35, .varint(let v)): byteFallback = v != 0
             case (24, .varint(let v)): treatWhitespaceAsSuffix = v != 0

@@ -2,6 +2,8 @@
 // double-array trie over UTF-8 plus replacement strings), then whitespace
 // handling (trim, collapse, dummy prefix, escape as U+2581).
 
+import Tensor
+
 /// Applies a model's normalization rules to text.
 struct SentencePieceNormalizer {
     private let units: [UInt32]
@@ -21,10 +23,10 @@ struct SentencePieceNormalizer {
             replacements = []
             return
         }
-        guard blob.count >= 4 else { throw ModelError("precompiled_charsmap is truncated") }
+        guard blob.count >= 4 else { throw ClipError.format("precompiled_charsmap is truncated") }
         let trieSize = Int(UInt32(blob[0]) | UInt32(blob[1]) << 8 | UInt32(blob[2]) << 16 | UInt32(blob[3]) << 24)
         guard trieSize % 4 == 0, trieSize < blob.count - 4 + 1, 4 + trieSize <= blob.count else {
-            throw ModelError("precompiled_charsmap trie size \(trieSize) does not fit the map")
+            throw ClipError.format("precompiled_charsmap trie size \(trieSize) does not fit the map")
         }
         var u: [UInt32] = []
         u.reserveCapacity(trieSize / 4)

@@ -28,7 +28,7 @@ public final class SiglipTokenizer: @unchecked Sendable {
         sentencePiece = sp
         self.maxLength = maxLength
         guard sp.id(of: eosToken) != sp.unknownId || eosToken == unkToken else {
-            throw ModelError("tokenizer: end token '\(eosToken)' is not in the sentencepiece model")
+            throw ClipError.format("tokenizer: end token '\(eosToken)' is not in the sentencepiece model")
         }
         eosId = sp.id(of: eosToken)
         unkId = sp.id(of: unkToken)

@@ -1,0 +1,76 @@
+// The CLIP family: config.json `model_type` "clip" (transformers' CLIPModel),
+// its BPE tokenizer and CLIPImageProcessor preprocessing.
+
+import Foundation
+import Tensor
+import Autograd
+import NN
+
+/// CLIP folders in HF layout: `config.json`, weights, `vocab.json` + `merges.txt` or `tokenizer.json`
+/// (the built-in vocabulary when absent), `preprocessor_config.json` (CLIP's defaults when absent).
+public enum CLIPFamily: ModelFamily {
+    public static let modelTypes = ["clip"]
+    public static let imageProcessorClass = "CLIPImageProcessor"
+
+    public static func config(path: String) throws -> CLIPConfig {
+        try CLIPConfig.load(path: path)
+    }
+
+    public static func model(_ config: CLIPConfig) throws -> CLIPModel {
+        try CLIPModel(config)
+    }
+
+    /// CLIP BPE, padded to the longest text of a batch, with its attention mask.
+    public static func tokenizer(directory: String, for model: CLIPModel) throws -> ([String]) -> TokenizedBatch {
+        let tok = try CLIPTokenizer.load(directory: directory, contextLength: model.config.textConfig.maxPositionEmbeddings)
+        return { tok($0, padToContext: false) }
+    }
+
+    public static func imageProcessorConfig(directory: String, for model: CLIPModel) throws -> ImageProcessorConfig {
+        let pre = directory + "/preprocessor_config.json"
+        return FileManager.default.fileExists(atPath: pre) ? try ImageProcessorConfig.load(path: pre) : .clip
+    }
+
+    public static func writeStandardTokenizerFiles(to directory: String) throws {
+        try CLIPTokenizer.writeStandardFiles(to: directory)
+    }
+
+    public static func summary(directory: String) throws -> [String] {
+        let c = try config(path: directory + "/config.json"), t = c.textConfig, v = c.visionConfig
+        let tok = try CLIPTokenizer.load(directory: directory, contextLength: t.maxPositionEmbeddings)
+        let fm = FileManager.default
+        let source = fm.fileExists(atPath: directory + "/vocab.json") ? "vocab.json + merges.txt"
+            : fm.fileExists(atPath: directory + "/tokenizer.json") ? "tokenizer.json" : "standard vocabulary (built in)"
+        return ["text:       " + towerSummary(t.numHiddenLayers, t.hiddenSize, t.numAttentionHeads, t.intermediateSize, t.hiddenAct)
+                    + ", context \(t.maxPositionEmbeddings), vocabulary \(t.vocabSize), eos id \(t.eosTokenId)"
+                    + (t.eosTokenId == 2 ? " (legacy: pooling at the largest id)" : ""),
+                "vision:     " + towerSummary(v.numHiddenLayers, v.hiddenSize, v.numAttentionHeads, v.intermediateSize, v.hiddenAct)
+                    + ", image \(v.imageSize), patch \(v.patchSize)",
+                "tokenizer:  CLIP BPE from \(source), pad id \(tok.padId)"]
+    }
+}
+
+extension CLIPModel: PromptGuidedModel {
+    public static var family: any ModelFamily.Type { CLIPFamily.self }
+
+    public func logitsPerImage(images: Tensor, texts: Tensor) -> Tensor {
+        images.matmul(texts.transposed()) * Foundation.exp(logitScale.value.item)
+    }
+    public var embeddingDim: Int { config.projectionDim }
+    public var contextLength: Int { config.textConfig.maxPositionEmbeddings }
+    public var imageSize: Int { config.visionConfig.imageSize }
+    /// open_clip clamps the temperature to at most 100.
+    public var logitScaleRange: ClosedRange<Float>? { 0...Float(Foundation.log(100.0)) }
+
+    public var visionWidth: Int { config.visionConfig.hiddenSize }
+    /// InfoNCE (`clipContrastiveLoss`) of `exp(logit_scale)`-scaled cosines.
+    public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
+        clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp())
+    }
+    public func queryLoss(scores: Variable, labels: [Int]) -> Variable {
+        (scores * logitScale.exp()).crossEntropy(labels: labels) * Float(labels.count)
+    }
+    public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
+        visualProjection(try visionModel.pooled(pixels, prompts: prompts))
+    }
+}
