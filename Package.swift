@@ -1,14 +1,19 @@
 // swift-tools-version:6.1
 // clipcore: image–text retrieval models (CLIP, SigLIP, ELIP) in Swift, with a C ABI.
-// Layers, bottom to top (a target depends only on the ones above it in this list):
+// Layers, bottom to top (a target depends only on the ones above it in this list;
+// docs/ARCHITECTURE.md says where each concept lives):
 //   CBLAS, CPNG, CFaiss   system libraries and the C++ shim over FAISS
+//   CCodecs               PNG and gzip decoding, the embedded CLIP vocabulary
 //   CKernels              vectorised C math/row kernels (AVX2+FMA or baseline, chosen at run time)
-//   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads
+//   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads, ClipError
 //   Autograd              reverse-mode differentiation over Tensor ops
 //   NN                    modules, layers, optimizers, schedules, safetensors, state dicts
-//   Models                CLIP, SigLIP (and later ELIP), losses, tokenizers, image preprocessing
-//   Retrieval             FAISS indexes, retrieval metrics, hard-negative mining, embedding stores
-//   Training              run configurations (YAML), and later datasets and trainers
+//   Models                model families (CLIP, SigLIP) and their registry, ELIP's mapper and objective,
+//                         losses, tokenizers, image preprocessing, model folders (load and save)
+//   Datasets              image–caption manifests and the procedural dataset generator
+//   Retrieval             FAISS and exact search, metrics, hard-negative mining, ELIP re-ranking
+//   Plots                 training-curve PNGs
+//   Training              run configurations (YAML), the contrastive and ELIP trainers
 //   ClipCore              umbrella module for Swift users (re-exports the layers)
 //   CAPI                  the C ABI, built as libclipcore.so (product "clipcore")
 //   clip                  the command-line tool
@@ -58,10 +63,12 @@ let package = Package(
         .target(name: "Autograd", dependencies: ["Tensor"]),
         .target(name: "NN", dependencies: ["Tensor", "Autograd"]),
         .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN", "CCodecs"]),
-        .target(name: "Retrieval", dependencies: ["Tensor", "NN", "CFaiss", "CKernels"]),
-        .target(name: "Training", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval",
+        .target(name: "Datasets", dependencies: ["Tensor", "NN", "Models"]),
+        .target(name: "Retrieval", dependencies: ["Tensor", "Autograd", "NN", "Models", "Datasets", "CFaiss", "CKernels"]),
+        .target(name: "Plots", dependencies: ["Models"]),
+        .target(name: "Training", dependencies: ["Tensor", "Autograd", "NN", "Models", "Datasets", "Retrieval",
                                                  .product(name: "Yams", package: "Yams")]),
-        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval", "Training"]),
+        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Models", "Datasets", "Retrieval", "Plots", "Training"]),
         // libclipcore.so exports only clip_* (Sources/CAPI/clipcore.map) and is named libclipcore.so.0
         // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
         // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
@@ -77,7 +84,7 @@ let package = Package(
         // MARK: - Executables
         .executableTarget(
             name: "clip",
-            dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval", "Training", "CBLAS",
+            dependencies: ["Tensor", "Autograd", "NN", "Models", "Datasets", "Retrieval", "Plots", "Training",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "KernelBench", dependencies: ["Tensor", "Autograd", "CBLAS"],
@@ -96,7 +103,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd"]),
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "NN"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Autograd", "Retrieval", "ClipCore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Autograd", "Datasets", "Retrieval", "Plots", "ClipCore"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Tensor", "NN", "Retrieval"]),
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "Autograd", "NN", "Models"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "CBLAS", "Tensor"]),

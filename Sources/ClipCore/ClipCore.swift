@@ -4,5 +4,7 @@
 @_exported import Autograd
 @_exported import NN
 @_exported import Models
+@_exported import Datasets
 @_exported import Retrieval
+@_exported import Plots
 @_exported import Training

@@ -9,6 +9,7 @@ import Autograd
 import NN
 import Models
 import Retrieval
+import Datasets
 
 /// One optimisation step's machinery, shared by the trainer and the parity tests: forward and
 /// backward of a batch, and the update (clipping, schedule, AdamW, temperature clamp).

@@ -8,6 +8,7 @@ import Autograd
 import NN
 import Models
 import Retrieval
+import Datasets
 
 /// Trains an `ELIPMapper` for a loaded model folder on an image–text dataset.
 ///

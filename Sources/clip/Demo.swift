@@ -8,6 +8,8 @@ import Foundation
 import Models
 import Retrieval
 import Training
+import Datasets
+import Plots
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(

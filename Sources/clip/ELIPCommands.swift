@@ -6,6 +6,7 @@ import Models
 import NN
 import Retrieval
 import Training
+import Datasets
 
 struct ELIPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,6 +5,7 @@ import Foundation
 import Tensor
 import Models
 import Training
+import Datasets
 
 extension SyntheticShapes.Family: ExpressibleByArgument {}
 extension ELIPObjectiveKind: ExpressibleByArgument {}

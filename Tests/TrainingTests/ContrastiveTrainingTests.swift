@@ -8,6 +8,8 @@ import NN
 import Models
 import Retrieval
 import Training
+import Datasets
+import Plots
 
 @Suite(.serialized) struct ContrastiveTrainingTests {
     static let fixtures = ELIPTrainerTests.fixtures

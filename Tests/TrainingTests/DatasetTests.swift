@@ -4,6 +4,7 @@ import Testing
 import Foundation
 import Tensor
 import Training
+import Datasets
 
 @Suite struct DatasetTests {
     func folder(_ manifest: String) throws -> String {

@@ -6,6 +6,8 @@ import Tensor
 import NN
 import Models
 import Training
+import Datasets
+import Retrieval
 
 @Suite(.serialized) struct ELIPTrainerTests {
     static let fixtures: String = {

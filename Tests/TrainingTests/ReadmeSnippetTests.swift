@@ -3,6 +3,8 @@
 import Testing
 import Foundation
 import ClipCore
+import Datasets
+import Retrieval
 
 @Suite struct ReadmeSnippetTests {
     @Test func swiftSnippetRuns() throws {

@@ -3,7 +3,6 @@
 import Foundation
 import Tensor
 import NN
-import Models
 
 /// Writes `config.json`, `model.safetensors`, the tokenizer files and `preprocessor_config.json`,
 /// so the folder loads with `ImageTextPipeline(directory:)` and with transformers' `from_pretrained`.
@@ -72,7 +71,7 @@ public enum ModelFolder {
         if let old { try? fm.removeItem(atPath: old) }
     }
 
-    static func put(_ text: String, _ path: String) throws {
+    public static func put(_ text: String, _ path: String) throws {
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
             throw ClipError.io("\(path): cannot write (\(error.localizedDescription))")
         }

@@ -6,7 +6,7 @@ import Tensor
 import Autograd
 import NN
 import Models
-import Retrieval
+import Datasets
 
 /// What bounds a re-ranking evaluation, measured on the frozen model.
 public struct RerankDiagnostics: Codable, Equatable, Sendable {
