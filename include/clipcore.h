@@ -39,6 +39,10 @@ extern "C" {
  * every core through clipcore's kernels); different handles run in parallel.
  * clip_last_error() is per thread.
  *
+ * Counts: every int64_t count (n, n_images, n_texts, dim, k) must lie in
+ * 1 ... INT32_MAX (2147483647), and count * dim must fit in memory; anything
+ * else is CLIP_ERR_INVALID_ARGUMENT.
+ *
  * Handles: a clip_model * or clip_elip * is an opaque value, not an address;
  * each handle the library hands out is new (a 64-bit generation number that is
  * never reused), so a freed handle, a handle of the other type, or any value
@@ -81,15 +85,21 @@ CLIP_API void clip_model_free(clip_model *model);
  * for compatibility; clip_model_embedding_dim has the status convention. */
 CLIP_API int  clip_model_embed_dim(const clip_model *model);
 
-/* Encodes n UTF-8 texts (n > 0, none NULL). out: n * dim floats. */
+/* Encodes n UTF-8 texts (n > 0, none NULL). out: n * dim floats. A text
+ * longer than the model's context length (clip_model_context_length, in
+ * tokens, special tokens included) is truncated as transformers' tokenizer
+ * does with truncation=True: its first tokens are kept, and the end token
+ * where the family has one. Not an error; the empty string is a valid text. */
 CLIP_API int  clip_encode_texts(clip_model *model, const char *const *texts, int64_t n, float *out);
 
 /* Encodes n PNG files (n > 0), preprocessed as preprocessor_config.json says.
+ * Images over 178956970 pixels are refused.
  * out: n * dim floats. Nothing is written when any file fails. */
 CLIP_API int  clip_encode_image_files(clip_model *model, const char *const *paths, int64_t n, float *out);
 
 /* Encodes n RGB8 images of height x width (row-major, interleaved, n * height
- * * width * 3 bytes), preprocessed as the file path does. out: n * dim floats. */
+ * * width * 3 bytes), preprocessed as the file path does. out: n * dim floats.
+ * height and width are positive and height * width is at most 178956970. */
 CLIP_API int  clip_encode_rgb8(clip_model *model, const uint8_t *pixels, int64_t n,
                                int32_t height, int32_t width, float *out);
 
@@ -106,7 +116,10 @@ CLIP_API int  clip_loss(int kind, const float *image_emb, const float *text_emb,
 /* For each of n_texts texts, the k images (1 <= k <= n_images) with the
  * largest inner product, best first (ties: lower index first).
  * image_emb: n_images * dim floats; text_emb: n_texts * dim floats;
- * out_ids: n_texts * k; out_scores: n_texts * k floats. */
+ * out_ids: n_texts * k; out_scores: n_texts * k floats. Nothing is excluded:
+ * a text's own image, if present, is ranked like any other (drop it from the
+ * results to mine hard negatives). The scores are plain inner products, so
+ * pass L2-normalised rows for cosines. */
 CLIP_API int  clip_mine(const float *image_emb, int64_t n_images, const float *text_emb, int64_t n_texts,
                         int64_t dim, int64_t k, int64_t *out_ids, float *out_scores);
 
