@@ -375,7 +375,8 @@ def gen_resample():
     for f in folder.glob("*.png"):
         f.unlink()
     rnd = random.Random(19)
-    filters = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
+    filters = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+               "hamming": Image.Resampling.HAMMING, "lanczos": Image.Resampling.LANCZOS, "box": Image.Resampling.BOX}
     def shortest_224(w, h):
         short, long = min(w, h), max(w, h)
         new_long = int(224 * long / short)
@@ -402,10 +403,12 @@ def gen_resample():
         sizes.append((sw, sh, tw, th))
     sizes += [(7, 5, 224, 224), (7, 5, 313, 224), (5, 7, 224, 313), (1, 1, 224, 224), (1000, 700, 320, 224),
               (700, 1000, 224, 320), (1000, 700, 1, 1), (2, 700, 1, 224), (640, 480, 298, 224), (224, 225, 224, 224)]
+    # The other filters, fewer cases.
+    others = [(rnd.randint(1, 600), rnd.randint(1, 600), rnd.randint(1, 400), rnd.randint(1, 400)) for _ in range(45)]
     cases = []
-    for i, (sw, sh, tw, th) in enumerate(sizes):
+    for i, (sw, sh, tw, th) in enumerate(sizes + others):
         seed = i * 7 + 1 if i % 3 else i * 7
-        fname = "bicubic" if i % 2 == 0 else "bilinear"
+        fname = ("bicubic" if i % 2 == 0 else "bilinear") if i < len(sizes) else ("hamming", "lanczos", "box")[i % 3]
         src = resample_source(sw, sh, seed)
         out = Image.fromarray(src, "RGB").resize((tw, th), filters[fname])
         data = out.tobytes()
