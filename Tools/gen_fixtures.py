@@ -6,7 +6,7 @@ must be absent so transformers uses its PIL image processor):
 
     python3 -m venv /tmp/fx && /tmp/fx/bin/pip install -r Tools/requirements-fixtures.txt
     /tmp/fx/bin/pip uninstall -y torchvision   # open-clip-torch pulls it in
-    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [optim] [siglip] [retrieval] [elip] [elip_query] [contrastive] [checkpoint] [capi]
+    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [resample] [optim] [siglip] [retrieval] [elip] [elip_query] [contrastive] [checkpoint] [capi]
 
 Everything is seeded; the outputs are deterministic for the pinned versions.
 """
@@ -342,6 +342,115 @@ def gen_images():
                                                                 "processor": "CLIPImageProcessor (PIL backend), do_normalize=False"},
                                                  "cases": cases}, indent=1))
     print("images", len(cases))
+
+# MARK: - Resampling
+
+def resample_source(width, height, seed):
+    """Source pixels (height × width × 3, uint8) from an integer hash of (x, y, channel, seed);
+    ResampleTests.swift computes the same formula. Odd seeds give smooth ramps plus a little noise,
+    even seeds uniform noise."""
+    m = 0xFFFFFFFF
+    y, x, c = np.meshgrid(np.arange(height, dtype=np.uint64), np.arange(width, dtype=np.uint64),
+                          np.arange(3, dtype=np.uint64), indexing="ij")
+    h = (x * 73856093 + y * 19349663 + c * 83492791 + seed * 2654435761 + 12345) & m
+    h ^= h >> 15
+    h = (h * 0x2C1B3C6D) & m
+    h ^= h >> 12
+    h = (h * 0x297A2D39) & m
+    h ^= h >> 15
+    if seed % 2 == 0:
+        v = h >> 24
+    else:
+        ramp = (x * (seed % 7 + 1) + y * (seed % 5 + 1) + c * 85) // (seed % 3 + 1)
+        v = (ramp + (h >> 29)) & 255
+    return v.astype(np.uint8)
+
+def gen_resample():
+    """PIL's resize on seeded sources: per case the sizes, the filter and the CRC-32 of the output
+    bytes (full bytes for small outputs); and mode PNGs written by PIL with their convert("RGB")."""
+    import base64
+    from PIL import Image
+    folder = FIX / "resample"
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in folder.glob("*.png"):
+        f.unlink()
+    rnd = random.Random(19)
+    filters = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+               "hamming": Image.Resampling.HAMMING, "lanczos": Image.Resampling.LANCZOS, "box": Image.Resampling.BOX}
+    def shortest_224(w, h):
+        short, long = min(w, h), max(w, h)
+        new_long = int(224 * long / short)
+        return (224, new_long) if w <= h else (new_long, 224)
+    sizes = []
+    for i in range(240):
+        kind = i % 6
+        if kind == 5:
+            sw, sh = rnd.randint(1, 12), rnd.randint(1, 12)
+        else:
+            sw, sh = rnd.randint(1, 1000), rnd.randint(1, 700)
+        if kind == 0:
+            tw, th = shortest_224(sw, sh)
+        elif kind == 1:
+            tw, th = rnd.randint(1, sw), rnd.randint(1, sh)               # down
+        elif kind == 2:
+            tw, th = rnd.randint(1, 2 * sw + 8), rnd.randint(1, 2 * sh + 8)  # either
+        elif kind == 3:                                                   # one axis unchanged
+            tw, th = (sw, rnd.randint(1, 2 * sh + 8)) if i % 4 == 3 else (rnd.randint(1, 2 * sw + 8), sh)
+        elif kind == 4:
+            tw, th = rnd.randint(1, 300), rnd.randint(1, 300)
+        else:
+            tw, th = rnd.randint(sw, 240), rnd.randint(sh, 240)           # small sources upscaled
+        sizes.append((sw, sh, tw, th))
+    sizes += [(7, 5, 224, 224), (7, 5, 313, 224), (5, 7, 224, 313), (1, 1, 224, 224), (1000, 700, 320, 224),
+              (700, 1000, 224, 320), (1000, 700, 1, 1), (2, 700, 1, 224), (640, 480, 298, 224), (224, 225, 224, 224)]
+    # The other filters, fewer cases.
+    others = [(rnd.randint(1, 600), rnd.randint(1, 600), rnd.randint(1, 400), rnd.randint(1, 400)) for _ in range(45)]
+    cases = []
+    for i, (sw, sh, tw, th) in enumerate(sizes + others):
+        seed = i * 7 + 1 if i % 3 else i * 7
+        fname = ("bicubic" if i % 2 == 0 else "bilinear") if i < len(sizes) else ("hamming", "lanczos", "box")[i % 3]
+        src = resample_source(sw, sh, seed)
+        out = Image.fromarray(src, "RGB").resize((tw, th), filters[fname])
+        data = out.tobytes()
+        case = {"src": [sw, sh], "seed": seed, "src_crc32": zlib.crc32(src.tobytes()), "dst": [tw, th], "filter": fname, "crc32": zlib.crc32(data)}
+        if tw * th <= 400:
+            case["bytes"] = base64.b64encode(data).decode()
+        cases.append(case)
+    # Modes as PIL writes them, decoded and converted to RGB, then resized to 224 on the shortest side.
+    modes = []
+    for j, (mode, w, h) in enumerate([("L", 37, 23), ("LA", 29, 41), ("RGBA", 53, 31), ("P", 44, 27), ("1", 61, 19),
+                                      ("I;16", 33, 35), ("RGB", 120, 80)]):
+        a = resample_source(w, h, 1001 + 2 * j)
+        noise = resample_source(w, h, 2000 + 2 * j)
+        if mode == "L":
+            im = Image.fromarray(a[..., 0], "L")
+        elif mode == "LA":
+            im = Image.fromarray(np.stack([a[..., 0], noise[..., 1]], -1), "LA")
+        elif mode == "RGBA":
+            im = Image.fromarray(np.concatenate([a, noise[..., :1]], -1), "RGBA")
+        elif mode == "P":
+            im = Image.fromarray(a, "RGB").quantize(23)
+        elif mode == "1":
+            im = Image.fromarray(noise[..., 0] > 100).convert("1")
+        elif mode == "I;16":
+            im = Image.fromarray(np.ascontiguousarray(a[..., 0].astype(np.uint16) * 257 + noise[..., 1]))
+        else:
+            im = Image.fromarray(a, "RGB")
+        f = folder / f"mode_{j}.png"
+        im.save(f)
+        back = Image.open(f)
+        assert back.mode == mode, (back.mode, mode)
+        rgb = back.convert("RGB")
+        tw, th = shortest_224(w, h)
+        resized = rgb.resize((tw, th), Image.Resampling.BICUBIC)
+        modes.append({"file": f.name, "mode": mode, "size": [w, h], "rgb_crc32": zlib.crc32(rgb.tobytes()),
+                      "rgb_bytes": base64.b64encode(rgb.tobytes()).decode() if w * h <= 2500 else None,
+                      "dst": [tw, th], "resized_crc32": zlib.crc32(resized.tobytes())})
+    (folder / "cases.json").write_text(json.dumps({
+        "provenance": {**PROVENANCE, "pillow": Image.__version__,
+                       "how": "Image.fromarray(src, 'RGB').resize(dst, filter); crc32 = zlib.crc32 of tobytes()"},
+        "cases": cases, "modes": modes}, indent=0))
+    print("resample", len(cases), "cases,", len(modes), "modes")
 
 # MARK: - SigLIP
 
@@ -823,10 +932,11 @@ def gen_optim():
     print("optim fixture", len(out))
 
 if __name__ == "__main__":
-    what = sys.argv[1:] or ["clip", "tokenizer", "images", "optim", "siglip", "retrieval", "elip", "contrastive", "checkpoint", "capi"]
+    what = sys.argv[1:] or ["clip", "tokenizer", "images", "resample", "optim", "siglip", "retrieval", "elip", "contrastive", "checkpoint", "capi"]
     if "clip" in what: gen_clip()
     if "tokenizer" in what: gen_tokenizer()
     if "images" in what: gen_images()
+    if "resample" in what: gen_resample()
     if "optim" in what: gen_optim()
     if "retrieval" in what: gen_retrieval()
     if "elip" in what: gen_elip(); gen_elip_query()

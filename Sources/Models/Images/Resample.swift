@@ -1,5 +1,5 @@
 // Image resizing with PIL's exact separable filters and 8-bit fixed-point rounding
-// (Pillow's libImaging/Resample.c algorithm).
+// (the algorithm of Pillow 13's libImaging/Resample.c, byte for byte).
 
 import Foundation
 import Tensor
@@ -28,7 +28,8 @@ public enum ResampleFilter: Int, Sendable, Codable {
             if x == 0 { return 1 }
             if x >= 1 { return 0 }
             let px = x * Double.pi
-            return sin(px) / px * (0.54 + 0.46 * cos(px))
+            // Pillow writes the constants as C floats: 0.54f + 0.46f * cos(x).
+            return sin(px) / px * (Double(Float(0.54)) + Double(Float(0.46)) * cos(px))
         case .bicubic:
             let a = -0.5, x = abs(t)
             if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
@@ -42,50 +43,75 @@ public enum ResampleFilter: Int, Sendable, Codable {
 }
 
 extension RGBImage {
-    /// Resized to `width × height` as `PIL.Image.resize((width, height), filter)`:
-    /// a horizontal pass then a vertical pass, each with normalised filter
-    /// weights widened by the scale when shrinking, in 22-bit fixed point with
-    /// rounding and clipping to 8 bits after each pass. Same size: a copy.
+    /// Resized to `width × height` as `PIL.Image.resize((width, height), filter)`
+    /// (Pillow 13): two separable passes with normalised filter weights widened
+    /// by the scale when shrinking, in 22-bit fixed point with rounding and
+    /// clipping to 8 bits after each pass. The horizontal pass runs first (on
+    /// only the rows the vertical pass reads) unless the height shrinks by more
+    /// than twice as many pixels as the width does; then the vertical pass runs
+    /// first on the whole width. The order changes the rounding between the
+    /// passes, so it is Pillow's. Same size: a copy.
     public func resized(width w: Int, height h: Int, filter: ResampleFilter = .bicubic) throws -> RGBImage {
         guard w > 0, h > 0 else { throw ClipError.invalidArgument("resize: target size \(w)×\(h) must be positive") }
         if w == width && h == height { return self }
+        let needHorizontal = w != width, needVertical = h != height
+        let verticalFirst = height - h > 0 && height - h > (width - w) * 2
         let vertical = Coefficients(inSize: height, outSize: h, filter: filter)
-        var src = pixels, srcWidth = width, srcHeight = height
-        var rowOffset = 0
-        if w != width {
-            // Only the rows the vertical pass reads.
-            let first = vertical.bounds[0].start
-            let last = vertical.bounds[h - 1].start + vertical.bounds[h - 1].count
-            let horizontal = Coefficients(inSize: width, outSize: w, filter: filter)
-            var out = [UInt8](repeating: 0, count: w * (last - first) * 3)
-            src.withUnsafeBufferPointer { s in
-                out.withUnsafeMutableBufferPointer { d in
-                    for y in first..<last {
-                        let row = s.baseAddress! + y * width * 3
-                        let drow = d.baseAddress! + (y - first) * w * 3
-                        for x in 0..<w { horizontal.apply(x, row, stride: 3, into: drow + x * 3, channels: 3) }
-                    }
-                }
+        let horizontal = Coefficients(inSize: width, outSize: w, filter: filter)
+        var img = (pixels: pixels, width: width, height: height)
+        if verticalFirst {
+            if needVertical { img = Self.verticalPass(img.pixels, width: img.width, vertical, origin: 0) }
+            if needHorizontal {
+                img = Self.horizontalPass(img.pixels, width: img.width, rows: 0..<img.height, horizontal)
             }
-            src = out
-            srcWidth = w
-            srcHeight = last - first
-            rowOffset = first
+        } else {
+            var origin = 0
+            if needHorizontal {
+                // Only the rows the vertical pass reads.
+                let first = vertical.bounds[0].start
+                let last = vertical.bounds[h - 1].start + vertical.bounds[h - 1].count
+                img = Self.horizontalPass(img.pixels, width: img.width, rows: first..<last, horizontal)
+                origin = first
+            }
+            if needVertical { img = Self.verticalPass(img.pixels, width: img.width, vertical, origin: origin) }
         }
-        if h == height { return try RGBImage(width: srcWidth, height: srcHeight, pixels: src) }
-        var out = [UInt8](repeating: 0, count: srcWidth * h * 3)
+        return try RGBImage(width: img.width, height: img.height, pixels: img.pixels)
+    }
+
+    /// The rows `rows` of a `width`-wide RGB buffer, each resampled horizontally.
+    private static func horizontalPass(_ src: [UInt8], width: Int, rows: Range<Int>, _ co: Coefficients)
+        -> (pixels: [UInt8], width: Int, height: Int) {
+        let w = co.bounds.count
+        var out = [UInt8](repeating: 0, count: w * rows.count * 3)
         src.withUnsafeBufferPointer { s in
             out.withUnsafeMutableBufferPointer { d in
-                let rowBytes = srcWidth * 3
+                for y in rows {
+                    let row = s.baseAddress! + y * width * 3
+                    let drow = d.baseAddress! + (y - rows.lowerBound) * w * 3
+                    for x in 0..<w { co.apply(x, row, stride: 3, into: drow + x * 3, channels: 3) }
+                }
+            }
+        }
+        return (out, w, rows.count)
+    }
+
+    /// A `width`-wide RGB buffer whose first row is source row `origin`, resampled vertically.
+    private static func verticalPass(_ src: [UInt8], width: Int, _ co: Coefficients, origin: Int)
+        -> (pixels: [UInt8], width: Int, height: Int) {
+        let h = co.bounds.count
+        var out = [UInt8](repeating: 0, count: width * h * 3)
+        src.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { d in
+                let rowBytes = width * 3
                 for y in 0..<h {
                     let drow = d.baseAddress! + y * rowBytes
                     for x in 0..<rowBytes {
-                        vertical.apply(y, s.baseAddress! + x, stride: rowBytes, into: drow + x, channels: 1, origin: rowOffset)
+                        co.apply(y, s.baseAddress! + x, stride: rowBytes, into: drow + x, channels: 1, origin: origin)
                     }
                 }
             }
         }
-        return try RGBImage(width: srcWidth, height: h, pixels: out)
+        return (out, width, h)
     }
 }
 
@@ -104,6 +130,9 @@ struct Coefficients {
         var bounds: [(Int, Int)] = []
         var weights = [Int32](repeating: 0, count: outSize * k)
         var w = [Double](repeating: 0, count: k)
+        // Pillow multiplies by the reciprocal rather than dividing by the scale; the
+        // two round differently, and the fixed-point weights show it.
+        let ss = 1.0 / filterScale
         for xx in 0..<outSize {
             let center = (Double(xx) + 0.5) * scale
             let lo = max(Int(center - support + 0.5), 0)     // C truncation, then clamped
@@ -111,7 +140,7 @@ struct Coefficients {
             let n = hi - lo
             var total = 0.0
             for x in 0..<n {
-                w[x] = filter((Double(x + lo) - center + 0.5) / filterScale)
+                w[x] = filter((Double(x + lo) - center + 0.5) * ss)
                 total += w[x]
             }
             for x in 0..<n {
