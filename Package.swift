@@ -87,7 +87,7 @@ let package = Package(
             dependencies: ["Tensor", "Autograd", "NN", "Models", "Datasets", "Retrieval", "Plots", "Training",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
-            name: "KernelBench", dependencies: ["Tensor", "Autograd", "CBLAS"],
+            name: "KernelBench", dependencies: ["Tensor", "CBLAS"],
             path: "Benchmarks/KernelBench"),
         .executableTarget(
             name: "RetrievalBench", dependencies: ["Tensor", "Retrieval"],
@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Autograd", "Datasets", "Retrieval", "Plots", "ClipCore"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Tensor", "NN", "Retrieval"]),
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "Autograd", "NN", "Models"]),
-        .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "CBLAS", "Tensor"]),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "Tensor"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17
