@@ -13,16 +13,6 @@ public enum IndexMetric: String, Codable, Sendable {
     case l2
 }
 
-/// The best `k` matches of each query: `scores[q, j]` and `ids[q·k + j]`, best first; −1 where
-/// the index holds fewer than k vectors.
-public struct SearchResult: Sendable {
-    public let k: Int
-    public let scores: Tensor
-    public let ids: [Int32]
-
-    public func ids(of query: Int) -> ArraySlice<Int32> { ids[(query * k)..<((query + 1) * k)] }
-}
-
 /// A FAISS index owned by Swift. Not safe for concurrent mutation; concurrent searches are fine.
 public final class VectorIndex: @unchecked Sendable {
     let handle: OpaquePointer
@@ -130,16 +120,14 @@ public final class VectorIndex: @unchecked Sendable {
         guard isTrained else { throw ClipError(.invalidArgument, "search: the index (\(description)) is not trained") }
         let n = q.shape[0]
         let scores = Tensor(uninitializedShape: [n, k])
-        var ids = [Int32](repeating: -1, count: n * k)
+        var ids = [Int64](repeating: -1, count: n * k)
         let step = max(1, batchSize)
-        var labels = [Int64](repeating: -1, count: min(step, max(n, 1)) * k)
         for start in stride(from: 0, to: n, by: step) {
             let rows = min(step, n - start)
-            try labels.withUnsafeMutableBufferPointer { l in
+            try ids.withUnsafeMutableBufferPointer { l in
                 try VectorIndex.check(cfaiss_index_search(handle, Int64(rows), q.data + start * dimension, Int64(k),
-                                                          scores.data + start * k, l.baseAddress))
+                                                          scores.data + start * k, l.baseAddress! + start * k))
             }
-            for i in 0..<(rows * k) { ids[start * k + i] = Int32(truncatingIfNeeded: labels[i]) }
         }
         return SearchResult(k: k, scores: scores, ids: ids)
     }

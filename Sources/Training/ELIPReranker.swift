@@ -79,8 +79,7 @@ public enum ELIPReranker {
             let t = textEmbeds.narrowed(0, start: q, length: 1)
             let batch = Tensor.stack(candidates.map { pixels[$0] }, axis: 0)
             let scores = try ELIPObjective.guidedScores(model: model, mapper: mapper, query: t, candidates: batch)
-            let ownScore = scores[own]
-            reranked[q] = 1 + scores.enumerated().filter { $0.element > ownScore || ($0.element == ownScore && $0.offset < own) }.count
+            reranked[q] = 1 + rerankOrder(scores).firstIndex(of: own)!
         }
         return RerankReport(k: depth, base: RankingMetrics(ranks: baseRanks, ks: ks), rerank: RankingMetrics(ranks: reranked, ks: ks),
                             diagnostics: diagnostics)

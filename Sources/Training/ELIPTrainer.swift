@@ -42,9 +42,7 @@ public final class ELIPTrainer {
 
     /// - Throws: `ClipError` for an unusable model or dataset.
     public init(config: ELIPConfig, pipeline: ImageTextPipeline, dataset: ImageTextDataset) throws {
-        guard let guided = pipeline.model as? any PromptGuidedModel else {
-            throw ClipError.unsupported("\(pipeline.directory): this model cannot take visual prompts")
-        }
+        let guided = pipeline.model
         guard guided.imageSize == config.imgSize else {
             throw ClipError.invalidArgument("img_size \(config.imgSize) does not match the model's image size \(guided.imageSize) (\(pipeline.directory)/config.json)")
         }
@@ -77,14 +75,14 @@ public final class ELIPTrainer {
         let subset = min(config.hardmineSubset ?? pairs.count, pairs.count)
         let k = max(1, min(config.batchSize, usedImages.count - 1))
         neighbours = subset == pairs.count
-            ? try miner.mine(texts: textEmbeds, images: baseImages, k: k)
+            ? try miner.mine(texts: textEmbeds, over: .exact(baseImages), k: k)
             : try Self.minePrefix(miner, textEmbeds, baseImages, k: k, subset: subset)
     }
 
     private static func minePrefix(_ miner: HardNegativeMiner, _ texts: Tensor, _ images: Tensor, k: Int, subset: Int) throws -> HardNeighbours {
         let head = try HardNegativeMiner(imageOfText: Array(miner.imageOfText.prefix(subset)), imageCount: miner.imageCount)
-        let mined = try head.mine(texts: texts.narrowed(0, start: 0, length: subset), images: images, k: k)
-        return HardNeighbours(k: k, images: mined.images + [Int32](repeating: -1, count: (texts.shape[0] - subset) * k))
+        let mined = try head.mine(texts: texts.narrowed(0, start: 0, length: subset), over: .exact(images), k: k)
+        return HardNeighbours(k: k, images: mined.images + [Int64](repeating: -1, count: (texts.shape[0] - subset) * k))
     }
 
     /// The batches (pair indices) of `epoch`.

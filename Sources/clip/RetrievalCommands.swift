@@ -93,12 +93,8 @@ struct Mine: ParsableCommand {
             let t = try EmbeddingStore.load(path: texts), im = try EmbeddingStore.load(path: images)
             let pairing = try EmbeddingStore.pairing(texts: t, images: im)
             let miner = try HardNegativeMiner(imageOfText: pairing, imageCount: im.count)
-            let neighbours: HardNeighbours
-            if let index {
-                neighbours = try miner.mine(texts: t.embeddings, index: try VectorIndex.read(from: index), k: k)
-            } else {
-                neighbours = try miner.mine(texts: t.embeddings, images: im.embeddings, k: k)
-            }
+            let gallery: MiningGallery = try index.map { .index(try VectorIndex.read(from: $0)) } ?? .exact(im.embeddings)
+            let neighbours = try miner.mine(texts: t.embeddings, over: gallery, k: k)
             let batches = miner.batches(neighbours, batchSize: batchSize, seed: seed)
             let hard = (0..<t.count).map { row in
                 "[" + neighbours.of(row).filter { $0 >= 0 }.map { String(im.ids[Int($0)]) }.joined(separator: ",") + "]"

@@ -207,7 +207,7 @@ func tempPath(_ name: String) -> String {
     @Test func neighboursExcludeTheOwnImageAndFollowTheScores() throws {
         let (texts, images, imageOf) = data()
         let miner = try HardNegativeMiner(imageOfText: imageOf, imageCount: 100)
-        let n = try miner.mine(texts: texts, images: images, k: 8)
+        let n = try miner.mine(texts: texts, over: .exact(images), k: 8)
         let s = texts.matmul(images.transposed())
         for t in 0..<300 {
             let got = n.of(t).map(Int.init)
@@ -215,13 +215,17 @@ func tempPath(_ name: String) -> String {
             let expected = (0..<100).filter { $0 != imageOf[t] }.sorted { s[t, $0] > s[t, $1] }.prefix(8)
             #expect(got == Array(expected))
         }
+        // A flat index over the same images finds the same neighbours, through the same API.
+        let index = try VectorIndex.flat(dimension: 24)
+        try index.add(images)
+        #expect(try miner.mine(texts: texts, over: .index(index, batchSize: 64), k: 8).images == n.images)
     }
 
     /// With `distinctImages` (ELIP's query objective) no batch shows an image twice, and every pair is still used once.
     @Test func distinctImageBatches() throws {
         let (texts, images, imageOf) = data()
         let miner = try HardNegativeMiner(imageOfText: imageOf, imageCount: 100)
-        let n = try miner.mine(texts: texts, images: images, k: 16)
+        let n = try miner.mine(texts: texts, over: .exact(images), k: 16)
         for seed in [UInt64(1), 2, 3] {
             let batches = miner.batches(n, batchSize: 8, seed: seed, distinctImages: true)
             #expect(batches.flatMap { $0 }.sorted() == Array(0..<300))
@@ -236,7 +240,7 @@ func tempPath(_ name: String) -> String {
     @Test func batchesCoverEveryPairOnceAroundHardNeighbours() throws {
         let (texts, images, imageOf) = data()
         let miner = try HardNegativeMiner(imageOfText: imageOf, imageCount: 100)
-        let n = try miner.mine(texts: texts, images: images, k: 16)
+        let n = try miner.mine(texts: texts, over: .exact(images), k: 16)
         let batches = miner.batches(n, batchSize: 8, seed: 3)
         #expect(batches.flatMap { $0 }.sorted() == Array(0..<300))
         #expect(batches.dropLast().allSatisfy { $0.count == 8 })
@@ -266,8 +270,8 @@ func tempPath(_ name: String) -> String {
     @Test func badMiningInputsAreErrors() throws {
         #expect(thrownKind { try HardNegativeMiner(imageOfText: [0, 3], imageCount: 2) } == .invalidArgument)
         let miner = try HardNegativeMiner(imageOfText: [0, 1], imageCount: 2)
-        #expect(thrownKind { try miner.mine(texts: Tensor.zeros([3, 4]), images: Tensor.zeros([2, 4]), k: 1) } == .shape)
-        #expect(thrownKind { try miner.mine(texts: Tensor.zeros([2, 4]), images: Tensor.zeros([2, 4]), k: 0) } == .invalidArgument)
+        #expect(thrownKind { try miner.mine(texts: Tensor.zeros([3, 4]), over: .exact(Tensor.zeros([2, 4])), k: 1) } == .shape)
+        #expect(thrownKind { try miner.mine(texts: Tensor.zeros([2, 4]), over: .exact(Tensor.zeros([2, 4])), k: 0) } == .invalidArgument)
     }
 }
 
