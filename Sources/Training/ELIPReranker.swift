@@ -40,13 +40,14 @@ public struct RerankReport: Codable, Equatable, Sendable {
 
     /// A two-row table for terminals.
     public var table: String {
-        let keys = base.recall.keys.sorted { Int($0.dropFirst(2))! < Int($1.dropFirst(2))! }
+        let keys = base.ks
         func row(_ name: String, _ m: RankingMetrics) -> String {
             name.padding(toLength: 8, withPad: " ", startingAt: 0)
                 + keys.map { String(format: "%8.2f", m.recall[$0] ?? 0) }.joined()
                 + String(format: "%8.4f%9.4f%8.1f", m.mrr, m.ndcg10, m.medianRank)
         }
-        let head = "        " + keys.map { String(repeating: " ", count: max(8 - $0.count, 0)) + $0 }.joined() + "     MRR  nDCG@10    MedR"
+        let head = "        " + keys.map { String(repeating: " ", count: max(8 - RankingMetrics.recallKey($0).count, 0)) + RankingMetrics.recallKey($0) }.joined()
+            + "     MRR  nDCG@10    MedR"
         return [head, row("Base", base), row("Rerank", rerank)].joined(separator: "\n")
     }
 }

@@ -117,9 +117,9 @@ public final class ELIPTrainer {
     }
 
     /// Trains to the end of `config.epochs` (or until `stopAfterUpdates` updates, for interruption tests),
-    /// calling `log` with one JSON line per update (`epoch`, `update`, `loss`: the mean over its batches)
-    /// and one at each epoch's end (`epoch`, `epoch_mean_loss`: the mean over the epoch's batches).
-    public func run(stopAfterUpdates: Int? = nil, log: (String) -> Void = { _ in }) throws {
+    /// calling `onEvent` with each update (`loss`: the mean over its batches) and at each epoch's end
+    /// (the mean loss over the epoch's batches).
+    public func run(stopAfterUpdates: Int? = nil, onEvent: (TrainingEvent) throws -> Void = { _ in }) throws {
         let accumulation = max(1, config.gradAccumSteps)
         try FileManager.default.createDirectory(atPath: config.outputRoot, withIntermediateDirectories: true)
         ModelFolder.removeStaleTemporaries(in: config.outputRoot)
@@ -138,13 +138,13 @@ public final class ELIPTrainer {
                     optimizer.step()
                     optimizer.zeroGrad()
                     updates += 1
-                    log("{\"epoch\": \(epoch), \"update\": \(updates), \"loss\": \(lossSum / Float(pending))}")
+                    try onEvent(.update(TrainingUpdate(epoch: epoch, update: updates, loss: lossSum / Float(pending))))
                     pending = 0
                     lossSum = 0
                     if updates % max(checkpointEvery, 1) == 0 { try saveCheckpoint() }
                 }
             }
-            log("{\"epoch\": \(epoch), \"epoch_mean_loss\": \(epochLoss.sum / Double(max(epochLoss.batches, 1)))}")
+            try onEvent(.epochEnd(epoch: epoch, meanLoss: epochLoss.sum / Double(max(epochLoss.batches, 1))))
             epoch += 1
             batchInEpoch = 0
             epochLoss = (0, 0)

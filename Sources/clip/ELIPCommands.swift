@@ -99,17 +99,18 @@ struct ELIPCommand: ParsableCommand {
     }
 }
 
-/// Runs an ELIP trainer with its JSONL log (`output_root/train_log.jsonl`) and progress line; `onLine`
-/// receives each log line (per update, and per epoch with `epoch_mean_loss`).
-func runELIP(_ trainer: ELIPTrainer, onLine: (String) -> Void = { _ in }) throws {
+/// Runs an ELIP trainer with its JSONL log (`output_root/train_log.jsonl`) and progress line; `onEvent`
+/// receives each event (per update, and per epoch's end).
+func runELIP(_ trainer: ELIPTrainer, onEvent: (TrainingEvent) -> Void = { _ in }) throws {
     let cfg = trainer.config
     let log = try openLog(cfg.outputRoot + "/train_log.jsonl")
     defer { try? log.close() }
     let progress = ProgressLine(total: trainer.updatesPerEpoch * cfg.epochs, unit: "update", done: trainer.updates)
-    try trainer.run { line in
+    try trainer.run { event in
+        let line = try event.jsonLine()
         log.writeLine(line)
-        if jsonNumber(line, "epoch_mean_loss") == nil { progress.tick(line) }
-        onLine(line)
+        if case .update = event { progress.tick(line) }
+        onEvent(event)
     }
     progress.finish()
 }
