@@ -3,6 +3,7 @@
 
 import Foundation
 import Tensor
+import NN
 import CFaiss
 
 /// How an index compares vectors.
@@ -139,20 +140,10 @@ public final class VectorIndex: @unchecked Sendable {
         return out
     }
 
-    /// Writes the index to `path` through a temporary file and a rename, so an existing file is
-    /// replaced only by a complete one.
+    /// Writes the index to `path` through a temporary file and a rename (`AtomicFile`), so an
+    /// existing file is replaced only by a complete one.
     public func write(to path: String) throws {
-        let tmp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        do {
-            try VectorIndex.check(cfaiss_index_write(handle, tmp), .io)
-        } catch {
-            unlink(tmp)
-            throw error
-        }
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw ClipError(.io, "\(path): cannot move the written index into place")
-        }
+        try AtomicFile.write(to: path) { tmp in try VectorIndex.check(cfaiss_index_write(handle, tmp), .io) }
     }
 
     /// Reads an index written by `write(to:)` or by faiss.

@@ -284,7 +284,7 @@ public final class ContrastiveTrainer {
         let path = ImageTextDataset.manifest(config.dataset, split: config.testSplit)
         guard path != config.dataset else { return nil }
         let m = try Self.evaluate(pipeline: evalPipeline, dataset: try ImageTextDataset(path: path), batchSize: config.evalBs)
-        try ModelFolder.put(try m.json() + "\n", config.outputDir + "/test_metric.json")
+        try AtomicFile.write(try m.json() + "\n", to: config.outputDir + "/test_metric.json")
         return m
     }
 }

@@ -18,14 +18,11 @@ public enum ModelFolder {
                              to directory: String, metadata: [String: String] = [:],
                              extra: (String) throws -> Void = { _ in }) throws {
         let fm = FileManager.default
-        let parent = (directory as NSString).deletingLastPathComponent
-        let name = (directory as NSString).lastPathComponent
-        let base = parent.isEmpty ? "." : parent
-        let tmp = base + "/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let tmp = AtomicFile.temporarySibling(of: directory)
         do {
             try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         } catch {
-            throw ClipError.io("\(directory): cannot create a temporary folder in '\(base)' (\(error.localizedDescription))")
+            throw ClipError.io("\(directory): cannot create a temporary folder beside it (\(error.localizedDescription))")
         }
         var done = false
         defer { if !done { try? fm.removeItem(atPath: tmp) } }
@@ -72,17 +69,16 @@ public enum ModelFolder {
         if let old { try? fm.removeItem(atPath: old) }
     }
 
+    /// `AtomicFile.write(text, to: path)`.
     static func put(_ text: String, _ path: String) throws {
-        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw ClipError.io("\(path): cannot write (\(error.localizedDescription))")
-        }
+        try AtomicFile.write(text, to: path)
     }
 
     /// Removes temporary files and folders a killed writer left in `directory` (`.NAME.tmp-…`, and the
     /// `.old` folders of an interrupted swap). Checkpoints themselves are never touched.
     public static func removeStaleTemporaries(in directory: String) {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for e in entries where e.hasPrefix(".") && e.contains(".tmp-") {
+        for e in entries where AtomicFile.isTemporary(e) {
             try? FileManager.default.removeItem(atPath: directory + "/" + e)
         }
     }

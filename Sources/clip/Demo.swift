@@ -6,6 +6,7 @@
 import ArgumentParser
 import Foundation
 import Models
+import NN
 import Retrieval
 import Training
 
@@ -101,7 +102,7 @@ struct Demo: ParsableCommand {
             let clipTest = try String(contentsOfFile: out + "/clip/test_metric.json", encoding: .utf8)
             let means = epochMeans.map { String($0.y) }.joined(separator: ", ")
             let json = "{\n\"clip_test\": \(clipTest.trimmingCharacters(in: .whitespacesAndNewlines)),\n\"elip_epoch_mean_loss\": [\(means)],\n\"rerank_split\": \"\(evalSplit)\",\n\"rerank\": \(String(decoding: try enc.encode(report), as: UTF8.self))\n}\n"
-            try writeAtomically(json, to: out + "/metrics.json")
+            try AtomicFile.write(json, to: out + "/metrics.json")
             let r1 = (report.base.recall[1] ?? 0, report.rerank.recall[1] ?? 0)
             print(String(format: "R@1 %.2f → %.2f (%@%.2f) in %.0f s; curves → %@/curves.png, metrics → %@/metrics.json",
                          r1.0, r1.1, r1.1 >= r1.0 ? "+" : "", r1.1 - r1.0, Date().timeIntervalSince(start), out, out))
