@@ -46,8 +46,8 @@ public struct RerankReport: Codable, Equatable, Sendable {
                 + keys.map { String(format: "%8.2f", m.recall[$0] ?? 0) }.joined()
                 + String(format: "%8.4f%9.4f%8.1f", m.mrr, m.ndcg10, m.medianRank)
         }
-        let head = "        " + keys.map { String(repeating: " ", count: max(8 - RankingMetrics.recallKey($0).count, 0)) + RankingMetrics.recallKey($0) }.joined()
-            + "     MRR  nDCG@10    MedR"
+        let names = keys.map(RankingMetrics.recallKey)
+        let head = "        " + names.map { String(repeating: " ", count: max(8 - $0.count, 0)) + $0 }.joined() + "     MRR  nDCG@10    MedR"
         return [head, row("Base", base), row("Rerank", rerank)].joined(separator: "\n")
     }
 }
