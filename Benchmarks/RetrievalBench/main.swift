@@ -74,7 +74,7 @@ print(String(format: "embeddings: %d texts + %d images × %d = %.0f MB, peak RSS
 if !skipMining {
     let miner = try HardNegativeMiner(imageOfText: Array(0..<n), imageCount: n)
     var neighbours: HardNeighbours?
-    let t = try seconds { neighbours = try miner.mine(texts: texts, images: images, k: k) }
+    let t = try seconds { neighbours = try miner.mine(texts: texts, over: .exact(images), k: k) }
     let resultsMB = Double(n * k * 4) / 1e6
     print(String(format: "mine %d×%d×%d k=%d (exact inner product, GEMM tiles): %.2f s, peak RSS %.0f MB (embeddings + results = %.0f MB, ratio %.2f)",
                  n, n, dim, k, t, peakRSSMB(), embeddingMB + resultsMB, peakRSSMB() / (embeddingMB + resultsMB)))

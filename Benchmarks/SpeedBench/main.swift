@@ -213,7 +213,7 @@ case "mining":
     let texts = Tensor.randn([q, dim], generator: &g).l2Normalized(axis: -1)
     let images = Tensor.randn([n, dim], generator: &g).l2Normalized(axis: -1)
     let miner = try HardNegativeMiner(imageOfText: (0..<q).map { $0 % n }, imageCount: n)
-    let sec = try timed(warmUp: false) { _ = try miner.mine(texts: texts, images: images, k: 40) }
+    let sec = try timed(warmUp: false) { _ = try miner.mine(texts: texts, over: .exact(images), k: 40) }
     emit("mining_q\(q)_gallery\(n)_d\(dim)_k40", batch: q, sec: sec)
 case "load":
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-bench-vitb32").path

@@ -348,10 +348,8 @@ public func clip_mine(_ imageEmb: UnsafePointer<Float>?, _ nImages: Int64, _ tex
         let images = Tensor(Array(UnsafeBufferPointer(start: imageEmb, count: ni * d)), shape: [ni, d])
         let texts = Tensor(Array(UnsafeBufferPointer(start: textEmb, count: nt * d)), shape: [nt, d])
         let top = ExactSearch.topK(queries: texts, gallery: images, k: Int(k))
-        for j in 0..<(nt * Int(k)) {
-            outIds[j] = Int64(top.ids[j])
-            outScores[j] = top.scores[j]
-        }
+        outIds.update(from: top.ids, count: top.ids.count)
+        copyRows(top.scores, to: outScores)
         return CLIP_OK
     }
 }
@@ -401,8 +399,7 @@ public func clip_rerank(_ elip: OpaquePointer?, _ query: UnsafePointer<CChar>?, 
         }
         if let outScores { outScores.update(from: scores, count: count) }
         if let outOrder {
-            let order = (0..<count).sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
-            for (r, i) in order.enumerated() { outOrder[r] = Int64(i) }
+            for (r, i) in rerankOrder(scores).enumerated() { outOrder[r] = Int64(i) }
         }
         return CLIP_OK
     }

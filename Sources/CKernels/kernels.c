@@ -158,11 +158,11 @@ CK_DISPATCH(float, ck_row_max, (const float *x, int64_t n), (x, n))
 // MARK: - Top-k
 
 CK_INLINE void ck_topk_rows_body(const float *tile, int64_t rows, int64_t cols, int64_t k, float *best,
-                                 int32_t *best_ids, int64_t id_offset, const int64_t *skip) {
+                                 int64_t *best_ids, int64_t id_offset, const int64_t *skip) {
     for (int64_t r = 0; r < rows; r++) {
         const float *x = tile + r * cols;
         float *s = best + r * k;
-        int32_t *id = best_ids + r * k;
+        int64_t *id = best_ids + r * k;
         const int64_t own = skip ? skip[r] - id_offset : -1;
         float t = s[k - 1];
         int64_t i = 0;
@@ -184,14 +184,14 @@ CK_INLINE void ck_topk_rows_body(const float *tile, int64_t rows, int64_t cols, 
                     p--;
                 }
                 s[p] = v;
-                id[p] = (int32_t)(i + id_offset);
+                id[p] = i + id_offset;
                 t = s[k - 1];
             }
         }
     }
 }
 CK_DISPATCH(void, ck_topk_rows,
-            (const float *tile, int64_t rows, int64_t cols, int64_t k, float *best, int32_t *best_ids,
+            (const float *tile, int64_t rows, int64_t cols, int64_t k, float *best, int64_t *best_ids,
              int64_t id_offset, const int64_t *skip),
             (tile, rows, cols, k, best, best_ids, id_offset, skip))
 

@@ -276,8 +276,8 @@ public struct SyntheticShapes: Sendable {
             captionCount += s.captions.count
             progress(i + 1)
         }
-        for (split, l) in lines { try ModelFolder.put(l.joined(separator: "\n") + "\n", directory + "/" + split + ".jsonl") }
-        try ModelFolder.put(all.joined(separator: "\n") + "\n", directory + "/manifest.jsonl")
+        for (split, l) in lines { try AtomicFile.write(l.joined(separator: "\n") + "\n", to: directory + "/" + split + ".jsonl") }
+        try AtomicFile.write(all.joined(separator: "\n") + "\n", to: directory + "/manifest.jsonl")
         return Summary(images: n, captions: captionCount, splits: lines.mapValues(\.count))
     }
 }

@@ -65,45 +65,38 @@ public enum SafeTensors {
         var headerBytes = Array(header.utf8)
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
 
-        let dir = (path as NSString).deletingLastPathComponent
-        let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else {
-            throw ClipError(.io, "\(path): cannot create a temporary file in '\(dir)' (\(String(cString: strerror(errno))))")
-        }
-        var ok = false
-        defer {
-            if !ok { close(fd); unlink(tmp) }
-        }
-        func put(_ p: UnsafeRawPointer, _ n: Int) throws {
-            var done = 0
-            while done < n {
-                let w = Foundation.write(fd, p + done, n - done)
-                if w < 0 && errno == EINTR { continue }
-                guard w > 0 else { throw ClipError(.io, "\(path): write failed (\(String(cString: strerror(errno))))") }
-                done += w
+        try AtomicFile.write(to: path) { tmp in
+            let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            guard fd >= 0 else {
+                throw ClipError(.io, "\(path): cannot create a temporary file beside it (\(String(cString: strerror(errno))))")
             }
-        }
-        var len = UInt64(headerBytes.count).littleEndian
-        try put(&len, 8)
-        try headerBytes.withUnsafeBytes { try put($0.baseAddress!, $0.count) }
-        for t in tensors {
-            switch t.payload {
-            case .float32(let tensor):
-                let c = tensor.contiguous()
-                if c.count > 0 { try put(c.data, c.count * 4) }
-            case .int64(let values, _):
-                let le = values.map { $0.littleEndian }
-                try le.withUnsafeBytes { if $0.count > 0 { try put($0.baseAddress!, $0.count) } }
+            var isOpen = true
+            defer { if isOpen { close(fd) } }
+            func put(_ p: UnsafeRawPointer, _ n: Int) throws {
+                var done = 0
+                while done < n {
+                    let w = Foundation.write(fd, p + done, n - done)
+                    if w < 0 && errno == EINTR { continue }
+                    guard w > 0 else { throw ClipError(.io, "\(path): write failed (\(String(cString: strerror(errno))))") }
+                    done += w
+                }
             }
-        }
-        guard fsync(fd) == 0 else { throw ClipError(.io, "\(path): fsync failed (\(String(cString: strerror(errno))))") }
-        guard close(fd) == 0 else { unlink(tmp); ok = true; throw ClipError(.io, "\(path): close failed") }
-        ok = true
-        guard rename(tmp, path) == 0 else {
-            let why = String(cString: strerror(errno))
-            unlink(tmp)
-            throw ClipError(.io, "\(path): cannot rename the temporary file into place (\(why))")
+            var len = UInt64(headerBytes.count).littleEndian
+            try put(&len, 8)
+            try headerBytes.withUnsafeBytes { try put($0.baseAddress!, $0.count) }
+            for t in tensors {
+                switch t.payload {
+                case .float32(let tensor):
+                    let c = tensor.contiguous()
+                    if c.count > 0 { try put(c.data, c.count * 4) }
+                case .int64(let values, _):
+                    let le = values.map { $0.littleEndian }
+                    try le.withUnsafeBytes { if $0.count > 0 { try put($0.baseAddress!, $0.count) } }
+                }
+            }
+            guard fsync(fd) == 0 else { throw ClipError(.io, "\(path): fsync failed (\(String(cString: strerror(errno))))") }
+            isOpen = false
+            guard close(fd) == 0 else { throw ClipError(.io, "\(path): close failed") }
         }
     }
 }

@@ -40,13 +40,14 @@ public struct RerankReport: Codable, Equatable, Sendable {
 
     /// A two-row table for terminals.
     public var table: String {
-        let keys = base.recall.keys.sorted { Int($0.dropFirst(2))! < Int($1.dropFirst(2))! }
+        let keys = base.ks
         func row(_ name: String, _ m: RankingMetrics) -> String {
             name.padding(toLength: 8, withPad: " ", startingAt: 0)
                 + keys.map { String(format: "%8.2f", m.recall[$0] ?? 0) }.joined()
                 + String(format: "%8.4f%9.4f%8.1f", m.mrr, m.ndcg10, m.medianRank)
         }
-        let head = "        " + keys.map { String(repeating: " ", count: max(8 - $0.count, 0)) + $0 }.joined() + "     MRR  nDCG@10    MedR"
+        let names = keys.map(RankingMetrics.recallKey)
+        let head = "        " + names.map { String(repeating: " ", count: max(8 - $0.count, 0)) + $0 }.joined() + "     MRR  nDCG@10    MedR"
         return [head, row("Base", base), row("Rerank", rerank)].joined(separator: "\n")
     }
 }
@@ -79,8 +80,7 @@ public enum ELIPReranker {
             let t = textEmbeds.narrowed(0, start: q, length: 1)
             let batch = Tensor.stack(candidates.map { pixels[$0] }, axis: 0)
             let scores = try ELIPObjective.guidedScores(model: model, mapper: mapper, query: t, candidates: batch)
-            let ownScore = scores[own]
-            reranked[q] = 1 + scores.enumerated().filter { $0.element > ownScore || ($0.element == ownScore && $0.offset < own) }.count
+            reranked[q] = 1 + rerankOrder(scores).firstIndex(of: own)!
         }
         return RerankReport(k: depth, base: RankingMetrics(ranks: baseRanks, ks: ks), rerank: RankingMetrics(ranks: reranked, ks: ks),
                             diagnostics: diagnostics)

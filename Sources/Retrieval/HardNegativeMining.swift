@@ -9,14 +9,21 @@ import Tensor
 public struct HardNeighbours: Sendable {
     public let k: Int
     /// `texts × k` image indices.
-    public let images: [Int32]
-    public func of(_ text: Int) -> ArraySlice<Int32> { images[(text * k)..<((text + 1) * k)] }
+    public let images: [Int64]
+    public func of(_ text: Int) -> ArraySlice<Int64> { images[(text * k)..<((text + 1) * k)] }
 
-    public init(k: Int, images: [Int32]) {
+    public init(k: Int, images: [Int64]) {
         precondition(k > 0 && images.count % k == 0, "HardNeighbours: \(images.count) entries are not rows of \(k)")
         self.k = k
         self.images = images
     }
+}
+
+/// The images mining searches, in order: a vector index over them (searched `batchSize` texts at a
+/// time), or their embeddings `[m, d]` searched exactly (inner product) by GEMM tiles.
+public enum MiningGallery {
+    case index(VectorIndex, batchSize: Int = 8192)
+    case exact(Tensor)
 }
 
 /// Pairs of texts and images, with the mining and batching rules.
@@ -46,47 +53,47 @@ public struct HardNegativeMiner {
         self.imageCount = imageCount
     }
 
-    /// Searches `index` (the image embeddings, in order) with `texts` `[n, d]` for k + 1 neighbours each
-    /// and drops the text's own image. Memory: the index, the texts and `n × k` results; searches run
-    /// `batchSize` queries at a time.
-    public func mine(texts: Tensor, index: VectorIndex, k: Int, batchSize: Int = 8192) throws -> HardNeighbours {
-        guard texts.rank == 2, texts.shape[0] == imageOfText.count else {
-            throw ClipError(.shape, "mining: \(texts.shape) texts for \(imageOfText.count) pairs")
-        }
-        guard index.count == imageCount else {
-            throw ClipError(.shape, "mining: the index holds \(index.count) images, pairs refer to \(imageCount)")
-        }
-        guard k > 0 else { throw ClipError(.invalidArgument, "mining: k must be positive") }
-        let n = texts.shape[0]
-        var out = [Int32](repeating: -1, count: n * k)
-        let step = max(batchSize, 1)
-        for start in stride(from: 0, to: n, by: step) {
-            let rows = min(step, n - start)
-            let found = try index.search(texts.narrowed(0, start: start, length: rows), k: k + 1, batchSize: rows)
-            for r in 0..<rows {
-                let own = Int32(imageOfText[start + r])
-                var j = 0
-                for id in found.ids(of: r) where id >= 0 && id != own && j < k {
-                    out[(start + r) * k + j] = id
-                    j += 1
+    /// Each text's `k` most similar images in `gallery` other than its own, for `texts` `[n, d]`.
+    /// An index is searched for k + 1 neighbours and the own image dropped; exact search skips it
+    /// directly. Memory beyond the inputs: `n × k` results plus one search batch (index) or one
+    /// similarity tile (exact).
+    public func mine(texts: Tensor, over gallery: MiningGallery, k: Int) throws -> HardNeighbours {
+        switch gallery {
+        case .index(let index, let batchSize):
+            guard texts.rank == 2, texts.shape[0] == imageOfText.count else {
+                throw ClipError(.shape, "mining: \(texts.shape) texts for \(imageOfText.count) pairs")
+            }
+            guard index.count == imageCount else {
+                throw ClipError(.shape, "mining: the index holds \(index.count) images, pairs refer to \(imageCount)")
+            }
+            guard k > 0 else { throw ClipError(.invalidArgument, "mining: k must be positive") }
+            let n = texts.shape[0]
+            var out = [Int64](repeating: -1, count: n * k)
+            let step = max(batchSize, 1)
+            for start in stride(from: 0, to: n, by: step) {
+                let rows = min(step, n - start)
+                let found = try index.search(texts.narrowed(0, start: start, length: rows), k: k + 1, batchSize: rows)
+                for r in 0..<rows {
+                    let own = Int64(imageOfText[start + r])
+                    var j = 0
+                    for id in found.ids(of: r) where id >= 0 && id != own && j < k {
+                        out[(start + r) * k + j] = id
+                        j += 1
+                    }
                 }
             }
+            return HardNeighbours(k: k, images: out)
+        case .exact(let images):
+            guard images.rank == 2, images.shape[0] == imageCount else {
+                throw ClipError(.shape, "mining: images must be [\(imageCount), d], got \(images.shape)")
+            }
+            guard texts.rank == 2, texts.shape[0] == imageOfText.count, texts.shape[1] == images.shape[1] else {
+                throw ClipError(.shape, "mining: texts \(texts.shape) do not match \(imageOfText.count) pairs of dimension \(images.shape[1])")
+            }
+            guard k > 0 else { throw ClipError(.invalidArgument, "mining: k must be positive") }
+            let found = ExactSearch.topK(queries: texts, gallery: images, k: k, exclude: imageOfText)
+            return HardNeighbours(k: k, images: found.ids)
         }
-        return HardNeighbours(k: k, images: out)
-    }
-
-    /// Mines exactly (inner product) from `images` `[m, d]` directly: GEMM tiles and a per-text
-    /// top-k, with no copy of the images; memory beyond the inputs is one tile and the results.
-    public func mine(texts: Tensor, images: Tensor, k: Int) throws -> HardNeighbours {
-        guard images.rank == 2, images.shape[0] == imageCount else {
-            throw ClipError(.shape, "mining: images must be [\(imageCount), d], got \(images.shape)")
-        }
-        guard texts.rank == 2, texts.shape[0] == imageOfText.count, texts.shape[1] == images.shape[1] else {
-            throw ClipError(.shape, "mining: texts \(texts.shape) do not match \(imageOfText.count) pairs of dimension \(images.shape[1])")
-        }
-        guard k > 0 else { throw ClipError(.invalidArgument, "mining: k must be positive") }
-        let found = ExactSearch.topK(queries: texts, gallery: images, k: k, exclude: imageOfText)
-        return HardNeighbours(k: k, images: found.ids)
     }
 
     /// One epoch of batches (pair indices) by the rule above.

@@ -17,108 +17,71 @@ import Foundation
 import Tensor
 
 /// Retrieval metrics in the JSON layout of `test_metric.json` (`i2t_R@K`, `t2i_R@K`,
-/// MedR, MeanR, `avg_best_cosine`, `n_images`, `n_texts`) plus MRR and nDCG@10.
-/// Recalls are percentages (0–100).
+/// MedR, MeanR, `avg_best_cosine`, `n_images`, `n_texts`) plus MRR and nDCG@10: one
+/// `RankingMetrics` per direction. Recalls are percentages (0–100).
 public struct RetrievalMetrics: Codable, Equatable, Sendable {
-    public var ks: [Int]
-    public var i2tRecall: [Int: Double]
-    public var t2iRecall: [Int: Double]
-    public var i2tMedianRank: Double
-    public var t2iMedianRank: Double
-    public var i2tMeanRank: Double
-    public var t2iMeanRank: Double
-    public var i2tMRR: Double
-    public var t2iMRR: Double
-    public var i2tNDCG10: Double
-    public var t2iNDCG10: Double
+    /// Each image's best caption (nDCG@10 counts all of its captions); `count` is the number of images.
+    public var imageToText: RankingMetrics
+    /// Each caption's image; `count` is the number of captions.
+    public var textToImage: RankingMetrics
     public var avgBestCosine: Double
-    public var nImages: Int
-    public var nTexts: Int
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ s: String) { stringValue = s }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
+    /// The recall cut-offs, ascending.
+    public var ks: [Int] { imageToText.ks }
+    public var nImages: Int { imageToText.count }
+    public var nTexts: Int { textToImage.count }
+
+    public init(imageToText: RankingMetrics, textToImage: RankingMetrics, avgBestCosine: Double) {
+        self.imageToText = imageToText
+        self.textToImage = textToImage
+        self.avgBestCosine = avgBestCosine
     }
 
     public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        for k in ks {
-            try c.encode(i2tRecall[k] ?? 0, forKey: Key("i2t_R@\(k)"))
+        var c = encoder.container(keyedBy: MetricKey.self)
+        let directions = [("i2t", imageToText), ("t2i", textToImage)]
+        for (prefix, m) in directions {
+            for k in m.ks { try c.encode(m.recall[k]!, forKey: MetricKey(prefix + "_" + RankingMetrics.recallKey(k))) }
         }
-        for k in ks {
-            try c.encode(t2iRecall[k] ?? 0, forKey: Key("t2i_R@\(k)"))
+        let fields: [(String, KeyPath<RankingMetrics, Double>)] = [("MedR", \.medianRank), ("MeanR", \.meanRank),
+                                                                   ("MRR", \.mrr), ("nDCG@10", \.ndcg10)]
+        for (name, value) in fields {
+            for (prefix, m) in directions { try c.encode(m[keyPath: value], forKey: MetricKey(prefix + "_" + name)) }
         }
-        try c.encode(i2tMedianRank, forKey: Key("i2t_MedR"))
-        try c.encode(t2iMedianRank, forKey: Key("t2i_MedR"))
-        try c.encode(i2tMeanRank, forKey: Key("i2t_MeanR"))
-        try c.encode(t2iMeanRank, forKey: Key("t2i_MeanR"))
-        try c.encode(i2tMRR, forKey: Key("i2t_MRR"))
-        try c.encode(t2iMRR, forKey: Key("t2i_MRR"))
-        try c.encode(i2tNDCG10, forKey: Key("i2t_nDCG@10"))
-        try c.encode(t2iNDCG10, forKey: Key("t2i_nDCG@10"))
-        try c.encode(avgBestCosine, forKey: Key("avg_best_cosine"))
-        try c.encode(nImages, forKey: Key("n_images"))
-        try c.encode(nTexts, forKey: Key("n_texts"))
+        try c.encode(avgBestCosine, forKey: MetricKey("avg_best_cosine"))
+        try c.encode(nImages, forKey: MetricKey("n_images"))
+        try c.encode(nTexts, forKey: MetricKey("n_texts"))
     }
 
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: Key.self)
-        var ks: [Int] = [], i2t: [Int: Double] = [:], t2i: [Int: Double] = [:]
-        for key in c.allKeys {
-            if key.stringValue.hasPrefix("i2t_R@"), let k = Int(key.stringValue.dropFirst(6)) {
-                ks.append(k); i2t[k] = try c.decode(Double.self, forKey: key)
-            } else if key.stringValue.hasPrefix("t2i_R@"), let k = Int(key.stringValue.dropFirst(6)) {
-                t2i[k] = try c.decode(Double.self, forKey: key)
+        let c = try decoder.container(keyedBy: MetricKey.self)
+        func direction(_ prefix: String, count: String) throws -> RankingMetrics {
+            var recall: [Int: Double] = [:]
+            for key in c.allKeys {
+                if let k = RankingMetrics.recallK(key.stringValue, prefix: prefix + "_") {
+                    recall[k] = try c.decode(Double.self, forKey: key)
+                }
             }
+            func value(_ name: String) throws -> Double { try c.decode(Double.self, forKey: MetricKey(prefix + "_" + name)) }
+            return RankingMetrics(recall: recall, mrr: try value("MRR"), ndcg10: try value("nDCG@10"),
+                                  medianRank: try value("MedR"), meanRank: try value("MeanR"),
+                                  count: try c.decode(Int.self, forKey: MetricKey(count)))
         }
-        self.ks = ks.sorted()
-        i2tRecall = i2t
-        t2iRecall = t2i
-        i2tMedianRank = try c.decode(Double.self, forKey: Key("i2t_MedR"))
-        t2iMedianRank = try c.decode(Double.self, forKey: Key("t2i_MedR"))
-        i2tMeanRank = try c.decode(Double.self, forKey: Key("i2t_MeanR"))
-        t2iMeanRank = try c.decode(Double.self, forKey: Key("t2i_MeanR"))
-        i2tMRR = try c.decode(Double.self, forKey: Key("i2t_MRR"))
-        t2iMRR = try c.decode(Double.self, forKey: Key("t2i_MRR"))
-        i2tNDCG10 = try c.decode(Double.self, forKey: Key("i2t_nDCG@10"))
-        t2iNDCG10 = try c.decode(Double.self, forKey: Key("t2i_nDCG@10"))
-        avgBestCosine = try c.decode(Double.self, forKey: Key("avg_best_cosine"))
-        nImages = try c.decode(Int.self, forKey: Key("n_images"))
-        nTexts = try c.decode(Int.self, forKey: Key("n_texts"))
+        imageToText = try direction("i2t", count: "n_images")
+        textToImage = try direction("t2i", count: "n_texts")
+        avgBestCosine = try c.decode(Double.self, forKey: MetricKey("avg_best_cosine"))
     }
 
     init(ranks: RetrievalRanks, ks: [Int]) {
-        self.ks = ks
-        func recall(_ r: [Int]) -> [Int: Double] {
-            Dictionary(uniqueKeysWithValues: ks.map { k in (k, r.isEmpty ? 0 : 100 * Double(r.filter { $0 <= k }.count) / Double(r.count)) })
-        }
-        func median(_ r: [Int]) -> Double {
-            guard !r.isEmpty else { return 0 }
-            let s = r.sorted()
-            return s.count % 2 == 1 ? Double(s[s.count / 2]) : Double(s[s.count / 2 - 1] + s[s.count / 2]) / 2
-        }
-        func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
-        i2tRecall = recall(ranks.imageToText)
-        t2iRecall = recall(ranks.textToImage)
-        i2tMedianRank = median(ranks.imageToText)
-        t2iMedianRank = median(ranks.textToImage)
-        i2tMeanRank = mean(ranks.imageToText.map(Double.init))
-        t2iMeanRank = mean(ranks.textToImage.map(Double.init))
-        i2tMRR = mean(ranks.imageToText.map { 1 / Double($0) })
-        t2iMRR = mean(ranks.textToImage.map { 1 / Double($0) })
-        t2iNDCG10 = mean(ranks.textToImage.map { $0 <= 10 ? 1 / log2(1 + Double($0)) : 0 })
-        i2tNDCG10 = mean(ranks.imageCaptionPositions.map { positions in
+        textToImage = RankingMetrics(ranks: ranks.textToImage, ks: ks)
+        imageToText = RankingMetrics(ranks: ranks.imageToText, ks: ks)
+        imageToText.ndcg10 = RankingMetrics.mean(ranks.imageCaptionPositions.map { positions in
             guard !positions.isEmpty else { return 0 }
             let dcg = positions.filter { $0 <= 10 }.reduce(0.0) { $0 + 1 / log2(1 + Double($1)) }
             let ideal = (1...min(positions.count, 10)).reduce(0.0) { $0 + 1 / log2(1 + Double($1)) }
             return dcg / ideal
         })
-        avgBestCosine = mean(ranks.bestCosine.map(Double.init))
-        nImages = ranks.imageToText.count
-        nTexts = ranks.textToImage.count
+        avgBestCosine = RankingMetrics.mean(ranks.bestCosine.map(Double.init))
     }
 
     /// JSON text (sorted keys, pretty-printed).
@@ -127,6 +90,15 @@ public struct RetrievalMetrics: Codable, Equatable, Sendable {
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         return String(decoding: try enc.encode(self), as: UTF8.self)
     }
+}
+
+/// A JSON key spelled at run time ("t2i_R@5").
+struct MetricKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }
 
 /// Per-query ranks, the raw material of `RetrievalMetrics`.
@@ -288,28 +260,75 @@ public enum RetrievalEvaluator {
     }
 }
 
-/// One direction's ranking metrics (recalls in percent), for re-ranking reports.
+/// One direction's ranking metrics of 1-based ranks, one relevant item per query (recalls in percent).
+/// JSON: `{"recall": {"R@1": …}, "MRR", "nDCG@10", "MedR", "MeanR", "n"}`.
 public struct RankingMetrics: Codable, Equatable, Sendable {
-    public var recall: [String: Double]
+    /// Recall@k by k.
+    public var recall: [Int: Double]
     public var mrr: Double
     public var ndcg10: Double
     public var medianRank: Double
     public var meanRank: Double
+    /// The number of queries.
     public var count: Int
+
+    /// The recall cut-offs, ascending.
+    public var ks: [Int] { recall.keys.sorted() }
 
     enum CodingKeys: String, CodingKey {
         case recall, mrr = "MRR", ndcg10 = "nDCG@10", medianRank = "MedR", meanRank = "MeanR", count = "n"
     }
 
-    /// Metrics of 1-based ranks (one relevant item per query).
+    public init(recall: [Int: Double], mrr: Double, ndcg10: Double, medianRank: Double, meanRank: Double, count: Int) {
+        (self.recall, self.mrr, self.ndcg10, self.medianRank, self.meanRank, self.count) = (recall, mrr, ndcg10, medianRank, meanRank, count)
+    }
+
+    /// Metrics of 1-based ranks (nDCG@10 with the one relevant item at its rank).
     public init(ranks: [Int], ks: [Int] = RetrievalEvaluator.defaultKs) {
         let n = Double(max(ranks.count, 1))
-        recall = Dictionary(uniqueKeysWithValues: ks.map { k in ("R@\(k)", 100 * Double(ranks.filter { $0 <= k }.count) / n) })
-        mrr = ranks.reduce(0.0) { $0 + 1 / Double($1) } / n
-        ndcg10 = ranks.reduce(0.0) { $0 + ($1 <= 10 ? 1 / log2(1 + Double($1)) : 0) } / n
+        recall = Dictionary(uniqueKeysWithValues: ks.map { k in (k, 100 * Double(ranks.filter { $0 <= k }.count) / n) })
+        mrr = Self.mean(ranks.map { 1 / Double($0) })
+        ndcg10 = Self.mean(ranks.map { $0 <= 10 ? 1 / log2(1 + Double($0)) : 0 })
         let s = ranks.sorted()
         medianRank = s.isEmpty ? 0 : s.count % 2 == 1 ? Double(s[s.count / 2]) : Double(s[s.count / 2 - 1] + s[s.count / 2]) / 2
-        meanRank = ranks.reduce(0.0) { $0 + Double($1) } / n
+        meanRank = Self.mean(ranks.map(Double.init))
         count = ranks.count
+    }
+
+    static func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
+
+    /// "R@k", the JSON name of a recall.
+    public static func recallKey(_ k: Int) -> String { "R@\(k)" }
+
+    /// k of a key `prefix + "R@k"`, nil for any other key.
+    static func recallK(_ key: String, prefix: String = "") -> Int? {
+        let head = prefix + "R@"
+        return key.hasPrefix(head) ? Int(key.dropFirst(head.count)) : nil
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        var r = c.nestedContainer(keyedBy: MetricKey.self, forKey: .recall)
+        for k in ks { try r.encode(recall[k]!, forKey: MetricKey(Self.recallKey(k))) }
+        try c.encode(mrr, forKey: .mrr)
+        try c.encode(ndcg10, forKey: .ndcg10)
+        try c.encode(medianRank, forKey: .medianRank)
+        try c.encode(meanRank, forKey: .meanRank)
+        try c.encode(count, forKey: .count)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let r = try c.nestedContainer(keyedBy: MetricKey.self, forKey: .recall)
+        var recall: [Int: Double] = [:]
+        for key in r.allKeys {
+            guard let k = Self.recallK(key.stringValue) else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: r, debugDescription: "not a recall key (R@k)")
+            }
+            recall[k] = try r.decode(Double.self, forKey: key)
+        }
+        self.init(recall: recall, mrr: try c.decode(Double.self, forKey: .mrr), ndcg10: try c.decode(Double.self, forKey: .ndcg10),
+                  medianRank: try c.decode(Double.self, forKey: .medianRank), meanRank: try c.decode(Double.self, forKey: .meanRank),
+                  count: try c.decode(Int.self, forKey: .count))
     }
 }

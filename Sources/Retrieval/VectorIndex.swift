@@ -3,6 +3,7 @@
 
 import Foundation
 import Tensor
+import NN
 import CFaiss
 
 /// How an index compares vectors.
@@ -11,16 +12,6 @@ public enum IndexMetric: String, Codable, Sendable {
     case innerProduct = "ip"
     /// Squared Euclidean distance; smaller is closer.
     case l2
-}
-
-/// The best `k` matches of each query: `scores[q, j]` and `ids[q·k + j]`, best first; −1 where
-/// the index holds fewer than k vectors.
-public struct SearchResult: Sendable {
-    public let k: Int
-    public let scores: Tensor
-    public let ids: [Int32]
-
-    public func ids(of query: Int) -> ArraySlice<Int32> { ids[(query * k)..<((query + 1) * k)] }
 }
 
 /// A FAISS index owned by Swift. Not safe for concurrent mutation; concurrent searches are fine.
@@ -130,16 +121,14 @@ public final class VectorIndex: @unchecked Sendable {
         guard isTrained else { throw ClipError(.invalidArgument, "search: the index (\(description)) is not trained") }
         let n = q.shape[0]
         let scores = Tensor(uninitializedShape: [n, k])
-        var ids = [Int32](repeating: -1, count: n * k)
+        var ids = [Int64](repeating: -1, count: n * k)
         let step = max(1, batchSize)
-        var labels = [Int64](repeating: -1, count: min(step, max(n, 1)) * k)
         for start in stride(from: 0, to: n, by: step) {
             let rows = min(step, n - start)
-            try labels.withUnsafeMutableBufferPointer { l in
+            try ids.withUnsafeMutableBufferPointer { l in
                 try VectorIndex.check(cfaiss_index_search(handle, Int64(rows), q.data + start * dimension, Int64(k),
-                                                          scores.data + start * k, l.baseAddress))
+                                                          scores.data + start * k, l.baseAddress! + start * k))
             }
-            for i in 0..<(rows * k) { ids[start * k + i] = Int32(truncatingIfNeeded: labels[i]) }
         }
         return SearchResult(k: k, scores: scores, ids: ids)
     }
@@ -151,20 +140,10 @@ public final class VectorIndex: @unchecked Sendable {
         return out
     }
 
-    /// Writes the index to `path` through a temporary file and a rename, so an existing file is
-    /// replaced only by a complete one.
+    /// Writes the index to `path` through a temporary file and a rename (`AtomicFile`), so an
+    /// existing file is replaced only by a complete one.
     public func write(to path: String) throws {
-        let tmp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        do {
-            try VectorIndex.check(cfaiss_index_write(handle, tmp), .io)
-        } catch {
-            unlink(tmp)
-            throw error
-        }
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw ClipError(.io, "\(path): cannot move the written index into place")
-        }
+        try AtomicFile.write(to: path) { tmp in try VectorIndex.check(cfaiss_index_write(handle, tmp), .io) }
     }
 
     /// Reads an index written by `write(to:)` or by faiss.

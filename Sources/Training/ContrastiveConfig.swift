@@ -51,40 +51,39 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         case imageSize = "image_size", projectionDim = "projection_dim"
     }
 
-    public init(dataset: String, model: String = "tiny", outputDir: String = "runs/contrastive") {
+    /// The defaults above, with `model` and `outputDir` when given.
+    public init(dataset: String, model: String? = nil, outputDir: String? = nil) {
         self.dataset = dataset
-        self.model = model
-        self.outputDir = outputDir
+        if let model { self.model = model }
+        if let outputDir { self.outputDir = outputDir }
     }
 
     public init(from decoder: Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = ContrastiveConfig(dataset: "")
-        func get<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: key) ?? fallback }
-        dataset = try c.decode(String.self, forKey: .dataset)
-        model = try get(.model, d.model)
-        trainSplit = try get(.trainSplit, d.trainSplit)
-        valSplit = try get(.valSplit, d.valSplit)
-        testSplit = try get(.testSplit, d.testSplit)
-        outputDir = try get(.outputDir, d.outputDir)
-        epochs = try get(.epochs, d.epochs)
-        lr = try get(.lr, d.lr)
-        weightDecay = try get(.weightDecay, d.weightDecay)
-        trainBs = try get(.trainBs, d.trainBs)
-        evalBs = try get(.evalBs, d.evalBs)
-        gradAccum = try get(.gradAccum, d.gradAccum)
-        warmupRatio = try get(.warmupRatio, d.warmupRatio)
-        maxGradNorm = try get(.maxGradNorm, d.maxGradNorm)
-        seed = try get(.seed, d.seed)
-        lockImage = try get(.lockImage, d.lockImage)
-        lockImageUnlockedLayers = try get(.lockImageUnlockedLayers, d.lockImageUnlockedLayers)
-        lockText = try get(.lockText, d.lockText)
-        lockTextUnlockedLayers = try get(.lockTextUnlockedLayers, d.lockTextUnlockedLayers)
-        evalEvery = try get(.evalEvery, d.evalEvery)
-        saveEvery = try get(.saveEvery, d.saveEvery)
+        self.init(dataset: try c.decode(String.self, forKey: .dataset))
+        try c.decodeIfPresent(into: &model, forKey: .model)
+        try c.decodeIfPresent(into: &trainSplit, forKey: .trainSplit)
+        try c.decodeIfPresent(into: &valSplit, forKey: .valSplit)
+        try c.decodeIfPresent(into: &testSplit, forKey: .testSplit)
+        try c.decodeIfPresent(into: &outputDir, forKey: .outputDir)
+        try c.decodeIfPresent(into: &epochs, forKey: .epochs)
+        try c.decodeIfPresent(into: &lr, forKey: .lr)
+        try c.decodeIfPresent(into: &weightDecay, forKey: .weightDecay)
+        try c.decodeIfPresent(into: &trainBs, forKey: .trainBs)
+        try c.decodeIfPresent(into: &evalBs, forKey: .evalBs)
+        try c.decodeIfPresent(into: &gradAccum, forKey: .gradAccum)
+        try c.decodeIfPresent(into: &warmupRatio, forKey: .warmupRatio)
+        try c.decodeIfPresent(into: &maxGradNorm, forKey: .maxGradNorm)
+        try c.decodeIfPresent(into: &seed, forKey: .seed)
+        try c.decodeIfPresent(into: &lockImage, forKey: .lockImage)
+        try c.decodeIfPresent(into: &lockImageUnlockedLayers, forKey: .lockImageUnlockedLayers)
+        try c.decodeIfPresent(into: &lockText, forKey: .lockText)
+        try c.decodeIfPresent(into: &lockTextUnlockedLayers, forKey: .lockTextUnlockedLayers)
+        try c.decodeIfPresent(into: &evalEvery, forKey: .evalEvery)
+        try c.decodeIfPresent(into: &saveEvery, forKey: .saveEvery)
         maxTrainExamples = try c.decodeIfPresent(Int.self, forKey: .maxTrainExamples)
-        imageSize = try get(.imageSize, d.imageSize)
+        try c.decodeIfPresent(into: &imageSize, forKey: .imageSize)
         projectionDim = try c.decodeIfPresent(Int.self, forKey: .projectionDim)
         try validate()
     }

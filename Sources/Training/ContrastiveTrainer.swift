@@ -168,9 +168,9 @@ public final class ContrastiveTrainer {
             .filter { $0.count >= 2 }
     }
 
-    /// Trains to the end (or until `stopAfterUpdates` updates, for interruption tests), calling `log`
-    /// with each JSON log line (updates and validations).
-    public func run(stopAfterUpdates: Int? = nil, log: (String) -> Void = { _ in }) throws {
+    /// Trains to the end (or until `stopAfterUpdates` updates, for interruption tests), calling `onEvent`
+    /// with each update and validation.
+    public func run(stopAfterUpdates: Int? = nil, onEvent: (TrainingEvent) throws -> Void = { _ in }) throws {
         let out = config.outputDir
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         ModelFolder.removeStaleTemporaries(in: out)
@@ -191,8 +191,8 @@ public final class ContrastiveTrainer {
                     if pending < accumulation { scaleGradients(step.trainable, by: Float(accumulation) / Float(pending)) }
                     let lr = step.schedule.rate(at: step.updates)
                     let norm = step.update()
-                    log(String(format: "{\"epoch\": %d, \"update\": %d, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.4f, \"logit_scale\": %.4f}",
-                               epoch + 1, step.updates, lossSum / Float(pending), lr, norm, temperature))
+                    try onEvent(.update(TrainingUpdate(epoch: epoch + 1, update: step.updates, loss: lossSum / Float(pending),
+                                                       lr: lr, gradNorm: norm, logitScale: temperature)))
                     pending = 0
                     lossSum = 0
                     if step.updates % max(checkpointEvery, 1) == 0 && batchInEpoch < all.count { try saveLast() }
@@ -203,7 +203,7 @@ public final class ContrastiveTrainer {
             model.eval()
             if config.evalEvery > 0 && epoch % config.evalEvery == 0, let val = try evaluate(split: config.valSplit) {
                 history.append((epoch, val))
-                log("{\"epoch\": \(epoch), \"val\": \(try val.json().replacingOccurrences(of: "\n", with: " "))}")
+                try onEvent(.validation(epoch: epoch, metrics: val))
                 let score = Self.meanRecall(val)
                 if score > bestScore {
                     bestScore = score
@@ -221,7 +221,7 @@ public final class ContrastiveTrainer {
     /// Mean of R@1/5/10 in both directions (open_clip's `mean_recall`-style model selection score).
     public static func meanRecall(_ m: RetrievalMetrics) -> Double {
         let ks = [1, 5, 10]
-        return ks.map { (m.i2tRecall[$0] ?? 0) + (m.t2iRecall[$0] ?? 0) }.reduce(0, +) / Double(2 * ks.count)
+        return ks.map { (m.imageToText.recall[$0] ?? 0) + (m.textToImage.recall[$0] ?? 0) }.reduce(0, +) / Double(2 * ks.count)
     }
 
     /// Retrieval metrics of the current model on a split; nil when the split has no manifest.
@@ -285,7 +285,7 @@ public final class ContrastiveTrainer {
         let path = ImageTextDataset.manifest(config.dataset, split: config.testSplit)
         guard path != config.dataset else { return nil }
         let m = try Self.evaluate(pipeline: evalPipeline, dataset: try ImageTextDataset(path: path), batchSize: config.evalBs)
-        try ModelFolder.put(try m.json() + "\n", config.outputDir + "/test_metric.json")
+        try AtomicFile.write(try m.json() + "\n", to: config.outputDir + "/test_metric.json")
         return m
     }
 }

@@ -27,11 +27,11 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            name = try c.decode(String.self, forKey: .name)
-            split = try c.decodeIfPresent(String.self, forKey: .split) ?? "train"
-            imageColumn = try c.decodeIfPresent(String.self, forKey: .imageColumn) ?? "image"
-            textColumn = try c.decodeIfPresent(String.self, forKey: .textColumn) ?? "text"
-            textIsList = try c.decodeIfPresent(Bool.self, forKey: .textIsList) ?? false
+            self.init(name: try c.decode(String.self, forKey: .name))
+            try c.decodeIfPresent(into: &split, forKey: .split)
+            try c.decodeIfPresent(into: &imageColumn, forKey: .imageColumn)
+            try c.decodeIfPresent(into: &textColumn, forKey: .textColumn)
+            try c.decodeIfPresent(into: &textIsList, forKey: .textIsList)
             maxEvalExamples = try c.decodeIfPresent(Int.self, forKey: .maxEvalExamples)
         }
     }
@@ -49,10 +49,11 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            coco = try c.decodeIfPresent(Int.self, forKey: .coco) ?? 100
-            flickr = try c.decodeIfPresent(Int.self, forKey: .flickr) ?? 100
-            occludedCoco = try c.decodeIfPresent(Int.self, forKey: .occludedCoco) ?? 500
-            imagenetR = try c.decodeIfPresent(Int.self, forKey: .imagenetR) ?? 1000
+            self.init()
+            try c.decodeIfPresent(into: &coco, forKey: .coco)
+            try c.decodeIfPresent(into: &flickr, forKey: .flickr)
+            try c.decodeIfPresent(into: &occludedCoco, forKey: .occludedCoco)
+            try c.decodeIfPresent(into: &imagenetR, forKey: .imagenetR)
         }
     }
 
@@ -99,22 +100,21 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
     public init(from decoder: Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        modelName = try c.decode(String.self, forKey: .modelName)
-        imgSize = try c.decodeIfPresent(Int.self, forKey: .imgSize) ?? 224
-        promptTokens = try c.decodeIfPresent(Int.self, forKey: .promptTokens) ?? 12
-        mapperHidden = try c.decodeIfPresent(Int.self, forKey: .mapperHidden) ?? 1024
-        seed = try c.decodeIfPresent(Int.self, forKey: .seed) ?? 0
-        outputRoot = try c.decode(String.self, forKey: .outputRoot)
-        dataset = try c.decode(Split.self, forKey: .dataset)
+        self.init(modelName: try c.decode(String.self, forKey: .modelName), outputRoot: try c.decode(String.self, forKey: .outputRoot),
+                  dataset: try c.decode(Split.self, forKey: .dataset))
+        try c.decodeIfPresent(into: &imgSize, forKey: .imgSize)
+        try c.decodeIfPresent(into: &promptTokens, forKey: .promptTokens)
+        try c.decodeIfPresent(into: &mapperHidden, forKey: .mapperHidden)
+        try c.decodeIfPresent(into: &seed, forKey: .seed)
         maxTrainExamples = try c.decodeIfPresent(Int.self, forKey: .maxTrainExamples)
         hardmineSubset = try c.decodeIfPresent(Int.self, forKey: .hardmineSubset)
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 40
-        numWorkers = try c.decodeIfPresent(Int.self, forKey: .numWorkers) ?? 0
-        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? 1
-        lr = try c.decodeIfPresent(Double.self, forKey: .lr) ?? 1e-3
-        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? 0.01
-        fp16 = try c.decodeIfPresent(Bool.self, forKey: .fp16) ?? false
-        gradAccumSteps = try c.decodeIfPresent(Int.self, forKey: .gradAccumSteps) ?? 1
+        try c.decodeIfPresent(into: &batchSize, forKey: .batchSize)
+        try c.decodeIfPresent(into: &numWorkers, forKey: .numWorkers)
+        try c.decodeIfPresent(into: &epochs, forKey: .epochs)
+        try c.decodeIfPresent(into: &lr, forKey: .lr)
+        try c.decodeIfPresent(into: &weightDecay, forKey: .weightDecay)
+        try c.decodeIfPresent(into: &fp16, forKey: .fp16)
+        try c.decodeIfPresent(into: &gradAccumSteps, forKey: .gradAccumSteps)
         if let name = try c.decodeIfPresent(String.self, forKey: .objective) {
             guard let kind = ELIPObjectiveKind(rawValue: name) else {
                 throw ClipError.invalidArgument("objective: unknown value '\(name)' (known: \(ELIPObjectiveKind.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -122,7 +122,7 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
             objective = kind
         }
         queryChunk = try c.decodeIfPresent(Int.self, forKey: .queryChunk)
-        rerankK = try c.decodeIfPresent(RerankK.self, forKey: .rerankK) ?? RerankK()
+        try c.decodeIfPresent(into: &rerankK, forKey: .rerankK)
         evalSplit = try c.decodeIfPresent(Split.self, forKey: .evalSplit)
         for (key, v) in [(CodingKeys.promptTokens, promptTokens), (.mapperHidden, mapperHidden), (.imgSize, imgSize),
                          (.batchSize, batchSize), (.epochs, epochs), (.gradAccumSteps, gradAccumSteps),
@@ -154,6 +154,13 @@ private struct AnyKey: CodingKey {
 }
 
 private func path(_ keys: [CodingKey]) -> String { keys.map(\.stringValue).joined(separator: ".") }
+
+extension KeyedDecodingContainer {
+    /// Replaces `value` (the property's default, stated once at its declaration) when `key` is present.
+    func decodeIfPresent<T: Decodable>(into value: inout T, forKey key: Key) throws {
+        if let v = try decodeIfPresent(T.self, forKey: key) { value = v }
+    }
+}
 
 /// Fails on keys the type does not know, naming the first one (with its full path).
 func rejectUnknownKeys(_ decoder: Decoder, _ known: [String]) throws {

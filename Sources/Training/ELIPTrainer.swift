@@ -43,9 +43,7 @@ public final class ELIPTrainer {
 
     /// - Throws: `ClipError` for an unusable model or dataset.
     public init(config: ELIPConfig, pipeline: ImageTextPipeline, dataset: ImageTextDataset) throws {
-        guard let guided = pipeline.model as? any PromptGuidedModel else {
-            throw ClipError.unsupported("\(pipeline.directory): this model cannot take visual prompts")
-        }
+        let guided = pipeline.model
         guard guided.imageSize == config.imgSize else {
             throw ClipError.invalidArgument("img_size \(config.imgSize) does not match the model's image size \(guided.imageSize) (\(pipeline.directory)/config.json)")
         }
@@ -78,14 +76,14 @@ public final class ELIPTrainer {
         let subset = min(config.hardmineSubset ?? pairs.count, pairs.count)
         let k = max(1, min(config.batchSize, usedImages.count - 1))
         neighbours = subset == pairs.count
-            ? try miner.mine(texts: textEmbeds, images: baseImages, k: k)
+            ? try miner.mine(texts: textEmbeds, over: .exact(baseImages), k: k)
             : try Self.minePrefix(miner, textEmbeds, baseImages, k: k, subset: subset)
     }
 
     private static func minePrefix(_ miner: HardNegativeMiner, _ texts: Tensor, _ images: Tensor, k: Int, subset: Int) throws -> HardNeighbours {
         let head = try HardNegativeMiner(imageOfText: Array(miner.imageOfText.prefix(subset)), imageCount: miner.imageCount)
-        let mined = try head.mine(texts: texts.narrowed(0, start: 0, length: subset), images: images, k: k)
-        return HardNeighbours(k: k, images: mined.images + [Int32](repeating: -1, count: (texts.shape[0] - subset) * k))
+        let mined = try head.mine(texts: texts.narrowed(0, start: 0, length: subset), over: .exact(images), k: k)
+        return HardNeighbours(k: k, images: mined.images + [Int64](repeating: -1, count: (texts.shape[0] - subset) * k))
     }
 
     /// The batches (pair indices) of `epoch`.
@@ -120,9 +118,9 @@ public final class ELIPTrainer {
     }
 
     /// Trains to the end of `config.epochs` (or until `stopAfterUpdates` updates, for interruption tests),
-    /// calling `log` with one JSON line per update (`epoch`, `update`, `loss`: the mean over its batches)
-    /// and one at each epoch's end (`epoch`, `epoch_mean_loss`: the mean over the epoch's batches).
-    public func run(stopAfterUpdates: Int? = nil, log: (String) -> Void = { _ in }) throws {
+    /// calling `onEvent` with each update (`loss`: the mean over its batches) and at each epoch's end
+    /// (the mean loss over the epoch's batches).
+    public func run(stopAfterUpdates: Int? = nil, onEvent: (TrainingEvent) throws -> Void = { _ in }) throws {
         let accumulation = max(1, config.gradAccumSteps)
         try FileManager.default.createDirectory(atPath: config.outputRoot, withIntermediateDirectories: true)
         ModelFolder.removeStaleTemporaries(in: config.outputRoot)
@@ -141,13 +139,13 @@ public final class ELIPTrainer {
                     optimizer.step()
                     optimizer.zeroGrad()
                     updates += 1
-                    log("{\"epoch\": \(epoch), \"update\": \(updates), \"loss\": \(lossSum / Float(pending))}")
+                    try onEvent(.update(TrainingUpdate(epoch: epoch, update: updates, loss: lossSum / Float(pending))))
                     pending = 0
                     lossSum = 0
                     if updates % max(checkpointEvery, 1) == 0 { try saveCheckpoint() }
                 }
             }
-            log("{\"epoch\": \(epoch), \"epoch_mean_loss\": \(epochLoss.sum / Double(max(epochLoss.batches, 1)))}")
+            try onEvent(.epochEnd(epoch: epoch, meanLoss: epochLoss.sum / Double(max(epochLoss.batches, 1))))
             epoch += 1
             batchInEpoch = 0
             epochLoss = (0, 0)

@@ -6,6 +6,7 @@
 import ArgumentParser
 import Foundation
 import Models
+import NN
 import Retrieval
 import Training
 import Datasets
@@ -58,7 +59,7 @@ struct Demo: ParsableCommand {
             cc.saveEvery = 0
             let trainer = try ContrastiveTrainer(config: cc)
             var clipLosses: [(x: Double, y: Double)] = []
-            try runContrastive(trainer, resume: false) { update, loss in clipLosses.append((Double(update), Double(loss))) }
+            try runContrastive(trainer, resume: false) { u in clipLosses.append((Double(u.update), Double(u.loss))) }
 
             print("== 3/4 ELIP mapper on the frozen CLIP (\(objective.rawValue) objective, hard-negative batches of \(elipBatch))")
             var ec = ELIPConfig(modelName: out + "/clip/best", outputRoot: out + "/elip", dataset: .init(name: data))
@@ -77,9 +78,12 @@ struct Demo: ParsableCommand {
             let train = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: "train"))
             let elip = try ELIPTrainer(config: ec, pipeline: pipeline, dataset: train)
             var elipLosses: [(x: Double, y: Double)] = [], epochMeans: [(x: Double, y: Double)] = []
-            try runELIP(elip) { line in
-                if let l = jsonNumber(line, "loss") { elipLosses.append((Double(elipLosses.count + 1), l)) }
-                if let m = jsonNumber(line, "epoch_mean_loss") { epochMeans.append((Double(elipLosses.count), m)) }
+            try runELIP(elip) { event in
+                switch event {
+                case .update(let u): elipLosses.append((Double(elipLosses.count + 1), Double(u.loss)))
+                case .epochEnd(_, let mean): epochMeans.append((Double(elipLosses.count), mean))
+                case .validation: break
+                }
             }
             print("ELIP mean loss per epoch: " + epochMeans.map { String(format: "%.4f", $0.y) }.joined(separator: " → "))
 
@@ -100,18 +104,12 @@ struct Demo: ParsableCommand {
             let clipTest = try String(contentsOfFile: out + "/clip/test_metric.json", encoding: .utf8)
             let means = epochMeans.map { String($0.y) }.joined(separator: ", ")
             let json = "{\n\"clip_test\": \(clipTest.trimmingCharacters(in: .whitespacesAndNewlines)),\n\"elip_epoch_mean_loss\": [\(means)],\n\"rerank_split\": \"\(evalSplit)\",\n\"rerank\": \(String(decoding: try enc.encode(report), as: UTF8.self))\n}\n"
-            try writeAtomically(json, to: out + "/metrics.json")
-            let r1 = (report.base.recall["R@1"] ?? 0, report.rerank.recall["R@1"] ?? 0)
+            try AtomicFile.write(json, to: out + "/metrics.json")
+            let r1 = (report.base.recall[1] ?? 0, report.rerank.recall[1] ?? 0)
             print(String(format: "R@1 %.2f → %.2f (%@%.2f) in %.0f s; curves → %@/curves.png, metrics → %@/metrics.json",
                          r1.0, r1.1, r1.1 >= r1.0 ? "+" : "", r1.1 - r1.0, Date().timeIntervalSince(start), out, out))
         }
     }
-}
-
-/// A number field of a flat JSON log line.
-func jsonNumber(_ line: String, _ key: String) -> Double? {
-    guard let data = line.data(using: .utf8), let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
-    return (obj[key] as? NSNumber)?.doubleValue
 }
 
 /// Centred moving average over `window` points.

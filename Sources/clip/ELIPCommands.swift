@@ -28,7 +28,7 @@ struct ELIPCommand: ParsableCommand {
                 let trainer = try ELIPTrainer(config: cfg, pipeline: pipeline, dataset: data)
                 trainer.checkpointEvery = checkpointEvery
                 try FileManager.default.createDirectory(atPath: cfg.outputRoot, withIntermediateDirectories: true)
-                try writeAtomically(try String(contentsOfFile: config, encoding: .utf8), to: cfg.outputRoot + "/config.yaml")
+                try AtomicFile.write(try String(contentsOfFile: config, encoding: .utf8), to: cfg.outputRoot + "/config.yaml")
                 if resume, try trainer.resume() {
                     print("resumed at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch), update \(trainer.updates)")
                 }
@@ -64,7 +64,7 @@ struct ELIPCommand: ParsableCommand {
                 let reportPath = out ?? cfg.outputRoot + "/eval_rerank.json"
                 let folder = (reportPath as NSString).deletingLastPathComponent
                 if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-                try writeAtomically(String(decoding: try enc.encode(report), as: UTF8.self) + "\n", to: reportPath)
+                try AtomicFile.write(String(decoding: try enc.encode(report), as: UTF8.self) + "\n", to: reportPath)
             }
         }
     }
@@ -82,7 +82,7 @@ struct ELIPCommand: ParsableCommand {
                 let mapper = try ELIPMapper.load(path: source)
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
                 try mapper.saveMapper(to: out + "/mapper.safetensors", metadata: ["base_model": cfg.modelName])
-                try writeAtomically(try String(contentsOfFile: config, encoding: .utf8), to: out + "/config.yaml")
+                try AtomicFile.write(try String(contentsOfFile: config, encoding: .utf8), to: out + "/config.yaml")
                 let card = """
                 # ELIP prompt mapper
 
@@ -93,24 +93,25 @@ struct ELIPCommand: ParsableCommand {
                 `mapper.safetensors` holds PyTorch `nn.Sequential` keys (`mapper.0/2/4.*`) and `prompt_tokens` in its metadata.
                 Load it with `ELIPMapper.load(path:)` and re-rank with `clip elip eval --config config.yaml --checkpoint mapper.safetensors`.
                 """
-                try writeAtomically(card + "\n", to: out + "/README.md")
+                try AtomicFile.write(card + "\n", to: out + "/README.md")
                 print("exported → \(out)")
             }
         }
     }
 }
 
-/// Runs an ELIP trainer with its JSONL log (`output_root/train_log.jsonl`) and progress line; `onLine`
-/// receives each log line (per update, and per epoch with `epoch_mean_loss`).
-func runELIP(_ trainer: ELIPTrainer, onLine: (String) -> Void = { _ in }) throws {
+/// Runs an ELIP trainer with its JSONL log (`output_root/train_log.jsonl`) and progress line; `onEvent`
+/// receives each event (per update, and per epoch's end).
+func runELIP(_ trainer: ELIPTrainer, onEvent: (TrainingEvent) -> Void = { _ in }) throws {
     let cfg = trainer.config
     let log = try openLog(cfg.outputRoot + "/train_log.jsonl")
     defer { try? log.close() }
     let progress = ProgressLine(total: trainer.updatesPerEpoch * cfg.epochs, unit: "update", done: trainer.updates)
-    try trainer.run { line in
+    try trainer.run { event in
+        let line = try event.jsonLine()
         log.writeLine(line)
-        if jsonNumber(line, "epoch_mean_loss") == nil { progress.tick(line) }
-        onLine(line)
+        if case .update = event { progress.tick(line) }
+        onEvent(event)
     }
     progress.finish()
 }

@@ -6,13 +6,6 @@ import NN
 import Retrieval
 import Tensor
 
-/// Writes text to `path` through a temporary file and a rename.
-func writeAtomically(_ text: String, to path: String) throws {
-    do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-        throw ClipError.io("\(path): cannot write (\(error.localizedDescription))")
-    }
-}
-
 struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "index", abstract: "Build or search a FAISS index over stored embeddings.",
@@ -93,12 +86,8 @@ struct Mine: ParsableCommand {
             let t = try EmbeddingStore.load(path: texts), im = try EmbeddingStore.load(path: images)
             let pairing = try EmbeddingStore.pairing(texts: t, images: im)
             let miner = try HardNegativeMiner(imageOfText: pairing, imageCount: im.count)
-            let neighbours: HardNeighbours
-            if let index {
-                neighbours = try miner.mine(texts: t.embeddings, index: try VectorIndex.read(from: index), k: k)
-            } else {
-                neighbours = try miner.mine(texts: t.embeddings, images: im.embeddings, k: k)
-            }
+            let gallery: MiningGallery = try index.map { .index(try VectorIndex.read(from: $0)) } ?? .exact(im.embeddings)
+            let neighbours = try miner.mine(texts: t.embeddings, over: gallery, k: k)
             let batches = miner.batches(neighbours, batchSize: batchSize, seed: seed)
             let hard = (0..<t.count).map { row in
                 "[" + neighbours.of(row).filter { $0 >= 0 }.map { String(im.ids[Int($0)]) }.joined(separator: ",") + "]"
@@ -106,7 +95,7 @@ struct Mine: ParsableCommand {
             let json = "{\n\"k\": \(k),\n\"batch_size\": \(batchSize),\n\"seed\": \(seed),\n"
                 + "\"hard_images\": {" + (0..<t.count).map { "\"\(t.ids[$0])\": \(hard[$0])" }.joined(separator: ", ") + "},\n"
                 + "\"batches\": [" + batches.map { "[" + $0.map { String(t.ids[$0]) }.joined(separator: ",") + "]" }.joined(separator: ",\n") + "]\n}\n"
-            try writeAtomically(json, to: out)
+            try AtomicFile.write(json, to: out)
             print("mined \(t.count) captions × \(im.count) images, k = \(k); \(batches.count) batches → \(out)")
         }
     }
@@ -129,7 +118,7 @@ struct EvalRetrieval: ParsableCommand {
             let m = try RetrievalEvaluator.metrics(texts: t.embeddings, images: im.embeddings,
                                                    imageOfText: try EmbeddingStore.pairing(texts: t, images: im), ks: cutoffs)
             let json = try m.json()
-            if let out { try writeAtomically(json + "\n", to: out) }
+            if let out { try AtomicFile.write(json + "\n", to: out) }
             print(json)
         }
     }

@@ -80,7 +80,7 @@ struct Train: ParsableCommand {
 }
 
 /// Runs a contrastive trainer with a log and progress; writes `test_metric.json` at the end.
-func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool, onUpdate: (Int, Double) -> Void = { _, _ in }) throws {
+func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool, onUpdate: (TrainingUpdate) -> Void = { _ in }) throws {
     let cfg = trainer.config
     try FileManager.default.createDirectory(atPath: cfg.outputDir, withIntermediateDirectories: true)
     if resume, try trainer.resume() {
@@ -90,22 +90,24 @@ func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool, onUpdate: (Int,
     defer { try? log.close() }
     print("training \(cfg.model) (\(trainer.model.trainableParameterCount) trainable parameters) on \(cfg.dataset)")
     let progress = ProgressLine(total: trainer.updatesPerEpoch * cfg.epochs, unit: "update", done: trainer.step.updates)
-    try trainer.run { line in
+    try trainer.run { event in
+        let line = try event.jsonLine()
         log.writeLine(line)
-        if line.contains("\"val\"") {
+        switch event {
+        case .validation(let epoch, let m):
             progress.finish()
-            if let m = trainer.history.last?.metrics {
-                print(String(format: "epoch %d validation: t2i R@1 %.1f R@5 %.1f  i2t R@1 %.1f R@5 %.1f", trainer.history.last!.epoch,
-                             m.t2iRecall[1] ?? 0, m.t2iRecall[5] ?? 0, m.i2tRecall[1] ?? 0, m.i2tRecall[5] ?? 0))
-            }
-        } else {
+            print(String(format: "epoch %d validation: t2i R@1 %.1f R@5 %.1f  i2t R@1 %.1f R@5 %.1f", epoch,
+                         m.textToImage.recall[1] ?? 0, m.textToImage.recall[5] ?? 0, m.imageToText.recall[1] ?? 0, m.imageToText.recall[5] ?? 0))
+        case .update(let u):
             progress.tick(line)
-            if let u = jsonNumber(line, "update"), let l = jsonNumber(line, "loss") { onUpdate(Int(u), l) }
+            onUpdate(u)
+        case .epochEnd:
+            break
         }
     }
     progress.finish()
     if let m = try trainer.writeTestMetrics() {
         print(String(format: "test: t2i R@1 %.1f R@5 %.1f R@10 %.1f  i2t R@1 %.1f  → %@/test_metric.json",
-                     m.t2iRecall[1] ?? 0, m.t2iRecall[5] ?? 0, m.t2iRecall[10] ?? 0, m.i2tRecall[1] ?? 0, cfg.outputDir))
+                     m.textToImage.recall[1] ?? 0, m.textToImage.recall[5] ?? 0, m.textToImage.recall[10] ?? 0, m.imageToText.recall[1] ?? 0, cfg.outputDir))
     }
 }

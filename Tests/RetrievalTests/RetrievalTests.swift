@@ -50,16 +50,34 @@ func tempPath(_ name: String) -> String {
         #expect(ranks.imageToText == [1, 4, 1, 3])
         #expect(ranks.imageCaptionPositions == [[1, 5], [4], [1, 2], [3]])
         let m = try RetrievalEvaluator.metrics(similarity: s, imageOfText: [0, 0, 1, 2, 2, 3], ks: [1, 2])
-        #expect(m.t2iRecall[1] == 50 && abs(m.t2iRecall[2]! - 100 * 5 / 6) < 1e-9)
-        #expect(m.i2tRecall[1] == 50 && m.i2tRecall[2] == 50)
-        #expect(m.t2iMedianRank == 1.5 && m.i2tMedianRank == 2)
-        #expect(abs(m.t2iMeanRank - 10.0 / 6) < 1e-12 && m.i2tMeanRank == 9.0 / 4)
-        #expect(abs(m.i2tMRR - (1 + 0.25 + 1 + 1.0 / 3) / 4) < 1e-12)
+        #expect(m.textToImage.recall[1] == 50 && abs(m.textToImage.recall[2]! - 100 * 5 / 6) < 1e-9)
+        #expect(m.imageToText.recall[1] == 50 && m.imageToText.recall[2] == 50)
+        #expect(m.textToImage.medianRank == 1.5 && m.imageToText.medianRank == 2)
+        #expect(abs(m.textToImage.meanRank - 10.0 / 6) < 1e-12 && m.imageToText.meanRank == 9.0 / 4)
+        #expect(abs(m.imageToText.mrr - (1 + 0.25 + 1 + 1.0 / 3) / 4) < 1e-12)
         // i2t nDCG: i0 (1 + 1/log2 6) / (1 + 1/log2 3); i1 1/log2 5; i2 1; i3 1/log2 4.
         let i0 = (1 + 1 / log2(6.0)) / (1 + 1 / log2(3.0))
-        #expect(abs(m.i2tNDCG10 - (i0 + 1 / log2(5.0) + 1 + 0.5) / 4) < 1e-9)
+        #expect(abs(m.imageToText.ndcg10 - (i0 + 1 / log2(5.0) + 1 + 0.5) / 4) < 1e-9)
         #expect(abs(m.avgBestCosine - Double(Float(0.9) + 0.9 + 0.7 + 0.8) / 4) < 1e-6)
         #expect(m.nImages == 4 && m.nTexts == 6)
+    }
+
+    /// Typed recalls (keyed by k) keep the JSON names users read: "R@k" in re-ranking reports,
+    /// `i2t_R@k` / `t2i_R@k` and the flat layout of `test_metric.json`.
+    @Test func metricsEncodeToTheirJSONKeys() throws {
+        let ranking = RankingMetrics(ranks: [1, 3], ks: [1, 5])
+        #expect(ranking.recall == [1: 50, 5: 100])
+        let enc = JSONEncoder()
+        enc.outputFormatting = .sortedKeys
+        #expect(String(decoding: try enc.encode(ranking), as: UTF8.self)
+                == #"{"MRR":0.6666666666666666,"MeanR":2,"MedR":2,"n":2,"nDCG@10":0.75,"recall":{"R@1":50,"R@5":100}}"#)
+        #expect(try JSONDecoder().decode(RankingMetrics.self, from: try enc.encode(ranking)) == ranking)
+        let s = Tensor([0.9, 0.1, 0.2, 0.8, 0.7, 0.6], shape: [3, 2])
+        let m = try RetrievalEvaluator.metrics(similarity: s, imageOfText: [0, 1, 1], ks: [1, 5])
+        let keys = try JSONSerialization.jsonObject(with: Data(try m.json().utf8)) as! [String: Any]
+        #expect(Set(keys.keys) == ["i2t_R@1", "i2t_R@5", "t2i_R@1", "t2i_R@5", "i2t_MedR", "t2i_MedR", "i2t_MeanR", "t2i_MeanR",
+                                   "i2t_MRR", "t2i_MRR", "i2t_nDCG@10", "t2i_nDCG@10", "avg_best_cosine", "n_images", "n_texts"])
+        #expect(keys["n_images"] as? Int == 2 && keys["n_texts"] as? Int == 3)
     }
 
     @Test func cocoCaseEqualsThePythonReference() throws {
@@ -207,7 +225,7 @@ func tempPath(_ name: String) -> String {
     @Test func neighboursExcludeTheOwnImageAndFollowTheScores() throws {
         let (texts, images, imageOf) = data()
         let miner = try HardNegativeMiner(imageOfText: imageOf, imageCount: 100)
-        let n = try miner.mine(texts: texts, images: images, k: 8)
+        let n = try miner.mine(texts: texts, over: .exact(images), k: 8)
         let s = texts.matmul(images.transposed())
         for t in 0..<300 {
             let got = n.of(t).map(Int.init)
@@ -215,13 +233,17 @@ func tempPath(_ name: String) -> String {
             let expected = (0..<100).filter { $0 != imageOf[t] }.sorted { s[t, $0] > s[t, $1] }.prefix(8)
             #expect(got == Array(expected))
         }
+        // A flat index over the same images finds the same neighbours, through the same API.
+        let index = try VectorIndex.flat(dimension: 24)
+        try index.add(images)
+        #expect(try miner.mine(texts: texts, over: .index(index, batchSize: 64), k: 8).images == n.images)
     }
 
     /// With `distinctImages` (ELIP's query objective) no batch shows an image twice, and every pair is still used once.
     @Test func distinctImageBatches() throws {
         let (texts, images, imageOf) = data()
         let miner = try HardNegativeMiner(imageOfText: imageOf, imageCount: 100)
-        let n = try miner.mine(texts: texts, images: images, k: 16)
+        let n = try miner.mine(texts: texts, over: .exact(images), k: 16)
         for seed in [UInt64(1), 2, 3] {
             let batches = miner.batches(n, batchSize: 8, seed: seed, distinctImages: true)
             #expect(batches.flatMap { $0 }.sorted() == Array(0..<300))
@@ -236,7 +258,7 @@ func tempPath(_ name: String) -> String {
     @Test func batchesCoverEveryPairOnceAroundHardNeighbours() throws {
         let (texts, images, imageOf) = data()
         let miner = try HardNegativeMiner(imageOfText: imageOf, imageCount: 100)
-        let n = try miner.mine(texts: texts, images: images, k: 16)
+        let n = try miner.mine(texts: texts, over: .exact(images), k: 16)
         let batches = miner.batches(n, batchSize: 8, seed: 3)
         #expect(batches.flatMap { $0 }.sorted() == Array(0..<300))
         #expect(batches.dropLast().allSatisfy { $0.count == 8 })
@@ -266,8 +288,8 @@ func tempPath(_ name: String) -> String {
     @Test func badMiningInputsAreErrors() throws {
         #expect(thrownKind { try HardNegativeMiner(imageOfText: [0, 3], imageCount: 2) } == .invalidArgument)
         let miner = try HardNegativeMiner(imageOfText: [0, 1], imageCount: 2)
-        #expect(thrownKind { try miner.mine(texts: Tensor.zeros([3, 4]), images: Tensor.zeros([2, 4]), k: 1) } == .shape)
-        #expect(thrownKind { try miner.mine(texts: Tensor.zeros([2, 4]), images: Tensor.zeros([2, 4]), k: 0) } == .invalidArgument)
+        #expect(thrownKind { try miner.mine(texts: Tensor.zeros([3, 4]), over: .exact(Tensor.zeros([2, 4])), k: 1) } == .shape)
+        #expect(thrownKind { try miner.mine(texts: Tensor.zeros([2, 4]), over: .exact(Tensor.zeros([2, 4])), k: 0) } == .invalidArgument)
     }
 }
 

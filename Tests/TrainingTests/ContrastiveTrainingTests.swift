@@ -93,7 +93,7 @@ struct ScratchFolder {
         let full = try ContrastiveTrainer(config: config(dir.path, run: "a"))
         full.checkpointEvery = 2
         var losses: [Double] = []
-        try full.run { line in if let l = Self.number(line, "loss") { losses.append(l) } }
+        try full.run { if case .update(let u) = $0 { losses.append(Double(u.loss)) } }
         #expect(losses.count == full.updatesPerEpoch * 2)
 
         let b = config(dir.path, run: "b")
@@ -184,9 +184,9 @@ struct ScratchFolder {
         }
     }
 
-    static func number(_ line: String, _ key: String) -> Double? {
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-        return (obj[key] as? NSNumber)?.doubleValue
+    /// The epoch-end mean losses among `events`.
+    static func epochMeans(_ events: [TrainingEvent]) -> [Double] {
+        events.compactMap { if case .epochEnd(_, let mean) = $0 { mean } else { nil } }
     }
 }
 

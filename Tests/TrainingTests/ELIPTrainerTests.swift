@@ -55,12 +55,12 @@ import Retrieval
         straight.objective = objective
         straight.outputRoot = dir + "/straight"
         let a = try ELIPTrainer(config: straight, pipeline: pipeline, dataset: data)
-        var lines: [String] = []
-        try a.run { lines.append($0) }
+        var events: [TrainingEvent] = []
+        try a.run { events.append($0) }
         #expect(a.updatesPerEpoch == 3)             // 24 pairs / 4 = 6 batches, 2 per update
         #expect(a.updates == 9)
-        #expect(lines.filter { $0.contains("\"update\"") }.count == 9)
-        let epochMeans = lines.compactMap { ContrastiveTrainerTests.number($0, "epoch_mean_loss") }
+        #expect(events.filter { if case .update = $0 { true } else { false } }.count == 9)
+        let epochMeans = ContrastiveTrainerTests.epochMeans(events)
         #expect(epochMeans.count == 3)
         if objective == .query {
             for e in 0..<3 {
@@ -81,10 +81,10 @@ import Retrieval
         let c = try ELIPTrainer(config: split, pipeline: pipeline, dataset: data)
         #expect(try c.resume())
         #expect(c.updates == 4 && c.epoch == 1 && c.batchInEpoch == 2)
-        var resumedLines: [String] = []
-        try c.run { resumedLines.append($0) }
+        var resumedEvents: [TrainingEvent] = []
+        try c.run { resumedEvents.append($0) }
         // The epoch that was interrupted reports the same mean as the uninterrupted run.
-        let resumedMeans = resumedLines.compactMap { ContrastiveTrainerTests.number($0, "epoch_mean_loss") }
+        let resumedMeans = ContrastiveTrainerTests.epochMeans(resumedEvents)
         #expect(resumedMeans.count == 2)
         for (x, y) in zip(resumedMeans, epochMeans.suffix(2)) { #expect(abs(x - y) <= 1e-6 * max(abs(y), 1)) }
         // A checkpoint of one objective is not resumed under the other.
@@ -116,7 +116,7 @@ import Retrieval
         #expect(one.rerank == one.base)
         let all = try ELIPReranker.evaluate(pipeline: pipeline, mapper: mapper, dataset: data, k: 12)
         #expect(all.k == 12 && all.base.count == 24)
-        #expect(all.rerank.recall["R@50"] == all.base.recall["R@50"])
+        #expect(all.rerank.recall[50] == all.base.recall[50])
         #expect(all.rerank.meanRank <= 12 && all.base.meanRank <= 12)
         #expect(all.table.contains("Rerank"))
     }
@@ -192,18 +192,18 @@ import Retrieval
         }
         let before = try probeLoss(trainer.mapper)
         var means: [Double] = []
-        try trainer.run { line in if let l = ContrastiveTrainerTests.number(line, "epoch_mean_loss") { means.append(l) } }
+        try trainer.run { if case .epochEnd(_, let mean) = $0 { means.append(mean) } }
         #expect(means.count == 40)
         let after = try probeLoss(trainer.mapper)
         #expect(after < 0.9 * before, "query loss on the first epoch's batches \(before) → \(after); epoch means \(means)")
 
         let test = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: "test"))
         let report = try ELIPReranker.evaluate(pipeline: pipeline, mapper: trainer.mapper, dataset: test, k: 10)
-        let base = report.base.recall["R@1"]!, rerank = report.rerank.recall["R@1"]!
+        let base = report.base.recall[1]!, rerank = report.rerank.recall[1]!
         let chance = 100 / Double(test.items.count)
         #expect(base > 3 * chance, "base R@1 \(base) vs chance \(chance)")
         #expect(rerank != base || report.rerank.mrr != report.base.mrr, "the prompts change the ranking")
-        #expect(report.rerank.recall["R@10"] == report.base.recall["R@10"], "top-10 membership is the base's")
-        #expect(report.rerank.recall["R@50"] == report.base.recall["R@50"])
+        #expect(report.rerank.recall[10] == report.base.recall[10], "top-10 membership is the base's")
+        #expect(report.rerank.recall[50] == report.base.recall[50])
     }
 }

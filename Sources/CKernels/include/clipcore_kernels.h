@@ -137,7 +137,7 @@ float ck_row_max(const float *x, int64_t n);
 /// Running top-k per row: for each of `rows` rows of `tile` (`cols` scores each), merges the scores
 /// into that row's sorted list `best[r*k ..]` (descending) with ids `best_ids` (= column + id_offset),
 /// keeping earlier entries first among equals and skipping the column whose id is `skip[r]` (NULL: none).
-void ck_topk_rows(const float *tile, int64_t rows, int64_t cols, int64_t k, float *best, int32_t *best_ids,
+void ck_topk_rows(const float *tile, int64_t rows, int64_t cols, int64_t k, float *best, int64_t *best_ids,
                   int64_t id_offset, const int64_t *skip);
 
 /// Softmax of each of `rows` dense rows of length n.

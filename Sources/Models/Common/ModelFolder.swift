@@ -17,14 +17,11 @@ public enum ModelFolder {
                              to directory: String, metadata: [String: String] = [:],
                              extra: (String) throws -> Void = { _ in }) throws {
         let fm = FileManager.default
-        let parent = (directory as NSString).deletingLastPathComponent
-        let name = (directory as NSString).lastPathComponent
-        let base = parent.isEmpty ? "." : parent
-        let tmp = base + "/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let tmp = AtomicFile.temporarySibling(of: directory)
         do {
             try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         } catch {
-            throw ClipError.io("\(directory): cannot create a temporary folder in '\(base)' (\(error.localizedDescription))")
+            throw ClipError.io("\(directory): cannot create a temporary folder beside it (\(error.localizedDescription))")
         }
         var done = false
         defer { if !done { try? fm.removeItem(atPath: tmp) } }
@@ -32,10 +29,10 @@ public enum ModelFolder {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let configData = try enc.encode(model.config)
-        try put(String(decoding: configData, as: UTF8.self) + "\n", tmp + "/config.json")
+        try AtomicFile.write(String(decoding: configData, as: UTF8.self) + "\n", to: tmp + "/config.json")
         try SafeTensors.write(model.stateDict().map { (name: $0.key, tensor: $0.tensor) },
                               metadata: metadata.merging(["format": "pt"]) { a, _ in a }, to: tmp + "/model.safetensors")
-        try put(processor.json(processorClass: model.family.imageProcessorClass), tmp + "/preprocessor_config.json")
+        try AtomicFile.write(processor.json(processorClass: model.family.imageProcessorClass), to: tmp + "/preprocessor_config.json")
         if let source = tokenizerSource {
             let files = ["vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                          "spiece.model", "added_tokens.json"]
@@ -71,17 +68,11 @@ public enum ModelFolder {
         if let old { try? fm.removeItem(atPath: old) }
     }
 
-    public static func put(_ text: String, _ path: String) throws {
-        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw ClipError.io("\(path): cannot write (\(error.localizedDescription))")
-        }
-    }
-
     /// Removes temporary files and folders a killed writer left in `directory` (`.NAME.tmp-…`, and the
     /// `.old` folders of an interrupted swap). Checkpoints themselves are never touched.
     public static func removeStaleTemporaries(in directory: String) {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for e in entries where e.hasPrefix(".") && e.contains(".tmp-") {
+        for e in entries where AtomicFile.isTemporary(e) {
             try? FileManager.default.removeItem(atPath: directory + "/" + e)
         }
     }

@@ -28,7 +28,7 @@ public final class ELIPMapper: Module {
             if let b = l.bias { b.assign(Tensor.zeros(b.shape)) }
         }
         super.init()
-        let group = ModuleGroup([("0", layers[0]), ("2", layers[1]), ("4", layers[2])])
+        let group = ModuleList(named: [("0", layers[0]), ("2", layers[1]), ("4", layers[2])])
         register("mapper", group)
     }
 

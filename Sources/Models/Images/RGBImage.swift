@@ -3,6 +3,7 @@
 import Foundation
 import Tensor
 import CCodecs
+import NN
 
 /// 8-bit RGB pixels, row-major, interleaved (`height × width × 3` bytes).
 public struct RGBImage: Equatable, Sendable {
@@ -66,11 +67,8 @@ extension RGBImage {
         return Array(UnsafeBufferPointer(start: out, count: size))
     }
 
-    /// Writes the image as a PNG file, atomically (a temporary file renamed into place).
+    /// Writes the image as a PNG file, atomically (`AtomicFile`: a temporary file renamed into place).
     public func writePNG(to path: String) throws {
-        let data = Data(try pngData())
-        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw ClipError.io("\(path): cannot write the PNG (\(error.localizedDescription))")
-        }
+        try AtomicFile.write(Data(try pngData()), to: path)
     }
 }

@@ -88,7 +88,7 @@ public final class SiglipVisionTransformer: Module {
         postLayerNorm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
         head = c.visionUseHead ? try SiglipAttentionPoolingHead(c) : nil
         super.init()
-        let embeddings = ModuleGroup([("patch_embedding", patchEmbedding), ("position_embedding", positionEmbedding)])
+        let embeddings = ModuleList(named: [("patch_embedding", patchEmbedding), ("position_embedding", positionEmbedding)])
         register("embeddings", embeddings)
         register("encoder", encoder)
         register("post_layernorm", postLayerNorm)
@@ -157,13 +157,5 @@ public final class SiglipModel: Module {
         let i = try imageFeatures(pixels).l2Normalized()
         let logits = t.matmul(i.transposed()) * logitScale.exp() + logitBias
         return ContrastiveOutput(textEmbeds: t, imageEmbeds: i, logitsPerText: logits)
-    }
-}
-
-/// A module that only groups children under one key (HF's `embeddings` of the SigLIP vision tower).
-final class ModuleGroup: Module {
-    init(_ children: [(String, Module)]) {
-        super.init()
-        for (k, m) in children { register(k, m) }
     }
 }

@@ -150,11 +150,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
 
             """),
         ]
-        for (name, text) in files {
-            do { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) } catch {
-                throw ClipError.io("\(directory)/\(name): cannot write (\(error.localizedDescription))")
-            }
-        }
+        for (name, text) in files { try AtomicFile.write(text, to: directory + "/" + name) }
     }
 
     /// open_clip's `bpe_simple_vocab_16e6.txt` format: a version line, then merges; the first

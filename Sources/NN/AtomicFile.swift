@@ -1,0 +1,47 @@
+// Files replaced as a whole: written under a temporary sibling name, then
+// renamed into place, so a reader (or a crash) sees the old file or the new
+// one, never a part of one. Model folders use the same names for their swap.
+
+import Foundation
+import Tensor
+
+public enum AtomicFile {
+    /// A fresh temporary sibling of `path`: `.NAME.tmp-PID-RANDOM` in the same folder.
+    public static func temporarySibling(of path: String) -> String {
+        let dir = (path as NSString).deletingLastPathComponent
+        return (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// Whether a folder entry is a temporary sibling (one a killed writer left behind).
+    public static func isTemporary(_ name: String) -> Bool { name.hasPrefix(".") && name.contains(".tmp-") }
+
+    /// Calls `body` with a temporary sibling of `path` to write, then renames it onto `path`. On any
+    /// failure the temporary is removed and `path` is left as it was.
+    /// - Throws: what `body` throws, or `ClipError` (.io) when the rename fails.
+    public static func write(to path: String, _ body: (String) throws -> Void) throws {
+        let tmp = temporarySibling(of: path)
+        do { try body(tmp) } catch {
+            unlink(tmp)
+            throw error
+        }
+        guard rename(tmp, path) == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(tmp)
+            throw ClipError(.io, "\(path): cannot move the written file into place (\(why))")
+        }
+    }
+
+    /// Writes `data` to `path` atomically.
+    public static func write(_ data: Data, to path: String) throws {
+        try write(to: path) { tmp in
+            do { try data.write(to: URL(fileURLWithPath: tmp)) } catch {
+                throw ClipError(.io, "\(path): cannot write (\(error.localizedDescription))")
+            }
+        }
+    }
+
+    /// Writes `text` (UTF-8) to `path` atomically.
+    public static func write(_ text: String, to path: String) throws {
+        try write(Data(text.utf8), to: path)
+    }
+}

@@ -1,0 +1,32 @@
+// The one result type of every top-k search (exact GEMM tiles or a FAISS
+// index), and the ordering used when candidates are re-scored.
+
+import Tensor
+
+/// The best `k` matches of each query: `scores[q, j]` and `ids[q·k + j]`, best first; −1 (and −inf
+/// for exact search) where fewer than k exist. Ids are FAISS's `idx_t` (Int64) end to end.
+public struct SearchResult: Sendable {
+    public let k: Int
+    /// `[queries, k]`.
+    public let scores: Tensor
+    public let ids: [Int64]
+
+    public init(k: Int, scores: Tensor, ids: [Int64]) {
+        precondition(k > 0 && ids.count == scores.count && scores.count % k == 0,
+                     "SearchResult: \(ids.count) ids and \(scores.count) scores are not rows of \(k)")
+        self.k = k
+        self.scores = scores
+        self.ids = ids
+    }
+
+    /// The number of queries.
+    public var count: Int { ids.count / k }
+
+    public func ids(of query: Int) -> ArraySlice<Int64> { ids[(query * k)..<((query + 1) * k)] }
+}
+
+/// Positions of `scores` best first; equal scores keep their order (the base order of re-ranked
+/// candidates).
+public func rerankOrder(_ scores: [Float]) -> [Int] {
+    scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+}
