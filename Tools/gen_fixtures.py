@@ -397,9 +397,30 @@ def gen_jpeg():
     save("cmyk_photo_progressive", ph.convert("CMYK"), quality=85, progressive=True)
     ex = Image.Exif()
     ex[0x0112] = 6                                      # orientation "rotate 90": PIL's open/convert ignores it
-    save("photo420_exif_orientation6", ph, quality=80, exif=ex.tobytes())
+    exif_photo = save("photo420_exif_orientation6", ph, quality=80, exif=ex.tobytes())
+    # What Pillow cannot write, through libjpeg itself (Tools/jpeg_writer.c): YCCK, 4:4:0 and 4:1:1.
+    import subprocess, tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(tmp) / "jpeg_writer"
+        subprocess.run(["cc", "-O2", "-o", str(exe), str(ROOT / "Tools" / "jpeg_writer.c"), "-ljpeg"], check=True)
+        def libjpeg(tag, pixels, colorspace, h0, v0, quality=85):
+            nonlocal k
+            k += 1
+            path = folder / f"{k:02d}_{tag}.jpg"
+            hh, ww, cc = pixels.shape
+            out = subprocess.run([str(exe), str(ww), str(hh), str(cc), colorspace, str(h0), str(v0), str(quality)],
+                                 input=pixels.tobytes(), capture_output=True, check=True).stdout
+            path.write_bytes(out)
+            made.append(path)
+        cmyk_inverted = 255 - np.asarray(ph.convert("CMYK"))   # Adobe polarity, as Pillow writes CMYK
+        libjpeg("ycck_photo", cmyk_inverted, "ycck", 1, 1)
+        libjpeg("ycck420_photo", cmyk_inverted, "ycck", 2, 2)
+        libjpeg("ycck_7x5", 255 - smooth(7, 5, 4, seed=77), "ycck", 2, 1)
+        libjpeg("photo440", photo, "ycbcr", 1, 2)
+        libjpeg("photo411", photo, "ycbcr", 4, 1)
+        libjpeg("rgb440_33x17", smooth(33, 17, 3, seed=91), "ycbcr", 1, 2)
     # Corrupt entropy-coded data: libjpeg warns and carries on (PIL too), so the garbage must agree.
-    good = (folder / made[-1].name).read_bytes()
+    good = exif_photo.read_bytes()
     sos = good.rindex(b"\xff\xda")
     bad = bytearray(good)
     for j in range(sos + 40, len(bad) - 40, 53):
@@ -413,7 +434,7 @@ def gen_jpeg():
     # A JPEG named .png: formats are recognised by content.
     k += 1
     path = folder / f"{k:02d}_rgb420_named_png.png"
-    path.write_bytes(made[8].read_bytes())
+    path.write_bytes(next(p for p in made if p.name.endswith("rgb420_33x17.jpg")).read_bytes())
     made.append(path)
     # Files PIL refuses: truncated scan data, a truncated header, a corrupt (zero-width) frame header.
     sof = good.index(b"\xff\xc0")

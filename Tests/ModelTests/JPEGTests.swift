@@ -36,6 +36,7 @@ struct JPEGCases: Decodable {
         #expect(cases.count >= 40)
         #expect(Set(cases.map(\.mode)) == ["L", "RGB", "CMYK"])
         #expect(cases.contains { $0.progressive } && cases.contains { !$0.progressive })
+        #expect(["ycck", "restart", "440", "411", "420", "422", "444", "gray", "corrupt_scan"].allSatisfy { tag in cases.contains { $0.file.contains(tag) } })
         var stored = 0
         for c in cases {
             let img = try RGBImage(contentsOfFile: Fixtures.path("jpeg/" + c.file))
