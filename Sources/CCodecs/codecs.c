@@ -282,15 +282,16 @@ int cc_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cc_ima
             }
         }
     }
-    // Not jpeg_finish_decompress: like PIL, data after the last scanline (a missing EOI) is not required.
-    jpeg_destroy_decompress(&cinfo);
-    free(row);
     out->width = w;
     out->height = h;
     out->rgb = rgb;
     out->color_type = nc;
     out->bit_depth = 8;
     out->interlaced = cinfo.progressive_mode ? 1 : 0;
+    // Reads up to the EOI marker: PIL refuses a file that ends without one.
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    free(row);
     return CC_OK;
 }
 

@@ -97,10 +97,24 @@ struct JPEGCases: Decodable {
                 #expect(e.message.contains(path) && e.message.contains("JPEG"), "\(e.message)")
             }
         }
-        // Every prefix of a good file fails cleanly (never crashes, never pads with gray).
-        let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("jpeg/25_photo420_progressive.jpg"))))
-        for n in stride(from: 0, to: good.count - 2, by: 97) {
-            #expect(thrownKind { try RGBImage(jpeg: Array(good.prefix(n))) } == .format, "\(n) bytes")
+        // Every prefix of a good file fails cleanly (never crashes, never pads with gray), down to a
+        // missing EOI marker, which PIL refuses too ("image file is truncated").
+        for file in ["25_photo420_progressive.jpg", "24_photo420_q90.jpg", "33_gray_1x1.jpg"] {
+            let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("jpeg/" + file))))
+            #expect(good.suffix(2) == [0xFF, 0xD9])
+            for n in Array(stride(from: 0, to: good.count - 2, by: 97)) + [good.count - 2, good.count - 1] {
+                #expect(thrownKind { try RGBImage(jpeg: Array(good.prefix(n))) } == .format, "\(file): \(n) bytes")
+            }
+        }
+        // A frame header of 20000 × 20000 pixels (over RGBImage.maxPixels) is refused before any pixel is allocated.
+        var huge = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("jpeg/01_rgb444_1x1.jpg"))))
+        let sof = try #require((0..<huge.count - 1).first { huge[$0] == 0xFF && huge[$0 + 1] == 0xC0 })
+        huge.replaceSubrange(sof + 5..<sof + 9, with: [0x4E, 0x20, 0x4E, 0x20])
+        do {
+            _ = try RGBImage(jpeg: huge, name: "huge.jpg")
+            Issue.record("a 20000 × 20000 JPEG decoded")
+        } catch let e as ClipError {
+            #expect(e.message.contains("huge.jpg") && e.message.contains("20000x20000"), "\(e.message)")
         }
         // Pseudo-random bytes after a SOI marker.
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15

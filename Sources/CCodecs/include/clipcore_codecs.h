@@ -43,7 +43,8 @@ int cc_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cc_imag
 /// to RGB as PIL's `Image.open(...).convert("RGB")` does with the same libjpeg-turbo: ISLOW
 /// IDCT and fancy upsampling (libjpeg's defaults); gray replicated; 4-component files read as
 /// Adobe-inverted CMYK (YCCK converted by libjpeg) and converted with PIL's cmyk2rgb. No EXIF
-/// orientation is applied. Truncated data is an error (CC_ERR_FORMAT), never gray padding.
+/// orientation is applied. Truncated data, even a missing EOI marker, is an error (CC_ERR_FORMAT)
+/// as in PIL, never gray padding.
 /// On failure returns a negative status and writes a message to `error`, as cc_png_decode.
 int cc_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cc_image *out,
                    char *error, size_t error_size);
