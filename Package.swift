@@ -2,8 +2,8 @@
 // clipcore: image–text retrieval models (CLIP, SigLIP, ELIP) in Swift, with a C ABI.
 // Layers, bottom to top (a target depends only on the ones above it in this list;
 // docs/ARCHITECTURE.md says where each concept lives):
-//   CBLAS, CPNG, CFaiss   system libraries and the C++ shim over FAISS
-//   CCodecs               PNG and gzip decoding, the embedded CLIP vocabulary
+//   CBLAS, CPNG, CJPEG, CFaiss   system libraries and the C++ shim over FAISS
+//   CCodecs               PNG, JPEG and gzip decoding, the embedded CLIP vocabulary
 //   CKernels              vectorised C math/row kernels (AVX2+FMA or baseline, chosen at run time)
 //   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads, ClipError
 //   Autograd              reverse-mode differentiation over Tensor ops
@@ -40,6 +40,8 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"])]),
         .target(
             name: "CFaiss",
             linkerSettings: [
@@ -48,9 +50,10 @@ let package = Package(
                 .linkedLibrary("stdc++"),
             ]),
 
-        // PNG decoding (libpng errors longjmp, so they are caught in C), gzip, the embedded CLIP vocabulary.
+        // PNG and JPEG decoding (libpng and libjpeg errors longjmp, so they are caught in C), gzip,
+        // the embedded CLIP vocabulary.
         .target(
-            name: "CCodecs", dependencies: ["CPNG"],
+            name: "CCodecs", dependencies: ["CPNG", "CJPEG"],
             exclude: ["resources/LICENSE-open_clip", "resources/bpe_simple_vocab_16e6.txt.gz"],
             cSettings: [.headerSearchPath("resources")],
             linkerSettings: [.linkedLibrary("z")]),

@@ -6,7 +6,7 @@ must be absent so transformers uses its PIL image processor):
 
     python3 -m venv /tmp/fx && /tmp/fx/bin/pip install -r Tools/requirements-fixtures.txt
     /tmp/fx/bin/pip uninstall -y torchvision   # open-clip-torch pulls it in
-    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [resample] [optim] [siglip] [retrieval] [elip] [elip_query] [contrastive] [checkpoint] [capi]
+    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [resample] [optim] [siglip] [retrieval] [elip] [elip_query] [contrastive] [checkpoint] [capi] [jpeg]
 
 Everything is seeded; the outputs are deterministic for the pinned versions.
 """
@@ -342,6 +342,132 @@ def gen_images():
                                                                 "processor": "CLIPImageProcessor (PIL backend), do_normalize=False"},
                                                  "cases": cases}, indent=1))
     print("images", len(cases))
+
+# MARK: - JPEG decoding
+
+def gen_jpeg():
+    """Small JPEGs of every kind PIL writes (and a few it reads), with PIL's convert("RGB") pixels."""
+    from PIL import Image, features
+    import skimage.data as skd
+    folder = FIX / "jpeg"
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in list(folder.glob("*.jpg")) + list(folder.glob("*.bin")) + list(folder.glob("*.png")):
+        f.unlink()
+    def smooth(w, h, c, seed):
+        r = np.random.default_rng(seed)
+        yy, xx = np.mgrid[0:h, 0:w]
+        chans = [(np.sin(xx / r.uniform(2, 12) + r.uniform(0, 6)) * np.cos(yy / r.uniform(2, 12)) + 1) / 2 * 255
+                 + r.normal(0, 12, (h, w)) for _ in range(c)]
+        return np.clip(np.stack(chans, -1), 0, 255).round().astype(np.uint8)
+    photo = skd.astronaut()[30:130, 150:270]          # 120 x 100, real detail and skin tones
+    made = []
+    k = 0
+    def save(tag, im, **opts):
+        nonlocal k
+        k += 1
+        path = folder / f"{k:02d}_{tag}.jpg"
+        im.save(path, "JPEG", **opts)
+        made.append(path)
+        return path
+    sub = {"444": 0, "422": 1, "420": 2}
+    sizes = [(1, 1), (7, 5), (33, 17), (16, 16), (17, 9), (64, 48), (5, 40)]
+    for i, (w, h) in enumerate(sizes):
+        for s_name in ("444", "422", "420"):
+            if (w, h) in [(16, 16), (5, 40)] and s_name == "422":
+                continue
+            img = Image.fromarray(smooth(w, h, 3, seed=10 * i + sub[s_name]), "RGB")
+            save(f"rgb{s_name}_{w}x{h}", img, quality=85, subsampling=sub[s_name])
+    ph = Image.fromarray(photo, "RGB")
+    for s_name in ("444", "422", "420"):
+        save(f"photo{s_name}_q90", ph, quality=90, subsampling=sub[s_name])
+        save(f"photo{s_name}_progressive", ph, quality=75, subsampling=sub[s_name], progressive=True)
+    save("photo420_optimized", ph, quality=60, optimize=True)
+    save("photo420_q100", ph, quality=100)
+    save("photo420_q5", ph, quality=5)
+    save("photo420_restart_rows", ph, quality=80, restart_marker_rows=1)
+    save("photo444_restart_blocks", ph, quality=80, subsampling=0, restart_marker_blocks=5)
+    save("photo420_restart_progressive", ph, quality=80, progressive=True, restart_marker_blocks=3)
+    save("photo_keep_rgb", ph, quality=85, keep_rgb=True, subsampling=0)      # Adobe transform 0: RGB, no YCbCr
+    for (w, h) in [(1, 1), (7, 5), (33, 17), (64, 48)]:
+        save(f"gray_{w}x{h}", Image.fromarray(smooth(w, h, 1, seed=w + h)[..., 0], "L"), quality=85)
+    save("gray_photo_progressive", ph.convert("L"), quality=80, progressive=True)
+    for (w, h) in [(1, 1), (7, 5), (33, 17)]:
+        save(f"cmyk_{w}x{h}", Image.fromarray(smooth(w, h, 4, seed=50 + w), "CMYK"), quality=90)
+    save("cmyk_photo", ph.convert("CMYK"), quality=85)
+    save("cmyk_photo_progressive", ph.convert("CMYK"), quality=85, progressive=True)
+    ex = Image.Exif()
+    ex[0x0112] = 6                                      # orientation "rotate 90": PIL's open/convert ignores it
+    exif_photo = save("photo420_exif_orientation6", ph, quality=80, exif=ex.tobytes())
+    # What Pillow cannot write, through libjpeg itself (Tools/jpeg_writer.c): YCCK, 4:4:0 and 4:1:1.
+    import subprocess, tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(tmp) / "jpeg_writer"
+        subprocess.run(["cc", "-O2", "-o", str(exe), str(ROOT / "Tools" / "jpeg_writer.c"), "-ljpeg"], check=True)
+        def libjpeg(tag, pixels, colorspace, h0, v0, quality=85):
+            nonlocal k
+            k += 1
+            path = folder / f"{k:02d}_{tag}.jpg"
+            hh, ww, cc = pixels.shape
+            out = subprocess.run([str(exe), str(ww), str(hh), str(cc), colorspace, str(h0), str(v0), str(quality)],
+                                 input=pixels.tobytes(), capture_output=True, check=True).stdout
+            path.write_bytes(out)
+            made.append(path)
+        cmyk_inverted = 255 - np.asarray(ph.convert("CMYK"))   # Adobe polarity, as Pillow writes CMYK
+        libjpeg("ycck_photo", cmyk_inverted, "ycck", 1, 1)
+        libjpeg("ycck420_photo", cmyk_inverted, "ycck", 2, 2)
+        libjpeg("ycck_7x5", 255 - smooth(7, 5, 4, seed=77), "ycck", 2, 1)
+        libjpeg("photo440", photo, "ycbcr", 1, 2)
+        libjpeg("photo411", photo, "ycbcr", 4, 1)
+        libjpeg("rgb440_33x17", smooth(33, 17, 3, seed=91), "ycbcr", 1, 2)
+    # Corrupt entropy-coded data: libjpeg warns and carries on (PIL too), so the garbage must agree.
+    good = exif_photo.read_bytes()
+    sos = good.rindex(b"\xff\xda")
+    bad = bytearray(good)
+    for j in range(sos + 40, len(bad) - 40, 53):
+        if bad[j] != 0xFF and bad[j - 1] != 0xFF:
+            bad[j] ^= 0x5A
+            if bad[j] == 0xFF: bad[j] ^= 0x5A
+    k += 1
+    path = folder / f"{k:02d}_photo420_corrupt_scan.jpg"
+    path.write_bytes(bytes(bad))
+    made.append(path)
+    # A JPEG named .png: formats are recognised by content.
+    k += 1
+    path = folder / f"{k:02d}_rgb420_named_png.png"
+    path.write_bytes(next(p for p in made if p.name.endswith("rgb420_33x17.jpg")).read_bytes())
+    made.append(path)
+    # Files PIL refuses: truncated scan data, a truncated header, a corrupt (zero-width) frame header.
+    sof = good.index(b"\xff\xc0")
+    errors = {
+        "bad_truncated_scan.jpg": good[: (sos + len(good)) // 2],
+        "bad_truncated_header.jpg": good[: sof + 6],
+        "bad_zero_width.jpg": good[: sof + 7] + b"\x00\x00" + good[sof + 9:],
+    }
+    for name, data in errors.items():
+        (folder / name).write_bytes(data)
+        try:
+            Image.open(folder / name).convert("RGB")
+        except Exception as e:
+            errors[name] = type(e).__name__ + ": " + str(e)
+        else:
+            raise AssertionError(f"PIL decodes {name}")
+    cases, tensors = [], {}
+    for f in made:
+        img = Image.open(f)
+        rgb = np.asarray(img.convert("RGB"))
+        h, w, _ = rgb.shape
+        c = {"file": f.name, "mode": img.mode, "width": w, "height": h,
+             "progressive": bool(img.info.get("progressive", 0)),
+             "crc32": zlib.crc32(rgb.tobytes()) & 0xFFFFFFFF}
+        if w * h <= 40 * 48:
+            tensors[f.stem] = rgb.astype(np.uint8)
+            c["stored"] = True
+        cases.append(c)
+    meta = {**PROVENANCE, "pillow": Image.__version__, "libjpeg_turbo": features.version("libjpeg_turbo")}
+    save_file(tensors, str(folder / "expected.safetensors"), metadata=meta)
+    (folder / "cases.json").write_text(json.dumps({"provenance": {**meta, "reference": 'Image.open(path).convert("RGB")'},
+                                                 "cases": cases, "errors": errors}, indent=1))
+    print("jpeg", len(cases), "cases,", len(tensors), "stored in full")
 
 # MARK: - Resampling
 
@@ -932,7 +1058,7 @@ def gen_optim():
     print("optim fixture", len(out))
 
 if __name__ == "__main__":
-    what = sys.argv[1:] or ["clip", "tokenizer", "images", "resample", "optim", "siglip", "retrieval", "elip", "contrastive", "checkpoint", "capi"]
+    what = sys.argv[1:] or ["clip", "tokenizer", "images", "resample", "optim", "siglip", "retrieval", "elip", "contrastive", "checkpoint", "capi", "jpeg"]
     if "clip" in what: gen_clip()
     if "tokenizer" in what: gen_tokenizer()
     if "images" in what: gen_images()
@@ -944,5 +1070,6 @@ if __name__ == "__main__":
     if "contrastive" in what: gen_contrastive()
     if "checkpoint" in what: gen_checkpoint()
     if "capi" in what: gen_capi()
+    if "jpeg" in what: gen_jpeg()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()

@@ -54,8 +54,9 @@ extern "C" {
  * holds Sources/CAPI/CAPI.swift and python/clipcore.py to it). Each error code
  * is one kind of failure: INVALID_ARGUMENT a bad argument or setting, IO a
  * missing or unreadable (or unwritable) file, FORMAT malformed contents (JSON,
- * safetensors header, PNG), SHAPE sizes that do not fit together, UNSUPPORTED
- * well-formed input this library does not handle (a model_type, a dtype),
+ * safetensors header, PNG, JPEG), SHAPE sizes that do not fit together, UNSUPPORTED
+ * well-formed input this library does not handle (a model_type, a dtype, a
+ * file that is neither PNG nor JPEG),
  * OUT_OF_MEMORY, INTERNAL a failure inside the library. */
 enum { CLIP_OK = 0, CLIP_ERR_INVALID_ARGUMENT = -1, CLIP_ERR_IO = -2, CLIP_ERR_FORMAT = -3,
        CLIP_ERR_SHAPE = -4, CLIP_ERR_UNSUPPORTED = -5, CLIP_ERR_OUT_OF_MEMORY = -6, CLIP_ERR_INTERNAL = -7 };
@@ -92,7 +93,8 @@ CLIP_API int  clip_model_embed_dim(const clip_model *model);
  * where the family has one. Not an error; the empty string is a valid text. */
 CLIP_API int  clip_encode_texts(clip_model *model, const char *const *texts, int64_t n, float *out);
 
-/* Encodes n PNG files (n > 0), preprocessed as preprocessor_config.json says.
+/* Encodes n PNG or JPEG files (n > 0; the format is recognised by content, not by
+ * extension), decoded as PIL's Image.open(path).convert("RGB") does, preprocessed as preprocessor_config.json says.
  * Images over 178956970 pixels are refused.
  * out: n * dim floats. Nothing is written when any file fails. */
 CLIP_API int  clip_encode_image_files(clip_model *model, const char *const *paths, int64_t n, float *out);
@@ -131,7 +133,7 @@ CLIP_API int  clip_elip_load(clip_model *base, const char *mapper_path, clip_eli
 /* Releases an ELIP handle. NULL is fine. */
 CLIP_API void clip_elip_free(clip_elip *elip);
 
-/* Re-scores n candidate PNG files for a text query: out_scores[i] = the query's
+/* Re-scores n candidate PNG or JPEG files for a text query: out_scores[i] = the query's
  * text embedding . the embedding of image i encoded with the query's visual
  * prompts (n floats). out_order receives the candidate indices by descending
  * score, ties in index order (n int64). Either output may be NULL. */

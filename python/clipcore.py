@@ -233,7 +233,7 @@ class Model:
         return out
 
     def encode_image_files(self, paths):
-        """(n, dim) float32 embeddings of PNG files."""
+        """(n, dim) float32 embeddings of PNG or JPEG files (recognised by content)."""
         paths = list(paths)
         out = np.empty((len(paths), self.dim), dtype=np.float32)
         _check(_lib.clip_encode_image_files(self._ptr(), _cstrings(paths), len(paths), out.ctypes.data_as(_fp)))

@@ -266,7 +266,7 @@ public func clip_encode_texts(_ model: OpaquePointer?, _ texts: UnsafePointer<Un
 public func clip_encode_image_files(_ model: OpaquePointer?, _ paths: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int64,
                                     _ out: UnsafeMutablePointer<Float>?) -> Int32 {
     encodeStrings("clip_encode_image_files", model, paths, n, "paths", out) { m, files in
-        let images = try files.map { try RGBImage(contentsOfPNG: $0) }   // decoded outside the handle's lock
+        let images = try files.map { try RGBImage(contentsOfFile: $0) }   // decoded outside the handle's lock
         return try m.run { try m.pipeline.encode(images: images) }
     }
 }
@@ -390,7 +390,7 @@ public func clip_rerank(_ elip: OpaquePointer?, _ query: UnsafePointer<CChar>?, 
         let count = try count(n, "n")
         let files = try strings(imagePaths, count, "image_paths")
         let text = String(cString: query)
-        let images = try files.map { try RGBImage(contentsOfPNG: $0) }
+        let images = try files.map { try RGBImage(contentsOfFile: $0) }
         let model = e.base.pipeline.model
         let scores: [Float] = try e.base.run {
             let pipeline = e.base.pipeline

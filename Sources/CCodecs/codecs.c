@@ -1,8 +1,11 @@
 #include "clipcore_codecs.h"
 
+#include <stdio.h>   // before jpeglib.h, which uses FILE
+
 #include <png.h>
+#include <jpeglib.h>
+#include <jerror.h>
 #include <setjmp.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -154,6 +157,141 @@ int cc_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cc_imag
     out->bit_depth = depth;
     out->interlaced = interlace != PNG_INTERLACE_NONE;
     png_destroy_read_struct(&png, &info, NULL);
+    return CC_OK;
+}
+
+// MARK: - JPEG
+
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    char *error;
+    size_t error_size;
+} jpeg_error_state;
+
+static void on_jpeg_error(j_common_ptr cinfo) {
+    jpeg_error_state *st = (jpeg_error_state *)cinfo->err;
+    char msg[JMSG_LENGTH_MAX];
+    (*cinfo->err->format_message)(cinfo, msg);
+    if (st->error && st->error_size) snprintf(st->error, st->error_size, "%s", msg);
+    longjmp(st->jump, 1);
+}
+
+// Warnings (corrupt-data recoveries such as "extraneous bytes before marker") are not printed;
+// like PIL, the decoder carries on.
+static void on_jpeg_message(j_common_ptr cinfo) { (void)cinfo; }
+
+// A memory source that fails at the end of the data instead of inventing an EOI marker
+// (libjpeg's own jpeg_mem_src pads a truncated file with gray): PIL refuses truncated files.
+static void src_init(j_decompress_ptr cinfo) { (void)cinfo; }
+static boolean src_fill(j_decompress_ptr cinfo) {
+    ERREXIT(cinfo, JERR_INPUT_EOF);
+    return FALSE;
+}
+static void src_skip(j_decompress_ptr cinfo, long n) {
+    struct jpeg_source_mgr *src = cinfo->src;
+    if (n <= 0) return;
+    if ((size_t)n > src->bytes_in_buffer) ERREXIT(cinfo, JERR_INPUT_EOF);
+    src->next_input_byte += n;
+    src->bytes_in_buffer -= (size_t)n;
+}
+static void src_term(j_decompress_ptr cinfo) { (void)cinfo; }
+
+int cc_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cc_image *out,
+                   char *error, size_t error_size) {
+    memset(out, 0, sizeof *out);
+    if (error && error_size) error[0] = 0;
+    if (size < 3 || data[0] != 0xFF || data[1] != 0xD8 || data[2] != 0xFF) {
+        if (error && error_size) snprintf(error, error_size, "not a JPEG file (no SOI marker)");
+        return CC_ERR_FORMAT;
+    }
+    struct jpeg_decompress_struct cinfo;
+    jpeg_error_state jerr;
+    struct jpeg_source_mgr src;
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&jerr.pub);
+    jerr.pub.error_exit = on_jpeg_error;
+    jerr.pub.output_message = on_jpeg_message;
+    jerr.error = error;
+    jerr.error_size = error_size;
+    // Volatile: modified between setjmp and a possible longjmp.
+    uint8_t *volatile row = NULL;
+    uint8_t *volatile rgb = NULL;
+    if (setjmp(jerr.jump)) {
+        free(row); free(rgb);
+        jpeg_destroy_decompress(&cinfo);
+        return CC_ERR_FORMAT;
+    }
+    jpeg_create_decompress(&cinfo);
+    src.next_input_byte = data;
+    src.bytes_in_buffer = size;
+    src.init_source = src_init;
+    src.fill_input_buffer = src_fill;
+    src.skip_input_data = src_skip;
+    src.resync_to_restart = jpeg_resync_to_restart;
+    src.term_source = src_term;
+    cinfo.src = &src;
+    jpeg_read_header(&cinfo, TRUE);
+    // PIL's modes: 1 component "L", 3 "RGB", 4 "CMYK" (Adobe-inverted, "CMYK;I"); libjpeg converts
+    // YCbCr to RGB and YCCK to CMYK. Everything else at libjpeg's defaults (ISLOW IDCT, fancy
+    // upsampling), as PIL leaves them when no draft is requested.
+    const int nc = cinfo.num_components;
+    if (nc == 1) cinfo.out_color_space = JCS_GRAYSCALE;
+    else if (nc == 3) cinfo.out_color_space = JCS_RGB;
+    else if (nc == 4) cinfo.out_color_space = JCS_CMYK;
+    else {
+        if (error && error_size) snprintf(error, error_size, "%d-component JPEGs are not supported", nc);
+        jpeg_destroy_decompress(&cinfo);
+        return CC_ERR_UNSUPPORTED;
+    }
+    const uint32_t w = cinfo.image_width, h = cinfo.image_height;
+    if ((uint64_t)w * h > max_pixels) {
+        if (error && error_size) snprintf(error, error_size, "image of %ux%u pixels exceeds the limit of %llu",
+                                          w, h, (unsigned long long)max_pixels);
+        jpeg_destroy_decompress(&cinfo);
+        return CC_ERR_TOO_LARGE;
+    }
+    jpeg_start_decompress(&cinfo);
+    const int oc = cinfo.output_components;
+    row = malloc((size_t)w * (size_t)oc + 1);
+    rgb = malloc((size_t)w * h * 3 + 1);
+    if (!row || !rgb) {
+        free(row); free(rgb);
+        jpeg_destroy_decompress(&cinfo);
+        return CC_ERR_OOM;
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        uint8_t *d = rgb + (size_t)cinfo.output_scanline * w * 3;
+        JSAMPROW rows[1] = {(JSAMPROW)row};
+        if (jpeg_read_scanlines(&cinfo, rows, 1) != 1) ERREXIT(&cinfo, JERR_INPUT_EOF);
+        const uint8_t *r = row;
+        if (oc == 1) {
+            for (uint32_t x = 0; x < w; x++, d += 3) d[0] = d[1] = d[2] = r[x];
+        } else if (oc == 3) {
+            memcpy(d, r, (size_t)w * 3);
+        } else {
+            // PIL: unpack "CMYK;I" (each byte inverted), then cmyk2rgb (Convert.c):
+            // nk = 255 - k; out = clip(nk - nk * c / 255), the product rounded as MULDIV255.
+            for (uint32_t x = 0; x < w; x++, d += 3, r += 4) {
+                const int nk = 255 - (255 - r[3]);
+                for (int c = 0; c < 3; c++) {
+                    const int t = (255 - r[c]) * nk + 128;
+                    const int v = nk - (((t >> 8) + t) >> 8);
+                    d[c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+                }
+            }
+        }
+    }
+    out->width = w;
+    out->height = h;
+    out->rgb = rgb;
+    out->color_type = nc;
+    out->bit_depth = 8;
+    out->interlaced = cinfo.progressive_mode ? 1 : 0;
+    // Reads up to the EOI marker: PIL refuses a file that ends without one.
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    free(row);
     return CC_OK;
 }
 

@@ -123,7 +123,7 @@ public final class ContrastiveTrainer {
                                      maxItems: config.maxTrainExamples)
         guard train.items.count >= 2 else { throw ClipError.invalidArgument("\(train.source): need at least two training images") }
         let processor = pipeline.processor
-        trainPixels = try train.items.map { try processor(try RGBImage(contentsOfPNG: $0.image)) }
+        trainPixels = try train.items.map { try processor(try RGBImage(contentsOfFile: $0.image)) }
         // As many batches as `batches(epoch:)` makes: full ones, plus a last one of at least two.
         let batches = train.items.count / config.trainBs + (train.items.count % config.trainBs >= 2 ? 1 : 0)
         updatesPerEpoch = (batches + config.gradAccum - 1) / config.gradAccum
@@ -234,7 +234,7 @@ public final class ContrastiveTrainer {
 
     /// Encodes a dataset's images and captions and scores text→image and image→text retrieval.
     public static func evaluate(pipeline: ImageTextPipeline, dataset: ImageTextDataset, batchSize: Int = 128) throws -> RetrievalMetrics {
-        let images = try dataset.items.map { try RGBImage(contentsOfPNG: $0.image) }
+        let images = try dataset.items.map { try RGBImage(contentsOfFile: $0.image) }
         let pairs = dataset.pairs
         let imageEmb = try pipeline.encode(images: images, batchSize: batchSize)
         let textEmb = try pipeline.encode(texts: pairs.map(\.caption), batchSize: batchSize)

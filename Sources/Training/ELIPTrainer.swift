@@ -68,7 +68,7 @@ public final class ELIPTrainer {
         // Mining: the frozen model's base image embeddings, the first hardmine_subset pairs.
         let usedImages = Array(Set(imageOfCaption)).sorted()
         let paths = dataset.items.map(\.image)
-        let images = try usedImages.map { try RGBImage(contentsOfPNG: paths[$0]) }
+        let images = try usedImages.map { try RGBImage(contentsOfFile: paths[$0]) }
         let baseImages = try pipeline.encode(images: images)
         var row = [Int](repeating: 0, count: paths.count)
         for (r, i) in usedImages.enumerated() { row[i] = r }
@@ -103,7 +103,7 @@ public final class ELIPTrainer {
 
     /// One forward/backward on a batch of pairs; returns its loss (gradients accumulate).
     func lossAndBackward(_ pairs: [Int], scale: Float) throws -> Float {
-        let images = try pairs.map { try RGBImage(contentsOfPNG: imagePaths[imageOfCaption[$0]]) }
+        let images = try pairs.map { try RGBImage(contentsOfFile: imagePaths[imageOfCaption[$0]]) }
         let pixels = try pipeline.processor.batch(images)
         let texts = textEmbeds.indexSelect(axis: 0, pairs)
         switch config.objective {

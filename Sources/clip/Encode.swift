@@ -28,7 +28,7 @@ struct Encode: ParsableCommand {
 
     @Option(help: "Model folder: config.json, model.safetensors, tokenizer and preprocessor files.") var model: String
     @Option(name: .customLong("text"), help: "A text to encode (repeatable).") var texts: [String] = []
-    @Option(name: .customLong("image"), help: "A PNG file to encode (repeatable).") var images: [String] = []
+    @Option(name: .customLong("image"), help: "A PNG or JPEG file to encode (repeatable).") var images: [String] = []
     @Option(help: "A file with one text per line, encoded after the --text ones.") var textFile: String?
     @Flag(help: "Print the projected features without L2 normalisation.") var raw = false
     @Option(help: "Write the text embeddings to this embedding store (.safetensors) instead of printing them.") var outTexts: String?
@@ -51,7 +51,7 @@ struct Encode: ParsableCommand {
                 texts += content.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
                 if texts.last == "" { texts.removeLast() }
             }
-            let decoded = try images.map { try RGBImage(contentsOfPNG: $0) }
+            let decoded = try images.map { try RGBImage(contentsOfFile: $0) }
             let t = try pipeline.encode(texts: texts, normalize: !raw)
             let i = try pipeline.encode(images: decoded, normalize: !raw)
             if outTexts != nil || outImages != nil {

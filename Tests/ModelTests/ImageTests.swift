@@ -31,7 +31,7 @@ struct ImageCases: Decodable {
         #expect(cases.count >= 50)
         #expect(Set(cases.map(\.mode)).isSuperset(of: ["1", "L", "LA", "P", "RGB", "RGBA", "I;16"]))
         for c in cases {
-            let img = try RGBImage(contentsOfPNG: Fixtures.path("images/" + c.file))
+            let img = try RGBImage(contentsOfFile: Fixtures.path("images/" + c.file))
             let stem = String(c.file.dropLast(4))
             let ref = try expected.tensor(stem + ".decoded")
             #expect(ref.shape == [img.height, img.width, 3], "\(c.file)")
@@ -48,7 +48,7 @@ struct ImageCases: Decodable {
             config.cropHeight = c.crop_height
             config.cropWidth = c.crop_width
             config.doNormalize = false
-            let img = try RGBImage(contentsOfPNG: Fixtures.path("images/" + c.file))
+            let img = try RGBImage(contentsOfFile: Fixtures.path("images/" + c.file))
             let pixels = try ImageProcessor(config)(img)
             let ref = try expected.tensor(String(c.file.dropLast(4)) + ".pixels")
             #expect(pixels.shape == ref.shape, "\(c.file)")
@@ -72,7 +72,7 @@ struct ImageCases: Decodable {
         #expect(config.size == .shortestEdge(96) && config.cropHeight == 96)
         let e = try Fixtures.expected("clip/p16_96")
         let reference = try e.tensor("pixel_values")
-        let batch = try ImageProcessor(config).batch((0..<3).map { try RGBImage(contentsOfPNG: dir + "/image\($0).png") })
+        let batch = try ImageProcessor(config).batch((0..<3).map { try RGBImage(contentsOfFile: dir + "/image\($0).png") })
         #expect(batch.shape == reference.shape)
         #expect(maxAbsDiff(batch, reference) <= 1e-5)
     }
@@ -89,12 +89,12 @@ struct ImageCases: Decodable {
         for (what, bytes) in attempts {
             #expect(thrownKind { try RGBImage(png: bytes) } == .format, "\(what)")
         }
-        #expect(thrownKind { try RGBImage(contentsOfPNG: "/nonexistent/file.png") } == .io)
+        #expect(thrownKind { try RGBImage(contentsOfFile: "/nonexistent/file.png") } == .io)
         #expect(thrownKind { try RGBImage(width: 2, height: 2, pixels: [1, 2, 3]) } == .invalidArgument)
     }
 
     @Test func rawBuffersResizeLikeFiles() throws {
-        let img = try RGBImage(contentsOfPNG: Fixtures.path("images/09_rgb_300x199.png"))
+        let img = try RGBImage(contentsOfFile: Fixtures.path("images/09_rgb_300x199.png"))
         let copy = try RGBImage(width: img.width, height: img.height, pixels: img.pixels)
         #expect(try ImageProcessor()(copy).toArray() == ImageProcessor()(img).toArray())
         // Same size: resizing is the identity.

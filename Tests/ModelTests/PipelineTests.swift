@@ -18,7 +18,7 @@ import NN
         let single = try pipeline.encode(texts: texts, batchSize: 1)
         #expect(maxAbsDiff(t, try e.tensor("text_embeds")) <= 1e-4)
         #expect(maxAbsDiff(single, try e.tensor("text_embeds")) <= 1e-4)
-        let images = try (0..<2).map { try RGBImage(contentsOfPNG: dir + "/image\($0).png") }
+        let images = try (0..<2).map { try RGBImage(contentsOfFile: dir + "/image\($0).png") }
         let i = try pipeline.encode(images: images)
         #expect(maxAbsDiff(i, try e.tensor("image_embeds")) <= 1e-4)
         let logits = pipeline.logitsPerImage(images: i, texts: t)
@@ -67,7 +67,7 @@ import NN
         #expect(pipeline.kind == "siglip")
         let texts = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/texts.json")))
         let reference = try e.tensor("pixel_values")
-        let images = try (0..<reference.shape[0]).map { try RGBImage(contentsOfPNG: dir + "/image\($0).png") }
+        let images = try (0..<reference.shape[0]).map { try RGBImage(contentsOfFile: dir + "/image\($0).png") }
         #expect(maxAbsDiff(try pipeline.processor.batch(images), reference) <= 1e-5)
         let t = try pipeline.encode(texts: texts), i = try pipeline.encode(images: images)
         #expect(maxAbsDiff(t, try e.tensor("text_embeds")) <= 1e-4)

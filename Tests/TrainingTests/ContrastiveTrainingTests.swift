@@ -48,7 +48,7 @@ import Plots
         let f = try SafeTensorsFile(path: Self.fixtures + "/training/checkpoint_expected.safetensors")
         let texts = try JSONSerialization.jsonObject(with: Data(f.metadata["texts"]!.utf8)) as! [String]
         let pipeline = try ImageTextPipeline(directory: dir)
-        let images = try (0..<3).map { try RGBImage(contentsOfPNG: Self.fixtures + "/clip/p16_96/image\($0).png") }
+        let images = try (0..<3).map { try RGBImage(contentsOfFile: Self.fixtures + "/clip/p16_96/image\($0).png") }
         #expect(largestGap(try pipeline.encode(texts: texts), try f.tensor("text_embeds")) <= 1e-4)
         #expect(largestGap(try pipeline.encode(images: images), try f.tensor("image_embeds")) <= 1e-4)
     }
@@ -258,7 +258,7 @@ struct ScratchFolder {
         let all = try ImageTextDataset(path: dir.path)
         #expect(train.items.count == 24 && test.items.count == 3 && all.items.count == 30)
         #expect(Set(train.items.map(\.image)).isDisjoint(with: test.items.map(\.image)))
-        let decoded = try RGBImage(contentsOfPNG: all.items[7].image)
+        let decoded = try RGBImage(contentsOfFile: all.items[7].image)
         #expect(decoded == g.render(g.scene(7)))
         #expect(all.items[7].captions == g.scene(7).captions)
         #expect(thrownKind { try g.write(to: "/proc/nope/x", count: 5) } == .io)

@@ -185,7 +185,7 @@ import Retrieval
         func probeLoss(_ mapper: ELIPMapper) throws -> Double {
             defer { mapper.parameters.forEach { $0.zeroGrad() } }
             return try probe.reduce(0.0) { sum, batch in
-                let pixels = try pipeline.processor.batch(try batch.map { try RGBImage(contentsOfPNG: trainer.imagePaths[trainer.imageOfCaption[$0]]) })
+                let pixels = try pipeline.processor.batch(try batch.map { try RGBImage(contentsOfFile: trainer.imagePaths[trainer.imageOfCaption[$0]]) })
                 return sum + Double(try ELIPObjective.queryLossAndBackward(model: trainer.model, mapper: mapper,
                                                                          textEmbeds: trainer.textEmbeds.indexSelect(axis: 0, batch), pixels: pixels))
             } / Double(probe.count)

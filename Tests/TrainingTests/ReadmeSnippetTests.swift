@@ -14,8 +14,8 @@ import Retrieval
         try SyntheticShapes(size: 64, seed: 0).write(to: dir.path, count: 20)
         let pipeline = try ImageTextPipeline(directory: f + "/clip/gelu_vocab")
         let texts = try pipeline.encode(texts: ["a photo of a cat", "a red circle"])
-        let images = try pipeline.encode(images: [try RGBImage(contentsOfPNG: f + "/clip/gelu_vocab/image0.png"),
-                                                  try RGBImage(contentsOfPNG: f + "/clip/gelu_vocab/image1.png")])
+        let images = try pipeline.encode(images: [try RGBImage(contentsOfFile: f + "/clip/gelu_vocab/image0.png"),
+                                                  try RGBImage(contentsOfFile: f + "/clip/gelu_vocab/image1.png")])
         let loss = clipContrastiveLoss(Variable(texts.matmul(images.transposed()) * 100))
         let top = ExactSearch.topK(queries: texts, gallery: images, k: 2)
         let mapper = try ELIPMapper.load(path: f + "/capi/clip/mapper.safetensors")

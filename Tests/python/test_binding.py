@@ -55,6 +55,16 @@ def read_expected(path):
     return e
 
 
+def safetensors_uint8(path, name):
+    """One U8 tensor of a safetensors file, as a NumPy array."""
+    data = Path(path).read_bytes()
+    n = struct.unpack("<Q", data[:8])[0]
+    info = json.loads(data[8:8 + n])[name]
+    assert info["dtype"] == "U8"
+    begin, end = info["data_offsets"]
+    return np.frombuffer(data, np.uint8, end - begin, 8 + n + begin).reshape(info["shape"])
+
+
 def png_rgb(path):
     """An 8-bit RGB, non-interlaced PNG as (H, W, 3) uint8 (enough for the fixtures)."""
     data = Path(path).read_bytes()
@@ -119,6 +129,15 @@ def parity(fixtures, kind):
     check(f"{kind}: image files match transformers (1e-4)", np.abs(im - e["image_embeds"]).max() <= 1e-4, np.abs(im - e["image_embeds"]).max())
     rgb = model.encode_rgb8(png_rgb(images[0]))
     check(f"{kind}: RGB8 pixels encode as the file does", np.abs(rgb[0] - im[0]).max() <= 1e-5)
+    # JPEG files, recognised by content: PIL's pixels (stored in the fixture) encode as the file does.
+    jpeg = fixtures / "jpeg" / "09_rgb420_33x17.jpg"
+    with tempfile.TemporaryDirectory() as tmp:
+        renamed = Path(tmp) / "photo.png"
+        shutil.copyfile(jpeg, renamed)
+        both = model.encode_image_files([jpeg, renamed])
+    pil = model.encode_rgb8(safetensors_uint8(fixtures / "jpeg" / "expected.safetensors", "09_rgb420_33x17"))
+    check(f"{kind}: a JPEG encodes as PIL's pixels do, whatever its extension",
+          np.abs(both[0] - pil[0]).max() <= 1e-5 and (both[0] == both[1]).all(), np.abs(both[0] - pil[0]).max())
     ids, scores = clipcore.mine(im, t, k=len(images))
     sims = t @ im.T
     check(f"{kind}: mine = NumPy's ranking", (ids == np.argsort(-sims, axis=1, kind="stable")).all()
@@ -232,7 +251,11 @@ def robustness(fixtures, model, texts, e):
         (tmp / "cut.png").write_bytes(png[: len(png) // 2])
         raises("truncated PNG → FORMAT", E.ERR_FORMAT, lambda: model.encode_image_files([tmp / "cut.png"]), "cut.png")
         (tmp / "text.png").write_text("not a png")
-        raises("a text file as PNG → FORMAT", E.ERR_FORMAT, lambda: model.encode_image_files([tmp / "text.png"]))
+        raises("a text file named .png → UNSUPPORTED", E.ERR_UNSUPPORTED,
+               lambda: model.encode_image_files([tmp / "text.png"]), "text.png")
+        jpeg = (fixtures / "jpeg" / "09_rgb420_33x17.jpg").read_bytes()
+        (tmp / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+        raises("truncated JPEG → FORMAT", E.ERR_FORMAT, lambda: model.encode_image_files([tmp / "cut.jpg"]), "cut.jpg")
         (tmp / "mapper.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}       ")
         raises("corrupt mapper → FORMAT", E.ERR_FORMAT, lambda: model.elip(tmp / "mapper.safetensors"))
     other = "siglip" if "clip/" in e["model"] else "clip"

@@ -1,4 +1,4 @@
-// An 8-bit RGB image, and PNG decoding into one.
+// An 8-bit RGB image, and PNG and JPEG decoding into one.
 
 import Foundation
 import Tensor
@@ -45,12 +45,65 @@ public struct RGBImage: Equatable, Sendable {
         try self.init(width: w, height: h, pixels: Array(UnsafeBufferPointer(start: rgb, count: w * h * 3)))
     }
 
-    /// Reads and decodes a PNG file.
-    public init(contentsOfPNG path: String) throws {
+    /// Decodes a JPEG (baseline or progressive, any chroma subsampling, grayscale, CMYK / YCCK)
+    /// to RGB as PIL's `Image.open(...).convert("RGB")` does with the same libjpeg-turbo.
+    /// No EXIF orientation is applied (PIL's open/convert does not either).
+    /// - Throws: `ClipError` (`.format`, or `.unsupported` for component counts PIL cannot open)
+    ///   naming the problem for corrupt, truncated or non-JPEG data.
+    public init(jpeg data: [UInt8], name: String = "JPEG data") throws {
+        var img = cc_image()
+        var message = [CChar](repeating: 0, count: 256)
+        let status = data.withUnsafeBufferPointer { buf in
+            cc_jpeg_decode(buf.baseAddress, buf.count, RGBImage.maxPixels, &img, &message, message.count)
+        }
+        guard status == 0, let rgb = img.rgb else {
+            let why = String(cString: message)
+            let text = "\(name): cannot decode JPEG (\(why.isEmpty ? "status \(status)" : why))"
+            throw Int(status) == Int(CC_ERR_UNSUPPORTED) ? ClipError.unsupported(text) : ClipError.format(text)
+        }
+        defer { cc_free(rgb) }
+        let w = Int(img.width), h = Int(img.height)
+        try self.init(width: w, height: h, pixels: Array(UnsafeBufferPointer(start: rgb, count: w * h * 3)))
+    }
+
+    /// The image formats recognised by their first bytes.
+    public enum FileFormat: String, Sendable {
+        case png = "PNG", jpeg = "JPEG"
+
+        /// The format whose signature `data` starts with (PNG `89 50 4E 47`, JPEG `FF D8 FF`), if any.
+        public init?(sniffing data: [UInt8]) {
+            if data.starts(with: [0x89, 0x50, 0x4E, 0x47]) { self = .png }
+            else if data.starts(with: [0xFF, 0xD8, 0xFF]) { self = .jpeg }
+            else { return nil }
+        }
+    }
+
+    /// Decodes a PNG or a JPEG, recognised by its content (not by any file name).
+    /// - Throws: `ClipError.unsupported` naming `name` and the first bytes when the data is
+    ///   neither; otherwise as `init(png:name:)` and `init(jpeg:name:)`.
+    public init(encoded data: [UInt8], name: String = "image data") throws {
+        switch FileFormat(sniffing: data) {
+        case .png: try self.init(png: data, name: name)
+        case .jpeg: try self.init(jpeg: data, name: name)
+        case nil: throw ClipError.unsupported("\(name): not a PNG or JPEG image (\(RGBImage.describeStart(data)))")
+        }
+    }
+
+    /// Reads and decodes a PNG or JPEG file, recognised by its content, not its extension.
+    public init(contentsOfFile path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ClipError.io("\(path): cannot read the file")
         }
-        try self.init(png: [UInt8](data), name: path)
+        try self.init(encoded: [UInt8](data), name: path)
+    }
+
+    /// "empty file" or the first bytes in hex, with their printable ASCII.
+    static func describeStart(_ data: [UInt8]) -> String {
+        if data.isEmpty { return "the file is empty" }
+        let head = data.prefix(8)
+        let hex = head.map { String(format: "%02X", $0) }.joined(separator: " ")
+        let ascii = String(head.map { (0x20..<0x7F).contains($0) ? Character(UnicodeScalar($0)) : "." })
+        return "first bytes \(hex) \"\(ascii)\""
     }
 }
 
