@@ -34,6 +34,16 @@ public struct ClipError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The same kind with `prefix: ` in front of the message (a file or context name).
     public func prefixed(_ prefix: String) -> ClipError { ClipError(kind, "\(prefix): \(message)") }
 
+    /// The kind of the `ClipError` that `body` throws; nil when it returns or throws another error.
+    public static func kind<T>(thrownBy body: () throws -> T) -> Kind? {
+        do {
+            _ = try body()
+            return nil
+        } catch {
+            return (error as? ClipError)?.kind
+        }
+    }
+
     // MARK: - Constructors by kind
 
     public static func invalidArgument(_ message: String) -> ClipError { ClipError(.invalidArgument, message) }

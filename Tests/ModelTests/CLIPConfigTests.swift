@@ -53,8 +53,8 @@ import Models
 
     @Test func badInputsAreErrorsNotCrashes() throws {
         let model = try CLIPModel.load(directory: Fixtures.path("clip/p16_96"))
-        #expect(thrownKind { try model.textFeatures(Indices(shape: [1, 3], values: [0, 5000, 2])) } == .invalidArgument)
-        #expect(thrownKind { try model.textFeatures(Indices(shape: [1, 30], values: Array(0..<30))) } == .shape)
-        #expect(thrownKind { try model.imageFeatures(.init(Tensor.zeros([1, 3, 64, 64]))) } == .shape)
+        #expect(ClipError.kind { try model.textFeatures(Indices(shape: [1, 3], values: [0, 5000, 2])) } == .invalidArgument)
+        #expect(ClipError.kind { try model.textFeatures(Indices(shape: [1, 30], values: Array(0..<30))) } == .shape)
+        #expect(ClipError.kind { try model.imageFeatures(.init(Tensor.zeros([1, 3, 64, 64]))) } == .shape)
     }
 }

@@ -139,15 +139,15 @@ import Models
     /// Text embeddings and images that do not pair up are refused before anything runs.
     @Test func queryLossRejectsMismatchedInputs() throws {
         let (model, mapper, _, t, pixels) = try queryFixture("clip")
-        #expect(thrownKind {
+        #expect(ClipError.kind {
             try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t.narrowed(0, start: 0, length: 2),
                                                    pixels: pixels)
         } == .shape)
-        #expect(thrownKind {
+        #expect(ClipError.kind {
             try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t,
                                                    pixels: pixels.narrowed(0, start: 0, length: 2))
         } == .shape)
-        #expect(thrownKind {
+        #expect(ClipError.kind {
             try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t.reshaped([t.count]), pixels: pixels)
         } == .shape)
         #expect(mapper.parameters.allSatisfy { $0.grad == nil })
@@ -174,7 +174,7 @@ import Models
         let back = try ELIPMapper.load(path: path)
         #expect(back.promptTokens == 2 && back.visionDim == model.visionWidth && back.hidden == 16)
         for (a, b) in zip(mapper.stateDict(), back.stateDict()) { #expect(a.tensor.toArray() == b.tensor.toArray()) }
-        #expect(thrownKind {
+        #expect(ClipError.kind {
             try model.guidedImageFeatures(Variable(try e.tensor("pixel_values")), prompts: Variable(Tensor.zeros([1, 2, 5])))
         } == .shape)
     }

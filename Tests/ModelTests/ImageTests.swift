@@ -87,10 +87,10 @@ struct ImageCases: Decodable {
             ("flipped bytes", good.enumerated().map { $0.offset > 60 && $0.offset % 97 == 0 ? ~$0.element : $0.element }),
         ]
         for (what, bytes) in attempts {
-            #expect(thrownKind { try RGBImage(png: bytes) } == .format, "\(what)")
+            #expect(ClipError.kind { try RGBImage(png: bytes) } == .format, "\(what)")
         }
-        #expect(thrownKind { try RGBImage(contentsOfFile: "/nonexistent/file.png") } == .io)
-        #expect(thrownKind { try RGBImage(width: 2, height: 2, pixels: [1, 2, 3]) } == .invalidArgument)
+        #expect(ClipError.kind { try RGBImage(contentsOfFile: "/nonexistent/file.png") } == .io)
+        #expect(ClipError.kind { try RGBImage(width: 2, height: 2, pixels: [1, 2, 3]) } == .invalidArgument)
     }
 
     @Test func rawBuffersResizeLikeFiles() throws {

@@ -103,7 +103,7 @@ struct JPEGCases: Decodable {
             let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("jpeg/" + file))))
             #expect(good.suffix(2) == [0xFF, 0xD9])
             for n in Array(stride(from: 0, to: good.count - 2, by: 97)) + [good.count - 2, good.count - 1] {
-                #expect(thrownKind { try RGBImage(jpeg: Array(good.prefix(n))) } == .format, "\(file): \(n) bytes")
+                #expect(ClipError.kind { try RGBImage(jpeg: Array(good.prefix(n))) } == .format, "\(file): \(n) bytes")
             }
         }
         // A frame header of 20000 × 20000 pixels (over RGBImage.maxPixels) is refused before any pixel is allocated.
@@ -123,7 +123,7 @@ struct JPEGCases: Decodable {
                 state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
                 return UInt8(truncatingIfNeeded: state >> 56)
             }
-            #expect(thrownKind { try RGBImage(encoded: junk) } != nil)
+            #expect(ClipError.kind { try RGBImage(encoded: junk) } != nil)
         }
     }
 }

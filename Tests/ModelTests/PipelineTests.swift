@@ -41,7 +41,7 @@ import NN
         } catch let e as ClipError {
             #expect(e.kind == .unsupported && e.message.contains("'blip'") && e.message.contains("clip, siglip"), "\(e.message)")
         }
-        #expect(thrownKind { try ImageTextPipeline(directory: dir + "/missing") } == .io)
+        #expect(ClipError.kind { try ImageTextPipeline(directory: dir + "/missing") } == .io)
     }
 }
 

@@ -53,6 +53,6 @@ struct SiglipCorpus: Decodable {
                 #expect(e.message.contains("sentencepiece") && e.kind == .format, "\(what): \(e.message)")
             }
         }
-        #expect(thrownKind { try SentencePiece(path: "/nonexistent/spiece.model") } == .io)
+        #expect(ClipError.kind { try SentencePiece(path: "/nonexistent/spiece.model") } == .io)
     }
 }

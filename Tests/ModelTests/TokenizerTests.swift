@@ -74,8 +74,8 @@ struct TokenizerCorpus: Decodable {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "{not json".write(toFile: dir + "/vocab.json", atomically: true, encoding: .utf8)
         try "#version: 0.2\na b\n".write(toFile: dir + "/merges.txt", atomically: true, encoding: .utf8)
-        #expect(thrownKind { try CLIPTokenizer.load(directory: dir) } == .format)
+        #expect(ClipError.kind { try CLIPTokenizer.load(directory: dir) } == .format)
         try "{\"a\": 0}".write(toFile: dir + "/vocab.json", atomically: true, encoding: .utf8)
-        #expect(thrownKind { try CLIPTokenizer.load(directory: dir) } == .format)
+        #expect(ClipError.kind { try CLIPTokenizer.load(directory: dir) } == .format)
     }
 }

@@ -40,7 +40,7 @@ func rawSafeTensors(header: String, data: [UInt8], lengthOverride: UInt64? = nil
         #expect(try f.tensor("s").shape == [] && f.tensor("s").item == 2.5)
         #expect(try f.tensor("e").shape == [0, 4])
         #expect(try f.tensor("t").toArray() == a.transposed().toArray())
-        #expect(thrownKind { try f.tensor("missing") } == .format)
+        #expect(ClipError.kind { try f.tensor("missing") } == .format)
     }
 
     @Test func halfPrecisionAndIntegersConvertToFloat() throws {
@@ -89,10 +89,10 @@ func rawSafeTensors(header: String, data: [UInt8], lengthOverride: UInt64? = nil
     }
 
     @Test func missingFileAndFolderAreClearErrors() throws {
-        #expect(thrownKind { try SafeTensorsFile(path: "/nonexistent/model.safetensors") } == .io)
+        #expect(ClipError.kind { try SafeTensorsFile(path: "/nonexistent/model.safetensors") } == .io)
         let dir = try TempDir()
-        #expect(thrownKind { try Checkpoint(path: dir.path) } == .io)
-        #expect(thrownKind { try SafeTensorsFile(path: dir.path) } == .io)
+        #expect(ClipError.kind { try Checkpoint(path: dir.path) } == .io)
+        #expect(ClipError.kind { try SafeTensorsFile(path: dir.path) } == .io)
     }
 
     @Test func failedWriteLeavesTheOldFileIntact() throws {
@@ -100,11 +100,11 @@ func rawSafeTensors(header: String, data: [UInt8], lengthOverride: UInt64? = nil
         let target = dir.file("m.safetensors")
         try SafeTensors.write([("x", Tensor([1, 2, 3], shape: [3]))], to: target)
         // A repeated name fails before anything is written.
-        #expect(thrownKind {
+        #expect(ClipError.kind {
             try SafeTensors.write([("y", Tensor.zeros([2])), ("y", Tensor.zeros([2]))], to: target)
         } == .invalidArgument)
         // An unwritable folder fails without touching the target.
-        #expect(thrownKind {
+        #expect(ClipError.kind {
             try SafeTensors.write([("y", Tensor.zeros([2]))], to: "/nonexistent-dir/m.safetensors")
         } == .io)
         #expect(try SafeTensorsFile(path: target).tensor("x").toArray() == [1, 2, 3])
@@ -134,7 +134,7 @@ func rawSafeTensors(header: String, data: [UInt8], lengthOverride: UInt64? = nil
         // An index naming a tensor its shard lacks is an error.
         let bad = #"{"weight_map": {"a.weight": "model-00002-of-00002.safetensors"}}"#
         try bad.write(toFile: dir.file("model.safetensors.index.json"), atomically: true, encoding: .utf8)
-        #expect(thrownKind { try Checkpoint(path: dir.path) } == .format)
+        #expect(ClipError.kind { try Checkpoint(path: dir.path) } == .format)
     }
 }
 

@@ -114,9 +114,9 @@ func tempPath(_ name: String) -> String {
     }
 
     @Test func badPairingsAreErrors() {
-        #expect(thrownKind { try RetrievalEvaluator.metrics(similarity: Tensor.zeros([3, 2]), imageOfText: [0, 1]) } == .shape)
-        #expect(thrownKind { try RetrievalEvaluator.metrics(similarity: Tensor.zeros([2, 2]), imageOfText: [0, 5]) } == .invalidArgument)
-        #expect(thrownKind {
+        #expect(ClipError.kind { try RetrievalEvaluator.metrics(similarity: Tensor.zeros([3, 2]), imageOfText: [0, 1]) } == .shape)
+        #expect(ClipError.kind { try RetrievalEvaluator.metrics(similarity: Tensor.zeros([2, 2]), imageOfText: [0, 5]) } == .invalidArgument)
+        #expect(ClipError.kind {
             try RetrievalEvaluator.metrics(texts: Tensor.zeros([2, 3]), images: Tensor.zeros([2, 4]), imageOfText: [0, 1])
         } == .shape)
     }
@@ -163,7 +163,7 @@ func tempPath(_ name: String) -> String {
         #expect(try recall(hnsw) >= 0.95)
         let ivf = try VectorIndex.ivfFlat(dimension: 32, lists: 32, probes: 24)
         #expect(!ivf.isTrained)
-        #expect(thrownKind { try ivf.add(base) } == .invalidArgument)          // untrained
+        #expect(ClipError.kind { try ivf.add(base) } == .invalidArgument)          // untrained
         try ivf.train(base)
         try ivf.add(base)
         #expect(try recall(ivf) >= 0.95)
@@ -199,12 +199,12 @@ func tempPath(_ name: String) -> String {
         } catch let e as ClipError {
             #expect(e.kind == .format && e.message.contains(truncated))
         }
-        #expect(thrownKind { try VectorIndex.read(from: "/nonexistent/index.faiss") } == .io)
-        #expect(thrownKind { try index.add(Tensor.zeros([2, 8])) } == .shape)            // dimension
-        #expect(thrownKind { try index.search(Tensor.zeros([2, 8]), k: 1) } == .shape)
-        #expect(thrownKind { try index.reconstruct(10_000) } == .invalidArgument)
-        #expect(thrownKind { try VectorIndex(dimension: 16, factory: "NotAnIndex") } == .invalidArgument)
-        #expect(thrownKind { try index.setParameter("nprobe", 3) } == .invalidArgument)           // not IVF
+        #expect(ClipError.kind { try VectorIndex.read(from: "/nonexistent/index.faiss") } == .io)
+        #expect(ClipError.kind { try index.add(Tensor.zeros([2, 8])) } == .shape)            // dimension
+        #expect(ClipError.kind { try index.search(Tensor.zeros([2, 8]), k: 1) } == .shape)
+        #expect(ClipError.kind { try index.reconstruct(10_000) } == .invalidArgument)
+        #expect(ClipError.kind { try VectorIndex(dimension: 16, factory: "NotAnIndex") } == .invalidArgument)
+        #expect(ClipError.kind { try index.setParameter("nprobe", 3) } == .invalidArgument)           // not IVF
     }
 }
 
@@ -286,10 +286,10 @@ func tempPath(_ name: String) -> String {
     }
 
     @Test func badMiningInputsAreErrors() throws {
-        #expect(thrownKind { try HardNegativeMiner(imageOfText: [0, 3], imageCount: 2) } == .invalidArgument)
+        #expect(ClipError.kind { try HardNegativeMiner(imageOfText: [0, 3], imageCount: 2) } == .invalidArgument)
         let miner = try HardNegativeMiner(imageOfText: [0, 1], imageCount: 2)
-        #expect(thrownKind { try miner.mine(texts: Tensor.zeros([3, 4]), over: .exact(Tensor.zeros([2, 4])), k: 1) } == .shape)
-        #expect(thrownKind { try miner.mine(texts: Tensor.zeros([2, 4]), over: .exact(Tensor.zeros([2, 4])), k: 0) } == .invalidArgument)
+        #expect(ClipError.kind { try miner.mine(texts: Tensor.zeros([3, 4]), over: .exact(Tensor.zeros([2, 4])), k: 1) } == .shape)
+        #expect(ClipError.kind { try miner.mine(texts: Tensor.zeros([2, 4]), over: .exact(Tensor.zeros([2, 4])), k: 0) } == .invalidArgument)
     }
 }
 
@@ -307,8 +307,8 @@ func tempPath(_ name: String) -> String {
         let images = try EmbeddingStore(embeddings: normalizedRandom(3, 8, seed: 2), ids: [7, 8, 9])
         #expect(try EmbeddingStore.pairing(texts: back, images: images) == [0, 0, 2, 2, 1, 1])
         let orphan = try EmbeddingStore(embeddings: emb, imageIds: [1, 2, 3, 4, 5, 6])
-        #expect(thrownKind { try EmbeddingStore.pairing(texts: orphan, images: images) } == .invalidArgument)
-        #expect(thrownKind { try EmbeddingStore(embeddings: emb, ids: [1]) } == .shape)
-        #expect(thrownKind { try EmbeddingStore.load(path: "/nonexistent.safetensors") } == .io)
+        #expect(ClipError.kind { try EmbeddingStore.pairing(texts: orphan, images: images) } == .invalidArgument)
+        #expect(ClipError.kind { try EmbeddingStore(embeddings: emb, ids: [1]) } == .shape)
+        #expect(ClipError.kind { try EmbeddingStore.load(path: "/nonexistent.safetensors") } == .io)
     }
 }

@@ -160,10 +160,10 @@ struct ScratchFolder {
                 #expect(e.message.contains(needle) && e.message.hasPrefix("c.yaml") && e.kind == .invalidArgument, "\(e.message)")
             }
         }
-        #expect(thrownKind { try ContrastiveTrainer(config: ContrastiveConfig(dataset: "/nonexistent/data")) } == .io)
+        #expect(ClipError.kind { try ContrastiveTrainer(config: ContrastiveConfig(dataset: "/nonexistent/data")) } == .io)
         var bad = ContrastiveConfig(dataset: "/tmp", model: "/nonexistent/model")
         bad.epochs = 1
-        #expect(thrownKind { try ContrastiveTrainer(config: bad) } == .invalidArgument)
+        #expect(ClipError.kind { try ContrastiveTrainer(config: bad) } == .invalidArgument)
     }
 
     /// `projection_dim` sets a preset's embedding width; a model folder brings its own.
@@ -173,7 +173,7 @@ struct ScratchFolder {
         let preset = try #require(ContrastiveConfig.preset("micro", imageSize: 32, projectionDim: c.projectionDim))
         #expect(preset.projectionDim == 16 && preset.visionConfig.hiddenSize == 64)
         #expect(ContrastiveConfig.preset("micro", imageSize: 32)?.projectionDim == 64)
-        #expect(thrownKind { try ContrastiveConfig.parse("dataset: d\nprojection_dim: 0\n") } == .invalidArgument)
+        #expect(ClipError.kind { try ContrastiveConfig.parse("dataset: d\nprojection_dim: 0\n") } == .invalidArgument)
         var folder = ContrastiveConfig(dataset: "/tmp", model: ELIPTrainerTests.fixtures + "/clip/gelu_vocab")
         folder.projectionDim = 8
         do {
@@ -261,7 +261,7 @@ struct ScratchFolder {
         let decoded = try RGBImage(contentsOfFile: all.items[7].image)
         #expect(decoded == g.render(g.scene(7)))
         #expect(all.items[7].captions == g.scene(7).captions)
-        #expect(thrownKind { try g.write(to: "/proc/nope/x", count: 5) } == .io)
+        #expect(ClipError.kind { try g.write(to: "/proc/nope/x", count: 5) } == .io)
     }
 
     @Test func plotsRenderAxesLabelsAndCurves() throws {

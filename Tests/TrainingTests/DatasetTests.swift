@@ -45,7 +45,7 @@ import Datasets
         }
         let bad = try folder("not json\n")
         defer { try? FileManager.default.removeItem(atPath: bad) }
-        #expect(thrownKind { try ImageTextDataset(path: bad) } == .format)
-        #expect(thrownKind { try ImageTextDataset(path: "/nonexistent/dataset") } == .io)
+        #expect(ClipError.kind { try ImageTextDataset(path: bad) } == .format)
+        #expect(ClipError.kind { try ImageTextDataset(path: "/nonexistent/dataset") } == .io)
     }
 }

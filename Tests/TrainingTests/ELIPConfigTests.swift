@@ -38,7 +38,7 @@ import Training
         #expect(message(good.replacingOccurrences(of: "epochs: 1", with: "epochs: 0")).contains("epochs"))
         #expect(message(good.replacingOccurrences(of: "lr: 5.0e-5", with: "lr: fast")).contains("lr"))
         #expect(message("model_name: [unclosed").contains("x.yaml"))
-        #expect(thrownKind { try ELIPConfig.load(path: "/nonexistent.yaml") } == .io)
+        #expect(ClipError.kind { try ELIPConfig.load(path: "/nonexistent.yaml") } == .io)
     }
 
     /// `objective` defaults to ELIP's query objective; `pairs` is the other; anything else is named.
@@ -57,6 +57,6 @@ import Training
                     && e.message.contains("query") && e.message.contains("pairs"), "\(e.message)")
             #expect(e.kind == .invalidArgument)
         }
-        #expect(thrownKind { try ELIPConfig.parse(good + "\nquery_chunk: 0\n") } == .invalidArgument)
+        #expect(ClipError.kind { try ELIPConfig.parse(good + "\nquery_chunk: 0\n") } == .invalidArgument)
     }
 }

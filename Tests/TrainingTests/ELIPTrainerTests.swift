@@ -90,7 +90,7 @@ import Retrieval
         // A checkpoint of one objective is not resumed under the other.
         var other = split
         other.objective = objective == .query ? .pairs : .query
-        #expect(thrownKind { try ELIPTrainer(config: other, pipeline: pipeline, dataset: data).resume() } == .invalidArgument)
+        #expect(ClipError.kind { try ELIPTrainer(config: other, pipeline: pipeline, dataset: data).resume() } == .invalidArgument)
         // Bit-identical when run alone; other suites that switch the kernel path (AVX2 / baseline)
         // while this runs can move the last bits, hence the tiny bound.
         for (x, y) in zip(a.mapper.stateDict(), c.mapper.stateDict()) {

@@ -31,18 +31,7 @@ public struct RGBImage: Equatable, Sendable {
     /// as PIL's `Image.open(...).convert("RGB")` does.
     /// - Throws: `ClipError` naming the problem for corrupt, truncated or non-PNG data.
     public init(png data: [UInt8], name: String = "PNG data") throws {
-        var img = cc_image()
-        var message = [CChar](repeating: 0, count: 256)
-        let status = data.withUnsafeBufferPointer { buf in
-            cc_png_decode(buf.baseAddress, buf.count, RGBImage.maxPixels, &img, &message, message.count)
-        }
-        guard status == 0, let rgb = img.rgb else {
-            let why = String(cString: message)
-            throw ClipError.format("\(name): cannot decode PNG (\(why.isEmpty ? "status \(status)" : why))")
-        }
-        defer { cc_free(rgb) }
-        let w = Int(img.width), h = Int(img.height)
-        try self.init(width: w, height: h, pixels: Array(UnsafeBufferPointer(start: rgb, count: w * h * 3)))
+        try self.init(decoding: data, name: name, format: .png, with: cc_png_decode)
     }
 
     /// Decodes a JPEG (baseline or progressive, any chroma subsampling, grayscale, CMYK / YCCK)
@@ -51,14 +40,21 @@ public struct RGBImage: Equatable, Sendable {
     /// - Throws: `ClipError` (`.format`, or `.unsupported` for component counts PIL cannot open)
     ///   naming the problem for corrupt, truncated or non-JPEG data.
     public init(jpeg data: [UInt8], name: String = "JPEG data") throws {
+        try self.init(decoding: data, name: name, format: .jpeg, with: cc_jpeg_decode)
+    }
+
+    /// Runs one of CCodecs' decoders (they share a signature and status codes) and copies its pixels.
+    private init(decoding data: [UInt8], name: String, format: FileFormat,
+                 with decode: (UnsafePointer<UInt8>?, Int, UInt64, UnsafeMutablePointer<cc_image>?,
+                               UnsafeMutablePointer<CChar>?, Int) -> Int32) throws {
         var img = cc_image()
         var message = [CChar](repeating: 0, count: 256)
         let status = data.withUnsafeBufferPointer { buf in
-            cc_jpeg_decode(buf.baseAddress, buf.count, RGBImage.maxPixels, &img, &message, message.count)
+            decode(buf.baseAddress, buf.count, RGBImage.maxPixels, &img, &message, message.count)
         }
         guard status == 0, let rgb = img.rgb else {
             let why = String(cString: message)
-            let text = "\(name): cannot decode JPEG (\(why.isEmpty ? "status \(status)" : why))"
+            let text = "\(name): cannot decode \(format.rawValue) (\(why.isEmpty ? "status \(status)" : why))"
             throw Int(status) == Int(CC_ERR_UNSUPPORTED) ? ClipError.unsupported(text) : ClipError.format(text)
         }
         defer { cc_free(rgb) }
