@@ -39,76 +39,74 @@ struct Demo: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
-            let start = Date()
-            let data = out + "/data"
-            print("== 1/4 dataset: \(images) procedural images (\(family.rawValue)) → \(data)")
-            let progress = ProgressLine(total: images, unit: "image")
-            let summary = try SyntheticShapes(family: family, size: size, seed: UInt64(truncatingIfNeeded: seed), twins: twins)
-                .write(to: data, count: images) { _ in progress.tick() }
-            print("\(summary.captions) captions; splits train \(summary.splits["train"]!), val \(summary.splits["val"]!), test \(summary.splits["test"]!)")
+        let start = Date()
+        let data = out + "/data"
+        print("== 1/4 dataset: \(images) procedural images (\(family.rawValue)) → \(data)")
+        let progress = ProgressLine(total: images, unit: "image")
+        let summary = try SyntheticShapes(family: family, size: size, seed: UInt64(truncatingIfNeeded: seed), twins: twins)
+            .write(to: data, count: images) { _ in progress.tick() }
+        print("\(summary.captions) captions; splits train \(summary.splits["train"]!), val \(summary.splits["val"]!), test \(summary.splits["test"]!)")
 
-            print("== 2/4 contrastive training of CLIP '\(preset)' from scratch")
-            var cc = ContrastiveConfig(dataset: data, model: preset, outputDir: out + "/clip")
-            cc.epochs = epochs
-            cc.lr = lr
-            cc.warmupRatio = 0.05
-            cc.imageSize = size
-            cc.projectionDim = embedDim
-            cc.seed = seed
-            cc.saveEvery = 0
-            let trainer = try ContrastiveTrainer(config: cc)
-            var clipLosses: [(x: Double, y: Double)] = []
-            try runContrastive(trainer, resume: false) { u in clipLosses.append((Double(u.update), Double(u.loss))) }
+        print("== 2/4 contrastive training of CLIP '\(preset)' from scratch")
+        var cc = ContrastiveConfig(dataset: data, model: preset, outputDir: out + "/clip")
+        cc.epochs = epochs
+        cc.lr = lr
+        cc.warmupRatio = 0.05
+        cc.imageSize = size
+        cc.projectionDim = embedDim
+        cc.seed = seed
+        cc.saveEvery = 0
+        let trainer = try ContrastiveTrainer(config: cc)
+        var clipLosses: [(x: Double, y: Double)] = []
+        try runContrastive(trainer, resume: false) { u in clipLosses.append((Double(u.update), Double(u.loss))) }
 
-            print("== 3/4 ELIP mapper on the frozen CLIP (\(objective.rawValue) objective, hard-negative batches of \(elipBatch))")
-            var ec = ELIPConfig(modelName: out + "/clip/best", outputRoot: out + "/elip", dataset: .init(name: data))
-            ec.imgSize = size
-            ec.promptTokens = promptTokens
-            ec.mapperHidden = mapperHidden
-            ec.batchSize = elipBatch
-            ec.objective = objective
-            ec.epochs = elipEpochs
-            ec.lr = elipLr
-            ec.seed = seed
-            var test = ELIPConfig.Split(name: data)
-            test.split = "test"
-            ec.evalSplit = test
-            let pipeline = try ImageTextPipeline(directory: ec.modelName)
-            let train = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: "train"))
-            let elip = try ELIPTrainer(config: ec, pipeline: pipeline, dataset: train)
-            var elipLosses: [(x: Double, y: Double)] = [], epochMeans: [(x: Double, y: Double)] = []
-            try runELIP(elip) { event in
-                switch event {
-                case .update(let u): elipLosses.append((Double(elipLosses.count + 1), Double(u.loss)))
-                case .epochEnd(_, let mean): epochMeans.append((Double(elipLosses.count), mean))
-                case .validation: break
-                }
+        print("== 3/4 ELIP mapper on the frozen CLIP (\(objective.rawValue) objective, hard-negative batches of \(elipBatch))")
+        var ec = ELIPConfig(modelName: out + "/clip/best", outputRoot: out + "/elip", dataset: .init(name: data))
+        ec.imgSize = size
+        ec.promptTokens = promptTokens
+        ec.mapperHidden = mapperHidden
+        ec.batchSize = elipBatch
+        ec.objective = objective
+        ec.epochs = elipEpochs
+        ec.lr = elipLr
+        ec.seed = seed
+        var test = ELIPConfig.Split(name: data)
+        test.split = "test"
+        ec.evalSplit = test
+        let pipeline = try ImageTextPipeline(directory: ec.modelName)
+        let train = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: "train"))
+        let elip = try ELIPTrainer(config: ec, pipeline: pipeline, dataset: train)
+        var elipLosses: [(x: Double, y: Double)] = [], epochMeans: [(x: Double, y: Double)] = []
+        try runELIP(elip) { event in
+            switch event {
+            case .update(let u): elipLosses.append((Double(elipLosses.count + 1), Double(u.loss)))
+            case .epochEnd(_, let mean): epochMeans.append((Double(elipLosses.count), mean))
+            case .validation: break
             }
-            print("ELIP mean loss per epoch: " + epochMeans.map { String(format: "%.4f", $0.y) }.joined(separator: " → "))
-
-            print("== 4/4 re-ranking the \(evalSplit) split: base top-\(k) of each caption re-scored with its prompts")
-            let testData = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: evalSplit))
-            let report = try ELIPReranker.evaluate(pipeline: pipeline, mapper: elip.mapper, dataset: testData, k: k)
-            print("text → image retrieval on \(testData.items.count) \(evalSplit) images, \(testData.pairs.count) captions (chance R@1 \(String(format: "%.2f", 100 / Double(testData.items.count))))")
-            if let d = report.diagnostics { print(d.line(k: report.k)) }
-            print(report.table)
-
-            var clipPanel = CurvePlot.Panel(title: "CLIP contrastive loss (from scratch)", xLabel: "update", yLabel: "loss", points: clipLosses)
-            clipPanel.overlay = movingAverage(clipLosses, 9)
-            var elipPanel = CurvePlot.Panel(title: "ELIP loss (\(objective.rawValue); line: epoch mean)", xLabel: "update", yLabel: "loss", points: elipLosses)
-            elipPanel.overlay = epochMeans
-            try CurvePlot(panels: [clipPanel, elipPanel]).write(to: out + "/curves.png")
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let clipTest = try String(contentsOfFile: out + "/clip/test_metric.json", encoding: .utf8)
-            let means = epochMeans.map { String($0.y) }.joined(separator: ", ")
-            let json = "{\n\"clip_test\": \(clipTest.trimmingCharacters(in: .whitespacesAndNewlines)),\n\"elip_epoch_mean_loss\": [\(means)],\n\"rerank_split\": \"\(evalSplit)\",\n\"rerank\": \(String(decoding: try enc.encode(report), as: UTF8.self))\n}\n"
-            try AtomicFile.write(json, to: out + "/metrics.json")
-            let r1 = (report.base.recall[1] ?? 0, report.rerank.recall[1] ?? 0)
-            print(String(format: "R@1 %.2f → %.2f (%@%.2f) in %.0f s; curves → %@/curves.png, metrics → %@/metrics.json",
-                         r1.0, r1.1, r1.1 >= r1.0 ? "+" : "", r1.1 - r1.0, Date().timeIntervalSince(start), out, out))
         }
+        print("ELIP mean loss per epoch: " + epochMeans.map { String(format: "%.4f", $0.y) }.joined(separator: " → "))
+
+        print("== 4/4 re-ranking the \(evalSplit) split: base top-\(k) of each caption re-scored with its prompts")
+        let testData = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: evalSplit))
+        let report = try ELIPReranker.evaluate(pipeline: pipeline, mapper: elip.mapper, dataset: testData, k: k)
+        print("text → image retrieval on \(testData.items.count) \(evalSplit) images, \(testData.pairs.count) captions (chance R@1 \(String(format: "%.2f", 100 / Double(testData.items.count))))")
+        if let d = report.diagnostics { print(d.line(k: report.k)) }
+        print(report.table)
+
+        var clipPanel = CurvePlot.Panel(title: "CLIP contrastive loss (from scratch)", xLabel: "update", yLabel: "loss", points: clipLosses)
+        clipPanel.overlay = movingAverage(clipLosses, 9)
+        var elipPanel = CurvePlot.Panel(title: "ELIP loss (\(objective.rawValue); line: epoch mean)", xLabel: "update", yLabel: "loss", points: elipLosses)
+        elipPanel.overlay = epochMeans
+        try CurvePlot(panels: [clipPanel, elipPanel]).write(to: out + "/curves.png")
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let clipTest = try String(contentsOfFile: out + "/clip/test_metric.json", encoding: .utf8)
+        let means = epochMeans.map { String($0.y) }.joined(separator: ", ")
+        let json = "{\n\"clip_test\": \(clipTest.trimmingCharacters(in: .whitespacesAndNewlines)),\n\"elip_epoch_mean_loss\": [\(means)],\n\"rerank_split\": \"\(evalSplit)\",\n\"rerank\": \(String(decoding: try enc.encode(report), as: UTF8.self))\n}\n"
+        try AtomicFile.write(json, to: out + "/metrics.json")
+        let r1 = (report.base.recall[1] ?? 0, report.rerank.recall[1] ?? 0)
+        print(String(format: "R@1 %.2f → %.2f (%@%.2f) in %.0f s; curves → %@/curves.png, metrics → %@/metrics.json",
+                     r1.0, r1.1, r1.1 >= r1.0 ? "+" : "", r1.1 - r1.0, Date().timeIntervalSince(start), out, out))
     }
 }
 

@@ -20,21 +20,19 @@ struct ELIPCommand: ParsableCommand {
         @Option(help: "Write a checkpoint every N updates.") var checkpointEvery = 50
 
         func run() throws {
-            try reportingErrors {
-                let cfg = try ELIPConfig.load(path: config)
-                let pipeline = try ImageTextPipeline(directory: cfg.modelName)
-                let data = try ImageTextDataset(path: ImageTextDataset.manifest(cfg.dataset.name, split: cfg.dataset.split), imageColumn: cfg.dataset.imageColumn,
-                                                textColumn: cfg.dataset.textColumn)
-                let trainer = try ELIPTrainer(config: cfg, pipeline: pipeline, dataset: data)
-                trainer.checkpointEvery = checkpointEvery
-                try FileManager.default.createDirectory(atPath: cfg.outputRoot, withIntermediateDirectories: true)
-                try AtomicFile.write(try String(contentsOfFile: config, encoding: .utf8), to: cfg.outputRoot + "/config.yaml")
-                if resume, try trainer.resume() {
-                    print("resumed at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch), update \(trainer.updates)")
-                }
-                try runELIP(trainer)
-                print("mapper → \(cfg.outputRoot)/mapper_last.safetensors")
+            let cfg = try ELIPConfig.load(path: config)
+            let pipeline = try ImageTextPipeline(directory: cfg.modelName)
+            let data = try ImageTextDataset(path: ImageTextDataset.manifest(cfg.dataset.name, split: cfg.dataset.split), imageColumn: cfg.dataset.imageColumn,
+                                            textColumn: cfg.dataset.textColumn)
+            let trainer = try ELIPTrainer(config: cfg, pipeline: pipeline, dataset: data)
+            trainer.checkpointEvery = checkpointEvery
+            try FileManager.default.createDirectory(atPath: cfg.outputRoot, withIntermediateDirectories: true)
+            try AtomicFile.write(try String(contentsOfFile: config, encoding: .utf8), to: cfg.outputRoot + "/config.yaml")
+            if resume, try trainer.resume() {
+                print("resumed at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch), update \(trainer.updates)")
             }
+            try runELIP(trainer)
+            print("mapper → \(cfg.outputRoot)/mapper_last.safetensors")
         }
     }
 
@@ -46,26 +44,24 @@ struct ELIPCommand: ParsableCommand {
         @Option(help: "Where to write the JSON report (default: output_root/eval_rerank.json).") var out: String?
 
         func run() throws {
-            try reportingErrors {
-                let cfg = try ELIPConfig.load(path: config)
-                let split = cfg.evalSplit ?? cfg.dataset
-                let pipeline = try ImageTextPipeline(directory: cfg.modelName)
-                let mapper = try ELIPMapper.load(path: checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors")
-                let data = try ImageTextDataset(path: ImageTextDataset.manifest(split.name, split: split.split), imageColumn: split.imageColumn, textColumn: split.textColumn)
-                let name = split.name.lowercased()
-                let depth = k ?? (name.contains("occluded") ? cfg.rerankK.occludedCoco : name.contains("imagenet") ? cfg.rerankK.imagenetR
-                    : name.contains("flickr") ? cfg.rerankK.flickr : cfg.rerankK.coco)
-                let report = try ELIPReranker.evaluate(pipeline: pipeline, mapper: mapper, dataset: data, k: depth,
-                                                       maxPairs: split.maxEvalExamples)
-                if let d = report.diagnostics { print(d.line(k: report.k)) }
-                print(report.table)
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                let reportPath = out ?? cfg.outputRoot + "/eval_rerank.json"
-                let folder = (reportPath as NSString).deletingLastPathComponent
-                if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-                try AtomicFile.write(String(decoding: try enc.encode(report), as: UTF8.self) + "\n", to: reportPath)
-            }
+            let cfg = try ELIPConfig.load(path: config)
+            let split = cfg.evalSplit ?? cfg.dataset
+            let pipeline = try ImageTextPipeline(directory: cfg.modelName)
+            let mapper = try ELIPMapper.load(path: checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors")
+            let data = try ImageTextDataset(path: ImageTextDataset.manifest(split.name, split: split.split), imageColumn: split.imageColumn, textColumn: split.textColumn)
+            let name = split.name.lowercased()
+            let depth = k ?? (name.contains("occluded") ? cfg.rerankK.occludedCoco : name.contains("imagenet") ? cfg.rerankK.imagenetR
+                : name.contains("flickr") ? cfg.rerankK.flickr : cfg.rerankK.coco)
+            let report = try ELIPReranker.evaluate(pipeline: pipeline, mapper: mapper, dataset: data, k: depth,
+                                                   maxPairs: split.maxEvalExamples)
+            if let d = report.diagnostics { print(d.line(k: report.k)) }
+            print(report.table)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let reportPath = out ?? cfg.outputRoot + "/eval_rerank.json"
+            let folder = (reportPath as NSString).deletingLastPathComponent
+            if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            try AtomicFile.write(String(decoding: try enc.encode(report), as: UTF8.self) + "\n", to: reportPath)
         }
     }
 
@@ -76,26 +72,24 @@ struct ELIPCommand: ParsableCommand {
         @Option(help: "Destination folder.") var out: String
 
         func run() throws {
-            try reportingErrors {
-                let cfg = try ELIPConfig.load(path: config)
-                let source = checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors"
-                let mapper = try ELIPMapper.load(path: source)
-                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-                try mapper.saveMapper(to: out + "/mapper.safetensors", metadata: ["base_model": cfg.modelName])
-                try AtomicFile.write(try String(contentsOfFile: config, encoding: .utf8), to: out + "/config.yaml")
-                let card = """
-                # ELIP prompt mapper
+            let cfg = try ELIPConfig.load(path: config)
+            let source = checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors"
+            let mapper = try ELIPMapper.load(path: source)
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try mapper.saveMapper(to: out + "/mapper.safetensors", metadata: ["base_model": cfg.modelName])
+            try AtomicFile.write(try String(contentsOfFile: config, encoding: .utf8), to: out + "/config.yaml")
+            let card = """
+            # ELIP prompt mapper
 
-                - base model: `\(cfg.modelName)` (frozen)
-                - prompt tokens: \(mapper.promptTokens), mapper width \(mapper.hidden), text dimension \(mapper.textDim), vision width \(mapper.visionDim)
-                - trained on `\(cfg.dataset.name)` for \(cfg.epochs) epoch(s), batch \(cfg.batchSize), lr \(cfg.lr), weight decay \(cfg.weightDecay), seed \(cfg.seed)
+            - base model: `\(cfg.modelName)` (frozen)
+            - prompt tokens: \(mapper.promptTokens), mapper width \(mapper.hidden), text dimension \(mapper.textDim), vision width \(mapper.visionDim)
+            - trained on `\(cfg.dataset.name)` for \(cfg.epochs) epoch(s), batch \(cfg.batchSize), lr \(cfg.lr), weight decay \(cfg.weightDecay), seed \(cfg.seed)
 
-                `mapper.safetensors` holds PyTorch `nn.Sequential` keys (`mapper.0/2/4.*`) and `prompt_tokens` in its metadata.
-                Load it with `ELIPMapper.load(path:)` and re-rank with `clip elip eval --config config.yaml --checkpoint mapper.safetensors`.
-                """
-                try AtomicFile.write(card + "\n", to: out + "/README.md")
-                print("exported → \(out)")
-            }
+            `mapper.safetensors` holds PyTorch `nn.Sequential` keys (`mapper.0/2/4.*`) and `prompt_tokens` in its metadata.
+            Load it with `ELIPMapper.load(path:)` and re-rank with `clip elip eval --config config.yaml --checkpoint mapper.safetensors`.
+            """
+            try AtomicFile.write(card + "\n", to: out + "/README.md")
+            print("exported → \(out)")
         }
     }
 }

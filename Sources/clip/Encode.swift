@@ -8,12 +8,6 @@ import Tensor
 import Retrieval
 import Training
 
-/// Runs a command's body. Its errors reach `Clip.main`, which prints a `ClipError`'s message (and a
-/// description of any other error) as one line on standard error and exits with status 1.
-func reportingErrors(_ body: () throws -> Void) rethrows {
-    try body()
-}
-
 /// JSON text for embeddings (shortest round-trip float formatting).
 enum JSONOut {
     static func row(_ t: Tensor, _ i: Int) -> String {
@@ -41,44 +35,42 @@ struct Encode: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
-            let pipeline = try ImageTextPipeline(directory: model)
-            var texts = self.texts
-            if let textFile {
-                guard let content = try? String(contentsOfFile: textFile, encoding: .utf8) else {
-                    throw ClipError.io("\(textFile): cannot read the file as UTF-8")
-                }
-                texts += content.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                if texts.last == "" { texts.removeLast() }
+        let pipeline = try ImageTextPipeline(directory: model)
+        var texts = self.texts
+        if let textFile {
+            guard let content = try? String(contentsOfFile: textFile, encoding: .utf8) else {
+                throw ClipError.io("\(textFile): cannot read the file as UTF-8")
             }
-            let decoded = try images.map { try RGBImage(contentsOfFile: $0) }
-            let t = try pipeline.encode(texts: texts, normalize: !raw)
-            let i = try pipeline.encode(images: decoded, normalize: !raw)
-            if outTexts != nil || outImages != nil {
-                let meta = ["model": model, "kind": pipeline.kind, "normalized": "\(!raw)"]
-                if let outTexts {
-                    try EmbeddingStore(embeddings: t, metadata: meta.merging(["modality": "text"]) { a, _ in a }).save(to: outTexts)
-                }
-                if let outImages {
-                    try EmbeddingStore(embeddings: i, metadata: meta.merging(["modality": "image"]) { a, _ in a }).save(to: outImages)
-                }
-                print("encoded \(texts.count) texts and \(images.count) images")
-                return
-            }
-            var fields = ["  \"model\": \(JSONText.quoted(model))", "  \"kind\": \"\(pipeline.kind)\"",
-                          "  \"dim\": \(pipeline.model.embeddingDim)", "  \"normalized\": \(!raw)"]
-            fields.append("  \"texts\": [" + texts.indices.map {
-                "\n    {\"text\": \(JSONText.quoted(texts[$0])), \"embedding\": \(JSONOut.row(t, $0))}"
-            }.joined(separator: ",") + (texts.isEmpty ? "]" : "\n  ]"))
-            fields.append("  \"images\": [" + images.indices.map {
-                "\n    {\"file\": \(JSONText.quoted(images[$0])), \"embedding\": \(JSONOut.row(i, $0))}"
-            }.joined(separator: ",") + (images.isEmpty ? "]" : "\n  ]"))
-            if !texts.isEmpty && !images.isEmpty && !raw {
-                let logits = pipeline.logitsPerImage(images: i, texts: t)
-                fields.append("  \"logits_per_image\": [" + images.indices.map { JSONOut.row(logits, $0) }.joined(separator: ", ") + "]")
-            }
-            print("{\n" + fields.joined(separator: ",\n") + "\n}")
+            texts += content.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if texts.last == "" { texts.removeLast() }
         }
+        let decoded = try images.map { try RGBImage(contentsOfFile: $0) }
+        let t = try pipeline.encode(texts: texts, normalize: !raw)
+        let i = try pipeline.encode(images: decoded, normalize: !raw)
+        if outTexts != nil || outImages != nil {
+            let meta = ["model": model, "kind": pipeline.kind, "normalized": "\(!raw)"]
+            if let outTexts {
+                try EmbeddingStore(embeddings: t, metadata: meta.merging(["modality": "text"]) { a, _ in a }).save(to: outTexts)
+            }
+            if let outImages {
+                try EmbeddingStore(embeddings: i, metadata: meta.merging(["modality": "image"]) { a, _ in a }).save(to: outImages)
+            }
+            print("encoded \(texts.count) texts and \(images.count) images")
+            return
+        }
+        var fields = ["  \"model\": \(JSONText.quoted(model))", "  \"kind\": \"\(pipeline.kind)\"",
+                      "  \"dim\": \(pipeline.model.embeddingDim)", "  \"normalized\": \(!raw)"]
+        fields.append("  \"texts\": [" + texts.indices.map {
+            "\n    {\"text\": \(JSONText.quoted(texts[$0])), \"embedding\": \(JSONOut.row(t, $0))}"
+        }.joined(separator: ",") + (texts.isEmpty ? "]" : "\n  ]"))
+        fields.append("  \"images\": [" + images.indices.map {
+            "\n    {\"file\": \(JSONText.quoted(images[$0])), \"embedding\": \(JSONOut.row(i, $0))}"
+        }.joined(separator: ",") + (images.isEmpty ? "]" : "\n  ]"))
+        if !texts.isEmpty && !images.isEmpty && !raw {
+            let logits = pipeline.logitsPerImage(images: i, texts: t)
+            fields.append("  \"logits_per_image\": [" + images.indices.map { JSONOut.row(logits, $0) }.joined(separator: ", ") + "]")
+        }
+        print("{\n" + fields.joined(separator: ",\n") + "\n}")
     }
 }
 
@@ -88,24 +80,22 @@ struct Info: ParsableCommand {
     @Option(help: "Model folder.") var model: String
 
     func run() throws {
-        try reportingErrors {
-            let family = try ModelFamilies.detect(directory: model)
-            let checkpoint = try Checkpoint(path: model)
-            let dtypes = Set(checkpoint.keys.compactMap { checkpoint.entry($0)?.dtype.rawValue }).sorted()
-            let count = checkpoint.keys.reduce(0) { $0 + (checkpoint.entry($1)?.shape.reduce(1, *) ?? 0) }
-            let pipeline = try ImageTextPipeline(directory: model)
-            let proc = pipeline.processor.config
-            let size: String
-            switch proc.size {
-            case let .shortestEdge(s): size = "shortest edge \(s)"
-            case let .exact(h, w): size = "\(h)×\(w)"
-            }
-            var lines = ["model:      \(model)", "kind:       \(family.name)",
-                         "parameters: \(count) (\(checkpoint.files.count) file(s), \(dtypes.joined(separator: ", ")))",
-                         "embedding:  \(pipeline.model.embeddingDim)"]
-            lines += try family.summary(directory: model)
-            lines.append("images:     resize \(proc.doResize ? size : "off") (\(proc.resample)), crop \(proc.doCenterCrop ? "\(proc.cropHeight)×\(proc.cropWidth)" : "off"), mean \(proc.mean), std \(proc.std)")
-            print(lines.joined(separator: "\n"))
+        let family = try ModelFamilies.detect(directory: model)
+        let checkpoint = try Checkpoint(path: model)
+        let dtypes = Set(checkpoint.keys.compactMap { checkpoint.entry($0)?.dtype.rawValue }).sorted()
+        let count = checkpoint.keys.reduce(0) { $0 + (checkpoint.entry($1)?.shape.reduce(1, *) ?? 0) }
+        let pipeline = try ImageTextPipeline(directory: model)
+        let proc = pipeline.processor.config
+        let size: String
+        switch proc.size {
+        case let .shortestEdge(s): size = "shortest edge \(s)"
+        case let .exact(h, w): size = "\(h)×\(w)"
         }
+        var lines = ["model:      \(model)", "kind:       \(family.name)",
+                     "parameters: \(count) (\(checkpoint.files.count) file(s), \(dtypes.joined(separator: ", ")))",
+                     "embedding:  \(pipeline.model.embeddingDim)"]
+        lines += try family.summary(directory: model)
+        lines.append("images:     resize \(proc.doResize ? size : "off") (\(proc.resample)), crop \(proc.doCenterCrop ? "\(proc.cropHeight)×\(proc.cropWidth)" : "off"), mean \(proc.mean), std \(proc.std)")
+        print(lines.joined(separator: "\n"))
     }
 }

@@ -21,19 +21,17 @@ struct IndexCommand: ParsableCommand {
         @Option(help: "Train IVF/PQ on at most this many vectors (default: all).") var trainSize: Int?
 
         func run() throws {
-            try reportingErrors {
-                guard let m = IndexMetric(rawValue: metric) else { throw ClipError.invalidArgument("--metric must be ip or l2") }
-                let store = try EmbeddingStore.load(path: embeddings)
-                let index = try VectorIndex(dimension: store.dimension, factory: factory, metric: m)
-                if let efConstruction { try index.setParameter("efConstruction", efConstruction) }
-                if !index.isTrained {
-                    let n = min(trainSize ?? store.count, store.count)
-                    try index.train(store.embeddings.narrowed(0, start: 0, length: n))
-                }
-                try index.add(store.embeddings)
-                try index.write(to: out)
-                print("indexed \(index.count) vectors of dimension \(index.dimension) with \(factory) (\(metric)) → \(out)")
+            guard let m = IndexMetric(rawValue: metric) else { throw ClipError.invalidArgument("--metric must be ip or l2") }
+            let store = try EmbeddingStore.load(path: embeddings)
+            let index = try VectorIndex(dimension: store.dimension, factory: factory, metric: m)
+            if let efConstruction { try index.setParameter("efConstruction", efConstruction) }
+            if !index.isTrained {
+                let n = min(trainSize ?? store.count, store.count)
+                try index.train(store.embeddings.narrowed(0, start: 0, length: n))
             }
+            try index.add(store.embeddings)
+            try index.write(to: out)
+            print("indexed \(index.count) vectors of dimension \(index.dimension) with \(factory) (\(metric)) → \(out)")
         }
     }
 
@@ -47,25 +45,23 @@ struct IndexCommand: ParsableCommand {
         @Option(help: "IVF lists to visit.") var nprobe: Int?
 
         func run() throws {
-            try reportingErrors {
-                let ix = try VectorIndex.read(from: index)
-                if let efSearch { try ix.setParameter("efSearch", efSearch) }
-                if let nprobe { try ix.setParameter("nprobe", nprobe) }
-                let q = try EmbeddingStore.load(path: queries)
-                let ids = try gallery.map { try EmbeddingStore.load(path: $0).ids }
-                let r = try ix.search(q.embeddings, k: k)
-                var rows: [String] = []
-                for i in 0..<q.count {
-                    let hits = (0..<k).compactMap { j -> String? in
-                        let row = Int(r.ids[i * k + j])
-                        guard row >= 0 else { return nil }
-                        let id = ids.map { row < $0.count ? $0[row] : Int64(row) } ?? Int64(row)
-                        return "{\"id\": \(id), \"score\": \(r.scores[i, j])}"
-                    }
-                    rows.append("  {\"query\": \(q.ids[i]), \"results\": [\(hits.joined(separator: ", "))]}")
+            let ix = try VectorIndex.read(from: index)
+            if let efSearch { try ix.setParameter("efSearch", efSearch) }
+            if let nprobe { try ix.setParameter("nprobe", nprobe) }
+            let q = try EmbeddingStore.load(path: queries)
+            let ids = try gallery.map { try EmbeddingStore.load(path: $0).ids }
+            let r = try ix.search(q.embeddings, k: k)
+            var rows: [String] = []
+            for i in 0..<q.count {
+                let hits = (0..<k).compactMap { j -> String? in
+                    let row = Int(r.ids[i * k + j])
+                    guard row >= 0 else { return nil }
+                    let id = ids.map { row < $0.count ? $0[row] : Int64(row) } ?? Int64(row)
+                    return "{\"id\": \(id), \"score\": \(r.scores[i, j])}"
                 }
-                print("[\n" + rows.joined(separator: ",\n") + "\n]")
+                rows.append("  {\"query\": \(q.ids[i]), \"results\": [\(hits.joined(separator: ", "))]}")
             }
+            print("[\n" + rows.joined(separator: ",\n") + "\n]")
         }
     }
 }
@@ -82,22 +78,20 @@ struct Mine: ParsableCommand {
     @Option(help: "Where to write the JSON (neighbours and batches of caption ids).") var out: String
 
     func run() throws {
-        try reportingErrors {
-            let t = try EmbeddingStore.load(path: texts), im = try EmbeddingStore.load(path: images)
-            let pairing = try EmbeddingStore.pairing(texts: t, images: im)
-            let miner = try HardNegativeMiner(imageOfText: pairing, imageCount: im.count)
-            let gallery: MiningGallery = try index.map { .index(try VectorIndex.read(from: $0)) } ?? .exact(im.embeddings)
-            let neighbours = try miner.mine(texts: t.embeddings, over: gallery, k: k)
-            let batches = miner.batches(neighbours, batchSize: batchSize, seed: seed)
-            let hard = (0..<t.count).map { row in
-                "[" + neighbours.of(row).filter { $0 >= 0 }.map { String(im.ids[Int($0)]) }.joined(separator: ",") + "]"
-            }
-            let json = "{\n\"k\": \(k),\n\"batch_size\": \(batchSize),\n\"seed\": \(seed),\n"
-                + "\"hard_images\": {" + (0..<t.count).map { "\"\(t.ids[$0])\": \(hard[$0])" }.joined(separator: ", ") + "},\n"
-                + "\"batches\": [" + batches.map { "[" + $0.map { String(t.ids[$0]) }.joined(separator: ",") + "]" }.joined(separator: ",\n") + "]\n}\n"
-            try AtomicFile.write(json, to: out)
-            print("mined \(t.count) captions × \(im.count) images, k = \(k); \(batches.count) batches → \(out)")
+        let t = try EmbeddingStore.load(path: texts), im = try EmbeddingStore.load(path: images)
+        let pairing = try EmbeddingStore.pairing(texts: t, images: im)
+        let miner = try HardNegativeMiner(imageOfText: pairing, imageCount: im.count)
+        let gallery: MiningGallery = try index.map { .index(try VectorIndex.read(from: $0)) } ?? .exact(im.embeddings)
+        let neighbours = try miner.mine(texts: t.embeddings, over: gallery, k: k)
+        let batches = miner.batches(neighbours, batchSize: batchSize, seed: seed)
+        let hard = (0..<t.count).map { row in
+            "[" + neighbours.of(row).filter { $0 >= 0 }.map { String(im.ids[Int($0)]) }.joined(separator: ",") + "]"
         }
+        let json = "{\n\"k\": \(k),\n\"batch_size\": \(batchSize),\n\"seed\": \(seed),\n"
+            + "\"hard_images\": {" + (0..<t.count).map { "\"\(t.ids[$0])\": \(hard[$0])" }.joined(separator: ", ") + "},\n"
+            + "\"batches\": [" + batches.map { "[" + $0.map { String(t.ids[$0]) }.joined(separator: ",") + "]" }.joined(separator: ",\n") + "]\n}\n"
+        try AtomicFile.write(json, to: out)
+        print("mined \(t.count) captions × \(im.count) images, k = \(k); \(batches.count) batches → \(out)")
     }
 }
 
@@ -111,15 +105,13 @@ struct EvalRetrieval: ParsableCommand {
     @Option(help: "Also write the JSON to this file.") var out: String?
 
     func run() throws {
-        try reportingErrors {
-            let cutoffs = ks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !cutoffs.isEmpty, cutoffs.allSatisfy({ $0 > 0 }) else { throw ClipError.invalidArgument("--ks must list positive integers") }
-            let t = try EmbeddingStore.load(path: texts), im = try EmbeddingStore.load(path: images)
-            let m = try RetrievalEvaluator.metrics(texts: t.embeddings, images: im.embeddings,
-                                                   imageOfText: try EmbeddingStore.pairing(texts: t, images: im), ks: cutoffs)
-            let json = try m.json()
-            if let out { try AtomicFile.write(json + "\n", to: out) }
-            print(json)
-        }
+        let cutoffs = ks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !cutoffs.isEmpty, cutoffs.allSatisfy({ $0 > 0 }) else { throw ClipError.invalidArgument("--ks must list positive integers") }
+        let t = try EmbeddingStore.load(path: texts), im = try EmbeddingStore.load(path: images)
+        let m = try RetrievalEvaluator.metrics(texts: t.embeddings, images: im.embeddings,
+                                               imageOfText: try EmbeddingStore.pairing(texts: t, images: im), ks: cutoffs)
+        let json = try m.json()
+        if let out { try AtomicFile.write(json + "\n", to: out) }
+        print(json)
     }
 }

@@ -26,13 +26,11 @@ struct DataCommand: ParsableCommand {
         @Flag(inversion: .prefixedNo, help: "shapes: make every odd image the colour-swapped twin of the one before it.") var twins = true
 
         func run() throws {
-            try reportingErrors {
-                let progress = ProgressLine(total: n, unit: "image")
-                let s = try SyntheticShapes(family: family, size: size,
-                                            seed: UInt64(truncatingIfNeeded: seed), twins: twins)
-                    .write(to: out, count: n) { _ in progress.tick() }
-                print("\(s.images) images, \(s.captions) captions (train \(s.splits["train"] ?? 0), val \(s.splits["val"] ?? 0), test \(s.splits["test"] ?? 0)) → \(out)")
-            }
+            let progress = ProgressLine(total: n, unit: "image")
+            let s = try SyntheticShapes(family: family, size: size,
+                                        seed: UInt64(truncatingIfNeeded: seed), twins: twins)
+                .write(to: out, count: n) { _ in progress.tick() }
+            print("\(s.images) images, \(s.captions) captions (train \(s.splits["train"] ?? 0), val \(s.splits["val"] ?? 0), test \(s.splits["test"] ?? 0)) → \(out)")
         }
     }
 }
@@ -55,27 +53,25 @@ struct Train: ParsableCommand {
     @Option(help: "Write output_dir/last every N updates.") var checkpointEvery = 100
 
     func run() throws {
-        try reportingErrors {
-            var cfg: ContrastiveConfig
-            if let config { cfg = try ContrastiveConfig.load(path: config) } else {
-                guard let dataset else { throw ClipError.invalidArgument("give --config or --dataset") }
-                cfg = ContrastiveConfig(dataset: dataset)
-            }
-            if let model { cfg.model = model }
-            if let dataset { cfg.dataset = dataset }
-            if let outputDir { cfg.outputDir = outputDir }
-            if let epochs { cfg.epochs = epochs }
-            if let lr { cfg.lr = lr }
-            if let trainBs { cfg.trainBs = trainBs }
-            if let evalBs { cfg.evalBs = evalBs }
-            if let gradAccum { cfg.gradAccum = gradAccum }
-            if let warmupRatio { cfg.warmupRatio = warmupRatio }
-            if let seed { cfg.seed = seed }
-            try cfg.validate()
-            let trainer = try ContrastiveTrainer(config: cfg)
-            trainer.checkpointEvery = checkpointEvery
-            try runContrastive(trainer, resume: resume)
+        var cfg: ContrastiveConfig
+        if let config { cfg = try ContrastiveConfig.load(path: config) } else {
+            guard let dataset else { throw ClipError.invalidArgument("give --config or --dataset") }
+            cfg = ContrastiveConfig(dataset: dataset)
         }
+        if let model { cfg.model = model }
+        if let dataset { cfg.dataset = dataset }
+        if let outputDir { cfg.outputDir = outputDir }
+        if let epochs { cfg.epochs = epochs }
+        if let lr { cfg.lr = lr }
+        if let trainBs { cfg.trainBs = trainBs }
+        if let evalBs { cfg.evalBs = evalBs }
+        if let gradAccum { cfg.gradAccum = gradAccum }
+        if let warmupRatio { cfg.warmupRatio = warmupRatio }
+        if let seed { cfg.seed = seed }
+        try cfg.validate()
+        let trainer = try ContrastiveTrainer(config: cfg)
+        trainer.checkpointEvery = checkpointEvery
+        try runContrastive(trainer, resume: resume)
     }
 }
 
