@@ -1,0 +1,109 @@
+// The streaming data layer: every dataset layout is an `ImageTextSource` whose reader yields
+// one record at a time, so memory stays bounded however large the set is.
+
+import Foundation
+import Tensor
+import Models
+
+/// Where one image's encoded bytes live: a file on disk, or bytes read from a container
+/// (a tar shard member, a parquet cell).
+public enum ImageRef: Sendable, Hashable {
+    case file(String)
+    case member(name: String, bytes: [UInt8])
+
+    /// The file path, or the member's name (`shard.tar:key.jpg`), for messages and metadata.
+    public var name: String {
+        switch self {
+        case .file(let path): return path
+        case .member(let name, _): return name
+        }
+    }
+
+    /// The encoded bytes (PNG or JPEG).
+    /// - Throws: `ClipError.io` naming the file when it cannot be read.
+    public func encodedBytes() throws -> [UInt8] {
+        switch self {
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ClipError.io("\(path): cannot read the file")
+            }
+            return [UInt8](data)
+        case .member(_, let bytes): return bytes
+        }
+    }
+
+    /// The decoded image, its format recognised by content.
+    public func decode() throws -> RGBImage {
+        try RGBImage(encoded: try encodedBytes(), name: name)
+    }
+}
+
+/// One image with its captions, as a reader yields it.
+public struct ImageTextRecord: Sendable {
+    /// A stable identifier: the resolved image path, or `shard.tar:key` inside a shard.
+    public var key: String
+    public var image: ImageRef
+    public var captions: [String]
+    /// Where the record came from, for messages: `file:line` or `shard.tar@byteOffset`.
+    public var location: String
+
+    public init(key: String, image: ImageRef, captions: [String], location: String) {
+        self.key = key
+        self.image = image
+        self.captions = captions
+        self.location = location
+    }
+}
+
+/// Yields a source's records in order.
+public protocol ImageTextReader {
+    /// The next record, or nil at the end.
+    /// - Throws: `ClipError` naming the file and line or byte offset of malformed input
+    ///   (unless the source skips bad input, counting it in `skipped`).
+    mutating func next() throws -> ImageTextRecord?
+    /// Bad records skipped so far, by reason (empty unless the source skips bad input).
+    var skipped: [String: Int] { get }
+}
+
+/// A dataset layout that can be read, from the start, any number of times.
+public protocol ImageTextSource: Sendable {
+    /// What is read, for messages and logs (`JSONL data/train.jsonl`).
+    var description: String { get }
+    func makeReader() throws -> any ImageTextReader
+}
+
+/// The JSONL manifest layout: lines `{"image": "path", "text": "…"}` or `{"image": …, "captions": […]}`.
+public struct JSONLSource: ImageTextSource {
+    public let path: String
+    public let imageColumn: String
+    public let textColumn: String
+
+    public init(path: String, imageColumn: String = "image", textColumn: String = "text") {
+        self.path = path
+        self.imageColumn = imageColumn
+        self.textColumn = textColumn
+    }
+
+    public var description: String { "JSONL \(path)" }
+
+    public func makeReader() throws -> any ImageTextReader {
+        let data = try ImageTextDataset(path: path, imageColumn: imageColumn, textColumn: textColumn)
+        return ItemReader(items: data.items, source: data.source)
+    }
+
+    /// Reads a materialised item list (the JSONL layout de-duplicates images, so it is read whole).
+    struct ItemReader: ImageTextReader {
+        let items: [ImageTextDataset.Item]
+        let source: String
+        var position = 0
+        var skipped: [String: Int] { [:] }
+
+        mutating func next() throws -> ImageTextRecord? {
+            guard position < items.count else { return nil }
+            defer { position += 1 }
+            let item = items[position]
+            return ImageTextRecord(key: item.image, image: .file(item.image), captions: item.captions,
+                                   location: "\(source) item \(position + 1)")
+        }
+    }
+}
