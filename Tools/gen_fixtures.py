@@ -1201,7 +1201,9 @@ def gen_openclip():
     # (fix_text, which this library does not reproduce) changes.
     import open_clip.tokenizer as oct
     texts = corpus()[:420] + TEXTS + ["&lt;tag&gt; &amp;amp; &#39;x&#39;", "ﬁne ligature", "“curly” quotes", "ｆｕｌｌ width",
-                                      "Ã©tÃ© mojibake", "line\r\nbreaks", " trailing spaces   "]
+                                      "Ã©tÃ© mojibake", "line\r\nbreaks", " trailing spaces   ",
+                                      "&ampx &notit; &Lt;b&GT; &AMP &copy2020", "&#128; &#0; &#x110000; &#65 &#x41;x &#1;",
+                                      "&#99999999999; &#xD800; &; &# &#x; & amp", "ΟΔΟΣ Σ ΑΣ. ΑΣ'Β ΣΑ"]
     ids = tok(texts).tolist()
     fix_text = oct.ftfy.fix_text
     oct.ftfy.fix_text = lambda t: t
