@@ -38,7 +38,7 @@ public struct OpenCLIPConfig: Sendable {
             throw ClipError.unsupported("the timm vision tower '\(name)' (vision_cfg.timm_model_name) is not supported; only open_clip's own ViT is")
         }
         if let layers = vision["layers"] as? [Any] {
-            throw ClipError.unsupported("ModifiedResNet (vision_cfg.layers \(layers.map { "\($0)" })) is not supported; only ViT towers are")
+            throw ClipError.unsupported("ModifiedResNet (vision_cfg.layers [\(layers.map { "\($0)" }.joined(separator: ", "))]) is not supported; only ViT towers are")
         }
         if let name = text["hf_model_name"] as? String {
             throw ClipError.unsupported("the Hugging Face text tower '\(name)' (text_cfg.hf_model_name) is not supported")
