@@ -141,6 +141,30 @@ import Models
         #expect(pipeline.model.embeddingDim == 20)
     }
 
+    /// DistributedDataParallel's `module.` prefix (ELIP-C's training checkpoints) and CustomTextCLIP's `text.` tower.
+    @Test func prefixedKeyLayoutsLoad() throws {
+        let dir = try tempFolder("prefixed")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let source = try SafeTensorsFile(path: Fixtures.path("openclip/elipc/open_clip_model.safetensors"))
+        try SafeTensors.write(try source.names.map { (name: "module." + $0, tensor: try source.tensor($0)) }, to: dir + "/ddp.safetensors")
+        let elipc = try OpenCLIP.load(config: try OpenCLIPConfig.load(path: Fixtures.path("openclip/elipc/open_clip_config.json")),
+                                      weights: dir + "/ddp.safetensors")
+        #expect(elipc.mapper?.promptTokens == 2)
+
+        let quick = try SafeTensorsFile(path: Fixtures.path("openclip/quickgelu/open_clip_model.safetensors"))
+        let textKeys: Set<String> = ["token_embedding.weight", "positional_embedding", "text_projection"]
+        try SafeTensors.write(try quick.names.map { k in
+            (name: textKeys.contains(k) || k.hasPrefix("transformer.") || k.hasPrefix("ln_final.") ? "text." + k : k, tensor: try quick.tensor(k))
+        }, to: dir + "/open_clip_model.safetensors")
+        let data = try #require(FileManager.default.contents(atPath: Fixtures.path("openclip/quickgelu/open_clip_config.json")))
+        var root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var model = try #require(root["model_cfg"] as? [String: Any])
+        model["custom_text"] = true
+        root["model_cfg"] = model
+        try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: dir + "/open_clip_config.json"))
+        try checkEmbeddings(try ImageTextPipeline(directory: dir), "quickgelu")
+    }
+
     // MARK: - Bad input
 
     func error(_ body: () throws -> Any) -> ClipError? {
