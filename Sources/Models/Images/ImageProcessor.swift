@@ -208,36 +208,28 @@ public struct ImageProcessor: Sendable {
     /// torchvision's center_crop (and open_clip's center_crop_or_pad): pad with `fill` to at least the crop
     /// (the odd pixel after), then crop at `round((size − crop) / 2)`, half to even.
     func torchvisionCenterCrop(_ img: RGBImage, height ch: Int, width cw: Int) throws -> RGBImage {
-        if img.width == cw && img.height == ch { return img }
-        let padTop = max(ch - img.height, 0) / 2, padLeft = max(cw - img.width, 0) / 2
-        let h = max(ch, img.height), w = max(cw, img.width)
-        let top = Int((Double(h - ch) / 2).rounded(.toNearestOrEven)), left = Int((Double(w - cw) / 2).rounded(.toNearestOrEven))
-        var out = [UInt8](repeating: config.fill, count: ch * cw * 3)
-        for y in 0..<ch {
-            let sy = top + y - padTop
-            guard sy >= 0 && sy < img.height else { continue }
-            for x in 0..<cw {
-                let sx = left + x - padLeft
-                guard sx >= 0 && sx < img.width else { continue }
-                for c in 0..<3 { out[(y * cw + x) * 3 + c] = img.pixels[(sy * img.width + sx) * 3 + c] }
-            }
+        func offset(_ size: Int, _ crop: Int) -> Int {
+            Int((Double(max(size, crop) - crop) / 2).rounded(.toNearestOrEven)) - max(crop - size, 0) / 2
         }
-        return try RGBImage(width: cw, height: ch, pixels: out)
+        return try window(img, row: offset(img.height, ch), column: offset(img.width, cw), height: ch, width: cw, fill: config.fill)
     }
 
     /// transformers' center_crop: the centred window, padded with zeros where the image is smaller.
     func centerCrop(_ img: RGBImage, height ch: Int, width cw: Int) throws -> RGBImage {
-        if img.width == cw && img.height == ch { return img }
-        let newH = max(ch, img.height), newW = max(cw, img.width)
-        let topPad = (newH - img.height + 1) / 2, leftPad = (newW - img.width + 1) / 2
         func floorHalf(_ v: Int) -> Int { v >= 0 ? v / 2 : -((-v + 1) / 2) }     // Python's v // 2
-        let top = floorHalf(img.height - ch) + topPad, left = floorHalf(img.width - cw) + leftPad
-        var out = [UInt8](repeating: 0, count: ch * cw * 3)
+        return try window(img, row: floorHalf(img.height - ch), column: floorHalf(img.width - cw), height: ch, width: cw, fill: 0)
+    }
+
+    /// The `height × width` window whose top-left pixel is the image's (`row`, `column`) (either may be
+    /// negative); pixels outside the image are `fill`.
+    private func window(_ img: RGBImage, row: Int, column: Int, height ch: Int, width cw: Int, fill: UInt8) throws -> RGBImage {
+        if img.width == cw && img.height == ch && row == 0 && column == 0 { return img }
+        var out = [UInt8](repeating: fill, count: ch * cw * 3)
         for y in 0..<ch {
-            let sy = top + y - topPad           // row in the original image
+            let sy = row + y
             guard sy >= 0 && sy < img.height else { continue }
             for x in 0..<cw {
-                let sx = left + x - leftPad
+                let sx = column + x
                 guard sx >= 0 && sx < img.width else { continue }
                 for c in 0..<3 { out[(y * cw + x) * 3 + c] = img.pixels[(sy * img.width + sx) * 3 + c] }
             }
