@@ -645,6 +645,8 @@ def gen_siglip():
                 if "norm" in n or n.endswith("probe") or "bias" in n:
                     p.add_(torch.randn_like(p) * 0.1)
             model.logit_scale.fill_(2.0)
+            if model.logit_bias is not None:
+                model.logit_bias.fill_(-4.5)
             model.logit_bias.fill_(-3.0)
         out = FIX / "siglip" / name
         out.mkdir(parents=True, exist_ok=True)
@@ -1068,9 +1070,10 @@ def gen_optim():
 # MARK: - open_clip checkpoints and the ELIP-C layout
 
 OPENCLIP_MODELS = {
-    # QuickGELU towers, a 1,000-token vocabulary (ids are fed directly), OpenAI mean/std, shortest-edge resize + crop.
+    # QuickGELU towers, a 500-token vocabulary (ids are fed directly), OpenAI mean/std, shortest-edge resize + crop,
+    # and a logit bias (open_clip's sigmoid-loss training, init_logit_bias).
     "quickgelu": dict(
-        model_cfg=dict(embed_dim=16, quick_gelu=True,
+        model_cfg=dict(embed_dim=16, quick_gelu=True, init_logit_bias=-5.0,
                        vision_cfg=dict(image_size=32, layers=2, width=32, head_width=16, patch_size=8, mlp_ratio=2.0),
                        text_cfg=dict(context_length=16, vocab_size=500, width=24, heads=2, layers=2, mlp_ratio=2.0)),
         preprocess_cfg=dict(size=32, mode="RGB", mean=[0.48145466, 0.4578275, 0.40821073],
@@ -1160,6 +1163,8 @@ def gen_openclip():
                 if p.dim() == 1 and p.shape[0] > 1:
                     p.add_(torch.randn_like(p) * 0.1)
             model.logit_scale.fill_(2.0)
+            if model.logit_bias is not None:
+                model.logit_bias.fill_(-4.5)
         save_openclip_folder(model, spec, folder / name)
         # Reload through open_clip's own local-dir loader: the reference is what open_clip computes from the folder.
         model, preprocess = open_clip.create_model_from_pretrained(f"local-dir:{folder / name}")
@@ -1185,7 +1190,8 @@ def gen_openclip():
         save_file({"pixel_values": pixels.numpy(), "input_ids": ids.numpy().astype(np.int64),
                    "image_embeds": img.numpy(), "text_embeds": txt.numpy(),
                    "image_embeds_normalized": img_n.numpy(), "text_embeds_normalized": txt_n.numpy(),
-                   "logit_scale": model.logit_scale.detach().reshape(1).numpy()},
+                   "logit_scale": model.logit_scale.detach().reshape(1).numpy(),
+                   **({"logit_bias": model.logit_bias.detach().reshape(1).numpy()} if model.logit_bias is not None else {})},
                   str(folder / f"{name}_expected.safetensors"), metadata={**prov, "texts": json.dumps(TEXTS)})
         print("openclip", name, img.shape, txt.shape)
 

@@ -46,9 +46,6 @@ public struct OpenCLIPConfig: Sendable {
         if let name = text["hf_tokenizer_name"] as? String {
             throw ClipError.unsupported("the tokenizer '\(name)' (text_cfg.hf_tokenizer_name) is not supported; only open_clip's CLIP BPE is")
         }
-        if let bias = model["init_logit_bias"], !(bias is NSNull) {
-            throw ClipError.unsupported("a learned logit_bias (model_cfg.init_logit_bias: sigmoid-loss training) is not supported for CLIP models")
-        }
         try Self.refuseOptions(vision, "vision_cfg")
         try Self.refuseOptions(text, "text_cfg")
         try Self.expect(vision, "pool_type", in: ["tok"], "vision_cfg")
@@ -97,8 +94,10 @@ public struct OpenCLIPConfig: Sendable {
             hiddenSize: vWidth, intermediateSize: Int(Double(vWidth) * (try Self.number(vision["mlp_ratio"] ?? 4.0, "vision_cfg.mlp_ratio"))),
             numHiddenLayers: try Self.nonNegative(vision["layers"] ?? 12, "vision_cfg.layers"), numAttentionHeads: vWidth / headWidth,
             imageSize: imageSize, patchSize: patch, hiddenAct: act, layerNormEps: try Self.eps(vision, "vision_cfg"))
+        let bias = model["init_logit_bias"].flatMap { $0 is NSNull ? nil : $0 }
         clip = CLIPConfig(textConfig: tc, visionConfig: vc, projectionDim: embedDim,
-                          logitScaleInitValue: Float(try Self.number(model["init_logit_scale"] ?? Foundation.log(1 / 0.07), "model_cfg.init_logit_scale")))
+                          logitScaleInitValue: Float(try Self.number(model["init_logit_scale"] ?? Foundation.log(1 / 0.07), "model_cfg.init_logit_scale")),
+                          logitBiasInitValue: try bias.map { Float(try Self.number($0, "model_cfg.init_logit_bias")) })
         customText = model["custom_text"] as? Bool ?? false
         preprocess = try Self.preprocess(try Self.object(root["preprocess_cfg"] ?? [String: Any](), "preprocess_cfg"), imageSize: imageSize)
     }

@@ -64,13 +64,11 @@ enum OpenCLIPWeights {
             "token_embedding.weight": "text_model.embeddings.token_embedding.weight",
             "positional_embedding": "text_model.embeddings.position_embedding.weight",
             "logit_scale": "logit_scale",
+            "logit_bias": "logit_bias",
         ]
         if let d = direct[key] { return ({ _ in d }, same) }
         if key == "visual.proj" { return ({ "visual_projection" + $0 }, transposed) }
         if key == "text_projection" { return ({ "text_projection" + $0 }, transposed) }
-        if key == "logit_bias" {
-            throw ClipError.unsupported("'logit_bias' (a sigmoid-loss open_clip model) is not supported for CLIP models")
-        }
         for (from, to) in [("visual.ln_pre.", "vision_model.pre_layrnorm."), ("visual.ln_post.", "vision_model.post_layernorm."),
                            ("ln_final.", "text_model.final_layer_norm.")] where key.hasPrefix(from) {
             let rest = String(key.dropFirst(from.count))
