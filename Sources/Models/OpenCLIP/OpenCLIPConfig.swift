@@ -77,7 +77,7 @@ public struct OpenCLIPConfig: Sendable {
         let eos = try pooling == "argmax" ? 2 : Self.nonNegative(text["eos_id"] ?? 2, "text_cfg.eos_id")
         let tc = CLIPTextConfig(
             vocabSize: try Self.positive(text["vocab_size"] ?? 49408, "text_cfg.vocab_size"), hiddenSize: tWidth,
-            intermediateSize: Int(Double(tWidth) * (try Self.number(text["mlp_ratio"] ?? 4.0, "text_cfg.mlp_ratio"))),
+            intermediateSize: try Self.mlpWidth(tWidth, text["mlp_ratio"], "text_cfg.mlp_ratio"),
             numHiddenLayers: try Self.nonNegative(text["layers"] ?? 12, "text_cfg.layers"),
             numAttentionHeads: try Self.positive(text["heads"] ?? 8, "text_cfg.heads"),
             maxPositionEmbeddings: try Self.positive(text["context_length"] ?? 77, "text_cfg.context_length"),
@@ -91,7 +91,7 @@ public struct OpenCLIPConfig: Sendable {
             throw ClipError.format("vision_cfg.image_size \(imageSize) is not a multiple of patch_size \(patch)")
         }
         let vc = CLIPVisionConfig(
-            hiddenSize: vWidth, intermediateSize: Int(Double(vWidth) * (try Self.number(vision["mlp_ratio"] ?? 4.0, "vision_cfg.mlp_ratio"))),
+            hiddenSize: vWidth, intermediateSize: try Self.mlpWidth(vWidth, vision["mlp_ratio"], "vision_cfg.mlp_ratio"),
             numHiddenLayers: try Self.nonNegative(vision["layers"] ?? 12, "vision_cfg.layers"), numAttentionHeads: vWidth / headWidth,
             imageSize: imageSize, patchSize: patch, hiddenAct: act, layerNormEps: try Self.eps(vision, "vision_cfg"))
         let bias = model["init_logit_bias"].flatMap { $0 is NSNull ? nil : $0 }
@@ -182,6 +182,13 @@ public struct OpenCLIPConfig: Sendable {
         if let d = v as? Double { return d }
         if let i = v as? Int { return Double(i) }
         throw ClipError.format("\(key) is not a number")
+    }
+
+    /// open_clip's `int(width * mlp_ratio)`, checked to be a positive width.
+    private static func mlpWidth(_ width: Int, _ ratio: Any?, _ key: String) throws -> Int {
+        let r = try number(ratio ?? 4.0, key)
+        guard r > 0, r <= 64, Int(Double(width) * r) > 0 else { throw ClipError.format("\(key) \(r) does not give a positive MLP width") }
+        return Int(Double(width) * r)
     }
 
     private static func nonNegative(_ v: Any, _ key: String) throws -> Int {
