@@ -58,7 +58,7 @@ import Models
 
     @Test(arguments: models)
     func convertedFolderMatchesOpenCLIP(_ name: String) throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("openclip-convert-\(name)-\(getpid())").path
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("openclip-convert-\(name)-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: out) }
         let checkpoint = try OpenCLIP.load(directory: Fixtures.path("openclip/\(name)"))
         #expect(checkpoint.mapper == nil)
@@ -179,7 +179,7 @@ import Models
     }
 
     func tempFolder(_ tag: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("openclip-\(tag)-\(getpid())").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("openclip-\(tag)-\(UUID().uuidString)").path
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
