@@ -1121,7 +1121,8 @@ def save_openclip_folder(model, spec, folder: Path):
         {"model_cfg": spec["model_cfg"], "preprocess_cfg": spec["preprocess_cfg"]}, indent=2) + "\n")
     from safetensors.torch import save_file as save_torch
     save_torch({k: v.detach().to(spec["dtype"]).contiguous() for k, v in model.state_dict().items()},
-               str(folder / "open_clip_model.safetensors"))
+               str(folder / "open_clip_model.safetensors"),
+               metadata={**PROVENANCE, "regenerate": "Tools/gen_fixtures.py openclip (venv: Tools/requirements-openclip.txt)"})
 
 def elipc_generator(in_dim, hidden, m, width):
     """ELIP-C's prompt generator (TextGuidedPromptedTransformer3, num_tokens > 0, project -1): Linear(in, H·m), GELU,
