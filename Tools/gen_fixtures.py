@@ -1219,8 +1219,9 @@ def gen_openclip():
     finally:
         oct.ftfy.fix_text = fix_text
     cases = [{"text": s, "ids": [i for i in row if i != 0], "ftfy": row != p} for s, row, p in zip(texts, ids, plain)]
-    (folder / "tokenizer.json").write_text(json.dumps({"provenance": prov, "context_length": 77, "cases": cases},
-                                                      ensure_ascii=False, indent=0))
+    head = json.dumps({"provenance": prov, "context_length": 77}, ensure_ascii=False)[:-1]
+    (folder / "tokenizer.json").write_text(head + ', "cases": [\n' + ",\n".join(json.dumps(c, ensure_ascii=False) for c in cases)
+                                           + "\n]}\n")        # one case a line
     print("openclip tokenizer", len(cases), sum(c["ftfy"] for c in cases), "changed by ftfy")
 
     # ELIP-C: the gelu backbone with embed_dim 24, prompt generator keys as the official checkpoint has them.
