@@ -93,7 +93,7 @@ enum OpenCLIPWeights {
         if key == "attn.in_proj_weight" || key == "attn.in_proj_bias" {
             let suffix = key == "attn.in_proj_weight" ? ".weight" : ".bias"
             return ("self_attn.", { t in
-                guard t.shape[0] % 3 == 0 else { throw ClipError.shape("\(key) has \(t.shape[0]) rows, not 3 × width") }
+                guard t.rank >= 1, t.shape[0] % 3 == 0 else { throw ClipError.shape("\(key) has shape \(t.shape), not 3 × width rows") }
                 let d = t.shape[0] / 3
                 return ["q_proj", "k_proj", "v_proj"].enumerated().map { i, name in
                     (name + suffix, t.narrowed(0, start: i * d, length: d).contiguous())
