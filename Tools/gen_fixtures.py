@@ -8,6 +8,14 @@ must be absent so transformers uses its PIL image processor):
     /tmp/fx/bin/pip uninstall -y torchvision   # open-clip-torch pulls it in
     /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [resample] [optim] [siglip] [retrieval] [elip] [elip_query] [contrastive] [checkpoint] [capi] [jpeg]
 
+The `openclip` subcommand (open_clip checkpoints and the ELIP-C layout) needs open_clip and torchvision,
+which the venv above must not have, so it runs in a second venv (Tools/requirements-openclip.txt):
+
+    python3 -m venv /tmp/fx-oc && /tmp/fx-oc/bin/pip install -r Tools/requirements-openclip.txt
+    /tmp/fx-oc/bin/python Tools/gen_fixtures.py openclip
+
+It is not part of the default list.
+
 Everything is seeded; the outputs are deterministic for the pinned versions.
 """
 import gzip, html, io, json, os, random, struct, sys, zlib
@@ -637,6 +645,8 @@ def gen_siglip():
                 if "norm" in n or n.endswith("probe") or "bias" in n:
                     p.add_(torch.randn_like(p) * 0.1)
             model.logit_scale.fill_(2.0)
+            if model.logit_bias is not None:
+                model.logit_bias.fill_(-4.5)
             model.logit_bias.fill_(-3.0)
         out = FIX / "siglip" / name
         out.mkdir(parents=True, exist_ok=True)
@@ -1057,6 +1067,195 @@ def gen_optim():
               metadata=PROVENANCE)
     print("optim fixture", len(out))
 
+# MARK: - open_clip checkpoints and the ELIP-C layout
+
+OPENCLIP_MODELS = {
+    # QuickGELU towers, a 500-token vocabulary (ids are fed directly), OpenAI mean/std, shortest-edge resize + crop,
+    # and a logit bias (open_clip's sigmoid-loss training, init_logit_bias).
+    "quickgelu": dict(
+        model_cfg=dict(embed_dim=16, quick_gelu=True, init_logit_bias=-5.0,
+                       vision_cfg=dict(image_size=32, layers=2, width=32, head_width=16, patch_size=8, mlp_ratio=2.0),
+                       text_cfg=dict(context_length=16, vocab_size=500, width=24, heads=2, layers=2, mlp_ratio=2.0)),
+        preprocess_cfg=dict(size=32, mode="RGB", mean=[0.48145466, 0.4578275, 0.40821073],
+                            std=[0.26862954, 0.26130258, 0.27577711], interpolation="bicubic", resize_mode="shortest",
+                            fill_color=0),
+        dtype=torch.float32),
+    # Exact GELU, the real vocabulary (texts go through open_clip's tokenizer), squash resize, weights stored as F16.
+    "gelu": dict(
+        model_cfg=dict(embed_dim=12,
+                       vision_cfg=dict(image_size=48, layers=2, width=24, head_width=8, patch_size=16),
+                       text_cfg=dict(context_length=77, vocab_size=49408, width=4, heads=2, layers=1)),
+        preprocess_cfg=dict(size=48, mode="RGB", mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5], interpolation="bilinear",
+                            resize_mode="squash", fill_color=0),
+        dtype=torch.float16),
+}
+
+# A preprocessing-only configuration: keep the ratio, fit the longest edge, pad to the square with a fill colour.
+OPENCLIP_LONGEST = dict(size=40, mean=[0.4, 0.45, 0.5], std=[0.25, 0.2, 0.3], interpolation="bicubic",
+                        resize_mode="longest", fill_color=128)
+
+def openclip_images(folder: Path):
+    """Three small PNGs: landscape, portrait (odd crop offsets), square."""
+    from PIL import Image
+    rng = np.random.default_rng(2020)
+    out = []
+    for i, (w, h) in enumerate(((45, 30), (28, 53), (33, 33))):
+        yy, xx = np.mgrid[0:h, 0:w]
+        base = np.stack([xx * 255 / w, yy * 255 / h, (xx + yy) * 127 / (w + h) + 64], -1)
+        img = np.clip(base + rng.normal(0, 30, base.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(img, "RGB").save(folder / f"image{i}.png")
+        out.append(Image.open(folder / f"image{i}.png").convert("RGB"))
+    return out
+
+def import_open_clip():
+    # torchvision's compiled ops need CUDA libraries the CPU torch lacks; open_clip only uses its transforms.
+    import types
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+    import open_clip
+    return open_clip
+
+def save_openclip_folder(model, spec, folder: Path):
+    """The open_clip folder layout (what open_clip's push_to_hf_hub writes): open_clip_config.json + open_clip_model.safetensors."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "open_clip_config.json").write_text(json.dumps(
+        {"model_cfg": spec["model_cfg"], "preprocess_cfg": spec["preprocess_cfg"]}, indent=2) + "\n")
+    from safetensors.torch import save_file as save_torch
+    save_torch({k: v.detach().to(spec["dtype"]).contiguous() for k, v in model.state_dict().items()},
+               str(folder / "open_clip_model.safetensors"),
+               metadata={**PROVENANCE, "regenerate": "Tools/gen_fixtures.py openclip (venv: Tools/requirements-openclip.txt)"})
+
+def elipc_generator(in_dim, hidden, m, width):
+    """ELIP-C's prompt generator (TextGuidedPromptedTransformer3, num_tokens > 0, project -1): Linear(in, H·m), GELU,
+    Linear(H·m, H·m), GELU, Linear(H·m, width·m); truncated-normal weights (std 0.02). The official code fixes
+    in_dim 512 and H 1024; the fixture keeps the structure and key names with smaller sizes."""
+    g = torch.nn.Sequential(torch.nn.Linear(in_dim, hidden * m), torch.nn.GELU(), torch.nn.Linear(hidden * m, hidden * m),
+                            torch.nn.GELU(), torch.nn.Linear(hidden * m, width * m))
+    with torch.no_grad():
+        for layer in g:
+            if isinstance(layer, torch.nn.Linear):
+                torch.nn.init.trunc_normal_(layer.weight, std=0.02)
+                layer.bias.normal_(0, 0.01)      # non-zero, so the test sees them
+    return g
+
+def elipc_encode_image(model, pixels, text_embed):
+    """ELIP-C's TextGuidedPromptedVisionTransformer.forward: embeddings and ln_pre, the generated prompts
+    (vpt_generator(text).reshape(B, -1, width)) after the class token, the blocks, ln_post on the class token, @ proj."""
+    v = model.visual
+    x = v._embeds(pixels)
+    prompts = v.transformer.vpt_generator(text_embed).reshape(x.shape[0], -1, x.shape[2])
+    x = torch.cat([x[:, :1], prompts, x[:, 1:]], dim=1)
+    x = v.transformer(x)
+    pooled, _ = v._pool(x)
+    return pooled @ v.proj
+
+def gen_openclip():
+    open_clip = import_open_clip()
+    from open_clip.transform import image_transform, PreprocessCfg
+    folder = FIX / "openclip"
+    folder.mkdir(parents=True, exist_ok=True)
+    images = openclip_images(folder)
+    prov = {**PROVENANCE, "open_clip": open_clip.__version__}
+    tok = open_clip.get_tokenizer("ViT-B-32")
+    for name, spec in OPENCLIP_MODELS.items():
+        torch.manual_seed(sum(map(ord, name)))
+        model = open_clip.CLIP(**spec["model_cfg"]).eval()
+        with torch.no_grad():
+            for p in model.parameters():            # random, non-trivial layer norms and a non-default temperature
+                if p.dim() == 1 and p.shape[0] > 1:
+                    p.add_(torch.randn_like(p) * 0.1)
+            model.logit_scale.fill_(2.0)
+            if model.logit_bias is not None:
+                model.logit_bias.fill_(-4.5)
+        save_openclip_folder(model, spec, folder / name)
+        # Reload through open_clip's own local-dir loader: the reference is what open_clip computes from the folder.
+        model, preprocess = open_clip.create_model_from_pretrained(f"local-dir:{folder / name}")
+        model.eval()
+        pixels = torch.stack([preprocess(im) for im in images])
+        ctx = spec["model_cfg"]["text_cfg"]["context_length"]
+        if spec["model_cfg"]["text_cfg"]["vocab_size"] == 49408:
+            ids = tok(TEXTS, context_length=ctx)
+        else:
+            g = torch.Generator().manual_seed(5)
+            lengths = [3, 16, 9, 1]
+            ids = torch.zeros(len(lengths), ctx, dtype=torch.long)
+            for r, n in enumerate(lengths):          # start token 498, end token 499 (the largest id), zeros after
+                body = torch.randint(1, 498, (max(n - 2, 0),), generator=g)
+                row = torch.cat([torch.tensor([498]), body, torch.tensor([499])])[:ctx]
+                row[-1] = 499
+                ids[r, :len(row)] = row
+        with torch.no_grad():
+            img = model.encode_image(pixels)
+            txt = model.encode_text(ids)
+            img_n = model.encode_image(pixels, normalize=True)
+            txt_n = model.encode_text(ids, normalize=True)
+        save_file({"pixel_values": pixels.numpy(), "input_ids": ids.numpy().astype(np.int64),
+                   "image_embeds": img.numpy(), "text_embeds": txt.numpy(),
+                   "image_embeds_normalized": img_n.numpy(), "text_embeds_normalized": txt_n.numpy(),
+                   "logit_scale": model.logit_scale.detach().reshape(1).numpy(),
+                   **({"logit_bias": model.logit_bias.detach().reshape(1).numpy()} if model.logit_bias is not None else {})},
+                  str(folder / f"{name}_expected.safetensors"), metadata={**prov, "texts": json.dumps(TEXTS)})
+        print("openclip", name, img.shape, txt.shape)
+
+    # Preprocessing alone, resize_mode 'longest' with a fill colour.
+    cfg = OPENCLIP_LONGEST
+    t = image_transform(cfg["size"], is_train=False, mean=cfg["mean"], std=cfg["std"], resize_mode=cfg["resize_mode"],
+                        interpolation=cfg["interpolation"], fill_color=cfg["fill_color"])
+    (folder / "longest_preprocess_cfg.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    save_file({f"pixels{i}": t(im).numpy() for i, im in enumerate(images)}, str(folder / "longest_expected.safetensors"),
+              metadata=prov)
+
+    # Tokenizer ids: open_clip's SimpleTokenizer over the corpus; `ftfy` marks the texts whose ids ftfy's repair
+    # (fix_text, which this library does not reproduce) changes.
+    import open_clip.tokenizer as oct
+    texts = corpus()[:420] + TEXTS + ["&lt;tag&gt; &amp;amp; &#39;x&#39;", "ﬁne ligature", "“curly” quotes", "ｆｕｌｌ width",
+                                      "Ã©tÃ© mojibake", "line\r\nbreaks", " trailing spaces   ",
+                                      "&ampx &notit; &Lt;b&GT; &AMP &copy2020", "&#128; &#0; &#x110000; &#65 &#x41;x &#1;",
+                                      "&#99999999999; &#xD800; &; &# &#x; & amp", "ΟΔΟΣ Σ ΑΣ. ΑΣ'Β ΣΑ"]
+    ids = tok(texts).tolist()
+    fix_text = oct.ftfy.fix_text
+    oct.ftfy.fix_text = lambda t: t
+    try:
+        plain = tok(texts).tolist()
+    finally:
+        oct.ftfy.fix_text = fix_text
+    cases = [{"text": s, "ids": [i for i in row if i != 0], "ftfy": row != p} for s, row, p in zip(texts, ids, plain)]
+    head = json.dumps({"provenance": prov, "context_length": 77}, ensure_ascii=False)[:-1]
+    (folder / "tokenizer.json").write_text(head + ', "cases": [\n' + ",\n".join(json.dumps(c, ensure_ascii=False) for c in cases)
+                                           + "\n]}\n")        # one case a line
+    print("openclip tokenizer", len(cases), sum(c["ftfy"] for c in cases), "changed by ftfy")
+
+    # ELIP-C: the gelu backbone with embed_dim 24, prompt generator keys as the official checkpoint has them.
+    spec = {**OPENCLIP_MODELS["gelu"], "dtype": torch.float32}
+    spec["model_cfg"] = {**spec["model_cfg"], "embed_dim": 20,
+                         "text_cfg": {**spec["model_cfg"]["text_cfg"], "vocab_size": 1000, "context_length": 16}}
+    torch.manual_seed(77)
+    model = open_clip.CLIP(**spec["model_cfg"]).eval()
+    m, width = 2, spec["model_cfg"]["vision_cfg"]["width"]
+    model.visual.transformer.vpt_generator = elipc_generator(spec["model_cfg"]["embed_dim"], 16, m, width)
+    save_openclip_folder(model, spec, folder / "elipc")
+    ids = torch.zeros(2, 16, dtype=torch.long)
+    ids[0, :5] = torch.tensor([998, 5, 17, 300, 999])
+    ids[1, :3] = torch.tensor([998, 42, 999])
+    pixels = torch.stack([image_transform(48, is_train=False, mean=(0.5,) * 3, std=(0.5,) * 3, resize_mode="squash",
+                                          interpolation="bilinear")(im) for im in images])
+    with torch.no_grad():
+        t_n = model.encode_text(ids, normalize=True)
+        plain = model.encode_image(pixels, normalize=True)
+        v = model.visual                            # the replicated forward, without prompts, is encode_image
+        same = v._pool(v.transformer(v._embeds(pixels)))[0] @ v.proj
+        assert torch.allclose(same / same.norm(dim=-1, keepdim=True), plain, atol=1e-6)
+        scores, guided = [], []
+        for q in range(2):
+            g = elipc_encode_image(model, pixels, t_n[q:q + 1].expand(len(images), -1))
+            g = g / g.norm(dim=-1, keepdim=True)
+            guided.append(g)
+            scores.append(g @ t_n[q])
+    save_file({"input_ids": ids.numpy().astype(np.int64), "pixel_values": pixels.numpy(), "text_embeds": t_n.numpy(),
+               "image_embeds": plain.numpy(), "guided_image_embeds": torch.stack(guided).numpy(),
+               "guided_scores": torch.stack(scores).numpy()},
+              str(folder / "elipc_expected.safetensors"), metadata={**prov, "prompt_tokens": str(m)})
+    print("openclip elipc", torch.stack(scores))
+
 if __name__ == "__main__":
     what = sys.argv[1:] or ["clip", "tokenizer", "images", "resample", "optim", "siglip", "retrieval", "elip", "contrastive", "checkpoint", "capi", "jpeg"]
     if "clip" in what: gen_clip()
@@ -1071,5 +1270,6 @@ if __name__ == "__main__":
     if "checkpoint" in what: gen_checkpoint()
     if "capi" in what: gen_capi()
     if "jpeg" in what: gen_jpeg()
+    if "openclip" in what: gen_openclip()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()

@@ -184,7 +184,7 @@ CLIP_API const char *clip_status_string(int status);
 /* Model kinds (this enum only grows at the end). */
 enum { CLIP_MODEL_CLIP = 1, CLIP_MODEL_SIGLIP = 2 };
 
-/* The model kind: CLIP_MODEL_CLIP or CLIP_MODEL_SIGLIP (config.json's model_type). */
+/* The model kind: CLIP_MODEL_CLIP or CLIP_MODEL_SIGLIP (config.json's model_type; an open_clip folder is CLIP). */
 CLIP_API int  clip_model_kind(const clip_model *model, int32_t *out_kind);
 
 /* The joint embedding dimension `dim`: the floats per row of every encoder's

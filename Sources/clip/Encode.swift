@@ -81,7 +81,7 @@ struct Info: ParsableCommand {
 
     func run() throws {
         let family = try ModelFamilies.detect(directory: model)
-        let checkpoint = try Checkpoint(path: model)
+        let checkpoint = try family.checkpoint(directory: model)
         let dtypes = Set(checkpoint.keys.compactMap { checkpoint.entry($0)?.dtype.rawValue }).sorted()
         let count = checkpoint.keys.reduce(0) { $0 + (checkpoint.entry($1)?.shape.reduce(1, *) ?? 0) }
         let pipeline = try ImageTextPipeline(directory: model)
@@ -90,6 +90,7 @@ struct Info: ParsableCommand {
         switch proc.size {
         case let .shortestEdge(s): size = "shortest edge \(s)"
         case let .exact(h, w): size = "\(h)×\(w)"
+        case let .longestEdge(s): size = "longest edge \(s)"
         }
         var lines = ["model:      \(model)", "kind:       \(family.name)",
                      "parameters: \(count) (\(checkpoint.files.count) file(s), \(dtypes.joined(separator: ", ")))",

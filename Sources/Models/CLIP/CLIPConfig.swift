@@ -120,19 +120,24 @@ public struct CLIPConfig: Codable, Sendable, Equatable {
     public var visionConfig: CLIPVisionConfig
     public var projectionDim: Int
     public var logitScaleInitValue: Float
+    /// A learned logit bias (open_clip models trained with the sigmoid loss, `init_logit_bias`); nil for
+    /// transformers' CLIP, which has none. transformers keeps the key and ignores the weight.
+    public var logitBiasInitValue: Float?
 
     enum CodingKeys: String, CodingKey {
         case textConfig = "text_config", visionConfig = "vision_config"
         case projectionDim = "projection_dim", logitScaleInitValue = "logit_scale_init_value"
+        case logitBiasInitValue = "logit_bias_init_value"
         case modelType = "model_type"
     }
 
     public init(textConfig: CLIPTextConfig = CLIPTextConfig(), visionConfig: CLIPVisionConfig = CLIPVisionConfig(),
-                projectionDim: Int = 512, logitScaleInitValue: Float = 2.6592) {
+                projectionDim: Int = 512, logitScaleInitValue: Float = 2.6592, logitBiasInitValue: Float? = nil) {
         self.textConfig = textConfig
         self.visionConfig = visionConfig
         self.projectionDim = projectionDim
         self.logitScaleInitValue = logitScaleInitValue
+        self.logitBiasInitValue = logitBiasInitValue
     }
 
     public init(from decoder: Decoder) throws {
@@ -144,6 +149,7 @@ public struct CLIPConfig: Codable, Sendable, Equatable {
         visionConfig = try c.decode(CLIPVisionConfig.self, forKey: .visionConfig)
         projectionDim = try c.decodeIfPresent(Int.self, forKey: .projectionDim) ?? 512
         logitScaleInitValue = try c.decodeIfPresent(Float.self, forKey: .logitScaleInitValue) ?? 2.6592
+        logitBiasInitValue = try c.decodeIfPresent(Float.self, forKey: .logitBiasInitValue)
         guard projectionDim > 0 else {
             throw DecodingError.dataCorruptedError(forKey: .projectionDim, in: c, debugDescription: "must be positive")
         }
@@ -156,6 +162,7 @@ public struct CLIPConfig: Codable, Sendable, Equatable {
         try c.encode(visionConfig, forKey: .visionConfig)
         try c.encode(projectionDim, forKey: .projectionDim)
         try c.encode(logitScaleInitValue, forKey: .logitScaleInitValue)
+        try c.encodeIfPresent(logitBiasInitValue, forKey: .logitBiasInitValue)
     }
 
     /// Reads `config.json`.

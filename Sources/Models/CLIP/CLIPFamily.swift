@@ -54,7 +54,7 @@ extension CLIPModel: PromptGuidedModel {
     public static var family: any ModelFamily.Type { CLIPFamily.self }
 
     public func logitsPerImage(images: Tensor, texts: Tensor) -> Tensor {
-        images.matmul(texts.transposed()) * Foundation.exp(logitScale.value.item)
+        images.matmul(texts.transposed()) * Foundation.exp(logitScale.value.item) + (logitBias?.value.item ?? 0)
     }
     public var embeddingDim: Int { config.projectionDim }
     public var contextLength: Int { config.textConfig.maxPositionEmbeddings }
@@ -63,12 +63,17 @@ extension CLIPModel: PromptGuidedModel {
     public var logitScaleRange: ClosedRange<Float>? { 0...Float(Foundation.log(100.0)) }
 
     public var visionWidth: Int { config.visionConfig.hiddenSize }
-    /// InfoNCE (`clipContrastiveLoss`) of `exp(logit_scale)`-scaled cosines.
+    /// InfoNCE (`clipContrastiveLoss`) of `exp(logit_scale)`-scaled cosines; with a logit bias, the
+    /// sigmoid loss (open_clip's SigLipLoss) it was trained with.
     public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
-        clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp())
+        if let logitBias {
+            return sigmoidLoss(textEmbeds: textEmbeds, imageEmbeds: imageEmbeds, logitScale: logitScale, logitBias: logitBias)
+        }
+        return clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp())
     }
     public func queryLoss(scores: Variable, labels: [Int]) -> Variable {
-        (scores * logitScale.exp()).crossEntropy(labels: labels) * Float(labels.count)
+        if let logitBias { return sigmoidQueryLoss(scores: scores, labels: labels, logitScale: logitScale, logitBias: logitBias) }
+        return (scores * logitScale.exp()).crossEntropy(labels: labels) * Float(labels.count)
     }
     public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
         visualProjection(try visionModel.pooled(pixels, prompts: prompts))

@@ -7,7 +7,8 @@ import Tensor
 import Autograd
 import NN
 
-/// Keys: `text_model`, `vision_model`, `visual_projection`, `text_projection`, `logit_scale`.
+/// Keys: `text_model`, `vision_model`, `visual_projection`, `text_projection`, `logit_scale`, and
+/// `logit_bias` when the config has `logit_bias_init_value` (open_clip's sigmoid-loss models).
 public final class CLIPModel: Module {
     public let config: CLIPConfig
     public let textModel: CLIPTextTransformer
@@ -16,6 +17,8 @@ public final class CLIPModel: Module {
     public let textProjection: Linear
     /// log of the logit temperature (a scalar).
     public let logitScale: Variable
+    /// The logit bias (a scalar) of a model trained with the sigmoid loss; nil for CLIP's InfoNCE.
+    public let logitBias: Variable?
 
     public init(_ config: CLIPConfig) throws {
         self.config = config
@@ -24,12 +27,14 @@ public final class CLIPModel: Module {
         visualProjection = Linear(config.visionConfig.hiddenSize, config.projectionDim, bias: false)
         textProjection = Linear(config.textConfig.hiddenSize, config.projectionDim, bias: false)
         logitScale = Parameter.constant([], config.logitScaleInitValue)
+        logitBias = config.logitBiasInitValue.map { Parameter.constant([], $0) }
         super.init()
         register("text_model", textModel)
         register("vision_model", visionModel)
         register("visual_projection", visualProjection)
         register("text_projection", textProjection)
         register("logit_scale", logitScale)
+        if let logitBias { register("logit_bias", logitBias) }
     }
 
     /// Loads `config.json` and the weights (`model.safetensors` or shards) of a folder in HF layout.
@@ -52,7 +57,8 @@ public final class CLIPModel: Module {
     public func callAsFunction(ids: Indices, pixels: Variable, attentionMask: Tensor? = nil) throws -> ContrastiveOutput {
         let t = try textFeatures(ids, attentionMask: attentionMask).l2Normalized()
         let i = try imageFeatures(pixels).l2Normalized()
-        let logitsPerText = t.matmul(i.transposed()) * logitScale.exp()
+        var logitsPerText = t.matmul(i.transposed()) * logitScale.exp()
+        if let logitBias { logitsPerText = logitsPerText + logitBias }
         return ContrastiveOutput(textEmbeds: t, imageEmbeds: i, logitsPerText: logitsPerText)
     }
 }

@@ -27,16 +27,30 @@ public protocol ModelFamily {
     static func writeStandardTokenizerFiles(to directory: String) throws
     /// Lines describing the folder's towers and tokenizer (`clip info`).
     static func summary(directory: String) throws -> [String]
+    /// The file that holds the folder's configuration: `config.json` (Hugging Face layout), or another
+    /// name for a family read from another layout (open_clip: `open_clip_config.json`).
+    static var configFileName: String { get }
+    /// Reads the configuration, builds the model and loads the folder's weights.
+    static func load(directory: String) throws -> Model
+    /// The folder's weights.
+    static func checkpoint(directory: String) throws -> Checkpoint
 }
 
 extension ModelFamily {
     /// The family's name (its first `model_type`).
     public static var name: String { modelTypes[0] }
 
+    public static var configFileName: String { "config.json" }
+
     /// Reads `config.json`, builds the model and loads the folder's weights (`model.safetensors` or shards).
     public static func load(directory: String) throws -> Model {
         let config = try config(path: directory + "/config.json")
         return try loadWeights(directory) { try model(config) }
+    }
+
+    /// `model.safetensors` or the shards of `model.safetensors.index.json`.
+    public static func checkpoint(directory: String) throws -> Checkpoint {
+        try Checkpoint(path: directory)
     }
 
     /// The model, tokenizer and image processor of a folder.
@@ -52,7 +66,7 @@ extension ModelFamily {
 /// The registered families, looked up by config.json's `model_type`.
 public enum ModelFamilies {
     /// Every family this library reads.
-    public static let all: [any ModelFamily.Type] = [CLIPFamily.self, SiglipFamily.self]
+    public static let all: [any ModelFamily.Type] = [CLIPFamily.self, SiglipFamily.self, OpenCLIPFamily.self]
 
     /// The family that reads `modelType`, if any.
     public static func family(modelType: String) -> (any ModelFamily.Type)? {
@@ -62,11 +76,18 @@ public enum ModelFamilies {
     /// Every `model_type` some family reads.
     public static var modelTypes: [String] { all.flatMap { $0.modelTypes } }
 
-    /// The family named by `directory/config.json`'s `model_type`.
+    /// The family named by `directory/config.json`'s `model_type`; without a `config.json`, the family
+    /// whose own configuration file is there (an open_clip folder's `open_clip_config.json`).
     /// - Throws: `ClipError` (.io for an unreadable file, .format for bad JSON or no `model_type`,
     ///   .unsupported for a `model_type` no family reads, listing the known ones).
     public static func detect(directory: String) throws -> any ModelFamily.Type {
         let path = directory + "/config.json"
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: path), let other = all.first(where: {
+            $0.configFileName != "config.json" && fm.fileExists(atPath: directory + "/" + $0.configFileName)
+        }) {
+            return other
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ClipError.io("\(path): cannot read the file (is '\(directory)' a model folder?)")
         }

@@ -10,8 +10,8 @@ public enum ModelFolder {
     /// Writes `model` to `directory`. Everything goes to a temporary sibling folder first, which then
     /// replaces `directory` by rename, so a reader sees the old folder or the new one, never a mix.
     /// - Parameters:
-    ///   - tokenizerSource: a folder whose tokenizer files are copied; nil writes the family's standard
-    ///     tokenizer files (CLIP's vocabulary).
+    ///   - tokenizerSource: a folder whose tokenizer files are copied; nil, or a folder without any, writes
+    ///     the family's standard tokenizer files (CLIP's vocabulary).
     ///   - extra: more files to place in the folder (name → contents), e.g. trainer state.
     public static func write(_ model: any TwoTowerModel, processor: ImageProcessorConfig, tokenizerSource: String?,
                              to directory: String, metadata: [String: String] = [:],
@@ -33,10 +33,12 @@ public enum ModelFolder {
         try SafeTensors.write(model.stateDict().map { (name: $0.key, tensor: $0.tensor) },
                               metadata: metadata.merging(["format": "pt"]) { a, _ in a }, to: tmp + "/model.safetensors")
         try AtomicFile.write(processor.json(processorClass: model.family.imageProcessorClass), to: tmp + "/preprocessor_config.json")
-        if let source = tokenizerSource {
-            let files = ["vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                         "spiece.model", "added_tokens.json"]
-            for f in files where fm.fileExists(atPath: source + "/" + f) {
+        let tokenizerFiles = ["vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                              "spiece.model", "added_tokens.json"]
+        // A source without tokenizer files (an open_clip folder, a CLIP folder on the built-in vocabulary)
+        // gets the family's standard files, so transformers finds a tokenizer.
+        if let source = tokenizerSource, tokenizerFiles.contains(where: { fm.fileExists(atPath: source + "/" + $0) }) {
+            for f in tokenizerFiles where fm.fileExists(atPath: source + "/" + f) {
                 do { try fm.copyItem(atPath: source + "/" + f, toPath: tmp + "/" + f) } catch {
                     throw ClipError.io("\(source)/\(f): cannot copy into the checkpoint (\(error.localizedDescription))")
                 }

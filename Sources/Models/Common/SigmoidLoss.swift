@@ -19,3 +19,11 @@ public func sigmoidLoss(_ logitsPerText: Variable) -> Variable {
 public func sigmoidLoss(textEmbeds t: Variable, imageEmbeds i: Variable, logitScale: Variable, logitBias: Variable) -> Variable {
     sigmoidLoss(t.matmul(i.transposed()) * logitScale.exp() + logitBias)
 }
+
+/// ELIP's query loss for sigmoid-loss models, summed over queries: `−Σ log σ(z · (exp(s)·scores + b))`
+/// over `scores` `[q, n]`, with z = +1 at each row's label and −1 elsewhere.
+func sigmoidQueryLoss(scores: Variable, labels: [Int], logitScale: Variable, logitBias: Variable) -> Variable {
+    let z = Tensor.full(scores.shape, -1)
+    for (r, l) in labels.enumerated() { z[r, l] = 1 }
+    return ((scores * logitScale.exp() + logitBias) * Variable(z)).logSigmoid().sum() * -1
+}

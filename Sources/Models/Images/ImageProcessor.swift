@@ -1,5 +1,7 @@
 // Image preprocessing equal to transformers' CLIPImageProcessor (PIL backend)
-// and SiglipImageProcessor: resize, center crop, rescale, normalise.
+// and SiglipImageProcessor: resize, center crop, rescale, normalise; and to
+// open_clip's eval transform (torchvision's Resize and CenterCrop, open_clip's
+// ResizeKeepRatio and CenterCropOrPad).
 
 import Foundation
 import Tensor
@@ -11,13 +13,22 @@ public struct ImageProcessorConfig: Sendable, Equatable {
         case shortestEdge(Int)
         /// Squash to exactly height × width.
         case exact(height: Int, width: Int)
+        /// Scale so the longer side has this length, keeping the aspect ratio; both sides rounded half to
+        /// even (open_clip's `ResizeKeepRatio(longest=1)`, its `resize_mode: longest`).
+        case longestEdge(Int)
     }
+    /// Whose center crop to reproduce: transformers' (offset `(h − crop) // 2`, padding's odd pixel
+    /// before) or torchvision's (offset `round((h − crop) / 2)`, half to even; padding's odd pixel after).
+    public enum CropStyle: Sendable, Equatable { case transformers, torchvision }
     public var doResize = true
     public var size: Size = .shortestEdge(224)
     public var resample: ResampleFilter = .bicubic
     public var doCenterCrop = true
     public var cropHeight = 224
     public var cropWidth = 224
+    public var cropStyle: CropStyle = .transformers
+    /// The grey level of the padding where the crop is larger than the image (open_clip's `fill_color`).
+    public var fill: UInt8 = 0
     public var doRescale = true
     public var rescaleFactor = 1.0 / 255.0
     public var doNormalize = true
@@ -46,6 +57,7 @@ public struct ImageProcessorConfig: Sendable, Equatable {
         switch size {
         case .shortestEdge(let e): sizeText = "{\"shortest_edge\": \(e)}"
         case .exact(let h, let w): sizeText = "{\"height\": \(h), \"width\": \(w)}"
+        case .longestEdge(let e): sizeText = "{\"shortest_edge\": \(e)}"   // no equivalent there; see transformersEquivalent
         }
         func list(_ v: [Float]) -> String { "[" + v.map { "\(Double($0))" }.joined(separator: ", ") + "]" }
         return """
@@ -65,6 +77,26 @@ public struct ImageProcessorConfig: Sendable, Equatable {
         }
 
         """
+    }
+
+    /// The nearest settings transformers' image processors can express, and what differs from these:
+    /// a longest-edge resize becomes a shortest-edge one (with the same crop), torchvision's crop
+    /// offsets and a non-zero fill become transformers'.
+    public func transformersEquivalent() -> (config: ImageProcessorConfig, differences: [String]) {
+        var c = self, notes: [String] = []
+        if case let .longestEdge(s) = size {
+            c.size = .shortestEdge(s)
+            notes.append("resize to longest edge \(s) and pad becomes shortest edge \(s) and crop")
+        }
+        if cropStyle == .torchvision && doCenterCrop {
+            c.cropStyle = .transformers
+            notes.append("torchvision's center-crop offsets (round half to even) become transformers' (floor): at most one pixel apart")
+        }
+        if fill != 0 && doCenterCrop {
+            c.fill = 0
+            notes.append("padding grey level \(fill) becomes 0")
+        }
+        return (c, notes)
     }
 
     /// Reads `preprocessor_config.json`; absent keys keep the values of `defaults`.
@@ -158,26 +190,46 @@ public struct ImageProcessor: Sendable {
                 let short = min(img.width, img.height), long = max(img.width, img.height)
                 let newLong = Int(Double(s) * Double(long) / Double(short))
                 (h, w) = img.width <= img.height ? (newLong, s) : (s, newLong)
+            case let .longestEdge(s):
+                // open_clip's ResizeKeepRatio(longest=1): ratio = max(h, w) / s, sides round(side / ratio).
+                let ratio = max(Double(img.height) / Double(s), Double(img.width) / Double(s))
+                (h, w) = (max(1, Int((Double(img.height) / ratio).rounded(.toNearestOrEven))),
+                          max(1, Int((Double(img.width) / ratio).rounded(.toNearestOrEven))))
             }
             img = try img.resized(width: w, height: h, filter: config.resample)
         }
-        if config.doCenterCrop { img = try centerCrop(img, height: config.cropHeight, width: config.cropWidth) }
+        if config.doCenterCrop {
+            img = config.cropStyle == .transformers ? try centerCrop(img, height: config.cropHeight, width: config.cropWidth)
+                : try torchvisionCenterCrop(img, height: config.cropHeight, width: config.cropWidth)
+        }
         return img
+    }
+
+    /// torchvision's center_crop (and open_clip's center_crop_or_pad): pad with `fill` to at least the crop
+    /// (the odd pixel after), then crop at `round((size − crop) / 2)`, half to even.
+    func torchvisionCenterCrop(_ img: RGBImage, height ch: Int, width cw: Int) throws -> RGBImage {
+        func offset(_ size: Int, _ crop: Int) -> Int {
+            Int((Double(max(size, crop) - crop) / 2).rounded(.toNearestOrEven)) - max(crop - size, 0) / 2
+        }
+        return try window(img, row: offset(img.height, ch), column: offset(img.width, cw), height: ch, width: cw, fill: config.fill)
     }
 
     /// transformers' center_crop: the centred window, padded with zeros where the image is smaller.
     func centerCrop(_ img: RGBImage, height ch: Int, width cw: Int) throws -> RGBImage {
-        if img.width == cw && img.height == ch { return img }
-        let newH = max(ch, img.height), newW = max(cw, img.width)
-        let topPad = (newH - img.height + 1) / 2, leftPad = (newW - img.width + 1) / 2
         func floorHalf(_ v: Int) -> Int { v >= 0 ? v / 2 : -((-v + 1) / 2) }     // Python's v // 2
-        let top = floorHalf(img.height - ch) + topPad, left = floorHalf(img.width - cw) + leftPad
-        var out = [UInt8](repeating: 0, count: ch * cw * 3)
+        return try window(img, row: floorHalf(img.height - ch), column: floorHalf(img.width - cw), height: ch, width: cw, fill: 0)
+    }
+
+    /// The `height × width` window whose top-left pixel is the image's (`row`, `column`) (either may be
+    /// negative); pixels outside the image are `fill`.
+    private func window(_ img: RGBImage, row: Int, column: Int, height ch: Int, width cw: Int, fill: UInt8) throws -> RGBImage {
+        if img.width == cw && img.height == ch && row == 0 && column == 0 { return img }
+        var out = [UInt8](repeating: fill, count: ch * cw * 3)
         for y in 0..<ch {
-            let sy = top + y - topPad           // row in the original image
+            let sy = row + y
             guard sy >= 0 && sy < img.height else { continue }
             for x in 0..<cw {
-                let sx = left + x - leftPad
+                let sx = column + x
                 guard sx >= 0 && sx < img.width else { continue }
                 for c in 0..<3 { out[(y * cw + x) * 3 + c] = img.pixels[(sy * img.width + sx) * 3 + c] }
             }

@@ -72,9 +72,7 @@ extension SiglipModel: PromptGuidedModel {
         sigmoidLoss(textEmbeds: textEmbeds, imageEmbeds: imageEmbeds, logitScale: logitScale, logitBias: logitBias)
     }
     public func queryLoss(scores: Variable, labels: [Int]) -> Variable {
-        let z = Tensor.full(scores.shape, -1)
-        for (r, l) in labels.enumerated() { z[r, l] = 1 }
-        return ((scores * logitScale.exp() + logitBias) * Variable(z)).logSigmoid().sum() * -1
+        sigmoidQueryLoss(scores: scores, labels: labels, logitScale: logitScale, logitBias: logitBias)
     }
     public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
         try visionModel(pixels, prompts: prompts).pooled

@@ -26,13 +26,30 @@ enum TextCleaning {
     }
 
     /// open_clip's cleaning: HTML-unescape twice, NFC, whitespace runs to one
-    /// space, trim, lowercase (open_clip also runs ftfy first; that repair is not reproduced).
+    /// space, trim, lowercase as Python's `str.lower` (a final capital sigma becomes ς). open_clip also
+    /// runs ftfy first; that repair is not reproduced.
     static func openCLIP(_ text: String) -> [Unicode.Scalar] {
-        let unescaped = htmlUnescape(htmlUnescape(text))
+        let unescaped = finalSigmas(htmlUnescape(htmlUnescape(text)))
         var s = transformers(unescaped)
         while s.first == " " { s.removeFirst() }
         while s.last == " " { s.removeLast() }
         return s
+    }
+
+    /// Python's `str.lower` context rule: Σ after a cased letter (case-ignorable scalars skipped) and not
+    /// before one becomes ς, which lowercases to itself.
+    static func finalSigmas(_ text: String) -> String {
+        guard text.unicodeScalars.contains("\u{3A3}") else { return text }
+        var s = Array(text.unicodeScalars)
+        func cased(from i: Int, step: Int) -> Bool {
+            var j = i + step
+            while j >= 0 && j < s.count && s[j].properties.isCaseIgnorable { j += step }
+            return j >= 0 && j < s.count && s[j].properties.isCased
+        }
+        for i in s.indices where s[i] == "\u{3A3}" && cased(from: i, step: -1) && !cased(from: i, step: 1) {
+            s[i] = "\u{3C2}"
+        }
+        return String(String.UnicodeScalarView(s))
     }
 
     // MARK: - Pre-tokenisation
@@ -92,42 +109,57 @@ enum TextCleaning {
 
     // MARK: - HTML entities
 
-    static let entities: [String: String] = [
-        "amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'", "nbsp": "\u{a0}", "copy": "©", "reg": "®",
-        "trade": "™", "hellip": "…", "mdash": "—", "ndash": "–", "lsquo": "‘", "rsquo": "’", "ldquo": "“",
-        "rdquo": "”", "laquo": "«", "raquo": "»", "deg": "°", "middot": "·", "times": "×", "divide": "÷",
-        "euro": "€", "pound": "£", "yen": "¥", "cent": "¢", "sect": "§", "para": "¶", "bull": "•",
-        "eacute": "é", "egrave": "è", "agrave": "à", "aacute": "á", "ccedil": "ç", "ouml": "ö", "uuml": "ü",
-        "auml": "ä", "szlig": "ß", "ntilde": "ñ", "iexcl": "¡", "iquest": "¿", "shy": "\u{ad}",
-    ]
-
-    /// Python's `html.unescape` for numeric references and common named entities.
+    /// Python's `html.unescape`: every `&` that starts `#digits`, `#x hex digits` (`;` optional) or up to
+    /// 32 name characters (`;` optional) is replaced as HTML5 says: the name when known, else its longest
+    /// known prefix followed by the rest, else left as it is (tables in HTMLEntities.swift).
     static func htmlUnescape(_ text: String) -> String {
         guard text.contains("&") else { return text }
-        var out = ""
-        var rest = Substring(text)
-        while let amp = rest.firstIndex(of: "&") {
-            out += rest[..<amp]
-            let after = rest[rest.index(after: amp)...]
-            if let semi = after.prefix(32).firstIndex(of: ";") {
-                let name = String(after[..<semi])
-                var replacement: String?
-                if name.hasPrefix("#x") || name.hasPrefix("#X") {
-                    replacement = UInt32(name.dropFirst(2), radix: 16).flatMap(Unicode.Scalar.init).map { String($0) }
-                } else if name.hasPrefix("#") {
-                    replacement = UInt32(name.dropFirst()).flatMap(Unicode.Scalar.init).map { String($0) }
-                } else {
-                    replacement = entities[name]
-                }
-                if let r = replacement {
-                    out += r
-                    rest = after[after.index(after: semi)...]
-                    continue
-                }
-            }
-            out += "&"
-            rest = after
+        let s = Array(text.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        var i = 0
+        func isDigit(_ u: Unicode.Scalar, hex: Bool) -> Bool {
+            ("0"..."9").contains(u) || (hex && (("a"..."f").contains(u) || ("A"..."F").contains(u)))
         }
-        return out + rest
+        while i < s.count {
+            guard s[i] == "&", i + 1 < s.count else { out.append(s[i]); i += 1; continue }
+            if s[i + 1] == "#" {
+                let hex = i + 2 < s.count && (s[i + 2] == "x" || s[i + 2] == "X")
+                var j = i + (hex ? 3 : 2)
+                let digitsStart = j
+                while j < s.count && isDigit(s[j], hex: hex) { j += 1 }
+                guard j > digitsStart else { out.append("&"); i += 1; continue }
+                let digits = String(String.UnicodeScalarView(s[digitsStart..<j]))
+                if j < s.count && s[j] == ";" { j += 1 }
+                out.append(contentsOf: numericReference(digits, radix: hex ? 16 : 10).unicodeScalars)
+                i = j
+                continue
+            }
+            var j = i + 1
+            while j < s.count && j - i - 1 < 32 && !["\t", "\n", "\u{c}", " ", "<", "&", "#", ";"].contains(s[j]) { j += 1 }
+            guard j > i + 1 else { out.append("&"); i += 1; continue }
+            if j < s.count && s[j] == ";" { j += 1 }
+            let name = String(String.UnicodeScalarView(s[(i + 1)..<j]))
+            if let r = html5Entities[name] {
+                out.append(contentsOf: r.unicodeScalars)
+            } else if let x = stride(from: j - i - 2, through: 2, by: -1).first(where: {
+                html5Entities[String(String.UnicodeScalarView(s[(i + 1)..<(i + 1 + $0)]))] != nil
+            }) {
+                out.append(contentsOf: html5Entities[String(String.UnicodeScalarView(s[(i + 1)..<(i + 1 + x)]))]!.unicodeScalars)
+                out.append(contentsOf: s[(i + 1 + x)..<j])
+            } else {
+                out.append(contentsOf: s[i..<j])
+            }
+            i = j
+        }
+        return String(out)
+    }
+
+    /// One numeric reference's text, as Python's html.unescape gives it.
+    private static func numericReference(_ digits: String, radix: Int) -> String {
+        guard let n = UInt32(digits, radix: radix) else { return "\u{FFFD}" }     // beyond UInt32: beyond Unicode
+        if let r = htmlInvalidCharrefs[n] { return String(Unicode.Scalar(r).map(Character.init) ?? "\u{FFFD}") }
+        if (0xD800...0xDFFF).contains(n) || n > 0x10FFFF { return "\u{FFFD}" }
+        if htmlDroppedCodepoints.contains(n) { return "" }
+        return Unicode.Scalar(n).map { String($0) } ?? "\u{FFFD}"
     }
 }
