@@ -22,8 +22,9 @@ final class ProgressLine {
         self.done = done
     }
 
-    func tick(_ text: String = "") {
-        done += 1
+    /// Advances by `count` items (a batch of images at once, say).
+    func tick(_ text: String = "", count: Int = 1) {
+        done += count
         let now = Date()
         let elapsed = now.timeIntervalSince(start)
         let rate = Double(done - first) / max(elapsed, 1e-9)
