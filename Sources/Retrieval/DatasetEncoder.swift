@@ -48,6 +48,8 @@ public final class DatasetEncoder {
         public var decodeSeconds: Double = 0
         /// Seconds in the model (image and text towers).
         public var encodeSeconds: Double = 0
+
+        public init() {}
     }
 
     public let pipeline: ImageTextPipeline
