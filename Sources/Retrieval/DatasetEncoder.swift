@@ -77,7 +77,7 @@ public final class DatasetEncoder {
                         "texts": String(options.encodeTexts), "dim": String(pipeline.model.embeddingDim), "normalized": "true"]
         if FileManager.default.fileExists(atPath: folder + "/" + EmbeddingShards.settingsFile) {
             let old = try EmbeddingShards.settings(folder)
-            for key in ["source", "shard_size", "dtype", "texts", "dim"] where old[key] != settings[key] {
+            for key in ["model", "kind", "source", "shard_size", "dtype", "texts", "dim"] where old[key] != settings[key] {
                 throw ClipError(.invalidArgument, "\(folder): was started with \(key) \(old[key] ?? "(none)"), this run has \(settings[key]!); use the same settings to resume or another --out")
             }
         }

@@ -37,6 +37,13 @@ import Datasets
         }
     }
 
+    @Test func configKeyAndDefault() throws {
+        let yaml = "model_name: m\noutput_root: o\ndataset:\n  name: d\n"
+        #expect(try ELIPConfig.parse(yaml).pixelCacheMB == 1024)
+        #expect(try ELIPConfig.parse(yaml + "pixel_cache_mb: 0\n").pixelCacheMB == 0)
+        #expect(ClipError.kind { try ELIPConfig.parse(yaml + "pixel_cache_mb: -1\n") } == .invalidArgument)
+    }
+
     @Test func imagesBeyondTheBudgetStream() throws {
         let cache = PixelCache(budgetMB: 1)
         var loads = 0
