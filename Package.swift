@@ -99,7 +99,7 @@ let package = Package(
             name: "ModelBench", dependencies: ["Tensor", "Autograd", "NN", "Models"],
             path: "Benchmarks/ModelBench", exclude: ["tokenizer_ref.py"]),
         .executableTarget(
-            name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval"],
+            name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Models", "Datasets", "Retrieval"],
             path: "Benchmarks/SpeedBench"),
 
         // MARK: - Tests

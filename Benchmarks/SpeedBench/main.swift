@@ -7,8 +7,10 @@
 // --gemm-share (encode cases): also replays the GEMMs of one pass alone and prints their share of it.
 // --int16: linear layers at Precision.linear = .int16 (the opt-in quantised path).
 // --chunk N (elip-query-step): queries whose guided encodes run forward and backward together.
-// CASE: image-encode, text-encode, elip-step, elip-query-step, clip-step, rerank, mining, load, and precision
-// (int16 against float32 embeddings on the full towers).
+// CASE: image-encode, text-encode, elip-step, elip-query-step, clip-step, rerank, mining, load, precision
+// (int16 against float32 embeddings on the full towers), and encode-dataset (--images N synthetic JPEGs
+// of photo sizes → `clip encode-dataset`'s engine with --decode-threads N, against image-encode on the
+// same images preprocessed; prints the ratio and the share of time the encoder waited on decoding).
 // Output: one JSON line per measurement: what, batch, sec (median), per_s, peak_rss_mb, blas.
 
 import Dispatch
@@ -16,6 +18,7 @@ import Foundation
 import Autograd
 import Models
 import NN
+import Datasets
 import Retrieval
 import Tensor
 
@@ -26,9 +29,11 @@ var gemmShare = false
 var queries: Int?
 var textLength = 77
 var queryChunk: Int?
+var imageCount = 128
+var decodeThreads = 2
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--gemm-share] [--int16]")
+    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16]")
     exit(2)
 }
 args.removeFirst()
@@ -44,6 +49,8 @@ while !args.isEmpty {
     case ("--gallery", let n?): gallery = n
     case ("--queries", let n?): queries = n
     case ("--chunk", let n?) where n > 0: queryChunk = n
+    case ("--images", let n?) where n > 0: imageCount = n
+    case ("--decode-threads", let n?) where n > 0: decodeThreads = n
     case ("--length", let n?) where (2...77).contains(n): textLength = n
     default:
         print("SpeedBench: bad option \(a)")
@@ -223,6 +230,8 @@ case "load":
     }
     try JSONEncoder().encode(CLIPConfig.vitB32).write(to: URL(fileURLWithPath: dir + "/config.json"))
     emit("checkpoint_load_vitb32", batch: 1, sec: try timed { _ = try CLIPModel.load(directory: dir) })
+case "encode-dataset":
+    try encodeDatasetBench(images: imageCount, batch: batch ?? 32, decodeThreads: decodeThreads)
 default:
     print("SpeedBench: unknown case \(benchCase)")
     exit(2)

@@ -364,3 +364,44 @@ int cc_png_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height, uint8
     free(st);
     return CC_OK;
 }
+
+// MARK: - JPEG encoding (test and benchmark data)
+
+int cc_jpeg_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height, int quality,
+                       uint8_t **out, size_t *out_size) {
+    if (!rgb || !out || !out_size || width == 0 || height == 0 || width > 65500 || height > 65500) return CC_ERR_FORMAT;
+    struct jpeg_compress_struct cinfo;
+    jpeg_error_state jerr;
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&jerr.pub);
+    jerr.pub.error_exit = on_jpeg_error;
+    jerr.pub.output_message = on_jpeg_message;
+    jerr.error = NULL;
+    jerr.error_size = 0;
+    // Volatile: read after a possible longjmp.
+    unsigned char *volatile buf = NULL;
+    unsigned long size = 0;
+    if (setjmp(jerr.jump)) {
+        jpeg_destroy_compress(&cinfo);
+        free(buf);
+        return CC_ERR_OOM;
+    }
+    jpeg_create_compress(&cinfo);
+    jpeg_mem_dest(&cinfo, (unsigned char **)&buf, &size);
+    cinfo.image_width = width;
+    cinfo.image_height = height;
+    cinfo.input_components = 3;
+    cinfo.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality < 1 ? 1 : quality > 100 ? 100 : quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = (JSAMPROW)(rgb + (size_t)cinfo.next_scanline * width * 3);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    *out = buf;
+    *out_size = size;
+    return CC_OK;
+}

@@ -1,5 +1,5 @@
-// Embedding matrices with ids in safetensors files, so that encoding,
-// indexing, mining and evaluation can run as separate steps.
+// Embedding matrices with ids in safetensors files (or embedding shard folders), so that
+// encoding, indexing, mining and evaluation can run as separate steps.
 
 import Foundation
 import Tensor
@@ -40,9 +40,14 @@ public struct EmbeddingStore {
         try SafeTensors.write(payloads: payloads, metadata: metadata, to: path)
     }
 
-    /// Reads a store (the embeddings are memory-mapped).
+    /// Reads a store (the embeddings are memory-mapped), or the `modality` embeddings of an embedding
+    /// shard folder (`clip encode-dataset`'s output, see `EmbeddingShards.load`).
     /// - Throws: `ClipError` (.io for an unreadable file, .format for a file that is not a store).
-    public static func load(path: String) throws -> EmbeddingStore {
+    public static func load(path: String, modality: EmbeddingShards.Modality = .image) throws -> EmbeddingStore {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            return try EmbeddingShards.load(folder: path, modality: modality)
+        }
         let f = try SafeTensorsFile(path: path)
         guard f.entries["embeddings"] != nil, f.entries["ids"] != nil else {
             throw ClipError(.format, "\(path): not an embedding store (needs 'embeddings' and 'ids')")

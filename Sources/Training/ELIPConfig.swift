@@ -81,6 +81,9 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
     public var queryChunk: Int?
     public var rerankK = RerankK()
     public var evalSplit: Split?
+    /// Memory for preprocessed training images kept across epochs, in MiB (clipcore's key); images
+    /// beyond it are decoded again for every batch that needs them. 0 turns the cache off.
+    public var pixelCacheMB = 1024
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case modelName = "model_name", imgSize = "img_size", promptTokens = "prompt_tokens", mapperHidden = "mapper_hidden"
@@ -88,7 +91,7 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         case hardmineSubset = "hardmine_subset", batchSize = "batch_size", numWorkers = "num_workers", epochs, lr
         case weightDecay = "weight_decay", fp16, gradAccumSteps = "grad_accum_steps", rerankK = "rerank_k"
         case objective, queryChunk = "query_chunk"
-        case evalSplit = "eval_split"
+        case evalSplit = "eval_split", pixelCacheMB = "pixel_cache_mb"
     }
 
     public init(modelName: String, outputRoot: String, dataset: Split) {
@@ -124,10 +127,14 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         queryChunk = try c.decodeIfPresent(Int.self, forKey: .queryChunk)
         try c.decodeIfPresent(into: &rerankK, forKey: .rerankK)
         evalSplit = try c.decodeIfPresent(Split.self, forKey: .evalSplit)
+        try c.decodeIfPresent(into: &pixelCacheMB, forKey: .pixelCacheMB)
         for (key, v) in [(CodingKeys.promptTokens, promptTokens), (.mapperHidden, mapperHidden), (.imgSize, imgSize),
                          (.batchSize, batchSize), (.epochs, epochs), (.gradAccumSteps, gradAccumSteps),
                          (.queryChunk, queryChunk ?? 1)] where v <= 0 {
             throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be positive, got \(v)")
+        }
+        guard pixelCacheMB >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .pixelCacheMB, in: c, debugDescription: "must not be negative, got \(pixelCacheMB)")
         }
         guard lr > 0, weightDecay >= 0 else {
             throw DecodingError.dataCorruptedError(forKey: .lr, in: c, debugDescription: "lr must be positive and weight_decay not negative")

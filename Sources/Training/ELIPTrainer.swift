@@ -30,6 +30,8 @@ public final class ELIPTrainer {
     public let captions: [String]
     public let imagePaths: [String]
     public let imageOfCaption: [Int]
+    /// Preprocessed images kept across epochs (`pixel_cache_mb`).
+    public let pixelCache: PixelCache
     /// Normalised caption embeddings of the frozen model `[pairs, d]`.
     public let textEmbeds: Tensor
     let neighbours: HardNeighbours
@@ -68,8 +70,12 @@ public final class ELIPTrainer {
         // Mining: the frozen model's base image embeddings, the first hardmine_subset pairs.
         let usedImages = Array(Set(imageOfCaption)).sorted()
         let paths = dataset.items.map(\.image)
-        let images = try usedImages.map { try RGBImage(contentsOfFile: paths[$0]) }
-        let baseImages = try pipeline.encode(images: images)
+        pixelCache = PixelCache(budgetMB: config.pixelCacheMB)
+        let processor = pipeline.processor, cache = pixelCache
+        let baseImages = Tensor.concat(try stride(from: 0, to: usedImages.count, by: 32).map { start in
+            let chunk = Array(usedImages[start..<min(start + 32, usedImages.count)])
+            return try pipeline.encode(pixels: chunk.map { i in try cache.pixels(i) { try processor(try RGBImage(contentsOfFile: paths[i])) } })
+        }, axis: 0)
         var row = [Int](repeating: 0, count: paths.count)
         for (r, i) in usedImages.enumerated() { row[i] = r }
         miner = try HardNegativeMiner(imageOfText: pairs.map { row[$0.image] }, imageCount: usedImages.count)
@@ -103,8 +109,7 @@ public final class ELIPTrainer {
 
     /// One forward/backward on a batch of pairs; returns its loss (gradients accumulate).
     func lossAndBackward(_ pairs: [Int], scale: Float) throws -> Float {
-        let images = try pairs.map { try RGBImage(contentsOfFile: imagePaths[imageOfCaption[$0]]) }
-        let pixels = try pipeline.processor.batch(images)
+        let pixels = try pixelCache.batch(pairs.map { imageOfCaption[$0] }) { try pipeline.processor(try RGBImage(contentsOfFile: imagePaths[$0])) }
         let texts = textEmbeds.indexSelect(axis: 0, pairs)
         switch config.objective {
         case .query:

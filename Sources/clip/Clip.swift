@@ -15,7 +15,7 @@ struct Clip: ParsableCommand {
             backbones on the int16 kernel: faster, embeddings within cosine 0.9999 of float32; \
             default float32, transformers' numbers).
             """,
-        subcommands: [SelfCheck.self, Encode.self, Info.self, Convert.self, IndexCommand.self, Mine.self, EvalRetrieval.self, ELIPCommand.self, DataCommand.self, Train.self, Demo.self],
+        subcommands: [SelfCheck.self, Encode.self, EncodeDataset.self, Info.self, Convert.self, IndexCommand.self, Mine.self, EvalRetrieval.self, ELIPCommand.self, DataCommand.self, Train.self, Demo.self],
         defaultSubcommand: SelfCheck.self)
 
     /// Line-buffered output, so progress reaches logs and pipes as it happens. Usage, help and

@@ -7,6 +7,7 @@ import NN
 import Retrieval
 import Training
 import Datasets
+import Tensor
 
 struct ELIPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,9 +19,14 @@ struct ELIPCommand: ParsableCommand {
         @Option(help: "YAML config (seed 000's keys).") var config: String
         @Flag(help: "Continue from output_root/checkpoint_last.safetensors.") var resume = false
         @Option(help: "Write a checkpoint every N updates.") var checkpointEvery = 50
+        @Option(help: "MiB of preprocessed images kept across epochs (default: the config's pixel_cache_mb, 1024); 0: decode every batch.") var pixelCacheMb: Int?
 
         func run() throws {
-            let cfg = try ELIPConfig.load(path: config)
+            var cfg = try ELIPConfig.load(path: config)
+            if let pixelCacheMb {
+                guard pixelCacheMb >= 0 else { throw ClipError.invalidArgument("--pixel-cache-mb must not be negative") }
+                cfg.pixelCacheMB = pixelCacheMb
+            }
             let pipeline = try ImageTextPipeline(directory: cfg.modelName)
             let data = try ImageTextDataset(path: ImageTextDataset.manifest(cfg.dataset.name, split: cfg.dataset.split), imageColumn: cfg.dataset.imageColumn,
                                             textColumn: cfg.dataset.textColumn)

@@ -22,15 +22,18 @@ final class ProgressLine {
         self.done = done
     }
 
-    func tick(_ text: String = "") {
-        done += 1
+    /// Advances by `count` items (a batch of images at once, say).
+    func tick(_ text: String = "", count: Int = 1) {
+        done += count
         let now = Date()
         let elapsed = now.timeIntervalSince(start)
         let rate = Double(done - first) / max(elapsed, 1e-9)
         let eta = rate > 0 ? Double(max(total - done, 0)) / rate : 0
-        let line = String(format: "%@ %d/%d  %.2f %@/s  ETA %.0f s  %@", unit, done, total, rate, unit, eta, text)
+        let line = total > 0
+            ? String(format: "%@ %d/%d  %.2f %@/s  ETA %.0f s  %@", unit, done, total, rate, unit, eta, text)
+            : String(format: "%@ %d  %.2f %@/s  %@", unit, done, rate, unit, text)      // total unknown
         if terminal {
-            print("\r\u{1B}[K" + line, terminator: done >= total ? "\n" : "")
+            print("\r\u{1B}[K" + line, terminator: total > 0 && done >= total ? "\n" : "")
             fflush(stdout)
         } else if done >= total || now.timeIntervalSince(lastPrint) >= interval {
             print(line)
@@ -40,7 +43,7 @@ final class ProgressLine {
 
     /// Ends a terminal line early (before printing anything else).
     func finish() {
-        if terminal && done < total { print("") }
+        if terminal && (done < total || total <= 0) { print("") }
     }
 }
 

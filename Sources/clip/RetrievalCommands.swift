@@ -6,6 +6,8 @@ import NN
 import Retrieval
 import Tensor
 
+extension EmbeddingShards.Modality: ExpressibleByArgument {}
+
 struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "index", abstract: "Build or search a FAISS index over stored embeddings.",
@@ -13,7 +15,8 @@ struct IndexCommand: ParsableCommand {
 
     struct Build: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Index the embeddings of a store (clip encode --out-images).")
-        @Option(help: "Embedding store (.safetensors).") var embeddings: String
+        @Option(help: "Embedding store (.safetensors) or embedding shard folder (clip encode-dataset).") var embeddings: String
+        @Option(help: "Which embeddings of a shard folder: image or text.") var modality: EmbeddingShards.Modality = .image
         @Option(help: "Where to write the index.") var out: String
         @Option(help: "faiss index_factory description: Flat, HNSW32, IVF1024,Flat, IVF1024,PQ64, …") var factory = "Flat"
         @Option(help: "ip (inner product) or l2.") var metric = "ip"
@@ -22,7 +25,7 @@ struct IndexCommand: ParsableCommand {
 
         func run() throws {
             guard let m = IndexMetric(rawValue: metric) else { throw ClipError.invalidArgument("--metric must be ip or l2") }
-            let store = try EmbeddingStore.load(path: embeddings)
+            let store = try EmbeddingStore.load(path: embeddings, modality: modality)
             let index = try VectorIndex(dimension: store.dimension, factory: factory, metric: m)
             if let efConstruction { try index.setParameter("efConstruction", efConstruction) }
             if !index.isTrained {
@@ -38,8 +41,9 @@ struct IndexCommand: ParsableCommand {
     struct Search: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Search an index with stored query embeddings; prints JSON.")
         @Option(help: "Index file (clip index build).") var index: String
-        @Option(help: "Query embedding store.") var queries: String
-        @Option(help: "Embedding store the index was built from, to report its ids instead of row numbers.") var gallery: String?
+        @Option(help: "Query embedding store, or shard folder (its text embeddings unless --query-modality image).") var queries: String
+        @Option(help: "Which embeddings of a query shard folder: text or image.") var queryModality: EmbeddingShards.Modality = .text
+        @Option(help: "Embedding store (or shard folder, its image embeddings) the index was built from, to report its ids instead of row numbers.") var gallery: String?
         @Option(name: .short, help: "Results per query.") var k = 10
         @Option(help: "HNSW search beam.") var efSearch: Int?
         @Option(help: "IVF lists to visit.") var nprobe: Int?
@@ -48,8 +52,8 @@ struct IndexCommand: ParsableCommand {
             let ix = try VectorIndex.read(from: index)
             if let efSearch { try ix.setParameter("efSearch", efSearch) }
             if let nprobe { try ix.setParameter("nprobe", nprobe) }
-            let q = try EmbeddingStore.load(path: queries)
-            let ids = try gallery.map { try EmbeddingStore.load(path: $0).ids }
+            let q = try EmbeddingStore.load(path: queries, modality: queryModality)
+            let ids = try gallery.map { try EmbeddingStore.load(path: $0, modality: .image).ids }
             let r = try ix.search(q.embeddings, k: k)
             var rows: [String] = []
             for i in 0..<q.count {
@@ -69,8 +73,8 @@ struct IndexCommand: ParsableCommand {
 struct Mine: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Global hard-negative mining, text→image, and one epoch of batches built around hard neighbours.")
-    @Option(help: "Caption embedding store (with image_ids, or row-aligned with the images).") var texts: String
-    @Option(help: "Image embedding store.") var images: String
+    @Option(help: "Caption embedding store (with image_ids, or row-aligned with the images), or shard folder.") var texts: String
+    @Option(help: "Image embedding store, or shard folder.") var images: String
     @Option(name: .short, help: "Hard images per caption.") var k = 16
     @Option(help: "Pairs per batch.") var batchSize = 40
     @Option(help: "Seed of the batch order.") var seed: UInt64 = 0
@@ -78,7 +82,7 @@ struct Mine: ParsableCommand {
     @Option(help: "Where to write the JSON (neighbours and batches of caption ids).") var out: String
 
     func run() throws {
-        let t = try EmbeddingStore.load(path: texts), im = try EmbeddingStore.load(path: images)
+        let t = try EmbeddingStore.load(path: texts, modality: .text), im = try EmbeddingStore.load(path: images, modality: .image)
         let pairing = try EmbeddingStore.pairing(texts: t, images: im)
         let miner = try HardNegativeMiner(imageOfText: pairing, imageCount: im.count)
         let gallery: MiningGallery = try index.map { .index(try VectorIndex.read(from: $0)) } ?? .exact(im.embeddings)
@@ -99,15 +103,15 @@ struct EvalRetrieval: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval-retrieval",
         abstract: "Recall@K, MRR, nDCG@10, MedR, MeanR and average best cosine, COCO-aware, as test_metric.json.")
-    @Option(help: "Caption embedding store.") var texts: String
-    @Option(help: "Image embedding store.") var images: String
+    @Option(help: "Caption embedding store, or shard folder (clip encode-dataset --texts).") var texts: String
+    @Option(help: "Image embedding store, or shard folder.") var images: String
     @Option(help: "Recall cut-offs, comma-separated.") var ks = "1,5,10,50"
     @Option(help: "Also write the JSON to this file.") var out: String?
 
     func run() throws {
         let cutoffs = ks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !cutoffs.isEmpty, cutoffs.allSatisfy({ $0 > 0 }) else { throw ClipError.invalidArgument("--ks must list positive integers") }
-        let t = try EmbeddingStore.load(path: texts), im = try EmbeddingStore.load(path: images)
+        let t = try EmbeddingStore.load(path: texts, modality: .text), im = try EmbeddingStore.load(path: images, modality: .image)
         let m = try RetrievalEvaluator.metrics(texts: t.embeddings, images: im.embeddings,
                                                imageOfText: try EmbeddingStore.pairing(texts: t, images: im), ks: cutoffs)
         let json = try m.json()

@@ -56,6 +56,11 @@ int cc_gunzip(const uint8_t *data, size_t size, uint8_t **out, size_t *out_size)
 /// buffer (free with cc_free). Returns CC_OK, CC_ERR_TOO_LARGE or CC_ERR_OOM.
 int cc_png_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height, uint8_t **out, size_t *out_size);
 
+/// Encodes 8-bit RGB pixels as a baseline 4:2:0 JPEG of `quality` (1–100) in a malloc'ed buffer
+/// (free with cc_free): test and benchmark data. Returns CC_OK, CC_ERR_FORMAT or CC_ERR_OOM.
+int cc_jpeg_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height, int quality,
+                       uint8_t **out, size_t *out_size);
+
 void cc_free(void *p);
 
 /// open_clip's bpe_simple_vocab_16e6.txt.gz (MIT licence, see resources/LICENSE-open_clip).

@@ -116,6 +116,18 @@ extension RGBImage {
         return Array(UnsafeBufferPointer(start: out, count: size))
     }
 
+    /// The image encoded as a baseline JPEG of `quality` (1–100), for test and benchmark data.
+    public func jpegData(quality: Int = 90) throws -> [UInt8] {
+        var out: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        let status = pixels.withUnsafeBufferPointer {
+            cc_jpeg_encode_rgb($0.baseAddress, UInt32(width), UInt32(height), Int32(quality), &out, &size)
+        }
+        guard status == 0, let out else { throw ClipError.internal("image: cannot encode \(width)×\(height) as JPEG (status \(status))") }
+        defer { cc_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: size))
+    }
+
     /// Writes the image as a PNG file, atomically (`AtomicFile`: a temporary file renamed into place).
     public func writePNG(to path: String) throws {
         try AtomicFile.write(Data(try pngData()), to: path)

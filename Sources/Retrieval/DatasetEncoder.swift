@@ -1,0 +1,162 @@
+// The engine of `clip encode-dataset`: streams an ImageTextSource through a model, decoding and
+// preprocessing images on worker threads (OrderedPrefetcher) while the model encodes earlier
+// batches, and writes EmbeddingShards; a rerun continues at the first unfinished shard.
+
+import Foundation
+import Dispatch
+import Tensor
+import NN
+import Models
+import Datasets
+
+/// Encodes a dataset into an embedding shard folder (`EmbeddingShards`).
+public final class DatasetEncoder {
+    public struct Options: Sendable {
+        /// Source records per shard.
+        public var shardSize = 10_000
+        /// Images per encoder batch (a batch never spans two shards, so a resumed run computes the
+        /// same batches as an uninterrupted one).
+        public var batchSize = 32
+        public var dtype = NPY.DType.float16
+        /// Also encode every caption (`text_emb_*.npy`).
+        public var encodeTexts = false
+        /// Threads decoding and preprocessing images.
+        public var decodeThreads = 2
+        /// Images decoded ahead of the encoder (default: two batches).
+        public var queueDepth: Int?
+        /// Skip (and count) images that cannot be read or decoded instead of failing.
+        public var skipBad = false
+
+        public init() {}
+    }
+
+    /// Counters and timings of a run.
+    public struct Stats: Sendable {
+        /// Source records read in this run (not counting the finished shards skipped on resume).
+        public var records = 0
+        public var images = 0
+        public var texts = 0
+        public var skippedBad = 0
+        /// Shards found complete when the run started, and shards written by it.
+        public var shardsResumed = 0
+        public var shardsWritten = 0
+        /// Wall-clock seconds of the run.
+        public var seconds: Double = 0
+        /// Seconds the encoder waited for decoded images (the part of decoding not overlapped).
+        public var waitSeconds: Double = 0
+        /// Seconds spent decoding and preprocessing, summed over the decode threads.
+        public var decodeSeconds: Double = 0
+        /// Seconds in the model (image and text towers).
+        public var encodeSeconds: Double = 0
+
+        public init() {}
+    }
+
+    public let pipeline: ImageTextPipeline
+    public let options: Options
+
+    public init(pipeline: ImageTextPipeline, options: Options = Options()) {
+        self.pipeline = pipeline
+        self.options = options
+    }
+
+    /// Encodes `source` into `folder`, continuing after its complete shards. `progress` is called
+    /// after every batch.
+    /// - Throws: `ClipError` for unreadable input (unless `skipBad`), a folder started with other
+    ///   settings, or a write that fails.
+    @discardableResult
+    public func run(source: any ImageTextSource, to folder: String, progress: (Stats) -> Void = { _ in }) throws -> Stats {
+        guard options.shardSize > 0, options.batchSize > 0, options.decodeThreads > 0 else {
+            throw ClipError(.invalidArgument, "encode-dataset: shard size, batch size and decode threads must be positive")
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        ModelFolder.removeStaleTemporaries(in: folder)
+        let settings = ["model": pipeline.directory, "kind": pipeline.kind, "source": source.description,
+                        "shard_size": String(options.shardSize), "dtype": options.dtype.rawValue,
+                        "texts": String(options.encodeTexts), "dim": String(pipeline.model.embeddingDim), "normalized": "true"]
+        if FileManager.default.fileExists(atPath: folder + "/" + EmbeddingShards.settingsFile) {
+            let old = try EmbeddingShards.settings(folder)
+            for key in ["model", "kind", "source", "shard_size", "dtype", "texts", "dim"] where old[key] != settings[key] {
+                throw ClipError(.invalidArgument, "\(folder): was started with \(key) \(old[key] ?? "(none)"), this run has \(settings[key]!); use the same settings to resume or another --out")
+            }
+        }
+        try EmbeddingShards.writeSettings(settings, to: folder)
+
+        var stats = Stats()
+        stats.shardsResumed = EmbeddingShards.completeShards(in: folder)
+        var reader = try source.makeReader()
+        for _ in 0..<(stats.shardsResumed * options.shardSize) {
+            if try reader.next() == nil { break }
+        }
+
+        let processor = pipeline.processor
+        let prefetcher = OrderedPrefetcher<ImageTextRecord, (ImageTextRecord, Tensor)>(
+            threads: options.decodeThreads, capacity: options.queueDepth ?? 2 * options.batchSize,
+            source: { try reader.next() },
+            transform: { record in (record, try processor(try record.image.decode())) })
+        defer { prefetcher.stop() }
+        func finishStats() {
+            stats.waitSeconds = prefetcher.waitSeconds
+            stats.decodeSeconds = prefetcher.transformSeconds
+            stats.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+
+        var shard = stats.shardsResumed
+        var id = Int64(shard * options.shardSize)
+        while true {
+            var records: [EmbeddingShards.Record] = [], imageParts: [Tensor] = [], textParts: [Tensor] = []
+            var batch: [(record: EmbeddingShards.Record, pixels: Tensor)] = []
+            func flush() throws {
+                guard !batch.isEmpty else { return }
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                imageParts.append(try pipeline.encode(pixels: batch.map(\.pixels), batchSize: batch.count))
+                if options.encodeTexts {
+                    let captions = batch.flatMap(\.record.captions)
+                    if !captions.isEmpty { textParts.append(try pipeline.encode(texts: captions)) }
+                    stats.texts += captions.count
+                }
+                stats.encodeSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                records += batch.map(\.record)
+                stats.images += batch.count
+                batch.removeAll(keepingCapacity: true)
+                finishStats()
+                progress(stats)
+            }
+            var inShard = 0
+            while inShard < options.shardSize, let result = try prefetcher.next() {
+                inShard += 1
+                stats.records += 1
+                defer { id += 1 }
+                switch result {
+                case .success(let (record, pixels)):
+                    batch.append((EmbeddingShards.Record(id: id, key: record.key, image: record.image.name, captions: record.captions), pixels))
+                    if batch.count == options.batchSize { try flush() }
+                case .failure(let error):
+                    guard options.skipBad else { throw error }
+                    stats.skippedBad += 1
+                }
+            }
+            try flush()
+            guard inShard > 0 else { break }
+            try writeShard(shard, folder: folder, records: records, images: imageParts, texts: textParts)
+            stats.shardsWritten += 1
+            shard += 1
+            if inShard < options.shardSize { break }
+        }
+        finishStats()
+        return stats
+    }
+
+    /// Writes one shard: embeddings first, the metadata (the shard's completion mark) last.
+    private func writeShard(_ shard: Int, folder: String, records: [EmbeddingShards.Record], images: [Tensor], texts: [Tensor]) throws {
+        let d = pipeline.model.embeddingDim
+        func matrix(_ parts: [Tensor]) -> Tensor { parts.isEmpty ? Tensor.zeros([0, d]) : Tensor.concat(parts, axis: 0) }
+        try NPY.write(matrix(images), dtype: options.dtype, to: EmbeddingShards.embeddingsPath(folder, shard: shard, .image))
+        if options.encodeTexts {
+            try NPY.write(matrix(texts), dtype: options.dtype, to: EmbeddingShards.embeddingsPath(folder, shard: shard, .text))
+        }
+        let lines = records.map { $0.jsonLine + "\n" }.joined()
+        try AtomicFile.write(lines, to: EmbeddingShards.metadataPath(folder, shard: shard))
+    }
+}

@@ -1,0 +1,48 @@
+// Preprocessed images kept in memory up to a budget, so a trainer decodes each image once per run
+// instead of once per epoch; images beyond the budget are decoded again whenever a batch needs them.
+
+import Foundation
+import Tensor
+
+/// Preprocessed images `[3, H, W]` by image index, filled first come first kept until `budgetBytes`
+/// is used (no eviction: the images that fit stay, the rest stream). A hit returns the very tensor
+/// that was computed, so results are bit-identical with and without the cache.
+public final class PixelCache {
+    public let budgetBytes: Int
+    private var cached: [Int: Tensor] = [:]
+    public private(set) var usedBytes = 0
+    /// Lookups served from memory, and images decoded.
+    public private(set) var hits = 0, misses = 0
+
+    /// A cache of at most `budgetMB` MiB (0: no caching).
+    public init(budgetMB: Int) { budgetBytes = max(0, budgetMB) << 20 }
+
+    public var count: Int { cached.count }
+
+    /// Image `index`'s pixels: from the cache, or from `load` (kept when it fits in the budget).
+    public func pixels(_ index: Int, load: () throws -> Tensor) rethrows -> Tensor {
+        if let t = cached[index] {
+            hits += 1
+            return t
+        }
+        let t = try load()
+        misses += 1
+        let bytes = t.count * MemoryLayout<Float>.stride
+        if usedBytes + bytes <= budgetBytes {
+            cached[index] = t
+            usedBytes += bytes
+        }
+        return t
+    }
+
+    /// A batch `[n, 3, H, W]` of images `indices` (as `ImageProcessor.batch` stacks them).
+    /// - Throws: what `load` throws, or `ClipError.shape` when the images differ in size.
+    public func batch(_ indices: [Int], load: (Int) throws -> Tensor) throws -> Tensor {
+        let parts = try indices.map { i in try pixels(i) { try load(i) } }
+        guard let first = parts.first else { throw ClipError.invalidArgument("pixel cache: no images") }
+        guard parts.allSatisfy({ $0.shape == first.shape }) else {
+            throw ClipError.shape("image processor: images came out in different sizes; configure a crop or a fixed size")
+        }
+        return Tensor.stack(parts, axis: 0)
+    }
+}
