@@ -28,7 +28,10 @@ public final class ELIPTrainer {
     public let mapper: ELIPMapper
     public let optimizer: AdamW
     public let captions: [String]
+    /// The dataset's images by index: paths, or `shard.tar:key.jpg` names of tar members.
     public let imagePaths: [String]
+    /// The dataset's images by index, as they are loaded.
+    public let images: [ImageRef]
     public let imageOfCaption: [Int]
     /// Normalised caption embeddings of the frozen model `[pairs, d]`.
     public let textEmbeds: Tensor
@@ -57,6 +60,8 @@ public final class ELIPTrainer {
         captions = pairs.map(\.caption)
         imageOfCaption = pairs.map(\.image)
         imagePaths = dataset.items.map(\.image)
+        let refs = dataset.items.map(\.ref)
+        images = refs
         let seed = UInt64(truncatingIfNeeded: config.seed)
         let (textDim, visionDim) = (guided.embeddingDim, guided.visionWidth)
         let (hidden, tokens) = (config.mapperHidden, config.promptTokens)
@@ -67,10 +72,8 @@ public final class ELIPTrainer {
         textEmbeds = try pipeline.encode(texts: captions)
         // Mining: the frozen model's base image embeddings, the first hardmine_subset pairs.
         let usedImages = Array(Set(imageOfCaption)).sorted()
-        let paths = dataset.items.map(\.image)
-        let images = try usedImages.map { try RGBImage(contentsOfFile: paths[$0]) }
-        let baseImages = try pipeline.encode(images: images)
-        var row = [Int](repeating: 0, count: paths.count)
+        let baseImages = try pipeline.encode(images: try usedImages.map { try refs[$0].decode() })
+        var row = [Int](repeating: 0, count: refs.count)
         for (r, i) in usedImages.enumerated() { row[i] = r }
         miner = try HardNegativeMiner(imageOfText: pairs.map { row[$0.image] }, imageCount: usedImages.count)
         let subset = min(config.hardmineSubset ?? pairs.count, pairs.count)
@@ -103,8 +106,7 @@ public final class ELIPTrainer {
 
     /// One forward/backward on a batch of pairs; returns its loss (gradients accumulate).
     func lossAndBackward(_ pairs: [Int], scale: Float) throws -> Float {
-        let images = try pairs.map { try RGBImage(contentsOfFile: imagePaths[imageOfCaption[$0]]) }
-        let pixels = try pipeline.processor.batch(images)
+        let pixels = try pipeline.processor.batch(try pairs.map { try images[imageOfCaption[$0]].decode() })
         let texts = textEmbeds.indexSelect(axis: 0, pairs)
         switch config.objective {
         case .query:
