@@ -9,6 +9,8 @@ import Tensor
 struct TarMembers {
     let file: ByteFile
     private var finished = false
+    /// The name of the member last started (the one being read when a read fails).
+    private(set) var current: String?
 
     struct Member {
         var name: String
@@ -37,18 +39,20 @@ struct TarMembers {
             let type = header[156]
             let name = longName ?? Self.name(header)
             longName = nil
+            current = name
             let padded = (size + 511) / 512 * 512
             func body() throws -> [UInt8] {
                 let data = try file.read(size)
                 guard data.count == size else { throw truncated(name, offset, need: size, got: data.count) }
-                _ = try file.skip(padded - size)          // a missing final padding is harmless
+                let pad = try file.skip(padded - size)
+                guard pad == padded - size else { throw truncated(name, offset, need: padded, got: size + pad) }
                 return data
             }
             switch type {
             case UInt8(ascii: "0"), 0, UInt8(ascii: "7"):
                 if wanted(name) { return Member(name: name, offset: offset, data: try body()) }
                 let skipped = try file.skip(padded)
-                guard skipped >= size else { throw truncated(name, offset, need: size, got: skipped) }
+                guard skipped == padded else { throw truncated(name, offset, need: padded, got: skipped) }
                 return Member(name: name, offset: offset, data: [])
             case UInt8(ascii: "L"):
                 longName = String(decoding: try body().prefix { $0 != 0 }, as: UTF8.self)
@@ -56,7 +60,7 @@ struct TarMembers {
                 if let path = Self.paxPath(try body()) { longName = path }
             default:                                                         // folders, links, `g`, `K`, devices
                 let skipped = try file.skip(padded)
-                guard skipped >= size else { throw truncated("entry", offset, need: size, got: skipped) }
+                guard skipped == padded else { throw truncated("entry", offset, need: padded, got: skipped) }
             }
         }
         return nil

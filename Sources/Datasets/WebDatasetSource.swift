@@ -64,6 +64,8 @@ public struct WebDatasetSource: ImageTextSource {
         var members: TarMembers?
         /// A member read ahead: the first of the next sample.
         var pending: (key: String, ext: String, member: TarMembers.Member)?
+        /// A shard's read failure, reported after the complete sample read before it.
+        var failure: ClipError?
         var skipped: [String: Int] { policy.counts }
 
         init(source: WebDatasetSource, policy: BadInputPolicy) {
@@ -93,6 +95,10 @@ public struct WebDatasetSource: ImageTextSource {
 
         mutating func next() throws -> ImageTextRecord? {
             while true {
+                if let e = failure {
+                    failure = nil
+                    try policy.reject(.truncatedTar, e)
+                }
                 if members == nil, try !openNextShard() { return nil }
                 let shard = source.shards[shardIndex]
                 var group: [String: [UInt8]] = [:]
@@ -109,8 +115,13 @@ public struct WebDatasetSource: ImageTextSource {
                         group[ext] = m.data
                     }
                 } catch let e as ClipError {
-                    members = nil                                  // the rest of this shard is lost
-                    try policy.reject(.truncatedTar, e)
+                    // The rest of this shard is lost; the sample before the broken member is whole
+                    // unless that member was its own.
+                    let broken = members?.current.flatMap(WebDatasetSource.split)?.key
+                    members = nil
+                    failure = e
+                    guard let key, broken != key else { continue }
+                    if let record = try sample(key, group, shard: shard, offset: start) { return record }
                     continue
                 }
                 if pending == nil { members = nil }                // the shard is done
