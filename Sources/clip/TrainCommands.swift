@@ -12,7 +12,7 @@ extension ELIPObjectiveKind: ExpressibleByArgument {}
 
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "data", abstract: "Generate datasets.", subcommands: [Synth.self])
+        commandName: "data", abstract: "Generate and inspect datasets.", subcommands: [Synth.self, Inspect.self])
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
