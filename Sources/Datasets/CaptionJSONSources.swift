@@ -49,6 +49,33 @@ struct AnnotationDocument {
     }
 }
 
+/// One record per entry of an annotation file's `images` array, located `file: images[i]`; `record`
+/// makes it, or returns nil for an entry filtered out or skipped (after counting it).
+struct ImageEntryReader: ImageTextReader {
+    let doc: AnnotationDocument
+    let images: [[String: Any]]
+    var policy: BadInputPolicy
+    let record: (_ entry: [String: Any], _ here: String, _ policy: inout BadInputPolicy) throws -> ImageTextRecord?
+    var index = 0
+    var skipped: [String: Int] { policy.counts }
+
+    init(doc: AnnotationDocument, images: [[String: Any]], policy: BadInputPolicy,
+         record: @escaping (_ entry: [String: Any], _ here: String, _ policy: inout BadInputPolicy) throws -> ImageTextRecord?) {
+        self.doc = doc
+        self.images = images
+        self.policy = policy
+        self.record = record
+    }
+
+    mutating func next() throws -> ImageTextRecord? {
+        while index < images.count {
+            defer { index += 1 }
+            if let r = try record(images[index], "\(doc.path): images[\(index)]", &policy) { return r }
+        }
+        return nil
+    }
+}
+
 /// Karpathy's split files (`dataset_coco.json`, `dataset_flickr30k.json`, `dataset_flickr8k.json`):
 /// `images[]` with `filepath` (COCO only), `filename`, `split` and `sentences[].raw`. Images are
 /// `imageRoot/filepath/filename`, `imageRoot` defaulting to the file's folder.
@@ -75,42 +102,30 @@ public struct KarpathySource: ImageTextSource {
 
     public func makeReader() throws -> any ImageTextReader {
         let doc = try AnnotationDocument(path: path, skipBad: skipBad)
-        return Reader(source: self, doc: doc, images: try doc.array("images", layout: "Karpathy split"),
-                      policy: BadInputPolicy(skipBad: skipBad))
+        return ImageEntryReader(doc: doc, images: try doc.array("images", layout: "Karpathy split"),
+                                policy: BadInputPolicy(skipBad: skipBad)) { entry, here, policy in
+            try record(entry, here, doc, &policy)
+        }
     }
 
-    struct Reader: ImageTextReader {
-        let source: KarpathySource
-        let doc: AnnotationDocument
-        let images: [[String: Any]]
-        var policy: BadInputPolicy
-        var index = 0
-        var skipped: [String: Int] { policy.counts }
-
-        mutating func next() throws -> ImageTextRecord? {
-            while index < images.count {
-                defer { index += 1 }
-                let entry = images[index]
-                let here = "\(source.path): images[\(index)]"
-                if !source.splits.isEmpty, !source.splits.contains(entry["split"] as? String ?? "") { continue }
-                guard let name = entry["filename"] as? String, !name.isEmpty else {
-                    try policy.reject(.malformedRow, .format("\(here): 'filename' missing"))
-                    continue
-                }
-                let sentences = entry["sentences"] as? [[String: Any]] ?? []
-                let captions = sentences.compactMap { $0["raw"] as? String }
-                guard captions.count == sentences.count else {
-                    try policy.reject(.malformedRow, .format("\(here): a sentence has no 'raw' string"))
-                    continue
-                }
-                guard try doc.accept(captions, at: here, policy: &policy) else { continue }
-                let folder = (entry["filepath"] as? String).map { source.imageRoot + "/" + $0 } ?? source.imageRoot
-                let file = RecordCheck.resolve(name, against: folder)
-                guard try policy.accept(imageFile: file, check: source.checkImages, at: here) else { continue }
-                return ImageTextRecord(key: file, image: .file(file), captions: captions, location: here)
-            }
+    private func record(_ entry: [String: Any], _ here: String, _ doc: AnnotationDocument,
+                        _ policy: inout BadInputPolicy) throws -> ImageTextRecord? {
+        if !splits.isEmpty, !splits.contains(entry["split"] as? String ?? "") { return nil }
+        guard let name = entry["filename"] as? String, !name.isEmpty else {
+            try policy.reject(.malformedRow, .format("\(here): 'filename' missing"))
             return nil
         }
+        let sentences = entry["sentences"] as? [[String: Any]] ?? []
+        let captions = sentences.compactMap { $0["raw"] as? String }
+        guard captions.count == sentences.count else {
+            try policy.reject(.malformedRow, .format("\(here): a sentence has no 'raw' string"))
+            return nil
+        }
+        guard try doc.accept(captions, at: here, policy: &policy) else { return nil }
+        let folder = (entry["filepath"] as? String).map { imageRoot + "/" + $0 } ?? imageRoot
+        let file = RecordCheck.resolve(name, against: folder)
+        guard try policy.accept(imageFile: file, check: checkImages, at: here) else { return nil }
+        return ImageTextRecord(key: file, image: .file(file), captions: captions, location: here)
     }
 }
 
@@ -136,40 +151,23 @@ public struct COCOCaptionsSource: ImageTextSource {
         let doc = try AnnotationDocument(path: path, skipBad: skipBad)
         let images = try doc.array("images", layout: "COCO captions")
         var captions: [Int: [String]] = [:]
+        var policy = BadInputPolicy(skipBad: skipBad)
         for (i, a) in try doc.array("annotations", layout: "COCO captions").enumerated() {
             guard let id = (a["image_id"] as? NSNumber)?.intValue, let text = a["caption"] as? String else {
-                guard skipBad else { throw ClipError.format("\(path): annotations[\(i)]: 'image_id' or 'caption' missing") }
+                try policy.reject(.malformedRow, .format("\(path): annotations[\(i)]: 'image_id' or 'caption' missing"))
                 continue
             }
             captions[id, default: []].append(text)
         }
-        return Reader(source: self, doc: doc, images: images, captions: captions, policy: BadInputPolicy(skipBad: skipBad))
-    }
-
-    struct Reader: ImageTextReader {
-        let source: COCOCaptionsSource
-        let doc: AnnotationDocument
-        let images: [[String: Any]]
-        let captions: [Int: [String]]
-        var policy: BadInputPolicy
-        var index = 0
-        var skipped: [String: Int] { policy.counts }
-
-        mutating func next() throws -> ImageTextRecord? {
-            while index < images.count {
-                defer { index += 1 }
-                let entry = images[index]
-                let here = "\(source.path): images[\(index)]"
-                guard let id = (entry["id"] as? NSNumber)?.intValue, let name = entry["file_name"] as? String, !name.isEmpty else {
-                    try policy.reject(.malformedRow, .format("\(here): 'id' or 'file_name' missing"))
-                    continue
-                }
-                guard try doc.accept(captions[id] ?? [], at: here + " (id \(id))", policy: &policy) else { continue }
-                let file = RecordCheck.resolve(name, against: source.imageRoot)
-                guard try policy.accept(imageFile: file, check: source.checkImages, at: here) else { continue }
-                return ImageTextRecord(key: file, image: .file(file), captions: captions[id]!, location: here)
+        return ImageEntryReader(doc: doc, images: images, policy: policy) { entry, here, policy in
+            guard let id = (entry["id"] as? NSNumber)?.intValue, let name = entry["file_name"] as? String, !name.isEmpty else {
+                try policy.reject(.malformedRow, .format("\(here): 'id' or 'file_name' missing"))
+                return nil
             }
-            return nil
+            guard try doc.accept(captions[id] ?? [], at: here + " (id \(id))", policy: &policy) else { return nil }
+            let file = RecordCheck.resolve(name, against: imageRoot)
+            guard try policy.accept(imageFile: file, check: checkImages, at: here) else { return nil }
+            return ImageTextRecord(key: file, image: .file(file), captions: captions[id]!, location: here)
         }
     }
 }

@@ -96,7 +96,9 @@ struct TarMembers {
     static func size(_ h: [UInt8], path: String, offset: Int) throws -> Int {
         let field = h[124..<136]
         if field.first! & 0x80 != 0 {                                        // GNU base-256
-            return field.dropFirst().reduce(Int(field.first! & 0x7F)) { $0 << 8 | Int($1) }
+            let n = field.dropFirst().reduce(Int(field.first! & 0x7F)) { $0 > 1 << 48 ? Int.max : $0 << 8 | Int($1) }
+            guard n < 1 << 48 else { throw ClipError.format("\(path)@\(offset): tar header with an impossible size") }
+            return n
         }
         guard let n = octal(field) ?? (field.allSatisfy { $0 == 0 || $0 == 0x20 } ? 0 : nil) else {
             throw ClipError.format("\(path)@\(offset): tar header with an unreadable size")

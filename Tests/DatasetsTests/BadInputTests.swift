@@ -81,6 +81,26 @@ import Datasets
         #expect(records.count <= 1)
     }
 
+    @Test func damagedShardsGiveErrorsNeverCrashes() throws {
+        let whole = [UInt8](try #require(FileManager.default.contents(atPath: F.path("wds/shard-00001.tar"))))
+        let file = NSTemporaryDirectory() + "clipcore-damage-\(UUID().uuidString).tar"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var cases: [[UInt8]] = stride(from: 1, to: whole.count, by: 97).map { Array(whole.prefix($0)) }
+        for at in stride(from: 0, to: min(whole.count, 2048), by: 13) {
+            var bad = whole
+            bad[at] ^= 0xA5
+            cases.append(bad)
+        }
+        for (i, bytes) in cases.enumerated() {
+            try Data(bytes).write(to: URL(fileURLWithPath: file))
+            let (records, errors, _) = try drain(try ImageTextSources.open(file))
+            #expect(records.count + errors.count >= 1 || bytes.count < 512, "case \(i): nothing read, nothing said")
+            for e in errors { #expect(e.message.contains(file), "case \(i): \(e.message)") }
+            let skipping = try drain(try ImageTextSources.open(file, options: .init(skipBad: true)))
+            #expect(skipping.errors.isEmpty, "case \(i)")
+        }
+    }
+
     @Test func karpathy() throws {
         let (records, errors, _) = try drain(try ImageTextSources.open(F.path("karpathy/bad_coco.json")))
         #expect(records.map(\.captions) == [["fine"], [long]])
