@@ -33,6 +33,8 @@ public struct ImageTextDataset: Sendable {
     public let items: [Item]
     /// The manifest (JSONL) or the source's description, for messages.
     public let source: String
+    /// What was read: the layout, the file and the columns chosen (the source's description).
+    public let description: String
     /// Bad records the source skipped, by reason (with `skipBad`).
     public let skipped: [String: Int]
 
@@ -58,6 +60,7 @@ public struct ImageTextDataset: Sendable {
         }
         self.items = items
         self.source = (source as? JSONLSource)?.manifest ?? source.description
+        self.description = source.description
         self.skipped = reader.skipped
     }
 

@@ -100,7 +100,7 @@ struct ELIPCommand: ParsableCommand {
 /// A config's dataset block, read whole; prints what was read (layout, columns chosen) and what was skipped.
 func loadSplit(_ split: ELIPConfig.Split, skipBad: Bool) throws -> ImageTextDataset {
     let data = try split.load(skipBad: skipBad)
-    print("dataset: \(data.source): \(data.items.count) images, \(data.pairs.count) captions")
+    print("dataset: \(data.description): \(data.items.count) images, \(data.pairs.count) captions")
     if let s = data.skippedSummary { print("dataset: \(s)") }
     return data
 }

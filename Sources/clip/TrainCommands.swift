@@ -88,7 +88,7 @@ func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool, onUpdate: (Trai
     }
     let log = try openLog(cfg.outputDir + "/train_log.jsonl")
     defer { try? log.close() }
-    print("training \(cfg.model) (\(trainer.model.trainableParameterCount) trainable parameters) on \(trainer.train.source): "
+    print("training \(cfg.model) (\(trainer.model.trainableParameterCount) trainable parameters) on \(trainer.train.description): "
           + "\(trainer.train.items.count) images")
     if let s = trainer.train.skippedSummary { print("dataset: \(s)") }
     let progress = ProgressLine(total: trainer.updatesPerEpoch * cfg.epochs, unit: "update", done: trainer.step.updates)
