@@ -101,6 +101,33 @@ import Datasets
         }
     }
 
+    @Test(arguments: ["jsonl/bad.jsonl", "csv/bad.csv", "csv/train.csv", "karpathy/dataset_coco.json",
+                      "coco/annotations/captions_val2017.json"])
+    func damagedTextFilesGiveErrorsNeverCrashes(_ name: String) throws {
+        let whole = [UInt8](try #require(FileManager.default.contents(atPath: F.path(name))))
+        let file = NSTemporaryDirectory() + "clipcore-damage-\(UUID().uuidString)." + (name as NSString).pathExtension
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var cases: [[UInt8]] = stride(from: 0, to: whole.count, by: 41).map { Array(whole.prefix($0)) }
+        for (k, at) in stride(from: 0, to: whole.count, by: 29).enumerated() {
+            var bad = whole
+            bad[at] = [0xFF, 0x22, 0x0A, 0x2C, 0x7B][k % 5]
+            cases.append(bad)
+        }
+        for (i, bytes) in cases.enumerated() {
+            try Data(bytes).write(to: URL(fileURLWithPath: file))
+            for skipBad in [false, true] {
+                let options = ImageTextSourceOptions(skipBad: skipBad, checkImages: false)
+                do {
+                    let (_, errors, _) = try drain(try ImageTextSources.open(file, options: options))
+                    for e in errors { #expect(e.message.contains(file), "case \(i): \(e.message)") }
+                    if skipBad { #expect(errors.isEmpty, "case \(i): \(errors)") }
+                } catch let e as ClipError {                     // a header or a whole document that cannot be read
+                    #expect(e.message.contains(file), "case \(i): \(e.message)")
+                }
+            }
+        }
+    }
+
     @Test func karpathy() throws {
         let (records, errors, _) = try drain(try ImageTextSources.open(F.path("karpathy/bad_coco.json")))
         #expect(records.map(\.captions) == [["fine"], [long]])
