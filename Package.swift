@@ -10,7 +10,8 @@
 //   NN                    modules, layers, optimizers, schedules, safetensors, state dicts
 //   Models                model families (CLIP, SigLIP) and their registry, ELIP's mapper and objective,
 //                         losses, tokenizers, image preprocessing, model folders (load and save)
-//   Datasets              image–caption manifests and the procedural dataset generator
+//   Datasets              image–caption sources of every layout (JSONL, CSV, tar shards, COCO/Karpathy JSON,
+//                         class folders) and the procedural dataset generator
 //   Retrieval             FAISS and exact search, metrics, hard-negative mining, ELIP re-ranking
 //   Plots                 training-curve PNGs
 //   Training              run configurations (YAML), the contrastive and ELIP trainers
@@ -109,6 +110,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Autograd", "Datasets", "Retrieval", "Plots", "ClipCore"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Tensor", "NN", "Retrieval"]),
         .testTarget(name: "ModelTests", dependencies: ["Tensor", "Autograd", "NN", "Models"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Tensor", "Models", "Datasets"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "Tensor"]),
     ],
     swiftLanguageModes: [.v5],

@@ -6,7 +6,9 @@ must be absent so transformers uses its PIL image processor):
 
     python3 -m venv /tmp/fx && /tmp/fx/bin/pip install -r Tools/requirements-fixtures.txt
     /tmp/fx/bin/pip uninstall -y torchvision   # open-clip-torch pulls it in
-    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [resample] [optim] [siglip] [retrieval] [elip] [elip_query] [contrastive] [checkpoint] [capi] [jpeg]
+    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [resample] [optim] [siglip] [retrieval] [elip] [elip_query] [contrastive] [checkpoint] [capi] [jpeg] [datasets]
+
+`datasets` needs only Pillow and the standard library (torch and transformers may be absent).
 
 The `openclip` subcommand (open_clip checkpoints and the ELIP-C layout) needs open_clip and torchvision,
 which the venv above must not have, so it runs in a second venv (Tools/requirements-openclip.txt):
@@ -21,17 +23,22 @@ Everything is seeded; the outputs are deterministic for the pinned versions.
 import gzip, html, io, json, os, random, struct, sys, zlib
 from pathlib import Path
 
-import numpy as np
-import torch
-import transformers
-from safetensors.numpy import save_file
+try:
+    import numpy as np
+    import torch
+    import transformers
+    from safetensors.numpy import save_file
+except ImportError:             # `datasets` needs only Pillow
+    if sys.argv[1:] != ["datasets"]:
+        raise
+    torch = transformers = None
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "Tests" / "Fixtures"
 PROVENANCE = {
     "generator": "Tools/gen_fixtures.py",
-    "torch": torch.__version__,
-    "transformers": transformers.__version__,
+    "torch": getattr(torch, "__version__", "absent"),
+    "transformers": getattr(transformers, "__version__", "absent"),
 }
 
 def bpe_vocab_path():
@@ -1079,7 +1086,7 @@ OPENCLIP_MODELS = {
         preprocess_cfg=dict(size=32, mode="RGB", mean=[0.48145466, 0.4578275, 0.40821073],
                             std=[0.26862954, 0.26130258, 0.27577711], interpolation="bicubic", resize_mode="shortest",
                             fill_color=0),
-        dtype=torch.float32),
+        dtype="float32"),
     # Exact GELU, the real vocabulary (texts go through open_clip's tokenizer), squash resize, weights stored as F16.
     "gelu": dict(
         model_cfg=dict(embed_dim=12,
@@ -1087,7 +1094,7 @@ OPENCLIP_MODELS = {
                        text_cfg=dict(context_length=77, vocab_size=49408, width=4, heads=2, layers=1)),
         preprocess_cfg=dict(size=48, mode="RGB", mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5], interpolation="bilinear",
                             resize_mode="squash", fill_color=0),
-        dtype=torch.float16),
+        dtype="float16"),
 }
 
 # A preprocessing-only configuration: keep the ratio, fit the longest edge, pad to the square with a fill colour.
@@ -1120,7 +1127,7 @@ def save_openclip_folder(model, spec, folder: Path):
     (folder / "open_clip_config.json").write_text(json.dumps(
         {"model_cfg": spec["model_cfg"], "preprocess_cfg": spec["preprocess_cfg"]}, indent=2) + "\n")
     from safetensors.torch import save_file as save_torch
-    save_torch({k: v.detach().to(spec["dtype"]).contiguous() for k, v in model.state_dict().items()},
+    save_torch({k: v.detach().to(getattr(torch, spec["dtype"])).contiguous() for k, v in model.state_dict().items()},
                str(folder / "open_clip_model.safetensors"),
                metadata={**PROVENANCE, "regenerate": "Tools/gen_fixtures.py openclip (venv: Tools/requirements-openclip.txt)"})
 
@@ -1225,7 +1232,7 @@ def gen_openclip():
     print("openclip tokenizer", len(cases), sum(c["ftfy"] for c in cases), "changed by ftfy")
 
     # ELIP-C: the gelu backbone with embed_dim 24, prompt generator keys as the official checkpoint has them.
-    spec = {**OPENCLIP_MODELS["gelu"], "dtype": torch.float32}
+    spec = {**OPENCLIP_MODELS["gelu"], "dtype": "float32"}
     spec["model_cfg"] = {**spec["model_cfg"], "embed_dim": 20,
                          "text_cfg": {**spec["model_cfg"]["text_cfg"], "vocab_size": 1000, "context_length": 16}}
     torch.manual_seed(77)
@@ -1256,8 +1263,156 @@ def gen_openclip():
               str(folder / "elipc_expected.safetensors"), metadata={**prov, "prompt_tokens": str(m)})
     print("openclip elipc", torch.stack(scores))
 
+# MARK: - Dataset layouts
+
+def gen_datasets():
+    """Every dataset layout clipcore reads, a few tiny images each, and the bad inputs of each reader.
+    Needs only Pillow and the standard library."""
+    import csv, shutil, tarfile
+    from PIL import Image
+    folder = FIX / "datasets"
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "images").mkdir(parents=True)
+    colours = {"a.jpg": (200, 30, 40), "b.png": (20, 180, 60), "c.jpg": (30, 60, 210), "d.png": (120, 120, 120)}
+    pixels = {}
+    for i, (name, rgb) in enumerate(colours.items()):
+        im = Image.new("RGB", (8 + i, 6), rgb)
+        im.putpixel((0, 0), (255, 255, 255))
+        path = folder / "images" / name
+        im.save(path, "JPEG" if name.endswith(".jpg") else "PNG", quality=90)
+        back = Image.open(path).convert("RGB")
+        pixels[name] = {"size": list(back.size), "center": list(back.getpixel((back.size[0] // 2, back.size[1] // 2)))}
+    captions = {"a.jpg": ["a red square", "a crimson tile"], "b.png": ["a green square"],
+                "c.jpg": ['a blue square, "quoted", with a comma'], "d.png": ["a grey square\nover two lines"]}
+    long_caption = " ".join(["a very long caption"] * 40)         # 160 words: over the 77-token context
+    non_utf8 = b"caf\xe9 latte"                                    # Latin-1, not UTF-8
+
+    def write(rel, data):
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data if isinstance(data, bytes) else data.encode())
+        return path
+
+    def jsonl(rows):
+        return b"".join((json.dumps(r, ensure_ascii=False).encode() if isinstance(r, dict) else r) + b"\n" for r in rows)
+
+    # JSONL: the manifest layout, and seed 000-style column names to infer.
+    write("jsonl/manifest.jsonl", jsonl([{"image": "../images/" + n, "captions": c} for n, c in captions.items()]))
+    write("jsonl/columns.jsonl", jsonl([{"filepath": "../images/" + n, "caption": c[0]} for n, c in captions.items()]))
+    write("jsonl/bad.jsonl", jsonl([
+        {"image": "../images/a.jpg", "text": "fine"},
+        {"image": "../images/missing.jpg", "text": "no such image"},
+        b'{"image": "../images/b.png", "text": ',
+        {"image": "../images/c.jpg", "text": ""},
+        b'{"image": "../images/d.png", "text": "' + non_utf8 + b'"}',
+        {"image": "../images/d.png", "text": long_caption},
+    ]))
+
+    # CSV (RFC 4180 quoting) and TSV as open_clip reads them (--csv-img-key filepath --csv-caption-key title).
+    (folder / "csv").mkdir()
+    with open(folder / "csv" / "train.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["filepath", "title", "extra"])
+        for n, c in captions.items():
+            w.writerow(["../images/" + n, c[0], "x"])
+    write("csv/train.tsv", "filepath\ttitle\n" + "".join(f"../images/{n}\t{c[0].splitlines()[0]}\n" for n, c in captions.items()))
+    write("csv/bad.csv", b"image,caption\n" + b"\n".join([
+        b"../images/a.jpg,fine",
+        b"../images/missing.jpg,no such image",
+        b"../images/b.png,too,many,fields",
+        b'../images/b.png,"closed" then text',
+        b"../images/c.jpg,",
+        b"../images/d.png," + non_utf8,
+        b"../images/d.png," + long_caption.encode(),
+    ]) + b"\n")
+
+    # webdataset shards as img2dataset writes them: {key}.jpg|png + {key}.txt + {key}.json, keys in order.
+    def shard(rel, samples, fmt):
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tarfile.RECORDSIZE = 512                                  # no padding to 10 KiB records: small fixtures
+        with tarfile.open(path, "w", format=fmt) as tar:
+            for key, members in samples:
+                for ext, data in members:
+                    info = tarfile.TarInfo(f"{key}.{ext}")
+                    info.size, info.mtime, info.mode = len(data), 0, 0o644
+                    info.uname = info.gname = ""
+                    tar.addfile(info, io.BytesIO(data))
+        return path
+    def sample(key, name, caption, with_json=True):
+        members = [((name.rsplit(".", 1)[1]), (folder / "images" / name).read_bytes()), ("txt", caption.encode())]
+        if with_json:
+            members.append(("json", json.dumps({"key": key, "caption": caption}).encode()))
+        return key, members
+    names = list(captions)
+    long_key = "sub/" + "k" * 120                                 # a name over ustar's 100 bytes
+    shard("wds/shard-00000.tar", [sample("000000000", names[0], captions[names[0]][0]),
+                                  sample("000000001", names[1], captions[names[1]][0], with_json=False)], tarfile.USTAR_FORMAT)
+    shard("wds/shard-00001.tar", [sample(long_key + "1", names[2], captions[names[2]][0])], tarfile.GNU_FORMAT)
+    shard("wds/shard-00002.tar", [sample(long_key + "2", names[3], captions[names[3]][0])], tarfile.PAX_FORMAT)
+    img = (folder / "images" / "a.jpg").read_bytes()
+    shard("wds-bad/bad-00000.tar", [
+        ("ok", [("jpg", img), ("txt", b"fine")]),
+        ("noimage", [("txt", b"no image member"), ("json", b"{}")]),
+        ("empty", [("jpg", img), ("txt", b"")]),
+        ("latin1", [("jpg", img), ("txt", non_utf8)]),
+        ("long", [("jpg", img), ("txt", long_caption.encode())]),
+    ], tarfile.USTAR_FORMAT)
+    whole = shard("wds-bad/bad-00001.tar", [("first", [("jpg", img), ("txt", b"before the cut")]),
+                                           ("second", [("jpg", img), ("txt", b"cut off")])], tarfile.USTAR_FORMAT).read_bytes()
+    with tarfile.open(folder / "wds-bad" / "bad-00001.tar") as t:
+        second = t.getmember("second.jpg")
+        cut = second.offset_data + second.size // 2                # inside second.jpg's data
+    (folder / "wds-bad" / "bad-00001.tar").write_bytes(whole[:cut])
+
+    # Karpathy split files: COCO's has filepath, Flickr30k's has none (images under --image-root).
+    def karpathy_entry(i, name, split, sents, filepath=True):
+        e = {"filename": name, "imgid": i, "split": split,
+             "sentences": [{"raw": s, "tokens": s.lower().split(), "imgid": i, "sentid": 10 * i + j} for j, s in enumerate(sents)]}
+        if filepath:
+            e = {"filepath": "../images", **e}
+        return e
+    splits = ["train", "restval", "val", "test"]
+    write("karpathy/dataset_coco.json", json.dumps({"dataset": "coco", "images": [
+        karpathy_entry(i, n, splits[i], captions[n]) for i, n in enumerate(names)]}, indent=1))
+    write("karpathy/dataset_flickr30k.json", json.dumps({"dataset": "flickr30k", "images": [
+        karpathy_entry(i, n, splits[i], captions[n], filepath=False) for i, n in enumerate(names)]}))
+    write("karpathy/bad_coco.json", json.dumps({"dataset": "coco", "images": [
+        karpathy_entry(0, "a.jpg", "test", ["fine"]),
+        karpathy_entry(1, "missing.jpg", "test", ["no such image"]),
+        karpathy_entry(2, "b.png", "test", ["", "an empty one before"]),
+        karpathy_entry(3, "d.png", "test", [long_caption]),
+    ]}, indent=1))
+    write("karpathy/bad_utf8.json", json.dumps({"images": [karpathy_entry(0, "a.jpg", "test", ["@@"])]}, indent=1)
+          .encode().replace(b"@@", non_utf8))
+
+    # COCO captions_*.json: images + annotations, images under --image-root.
+    def coco(images, anns):
+        return json.dumps({"info": {"description": "clipcore fixture"}, "licenses": [],
+                           "images": [{"id": i, "file_name": n, "width": 8, "height": 6} for i, n in images],
+                           "annotations": [{"id": 100 + k, "image_id": i, "caption": c} for k, (i, c) in enumerate(anns)]})
+    write("coco/annotations/captions_val2017.json",
+          coco([(10 + i, n) for i, n in enumerate(names)], [(10 + i, c) for i, n in enumerate(names) for c in captions[n]]))
+    write("coco/annotations/bad_captions.json",
+          coco([(1, "a.jpg"), (2, "missing.jpg"), (3, "b.png"), (4, "c.jpg"), (5, "d.png")],
+               [(1, "fine"), (2, "no such image"), (3, " "), (5, long_caption)]))
+    write("coco/annotations/bad_utf8.json", coco([(1, "a.jpg")], [(1, "@@")]).encode().replace(b"@@", non_utf8))
+
+    # An image folder with class subfolders (ImageNet layout); a non-image file is ignored.
+    for cls, files in {"cat": ["a.jpg", "b.png"], "dog": ["c.jpg"], "fish_tank": ["d.png"]}.items():
+        (folder / "classes" / cls).mkdir(parents=True)
+        for n in files:
+            shutil.copy(folder / "images" / n, folder / "classes" / cls / n)
+    write("classes/cat/notes.txt", "not an image")
+
+    (folder / "expected.json").write_text(json.dumps({
+        "provenance": {"generator": "Tools/gen_fixtures.py datasets", "pillow": Image.__version__},
+        "captions": captions, "pixels": pixels, "long_caption": long_caption}, indent=1, ensure_ascii=False))
+    total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    print("datasets", total, "bytes")
+
 if __name__ == "__main__":
-    what = sys.argv[1:] or ["clip", "tokenizer", "images", "resample", "optim", "siglip", "retrieval", "elip", "contrastive", "checkpoint", "capi", "jpeg"]
+    what = sys.argv[1:] or ["clip", "tokenizer", "images", "resample", "optim", "siglip", "retrieval", "elip", "contrastive", "checkpoint", "capi", "jpeg", "datasets"]
     if "clip" in what: gen_clip()
     if "tokenizer" in what: gen_tokenizer()
     if "images" in what: gen_images()
@@ -1271,5 +1426,6 @@ if __name__ == "__main__":
     if "capi" in what: gen_capi()
     if "jpeg" in what: gen_jpeg()
     if "openclip" in what: gen_openclip()
+    if "datasets" in what: gen_datasets()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()

@@ -1,75 +1,82 @@
-// Local image–text datasets: a JSONL manifest, or a folder holding one.
+// Image–text datasets held in memory: the records of any `ImageTextSource`, one item per image.
 
 import Foundation
 import Tensor
+import Models
 
-/// Images with their captions, read from a JSONL manifest whose lines are
-/// `{"image": "path.png", "text": "…"}` or `{"image": "path.png", "captions": ["…", …]}`
-/// (the keys can be renamed to the config's `image_column` / `text_column`).
-/// Image paths are relative to the manifest's folder unless absolute. Lines naming an image
-/// already seen add their captions to it (image-level de-duplication).
+/// Images with their captions, materialised from a source (`ImageTextSources.open` reads every layout).
+/// Records naming an image already seen add their captions to it (image-level de-duplication), so a
+/// JSONL manifest listing an image on several lines gives one item.
 public struct ImageTextDataset: Sendable {
     public struct Item: Sendable, Equatable {
-        public var image: String
+        /// The image: a file, or a member's bytes (a tar shard's).
+        public var ref: ImageRef
         public var captions: [String]
 
+        /// The image file's path, or the member's name (`shard.tar:key.jpg`).
+        public var image: String { ref.name }
+
         public init(image: String, captions: [String]) {
-            self.image = image
+            self.init(ref: .file(image), captions: captions)
+        }
+
+        public init(ref: ImageRef, captions: [String]) {
+            self.ref = ref
             self.captions = captions
         }
+
+        /// The decoded image.
+        /// - Throws: `ClipError` naming the file (or member) when it cannot be read or decoded.
+        public func decode() throws -> RGBImage { try ref.decode() }
     }
 
     public let items: [Item]
+    /// The manifest (JSONL) or the source's description, for messages.
     public let source: String
+    /// What was read: the layout, the file and the columns chosen (the source's description).
+    public let description: String
+    /// Bad records the source skipped, by reason (with `skipBad`).
+    public let skipped: [String: Int]
 
-    /// The manifest: `path` itself when it is a file, else `path/manifest.jsonl`.
-    /// - Parameters:
-    ///   - maxItems: keep the first `maxItems` distinct images (config `max_*_examples`).
+    /// Reads every record of `source`.
+    /// - Parameter maxItems: keep the first `maxItems` distinct images (config `max_*_examples`); JSONL
+    ///   manifests are still read to the end for further captions of those images.
+    /// - Throws: what the source's reader throws (`ClipError` naming the file and line or offset).
+    public init(source: any ImageTextSource, maxItems: Int? = nil) throws {
+        var reader = try source.makeReader()
+        var items: [Item] = []
+        var index: [String: Int] = [:]
+        let mayRepeat = source is JSONLSource
+        while let record = try reader.next() {
+            if let i = index[record.key] {
+                items[i].captions += record.captions
+                continue
+            }
+            if let maxItems, items.count >= maxItems {
+                if mayRepeat { continue } else { break }
+            }
+            index[record.key] = items.count
+            items.append(Item(ref: record.image, captions: record.captions))
+        }
+        self.items = items
+        self.source = (source as? JSONLSource)?.manifest ?? source.description
+        self.description = source.description
+        self.skipped = reader.skipped
+    }
+
+    /// A JSONL manifest: `path` itself when it is a file, else `path/manifest.jsonl`; lines
+    /// `{"image": "path.png", "text": "…"}` or `{"image": "path.png", "captions": ["…", …]}` (the keys
+    /// can be renamed to the config's `image_column` / `text_column`). Image paths are relative to the
+    /// manifest's folder unless absolute.
     /// - Throws: `ClipError` naming the file and line for unreadable or malformed input.
     public init(path: String, imageColumn: String = "image", textColumn: String = "text",
                 maxItems: Int? = nil) throws {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw ClipError.io("\(path): no such dataset (a JSONL manifest or a folder with manifest.jsonl)")
-        }
-        let manifest = isDir.boolValue ? path + "/manifest.jsonl" : path
-        guard let text = try? String(contentsOfFile: manifest, encoding: .utf8) else {
-            throw ClipError.io("\(manifest): cannot read the manifest")
-        }
-        let base = (manifest as NSString).deletingLastPathComponent
-        var order: [String] = []
-        var captions: [String: [String]] = [:]
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty { continue }
-            func fail(_ why: String) -> ClipError { ClipError.format("\(manifest):\(n + 1): \(why)") }
-            guard let obj = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
-                throw fail("not a JSON object")
-            }
-            guard let image = obj[imageColumn] as? String, !image.isEmpty else { throw fail("'\(imageColumn)' missing or not a string") }
-            var texts: [String] = []
-            if let t = obj[textColumn] as? String {
-                texts = [t]
-            } else if let list = (obj[textColumn] as? [Any]) ?? (obj["captions"] as? [Any]) {
-                texts = try list.map { v in
-                    guard let s = v as? String else { throw fail("captions must be strings") }
-                    return s
-                }
-            } else if let t = obj["text"] as? String {
-                texts = [t]
-            } else {
-                throw fail("'\(textColumn)' (or 'captions') missing")
-            }
-            let resolved = image.hasPrefix("/") ? image : base + "/" + image
-            if captions[resolved] == nil {
-                if let maxItems, order.count >= maxItems { continue }
-                order.append(resolved)
-                captions[resolved] = []
-            }
-            captions[resolved]! += texts
-        }
-        items = order.map { Item(image: $0, captions: captions[$0]!) }
-        source = manifest
+        try self.init(source: JSONLSource(path: path, imageColumn: imageColumn, textColumn: textColumn), maxItems: maxItems)
+    }
+
+    /// The dataset `spec` names, of any layout (see `ImageTextSources.open`).
+    public init(_ spec: String, options: ImageTextSourceOptions, maxItems: Int? = nil) throws {
+        try self.init(source: try ImageTextSources.open(spec, options: options), maxItems: maxItems)
     }
 
     /// The manifest of a named split: `path/{split}.jsonl` when `path` is a folder holding one,
@@ -86,5 +93,13 @@ public struct ImageTextDataset: Sendable {
     /// Every (caption, image index) pair, captions in manifest order.
     public var pairs: [(caption: String, image: Int)] {
         items.enumerated().flatMap { i, item in item.captions.map { ($0, i) } }
+    }
+
+    /// "skipped 2 records (1 empty caption, 1 missing image)", or nil when nothing was skipped.
+    public var skippedSummary: String? {
+        let total = skipped.values.reduce(0, +)
+        guard total > 0 else { return nil }
+        return "skipped \(total) bad record\(total == 1 ? "" : "s") ("
+            + skipped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + ")"
     }
 }

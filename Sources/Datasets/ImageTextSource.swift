@@ -71,39 +71,3 @@ public protocol ImageTextSource: Sendable {
     var description: String { get }
     func makeReader() throws -> any ImageTextReader
 }
-
-/// The JSONL manifest layout: lines `{"image": "path", "text": "…"}` or `{"image": …, "captions": […]}`.
-public struct JSONLSource: ImageTextSource {
-    public let path: String
-    public let imageColumn: String
-    public let textColumn: String
-
-    public init(path: String, imageColumn: String = "image", textColumn: String = "text") {
-        self.path = path
-        self.imageColumn = imageColumn
-        self.textColumn = textColumn
-    }
-
-    public var description: String { "JSONL \(path)" }
-
-    public func makeReader() throws -> any ImageTextReader {
-        let data = try ImageTextDataset(path: path, imageColumn: imageColumn, textColumn: textColumn)
-        return ItemReader(items: data.items, source: data.source)
-    }
-
-    /// Reads a materialised item list (the JSONL layout de-duplicates images, so it is read whole).
-    struct ItemReader: ImageTextReader {
-        let items: [ImageTextDataset.Item]
-        let source: String
-        var position = 0
-        var skipped: [String: Int] { [:] }
-
-        mutating func next() throws -> ImageTextRecord? {
-            guard position < items.count else { return nil }
-            defer { position += 1 }
-            let item = items[position]
-            return ImageTextRecord(key: item.image, image: .file(item.image), captions: item.captions,
-                                   location: "\(source) item \(position + 1)")
-        }
-    }
-}

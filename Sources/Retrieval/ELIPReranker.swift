@@ -62,7 +62,7 @@ public enum ELIPReranker {
         var pairs = dataset.pairs
         if let maxPairs { pairs = Array(pairs.prefix(maxPairs)) }
         guard !pairs.isEmpty, k > 0 else { throw ClipError.invalidArgument("\(dataset.source): nothing to evaluate (or k ≤ 0)") }
-        let images = try dataset.items.map { try RGBImage(contentsOfFile: $0.image) }
+        let images = try dataset.items.map { try $0.decode() }
         let pixels = try images.map { try pipeline.processor($0) }            // [3, H, W] each, preprocessed once
         let imageEmbeds = try pipeline.encode(pixels: pixels)
         let textEmbeds = try pipeline.encode(texts: pairs.map(\.caption))

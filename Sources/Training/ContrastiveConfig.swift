@@ -4,6 +4,7 @@
 import Foundation
 import Tensor
 import Models
+import Datasets
 
 /// A contrastive (CLIP / SigLIP) training run. Every key is optional except `dataset`;
 /// an unknown key is an error that names it.
@@ -40,6 +41,9 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
     public var imageSize = 64
     /// Width of the shared embedding space of a preset (open_clip's `embed_dim`); nil: the tower width.
     public var projectionDim: Int?
+    /// Skip bad dataset records (missing images, malformed rows, empty or non-UTF-8 captions), counting
+    /// them, instead of stopping at the first.
+    public var skipBad = false
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, dataset, trainSplit = "train_split", valSplit = "val_split", testSplit = "test_split"
@@ -48,7 +52,7 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         case lockImage = "lock_image", lockImageUnlockedLayers = "lock_image_unlocked_layers"
         case lockText = "lock_text", lockTextUnlockedLayers = "lock_text_unlocked_layers"
         case evalEvery = "eval_every", saveEvery = "save_every", maxTrainExamples = "max_train_examples"
-        case imageSize = "image_size", projectionDim = "projection_dim"
+        case imageSize = "image_size", projectionDim = "projection_dim", skipBad = "skip_bad"
     }
 
     /// The defaults above, with `model` and `outputDir` when given.
@@ -85,6 +89,7 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         maxTrainExamples = try c.decodeIfPresent(Int.self, forKey: .maxTrainExamples)
         try c.decodeIfPresent(into: &imageSize, forKey: .imageSize)
         projectionDim = try c.decodeIfPresent(Int.self, forKey: .projectionDim)
+        try c.decodeIfPresent(into: &skipBad, forKey: .skipBad)
         try validate()
     }
 
@@ -141,4 +146,11 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
     }
 
     public static let presetNames = ["micro", "tiny", "small"]
+}
+
+extension ContrastiveConfig {
+    /// The options that open `split` of the configured dataset.
+    public func sourceOptions(split: String) -> ImageTextSourceOptions {
+        ImageTextSourceOptions(split: split, skipBad: skipBad)
+    }
 }

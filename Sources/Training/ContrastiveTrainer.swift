@@ -75,7 +75,8 @@ public final class ContrastiveTrainer {
     public let pipeline: ImageTextPipeline
     public let step: ContrastiveStep
     public let tokenizerSource: String?
-    let train: ImageTextDataset
+    /// The training split, as read.
+    public let train: ImageTextDataset
     let trainPixels: [Tensor]
     /// Optimizer updates in one epoch.
     public let updatesPerEpoch: Int
@@ -119,11 +120,11 @@ public final class ContrastiveTrainer {
             tokenizerSource = config.model
         }
         Self.applyLocks(model, config)
-        train = try ImageTextDataset(path: ImageTextDataset.manifest(config.dataset, split: config.trainSplit),
+        train = try ImageTextDataset(config.dataset, options: config.sourceOptions(split: config.trainSplit),
                                      maxItems: config.maxTrainExamples)
         guard train.items.count >= 2 else { throw ClipError.invalidArgument("\(train.source): need at least two training images") }
         let processor = pipeline.processor
-        trainPixels = try train.items.map { try processor(try RGBImage(contentsOfFile: $0.image)) }
+        trainPixels = try train.items.map { try processor(try $0.decode()) }
         // As many batches as `batches(epoch:)` makes: full ones, plus a last one of at least two.
         let batches = train.items.count / config.trainBs + (train.items.count % config.trainBs >= 2 ? 1 : 0)
         updatesPerEpoch = (batches + config.gradAccum - 1) / config.gradAccum
@@ -224,17 +225,18 @@ public final class ContrastiveTrainer {
         return ks.map { (m.imageToText.recall[$0] ?? 0) + (m.textToImage.recall[$0] ?? 0) }.reduce(0, +) / Double(2 * ks.count)
     }
 
-    /// Retrieval metrics of the current model on a split; nil when the split has no manifest.
+    /// Retrieval metrics of the current model on a split; nil when the dataset has no such split
+    /// (a `{split}.jsonl`, a `{split}/` folder, Karpathy `split` values) or it is empty.
     public func evaluate(split: String) throws -> RetrievalMetrics? {
-        let path = ImageTextDataset.manifest(config.dataset, split: split)
-        guard path != config.dataset || split == config.trainSplit else { return nil }
-        let data = try ImageTextDataset(path: path)
+        guard split == config.trainSplit || ImageTextSources.hasSplit(config.dataset, split: split) else { return nil }
+        let data = try ImageTextDataset(config.dataset, options: config.sourceOptions(split: split))
+        guard !data.items.isEmpty else { return nil }
         return try Self.evaluate(pipeline: pipeline, dataset: data, batchSize: config.evalBs)
     }
 
     /// Encodes a dataset's images and captions and scores text→image and image→text retrieval.
     public static func evaluate(pipeline: ImageTextPipeline, dataset: ImageTextDataset, batchSize: Int = 128) throws -> RetrievalMetrics {
-        let images = try dataset.items.map { try RGBImage(contentsOfFile: $0.image) }
+        let images = try dataset.items.map { try $0.decode() }
         let pairs = dataset.pairs
         let imageEmb = try pipeline.encode(images: images, batchSize: batchSize)
         let textEmb = try pipeline.encode(texts: pairs.map(\.caption), batchSize: batchSize)
@@ -282,9 +284,10 @@ public final class ContrastiveTrainer {
         let best = config.outputDir + "/best"
         let evalPipeline = FileManager.default.fileExists(atPath: best + "/model.safetensors")
             ? try ImageTextPipeline(directory: best) : pipeline
-        let path = ImageTextDataset.manifest(config.dataset, split: config.testSplit)
-        guard path != config.dataset else { return nil }
-        let m = try Self.evaluate(pipeline: evalPipeline, dataset: try ImageTextDataset(path: path), batchSize: config.evalBs)
+        guard ImageTextSources.hasSplit(config.dataset, split: config.testSplit) else { return nil }
+        let data = try ImageTextDataset(config.dataset, options: config.sourceOptions(split: config.testSplit))
+        guard !data.items.isEmpty else { return nil }
+        let m = try Self.evaluate(pipeline: evalPipeline, dataset: data, batchSize: config.evalBs)
         try AtomicFile.write(try m.json() + "\n", to: config.outputDir + "/test_metric.json")
         return m
     }

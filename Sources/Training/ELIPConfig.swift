@@ -3,17 +3,21 @@
 import Foundation
 import Tensor
 import Models
+import Datasets
 import Yams
 
 /// A training/evaluation configuration (`configs/*.yaml`). Every key of seed 000's configs is
 /// accepted; an unknown key is an error that names it. `fp16` is accepted and recorded, but
 /// training runs in float32 (there is no half-precision path on the CPU).
 public struct ELIPConfig: Codable, Equatable, Sendable {
+    /// A `dataset:` / `eval_split:` block. `name` is a dataset of any layout `ImageTextSources.open`
+    /// reads; columns left out are inferred as seed 000's `_infer_columns` does.
     public struct Split: Codable, Equatable, Sendable {
         public var name: String
         public var split: String = "train"
-        public var imageColumn: String = "image"
-        public var textColumn: String = "text"
+        public var imageColumn: String?
+        public var textColumn: String?
+        /// Accepted for seed 000's configs; captions may be a string or a list either way.
         public var textIsList: Bool = false
         public var maxEvalExamples: Int?
 
@@ -29,8 +33,8 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             self.init(name: try c.decode(String.self, forKey: .name))
             try c.decodeIfPresent(into: &split, forKey: .split)
-            try c.decodeIfPresent(into: &imageColumn, forKey: .imageColumn)
-            try c.decodeIfPresent(into: &textColumn, forKey: .textColumn)
+            imageColumn = try c.decodeIfPresent(String.self, forKey: .imageColumn)
+            textColumn = try c.decodeIfPresent(String.self, forKey: .textColumn)
             try c.decodeIfPresent(into: &textIsList, forKey: .textIsList)
             maxEvalExamples = try c.decodeIfPresent(Int.self, forKey: .maxEvalExamples)
         }
@@ -204,4 +208,19 @@ func readConfigText(_ path: String) throws -> String {
         throw ClipError.io("\(path): cannot read the file")
     }
     return text
+}
+
+// MARK: - Datasets
+
+extension ELIPConfig.Split {
+    /// The options that open this split's dataset.
+    public func sourceOptions(skipBad: Bool = false) -> ImageTextSourceOptions {
+        ImageTextSourceOptions(split: split, imageColumn: imageColumn, textColumn: textColumn, skipBad: skipBad)
+    }
+
+    /// The split's images and captions, of any layout; `maxItems` keeps the first distinct images.
+    /// - Throws: `ClipError` naming the dataset file and line or offset of bad input.
+    public func load(skipBad: Bool = false, maxItems: Int? = nil) throws -> ImageTextDataset {
+        try ImageTextDataset(name, options: sourceOptions(skipBad: skipBad), maxItems: maxItems)
+    }
 }

@@ -28,7 +28,10 @@ public final class ELIPTrainer {
     public let mapper: ELIPMapper
     public let optimizer: AdamW
     public let captions: [String]
+    /// The dataset's images by index: paths, or `shard.tar:key.jpg` names of tar members.
     public let imagePaths: [String]
+    /// The dataset's images by index, as they are loaded.
+    public let images: [ImageRef]
     public let imageOfCaption: [Int]
     /// Preprocessed images kept across epochs (`pixel_cache_mb`).
     public let pixelCache: PixelCache
@@ -59,6 +62,8 @@ public final class ELIPTrainer {
         captions = pairs.map(\.caption)
         imageOfCaption = pairs.map(\.image)
         imagePaths = dataset.items.map(\.image)
+        let refs = dataset.items.map(\.ref)
+        images = refs
         let seed = UInt64(truncatingIfNeeded: config.seed)
         let (textDim, visionDim) = (guided.embeddingDim, guided.visionWidth)
         let (hidden, tokens) = (config.mapperHidden, config.promptTokens)
@@ -69,14 +74,13 @@ public final class ELIPTrainer {
         textEmbeds = try pipeline.encode(texts: captions)
         // Mining: the frozen model's base image embeddings, the first hardmine_subset pairs.
         let usedImages = Array(Set(imageOfCaption)).sorted()
-        let paths = dataset.items.map(\.image)
         pixelCache = PixelCache(budgetMB: config.pixelCacheMB)
         let processor = pipeline.processor, cache = pixelCache
         let baseImages = Tensor.concat(try stride(from: 0, to: usedImages.count, by: 32).map { start in
             let chunk = Array(usedImages[start..<min(start + 32, usedImages.count)])
-            return try pipeline.encode(pixels: chunk.map { i in try cache.pixels(i) { try processor(try RGBImage(contentsOfFile: paths[i])) } })
+            return try pipeline.encode(pixels: chunk.map { i in try cache.pixels(i) { try processor(try refs[i].decode()) } })
         }, axis: 0)
-        var row = [Int](repeating: 0, count: paths.count)
+        var row = [Int](repeating: 0, count: refs.count)
         for (r, i) in usedImages.enumerated() { row[i] = r }
         miner = try HardNegativeMiner(imageOfText: pairs.map { row[$0.image] }, imageCount: usedImages.count)
         let subset = min(config.hardmineSubset ?? pairs.count, pairs.count)
@@ -109,7 +113,7 @@ public final class ELIPTrainer {
 
     /// One forward/backward on a batch of pairs; returns its loss (gradients accumulate).
     func lossAndBackward(_ pairs: [Int], scale: Float) throws -> Float {
-        let pixels = try pixelCache.batch(pairs.map { imageOfCaption[$0] }) { try pipeline.processor(try RGBImage(contentsOfFile: imagePaths[$0])) }
+        let pixels = try pixelCache.batch(pairs.map { imageOfCaption[$0] }) { try pipeline.processor(try images[$0].decode()) }
         let texts = textEmbeds.indexSelect(axis: 0, pairs)
         switch config.objective {
         case .query:

@@ -15,11 +15,14 @@ struct ELIPCommand: ParsableCommand {
         subcommands: [Train.self, Eval.self, Export.self])
 
     struct Train: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Train the mapper on the config's dataset (a JSONL manifest or a folder with one).")
+        static let configuration = CommandConfiguration(
+            abstract: "Train the mapper on the config's dataset (JSONL, CSV/TSV, webdataset tars, Karpathy or COCO JSON, class folders).")
         @Option(help: "YAML config (seed 000's keys).") var config: String
         @Flag(help: "Continue from output_root/checkpoint_last.safetensors.") var resume = false
         @Option(help: "Write a checkpoint every N updates.") var checkpointEvery = 50
         @Option(help: "MiB of preprocessed images kept across epochs (default: the config's pixel_cache_mb, 1024); 0: decode every batch.") var pixelCacheMb: Int?
+        @Flag(help: "Skip bad dataset records (missing images, malformed rows, empty or non-UTF-8 captions, truncated shards), counting them.")
+        var skipBad = false
 
         func run() throws {
             var cfg = try ELIPConfig.load(path: config)
@@ -28,8 +31,7 @@ struct ELIPCommand: ParsableCommand {
                 cfg.pixelCacheMB = pixelCacheMb
             }
             let pipeline = try ImageTextPipeline(directory: cfg.modelName)
-            let data = try ImageTextDataset(path: ImageTextDataset.manifest(cfg.dataset.name, split: cfg.dataset.split), imageColumn: cfg.dataset.imageColumn,
-                                            textColumn: cfg.dataset.textColumn)
+            let data = try loadSplit(cfg.dataset, skipBad: skipBad)
             let trainer = try ELIPTrainer(config: cfg, pipeline: pipeline, dataset: data)
             trainer.checkpointEvery = checkpointEvery
             try FileManager.default.createDirectory(atPath: cfg.outputRoot, withIntermediateDirectories: true)
@@ -48,13 +50,14 @@ struct ELIPCommand: ParsableCommand {
         @Option(help: "Mapper file (default: output_root/mapper_last.safetensors).") var checkpoint: String?
         @Option(name: .short, help: "Re-ranking depth (default: rerank_k for the eval dataset's kind).") var k: Int?
         @Option(help: "Where to write the JSON report (default: output_root/eval_rerank.json).") var out: String?
+        @Flag(help: "Skip bad dataset records, counting them.") var skipBad = false
 
         func run() throws {
             let cfg = try ELIPConfig.load(path: config)
             let split = cfg.evalSplit ?? cfg.dataset
             let pipeline = try ImageTextPipeline(directory: cfg.modelName)
             let mapper = try ELIPMapper.load(path: checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors")
-            let data = try ImageTextDataset(path: ImageTextDataset.manifest(split.name, split: split.split), imageColumn: split.imageColumn, textColumn: split.textColumn)
+            let data = try loadSplit(split, skipBad: skipBad)
             let name = split.name.lowercased()
             let depth = k ?? (name.contains("occluded") ? cfg.rerankK.occludedCoco : name.contains("imagenet") ? cfg.rerankK.imagenetR
                 : name.contains("flickr") ? cfg.rerankK.flickr : cfg.rerankK.coco)
@@ -98,6 +101,14 @@ struct ELIPCommand: ParsableCommand {
             print("exported → \(out)")
         }
     }
+}
+
+/// A config's dataset block, read whole; prints what was read (layout, columns chosen) and what was skipped.
+func loadSplit(_ split: ELIPConfig.Split, skipBad: Bool) throws -> ImageTextDataset {
+    let data = try split.load(skipBad: skipBad)
+    print("dataset: \(data.description): \(data.items.count) images, \(data.pairs.count) captions")
+    if let s = data.skippedSummary { print("dataset: \(s)") }
+    return data
 }
 
 /// Runs an ELIP trainer with its JSONL log (`output_root/train_log.jsonl`) and progress line; `onEvent`

@@ -12,7 +12,7 @@ extension ELIPObjectiveKind: ExpressibleByArgument {}
 
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "data", abstract: "Generate datasets.", subcommands: [Synth.self])
+        commandName: "data", abstract: "Generate and inspect datasets.", subcommands: [Synth.self, Inspect.self])
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -40,7 +40,10 @@ struct Train: ParsableCommand {
         abstract: "Contrastive training of CLIP / SigLIP, from a preset (tiny, small) or a model folder.")
     @Option(help: "YAML config (ContrastiveConfig keys); flags override it.") var config: String?
     @Option(help: "Preset name or model folder.") var model: String?
-    @Option(help: "Dataset folder (train.jsonl / val.jsonl / test.jsonl) or manifest.") var dataset: String?
+    @Option(help: "Dataset: a folder (train.jsonl / val.jsonl / test.jsonl, or train/ val/ test/), a manifest, CSV/TSV, tar shards (data/{00000..00009}.tar), Karpathy or COCO JSON.")
+    var dataset: String?
+    @Flag(help: "Skip bad dataset records (missing images, malformed rows, empty or non-UTF-8 captions, truncated shards), counting them.")
+    var skipBad = false
     @Option(help: "Output folder.") var outputDir: String?
     @Option var epochs: Int?
     @Option var lr: Double?
@@ -68,6 +71,7 @@ struct Train: ParsableCommand {
         if let gradAccum { cfg.gradAccum = gradAccum }
         if let warmupRatio { cfg.warmupRatio = warmupRatio }
         if let seed { cfg.seed = seed }
+        if skipBad { cfg.skipBad = true }
         try cfg.validate()
         let trainer = try ContrastiveTrainer(config: cfg)
         trainer.checkpointEvery = checkpointEvery
@@ -84,7 +88,9 @@ func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool, onUpdate: (Trai
     }
     let log = try openLog(cfg.outputDir + "/train_log.jsonl")
     defer { try? log.close() }
-    print("training \(cfg.model) (\(trainer.model.trainableParameterCount) trainable parameters) on \(cfg.dataset)")
+    print("training \(cfg.model) (\(trainer.model.trainableParameterCount) trainable parameters) on \(trainer.train.description): "
+          + "\(trainer.train.items.count) images")
+    if let s = trainer.train.skippedSummary { print("dataset: \(s)") }
     let progress = ProgressLine(total: trainer.updatesPerEpoch * cfg.epochs, unit: "update", done: trainer.step.updates)
     try trainer.run { event in
         let line = try event.jsonLine()

@@ -1,0 +1,191 @@
+// Sequential, buffered reads of a file (lines, byte runs), so readers hold one record at a time.
+
+import Foundation
+import Tensor
+
+/// A file read front to back through a 64 KiB buffer; `offset` counts the bytes consumed.
+final class ByteFile {
+    let path: String
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var position = 0
+    /// Bytes consumed so far (the offset of the next byte).
+    private(set) var offset = 0
+
+    /// - Throws: `ClipError.io` naming the file when it cannot be opened.
+    init(path: String) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+              let handle = FileHandle(forReadingAtPath: path) else {
+            throw ClipError.io("\(path): cannot open the file")
+        }
+        self.path = path
+        self.handle = handle
+    }
+
+    deinit { try? handle.close() }
+
+    private func fill() throws -> Bool {
+        let data: Data
+        do {
+            data = try handle.read(upToCount: 1 << 16) ?? Data()
+        } catch {
+            throw ClipError.io("\(path): read failed at byte \(offset): \(error.localizedDescription)")
+        }
+        buffer = [UInt8](data)
+        position = 0
+        return !buffer.isEmpty
+    }
+
+    /// The next byte, or nil at the end of the file.
+    func byte() throws -> UInt8? {
+        if position == buffer.count, try !fill() { return nil }
+        defer { position += 1; offset += 1 }
+        return buffer[position]
+    }
+
+    /// The next byte without consuming it.
+    func peek() throws -> UInt8? {
+        if position == buffer.count, try !fill() { return nil }
+        return buffer[position]
+    }
+
+    /// The next line without its `\n` (and a `\r` before it); nil at the end of the file.
+    func line() throws -> [UInt8]? {
+        var out: [UInt8] = []
+        var sawAny = false
+        while true {
+            if position == buffer.count, try !fill() { break }
+            sawAny = true
+            let rest = buffer[position...]
+            if let nl = rest.firstIndex(of: UInt8(ascii: "\n")) {
+                out += buffer[position..<nl]
+                offset += nl + 1 - position
+                position = nl + 1
+                if out.last == UInt8(ascii: "\r") { out.removeLast() }
+                return out
+            }
+            out += rest
+            offset += rest.count
+            position = buffer.count
+        }
+        return sawAny ? out : nil
+    }
+
+    /// Up to `count` bytes (fewer only at the end of the file).
+    func read(_ count: Int) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(min(count, 1 << 26))
+        while out.count < count {
+            if position == buffer.count, try !fill() { break }
+            let n = min(count - out.count, buffer.count - position)
+            out += buffer[position..<position + n]
+            position += n
+            offset += n
+        }
+        return out
+    }
+
+    /// Skips up to `count` bytes; returns how many were skipped.
+    @discardableResult
+    func skip(_ count: Int) throws -> Int {
+        var done = 0
+        while done < count {
+            if position == buffer.count, try !fill() { break }
+            let n = min(count - done, buffer.count - position)
+            position += n
+            offset += n
+            done += n
+        }
+        return done
+    }
+}
+
+// MARK: - Bad input
+
+/// What a reader does with a bad record: throw its error, or (with `skipBad`) count it by reason.
+struct BadInputPolicy {
+    let skipBad: Bool
+    private(set) var counts: [String: Int] = [:]
+
+    init(skipBad: Bool) { self.skipBad = skipBad }
+
+    /// Throws `error`, or counts it under `reason` when skipping bad input.
+    mutating func reject(_ reason: BadInput, _ error: ClipError) throws {
+        guard skipBad else { throw error }
+        counts[reason.rawValue, default: 0] += 1
+    }
+}
+
+/// Why a record was skipped (the keys of `ImageTextReader.skipped`).
+public enum BadInput: String, Sendable, CaseIterable {
+    case missingImage = "missing image"
+    case missingCaption = "missing caption"
+    case emptyCaption = "empty caption"
+    case invalidUTF8 = "invalid UTF-8"
+    case malformedRow = "malformed row"
+    case truncatedTar = "truncated tar"
+    case missingShard = "missing shard"
+}
+
+/// Checks of the fields every layout shares.
+enum RecordCheck {
+    /// The text of `bytes`, or nil when they are not valid UTF-8.
+    static func utf8(_ bytes: some Collection<UInt8>) -> String? {
+        String(validating: bytes, as: UTF8.self)
+    }
+
+    /// The byte offset of the first invalid UTF-8 sequence in `bytes`, if any.
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+        var parser = Unicode.UTF8.ForwardParser()
+        var input = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &input) {
+            case .valid(let scalar): offset += scalar.count
+            case .error: return offset
+            case .emptyInput: return nil
+            }
+        }
+    }
+
+    /// True when a caption has no visible text.
+    static func isEmpty(_ caption: String) -> Bool {
+        caption.allSatisfy { $0.isWhitespace }
+    }
+
+    /// Whether an image file exists (and is not a folder).
+    static func imageExists(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue
+    }
+
+    /// `path` resolved against `base` unless absolute.
+    static func resolve(_ path: String, against base: String) -> String {
+        path.hasPrefix("/") || base.isEmpty ? path : base + "/" + path
+    }
+}
+
+extension BadInputPolicy {
+    /// False (after counting it) when a record without captions, or with an empty one, is skipped.
+    /// - Throws: `ClipError.format` naming `location` unless skipping bad input.
+    mutating func accept(captions: [String], at location: String) throws -> Bool {
+        if captions.isEmpty {
+            try reject(.missingCaption, .format("\(location): no caption"))
+            return false
+        }
+        if let i = captions.firstIndex(where: RecordCheck.isEmpty) {
+            try reject(.emptyCaption, .format("\(location): caption \(i + 1) is empty"))
+            return false
+        }
+        return true
+    }
+
+    /// False (after counting it) when a record whose image file is missing is skipped.
+    /// - Throws: `ClipError.io` naming `location` and the image unless skipping bad input.
+    mutating func accept(imageFile path: String, check: Bool, at location: String) throws -> Bool {
+        guard check, !RecordCheck.imageExists(path) else { return true }
+        try reject(.missingImage, .io("\(location): image \(path) does not exist"))
+        return false
+    }
+}
