@@ -1364,6 +1364,20 @@ def gen_datasets():
         second = t.getmember("second.jpg")
         cut = second.offset_data + second.size // 2                # inside second.jpg's data
     (folder / "wds-bad" / "bad-00001.tar").write_bytes(whole[:cut])
+    # Captions as lists in {key}.json, as Tools/hf_to_webdataset.py writes them (with the first in {key}.txt),
+    # alone, and under a dataset's own key (read with --text-column sentences).
+    def meta(**fields):
+        return json.dumps(fields, ensure_ascii=False).encode()
+    shard("wds-json/shard-00000.tar", [
+        ("000000000", [("jpg", img), ("txt", captions["a.jpg"][0].encode()),
+                       ("json", meta(key="000000000", caption=captions["a.jpg"][0], captions=captions["a.jpg"]))]),
+        ("000000001", [("png", (folder / "images" / "b.png").read_bytes()),
+                       ("json", meta(key="000000001", captions=captions["b.png"] + ["a green tile"]))]),
+    ], tarfile.USTAR_FORMAT)
+    shard("wds-json/shard-00001.tar", [
+        ("000000002", [("jpg", (folder / "images" / "c.jpg").read_bytes()),
+                       ("json", meta(key="000000002", sentences=["a blue square", "a cobalt tile"]))]),
+    ], tarfile.USTAR_FORMAT)
 
     # Karpathy split files: COCO's has filepath, Flickr30k's has none (images under --image-root).
     def karpathy_entry(i, name, split, sents, filepath=True):

@@ -1,5 +1,5 @@
-// SpeedBench encode-dataset: synthetic JPEG photos in a folder listed by a JSONL manifest →
-// DatasetEncoder (decode + preprocess on worker threads, ViT-B/32 random weights) → float16 shards,
+// SpeedBench encode-dataset: synthetic JPEG photos in webdataset tar shards as img2dataset writes
+// them ({key}.jpg + {key}.txt + {key}.json, 32 samples a shard) → DatasetEncoder (decode + preprocess on worker threads, ViT-B/32 random weights) → float16 shards,
 // against the image tower alone on the same images already preprocessed.
 
 import Foundation
@@ -45,21 +45,26 @@ func cpuFlags() -> String {
 
 func encodeDatasetBench(images n: Int, batch: Int, decodeThreads: Int) throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-bench-encode-dataset-\(getpid())").path
-    try FileManager.default.createDirectory(atPath: dir + "/images", withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: dir + "/shards", withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
+    let perShard = 32, shards = (n + perShard - 1) / perShard
     // Photo sizes as in COCO, Flickr30k and CC3M: landscape, portrait, square, small and large.
     let sizes = [(500, 375), (375, 500), (640, 480), (480, 640), (224, 224), (800, 600), (333, 250), (640, 427)]
-    var lines: [String] = [], bytes = 0
-    for i in 0..<n {
-        let (w, h) = sizes[i % sizes.count]
-        let jpeg = try syntheticPhoto(width: w, height: h, seed: UInt64(i)).jpegData(quality: 90)
-        bytes += jpeg.count
-        let path = dir + String(format: "/images/%06d.jpg", i)
-        try Data(jpeg).write(to: URL(fileURLWithPath: path))
-        lines.append("{\"image\": \"\(path)\", \"text\": \"synthetic photo \(i)\"}")
+    var bytes = 0
+    for s in 0..<shards {
+        var tar = TarWriter()
+        for i in (s * perShard)..<min(n, (s + 1) * perShard) {
+            let (w, h) = sizes[i % sizes.count]
+            let jpeg = try syntheticPhoto(width: w, height: h, seed: UInt64(i)).jpegData(quality: 90)
+            bytes += jpeg.count
+            let key = String(format: "%09d", i), caption = "synthetic photo \(i)"
+            tar.add(key + ".jpg", jpeg)
+            tar.add(key + ".txt", Array(caption.utf8))
+            tar.add(key + ".json", Array("{\"key\": \"\(key)\", \"caption\": \"\(caption)\"}".utf8))
+        }
+        try tar.write(to: dir + String(format: "/shards/%05d.tar", s))
     }
-    try lines.joined(separator: "\n").write(toFile: dir + "/manifest.jsonl", atomically: true, encoding: .utf8)
-    let source = JSONLSource(path: dir + "/manifest.jsonl")
+    let source = try ImageTextSources.open(dir + String(format: "/shards/{00000..%05d}.tar", shards - 1))
 
     let pipeline = ImageTextPipeline(model: try vitB32(), processor: ImageProcessor(.clip), tokenize: { _ in
         TokenizedBatch(ids: Indices(shape: [0, 1], values: []), attentionMask: nil)
@@ -91,14 +96,14 @@ func encodeDatasetBench(images n: Int, batch: Int, decodeThreads: Int) throws {
     }
     guard let stats = best else { return }
     emit("image_encode_preprocessed_n\(n)", batch: n, sec: encodeOnly)
-    emit("encode_dataset_jpeg_n\(n)_decode\(decodeThreads)", batch: n, sec: stats.seconds)
+    emit("encode_dataset_tar_jpeg_n\(n)_decode\(decodeThreads)", batch: n, sec: stats.seconds)
 
     let e2e = Double(stats.images) / stats.seconds, pure = Double(n) / encodeOnly
-    print(String(format: "{\"what\": \"encode_dataset_summary\", \"source\": \"folder of JPEGs listed in JSONL\", \"images\": %d, \"mean_jpeg_kb\": %.1f, "
+    print(String(format: "{\"what\": \"encode_dataset_summary\", \"source\": \"%d webdataset tar shards of JPEGs\", \"images\": %d, \"mean_jpeg_kb\": %.1f, "
                  + "\"decode_threads\": %d, \"compute_threads\": %d, \"end_to_end_per_s\": %.2f, \"preprocessed_encode_per_s\": %.2f, "
                  + "\"ratio\": %.3f, \"throughput_lost\": %.3f, \"encoder_wait_share\": %.3f, \"decode_cpu_s\": %.2f, "
                  + "\"decode_ms_per_image_1_thread\": %.1f, \"blas\": \"%@\", \"cpu_flags\": \"%@\"}",
-                 n, Double(bytes) / Double(n) / 1024, decodeThreads, Threads.count, e2e, pure, e2e / pure, 1 - e2e / pure,
+                 shards, n, Double(bytes) / Double(n) / 1024, decodeThreads, Threads.count, e2e, pure, e2e / pure, 1 - e2e / pure,
                  stats.waitSeconds / stats.seconds, stats.decodeSeconds, 1000 * decodeOne / Double(n),
                  Threads.blasCoreName, cpuFlags()))
 }

@@ -9,7 +9,7 @@
 // --chunk N (elip-query-step): queries whose guided encodes run forward and backward together.
 // CASE: image-encode, text-encode, elip-step, elip-query-step, clip-step, rerank, mining, load, precision
 // (int16 against float32 embeddings on the full towers), and encode-dataset (--images N synthetic JPEGs
-// of photo sizes → `clip encode-dataset`'s engine with --decode-threads N, against image-encode on the
+// of photo sizes in webdataset tar shards → `clip encode-dataset`'s engine with --decode-threads N, against image-encode on the
 // same images preprocessed; prints the ratio and the share of time the encoder waited on decoding).
 // Output: one JSON line per measurement: what, batch, sec (median), per_s, peak_rss_mb, blas.
 

@@ -126,6 +126,19 @@ public enum BadInput: String, Sendable, CaseIterable {
     case malformedRow = "malformed row"
     case truncatedTar = "truncated tar"
     case missingShard = "missing shard"
+    /// An image whose bytes are there but do not decode (counted by `clip encode-dataset`, which decodes).
+    case undecodableImage = "undecodable image"
+}
+
+extension BadInput {
+    /// "skipped 2 bad records (1 empty caption, 1 missing image)" for counts keyed by reason, or nil
+    /// when nothing was skipped.
+    public static func summary(_ counts: [String: Int]) -> String? {
+        let total = counts.values.reduce(0, +)
+        guard total > 0 else { return nil }
+        return "skipped \(total) bad record\(total == 1 ? "" : "s") ("
+            + counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + ")"
+    }
 }
 
 /// Checks of the fields every layout shares.

@@ -96,10 +96,5 @@ public struct ImageTextDataset: Sendable {
     }
 
     /// "skipped 2 records (1 empty caption, 1 missing image)", or nil when nothing was skipped.
-    public var skippedSummary: String? {
-        let total = skipped.values.reduce(0, +)
-        guard total > 0 else { return nil }
-        return "skipped \(total) bad record\(total == 1 ? "" : "s") ("
-            + skipped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + ")"
-    }
+    public var skippedSummary: String? { BadInput.summary(skipped) }
 }

@@ -5,8 +5,10 @@ import Tensor
 
 /// Tar shards read one after the other, straight from the archives. Consecutive members sharing a key
 /// (the member name up to the first dot of its last path component, as webdataset splits it) make one
-/// sample: an image member (`jpg`, `jpeg`, `png`, `webp`) and a caption (`txt`, or the `caption` field
-/// of `{key}.json`). Records are keyed `shard.tar:key` and located `shard.tar@byteOffset`.
+/// sample: an image member (`jpg`, `jpeg`, `png`, `webp`) and its captions: every caption of a list in
+/// `{key}.json` (under the text column, else `captions`, as img2dataset's and `Tools/hf_to_webdataset.py`'s
+/// metadata holds them), else `{key}.txt`, else the json's `caption` string. Records are keyed
+/// `shard.tar:key` and located `shard.tar@byteOffset`.
 public struct WebDatasetSource: ImageTextSource {
     public static let imageExtensions = ["jpg", "jpeg", "png", "webp"]
 
@@ -15,6 +17,8 @@ public struct WebDatasetSource: ImageTextSource {
     public let imageExtensions: [String]
     /// The caption member extension (`txt`).
     public let textExtension: String
+    /// The keys of `{key}.json` whose list of captions is read first: the text column, then `captions`.
+    public let jsonCaptionKeys: [String]
     public var skipBad: Bool
     /// The shard list as given, for the description.
     var pattern: String
@@ -36,13 +40,15 @@ public struct WebDatasetSource: ImageTextSource {
         imageExtensions = requested.map { r in Self.imageExtensions.contains(r) ? [r] + Self.imageExtensions.filter { $0 != r } : Self.imageExtensions }
             ?? Self.imageExtensions
         textExtension = textColumn.map { $0.lowercased() }.flatMap { ColumnInference.textCandidates.contains($0) && $0 != "text" ? $0 : nil } ?? "txt"
+        jsonCaptionKeys = (textColumn.map { [$0] } ?? []) + (textColumn == "captions" ? [] : ["captions"])
         self.skipBad = skipBad
         pattern = shards.count == 1 ? shards[0] : "\(shards[0]) … \(shards[shards.count - 1])"
     }
 
     public var description: String {
         "webdataset \(pattern) (\(shards.count) shard\(shards.count == 1 ? "" : "s"); image member "
-            + imageExtensions.joined(separator: "|") + ", text member \(textExtension))"
+            + imageExtensions.joined(separator: "|") + ", text member \(textExtension) or json "
+            + jsonCaptionKeys.map { "'\($0)'" }.joined(separator: "|") + " list)"
     }
 
     public func makeReader() throws -> any ImageTextReader {
@@ -136,24 +142,30 @@ public struct WebDatasetSource: ImageTextSource {
                 try policy.reject(.missingImage, .io("\(here): sample '\(key)' has no image member (\(source.imageExtensions.joined(separator: ", ")))"))
                 return nil
             }
-            let caption: String
-            if let raw = group[source.textExtension] ?? group["txt"] {
+            let captions: [String]
+            let json = group["json"].flatMap { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
+            if let list = source.jsonCaptionKeys.lazy.compactMap({ json?[$0] as? [Any] }).first(where: { !$0.isEmpty }) {
+                guard let texts = list as? [String] else {
+                    try policy.reject(.malformedRow, .format("\(here): \(key).json: the caption list holds a non-string"))
+                    return nil
+                }
+                captions = texts
+            } else if let raw = group[source.textExtension] ?? group["txt"] {
                 guard let text = RecordCheck.utf8(raw) else {
                     let bad = RecordCheck.firstInvalidUTF8(raw) ?? 0
                     try policy.reject(.invalidUTF8, .format("\(here): \(key).\(source.textExtension) is not valid UTF-8 (byte \(bad))"))
                     return nil
                 }
-                caption = text.hasSuffix("\n") ? String(text.dropLast()) : text
-            } else if let json = group["json"], let obj = (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any],
-                      let text = obj["caption"] as? String {
-                caption = text
+                captions = [text.hasSuffix("\n") ? String(text.dropLast()) : text]
+            } else if let text = (source.jsonCaptionKeys + ["caption"]).lazy.compactMap({ json?[$0] as? String }).first {
+                captions = [text]
             } else {
                 try policy.reject(.missingCaption, .format("\(here): sample '\(key)' has no caption (\(key).\(source.textExtension))"))
                 return nil
             }
-            guard try policy.accept(captions: [caption], at: here) else { return nil }
+            guard try policy.accept(captions: captions, at: here) else { return nil }
             return ImageTextRecord(key: "\(shard):\(key)", image: .member(name: "\(shard):\(key).\(ext)", bytes: bytes),
-                                   captions: [caption], location: here)
+                                   captions: captions, location: here)
         }
     }
 }

@@ -24,7 +24,9 @@ public final class DatasetEncoder {
         public var decodeThreads = 2
         /// Images decoded ahead of the encoder (default: two batches).
         public var queueDepth: Int?
-        /// Skip (and count) images that cannot be read or decoded instead of failing.
+        /// Skip images that cannot be read or decode, counting them by reason in `Stats.skipped`,
+        /// instead of failing with an error that names the image. (Bad records the source's reader
+        /// skips are counted there too; the source decides whether it skips them.)
         public var skipBad = false
 
         public init() {}
@@ -36,7 +38,11 @@ public final class DatasetEncoder {
         public var records = 0
         public var images = 0
         public var texts = 0
-        public var skippedBad = 0
+        /// Records skipped, by reason (`BadInput` raw values): the source reader's, and the images
+        /// this run could not read (`missing image`) or decode (`undecodable image`).
+        public var skipped: [String: Int] = [:]
+        /// Records skipped, all reasons together.
+        public var skippedBad: Int { skipped.values.reduce(0, +) }
         /// Shards found complete when the run started, and shards written by it.
         public var shardsResumed = 0
         public var shardsWritten = 0
@@ -94,9 +100,13 @@ public final class DatasetEncoder {
         let prefetcher = OrderedPrefetcher<ImageTextRecord, (ImageTextRecord, Tensor)>(
             threads: options.decodeThreads, capacity: options.queueDepth ?? 2 * options.batchSize,
             source: { try reader.next() },
-            transform: { record in (record, try processor(try record.image.decode())) })
+            transform: { record in (record, try processor(try Self.decode(record))) })
         defer { prefetcher.stop() }
-        func finishStats() {
+        var failed: [String: Int] = [:]
+        func finishStats(sourceDone: Bool = false) {
+            stats.skipped = failed
+            // The reader is only touched by the prefetcher until the source ends.
+            if sourceDone { stats.skipped.merge(reader.skipped, uniquingKeysWith: +) }
             stats.waitSeconds = prefetcher.waitSeconds
             stats.decodeSeconds = prefetcher.transformSeconds
             stats.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -134,7 +144,8 @@ public final class DatasetEncoder {
                     if batch.count == options.batchSize { try flush() }
                 case .failure(let error):
                     guard options.skipBad else { throw error }
-                    stats.skippedBad += 1
+                    let reason: BadInput = (error as? ClipError)?.kind == .io ? .missingImage : .undecodableImage
+                    failed[reason.rawValue, default: 0] += 1
                 }
             }
             try flush()
@@ -144,8 +155,17 @@ public final class DatasetEncoder {
             shard += 1
             if inShard < options.shardSize { break }
         }
-        finishStats()
+        finishStats(sourceDone: true)
         return stats
+    }
+
+    /// The record's image, decoded; an error names the image (path or `shard.tar:key.jpg`) and where
+    /// the record came from.
+    static func decode(_ record: ImageTextRecord) throws -> RGBImage {
+        do { return try record.image.decode() } catch let e as ClipError {
+            let name = record.image.name
+            throw e.message.contains(name) ? e.prefixed(record.location) : e.prefixed("\(record.location): \(name)")
+        }
     }
 
     /// Writes one shard: embeddings first, the metadata (the shard's completion mark) last.

@@ -59,7 +59,6 @@ struct Inspect: ParsableCommand {
         }
         if let folder = source as? ClassFolderSource { print("classes: \(folder.classes.joined(separator: ", "))") }
         print("\(records) records, \(captions) captions" + (decode ? ", \(bad) images that do not decode" : ""))
-        let skipped = reader.skipped
-        if !skipped.isEmpty { print("skipped: " + skipped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")) }
+        if let skipped = BadInput.summary(reader.skipped) { print(skipped) }
     }
 }

@@ -16,22 +16,22 @@ struct EncodeDataset: ParsableCommand {
         abstract: "Encode a dataset's images (and captions) into .npy embedding shards with JSONL metadata.",
         discussion: """
             Writes OUT/img_emb_00000.npy (and text_emb_00000.npy with --texts) and OUT/metadata_00000.jsonl \
-            per shard, plus OUT/encode.json. Rows are L2-normalised. Run it again on the same OUT to continue \
+            per shard, plus OUT/encode.json. --data takes every layout `clip data inspect` reads, with the same \
+            options; the columns chosen are printed first. Rows are L2-normalised. Run it again on the same OUT to continue \
             after an interruption: finished shards are kept, the first unfinished one is redone. \
             clip index, mine and eval-retrieval read OUT directly.
             """)
 
     @Option(help: "Model folder (Hugging Face layout).") var model: String
-    @Option(help: "Dataset: a JSONL manifest, or a folder with manifest.jsonl.") var data: String
-    @Option(help: "Manifest key of the image path.") var imageColumn = "image"
-    @Option(help: "Manifest key of the caption(s).") var textColumn = "text"
+    @Option(help: "Dataset of any layout (JSONL, CSV/TSV, tar shards such as 'data/{00000..00099}.tar', Karpathy or COCO JSON, class folders, or a folder holding one).")
+    var data: String
+    @OptionGroup var dataset: DatasetOptions
     @Option(help: "Output folder of the shards.") var out: String
     @Option(help: "Images (source records) per shard.") var shardSize = 10_000
     @Option(help: "Images per encoder batch.") var batchSize = 32
     @Option(help: "float16 or float32.") var dtype: NPY.DType = .float16
     @Flag(help: "Also encode every caption (text_emb_*.npy).") var texts = false
     @Option(help: "Threads decoding and preprocessing images, overlapped with encoding.") var decodeThreads = 2
-    @Flag(help: "Skip (and count) images that cannot be read or decoded instead of stopping.") var skipBad = false
     @Flag(help: "Do not read the dataset once first to count it (no ETA).") var noCount = false
 
     func validate() throws {
@@ -42,14 +42,15 @@ struct EncodeDataset: ParsableCommand {
 
     func run() throws {
         let pipeline = try ImageTextPipeline(directory: model)
-        let source: any ImageTextSource = JSONLSource(path: data, imageColumn: imageColumn, textColumn: textColumn)
+        let source = try ImageTextSources.open(data, options: try dataset.options())
+        print(source.description)
         var options = DatasetEncoder.Options()
         options.shardSize = shardSize
         options.batchSize = batchSize
         options.dtype = dtype
         options.encodeTexts = texts
         options.decodeThreads = decodeThreads
-        options.skipBad = skipBad
+        options.skipBad = dataset.skipBad
         var total = 0
         if !noCount {
             var reader = try source.makeReader()
@@ -71,6 +72,6 @@ struct EncodeDataset: ParsableCommand {
         print(String(format: "overlap: the encoder waited %.2f s for decoding out of %.2f s (%.1f%%); decoding took %.2f s on %d thread(s), encoding %.2f s",
                      stats.waitSeconds, stats.seconds, 100 * stats.waitSeconds / max(stats.seconds, 1e-9),
                      stats.decodeSeconds, decodeThreads, stats.encodeSeconds))
-        if stats.skippedBad > 0 { print("skipped \(stats.skippedBad) unreadable image(s)") }
+        if let skipped = BadInput.summary(stats.skipped) { print(skipped) }
     }
 }

@@ -196,7 +196,7 @@ import Retrieval
         #expect(ClipError.kind { try DatasetEncoder(pipeline: pipeline, options: o).run(source: source, to: scratch.path + "/a") } == .io)
         o.skipBad = true
         let stats = try DatasetEncoder(pipeline: pipeline, options: o).run(source: source, to: scratch.path + "/b")
-        #expect(stats.images == 16 && stats.skippedBad == 1 && stats.records == 17)
+        #expect(stats.images == 16 && stats.skippedBad == 1 && stats.records == 17 && stats.skipped == ["missing image": 1])
         let (matrix, dtype) = try NPY.read(path: EmbeddingShards.embeddingsPath(scratch.path + "/b", shard: 0, .image))
         #expect(dtype == .float32 && matrix.shape == [16, pipeline.model.embeddingDim])
         let first = try RGBImage(contentsOfFile: try EmbeddingShards.records(scratch.path + "/b", shard: 0)[0].image)
