@@ -5,7 +5,7 @@ import Foundation
 import Tensor
 
 /// The dataset layouts `ImageTextSources.open` reads.
-public enum DatasetLayout: String, Sendable, CaseIterable {
+public enum DatasetLayout: String, Sendable, CaseIterable, Codable {
     /// JSONL manifest lines `{"image": …, "text": …}` (`JSONLSource`).
     case jsonl
     /// CSV or TSV with a header row, open_clip's `--csv-img-key/--csv-caption-key` (`CSVSource`).
@@ -53,6 +53,18 @@ public struct ImageTextSourceOptions: Sendable {
         self.imageRoot = imageRoot
         self.skipBad = skipBad
         self.checkImages = checkImages
+    }
+}
+
+extension ImageTextSourceOptions {
+    /// The byte of a CSV separator as users write it: one character, or `tab` / `\t`.
+    /// - Throws: `ClipError.invalidArgument` naming `what` when it is not one byte.
+    public static func separator(_ text: String, what: String = "separator") throws -> UInt8 {
+        let s = text == "tab" || text == "\\t" ? "\t" : text
+        guard s.utf8.count == 1, let b = s.utf8.first else {
+            throw ClipError.invalidArgument("\(what) must be one character or 'tab', got '\(text)'")
+        }
+        return b
     }
 }
 

@@ -44,6 +44,14 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
     /// Skip bad dataset records (missing images, malformed rows, empty or non-UTF-8 captions), counting
     /// them, instead of stopping at the first.
     public var skipBad = false
+    /// How the dataset is read (open_clip's `--csv-img-key`, `--csv-caption-key`, `--csv-separator`);
+    /// nil: the layout detected, the columns inferred, the separator from the extension.
+    public var layout: DatasetLayout?
+    public var imageColumn: String?
+    public var textColumn: String?
+    public var separator: String?
+    /// Folder the image paths are relative to; nil: the annotation file's folder.
+    public var imageRoot: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, dataset, trainSplit = "train_split", valSplit = "val_split", testSplit = "test_split"
@@ -53,6 +61,8 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         case lockText = "lock_text", lockTextUnlockedLayers = "lock_text_unlocked_layers"
         case evalEvery = "eval_every", saveEvery = "save_every", maxTrainExamples = "max_train_examples"
         case imageSize = "image_size", projectionDim = "projection_dim", skipBad = "skip_bad"
+        case layout, imageColumn = "image_column", textColumn = "text_column", separator = "csv_separator"
+        case imageRoot = "image_root"
     }
 
     /// The defaults above, with `model` and `outputDir` when given.
@@ -90,6 +100,16 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         try c.decodeIfPresent(into: &imageSize, forKey: .imageSize)
         projectionDim = try c.decodeIfPresent(Int.self, forKey: .projectionDim)
         try c.decodeIfPresent(into: &skipBad, forKey: .skipBad)
+        if let name = try c.decodeIfPresent(String.self, forKey: .layout) {
+            guard let l = DatasetLayout(rawValue: name) else {
+                throw ClipError.invalidArgument("layout: unknown '\(name)' (one of \(DatasetLayout.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            layout = l
+        }
+        imageColumn = try c.decodeIfPresent(String.self, forKey: .imageColumn)
+        textColumn = try c.decodeIfPresent(String.self, forKey: .textColumn)
+        separator = try c.decodeIfPresent(String.self, forKey: .separator)
+        imageRoot = try c.decodeIfPresent(String.self, forKey: .imageRoot)
         try validate()
     }
 
@@ -107,6 +127,7 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         guard lr > 0 else { throw ClipError.invalidArgument("lr must be positive, got \(lr)") }
         guard weightDecay >= 0, maxGradNorm >= 0 else { throw ClipError.invalidArgument("weight_decay and max_grad_norm must not be negative") }
         guard (0...1).contains(warmupRatio) else { throw ClipError.invalidArgument("warmup_ratio must lie in [0, 1], got \(warmupRatio)") }
+        if let separator { _ = try ImageTextSourceOptions.separator(separator, what: "csv_separator") }
     }
 
     public static func parse(_ yaml: String, name: String = "config") throws -> ContrastiveConfig {
@@ -151,6 +172,8 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
 extension ContrastiveConfig {
     /// The options that open `split` of the configured dataset.
     public func sourceOptions(split: String) -> ImageTextSourceOptions {
-        ImageTextSourceOptions(split: split, skipBad: skipBad)
+        ImageTextSourceOptions(layout: layout, split: split, imageColumn: imageColumn, textColumn: textColumn,
+                               separator: separator.flatMap { try? ImageTextSourceOptions.separator($0) },
+                               imageRoot: imageRoot, skipBad: skipBad)
     }
 }

@@ -22,14 +22,9 @@ struct DatasetOptions: ParsableArguments {
     var skipBad = false
 
     func options() throws -> ImageTextSourceOptions {
-        var sep: UInt8?
-        if let separator {
-            let s = separator == "tab" || separator == "\\t" ? "\t" : separator
-            guard s.utf8.count == 1, let b = s.utf8.first else { throw ValidationError("--separator must be one character") }
-            sep = b
-        }
-        return ImageTextSourceOptions(layout: layout, split: split, imageColumn: imageColumn, textColumn: textColumn,
-                                      separator: sep, imageRoot: imageRoot, skipBad: skipBad)
+        ImageTextSourceOptions(layout: layout, split: split, imageColumn: imageColumn, textColumn: textColumn,
+                               separator: try separator.map { try ImageTextSourceOptions.separator($0, what: "--separator") },
+                               imageRoot: imageRoot, skipBad: skipBad)
     }
 }
 

@@ -42,8 +42,10 @@ struct Train: ParsableCommand {
     @Option(help: "Preset name or model folder.") var model: String?
     @Option(help: "Dataset: a folder (train.jsonl / val.jsonl / test.jsonl, or train/ val/ test/), a manifest, CSV/TSV, tar shards (data/{00000..00009}.tar), Karpathy or COCO JSON.")
     var dataset: String?
-    @Flag(help: "Skip bad dataset records (missing images, malformed rows, empty or non-UTF-8 captions, truncated shards), counting them.")
-    var skipBad = false
+    @OptionGroup(title: "Reading the dataset (--split names the training split)") var data: DatasetOptions
+    @Option(name: .customLong("csv-img-key"), help: "open_clip's name for --image-column.") var csvImgKey: String?
+    @Option(name: .customLong("csv-caption-key"), help: "open_clip's name for --text-column.") var csvCaptionKey: String?
+    @Option(name: .customLong("csv-separator"), help: "open_clip's name for --separator.") var csvSeparator: String?
     @Option(help: "Output folder.") var outputDir: String?
     @Option var epochs: Int?
     @Option var lr: Double?
@@ -71,7 +73,13 @@ struct Train: ParsableCommand {
         if let gradAccum { cfg.gradAccum = gradAccum }
         if let warmupRatio { cfg.warmupRatio = warmupRatio }
         if let seed { cfg.seed = seed }
-        if skipBad { cfg.skipBad = true }
+        if data.skipBad { cfg.skipBad = true }
+        if let split = data.split { cfg.trainSplit = split }
+        if let layout = data.layout { cfg.layout = layout }
+        if let c = data.imageColumn ?? csvImgKey { cfg.imageColumn = c }
+        if let c = data.textColumn ?? csvCaptionKey { cfg.textColumn = c }
+        if let s = data.separator ?? csvSeparator { cfg.separator = s }
+        if let r = data.imageRoot { cfg.imageRoot = r }
         try cfg.validate()
         let trainer = try ContrastiveTrainer(config: cfg)
         trainer.checkpointEvery = checkpointEvery

@@ -44,4 +44,23 @@ import Datasets
         #expect(ImageTextSources.hasSplit(Self.fixtures + "/wds", split: "test") == false)
         #expect(try ContrastiveConfig.parse("dataset: x\nskip_bad: true\n").skipBad)
     }
+
+    @Test func contrastiveConfigNamesCSVColumnsAsOpenCLIPDoes() throws {
+        let cfg = try ContrastiveConfig.parse("""
+        dataset: \(Self.fixtures)/csv/train.tsv
+        layout: csv
+        image_column: filepath
+        text_column: title
+        csv_separator: tab
+        """)
+        let options = cfg.sourceOptions(split: "train")
+        #expect(options.layout == .csv && options.imageColumn == "filepath" && options.textColumn == "title")
+        #expect(options.separator == UInt8(ascii: "\t"))
+        let data = try ImageTextDataset(cfg.dataset, options: options)
+        #expect(data.items.map(\.captions) == [["a red square"], ["a green square"], ["a blue square, \"quoted\", with a comma"], ["a grey square"]])
+        // A separator of two characters and an unknown layout are errors naming their key.
+        #expect(throws: ClipError.self) { try ContrastiveConfig.parse("dataset: x\ncsv_separator: ab\n") }
+        #expect(ClipError.kind { try ContrastiveConfig.parse("dataset: x\nlayout: parquet\n") } == .invalidArgument)
+        do { _ = try ContrastiveConfig.parse("dataset: x\ncsv_separator: ab\n") } catch { #expect("\(error)".contains("csv_separator")) }
+    }
 }
