@@ -110,6 +110,7 @@ if a.oracle:
     trc = torch.tensor(tr_caps)
     with torch.no_grad(): nb = (TE[trc] @ VE[:ntr].T).topk(a.B, dim=1).indices
     scale = model.logit_scale.exp().item()
+    ranks = []
     for r in range(a.oracle):
         imsel = [CI[trc[r]].item()] + [x for x in nb[r].tolist() if x != CI[trc[r]].item()][:a.B-1]
         x = imgs[imsel]; q = trc[r].item()
@@ -119,7 +120,19 @@ if a.oracle:
             l = F.cross_entropy((scale * vis(x, P.expand(len(imsel), -1, -1)) @ TE[q])[None], torch.tensor([0]))
             o.zero_grad(); l.backward(); o.step()
         with torch.no_grad(): lb = F.cross_entropy((scale * vis(x) @ TE[q])[None], torch.tensor([0])).item()
-        print(f"query {r}: unprompted loss {lb:.3f}, free prompts optimised {l.item():.3f}", flush=True)
+        # Do the batch's prompts carry over to images outside the batch? Re-rank the query's top 24 (16 unseen).
+        with torch.no_grad():
+            gt = CI[trc[r]].item(); pool = (TE[q] @ VE[:ntr].T).topk(24).indices.tolist()
+            if gt not in pool: pool[-1] = gt
+            unseen = [i for i in pool if i not in imsel or i == gt]
+            b = VE[unseen] @ TE[q]; g = vis(imgs[unseen], P.expand(len(unseen), -1, -1)) @ TE[q]
+            rb = int((b > b[unseen.index(gt)]).sum()) + 1; rg = int((g > g[unseen.index(gt)]).sum()) + 1
+        ranks.append((rb, rg))
+        print(f"query {r}: unprompted loss {lb:.3f}, free prompts optimised {l.item():.3f}; "
+              f"rank of the match among {len(unseen)} images outside the batch: unprompted {rb}, prompted {rg}", flush=True)
+    print("mean rank outside the batch: unprompted %.2f, prompted %.2f; R@1 %.0f%% → %.0f%%" % (
+        np.mean([x for x, _ in ranks]), np.mean([y for _, y in ranks]),
+        100 * np.mean([x == 1 for x, _ in ranks]), 100 * np.mean([y == 1 for _, y in ranks])))
     sys.exit(0)
 
 D = a.width
