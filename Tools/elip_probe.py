@@ -174,4 +174,4 @@ for ep in range(a.elip_epochs):
         if nbt >= len(order) // a.B: break
     if a.fixed: print(f"epoch {ep} mean loss {tot/nbt:.4f} base {btot/nbt:.4f}", flush=True); continue
     print(f"epoch {ep} mean loss {tot/nbt:.4f}; val", evaluate(ntr, ntr+nva, mp), flush=True)
-print("test", evaluate(ntr+nva, a.n, mp))
+print("val", evaluate(ntr, ntr+nva, mp)); print("test", evaluate(ntr+nva, a.n, mp))
