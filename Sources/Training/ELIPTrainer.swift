@@ -28,10 +28,10 @@ public final class ELIPTrainer {
     public let mapper: ELIPMapper
     public let optimizer: AdamW
     public let captions: [String]
-    /// The dataset's images by index: paths, or `shard.tar:key.jpg` names of tar members.
-    public let imagePaths: [String]
     /// The dataset's images by index, as they are loaded.
     public let images: [ImageRef]
+    /// The dataset's images by index: paths, or `shard.tar:key.jpg` names of tar members.
+    public var imagePaths: [String] { images.map(\.name) }
     public let imageOfCaption: [Int]
     /// Preprocessed images kept across epochs (`pixel_cache_mb`).
     public let pixelCache: PixelCache
@@ -61,7 +61,6 @@ public final class ELIPTrainer {
         guard pairs.count >= 2 else { throw ClipError.invalidArgument("\(dataset.source): need at least two caption–image pairs") }
         captions = pairs.map(\.caption)
         imageOfCaption = pairs.map(\.image)
-        imagePaths = dataset.items.map(\.image)
         let refs = dataset.items.map(\.ref)
         images = refs
         let seed = UInt64(truncatingIfNeeded: config.seed)

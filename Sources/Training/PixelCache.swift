@@ -3,6 +3,7 @@
 
 import Foundation
 import Tensor
+import Models
 
 /// Preprocessed images `[3, H, W]` by image index, filled first come first kept until `budgetBytes`
 /// is used (no eviction: the images that fit stay, the rest stream). A hit returns the very tensor
@@ -35,14 +36,9 @@ public final class PixelCache {
         return t
     }
 
-    /// A batch `[n, 3, H, W]` of images `indices` (as `ImageProcessor.batch` stacks them).
-    /// - Throws: what `load` throws, or `ClipError.shape` when the images differ in size.
+    /// A batch `[n, 3, H, W]` of images `indices` (stacked as `ImageProcessor.batch` stacks them).
+    /// - Throws: what `load` throws, or `ImageProcessor.stack`'s errors.
     public func batch(_ indices: [Int], load: (Int) throws -> Tensor) throws -> Tensor {
-        let parts = try indices.map { i in try pixels(i) { try load(i) } }
-        guard let first = parts.first else { throw ClipError.invalidArgument("pixel cache: no images") }
-        guard parts.allSatisfy({ $0.shape == first.shape }) else {
-            throw ClipError.shape("image processor: images came out in different sizes; configure a crop or a fixed size")
-        }
-        return Tensor.stack(parts, axis: 0)
+        try ImageProcessor.stack(try indices.map { i in try pixels(i) { try load(i) } })
     }
 }

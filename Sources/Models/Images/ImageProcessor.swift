@@ -101,6 +101,12 @@ public struct ImageProcessorConfig: Sendable, Equatable {
 
     /// Reads `preprocessor_config.json`; absent keys keep the values of `defaults`.
     /// - Throws: `ClipError` naming a malformed field.
+    /// A model folder's `preprocessor_config.json` over `defaults`, or `defaults` when it has none.
+    public static func load(directory: String, defaults: ImageProcessorConfig) throws -> ImageProcessorConfig {
+        let path = directory + "/preprocessor_config.json"
+        return FileManager.default.fileExists(atPath: path) ? try load(path: path, defaults: defaults) : defaults
+    }
+
     public static func load(path: String, defaults: ImageProcessorConfig = .clip) throws -> ImageProcessorConfig {
         guard let data = FileManager.default.contents(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
@@ -258,7 +264,12 @@ public struct ImageProcessor: Sendable {
     /// A batch `[n, 3, height, width]`; every image must come out the same size.
     /// - Throws: `ClipError` when the images give different sizes (no crop or fixed size configured).
     public func batch(_ images: [RGBImage]) throws -> Tensor {
-        let tensors = try images.map { try self($0) }
+        try Self.stack(try images.map { try self($0) })
+    }
+
+    /// Preprocessed images `[3, H, W]` stacked into a batch `[n, 3, H, W]`.
+    /// - Throws: `ClipError.invalidArgument` for no images, `.shape` when they differ in size.
+    public static func stack(_ tensors: [Tensor]) throws -> Tensor {
         guard let first = tensors.first else { throw ClipError.invalidArgument("image processor: no images") }
         guard tensors.allSatisfy({ $0.shape == first.shape }) else {
             throw ClipError.shape("image processor: images came out in different sizes; configure a crop or a fixed size")
