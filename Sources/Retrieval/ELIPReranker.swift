@@ -62,13 +62,12 @@ public enum ELIPReranker {
         var pairs = dataset.pairs
         if let maxPairs { pairs = Array(pairs.prefix(maxPairs)) }
         guard !pairs.isEmpty, k > 0 else { throw ClipError.invalidArgument("\(dataset.source): nothing to evaluate (or k ≤ 0)") }
-        let images = try dataset.items.map { try $0.decode() }
-        let pixels = try images.map { try pipeline.processor($0) }            // [3, H, W] each, preprocessed once
+        let pixels = try dataset.items.map { try pipeline.processor(try $0.decode()) }   // [3, H, W] each, preprocessed once
         let imageEmbeds = try pipeline.encode(pixels: pixels)
         let textEmbeds = try pipeline.encode(texts: pairs.map(\.caption))
         let imageOf = pairs.map(\.image)
         let baseRanks = try RetrievalEvaluator.ranks(texts: textEmbeds, images: imageEmbeds, imageOfText: imageOf).textToImage
-        let depth = min(k, images.count)
+        let depth = min(k, pixels.count)
         let diagnostics = diagnose(texts: textEmbeds, images: imageEmbeds, imageOf: imageOf, baseRanks: baseRanks, k: depth)
         let index = try VectorIndex.flat(dimension: imageEmbeds.shape[1])
         try index.add(imageEmbeds)
