@@ -2,6 +2,7 @@
 
 import Foundation
 import Tensor
+import NN
 
 /// A tar archive built member by member, as `tarfile` writes one with `format=GNU_FORMAT`: regular
 /// files with mode 0644 and mtime 0, a GNU `L` entry before a name over 100 bytes.
@@ -28,9 +29,7 @@ package struct TarWriter {
     /// Writes the finished archive to `path`, atomically.
     /// - Throws: `ClipError.io` naming the path.
     package func write(to path: String) throws {
-        do { try Data(finished).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw ClipError.io("\(path): cannot write the tar archive (\(error.localizedDescription))")
-        }
+        try AtomicFile.write(Data(finished), to: path)
     }
 
     private mutating func append(_ data: [UInt8]) {

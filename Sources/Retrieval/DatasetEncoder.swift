@@ -102,11 +102,7 @@ public final class DatasetEncoder {
             source: { try reader.next() },
             transform: { record in (record, try processor(try Self.decode(record))) })
         defer { prefetcher.stop() }
-        var failed: [String: Int] = [:]
-        func finishStats(sourceDone: Bool = false) {
-            stats.skipped = failed
-            // The reader is only touched by the prefetcher until the source ends.
-            if sourceDone { stats.skipped.merge(reader.skipped, uniquingKeysWith: +) }
+        func finishStats() {
             stats.waitSeconds = prefetcher.waitSeconds
             stats.decodeSeconds = prefetcher.transformSeconds
             stats.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -145,7 +141,7 @@ public final class DatasetEncoder {
                 case .failure(let error):
                     guard options.skipBad else { throw error }
                     let reason: BadInput = (error as? ClipError)?.kind == .io ? .missingImage : .undecodableImage
-                    failed[reason.rawValue, default: 0] += 1
+                    stats.skipped[reason.rawValue, default: 0] += 1
                 }
             }
             try flush()
@@ -155,7 +151,9 @@ public final class DatasetEncoder {
             shard += 1
             if inShard < options.shardSize { break }
         }
-        finishStats(sourceDone: true)
+        finishStats()
+        // The reader is only touched by the prefetcher until the source ends.
+        stats.skipped.merge(reader.skipped, uniquingKeysWith: +)
         return stats
     }
 

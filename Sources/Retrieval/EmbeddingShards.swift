@@ -29,13 +29,6 @@ public enum EmbeddingShards {
         folder + String(format: "/metadata_%05d.jsonl", shard)
     }
 
-    /// Whether `path` is a folder holding embedding shards.
-    public static func isShardFolder(_ path: String) -> Bool {
-        var isDir: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
-            && FileManager.default.fileExists(atPath: metadataPath(path, shard: 0))
-    }
-
     /// The number of complete shards, counted from shard 0 up to the first one missing its metadata.
     public static func completeShards(in folder: String) -> Int {
         var n = 0
@@ -111,8 +104,8 @@ public enum EmbeddingShards {
         metadata["modality"] = modality.rawValue
         let nonEmpty = parts.filter { $0.shape[0] > 0 }
         let embeddings = nonEmpty.isEmpty ? parts[0] : Tensor.concat(nonEmpty, axis: 0)
-        if modality == .text { ids = (0..<Int64(imageIds.count)).map { $0 } }
-        return try EmbeddingStore(embeddings: embeddings, ids: ids, imageIds: modality == .text ? imageIds : nil, metadata: metadata)
+        return try EmbeddingStore(embeddings: embeddings, ids: modality == .image ? ids : nil,
+                                  imageIds: modality == .text ? imageIds : nil, metadata: metadata)
     }
 
     /// `encode.json`: the settings a run was started with (strings).
