@@ -34,6 +34,11 @@ public struct CSVSource: ImageTextSource {
     /// - Throws: `ClipError` when the file or its header cannot be read or a column is missing.
     public func columns() throws -> (image: ColumnInference.Choice, text: ColumnInference.Choice, header: [String]) {
         var rows = CSVRows(file: try ByteFile(path: path), separator: separator)
+        return try columns(reading: &rows)
+    }
+
+    /// The columns, from the header row `rows` starts with (which it reads).
+    private func columns(reading rows: inout CSVRows) throws -> (image: ColumnInference.Choice, text: ColumnInference.Choice, header: [String]) {
         guard let first = try rows.next() else { throw ClipError.format("\(path): empty file (no header row)") }
         var header = try first.fields.map { f -> String in
             guard let s = RecordCheck.utf8(f) else { throw ClipError.format("\(path):1: the header is not valid UTF-8") }
@@ -54,9 +59,8 @@ public struct CSVSource: ImageTextSource {
     }
 
     public func makeReader() throws -> any ImageTextReader {
-        let (image, text, header) = try columns()
         var rows = CSVRows(file: try ByteFile(path: path), separator: separator)
-        _ = try rows.next()
+        let (image, text, header) = try columns(reading: &rows)
         return Reader(source: self, rows: rows, width: header.count,
                       imageIndex: header.firstIndex(of: image.name)!, textIndex: header.firstIndex(of: text.name)!,
                       base: imageRoot ?? (path as NSString).deletingLastPathComponent,

@@ -59,8 +59,9 @@ public struct ImageTextDataset: Sendable {
             items.append(Item(ref: record.image, captions: record.captions))
         }
         self.items = items
-        self.source = (source as? JSONLSource)?.manifest ?? source.description
-        self.description = source.description
+        let description = source.description
+        self.source = (source as? JSONLSource)?.manifest ?? description
+        self.description = description
         self.skipped = reader.skipped
     }
 

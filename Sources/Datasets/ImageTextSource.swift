@@ -34,7 +34,10 @@ public enum ImageRef: Sendable, Hashable {
 
     /// The decoded image, its format recognised by content.
     public func decode() throws -> RGBImage {
-        try RGBImage(encoded: try encodedBytes(), name: name)
+        switch self {
+        case .file(let path): return try RGBImage(contentsOfFile: path)
+        case .member(let name, let bytes): return try RGBImage(encoded: bytes, name: name)
+        }
     }
 }
 
