@@ -60,7 +60,12 @@ public enum ImageTextSources {
     /// Whether `split` selects part of `spec` (a split file or subfolder, or a Karpathy split), rather
     /// than `open` falling back to the whole dataset.
     public static func hasSplit(_ spec: String, split: String) -> Bool {
-        (try? resolve(spec, options: .init(split: split)))?.splitApplied ?? false
+        hasSplit(spec, options: .init(split: split))
+    }
+
+    /// Whether `options.split` selects part of `spec`, opened with `options` (its layout, when set).
+    public static func hasSplit(_ spec: String, options: ImageTextSourceOptions) -> Bool {
+        (try? resolve(spec, options: options))?.splitApplied ?? false
     }
 
     struct Resolved {

@@ -228,10 +228,17 @@ public final class ContrastiveTrainer {
     /// Retrieval metrics of the current model on a split; nil when the dataset has no such split
     /// (a `{split}.jsonl`, a `{split}/` folder, Karpathy `split` values) or it is empty.
     public func evaluate(split: String) throws -> RetrievalMetrics? {
-        guard split == config.trainSplit || ImageTextSources.hasSplit(config.dataset, split: split) else { return nil }
-        let data = try ImageTextDataset(config.dataset, options: config.sourceOptions(split: split))
-        guard !data.items.isEmpty else { return nil }
+        guard let data = try dataset(split: split, requireSplit: split != config.trainSplit) else { return nil }
         return try Self.evaluate(pipeline: pipeline, dataset: data, batchSize: config.evalBs)
+    }
+
+    /// The records of `split`; nil when it has none, or (with `requireSplit`) when the dataset has no
+    /// such split and would be read whole.
+    private func dataset(split: String, requireSplit: Bool) throws -> ImageTextDataset? {
+        let options = config.sourceOptions(split: split)
+        if requireSplit, !ImageTextSources.hasSplit(config.dataset, options: options) { return nil }
+        let data = try ImageTextDataset(config.dataset, options: options)
+        return data.items.isEmpty ? nil : data
     }
 
     /// Encodes a dataset's images and captions and scores text→image and image→text retrieval.
@@ -284,9 +291,7 @@ public final class ContrastiveTrainer {
         let best = config.outputDir + "/best"
         let evalPipeline = FileManager.default.fileExists(atPath: best + "/model.safetensors")
             ? try ImageTextPipeline(directory: best) : pipeline
-        guard ImageTextSources.hasSplit(config.dataset, split: config.testSplit) else { return nil }
-        let data = try ImageTextDataset(config.dataset, options: config.sourceOptions(split: config.testSplit))
-        guard !data.items.isEmpty else { return nil }
+        guard let data = try dataset(split: config.testSplit, requireSplit: true) else { return nil }
         let m = try Self.evaluate(pipeline: evalPipeline, dataset: data, batchSize: config.evalBs)
         try AtomicFile.write(try m.json() + "\n", to: config.outputDir + "/test_metric.json")
         return m
