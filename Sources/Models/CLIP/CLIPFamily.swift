@@ -27,8 +27,7 @@ public enum CLIPFamily: ModelFamily {
     }
 
     public static func imageProcessorConfig(directory: String, for model: CLIPModel) throws -> ImageProcessorConfig {
-        let pre = directory + "/preprocessor_config.json"
-        return FileManager.default.fileExists(atPath: pre) ? try ImageProcessorConfig.load(path: pre) : .clip
+        try ImageProcessorConfig.load(directory: directory, defaults: .clip)
     }
 
     public static func writeStandardTokenizerFiles(to directory: String) throws {
@@ -54,7 +53,7 @@ extension CLIPModel: PromptGuidedModel {
     public static var family: any ModelFamily.Type { CLIPFamily.self }
 
     public func logitsPerImage(images: Tensor, texts: Tensor) -> Tensor {
-        images.matmul(texts.transposed()) * Foundation.exp(logitScale.value.item) + (logitBias?.value.item ?? 0)
+        images.matmul(texts.transposed()) * temperature + (logitBias?.value.item ?? 0)
     }
     public var embeddingDim: Int { config.projectionDim }
     public var contextLength: Int { config.textConfig.maxPositionEmbeddings }

@@ -33,8 +33,7 @@ public enum SiglipFamily: ModelFamily {
         var defaults = ImageProcessorConfig.siglip
         let size = model.config.visionConfig.imageSize
         defaults.size = .exact(height: size, width: size)
-        let pre = directory + "/preprocessor_config.json"
-        return FileManager.default.fileExists(atPath: pre) ? try ImageProcessorConfig.load(path: pre, defaults: defaults) : defaults
+        return try ImageProcessorConfig.load(directory: directory, defaults: defaults)
     }
 
     /// SigLIP has no built-in vocabulary: its folders copy `spiece.model` from a source folder.
@@ -58,7 +57,7 @@ extension SiglipModel: PromptGuidedModel {
     public static var family: any ModelFamily.Type { SiglipFamily.self }
 
     public func logitsPerImage(images: Tensor, texts: Tensor) -> Tensor {
-        images.matmul(texts.transposed()) * Foundation.exp(logitScale.value.item) + logitBias.value.item
+        images.matmul(texts.transposed()) * temperature + logitBias.value.item
     }
     public var embeddingDim: Int { config.visionConfig.hiddenSize }
     public var contextLength: Int { config.textConfig.maxPositionEmbeddings }
