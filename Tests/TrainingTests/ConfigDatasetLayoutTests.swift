@@ -63,4 +63,17 @@ import Datasets
         #expect(ClipError.kind { try ContrastiveConfig.parse("dataset: x\nlayout: parquet\n") } == .invalidArgument)
         do { _ = try ContrastiveConfig.parse("dataset: x\ncsv_separator: ab\n") } catch { #expect("\(error)".contains("csv_separator")) }
     }
+
+    @Test func splitsOfADatasetWhoseLayoutIsConfigured() throws {
+        // A Karpathy file under a name nothing detects: only the configured layout finds its splits.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-layout-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/captions.data"
+        try FileManager.default.copyItem(atPath: Self.fixtures + "/karpathy/dataset_coco.json", toPath: file)
+        var cfg = ContrastiveConfig(dataset: file)
+        #expect(ImageTextSources.hasSplit(file, split: "test") == false)
+        cfg.layout = .karpathy
+        #expect(ImageTextSources.hasSplit(file, options: cfg.sourceOptions(split: "test")))
+    }
 }
