@@ -4,6 +4,12 @@ Runs in the fixtures venv:  /path/to/venv/bin/python Tools/elip_probe.py --objs 
   --fixed N   train the mapper on the first N batches only (can it fit them?)
   --oracle N  optimise free prompts for N queries' batches (no mapper: can prompts steer the frozen tower?)
   --center S  feed the mapper (t - mean) * S instead of t
+  --steer N   for N queries, fit free prompts on the query's top --pool train images (every image that fits the
+              caption by the generator's ground truth is a positive) and score them on held-out images: is there
+              any prompt that steers the frozen tower by what the query says? (--deep: a prompt per layer)
+  --regs M    train the base CLIP with M register tokens where the prompts go; prompts are added to them
+  --drop-fn   mask in-batch false negatives (images that fit the query) out of the ELIP loss; their share is
+              always printed
 The trained CLIP is cached under /tmp, keyed by the settings."""
 # Prototype: grid scenes, tiny CLIP from scratch, ELIP query objective, base vs rerank.
 import math, random, sys, time, argparse
@@ -18,7 +24,7 @@ p.add_argument("--embed", type=int, default=128); p.add_argument("--epochs", typ
 p.add_argument("--elip-epochs", type=int, default=2); p.add_argument("--elip-lr", type=float, default=1e-3)
 p.add_argument("--B", type=int, default=8); p.add_argument("--m", type=int, default=8)
 p.add_argument("--hidden", type=int, default=256); p.add_argument("--k", type=int, default=10)
-p.add_argument("--deep", action="store_true"); p.add_argument("--center", type=float, default=0); p.add_argument("--fixed", type=int, default=0); p.add_argument("--oracle", type=int, default=0); p.add_argument("--ncol", type=int, default=8)
+p.add_argument("--deep", action="store_true"); p.add_argument("--drop-fn", action="store_true"); p.add_argument("--steer", type=int, default=0); p.add_argument("--regs", type=int, default=0); p.add_argument("--pool", type=int, default=64); p.add_argument("--center", type=float, default=0); p.add_argument("--fixed", type=int, default=0); p.add_argument("--oracle", type=int, default=0); p.add_argument("--ncol", type=int, default=8)
 a = p.parse_args()
 torch.manual_seed(a.seed); rng = random.Random(a.seed); torch.set_num_threads(2)
 COL = [(220,40,40),(40,170,60),(40,80,220),(235,210,40),(150,60,190),(245,140,30),(245,130,200),(40,200,215)][:a.ncol]
@@ -32,21 +38,24 @@ def make(i):
     for c, k in zip(cells, cols):
         r, q = divmod(c, G); m = max(1, cell // 6)
         img[r*cell+m:(r+1)*cell-m, q*cell+m:(q+1)*cell-m] = COL[k]
-    caps = []
+    caps = []; named = []
     for _ in range(3):
         idx = sorted(rng.sample(range(a.objs), a.named), key=lambda j: cells[j])
         caps.append(" and ".join(f"a {CN[cols[j]]} square at the {POS[cells[j]]}" for j in idx))
-    return img, caps
+        named.append(frozenset((cols[j], cells[j]) for j in idx))
+    return img, caps, frozenset(zip(cols, cells)), named
 data = [make(i) for i in range(a.n)]
 ntr = int(a.n*0.8); nva = int(a.n*0.1)
-words = sorted({w for _, cs in data for c in cs for w in c.split()})
+OBJ = [d[2] for d in data]; NAMED = [nm for d in data for nm in d[3]]
+def fits(cap, img): return NAMED[cap] <= OBJ[img]
+words = sorted({w for _, cs, *_ in data for c in cs for w in c.split()})
 vocab = {w: i+1 for i, w in enumerate(words)}; BOS = len(vocab)+1; EOS = len(vocab)+2; L = 32
 def tok(c):
     ids = [BOS] + [vocab[w] for w in c.split()][:L-2] + [EOS]
     return ids + [0]*(L-len(ids))
 imgs = torch.tensor(np.stack([d[0] for d in data])).permute(0,3,1,2).float()/255
 imgs = (imgs - 0.5)/0.25
-caps = [(c, i) for i, (_, cs) in enumerate(data) for c in cs]
+caps = [(c, i) for i, (_, cs, *_) in enumerate(data) for c in cs]
 T = torch.tensor([tok(c) for c, _ in caps]); CI = torch.tensor([i for _, i in caps])
 cfg = CLIPConfig(text_config=dict(vocab_size=EOS+1, hidden_size=a.width, intermediate_size=4*a.width, num_hidden_layers=3,
     num_attention_heads=4, max_position_embeddings=L, hidden_act="gelu", eos_token_id=EOS, bos_token_id=BOS, pad_token_id=0),
@@ -57,20 +66,25 @@ def enc_text(t):
     o = model.get_text_features(input_ids=t, attention_mask=(t>0).long())
     if not torch.is_tensor(o): o = o.pooler_output
     return F.normalize(o, dim=-1)
+REGS = nn.Parameter(torch.randn(1, max(a.regs, 1), a.width) * 0.02)
 def vis(x, prompts=None):
     vm = model.vision_model
+    if a.regs: prompts = REGS.expand(x.shape[0], -1, -1) + (0 if prompts is None else prompts)
     h = vm.pre_layrnorm(vm.embeddings(x))
-    if prompts is not None: h = torch.cat([h[:, :1], prompts, h[:, 1:]], 1)
+    deep = prompts is not None and prompts.dim() == 4
+    if prompts is not None and not deep: h = torch.cat([h[:, :1], prompts, h[:, 1:]], 1)
     for li, layer in enumerate(vm.encoder.layers):
+        if deep: m_ = prompts.shape[2]; h = torch.cat([h[:, :1], prompts[:, li], h[:, 1:]], 1)
         h = layer(h, None)
         if isinstance(h, tuple): h = h[0]
+        if deep: h = torch.cat([h[:, :1], h[:, 1 + m_:]], 1)
     return F.normalize(model.visual_projection(vm.post_layernorm(h[:, 0])), dim=-1)
 import os
-ck = f"/tmp/elip_probe_clip_{a.n}_{a.seed}_{a.objs}_{a.grid}_{a.epochs}_{a.width}_{a.vl}_{a.embed}_{a.named}_{a.ncol}.pt"
+ck = f"/tmp/elip_probe_clip_{a.n}_{a.seed}_{a.objs}_{a.grid}_{a.epochs}_{a.width}_{a.vl}_{a.embed}_{a.named}_{a.ncol}" + (f"_r{a.regs}" if a.regs else "") + ".pt"
 LOAD = os.path.exists(ck)
-if LOAD: model.load_state_dict(torch.load(ck))
+if LOAD: sd = torch.load(ck); REGS.data.copy_(sd.pop("REGS", REGS.data)); model.load_state_dict(sd)
 tr_caps = [j for j, (_, i) in enumerate(caps) if i < ntr]
-opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
+opt = torch.optim.AdamW(list(model.parameters()) + [REGS], lr=1e-3, weight_decay=0.1)
 bs = 128; steps = a.epochs * math.ceil(ntr / bs); st = 0; t0 = time.time()
 for ep in range(0 if LOAD else a.epochs):
     perm = torch.randperm(ntr)
@@ -83,10 +97,11 @@ for ep in range(0 if LOAD else a.epochs):
         lg = s * ti @ vi.T; y = torch.arange(len(ii))
         loss = (F.cross_entropy(lg, y) + F.cross_entropy(lg.T, y))/2
         opt.zero_grad(); loss.backward(); opt.step(); st += 1
-if not LOAD: torch.save(model.state_dict(), ck)
+if not LOAD: torch.save({**model.state_dict(), "REGS": REGS.data}, ck)
 print(f"clip trained {time.time()-t0:.0f}s", flush=True)
 model.eval()
 for q in model.parameters(): q.requires_grad_(False)
+REGS.requires_grad_(False)
 with torch.no_grad():
     VE = torch.cat([vis(imgs[i:i+256]) for i in range(0, a.n, 256)]); TE = torch.cat([enc_text(T[i:i+512]) for i in range(0, len(T), 512)])
 def split_idx(lo, hi):
@@ -96,7 +111,10 @@ def evaluate(lo, hi, mapper):
     base = (S_.argmax(1) == gt).float().mean().item()*100
     top = S_.topk(a.k, dim=1).indices
     ceil = (top == gt[:, None]).any(1).float().mean().item()*100
-    if mapper is None: return base, ceil, None
+    if mapper is None:
+        uniq = np.mean([sum(fits(j, lo + x) for x in range(hi - lo)) == 1 for j in cj]) * 100
+        print(f"  queries with one fitting image in the split: {uniq:.1f}%")
+        return base, ceil, None
     hits = 0
     with torch.no_grad():
         for r, j in enumerate(cj):
@@ -105,6 +123,33 @@ def evaluate(lo, hi, mapper):
             hits += int(top[r][g.argmax()].item() == gt[r].item())
     return base, ceil, hits/len(cj)*100
 print("val base R@1 %.2f R@%d ceil %.2f" % (*evaluate(ntr, ntr+nva, None)[:2][:1], a.k, evaluate(ntr, ntr+nva, None)[1]))
+if a.steer:
+    # Free prompts per query fitted on its top-64 train images with every image that fits the query as a positive,
+    # (--pool N: its top N), then scored on its top-64 among held-out images: is there a prompt that steers the tower by what the query says?
+    scale = model.logit_scale.exp().item(); trc = torch.tensor(tr_caps); res = []
+    for r in range(a.steer):
+        q = trc[r * 7].item()
+        def pool(lo, hi):
+            idx = (TE[q] @ VE[lo:hi].T).topk(a.pool if hi - lo > 400 else 64).indices + lo
+            return idx, torch.tensor([fits(q, i.item()) for i in idx])
+        ti, tp = pool(0, ntr); hi_, hp = pool(ntr, a.n)
+        if hp.sum() == 0 or hp.all(): continue
+        P = (torch.randn(*((1, a.vl) if a.deep else (1,)), a.m, a.width) * 0.02).requires_grad_(True); o = torch.optim.Adam([P], lr=0.05)
+        def mploss(idx, pos, P):
+            lg = scale * vis(imgs[idx], None if P is None else P.expand(len(idx), *P.shape[1:])) @ TE[q]
+            return -(torch.logsumexp(lg.masked_fill(~pos, float("-inf")), 0) - torch.logsumexp(lg, 0)), lg
+        curve = []
+        for it in range(120):
+            l, _ = mploss(ti, tp, P); o.zero_grad(); l.backward(); o.step()
+            if it in (4, 14, 39, 119):
+                with torch.no_grad(): curve.append(round(mploss(hi_, hp, P)[0].item(), 2))
+        print("   held-out after 5/15/40/120 steps:", curve)
+        with torch.no_grad():
+            lt0, _ = mploss(ti, tp, None); lh0, g0 = mploss(hi_, hp, None); lh1, g1 = mploss(hi_, hp, P)
+            def auc(g, pos): return ((g[pos][:, None] > g[~pos][None, :]).float().mean().item())
+        res.append((lt0.item(), l.item(), lh0.item(), lh1.item(), auc(g0, hp), auc(g1, hp)))
+        print("query %d: train %.3f -> %.3f  held-out %.3f -> %.3f  AUC %.3f -> %.3f" % (q, *res[-1]), flush=True)
+    print("mean:", np.mean(res, 0).round(3)); sys.exit(0)
 if a.oracle:
     # Free prompts per query and batch (no mapper): how far can prompts move the frozen tower's query loss?
     trc = torch.tensor(tr_caps)
@@ -153,7 +198,7 @@ trc = torch.tensor(tr_caps)
 with torch.no_grad(): nb = (TE[trc] @ VE[:ntr].T).topk(a.B, dim=1).indices
 scale = model.logit_scale.exp().item()
 for ep in range(a.elip_epochs):
-    order = torch.randperm(len(trc)) if not a.fixed else torch.arange(a.fixed * a.B); tot = 0; btot = 0; nbt = 0; t0 = time.time()
+    order = torch.randperm(len(trc)) if not a.fixed else torch.arange(a.fixed * a.B); tot = 0; btot = 0; nbt = 0; t0 = time.time(); fnc = 0; pairs = 0
     for r in order.tolist():
         # batch: query r's own image + its hard negative images; other queries = captions of those images
         imsel = [CI[trc[r]].item()] + [x for x in nb[r].tolist() if x != CI[trc[r]].item()][:a.B-1]
@@ -163,13 +208,16 @@ for ep in range(a.elip_epochs):
         for qi, qj in enumerate(qs):
             pr = mp(TE[qj:qj+1]).expand(len(imsel), -1, -1)
             g = vis(x, pr); lg = scale * g @ TE[qj]
+            fn = torch.tensor([j != qi and fits(qj, im) for j, im in enumerate(imsel)])
+            fnc += int(fn.sum()); pairs += len(imsel) - 1
+            if a.drop_fn: lg = lg.masked_fill(fn, float("-inf"))
             l = F.cross_entropy(lg[None], torch.tensor([qi])) / len(qs); l.backward(); loss += l.item()
         with torch.no_grad():
-            g0 = vis(x); bl = sum(F.cross_entropy((scale * g0 @ TE[qj])[None], torch.tensor([qi])).item() for qi, qj in enumerate(qs)) / len(qs)
+            g0 = vis(x); bl = sum(F.cross_entropy((scale * g0 @ TE[qj])[None].masked_fill(torch.tensor([[a.drop_fn and j != qi and fits(qj, im) for j, im in enumerate(imsel)]]), float("-inf")), torch.tensor([qi])).item() for qi, qj in enumerate(qs)) / len(qs)
             pn = mp(TE[qs[0]:qs[0]+1]).norm(dim=-1).mean().item()
         btot += bl
         mo.step(); tot += loss; nbt += 1
-        if nbt % 100 == 0: print(f"   base loss {btot/nbt:.4f} prompt norm {pn:.3f}", flush=True)
+        if nbt % 100 == 0: print(f"   base loss {btot/nbt:.4f} prompt norm {pn:.3f} false negatives {fnc/max(pairs,1):.3f}", flush=True)
         if nbt % 200 == 0: print(f"  ep{ep} batch {nbt} mean loss {tot/nbt:.4f} {time.time()-t0:.0f}s", flush=True)
         if nbt >= len(order) // a.B: break
     if a.fixed: print(f"epoch {ep} mean loss {tot/nbt:.4f} base {btot/nbt:.4f}", flush=True); continue
