@@ -40,7 +40,7 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         }
     }
 
-    /// Re-ranking depth by evaluation dataset kind.
+    /// Re-ranking depth by evaluation dataset kind; `rerank_k: 50` (a plain number) sets every kind.
     public struct RerankK: Codable, Equatable, Sendable {
         public var coco = 100, flickr = 100, occludedCoco = 500, imagenetR = 1000
 
@@ -50,7 +50,16 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
 
         public init() {}
 
+        public init(all k: Int) {
+            (coco, flickr, occludedCoco, imagenetR) = (k, k, k, k)
+        }
+
         public init(from decoder: Decoder) throws {
+            if let single = try? decoder.singleValueContainer(), let k = try? single.decode(Int.self) {
+                guard k > 0 else { throw DecodingError.dataCorruptedError(in: single, debugDescription: "must be positive, got \(k)") }
+                self.init(all: k)
+                return
+            }
             try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
             let c = try decoder.container(keyedBy: CodingKeys.self)
             self.init()
@@ -58,11 +67,16 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
             try c.decodeIfPresent(into: &flickr, forKey: .flickr)
             try c.decodeIfPresent(into: &occludedCoco, forKey: .occludedCoco)
             try c.decodeIfPresent(into: &imagenetR, forKey: .imagenetR)
+            for (key, v) in [(CodingKeys.coco, coco), (.flickr, flickr), (.occludedCoco, occludedCoco), (.imagenetR, imagenetR)] where v <= 0 {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be positive, got \(v)")
+            }
         }
     }
 
     public var modelName: String
-    public var imgSize = 224
+    /// The model's input size; a config may state it (seed 000's configs do) and it must then match the
+    /// model. nil (the key absent): the model's own size.
+    public var imgSize: Int?
     public var promptTokens = 12
     /// Width of the mapper's hidden layers (clipcore's key; 1024 by default).
     public var mapperHidden = 1024
@@ -109,7 +123,7 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(modelName: try c.decode(String.self, forKey: .modelName), outputRoot: try c.decode(String.self, forKey: .outputRoot),
                   dataset: try c.decode(Split.self, forKey: .dataset))
-        try c.decodeIfPresent(into: &imgSize, forKey: .imgSize)
+        imgSize = try c.decodeIfPresent(Int.self, forKey: .imgSize)
         try c.decodeIfPresent(into: &promptTokens, forKey: .promptTokens)
         try c.decodeIfPresent(into: &mapperHidden, forKey: .mapperHidden)
         try c.decodeIfPresent(into: &seed, forKey: .seed)
@@ -132,7 +146,7 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         try c.decodeIfPresent(into: &rerankK, forKey: .rerankK)
         evalSplit = try c.decodeIfPresent(Split.self, forKey: .evalSplit)
         try c.decodeIfPresent(into: &pixelCacheMB, forKey: .pixelCacheMB)
-        for (key, v) in [(CodingKeys.promptTokens, promptTokens), (.mapperHidden, mapperHidden), (.imgSize, imgSize),
+        for (key, v) in [(CodingKeys.promptTokens, promptTokens), (.mapperHidden, mapperHidden), (.imgSize, imgSize ?? 1),
                          (.batchSize, batchSize), (.epochs, epochs), (.gradAccumSteps, gradAccumSteps),
                          (.queryChunk, queryChunk ?? 1)] where v <= 0 {
             throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be positive, got \(v)")

@@ -49,8 +49,8 @@ public final class ELIPTrainer {
     /// - Throws: `ClipError` for an unusable model or dataset.
     public init(config: ELIPConfig, pipeline: ImageTextPipeline, dataset: ImageTextDataset) throws {
         let guided = pipeline.model
-        guard guided.imageSize == config.imgSize else {
-            throw ClipError.invalidArgument("img_size \(config.imgSize) does not match the model's image size \(guided.imageSize) (\(pipeline.directory)/config.json)")
+        if let size = config.imgSize, size != guided.imageSize {
+            throw ClipError.invalidArgument("img_size \(size) does not match the model's image size \(guided.imageSize) (\(pipeline.directory)/config.json); leave the key out to use the model's")
         }
         self.config = config
         self.pipeline = pipeline

@@ -41,6 +41,24 @@ import Training
         #expect(ClipError.kind { try ELIPConfig.load(path: "/nonexistent.yaml") } == .io)
     }
 
+    /// `rerank_k` is seed 000's map by dataset kind, or one number for every kind.
+    @Test func rerankDepth() throws {
+        let good = try String(contentsOfFile: Self.folder + "/test_cc3m.yaml", encoding: .utf8)
+        let block = "rerank_k:\n  coco: 100\n  flickr: 100\n  occluded_coco: 500\n  imagenet_r: 1000\n"
+        #expect(good.contains(block))
+        #expect(try ELIPConfig.parse(good.replacingOccurrences(of: block, with: "rerank_k: 25\n")).rerankK == ELIPConfig.RerankK(all: 25))
+        let partial = try ELIPConfig.parse(good.replacingOccurrences(of: block, with: "rerank_k:\n  flickr: 30\n")).rerankK
+        #expect(partial.flickr == 30 && partial.coco == 100 && partial.imagenetR == 1000)
+        for bad in ["rerank_k: 0\n", "rerank_k: ten\n", "rerank_k:\n  coco: -1\n", "rerank_k:\n  cocoa: 5\n"] {
+            do {
+                _ = try ELIPConfig.parse(good.replacingOccurrences(of: block, with: bad), name: "x.yaml")
+                Issue.record("accepted \(bad)")
+            } catch {
+                #expect("\(error)".contains("x.yaml") && "\(error)".contains("rerank_k"), "\(error)")
+            }
+        }
+    }
+
     /// `objective` defaults to ELIP's query objective; `pairs` is the other; anything else is named.
     @Test func objectiveKey() throws {
         let good = try String(contentsOfFile: Self.folder + "/test_cc3m.yaml", encoding: .utf8)

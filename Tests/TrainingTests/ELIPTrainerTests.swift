@@ -122,7 +122,7 @@ import Retrieval
     }
 }
 
-/// A config whose img_size is not the model's is refused, naming the key.
+/// A config whose img_size is not the model's is refused, naming the key; without the key the model's size is used.
 @Suite struct ELIPImageSizeTests {
     @Test func imageSizeMustMatchTheModel() throws {
         let dir = try ScratchFolder("imgsize")
@@ -138,6 +138,12 @@ import Retrieval
         } catch let e as ClipError {
             #expect(e.message.contains("img_size") && e.message.contains("64") && e.kind == .invalidArgument, "\(e.message)")
         }
+        // Without the key the model's own size is used.
+        c.imgSize = nil
+        #expect(throws: Never.self) {
+            _ = try ELIPTrainer(config: c, pipeline: pipeline, dataset: try ImageTextDataset(path: dir.path + "/data"))
+        }
+        #expect(try ELIPConfig.parse("model_name: m\noutput_root: o\ndataset: {name: d}\n").imgSize == nil)
     }
 }
 
