@@ -67,9 +67,7 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
             try c.decodeIfPresent(into: &flickr, forKey: .flickr)
             try c.decodeIfPresent(into: &occludedCoco, forKey: .occludedCoco)
             try c.decodeIfPresent(into: &imagenetR, forKey: .imagenetR)
-            for (key, v) in [(CodingKeys.coco, coco), (.flickr, flickr), (.occludedCoco, occludedCoco), (.imagenetR, imagenetR)] where v <= 0 {
-                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be positive, got \(v)")
-            }
+            try c.requirePositive([(.coco, coco), (.flickr, flickr), (.occludedCoco, occludedCoco), (.imagenetR, imagenetR)])
         }
     }
 
@@ -146,11 +144,9 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         try c.decodeIfPresent(into: &rerankK, forKey: .rerankK)
         evalSplit = try c.decodeIfPresent(Split.self, forKey: .evalSplit)
         try c.decodeIfPresent(into: &pixelCacheMB, forKey: .pixelCacheMB)
-        for (key, v) in [(CodingKeys.promptTokens, promptTokens), (.mapperHidden, mapperHidden), (.imgSize, imgSize ?? 1),
-                         (.batchSize, batchSize), (.epochs, epochs), (.gradAccumSteps, gradAccumSteps),
-                         (.queryChunk, queryChunk ?? 1)] where v <= 0 {
-            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be positive, got \(v)")
-        }
+        try c.requirePositive([(.promptTokens, promptTokens), (.mapperHidden, mapperHidden), (.imgSize, imgSize ?? 1),
+                               (.batchSize, batchSize), (.epochs, epochs), (.gradAccumSteps, gradAccumSteps),
+                               (.queryChunk, queryChunk ?? 1)])
         guard pixelCacheMB >= 0 else {
             throw DecodingError.dataCorruptedError(forKey: .pixelCacheMB, in: c, debugDescription: "must not be negative, got \(pixelCacheMB)")
         }
@@ -184,6 +180,13 @@ extension KeyedDecodingContainer {
     /// Replaces `value` (the property's default, stated once at its declaration) when `key` is present.
     func decodeIfPresent<T: Decodable>(into value: inout T, forKey key: Key) throws {
         if let v = try decodeIfPresent(T.self, forKey: key) { value = v }
+    }
+
+    /// Throws for the first of `values` that is not positive, naming its key.
+    func requirePositive(_ values: [(Key, Int)]) throws {
+        for (key, v) in values where v <= 0 {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "must be positive, got \(v)")
+        }
     }
 }
 
