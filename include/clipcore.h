@@ -67,6 +67,12 @@ typedef struct clip_elip clip_elip;
 /* The library version, "MAJOR.MINOR.PATCH"; static storage. */
 CLIP_API const char *clip_version(void);
 
+/* What computes the numbers, one line: clipcore's kernel path ("avx2+fma",
+ * or "baseline" under CLIPCORE_KERNELS=baseline or on a CPU without AVX2),
+ * the OpenBLAS kernel (OPENBLAS_CORETYPE picks another) and both thread
+ * counts. Valid until this thread's next call of clip_runtime_info. */
+CLIP_API const char *clip_runtime_info(void);
+
 /* This thread's last error message, "" if none. Valid until this thread's
  * next clipcore call. */
 CLIP_API const char *clip_last_error(void);

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ClipError", "Model", "ELIP", "LoadOptions", "loss", "mine", "version", "status_string", "library_path", "ABI_VERSION",
+__all__ = ["ClipError", "Model", "ELIP", "LoadOptions", "loss", "mine", "version", "runtime_info", "status_string", "library_path", "ABI_VERSION",
            "LOSS_INFONCE", "LOSS_SIGMOID", "MODEL_CLIP", "MODEL_SIGLIP", "LINEAR_DEFAULT", "LINEAR_FLOAT32", "LINEAR_INT16"]
 
 OK, ERR_INVALID_ARGUMENT, ERR_IO, ERR_FORMAT, ERR_SHAPE, ERR_UNSUPPORTED, ERR_OUT_OF_MEMORY, ERR_INTERNAL = 0, -1, -2, -3, -4, -5, -6, -7
@@ -90,6 +90,7 @@ _fp, _i64p, _u8p = _c.POINTER(_c.c_float), _c.POINTER(_c.c_int64), _c.POINTER(_c
 _strs = _c.POINTER(_c.c_char_p)
 for name, res, args in [
     ("clip_version", _c.c_char_p, []),
+    ("clip_runtime_info", _c.c_char_p, []),
     ("clip_last_error", _c.c_char_p, []),
     ("clip_status_string", _c.c_char_p, [_c.c_int]),
     ("clip_model_load", _c.c_int, [_c.c_char_p, _c.POINTER(_c.c_void_p)]),
@@ -140,6 +141,11 @@ def _f32(a, name, ndim=2):
 def version():
     """The library version, 'MAJOR.MINOR.PATCH'."""
     return _lib.clip_version().decode()
+
+
+def runtime_info():
+    """What computes the numbers: clipcore's kernel path, the OpenBLAS kernel, thread counts."""
+    return _lib.clip_runtime_info().decode()
 
 
 def status_string(code):

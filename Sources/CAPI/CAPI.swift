@@ -21,12 +21,15 @@ let CLIP_ERR_UNSUPPORTED: Int32 = -5
 let CLIP_ERR_OUT_OF_MEMORY: Int32 = -6
 let CLIP_ERR_INTERNAL: Int32 = -7
 
-/// Per-thread storage of the last message (a malloc'ed C string, freed with the thread).
-private let errorKey: pthread_key_t = {
+/// A key for per-thread storage of one malloc'ed C string, freed with the thread.
+private func stringKey() -> pthread_key_t {
     var key = pthread_key_t()
     pthread_key_create(&key) { free($0) }
     return key
-}()
+}
+
+/// Per-thread storage of the last message.
+private let errorKey = stringKey()
 
 private let emptyString: UnsafeMutablePointer<CChar> = {
     let p = UnsafeMutablePointer<CChar>.allocate(capacity: 1)
@@ -100,6 +103,19 @@ private let versionString: UnsafeMutablePointer<CChar> = strdup("0.2.0")
 @_cdecl("clip_version")
 public func clip_version() -> UnsafePointer<CChar> {
     UnsafePointer(versionString)
+}
+
+/// This thread's copy of the runtime summary (each call refreshes it).
+private let runtimeInfoKey = stringKey()
+
+/// What computes the numbers: kernel path, OpenBLAS kernel and threads. Thread-local storage,
+/// valid until this thread's next call of clip_runtime_info.
+@_cdecl("clip_runtime_info")
+public func clip_runtime_info() -> UnsafePointer<CChar> {
+    let copy = strdup(Threads.runtimeSummary)!
+    free(pthread_getspecific(runtimeInfoKey))
+    pthread_setspecific(runtimeInfoKey, copy)
+    return UnsafePointer(copy)
 }
 
 /// The description of each status code, in static storage (never freed); index = -status.

@@ -3,6 +3,9 @@
 
 #include "clipcore_kernels.h"
 
+#include <stdatomic.h>
+#include <stdlib.h>
+
 #define CK_INLINE static inline __attribute__((always_inline))
 
 // The 8-lane vector helpers below are static and always inlined, so passing
@@ -12,22 +15,34 @@
 
 // MARK: - Path selection
 
-static int forced_baseline = 0;
+static _Atomic int forced_baseline = 0;
 
-int ck_isa(void) {
+/// 1 when the CPU has AVX2 and FMA and CLIPCORE_KERNELS does not say "baseline".
+/// Read once; racing first calls compute the same value.
+static int detect_isa(void) {
 #if defined(__x86_64__)
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return forced_baseline ? 0 : cached;
+    const char *want = getenv("CLIPCORE_KERNELS");
+    if (want && strcmp(want, "baseline") == 0) return 0;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     return 0;
 #endif
 }
 
-void ck_force_baseline(int on) { forced_baseline = on != 0; }
+int ck_isa(void) {
+    static _Atomic int cached = -1;
+    int isa = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (isa < 0) {
+        isa = detect_isa();
+        atomic_store_explicit(&cached, isa, memory_order_relaxed);
+    }
+    return atomic_load_explicit(&forced_baseline, memory_order_relaxed) ? 0 : isa;
+}
+
+const char *ck_isa_name(void) { return ck_isa() ? "avx2+fma" : "baseline"; }
+
+void ck_force_baseline(int on) { atomic_store_explicit(&forced_baseline, on != 0, memory_order_relaxed); }
 
 #if defined(__x86_64__)
 #define CK_FAST __attribute__((target("avx2,fma")))

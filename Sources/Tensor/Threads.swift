@@ -37,6 +37,15 @@ public enum Threads {
     /// OpenBLAS's own thread count.
     public static var blasThreads: Int { Int(openblas_get_num_threads()) }
 
+    /// The path clipcore's row kernels take: "avx2+fma" or "baseline" (forced on any CPU by
+    /// `CLIPCORE_KERNELS=baseline`).
+    public static var kernelPath: String { String(cString: ck_isa_name()) }
+
+    /// One line naming what computes the numbers: kernel path, OpenBLAS kernel, thread counts.
+    public static var runtimeSummary: String {
+        "kernels \(kernelPath); OpenBLAS \(blasCoreName), \(blasThreads) threads; clipcore \(count) threads"
+    }
+
     private static func initialCount() -> Int {
         if let raw = getenv("CLIPCORE_NUM_THREADS"), let n = Int(String(cString: raw)), n > 0 { return n }
         return Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))

@@ -182,7 +182,11 @@ typedef void (*ck_task_fn)(void *ctx, int64_t index);
 void ck_parallel_run(int64_t count, int threads, ck_task_fn fn, void *ctx);
 
 /// Which code path the batch kernels use: 1 = AVX2+FMA, 0 = baseline.
+/// The environment variable CLIPCORE_KERNELS=baseline, read at the first call,
+/// forces the baseline path on any CPU (the test suite runs the C-ABI checks so).
 int ck_isa(void);
+/// "avx2+fma" or "baseline": the path ck_isa() selects.
+const char *ck_isa_name(void);
 /// Forces the baseline path (1) or returns to automatic selection (0); for tests.
 void ck_force_baseline(int on);
 
