@@ -7,11 +7,23 @@
 #    python/clipcore.py (and clip_status_string) against the header's enum;
 #  - python/clipcore.py, pip-installed into a scratch folder, runs the binding
 #    test (parity, NumPy loss/mining, bad input, threads) and the Python example.
+#
+# With --variant, only the checks of numbers (the C example and the binding test), for a rerun
+# under another OPENBLAS_CORETYPE or CLIPCORE_KERNELS=baseline (scripts/test.sh does both); each
+# run prints the kernels in force, and the binding test fails if the asked-for ones are not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lib=$(pwd)/.build-lib/release
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+variant=0
+[ "${1:-}" = "--variant" ] && variant=1
+# The kernel choices travel into the empty environments below.
+kernel_env=()
+for v in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE CLIPCORE_KERNELS; do
+    [ -n "${!v:-}" ] && kernel_env+=("$v=${!v}")
+done
+if [ "$variant" = 0 ]; then
 # The library exports the C interface and nothing else (Sources/CAPI/clipcore.map), under its SONAME.
 # No exceptions are needed: every defined dynamic symbol must be a clip_ function.
 extra=$(nm -D --defined-only "$lib/libclipcore.so" | awk '{ print $NF }' | grep -v '^clip_' || true)
@@ -27,13 +39,16 @@ if ! readelf -d "$lib/libclipcore.so" | grep -q 'SONAME.*\[libclipcore\.so\.0\]'
     exit 1
 fi
 echo "ok    SONAME libclipcore.so.0"
+fi
 cc=$(command -v cc || command -v gcc || command -v clang) || { echo "no C compiler found (scripts/install-deps.sh --test installs gcc)" >&2; exit 1; }
 "$cc" -O1 -g -Wall -Wextra -Werror -Iinclude examples/c/clip_example.c -o "$scratch/clip_example" \
     -L"$lib" -lclipcore -Wl,-rpath,"$lib" -lm -lpthread
 for kind in clip siglip; do
     "$scratch/clip_example" --check "Tests/Fixtures/capi/$kind/expected.txt" Tests/Fixtures
 done
-if command -v valgrind >/dev/null 2>&1; then
+if [ "$variant" = 1 ]; then
+    :   # the memory check does not depend on the kernels
+elif command -v valgrind >/dev/null 2>&1; then
     # valgrind cannot read the toolchain's DWARF 5, so it gets a copy without debug sections.
     mkdir -p "$scratch/vg"
     strip --strip-debug -o "$scratch/vg/libclipcore.so" "$lib/libclipcore.so"
@@ -49,7 +64,7 @@ fi
 # The suite's own Python (scripts/python-env.sh), never the ambient interpreter's packages.
 python=${CLIPCORE_TEST_PYTHON:-$(scripts/python-env.sh)}
 # The status codes: the header is their one source; Swift, Python and clip_status_string must agree.
-"$python" scripts/check-status-codes.py "$lib/libclipcore.so"
+[ "$variant" = 1 ] || "$python" scripts/check-status-codes.py "$lib/libclipcore.so"
 "$python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --target "$scratch/py" ./python
 rm -rf python/build python/clipcore.egg-info
-env -i CLIPCORE_LIB="$lib/libclipcore.so" PYTHONPATH="$scratch/py" "$python" Tests/python/test_binding.py "$(pwd)/Tests/Fixtures"
+env -i "${kernel_env[@]}" CLIPCORE_LIB="$lib/libclipcore.so" PYTHONPATH="$scratch/py" "$python" Tests/python/test_binding.py "$(pwd)/Tests/Fixtures"

@@ -4,6 +4,8 @@
 # temporary file behind. (Run by scripts/test.sh after the release build.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One fixed thread count for both runs: the weights are compared bit for bit.
+export CLIPCORE_NUM_THREADS=2
 swift build -c release --product clip
 clip=.build/release/clip
 scratch=$(mktemp -d)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: the C-ABI library from Python (ctypes, no Swift runtime
 # on the library path), the C example and the Python binding against the
-# fixtures, every Swift test target (optimised), then a training run killed
+# fixtures (again under a second OpenBLAS kernel and under clipcore's baseline
+# row kernels), every Swift test target (optimised), then a training run killed
 # with SIGKILL and resumed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,5 +14,12 @@ scripts/build-lib.sh
 # Run Python with an empty environment: nothing points the loader at a Swift runtime.
 env -i "$python" Tests/python/test_ctypes.py "$(pwd)/.build-lib/release/libclipcore.so"
 scripts/test-capi.sh
+# The same checks of numbers under another OpenBLAS kernel that every x86-64 CPU runs (SSE3), and
+# under clipcore's baseline (non-AVX2) row kernels: a check that holds on one kernel only fails here,
+# whatever CPU this machine has.
+for variant in OPENBLAS_CORETYPE=Prescott CLIPCORE_KERNELS=baseline; do
+    echo "== C-ABI checks with $variant"
+    env "$variant" scripts/test-capi.sh --variant
+done
 swift test -c release
 scripts/test-kill-resume.sh
