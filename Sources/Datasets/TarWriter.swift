@@ -2,7 +2,6 @@
 
 import Foundation
 import Tensor
-import NN
 
 /// A tar archive built member by member, as `tarfile` writes one with `format=GNU_FORMAT`: regular
 /// files with mode 0644 and mtime 0, a GNU `L` entry before a name over 100 bytes.

@@ -7,6 +7,7 @@ import ArgumentParser
 import Foundation
 import Models
 import NN
+import Tensor
 import Retrieval
 import Training
 import Datasets

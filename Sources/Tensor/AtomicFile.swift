@@ -3,7 +3,6 @@
 // one, never a part of one. Model folders use the same names for their swap.
 
 import Foundation
-import Tensor
 
 public enum AtomicFile {
     /// A fresh temporary sibling of `path`: `.NAME.tmp-PID-RANDOM` in the same folder.
