@@ -66,18 +66,19 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Autograd", dependencies: ["Tensor"]),
         .target(name: "NN", dependencies: ["Tensor", "Autograd"]),
-        .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN", "CCodecs"]),
-        .target(name: "Datasets", dependencies: ["Tensor", "NN", "Models"]),
-        .target(name: "Retrieval", dependencies: ["Tensor", "Autograd", "NN", "Models", "Datasets", "CFaiss", "CKernels"]),
-        .target(name: "Plots", dependencies: ["Models"]),
-        .target(name: "Training", dependencies: ["Tensor", "Autograd", "NN", "Models", "Datasets", "Retrieval",
+        .target(name: "Images", dependencies: ["Tensor", "CCodecs"]),
+        .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN", "Images", "CCodecs"]),
+        .target(name: "Datasets", dependencies: ["Tensor", "Images"]),
+        .target(name: "Retrieval", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "CFaiss", "CKernels"]),
+        .target(name: "Plots", dependencies: ["Images"]),
+        .target(name: "Training", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Retrieval",
                                                  .product(name: "Yams", package: "Yams")]),
-        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Models", "Datasets", "Retrieval", "Plots", "Training"]),
+        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Retrieval", "Plots", "Training"]),
         // libclipcore.so exports only clip_* (Sources/CAPI/clipcore.map) and is named libclipcore.so.0
         // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
         // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
         .target(
-            name: "CAPI", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval"],
+            name: "CAPI", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Retrieval"],
             exclude: ["clipcore.map"],
             linkerSettings: [
                 .unsafeFlags(["-use-ld=lld",
@@ -88,7 +89,7 @@ let package = Package(
         // MARK: - Executables
         .executableTarget(
             name: "clip",
-            dependencies: ["Tensor", "Autograd", "NN", "Models", "Datasets", "Retrieval", "Plots", "Training",
+            dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Retrieval", "Plots", "Training",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "KernelBench", dependencies: ["Tensor", "CBLAS"],
@@ -100,17 +101,20 @@ let package = Package(
             name: "ModelBench", dependencies: ["Tensor", "Autograd", "NN", "Models"],
             path: "Benchmarks/ModelBench", exclude: ["tokenizer_ref.py"]),
         .executableTarget(
-            name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Models", "Datasets", "Retrieval"],
+            name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Retrieval"],
             path: "Benchmarks/SpeedBench"),
 
         // MARK: - Tests
+        // Fixture paths and comparisons shared by the parity tests (no product links it).
+        .target(name: "TestSupport", dependencies: ["Tensor", "NN"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd"]),
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "NN"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Autograd", "Datasets", "Retrieval", "Plots", "ClipCore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Images", "Models", "NN", "Tensor", "Autograd", "Datasets", "Retrieval", "Plots", "ClipCore"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Tensor", "NN", "Retrieval"]),
-        .testTarget(name: "ModelTests", dependencies: ["Tensor", "Autograd", "NN", "Models"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Tensor", "Models", "Datasets"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Tensor", "NN", "Images", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Tensor", "Images", "Datasets"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "Tensor"]),
     ],
     swiftLanguageModes: [.v5],

@@ -7,6 +7,7 @@ import Datasets
 import Models
 import Retrieval
 import Tensor
+import Images
 
 /// A photo-like test image: smooth colour gradients, a few soft blobs and sensor-like noise, so
 /// that its JPEG has the size and decode cost of a real photo.

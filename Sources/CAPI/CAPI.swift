@@ -5,6 +5,7 @@
 
 import Foundation
 import Tensor
+import Images
 import Autograd
 import NN
 import Models

@@ -3,6 +3,7 @@
 @_exported import Tensor
 @_exported import Autograd
 @_exported import NN
+@_exported import Images
 @_exported import Models
 @_exported import Datasets
 @_exported import Retrieval

@@ -2,7 +2,7 @@
 
 import Foundation
 import Tensor
-import Models
+import Images
 
 /// Images with their captions, materialised from a source (`ImageTextSources.open` reads every layout).
 /// Records naming an image already seen add their captions to it (image-level de-duplication), so a

@@ -3,7 +3,7 @@
 
 import Foundation
 import Tensor
-import Models
+import Images
 
 /// Where one image's encoded bytes live: a file on disk, or bytes read from a container
 /// (a tar shard member, a parquet cell).

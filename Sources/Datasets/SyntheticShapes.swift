@@ -8,9 +8,8 @@
 //   colour-swapped twins (hard negatives described with the same words).
 
 import Foundation
-import Models
-import NN
 import Tensor
+import Images
 
 /// Generates `clip data synth` datasets: PNG images, a JSONL manifest and image-level splits.
 public struct SyntheticShapes: Sendable {

@@ -2,7 +2,7 @@
 // ticks, tick labels, axis labels and title, drawn on an RGB canvas.
 
 import Foundation
-import Models
+import Images
 
 /// A line chart of one or more panels side by side.
 public struct CurvePlot {

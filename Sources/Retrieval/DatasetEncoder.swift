@@ -5,6 +5,7 @@
 import Foundation
 import Dispatch
 import Tensor
+import Images
 import NN
 import Models
 import Datasets

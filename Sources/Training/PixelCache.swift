@@ -3,6 +3,7 @@
 
 import Foundation
 import Tensor
+import Images
 import Models
 
 /// Preprocessed images `[3, H, W]` by image index, filled first come first kept until `budgetBytes`

@@ -5,6 +5,7 @@ import Foundation
 import Models
 import NN
 import Tensor
+import Images
 import Retrieval
 import Training
 

@@ -5,7 +5,6 @@
 import Testing
 import Foundation
 import Tensor
-import Models
 import Datasets
 
 @Suite struct BadInputTests {
@@ -157,16 +156,5 @@ import Datasets
         let utf8 = F.path("coco/annotations/bad_utf8.json")
         #expect(ClipError.kind { try drain(try ImageTextSources.open(utf8, options: options)) } == .format)
         #expect(try drain(try ImageTextSources.open(utf8, options: skip)).skipped == ["invalid UTF-8": 1])
-    }
-
-    @Test func longCaptionsAreKeptAndTruncatedByTheTokenizer() throws {
-        let tokenizer = try CLIPTokenizer.standard(contextLength: 77)
-        let batch = tokenizer([long, "fine"])
-        #expect(batch.ids.shape == [2, 77])
-        let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/clip/gelu_vocab").path
-        let pipeline = try ImageTextPipeline(directory: model)
-        let embeddings = try pipeline.encode(texts: [long, "fine"])
-        #expect(embeddings.shape[0] == 2 && embeddings.toArray().allSatisfy { $0.isFinite })
     }
 }

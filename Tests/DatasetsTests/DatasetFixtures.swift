@@ -2,7 +2,6 @@
 
 import Foundation
 import Tensor
-import Models
 import Datasets
 
 enum DatasetFixtures {

@@ -3,7 +3,6 @@
 import Testing
 import Foundation
 import Tensor
-import Models
 import Datasets
 
 @Suite struct LayoutTests {

@@ -5,6 +5,7 @@
 import Testing
 import Foundation
 import Tensor
+import TestSupport
 import Autograd
 import NN
 import Models

@@ -5,6 +5,8 @@
 import Testing
 import Foundation
 import Tensor
+import TestSupport
+import Images
 import Autograd
 import NN
 import Models

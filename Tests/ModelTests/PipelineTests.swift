@@ -3,6 +3,8 @@
 import Testing
 import Foundation
 import Tensor
+import TestSupport
+import Images
 import Models
 import Autograd
 import NN

@@ -3,6 +3,7 @@
 import Testing
 import Foundation
 import Tensor
+import TestSupport
 import Models
 
 struct SiglipCorpus: Decodable {

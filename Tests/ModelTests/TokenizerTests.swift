@@ -3,6 +3,7 @@
 import Testing
 import Foundation
 import Tensor
+import TestSupport
 import Models
 
 struct TokenizerCorpus: Decodable {
@@ -77,5 +78,19 @@ struct TokenizerCorpus: Decodable {
         #expect(ClipError.kind { try CLIPTokenizer.load(directory: dir) } == .format)
         try "{\"a\": 0}".write(toFile: dir + "/vocab.json", atomically: true, encoding: .utf8)
         #expect(ClipError.kind { try CLIPTokenizer.load(directory: dir) } == .format)
+    }
+
+    /// The dataset fixtures' long caption (Tests/Fixtures/datasets) is kept whole by the readers; the
+    /// tokenizer truncates it to the context and the model encodes it.
+    @Test func longCaptionsAreTruncatedByTheTokenizer() throws {
+        struct Expected: Decodable { var long_caption: String }
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("datasets/expected.json")))
+        let long = try JSONDecoder().decode(Expected.self, from: data).long_caption
+        let tokenizer = try CLIPTokenizer.standard(contextLength: 77)
+        let batch = tokenizer([long, "fine"])
+        #expect(batch.ids.shape == [2, 77])
+        let pipeline = try ImageTextPipeline(directory: Fixtures.path("clip/gelu_vocab"))
+        let embeddings = try pipeline.encode(texts: [long, "fine"])
+        #expect(embeddings.shape[0] == 2 && embeddings.toArray().allSatisfy { $0.isFinite })
     }
 }

@@ -3,6 +3,7 @@
 import Testing
 import Foundation
 import Tensor
+import Images
 import NN
 import Models
 import Training

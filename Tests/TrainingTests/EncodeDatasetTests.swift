@@ -4,6 +4,7 @@
 import Testing
 import Foundation
 import Tensor
+import Images
 import NN
 import Models
 import Datasets

@@ -5,6 +5,7 @@ import Foundation
 import ClipCore
 import Datasets
 import Retrieval
+import Images
 
 @Suite struct ReadmeSnippetTests {
     @Test func swiftSnippetRuns() throws {

@@ -3,6 +3,7 @@
 
 import Foundation
 import Tensor
+import Images
 import Autograd
 import NN
 

@@ -4,6 +4,7 @@
 
 import Foundation
 import Tensor
+import Images
 import NN
 
 /// A model family (CLIP, SigLIP, ...): everything needed to read, run and write its HF folders.

@@ -2,6 +2,7 @@
 
 import Foundation
 import Tensor
+import Images
 import NN
 
 /// Writes `config.json`, `model.safetensors`, the tokenizer files and `preprocessor_config.json`,

@@ -6,6 +6,7 @@
 
 import Foundation
 import Tensor
+import Images
 
 /// An open_clip configuration, read as the CLIP model and image preprocessing it describes.
 public struct OpenCLIPConfig: Sendable {

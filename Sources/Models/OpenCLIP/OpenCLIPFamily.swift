@@ -4,6 +4,7 @@
 
 import Foundation
 import Tensor
+import Images
 import NN
 
 /// open_clip folders (`open_clip_config.json` + `open_clip_model.safetensors`), read as CLIP models.

@@ -3,7 +3,6 @@
 import Foundation
 import Tensor
 import CCodecs
-import NN
 
 /// 8-bit RGB pixels, row-major, interleaved (`height × width × 3` bytes).
 public struct RGBImage: Equatable, Sendable {

@@ -4,7 +4,8 @@
 import Testing
 import Foundation
 import Tensor
-import Models
+import TestSupport
+import Images
 
 struct ResampleCases: Decodable {
     struct Case: Decodable {

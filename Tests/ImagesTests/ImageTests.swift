@@ -3,8 +3,9 @@
 import Testing
 import Foundation
 import Tensor
+import TestSupport
+import Images
 import NN
-import Models
 
 struct ImageCases: Decodable {
     struct Case: Decodable {

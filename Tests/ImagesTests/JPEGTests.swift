@@ -4,8 +4,9 @@
 import Testing
 import Foundation
 import Tensor
+import TestSupport
+import Images
 import NN
-import Models
 
 struct JPEGCases: Decodable {
     struct Case: Decodable {

@@ -1,34 +1,35 @@
-// Access to the committed fixtures under Tests/Fixtures.
+// Access to the committed fixtures under Tests/Fixtures, and the comparisons the parity tests share
+// (a support target of ModelTests and ImagesTests, never linked into the library).
 
 import Foundation
 import Tensor
 import NN
 
-enum Fixtures {
+public enum Fixtures {
     /// Tests/Fixtures, found from this source file's location.
-    static let root: String = {
+    public static let root: String = {
         var url = URL(fileURLWithPath: #filePath)
-        url.deleteLastPathComponent()          // ModelTests
+        url.deleteLastPathComponent()          // TestSupport
         url.deleteLastPathComponent()          // Tests
         return url.appendingPathComponent("Fixtures").path
     }()
 
-    static func path(_ relative: String) -> String { root + "/" + relative }
+    public static func path(_ relative: String) -> String { root + "/" + relative }
 
     /// The tensors of `expected.safetensors` in a fixture folder.
-    static func expected(_ folder: String) throws -> SafeTensorsFile {
+    public static func expected(_ folder: String) throws -> SafeTensorsFile {
         try SafeTensorsFile(path: path(folder + "/expected.safetensors"))
     }
 }
 
 /// Largest absolute difference.
-func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
+public func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
     guard a.shape == b.shape else { return .infinity }
     return zip(a.toArray(), b.toArray()).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
 
 /// ‖a − b‖ / ‖b‖.
-func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
+public func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
     guard a.shape == b.shape else { return .infinity }
     var num = 0.0, den = 0.0
     for (x, y) in zip(a.toArray(), b.toArray()) {
@@ -39,11 +40,11 @@ func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
 }
 
 /// Integer ids from a float tensor read out of a fixture.
-func indices(_ t: Tensor) -> Indices {
+public func indices(_ t: Tensor) -> Indices {
     Indices(shape: t.shape, values: t.toArray().map { Int($0) })
 }
 
 /// ‖a‖₂.
-func norm(_ a: Tensor) -> Float {
+public func norm(_ a: Tensor) -> Float {
     Float(a.toArray().reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot())
 }
