@@ -69,16 +69,17 @@ let package = Package(
         .target(name: "Images", dependencies: ["Tensor", "CCodecs"]),
         .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN", "Images", "CCodecs"]),
         .target(name: "Datasets", dependencies: ["Tensor", "Images"]),
-        .target(name: "Retrieval", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "CFaiss", "CKernels"]),
+        .target(name: "Search", dependencies: ["Tensor", "NN", "CFaiss", "CKernels"]),
+        .target(name: "Pipelines", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search"]),
         .target(name: "Plots", dependencies: ["Images"]),
-        .target(name: "Training", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Retrieval",
+        .target(name: "Training", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search",
                                                  .product(name: "Yams", package: "Yams")]),
-        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Retrieval", "Plots", "Training"]),
+        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Plots", "Training"]),
         // libclipcore.so exports only clip_* (Sources/CAPI/clipcore.map) and is named libclipcore.so.0
         // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
         // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
         .target(
-            name: "CAPI", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Retrieval"],
+            name: "CAPI", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Search"],
             exclude: ["clipcore.map"],
             linkerSettings: [
                 .unsafeFlags(["-use-ld=lld",
@@ -89,19 +90,19 @@ let package = Package(
         // MARK: - Executables
         .executableTarget(
             name: "clip",
-            dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Retrieval", "Plots", "Training",
+            dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Plots", "Training",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "KernelBench", dependencies: ["Tensor", "CBLAS"],
             path: "Benchmarks/KernelBench"),
         .executableTarget(
-            name: "RetrievalBench", dependencies: ["Tensor", "Retrieval"],
+            name: "RetrievalBench", dependencies: ["Tensor", "Search"],
             path: "Benchmarks/RetrievalBench"),
         .executableTarget(
             name: "ModelBench", dependencies: ["Tensor", "Autograd", "NN", "Models"],
             path: "Benchmarks/ModelBench", exclude: ["tokenizer_ref.py"]),
         .executableTarget(
-            name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Retrieval"],
+            name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines"],
             path: "Benchmarks/SpeedBench"),
 
         // MARK: - Tests
@@ -110,11 +111,14 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd"]),
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "NN"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Images", "Models", "NN", "Tensor", "Autograd", "Datasets", "Retrieval", "Plots", "ClipCore"]),
-        .testTarget(name: "RetrievalTests", dependencies: ["Tensor", "NN", "Retrieval"]),
         .testTarget(name: "ImagesTests", dependencies: ["Tensor", "NN", "Images", "TestSupport"]),
-        .testTarget(name: "ModelTests", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "TestSupport"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Tensor", "Images", "Datasets"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Tensor", "Images", "Datasets", "TestSupport"]),
+        .testTarget(name: "SearchTests", dependencies: ["Tensor", "NN", "Search"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Tensor", "NN", "Images", "Models", "Datasets", "Search", "Pipelines",
+                                                           "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Images", "Models", "NN", "Tensor", "Autograd", "Datasets",
+                                                          "Search", "Pipelines", "Plots", "ClipCore", "TestSupport"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "Tensor"]),
     ],
     swiftLanguageModes: [.v5],

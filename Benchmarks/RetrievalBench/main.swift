@@ -7,7 +7,7 @@
 
 import Dispatch
 import Foundation
-import Retrieval
+import Search
 import Tensor
 
 var n = 100_000, dim = 512, k = 16, queries = 1000

@@ -5,7 +5,7 @@
 import Foundation
 import Datasets
 import Models
-import Retrieval
+import Pipelines
 import Tensor
 import Images
 

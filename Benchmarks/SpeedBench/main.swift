@@ -19,7 +19,7 @@ import Autograd
 import Models
 import NN
 import Datasets
-import Retrieval
+import Search
 import Tensor
 
 var batch: Int?

@@ -9,7 +9,7 @@ import Images
 import Autograd
 import NN
 import Models
-import Retrieval
+import Search
 
 // MARK: - Status codes and the thread-local error
 

@@ -6,6 +6,7 @@
 @_exported import Images
 @_exported import Models
 @_exported import Datasets
-@_exported import Retrieval
+@_exported import Search
+@_exported import Pipelines
 @_exported import Plots
 @_exported import Training

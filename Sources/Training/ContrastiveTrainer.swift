@@ -9,7 +9,7 @@ import Images
 import Autograd
 import NN
 import Models
-import Retrieval
+import Search
 import Datasets
 
 /// One optimisation step's machinery, shared by the trainer and the parity tests: forward and

@@ -7,7 +7,7 @@ import Tensor
 import Autograd
 import NN
 import Models
-import Retrieval
+import Search
 import Datasets
 
 /// Trains an `ELIPMapper` for a loaded model folder on an image–text dataset.

@@ -3,7 +3,7 @@
 // the CLI's progress lines and plots read the typed values.
 
 import Foundation
-import Retrieval
+import Search
 
 /// One optimizer update. The optional fields are the contrastive trainer's (ELIP's leaves them nil).
 public struct TrainingUpdate: Equatable, Sendable {

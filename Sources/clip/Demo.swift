@@ -8,7 +8,7 @@ import Foundation
 import Models
 import NN
 import Tensor
-import Retrieval
+import Pipelines
 import Training
 import Datasets
 import Plots

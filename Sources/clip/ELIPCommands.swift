@@ -4,7 +4,7 @@ import ArgumentParser
 import Foundation
 import Models
 import NN
-import Retrieval
+import Pipelines
 import Training
 import Datasets
 import Tensor

@@ -6,7 +6,7 @@ import Models
 import NN
 import Tensor
 import Images
-import Retrieval
+import Pipelines
 import Training
 
 /// JSON text for embeddings (shortest round-trip float formatting).

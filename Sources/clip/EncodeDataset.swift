@@ -5,7 +5,7 @@ import ArgumentParser
 import Foundation
 import Datasets
 import Models
-import Retrieval
+import Pipelines
 import Tensor
 
 extension NPY.DType: ExpressibleByArgument {}

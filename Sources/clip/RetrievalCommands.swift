@@ -3,7 +3,8 @@
 import ArgumentParser
 import Foundation
 import NN
-import Retrieval
+import Search
+import Pipelines
 import Tensor
 
 extension EmbeddingShards.Modality: ExpressibleByArgument {}

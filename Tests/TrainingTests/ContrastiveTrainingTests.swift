@@ -3,11 +3,12 @@
 import Testing
 import Foundation
 import Tensor
+import TestSupport
 import Images
 import Autograd
 import NN
 import Models
-import Retrieval
+import Search
 import Training
 import Datasets
 import Plots
@@ -50,25 +51,9 @@ import Plots
         let texts = try JSONSerialization.jsonObject(with: Data(f.metadata["texts"]!.utf8)) as! [String]
         let pipeline = try ImageTextPipeline(directory: dir)
         let images = try (0..<3).map { try RGBImage(contentsOfFile: Self.fixtures + "/clip/p16_96/image\($0).png") }
-        #expect(largestGap(try pipeline.encode(texts: texts), try f.tensor("text_embeds")) <= 1e-4)
-        #expect(largestGap(try pipeline.encode(images: images), try f.tensor("image_embeds")) <= 1e-4)
+        #expect(maxAbsDiff(try pipeline.encode(texts: texts), try f.tensor("text_embeds")) <= 1e-4)
+        #expect(maxAbsDiff(try pipeline.encode(images: images), try f.tensor("image_embeds")) <= 1e-4)
     }
-}
-
-/// Largest elementwise |a − b| (infinity when the shapes differ).
-func largestGap(_ a: Tensor, _ b: Tensor) -> Float {
-    guard a.shape == b.shape else { return .infinity }
-    return zip(a.toArray(), b.toArray()).reduce(0) { max($0, abs($1.0 - $1.1)) }
-}
-
-/// A scratch folder removed at the end of a test.
-struct ScratchFolder {
-    let path: String
-    init(_ tag: String) throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-\(tag)-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
 @Suite(.serialized) struct ContrastiveTrainerTests {
@@ -108,7 +93,7 @@ struct ScratchFolder {
         var worst: Float = 0
         for (x, y) in zip(full.model.stateDict(), resumed.model.stateDict()) {
             #expect(x.key == y.key)
-            worst = max(worst, largestGap(x.tensor, y.tensor))
+            worst = max(worst, maxAbsDiff(x.tensor, y.tensor))
         }
         #expect(worst <= 1e-4, "largest weight difference \(worst)")
 
@@ -119,7 +104,7 @@ struct ScratchFolder {
         let reloaded = try ImageTextPipeline(directory: out + "/last")
         let texts = ["a small red circle on the left"]
         let a = try reloaded.encode(texts: texts), b2 = try full.pipeline.encode(texts: texts)
-        #expect(largestGap(a, b2) <= 1e-6)
+        #expect(maxAbsDiff(a, b2) <= 1e-6)
         #expect(try full.writeTestMetrics() != nil)
         #expect(FileManager.default.fileExists(atPath: out + "/test_metric.json"))
     }

@@ -3,12 +3,13 @@
 import Testing
 import Foundation
 import Tensor
+import TestSupport
 import Images
 import NN
 import Models
 import Training
 import Datasets
-import Retrieval
+import Pipelines
 
 @Suite(.serialized) struct ELIPTrainerTests {
     static let fixtures: String = {

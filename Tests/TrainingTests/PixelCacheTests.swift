@@ -4,6 +4,7 @@
 import Testing
 import Foundation
 import Tensor
+import TestSupport
 import NN
 import Models
 import Training

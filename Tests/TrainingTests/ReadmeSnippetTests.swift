@@ -4,8 +4,10 @@ import Testing
 import Foundation
 import ClipCore
 import Datasets
-import Retrieval
+import Search
+import Pipelines
 import Images
+import TestSupport
 
 @Suite struct ReadmeSnippetTests {
     @Test func swiftSnippetRuns() throws {

@@ -4,7 +4,7 @@
 import Testing
 import Foundation
 import Tensor
-import Retrieval
+import Search
 import Training
 
 @Suite struct TrainingEventTests {

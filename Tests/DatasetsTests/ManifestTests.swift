@@ -3,7 +3,7 @@
 import Testing
 import Foundation
 import Tensor
-import Training
+import TestSupport
 import Datasets
 
 @Suite struct DatasetTests {

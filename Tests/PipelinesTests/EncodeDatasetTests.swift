@@ -4,11 +4,13 @@
 import Testing
 import Foundation
 import Tensor
+import TestSupport
 import Images
 import NN
 import Models
 import Datasets
-import Retrieval
+import Search
+import Pipelines
 
 @Suite struct NPYTests {
     /// The bytes of `np.save(f, np.array([[1, -2.5, 1 + 2**-11], [1 + 3 * 2**-11, 65504, 65520]], dtype))`
@@ -68,15 +70,15 @@ import Retrieval
 }
 
 @Suite(.serialized) struct EncodeDatasetTests {
-    static let model = ELIPTrainerTests.fixtures + "/clip/gelu_vocab"
+    static let model = Fixtures.root + "/clip/gelu_vocab"
 
     /// 12 PNGs and 4 JPEGs, one or two captions each.
     static func manifest(_ dir: String, extra: [String] = []) throws -> String {
         let fm = FileManager.default
-        let pngs = try fm.contentsOfDirectory(atPath: ELIPTrainerTests.fixtures + "/images")
-            .filter { $0.hasSuffix(".png") && $0.contains("rgb_") }.sorted().prefix(12).map { ELIPTrainerTests.fixtures + "/images/" + $0 }
-        let jpegs = try fm.contentsOfDirectory(atPath: ELIPTrainerTests.fixtures + "/jpeg")
-            .filter { $0.hasSuffix(".jpg") && $0.contains("photo") }.sorted().prefix(4).map { ELIPTrainerTests.fixtures + "/jpeg/" + $0 }
+        let pngs = try fm.contentsOfDirectory(atPath: Fixtures.root + "/images")
+            .filter { $0.hasSuffix(".png") && $0.contains("rgb_") }.sorted().prefix(12).map { Fixtures.root + "/images/" + $0 }
+        let jpegs = try fm.contentsOfDirectory(atPath: Fixtures.root + "/jpeg")
+            .filter { $0.hasSuffix(".jpg") && $0.contains("photo") }.sorted().prefix(4).map { Fixtures.root + "/jpeg/" + $0 }
         let lines = (pngs + jpegs + extra).enumerated().map { i, path in
             "{\"image\": \"\(path)\", \"captions\": [\"picture \(i)\"" + (i % 2 == 0 ? ", \"another caption \(i)\"" : "") + "]}"
         }
@@ -150,8 +152,8 @@ import Retrieval
         #expect(images.count == 16 && images.ids == (0..<16).map(Int64.init) && images.metadata["modality"] == "image")
         #expect(images.metadata["dtype"] == "float16" && images.metadata["shard_size"] == "5")
         #expect(captions.count == 24 && captions.imageIds == all.enumerated().flatMap { i, rec in rec.captions.map { _ in Int64(i) } })
-        #expect(largestGap(images.embeddings, expectedImages) <= 1e-3)
-        #expect(largestGap(captions.embeddings, expectedTexts) <= 1e-3)
+        #expect(maxAbsDiff(images.embeddings, expectedImages) <= 1e-3)
+        #expect(maxAbsDiff(captions.embeddings, expectedTexts) <= 1e-3)
         let meta = try EmbeddingShards.records(straight, shard: 1)
         #expect(meta.map(\.id) == [5, 6, 7, 8, 9] && meta[0].image == all[5].image.name && meta[0].captions == all[5].captions)
         #expect(try EmbeddingStore.pairing(texts: captions, images: images) == captions.imageIds!.map { Int($0) })
@@ -201,7 +203,7 @@ import Retrieval
         let (matrix, dtype) = try NPY.read(path: EmbeddingShards.embeddingsPath(scratch.path + "/b", shard: 0, .image))
         #expect(dtype == .float32 && matrix.shape == [16, pipeline.model.embeddingDim])
         let first = try RGBImage(contentsOfFile: try EmbeddingShards.records(scratch.path + "/b", shard: 0)[0].image)
-        #expect(largestGap(matrix.narrowed(0, start: 0, length: 1), try pipeline.encode(images: [first])) <= 1e-6)
+        #expect(maxAbsDiff(matrix.narrowed(0, start: 0, length: 1), try pipeline.encode(images: [first])) <= 1e-6)
         #expect(ClipError.kind { try EmbeddingStore.load(path: scratch.path + "/b", modality: .text) } == .io)
     }
 }

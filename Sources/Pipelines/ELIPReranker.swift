@@ -7,6 +7,7 @@ import Autograd
 import NN
 import Models
 import Datasets
+import Search
 
 /// What bounds a re-ranking evaluation, measured on the frozen model.
 public struct RerankDiagnostics: Codable, Equatable, Sendable {

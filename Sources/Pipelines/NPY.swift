@@ -4,7 +4,6 @@
 
 import Foundation
 import Tensor
-import NN
 
 /// Reads and writes `[rows, cols]` float16 / float32 `.npy` files (C order, little-endian).
 public enum NPY {

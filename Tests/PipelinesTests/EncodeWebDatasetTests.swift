@@ -4,12 +4,14 @@
 import Testing
 import Foundation
 import Tensor
+import TestSupport
 import Models
 import Datasets
-import Retrieval
+import Search
+import Pipelines
 
 @Suite(.serialized) struct EncodeWebDatasetTests {
-    static let datasets = ELIPTrainerTests.fixtures + "/datasets"
+    static let datasets = Fixtures.root + "/datasets"
 
     static func encoder(skipBad: Bool = false) throws -> DatasetEncoder {
         var o = EncodeDatasetTests.options(shardSize: 3)
@@ -38,8 +40,8 @@ import Retrieval
         let images = try EmbeddingStore.load(path: scratch.path, modality: .image)
         let texts = try EmbeddingStore.load(path: scratch.path, modality: .text)
         #expect(images.count == 4 && texts.count == 4)
-        #expect(largestGap(images.embeddings, try encoder.pipeline.encode(images: all.map { try $0.image.decode() })) <= 1e-3)
-        #expect(largestGap(texts.embeddings, try encoder.pipeline.encode(texts: all.flatMap(\.captions))) <= 1e-3)
+        #expect(maxAbsDiff(images.embeddings, try encoder.pipeline.encode(images: all.map { try $0.image.decode() })) <= 1e-3)
+        #expect(maxAbsDiff(texts.embeddings, try encoder.pipeline.encode(texts: all.flatMap(\.captions))) <= 1e-3)
         let meta = try EmbeddingShards.records(scratch.path, shard: 0) + EmbeddingShards.records(scratch.path, shard: 1)
         #expect(meta.map(\.image) == all.map(\.image.name) && meta.map(\.key) == all.map(\.key))
         #expect(meta.first?.image == Self.datasets + "/wds/shard-00000.tar:000000000.jpg")

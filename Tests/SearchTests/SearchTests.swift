@@ -1,10 +1,10 @@
-// Indexes, metrics, mining and stores.
+// Indexes, metrics and mining.
 
 import Testing
 import Foundation
 import Tensor
 import NN
-import Retrieval
+import Search
 
 enum RetrievalFixtures {
     static let root: String = {
@@ -303,25 +303,5 @@ func tempPath(_ name: String) -> String {
         let miner = try HardNegativeMiner(imageOfText: [0, 1], imageCount: 2)
         #expect(ClipError.kind { try miner.mine(texts: Tensor.zeros([3, 4]), over: .exact(Tensor.zeros([2, 4])), k: 1) } == .shape)
         #expect(ClipError.kind { try miner.mine(texts: Tensor.zeros([2, 4]), over: .exact(Tensor.zeros([2, 4])), k: 0) } == .invalidArgument)
-    }
-}
-
-@Suite struct StoreTests {
-    @Test func storesRoundTripAndPair() throws {
-        let emb = normalizedRandom(6, 8, seed: 1)
-        let texts = try EmbeddingStore(embeddings: emb, ids: [10, 11, 12, 13, 14, 15], imageIds: [7, 7, 9, 9, 8, 8],
-                                       metadata: ["kind": "text"])
-        let path = tempPath("texts.safetensors")
-        defer { unlink(path) }
-        try texts.save(to: path)
-        let back = try EmbeddingStore.load(path: path)
-        #expect(back.ids == texts.ids && back.imageIds! == texts.imageIds! && back.metadata["kind"] == "text")
-        #expect(back.embeddings.toArray() == emb.toArray())
-        let images = try EmbeddingStore(embeddings: normalizedRandom(3, 8, seed: 2), ids: [7, 8, 9])
-        #expect(try EmbeddingStore.pairing(texts: back, images: images) == [0, 0, 2, 2, 1, 1])
-        let orphan = try EmbeddingStore(embeddings: emb, imageIds: [1, 2, 3, 4, 5, 6])
-        #expect(ClipError.kind { try EmbeddingStore.pairing(texts: orphan, images: images) } == .invalidArgument)
-        #expect(ClipError.kind { try EmbeddingStore(embeddings: emb, ids: [1]) } == .shape)
-        #expect(ClipError.kind { try EmbeddingStore.load(path: "/nonexistent.safetensors") } == .io)
     }
 }

@@ -4,7 +4,6 @@
 
 import Foundation
 import Tensor
-import NN
 
 /// The layout of an embedding shard folder, and reading it back as `EmbeddingStore`s.
 ///

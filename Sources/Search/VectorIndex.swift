@@ -3,7 +3,6 @@
 
 import Foundation
 import Tensor
-import NN
 import CFaiss
 
 /// How an index compares vectors.
