@@ -235,13 +235,9 @@ private func modelProperty(_ function: String, _ model: OpaquePointer?, _ out: U
     }
 }
 
-/// CLIP_MODEL_* of clipcore.h by the model's family name (config.json's model_type; an open_clip
-/// folder holds a CLIP model); a family the header does not name yet reads as 0.
-private let modelKindCodes: [String: Int] = ["clip": 1, "siglip": 2]
-
 @_cdecl("clip_model_kind")
 public func clip_model_kind(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
-    modelProperty("clip_model_kind", model, out) { modelKindCodes[$0.pipeline.model.family.name] ?? 0 }
+    modelProperty("clip_model_kind", model, out) { Int($0.pipeline.family.abiKind) }
 }
 
 @_cdecl("clip_model_embedding_dim")

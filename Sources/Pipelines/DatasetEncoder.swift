@@ -79,7 +79,7 @@ public final class DatasetEncoder {
         let start = DispatchTime.now().uptimeNanoseconds
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         ModelFolder.removeStaleTemporaries(in: folder)
-        let settings = ["model": pipeline.directory, "kind": pipeline.kind, "source": source.description,
+        let settings = ["model": pipeline.directory, "kind": pipeline.family.name, "source": source.description,
                         "shard_size": String(options.shardSize), "dtype": options.dtype.rawValue,
                         "texts": String(options.encodeTexts), "dim": String(pipeline.model.embeddingDim), "normalized": "true"]
         if FileManager.default.fileExists(atPath: folder + "/" + EmbeddingShards.settingsFile) {

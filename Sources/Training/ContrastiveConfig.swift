@@ -9,8 +9,9 @@ import Datasets
 /// A contrastive (CLIP / SigLIP) training run. Every key is optional except `dataset`;
 /// an unknown key is an error that names it.
 ///
-/// `model` is a preset name for training from scratch (`micro`, `tiny`, `small`: CLIP with the standard
-/// vocabulary; `image_size` sets their resolution) or a model folder in HF layout to fine-tune.
+/// `model` is a preset name for training from scratch (a family's `presetNames`: CLIP's `micro`, `tiny`,
+/// `small`, with the standard vocabulary; `image_size` sets their resolution) or a model folder in HF
+/// layout to fine-tune.
 public struct ContrastiveConfig: Codable, Equatable, Sendable {
     public var model = "tiny"
     public var dataset: String
@@ -140,33 +141,14 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
 
     // MARK: - Presets
 
-    /// The CLIP configuration of a preset name, or nil when `name` is not one; `projectionDim` is the
-    /// embedding width (the tower width when nil).
+    /// The CLIP configuration of a preset name (see `CLIPFamily.presetConfig`).
+    @available(*, deprecated, message: "presets belong to the families: CLIPFamily.presetConfig, ModelFamily.preset")
     public static func preset(_ name: String, imageSize: Int, projectionDim: Int? = nil) -> CLIPConfig? {
-        let patch = max(imageSize / 8, 1)
-        let (width, heads, textLayers, visionLayers): (Int, Int, Int, Int)
-        switch name {
-        case "micro": (width, heads, textLayers, visionLayers) = (64, 2, 2, 3)
-        case "tiny": (width, heads, textLayers, visionLayers) = (128, 4, 3, 4)
-        case "small": (width, heads, textLayers, visionLayers) = (256, 4, 4, 6)
-        default: return nil
-        }
-        return clipPreset(width: width, heads: heads, textLayers: textLayers, visionLayers: visionLayers,
-                          imageSize: imageSize, patch: patch, projection: projectionDim ?? width)
+        CLIPFamily.presetConfig(name, imageSize: imageSize, projectionDim: projectionDim)
     }
 
-    /// Both towers `width` wide with 4× MLPs and exact GELU, 32 text positions.
-    private static func clipPreset(width: Int, heads: Int, textLayers: Int, visionLayers: Int, imageSize: Int, patch: Int,
-                                   projection: Int) -> CLIPConfig {
-        CLIPConfig(
-            textConfig: CLIPTextConfig(hiddenSize: width, intermediateSize: 4 * width, numHiddenLayers: textLayers,
-                                       numAttentionHeads: heads, maxPositionEmbeddings: 32, hiddenAct: "gelu"),
-            visionConfig: CLIPVisionConfig(hiddenSize: width, intermediateSize: 4 * width, numHiddenLayers: visionLayers,
-                                           numAttentionHeads: heads, imageSize: imageSize, patchSize: patch, hiddenAct: "gelu"),
-            projectionDim: projection)
-    }
-
-    public static let presetNames = ["micro", "tiny", "small"]
+    /// Every family's preset names (`ModelFamilies.presetNames`).
+    public static var presetNames: [String] { ModelFamilies.presetNames }
 }
 
 extension ContrastiveConfig {

@@ -94,19 +94,12 @@ public final class ContrastiveTrainer {
     public init(config: ContrastiveConfig) throws {
         try config.validate()
         self.config = config
-        if let preset = ContrastiveConfig.preset(config.model, imageSize: config.imageSize, projectionDim: config.projectionDim) {
-            guard config.imageSize % 8 == 0, config.imageSize >= 16 else {
-                throw ClipError.invalidArgument("image_size must be a multiple of 8 and at least 16 for preset '\(config.model)', got \(config.imageSize)")
-            }
-            let m = try ParameterInitialization.seeded(UInt64(truncatingIfNeeded: config.seed)) { try CLIPModel(preset) }
-            var processor = ImageProcessorConfig.clip
-            processor.size = .shortestEdge(config.imageSize)
-            processor.cropHeight = config.imageSize
-            processor.cropWidth = config.imageSize
-            let tok = try CLIPTokenizer.standard(contextLength: preset.textConfig.maxPositionEmbeddings)
-            model = m
-            pipeline = ImageTextPipeline(model: m, processor: ImageProcessor(processor),
-                                         tokenize: { tok($0, padToContext: false) })
+        if let family = ModelFamilies.family(preset: config.model),
+           let preset = try ParameterInitialization.seeded(UInt64(truncatingIfNeeded: config.seed), {
+               try family.preset(config.model, imageSize: config.imageSize, projectionDim: config.projectionDim)
+           }) {
+            model = preset.model
+            pipeline = preset
             tokenizerSource = nil
         } else {
             if let p = config.projectionDim {
@@ -136,28 +129,14 @@ public final class ContrastiveTrainer {
                                maxGradNorm: Float(config.maxGradNorm))
     }
 
-    /// Freezes the locked towers (all of a tower, or all but its last N encoder layers and its head).
+    /// Freezes the locked towers (all of a tower, or all but its last N encoder layers and its head),
+    /// where the model's family says the towers' keys are.
     static func applyLocks(_ model: any PromptGuidedModel, _ config: ContrastiveConfig) {
-        let vision = model.namedParameters().map(\.key).filter { $0.hasPrefix("vision_model.") || $0.hasPrefix("visual_projection.") }
-        let text = model.namedParameters().map(\.key).filter { $0.hasPrefix("text_model.") || $0.hasPrefix("text_projection.") }
-        func lock(_ keys: [String], unlocked n: Int) {
-            let layers = Set(keys.compactMap { layerIndex($0) })
-            let firstOpen = (layers.max() ?? -1) + 1 - n
-            let frozen = Set(keys.filter { key in
-                guard n > 0 else { return true }
-                if let l = layerIndex(key) { return l < firstOpen }
-                // Embeddings stay locked; the final norm, head and projection open with the last layers.
-                return key.contains("embeddings") || key.contains("pre_layrnorm")
-            })
-            model.freeze(where: { frozen.contains($0) })
-        }
-        if config.lockImage { lock(vision, unlocked: config.lockImageUnlockedLayers) }
-        if config.lockText { lock(text, unlocked: config.lockTextUnlockedLayers) }
-    }
-
-    private static func layerIndex(_ key: String) -> Int? {
-        guard let r = key.range(of: ".encoder.layers.") else { return nil }
-        return Int(key[r.upperBound...].prefix { $0.isNumber })
+        let keys = model.namedParameters().map(\.key)
+        var frozen = Set<String>()
+        if config.lockImage { frozen.formUnion(model.family.imageTower.lockedKeys(in: keys, unlockedLayers: config.lockImageUnlockedLayers)) }
+        if config.lockText { frozen.formUnion(model.family.textTower.lockedKeys(in: keys, unlockedLayers: config.lockTextUnlockedLayers)) }
+        model.freeze(where: { frozen.contains($0) })
     }
 
     /// The batches of `epoch`: (image index, caption index) lists.

@@ -49,7 +49,7 @@ struct Encode: ParsableCommand {
         let t = try pipeline.encode(texts: texts, normalize: !raw)
         let i = try pipeline.encode(images: decoded, normalize: !raw)
         if outTexts != nil || outImages != nil {
-            let meta = ["model": model, "kind": pipeline.kind, "normalized": "\(!raw)"]
+            let meta = ["model": model, "kind": pipeline.family.name, "normalized": "\(!raw)"]
             if let outTexts {
                 try EmbeddingStore(embeddings: t, metadata: meta.merging(["modality": "text"]) { a, _ in a }).save(to: outTexts)
             }
@@ -59,7 +59,7 @@ struct Encode: ParsableCommand {
             print("encoded \(texts.count) texts and \(images.count) images")
             return
         }
-        var fields = ["  \"model\": \(JSONText.quoted(model))", "  \"kind\": \"\(pipeline.kind)\"",
+        var fields = ["  \"model\": \(JSONText.quoted(model))", "  \"kind\": \"\(pipeline.family.name)\"",
                       "  \"dim\": \(pipeline.model.embeddingDim)", "  \"normalized\": \(!raw)"]
         fields.append("  \"texts\": [" + texts.indices.map {
             "\n    {\"text\": \(JSONText.quoted(texts[$0])), \"embedding\": \(JSONOut.row(t, $0))}"

@@ -39,7 +39,7 @@ import Models
         let dImg = maxAbsDiff(img, try e.tensor("image_embeds")), dImgN = maxAbsDiff(imgN, try e.tensor("image_embeds_normalized"))
         let dTxt = maxAbsDiff(txt, try e.tensor("text_embeds"))
         let dTxtN = maxAbsDiff(txt.l2Normalized(), try e.tensor("text_embeds_normalized"))
-        print("open_clip \(name) (\(pipeline.kind)): max |diff| image \(dImg), image normalised \(dImgN), text \(dTxt), text normalised \(dTxtN)")
+        print("open_clip \(name) (\(pipeline.family.name)): max |diff| image \(dImg), image normalised \(dImgN), text \(dTxt), text normalised \(dTxtN)")
         #expect(dImg <= 1e-4 && dImgN <= 1e-4 && dTxt <= 1e-4 && dTxtN <= 1e-4)
         #expect(abs(pipeline.model.logitScale.value.item - (try e.tensor("logit_scale")).toArray()[0]) <= 1e-6)
         // The logit bias (quickgelu's sigmoid-loss model) survives both paths and enters the logits.
@@ -54,7 +54,7 @@ import Models
     @Test(arguments: models)
     func directLoadMatchesOpenCLIP(_ name: String) throws {
         let pipeline = try ImageTextPipeline(directory: Fixtures.path("openclip/\(name)"))
-        #expect(pipeline.kind == "open_clip")
+        #expect(pipeline.family.name == "open_clip")
         try checkEmbeddings(pipeline, name)
     }
 
@@ -67,7 +67,7 @@ import Models
         try ModelFolder.write(checkpoint.model, processor: checkpoint.config.preprocess.transformersEquivalent().config,
                               tokenizerSource: nil, to: out)
         let pipeline = try ImageTextPipeline(directory: out)
-        #expect(pipeline.kind == "clip")
+        #expect(pipeline.family.name == "clip")
         try checkEmbeddings(pipeline, name)
     }
 

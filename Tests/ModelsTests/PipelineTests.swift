@@ -25,14 +25,14 @@ import NN
         #expect(maxAbsDiff(i, try e.tensor("image_embeds")) <= 1e-4)
         let logits = pipeline.logitsPerImage(images: i, texts: t)
         #expect(relativeError(logits, try e.tensor("logits_per_image")) <= 1e-4)
-        #expect(try ModelFamilies.detect(directory: dir).name == "clip" && pipeline.kind == "clip")
+        #expect(try ModelFamilies.detect(directory: dir).name == "clip" && pipeline.family.name == "clip")
     }
 
     @Test func registryPicksTheFamilyByModelType() throws {
         #expect(ModelFamilies.family(modelType: "clip")?.name == "clip")
         #expect(ModelFamilies.family(modelType: "siglip")?.name == "siglip")
         #expect(ModelFamilies.family(modelType: "llama") == nil)
-        #expect(try ImageTextPipeline(directory: Fixtures.path("siglip/p8_48")).kind == "siglip")
+        #expect(try ImageTextPipeline(directory: Fixtures.path("siglip/p8_48")).family.name == "siglip")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-family-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -66,7 +66,7 @@ import NN
         let dir = Fixtures.path("siglip/" + name)
         let e = try Fixtures.expected("siglip/" + name)
         let pipeline = try ImageTextPipeline(directory: dir)
-        #expect(pipeline.kind == "siglip")
+        #expect(pipeline.family.name == "siglip")
         let texts = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/texts.json")))
         let reference = try e.tensor("pixel_values")
         let images = try (0..<reference.shape[0]).map { try RGBImage(contentsOfFile: dir + "/image\($0).png") }

@@ -156,9 +156,9 @@ import Plots
     @Test func projectionDimSetsThePresetsEmbeddingWidth() throws {
         let c = try ContrastiveConfig.parse("dataset: d\nmodel: micro\nprojection_dim: 16\n")
         #expect(c.projectionDim == 16)
-        let preset = try #require(ContrastiveConfig.preset("micro", imageSize: 32, projectionDim: c.projectionDim))
+        let preset = try #require(CLIPFamily.presetConfig("micro", imageSize: 32, projectionDim: c.projectionDim))
         #expect(preset.projectionDim == 16 && preset.visionConfig.hiddenSize == 64)
-        #expect(ContrastiveConfig.preset("micro", imageSize: 32)?.projectionDim == 64)
+        #expect(CLIPFamily.presetConfig("micro", imageSize: 32)?.projectionDim == 64)
         #expect(ClipError.kind { try ContrastiveConfig.parse("dataset: d\nprojection_dim: 0\n") } == .invalidArgument)
         var folder = ContrastiveConfig(dataset: "/tmp", model: ELIPTrainerTests.fixtures + "/clip/gelu_vocab")
         folder.projectionDim = 8

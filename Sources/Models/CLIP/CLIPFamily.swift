@@ -12,6 +12,10 @@ import NN
 public enum CLIPFamily: ModelFamily {
     public static let modelTypes = ["clip"]
     public static let imageProcessorClass = "CLIPImageProcessor"
+    /// CLIP_MODEL_CLIP.
+    public static let abiKind: Int32 = 1
+    public static let imageTower = TowerKeys(prefixes: ["vision_model.", "visual_projection."], stem: ["embeddings", "pre_layrnorm"])
+    public static let textTower = TowerKeys(prefixes: ["text_model.", "text_projection."], stem: ["embeddings"])
 
     public static func config(path: String) throws -> CLIPConfig {
         try CLIPConfig.load(path: path)

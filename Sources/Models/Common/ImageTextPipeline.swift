@@ -7,45 +7,17 @@ import Images
 import Autograd
 import NN
 
-/// A two-tower image–text model.
-public protocol TwoTowerModel: Module {
-    /// Text features `[batch, dim]`, before normalisation.
-    func textFeatures(_ ids: Indices, attentionMask: Tensor?) throws -> Variable
-    /// Image features `[batch, dim]`, before normalisation.
-    func imageFeatures(_ pixels: Variable) throws -> Variable
-    /// Logits `[images, texts]` from normalised embeddings.
-    func logitsPerImage(images: Tensor, texts: Tensor) -> Tensor
-    var embeddingDim: Int { get }
-    /// Side of the square images the vision tower takes.
-    var imageSize: Int { get }
-    /// Text positions (longer token sequences are truncated to it).
-    var contextLength: Int { get }
-    /// config.json's contents (HF keys, with `model_type`).
-    associatedtype Config: Codable & Sendable
-    var config: Config { get }
-    /// log of the temperature (a scalar).
-    var logitScale: Variable { get }
-    /// The range training clamps `logitScale` to after each update; nil for no clamp.
-    var logitScaleRange: ClosedRange<Float>? { get }
-    /// The family that reads and writes this model's folders.
-    static var family: any ModelFamily.Type { get }
-}
-
-extension TwoTowerModel {
-    /// The family that reads and writes this model's folders.
-    public var family: any ModelFamily.Type { Self.family }
-    /// exp(logit_scale): the multiplier on cosine similarities.
-    public var temperature: Float { Foundation.exp(logitScale.value.item) }
-}
-
 /// A loaded model folder: encode texts and images to L2-normalised embeddings.
 public final class ImageTextPipeline {
     public let directory: String
-    /// The model's family (its name is config.json's `model_type`).
+    /// The family that read the folder (its name is config.json's `model_type`, e.g. "clip"; an open_clip
+    /// folder's is "open_clip"); for a model in memory, the model's own family unless told otherwise.
+    /// The one family value of a pipeline: names, C kinds (`abiKind`) and presets all come from it.
     public let family: any ModelFamily.Type
     public let model: any PromptGuidedModel
     public let processor: ImageProcessor
-    /// The family's name, e.g. "clip".
+    /// The family's name.
+    @available(*, deprecated, renamed: "family.name")
     public var kind: String { family.name }
     /// Texts → ids and mask (CLIP pads to the longest text in a batch, SigLIP to its full length).
     public let tokenize: ([String]) -> TokenizedBatch
@@ -59,11 +31,12 @@ public final class ImageTextPipeline {
     }
 
     /// A pipeline over a model in memory (for instance one being trained); `directory` is where it
-    /// is saved, or a label.
+    /// is saved, or a label; `family` is the model's own family when nil.
     public init(model: any PromptGuidedModel, processor: ImageProcessor,
-                tokenize: @escaping ([String]) -> TokenizedBatch, directory: String = "(in memory)") {
+                tokenize: @escaping ([String]) -> TokenizedBatch, directory: String = "(in memory)",
+                family: (any ModelFamily.Type)? = nil) {
         self.directory = directory
-        family = model.family
+        self.family = family ?? model.family
         self.model = model
         self.processor = processor
         self.tokenize = tokenize

@@ -1,6 +1,6 @@
 // Model families: what a folder's config.json `model_type` selects (config,
-// weights, tokenizer, preprocessing; the model brings its pair loss and guided
-// encoding), and the registry that picks one.
+// weights, tokenizer, preprocessing, presets, tower keys; the model brings its
+// pair loss and guided encoding). ModelFamilies is the registry that picks one.
 
 import Foundation
 import Tensor
@@ -35,6 +35,19 @@ public protocol ModelFamily {
     static func load(directory: String) throws -> Model
     /// The folder's weights.
     static func checkpoint(directory: String) throws -> Checkpoint
+    /// The family's `CLIP_MODEL_*` value in include/clipcore.h (what `clip_model_kind` reports); 0 for
+    /// a family the header does not name.
+    static var abiKind: Int32 { get }
+    /// Where the image tower's and the text tower's parameters are among the model's keys (tower locking).
+    static var imageTower: TowerKeys { get }
+    static var textTower: TowerKeys { get }
+    /// Named architectures the family trains from scratch (`model: tiny` in a contrastive run); none by default.
+    static var presetNames: [String] { get }
+    /// A new model of preset `name` with its tokenizer and image preprocessing, for `imageSize`-pixel images
+    /// and `projectionDim`-wide embeddings (nil: the preset's own width). Its weights are drawn from the
+    /// current `ParameterInitialization` stream. nil when the family has no preset `name`.
+    /// - Throws: `ClipError.invalidArgument` for sizes the preset cannot take.
+    static func preset(_ name: String, imageSize: Int, projectionDim: Int?) throws -> ImageTextPipeline?
 }
 
 extension ModelFamily {
@@ -42,6 +55,12 @@ extension ModelFamily {
     public static var name: String { modelTypes[0] }
 
     public static var configFileName: String { "config.json" }
+
+    public static var abiKind: Int32 { 0 }
+
+    public static var presetNames: [String] { [] }
+
+    public static func preset(_ name: String, imageSize: Int, projectionDim: Int?) throws -> ImageTextPipeline? { nil }
 
     /// Reads `config.json`, builds the model and loads the folder's weights (`model.safetensors` or shards).
     public static func load(directory: String) throws -> Model {
@@ -61,45 +80,6 @@ extension ModelFamily {
         let tokenize = try tokenizer(directory: directory, for: m)
         let processor = ImageProcessor(try imageProcessorConfig(directory: directory, for: m))
         return (m, tokenize, processor)
-    }
-}
-
-/// The registered families, looked up by config.json's `model_type`.
-public enum ModelFamilies {
-    /// Every family this library reads.
-    public static let all: [any ModelFamily.Type] = [CLIPFamily.self, SiglipFamily.self, OpenCLIPFamily.self]
-
-    /// The family that reads `modelType`, if any.
-    public static func family(modelType: String) -> (any ModelFamily.Type)? {
-        all.first { $0.modelTypes.contains(modelType) }
-    }
-
-    /// Every `model_type` some family reads.
-    public static var modelTypes: [String] { all.flatMap { $0.modelTypes } }
-
-    /// The family named by `directory/config.json`'s `model_type`; without a `config.json`, the family
-    /// whose own configuration file is there (an open_clip folder's `open_clip_config.json`).
-    /// - Throws: `ClipError` (.io for an unreadable file, .format for bad JSON or no `model_type`,
-    ///   .unsupported for a `model_type` no family reads, listing the known ones).
-    public static func detect(directory: String) throws -> any ModelFamily.Type {
-        let path = directory + "/config.json"
-        let fm = FileManager.default
-        if !fm.fileExists(atPath: path), let other = all.first(where: {
-            $0.configFileName != "config.json" && fm.fileExists(atPath: directory + "/" + $0.configFileName)
-        }) {
-            return other
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ClipError.io("\(path): cannot read the file (is '\(directory)' a model folder?)")
-        }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ClipError.format("\(path): not valid JSON")
-        }
-        guard let type = root["model_type"] as? String else { throw ClipError.format("\(path): model_type missing") }
-        guard let family = family(modelType: type) else {
-            throw ClipError.unsupported("\(path): model_type '\(type)' is not supported (supported: \(modelTypes.joined(separator: ", ")))")
-        }
-        return family
     }
 }
 

@@ -13,6 +13,11 @@ public enum OpenCLIPFamily: ModelFamily {
     public static let modelTypes = ["open_clip"]
     public static let imageProcessorClass = "CLIPImageProcessor"
     public static var configFileName: String { OpenCLIP.configFile }
+    /// CLIP_MODEL_CLIP: the folder holds a CLIP model.
+    public static let abiKind = CLIPFamily.abiKind
+    /// The weights are mapped onto transformers' CLIP keys.
+    public static let imageTower = CLIPFamily.imageTower
+    public static let textTower = CLIPFamily.textTower
 
     public static func config(path: String) throws -> CLIPConfig {
         try OpenCLIPConfig.load(path: path).clip

@@ -12,6 +12,11 @@ import NN
 public enum SiglipFamily: ModelFamily {
     public static let modelTypes = ["siglip"]
     public static let imageProcessorClass = "SiglipImageProcessor"
+    /// CLIP_MODEL_SIGLIP.
+    public static let abiKind: Int32 = 2
+    /// Each tower ends in its own head (the vision tower's attention pooling, the text tower's projection).
+    public static let imageTower = TowerKeys(prefixes: ["vision_model."], stem: ["embeddings"])
+    public static let textTower = TowerKeys(prefixes: ["text_model."], stem: ["embeddings"])
 
     public static func config(path: String) throws -> SiglipConfig {
         try SiglipConfig.load(path: path)

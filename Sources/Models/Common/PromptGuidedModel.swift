@@ -1,0 +1,28 @@
+// A two-tower model whose image tower takes prompt tokens (ELIP's guided
+// encoding), with the model's own pair and query losses.
+
+import Tensor
+import Autograd
+
+/// A two-tower model whose image tower accepts prompt tokens.
+public protocol PromptGuidedModel: TwoTowerModel {
+    /// Width of the vision transformer (the prompts' last dimension).
+    var visionWidth: Int { get }
+    /// Image features `[batch, dim]` encoded with per-image prompts `[batch, m, visionWidth]`.
+    func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable
+    /// The model's own training loss on matching rows of normalised embeddings, with its
+    /// temperature (and bias) as they are: InfoNCE for CLIP, the sigmoid loss for SigLIP.
+    func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable
+    /// ELIP's query loss, summed over queries: `scores` `[q, n]` are cosines between each query and
+    /// the `n` images of its batch encoded with that query's prompts, `labels[r]` the matching image
+    /// of row `r`. CLIP: cross-entropy of `exp(logit_scale)·scores` (text → image); SigLIP: the
+    /// sigmoid loss of `exp(logit_scale)·scores + logit_bias`, +1 at the label and −1 elsewhere.
+    func queryLoss(scores: Variable, labels: [Int]) -> Variable
+}
+
+/// Checks prompts against a batch of images.
+func validatePrompts(_ prompts: Variable, batch: Int, dim: Int) throws {
+    guard prompts.rank == 3, prompts.shape[0] == batch, prompts.shape[2] == dim, prompts.shape[1] > 0 else {
+        throw ClipError.shape("prompts must be [\(batch), m, \(dim)], got \(prompts.shape)")
+    }
+}
