@@ -65,7 +65,7 @@ func encodeDatasetBench(images n: Int, batch: Int, decodeThreads: Int) throws {
         }
         try tar.write(to: dir + String(format: "/shards/%05d.tar", s))
     }
-    let source = try ImageTextSources.open(dir + String(format: "/shards/{00000..%05d}.tar", shards - 1))
+    let source = try ImageTextSourceFactory.open(dir + String(format: "/shards/{00000..%05d}.tar", shards - 1))
 
     let pipeline = ImageTextPipeline(model: try vitB32(), processor: ImageProcessor(.clip), tokenize: { _ in
         TokenizedBatch(ids: Indices(shape: [0, 1], values: []), attentionMask: nil)

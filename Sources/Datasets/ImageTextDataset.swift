@@ -4,7 +4,7 @@ import Foundation
 import Tensor
 import Images
 
-/// Images with their captions, materialised from a source (`ImageTextSources.open` reads every layout).
+/// Images with their captions, materialised from a source (`ImageTextSourceFactory.open` reads every layout).
 /// Records naming an image already seen add their captions to it (image-level de-duplication), so a
 /// JSONL manifest listing an image on several lines gives one item.
 public struct ImageTextDataset: Sendable {
@@ -75,9 +75,9 @@ public struct ImageTextDataset: Sendable {
         try self.init(source: JSONLSource(path: path, imageColumn: imageColumn, textColumn: textColumn), maxItems: maxItems)
     }
 
-    /// The dataset `spec` names, of any layout (see `ImageTextSources.open`).
+    /// The dataset `spec` names, of any layout (see `ImageTextSourceFactory.open`).
     public init(_ spec: String, options: ImageTextSourceOptions, maxItems: Int? = nil) throws {
-        try self.init(source: try ImageTextSources.open(spec, options: options), maxItems: maxItems)
+        try self.init(source: try ImageTextSourceFactory.open(spec, options: options), maxItems: maxItems)
     }
 
     /// The manifest of a named split: `path/{split}.jsonl` when `path` is a folder holding one,

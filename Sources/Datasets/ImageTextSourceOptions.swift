@@ -4,7 +4,7 @@
 import Foundation
 import Tensor
 
-/// The dataset layouts `ImageTextSources.open` reads.
+/// The dataset layouts `ImageTextSourceFactory.open` reads.
 public enum DatasetLayout: String, Sendable, CaseIterable, Codable {
     /// JSONL manifest lines `{"image": …, "text": …}` (`JSONLSource`).
     case jsonl

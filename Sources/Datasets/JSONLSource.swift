@@ -13,7 +13,7 @@ public struct JSONLSource: ImageTextSource {
     public let textColumn: String
     /// Skip bad lines, counting them, instead of throwing.
     public var skipBad: Bool
-    /// Check that each image file exists (off by default here; `ImageTextSources.open` turns it on).
+    /// Check that each image file exists (off by default here; `ImageTextSourceFactory.open` turns it on).
     public var checkImages: Bool
     public var imageRoot: String?
     /// How the columns were chosen, when the factory inferred them.

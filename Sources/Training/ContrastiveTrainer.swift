@@ -216,7 +216,7 @@ public final class ContrastiveTrainer {
     /// such split and would be read whole.
     private func dataset(split: String, requireSplit: Bool) throws -> ImageTextDataset? {
         let options = config.sourceOptions(split: split)
-        if requireSplit, !ImageTextSources.hasSplit(config.dataset, options: options) { return nil }
+        if requireSplit, !ImageTextSourceFactory.hasSplit(config.dataset, options: options) { return nil }
         let data = try ImageTextDataset(config.dataset, options: options)
         return data.items.isEmpty ? nil : data
     }

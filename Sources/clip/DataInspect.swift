@@ -37,7 +37,7 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Decode every image too (finds corrupt files).") var decode = false
 
     func run() throws {
-        let source = try ImageTextSources.open(spec, options: try dataset.options())
+        let source = try ImageTextSourceFactory.open(spec, options: try dataset.options())
         print(source.description)
         var reader = try source.makeReader()
         var records = 0, captions = 0, bad = 0

@@ -42,7 +42,7 @@ struct EncodeDataset: ParsableCommand {
 
     func run() throws {
         let pipeline = try ImageTextPipeline(directory: model)
-        let source = try ImageTextSources.open(data, options: try dataset.options())
+        let source = try ImageTextSourceFactory.open(data, options: try dataset.options())
         print(source.description)
         var options = DatasetEncoder.Options()
         options.shardSize = shardSize

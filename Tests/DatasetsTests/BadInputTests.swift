@@ -21,23 +21,23 @@ import Datasets
 
     @Test func jsonl() throws {
         let file = F.path("jsonl/bad.jsonl")
-        let (records, errors, _) = try drain(try ImageTextSources.open(file))
+        let (records, errors, _) = try drain(try ImageTextSourceFactory.open(file))
         #expect(records.map(\.captions) == [["fine"], [long]])
         check(errors, [(.io, "bad.jsonl:2: image"), (.format, "bad.jsonl:3: not a JSON object"),
                        (.format, "bad.jsonl:4: caption 1 is empty"), (.format, "bad.jsonl:5: not valid UTF-8 (byte offset")])
-        let skipping = try drain(try ImageTextSources.open(file, options: .init(skipBad: true)))
+        let skipping = try drain(try ImageTextSourceFactory.open(file, options: .init(skipBad: true)))
         #expect(skipping.errors.isEmpty && skipping.records.count == 2)
         #expect(skipping.skipped == ["missing image": 1, "malformed row": 1, "empty caption": 1, "invalid UTF-8": 1])
     }
 
     @Test func csv() throws {
         let file = F.path("csv/bad.csv")
-        let (records, errors, _) = try drain(try ImageTextSources.open(file))
+        let (records, errors, _) = try drain(try ImageTextSourceFactory.open(file))
         #expect(records.map(\.captions) == [["fine"], [long]])
         check(errors, [(.io, "bad.csv:3: image"), (.format, "bad.csv:4: the row has 4 fields, the header 2"),
                        (.format, "bad.csv:5: ' ' after a closing quote"), (.format, "bad.csv:6: caption 1 is empty"),
                        (.format, "bad.csv:7: not valid UTF-8 (byte 3 of the caption field)")])
-        let skipping = try drain(try ImageTextSources.open(file, options: .init(skipBad: true)))
+        let skipping = try drain(try ImageTextSourceFactory.open(file, options: .init(skipBad: true)))
         #expect(skipping.errors.isEmpty && skipping.records.count == 2)
         #expect(skipping.skipped == ["missing image": 1, "malformed row": 2, "empty caption": 1, "invalid UTF-8": 1])
     }
@@ -47,14 +47,14 @@ import Datasets
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "image,text\na.png,\"never closed\n".write(toFile: dir + "/x.csv", atomically: true, encoding: .utf8)
-        let (records, errors, _) = try drain(try ImageTextSources.open(dir + "/x.csv"))
+        let (records, errors, _) = try drain(try ImageTextSourceFactory.open(dir + "/x.csv"))
         #expect(records.isEmpty)
         check(errors, [(.format, "x.csv:2: a quoted field is not closed")])
     }
 
     @Test func webdataset() throws {
         let pattern = F.path("wds-bad/bad-{00000..00001}.tar")
-        let (records, errors, _) = try drain(try ImageTextSources.open(pattern))
+        let (records, errors, _) = try drain(try ImageTextSourceFactory.open(pattern))
         #expect(records.map(\.captions) == [["fine"], [long], ["before the cut"]])
         check(errors, [(.io, "bad-00000.tar@"), (.format, "bad-00000.tar@"), (.format, "bad-00000.tar@"),
                        (.format, "bad-00001.tar@")])
@@ -62,11 +62,11 @@ import Datasets
         #expect(errors.count == 4 && errors[1].message.contains("caption 1 is empty"))
         #expect(errors.count == 4 && errors[2].message.contains("latin1.txt is not valid UTF-8 (byte 3)"))
         #expect(errors.count == 4 && errors[3].message.contains("truncated tar: member 'second.jpg'"))
-        let skipping = try drain(try ImageTextSources.open(pattern, options: .init(skipBad: true)))
+        let skipping = try drain(try ImageTextSourceFactory.open(pattern, options: .init(skipBad: true)))
         #expect(skipping.errors.isEmpty && skipping.records.count == 3)
         #expect(skipping.skipped == ["missing image": 1, "empty caption": 1, "invalid UTF-8": 1, "truncated tar": 1])
         // A missing shard in the list.
-        let gap = try drain(try ImageTextSources.open(F.path("wds-bad/bad-{00000..00002}.tar"), options: .init(skipBad: true)))
+        let gap = try drain(try ImageTextSourceFactory.open(F.path("wds-bad/bad-{00000..00002}.tar"), options: .init(skipBad: true)))
         #expect(gap.skipped["missing shard"] == 1 && gap.records.count == 3)
     }
 
@@ -75,7 +75,7 @@ import Datasets
         let file = NSTemporaryDirectory() + "clipcore-cut-\(UUID().uuidString).tar"
         defer { try? FileManager.default.removeItem(atPath: file) }
         try whole.prefix(512 * 5 + 100).write(to: URL(fileURLWithPath: file))     // inside 000000000.json's header
-        let (records, errors, _) = try drain(try ImageTextSources.open(file))
+        let (records, errors, _) = try drain(try ImageTextSourceFactory.open(file))
         #expect(errors.count == 1 && errors.first?.kind == .format && errors.first!.message.contains(file + "@"))
         #expect(records.count <= 1)
     }
@@ -92,10 +92,10 @@ import Datasets
         }
         for (i, bytes) in cases.enumerated() {
             try Data(bytes).write(to: URL(fileURLWithPath: file))
-            let (records, errors, _) = try drain(try ImageTextSources.open(file))
+            let (records, errors, _) = try drain(try ImageTextSourceFactory.open(file))
             #expect(records.count + errors.count >= 1 || bytes.count < 512, "case \(i): nothing read, nothing said")
             for e in errors { #expect(e.message.contains(file), "case \(i): \(e.message)") }
-            let skipping = try drain(try ImageTextSources.open(file, options: .init(skipBad: true)))
+            let skipping = try drain(try ImageTextSourceFactory.open(file, options: .init(skipBad: true)))
             #expect(skipping.errors.isEmpty, "case \(i)")
         }
     }
@@ -117,7 +117,7 @@ import Datasets
             for skipBad in [false, true] {
                 let options = ImageTextSourceOptions(skipBad: skipBad, checkImages: false)
                 do {
-                    let (_, errors, _) = try drain(try ImageTextSources.open(file, options: options))
+                    let (_, errors, _) = try drain(try ImageTextSourceFactory.open(file, options: options))
                     for e in errors { #expect(e.message.contains(file), "case \(i): \(e.message)") }
                     if skipBad { #expect(errors.isEmpty, "case \(i): \(errors)") }
                 } catch let e as ClipError {                     // a header or a whole document that cannot be read
@@ -128,33 +128,33 @@ import Datasets
     }
 
     @Test func karpathy() throws {
-        let (records, errors, _) = try drain(try ImageTextSources.open(F.path("karpathy/bad_coco.json")))
+        let (records, errors, _) = try drain(try ImageTextSourceFactory.open(F.path("karpathy/bad_coco.json")))
         #expect(records.map(\.captions) == [["fine"], [long]])
         check(errors, [(.io, "bad_coco.json: images[1]: image"), (.format, "bad_coco.json: images[2]: caption 1 is empty")])
-        let skipping = try drain(try ImageTextSources.open(F.path("karpathy/bad_coco.json"), options: .init(skipBad: true)))
+        let skipping = try drain(try ImageTextSourceFactory.open(F.path("karpathy/bad_coco.json"), options: .init(skipBad: true)))
         #expect(skipping.skipped == ["missing image": 1, "empty caption": 1] && skipping.records.count == 2)
         let bytes = [UInt8](try #require(FileManager.default.contents(atPath: F.path("karpathy/bad_utf8.json"))))
         let at = try #require(bytes.firstIndex(of: 0xE9))
         let line = bytes[..<at].filter { $0 == 0x0A }.count + 1
         #expect(throws: ClipError.format("\(F.path("karpathy/bad_utf8.json")):\(line): not valid UTF-8 (byte offset \(at))")) {
-            _ = try drain(try ImageTextSources.open(F.path("karpathy/bad_utf8.json")))
+            _ = try drain(try ImageTextSourceFactory.open(F.path("karpathy/bad_utf8.json")))
         }
-        let repaired = try drain(try ImageTextSources.open(F.path("karpathy/bad_utf8.json"), options: .init(skipBad: true)))
+        let repaired = try drain(try ImageTextSourceFactory.open(F.path("karpathy/bad_utf8.json"), options: .init(skipBad: true)))
         #expect(repaired.records.isEmpty && repaired.skipped == ["invalid UTF-8": 1])
     }
 
     @Test func cocoCaptions() throws {
         let options = ImageTextSourceOptions(layout: .coco, imageRoot: F.path("images"))
-        let (records, errors, _) = try drain(try ImageTextSources.open(F.path("coco/annotations/bad_captions.json"), options: options))
+        let (records, errors, _) = try drain(try ImageTextSourceFactory.open(F.path("coco/annotations/bad_captions.json"), options: options))
         #expect(records.map(\.captions) == [["fine"], [long]])
         check(errors, [(.io, "bad_captions.json: images[1]: image"), (.format, "images[2] (id 3): caption 1 is empty"),
                        (.format, "images[3] (id 4): no caption")])
         var skip = options
         skip.skipBad = true
-        let skipping = try drain(try ImageTextSources.open(F.path("coco/annotations/bad_captions.json"), options: skip))
+        let skipping = try drain(try ImageTextSourceFactory.open(F.path("coco/annotations/bad_captions.json"), options: skip))
         #expect(skipping.skipped == ["missing image": 1, "empty caption": 1, "missing caption": 1])
         let utf8 = F.path("coco/annotations/bad_utf8.json")
-        #expect(ClipError.kind { try drain(try ImageTextSources.open(utf8, options: options)) } == .format)
-        #expect(try drain(try ImageTextSources.open(utf8, options: skip)).skipped == ["invalid UTF-8": 1])
+        #expect(ClipError.kind { try drain(try ImageTextSourceFactory.open(utf8, options: options)) } == .format)
+        #expect(try drain(try ImageTextSourceFactory.open(utf8, options: skip)).skipped == ["invalid UTF-8": 1])
     }
 }

@@ -14,7 +14,7 @@ import Datasets
     }
 
     @Test func jsonlManifest() throws {
-        let source = try ImageTextSources.open(F.path("jsonl"))
+        let source = try ImageTextSourceFactory.open(F.path("jsonl"))
         #expect(source is JSONLSource)
         let (records, errors, _) = try drain(source)
         #expect(errors.isEmpty)
@@ -27,7 +27,7 @@ import Datasets
     }
 
     @Test func jsonlColumnsAreInferredAndSaid() throws {
-        let source = try ImageTextSources.open(F.path("jsonl/columns.jsonl"))
+        let source = try ImageTextSourceFactory.open(F.path("jsonl/columns.jsonl"))
         #expect(source.description.contains("image column 'filepath' (inferred)"))
         #expect(source.description.contains("text column 'caption' (inferred)"))
         let (records, errors, _) = try drain(source)
@@ -35,7 +35,7 @@ import Datasets
     }
 
     @Test func csvWithQuotingAndInferredColumns() throws {
-        let source = try ImageTextSources.open(F.path("csv/train.csv"))
+        let source = try ImageTextSourceFactory.open(F.path("csv/train.csv"))
         #expect(source.description.contains("image column 'filepath' (inferred), text column 'title' (inferred)"))
         let (records, errors, _) = try drain(source)
         #expect(errors.isEmpty)
@@ -45,19 +45,19 @@ import Datasets
     }
 
     @Test func tsvAsOpenCLIPReadsIt() throws {
-        let source = try ImageTextSources.open(F.path("csv/train.tsv"), options: .init(imageColumn: "filepath", textColumn: "title"))
+        let source = try ImageTextSourceFactory.open(F.path("csv/train.tsv"), options: .init(imageColumn: "filepath", textColumn: "title"))
         #expect(source.description.hasPrefix("TSV") && source.description.contains("image column 'filepath', text column 'title'"))
         let (records, errors, _) = try drain(source)
         #expect(errors.isEmpty && records.count == 4)
         #expect(records[3].captions == ["a grey square"])
         #expect(throws: ClipError.self) {
-            _ = try ImageTextSources.open(F.path("csv/train.tsv"), options: .init(layout: .csv, separator: UInt8(ascii: ",")))
+            _ = try ImageTextSourceFactory.open(F.path("csv/train.tsv"), options: .init(layout: .csv, separator: UInt8(ascii: ",")))
         }
     }
 
     @Test func webdatasetShardsFromABraceList() throws {
         let pattern = F.path("wds/shard-{00000..00002}.tar")
-        let source = try ImageTextSources.open(pattern)
+        let source = try ImageTextSourceFactory.open(pattern)
         #expect(source.description.contains("3 shards"))
         let (records, errors, _) = try drain(source)
         #expect(errors.isEmpty)
@@ -71,7 +71,7 @@ import Datasets
         }
         #expect(records[0].location == F.path("wds/shard-00000.tar") + "@0")
         // The folder of shards reads the same records.
-        #expect(try drain(try ImageTextSources.open(F.path("wds"))).records.map(\.captions) == records.map(\.captions))
+        #expect(try drain(try ImageTextSourceFactory.open(F.path("wds"))).records.map(\.captions) == records.map(\.captions))
     }
 
     @Test func braceExpansion() throws {
@@ -85,34 +85,34 @@ import Datasets
     @Test func karpathySplits() throws {
         let file = F.path("karpathy/dataset_coco.json")
         func keys(_ split: String?) throws -> [String] {
-            try drain(try ImageTextSources.open(file, options: .init(split: split))).records.map { ($0.key as NSString).lastPathComponent }
+            try drain(try ImageTextSourceFactory.open(file, options: .init(split: split))).records.map { ($0.key as NSString).lastPathComponent }
         }
         #expect(try keys(nil) == F.names)
         #expect(try keys("train,restval") == ["a.jpg", "b.png"])
         #expect(try keys("test") == ["d.png"])
-        let all = try drain(try ImageTextSources.open(file))
+        let all = try drain(try ImageTextSourceFactory.open(file))
         #expect(all.records.map(\.captions) == F.names.map { captions[$0]! })
         for (r, name) in zip(all.records, F.names) { #expect(try pixelsMatch(r.image, name)) }
-        #expect(ImageTextSources.hasSplit(file, split: "val") && ImageTextSources.hasSplit(F.path("karpathy"), split: "val") == false)
+        #expect(ImageTextSourceFactory.hasSplit(file, split: "val") && ImageTextSourceFactory.hasSplit(F.path("karpathy"), split: "val") == false)
         // Flickr30k's file has no filepath: images under the image root.
-        let flickr = try drain(try ImageTextSources.open(F.path("karpathy/dataset_flickr30k.json"),
+        let flickr = try drain(try ImageTextSourceFactory.open(F.path("karpathy/dataset_flickr30k.json"),
                                                          options: .init(split: "val", imageRoot: F.path("images"))))
         #expect(flickr.records.map(\.key) == [F.path("images/c.jpg")] && flickr.errors.isEmpty)
     }
 
     @Test func cocoCaptions() throws {
-        let source = try ImageTextSources.open(F.path("coco/annotations/captions_val2017.json"), options: .init(imageRoot: F.path("images")))
+        let source = try ImageTextSourceFactory.open(F.path("coco/annotations/captions_val2017.json"), options: .init(imageRoot: F.path("images")))
         #expect(source is COCOCaptionsSource)
         let (records, errors, _) = try drain(source)
         #expect(errors.isEmpty)
         #expect(records.map(\.key) == F.names.map { F.path("images/" + $0) })
         #expect(records.map(\.captions) == F.names.map { captions[$0]! })
         // The folder holding one captions_*.json is found too.
-        #expect(try ImageTextSources.open(F.path("coco/annotations"), options: .init(imageRoot: F.path("images"))) is COCOCaptionsSource)
+        #expect(try ImageTextSourceFactory.open(F.path("coco/annotations"), options: .init(imageRoot: F.path("images"))) is COCOCaptionsSource)
     }
 
     @Test func classFolders() throws {
-        let source = try ImageTextSources.open(F.path("classes"))
+        let source = try ImageTextSourceFactory.open(F.path("classes"))
         let folder = try #require(source as? ClassFolderSource)
         #expect(folder.classes == ["cat", "dog", "fish_tank"])
         let (records, errors, _) = try drain(source)
@@ -131,7 +131,7 @@ import Datasets
         let jsonl = try ImageTextDataset(path: F.path("jsonl"))
         #expect(jsonl.items[0] == .init(image: F.path("jsonl/../images/a.jpg"), captions: captions["a.jpg"]!))
         #expect(jsonl.source == F.path("jsonl/manifest.jsonl"))
-        #expect(ClipError.kind { try ImageTextSources.open(F.path("nothing-here")) } == .io)
-        #expect(ClipError.kind { try ImageTextSources.open(F.path("images")) } == .invalidArgument)
+        #expect(ClipError.kind { try ImageTextSourceFactory.open(F.path("nothing-here")) } == .io)
+        #expect(ClipError.kind { try ImageTextSourceFactory.open(F.path("images")) } == .invalidArgument)
     }
 }

@@ -12,18 +12,18 @@ import Datasets
 
     @Test func everyCaptionOfTheJSONList() throws {
         let captions = F.expected.captions
-        let (records, errors, _) = try drain(try ImageTextSources.open(Self.pattern))
+        let (records, errors, _) = try drain(try ImageTextSourceFactory.open(Self.pattern))
         // The list wins over {key}.txt (its first caption); a json alone is enough.
         #expect(records.map(\.captions) == [captions["a.jpg"]!, captions["b.png"]! + ["a green tile"]])
         #expect(try pixelsMatch(records[0].image, "a.jpg") && pixelsMatch(records[1].image, "b.png"))
         // A list under another key is read only when the text column names it.
         #expect(errors.count == 1 && errors.first?.kind == .format && errors.first!.message.contains("shard-00001.tar@0"))
-        let named = try ImageTextSources.open(Self.pattern, options: .init(textColumn: "sentences"))
+        let named = try ImageTextSourceFactory.open(Self.pattern, options: .init(textColumn: "sentences"))
         #expect(named.description.contains("'sentences'|'captions'"), "\(named.description)")
         let all = try drain(named)
         #expect(all.errors.isEmpty && all.records.map(\.captions).last == ["a blue square", "a cobalt tile"])
         #expect(all.records.prefix(2).map(\.captions) == records.map(\.captions))
-        let skipping = try drain(try ImageTextSources.open(Self.pattern, options: .init(skipBad: true)))
+        let skipping = try drain(try ImageTextSourceFactory.open(Self.pattern, options: .init(skipBad: true)))
         #expect(skipping.records.count == 2 && skipping.skipped == ["missing caption": 1])
     }
 
@@ -39,7 +39,7 @@ import Datasets
         }
         try tar.write(to: file)
         #expect(tar.finished.count % 512 == 0)
-        let (records, errors, _) = try drain(try ImageTextSources.open(file))
+        let (records, errors, _) = try drain(try ImageTextSourceFactory.open(file))
         #expect(errors.isEmpty && records.map(\.captions) == [["caption of 000"], ["caption of kkk"]])
         #expect(records.map(\.key) == [file + ":000000000", file + ":" + long])
         #expect(try records.allSatisfy { try $0.image.encodedBytes() == jpeg })

@@ -29,7 +29,7 @@ import Pipelines
     @Test func tarShardsEncodeEndToEnd() throws {
         let scratch = try ScratchFolder("encode-wds")
         defer { scratch.remove() }
-        let source = try ImageTextSources.open(Self.datasets + "/wds/shard-{00000..00002}.tar")
+        let source = try ImageTextSourceFactory.open(Self.datasets + "/wds/shard-{00000..00002}.tar")
         let encoder = try Self.encoder()
         let stats = try encoder.run(source: source, to: scratch.path)
         #expect(stats.images == 4 && stats.records == 4 && stats.texts == 4 && stats.shardsWritten == 2 && stats.skipped.isEmpty)
@@ -51,10 +51,10 @@ import Pipelines
         let scratch = try ScratchFolder("encode-wds-cut")
         defer { scratch.remove() }
         let shard = Self.datasets + "/wds-bad/bad-00001.tar"          // 'first' whole, 'second' cut inside its JPEG
-        let e = Self.error { try Self.encoder().run(source: try ImageTextSources.open(shard), to: scratch.path + "/a") }
+        let e = Self.error { try Self.encoder().run(source: try ImageTextSourceFactory.open(shard), to: scratch.path + "/a") }
         #expect(e?.kind == .format && e?.message.contains(shard + "@") == true && e?.message.contains("truncated tar") == true,
                 "\(e?.message ?? "")")
-        let stats = try Self.encoder(skipBad: true).run(source: try ImageTextSources.open(shard, options: .init(skipBad: true)),
+        let stats = try Self.encoder(skipBad: true).run(source: try ImageTextSourceFactory.open(shard, options: .init(skipBad: true)),
                                                         to: scratch.path + "/b")
         #expect(stats.images == 1 && stats.skipped == ["truncated tar": 1] && stats.skippedBad == 1)
         #expect(try EmbeddingShards.records(scratch.path + "/b", shard: 0).map(\.captions) == [["before the cut"]])
@@ -71,9 +71,9 @@ import Pipelines
         }
         let shard = scratch.path + "/decode.tar"
         try tar.write(to: shard)
-        let e = Self.error { try Self.encoder().run(source: try ImageTextSources.open(shard), to: scratch.path + "/a") }
+        let e = Self.error { try Self.encoder().run(source: try ImageTextSourceFactory.open(shard), to: scratch.path + "/a") }
         #expect(e?.message.contains(shard + ":cut.jpg") == true, "\(e?.message ?? "")")
-        let stats = try Self.encoder(skipBad: true).run(source: try ImageTextSources.open(shard), to: scratch.path + "/b")
+        let stats = try Self.encoder(skipBad: true).run(source: try ImageTextSourceFactory.open(shard), to: scratch.path + "/b")
         #expect(stats.images == 2 && stats.records == 4 && stats.skipped == ["undecodable image": 2], "\(stats.skipped)")
         #expect(try EmbeddingShards.records(scratch.path + "/b", shard: 0).map(\.captions) == [["caption of good"]])
         #expect(try EmbeddingShards.records(scratch.path + "/b", shard: 1).map(\.captions) == [["caption of last"]])

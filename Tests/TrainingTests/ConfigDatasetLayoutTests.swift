@@ -39,9 +39,9 @@ import Datasets
         cfg.skipBad = true
         let options = cfg.sourceOptions(split: "test")
         #expect(options.split == "test" && options.skipBad)
-        #expect(ImageTextSources.hasSplit(cfg.dataset, split: "test"))
+        #expect(ImageTextSourceFactory.hasSplit(cfg.dataset, split: "test"))
         #expect(try ImageTextDataset(cfg.dataset, options: options).items.count == 1)
-        #expect(ImageTextSources.hasSplit(Self.fixtures + "/wds", split: "test") == false)
+        #expect(ImageTextSourceFactory.hasSplit(Self.fixtures + "/wds", split: "test") == false)
         #expect(try ContrastiveConfig.parse("dataset: x\nskip_bad: true\n").skipBad)
     }
 
@@ -72,8 +72,8 @@ import Datasets
         let file = dir + "/captions.data"
         try FileManager.default.copyItem(atPath: Self.fixtures + "/karpathy/dataset_coco.json", toPath: file)
         var cfg = ContrastiveConfig(dataset: file)
-        #expect(ImageTextSources.hasSplit(file, split: "test") == false)
+        #expect(ImageTextSourceFactory.hasSplit(file, split: "test") == false)
         cfg.layout = .karpathy
-        #expect(ImageTextSources.hasSplit(file, options: cfg.sourceOptions(split: "test")))
+        #expect(ImageTextSourceFactory.hasSplit(file, options: cfg.sourceOptions(split: "test")))
     }
 }

@@ -1,9 +1,10 @@
-// The one entry point that opens any dataset layout from a path (or shard pattern) and options.
+// The one entry point that opens any dataset layout from a path (or shard pattern) and options:
+// it detects the layout and makes that layout's `ImageTextSource`.
 
 import Foundation
 import Tensor
 
-/// Opens datasets of every layout: `ImageTextSources.open("data/{00000..00009}.tar")`,
+/// Opens datasets of every layout: `ImageTextSourceFactory.open("data/{00000..00009}.tar")`,
 /// `open("coco/dataset_coco.json", options: .init(split: "test"))`, `open("train.tsv")`, ….
 ///
 /// Detection, unless `options.layout` says otherwise:
@@ -13,7 +14,7 @@ import Tensor
 /// - a folder: with a split, `{split}.jsonl|csv|tsv` or the `{split}/` subfolder inside it; then
 ///   `manifest.jsonl`, its `*.tar` shards, one `dataset_*.json` or `captions_*.json`, or class
 ///   subfolders holding images.
-public enum ImageTextSources {
+public enum ImageTextSourceFactory {
     /// The source for `spec`.
     /// - Throws: `ClipError.io` when nothing is there, `.invalidArgument` when the layout cannot be told
     ///   or a column is missing, and what the layout's source throws.
@@ -150,3 +151,7 @@ public enum ImageTextSources {
             + (options.split.map { ", and no \($0).jsonl or \($0)/ for the split" } ?? ""))
     }
 }
+
+/// The factory's earlier name.
+@available(*, deprecated, renamed: "ImageTextSourceFactory")
+public typealias ImageTextSources = ImageTextSourceFactory
