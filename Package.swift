@@ -3,7 +3,7 @@
 // Layers, bottom to top (a target depends only on the ones above it in this list;
 // docs/ARCHITECTURE.md says where each concept lives):
 //   CBLAS, CPNG, CJPEG, CFaiss   system libraries and the C++ shim over FAISS
-//   CCodecs               PNG, JPEG and gzip decoding, the embedded CLIP vocabulary
+//   CCodecs               PNG, JPEG and gzip decoding, the embedded data (CLIP vocabulary, HTML entities)
 //   CKernels              vectorised C math/row kernels (AVX2+FMA or baseline, chosen at run time)
 //   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads, ClipError
 //   Autograd              reverse-mode differentiation over Tensor ops
@@ -52,10 +52,11 @@ let package = Package(
             ]),
 
         // PNG and JPEG decoding (libpng and libjpeg errors longjmp, so they are caught in C), gzip,
-        // the embedded CLIP vocabulary.
+        // the embedded data files (resources.S: the CLIP vocabulary, the HTML entity tables).
         .target(
             name: "CCodecs", dependencies: ["CPNG", "CJPEG"],
-            exclude: ["resources/LICENSE-open_clip", "resources/bpe_simple_vocab_16e6.txt.gz"],
+            exclude: ["resources/LICENSE-open_clip", "resources/bpe_simple_vocab_16e6.txt.gz",
+                      "resources/html5_entities.txt.gz"],
             cSettings: [.headerSearchPath("resources")],
             linkerSettings: [.linkedLibrary("z")]),
 

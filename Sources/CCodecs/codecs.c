@@ -20,6 +20,14 @@ const uint8_t *cc_clip_bpe_vocab_gz(size_t *size) {
     return cc_clip_vocab_start;
 }
 
+extern const uint8_t cc_html5_entities_start[];
+extern const uint8_t cc_html5_entities_end[];
+
+const uint8_t *cc_html5_entities_gz(size_t *size) {
+    *size = (size_t)(cc_html5_entities_end - cc_html5_entities_start);
+    return cc_html5_entities_start;
+}
+
 // MARK: - gzip
 
 int cc_gunzip(const uint8_t *data, size_t size, uint8_t **out, size_t *out_size) {

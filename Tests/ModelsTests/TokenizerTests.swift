@@ -67,6 +67,12 @@ struct TokenizerCorpus: Decodable {
         #expect(oc.encode("&lt;b&gt; &#39;quoted&#x27;") == hf.encode("<b> 'quoted'"))
         let batch = oc(["a cat"])
         #expect(batch.ids.values.suffix(70).allSatisfy { $0 == 0 })
+        // The embedded tables: named references with and without ';', the longest known prefix,
+        // numeric references HTML5 remaps (0x80 is €) or Python drops (0x1).
+        for (escaped, plain) in [("caf&eacute; &notin; set", "café ∉ set"), ("&notit; &ampx", "¬it; &x"),
+                                 ("price &#x80;5 &#128;", "price €5 €"), ("a&#1;b", "ab")] {
+            #expect(oc.encode(escaped) == hf.encode(plain), "\(escaped)")
+        }
     }
 
     @Test func badTokenizerFilesAreClearErrors() throws {

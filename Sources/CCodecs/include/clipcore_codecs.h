@@ -66,6 +66,10 @@ void cc_free(void *p);
 /// open_clip's bpe_simple_vocab_16e6.txt.gz (MIT licence, see resources/LICENSE-open_clip).
 const uint8_t *cc_clip_bpe_vocab_gz(size_t *size);
 
+/// The HTML entity tables of Python's html.unescape (resources/html5_entities.txt.gz, written by
+/// Tools/gen_html_entities.py): named references, remapped and dropped numeric references.
+const uint8_t *cc_html5_entities_gz(size_t *size);
+
 #ifdef __cplusplus
 }
 #endif

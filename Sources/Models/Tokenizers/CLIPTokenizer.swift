@@ -3,7 +3,6 @@
 
 import Foundation
 import Tensor
-import CCodecs
 import NN
 
 /// Token ids and their padding mask for a batch of texts.
@@ -120,15 +119,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
 
     /// open_clip's merges file, inflated from the copy embedded in the library.
     static func standardMergesText() throws -> String {
-        var size = 0
-        let gz = cc_clip_bpe_vocab_gz(&size)!
-        var out: UnsafeMutablePointer<UInt8>?
-        var outSize = 0
-        guard cc_gunzip(gz, size, &out, &outSize) == 0, let out else {
-            throw ClipError.internal("tokenizer: the embedded vocabulary could not be inflated")
-        }
-        defer { cc_free(out) }
-        return String(decoding: UnsafeBufferPointer(start: out, count: outSize), as: UTF8.self)
+        try EmbeddedResource.clipMerges.text()
     }
 
     /// Writes the standard vocabulary in transformers' layout (`vocab.json`, `merges.txt`,

@@ -111,7 +111,7 @@ enum TextCleaning {
 
     /// Python's `html.unescape`: every `&` that starts `#digits`, `#x hex digits` (`;` optional) or up to
     /// 32 name characters (`;` optional) is replaced as HTML5 says: the name when known, else its longest
-    /// known prefix followed by the rest, else left as it is (tables in HTMLEntities.swift).
+    /// known prefix followed by the rest, else left as it is (tables: HTMLEntities.swift).
     static func htmlUnescape(_ text: String) -> String {
         guard text.contains("&") else { return text }
         let s = Array(text.unicodeScalars)
