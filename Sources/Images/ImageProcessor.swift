@@ -119,10 +119,7 @@ public struct ImageProcessorConfig: Sendable, Equatable {
             guard let b = v as? Bool else { throw fail(key) }
             return b
         }
-        func positive(_ v: Any?, _ key: String) throws -> Int {
-            guard let i = v as? Int, i > 0 else { throw fail(key) }
-            return i
-        }
+        func positive(_ v: Any?, _ key: String) throws -> Int { try ClipError.positiveInteger(v, key, file: path) }
         func floats(_ key: String) throws -> [Float]? {
             guard let v = root[key], !(v is NSNull) else { return nil }
             if let d = v as? Double { return [Float(d), Float(d), Float(d)] }

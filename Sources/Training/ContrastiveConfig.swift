@@ -116,10 +116,8 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
 
     /// Checks ranges; the error names the key.
     public func validate() throws {
-        for (key, v) in [("epochs", epochs), ("train_bs", trainBs), ("eval_bs", evalBs), ("grad_accum", gradAccum),
-                         ("image_size", imageSize), ("projection_dim", projectionDim ?? 1)] where v <= 0 {
-            throw ClipError.invalidArgument("\(key) must be positive, got \(v)")
-        }
+        try ClipError.requirePositive([("epochs", epochs), ("train_bs", trainBs), ("eval_bs", evalBs), ("grad_accum", gradAccum),
+                                       ("image_size", imageSize), ("projection_dim", projectionDim ?? 1)])
         for (key, v) in [("eval_every", evalEvery), ("save_every", saveEvery), ("lock_image_unlocked_layers", lockImageUnlockedLayers),
                          ("lock_text_unlocked_layers", lockTextUnlockedLayers)] where v < 0 {
             throw ClipError.invalidArgument("\(key) must not be negative, got \(v)")

@@ -55,7 +55,9 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
 
         public init(from decoder: Decoder) throws {
             if let single = try? decoder.singleValueContainer(), let k = try? single.decode(Int.self) {
-                guard k > 0 else { throw DecodingError.dataCorruptedError(in: single, debugDescription: "must be positive, got \(k)") }
+                if let bad = firstNonPositive([("rerank_k", k)]) {
+                    throw DecodingError.dataCorruptedError(in: single, debugDescription: bad.problem)
+                }
                 self.init(all: k)
                 return
             }

@@ -15,20 +15,6 @@ private struct AnyKey: CodingKey {
 
 private func path(_ keys: [CodingKey]) -> String { keys.map(\.stringValue).joined(separator: ".") }
 
-extension KeyedDecodingContainer {
-    /// Replaces `value` (the property's default, stated once at its declaration) when `key` is present.
-    func decodeIfPresent<T: Decodable>(into value: inout T, forKey key: Key) throws {
-        if let v = try decodeIfPresent(T.self, forKey: key) { value = v }
-    }
-
-    /// Throws for the first of `values` that is not positive, naming its key.
-    func requirePositive(_ values: [(Key, Int)]) throws {
-        for (key, v) in values where v <= 0 {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "must be positive, got \(v)")
-        }
-    }
-}
-
 /// Fails on keys the type does not know, naming the first one (with its full path).
 func rejectUnknownKeys(_ decoder: Decoder, _ known: [String]) throws {
     let c = try decoder.container(keyedBy: AnyKey.self)
@@ -39,22 +25,13 @@ func rejectUnknownKeys(_ decoder: Decoder, _ known: [String]) throws {
     }
 }
 
-/// Decodes YAML text into a config type; every failure becomes a `ClipError` naming the file and key.
+/// Decodes YAML text into a config type; every failure becomes a `ClipError` naming the file and key
+/// (`.invalidArgument` for a bad value, `.format` for text that is not YAML).
 func decodeConfig<T: Decodable>(_ type: T.Type, _ yaml: String, name: String) throws -> T {
     do {
         return try YAMLDecoder().decode(T.self, from: yaml)
-    } catch let e as ClipError {
-        throw e.prefixed(name)
-    } catch DecodingError.keyNotFound(let key, let ctx) {
-        throw ClipError.invalidArgument("\(name): \(path(ctx.codingPath + [key])) missing")
-    } catch DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx) {
-        throw ClipError.invalidArgument("\(name): \(path(ctx.codingPath)) has the wrong type")
-    } catch DecodingError.dataCorrupted(let ctx) {
-        if let e = ctx.underlyingError as? ClipError { throw e.prefixed(name) }
-        if ctx.codingPath.isEmpty { throw ClipError.format("\(name): not valid YAML") }
-        throw ClipError.invalidArgument("\(name): \(path(ctx.codingPath)): \(ctx.debugDescription)")
     } catch {
-        throw ClipError.format("\(name): not valid YAML (\(error))")
+        throw ClipError.decoding(error, file: name, syntax: "YAML", valueKind: .invalidArgument)
     }
 }
 

@@ -108,9 +108,8 @@ public struct CLIPVisionConfig: Codable, Sendable, Equatable {
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-5
         try c.checkTower(hidden: hiddenSize, heads: numAttentionHeads, headsKey: .numAttentionHeads,
                          image: imageSize, patch: patchSize, patchKey: .patchSize)
-        guard numChannels > 0, numHiddenLayers >= 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .numChannels, in: c, debugDescription: "sizes must be positive")
-        }
+        try c.requirePositive([(.numChannels, numChannels)])
+        try c.requireNonNegative([(.numHiddenLayers, numHiddenLayers)])
     }
 }
 
@@ -150,9 +149,7 @@ public struct CLIPConfig: Codable, Sendable, Equatable {
         projectionDim = try c.decodeIfPresent(Int.self, forKey: .projectionDim) ?? 512
         logitScaleInitValue = try c.decodeIfPresent(Float.self, forKey: .logitScaleInitValue) ?? 2.6592
         logitBiasInitValue = try c.decodeIfPresent(Float.self, forKey: .logitBiasInitValue)
-        guard projectionDim > 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .projectionDim, in: c, debugDescription: "must be positive")
-        }
+        try c.requirePositive([(.projectionDim, projectionDim)])
     }
 
     public func encode(to encoder: Encoder) throws {

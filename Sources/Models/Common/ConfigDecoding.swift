@@ -5,29 +5,14 @@ import Tensor
 import NN
 
 extension ClipError {
-    /// Turns a decoding failure into "config.json: vision_config.patch_size missing"-style text.
-    static func config(_ file: String, _ error: Error) -> ClipError {
-        func path(_ p: [CodingKey], _ last: CodingKey? = nil) -> String {
-            ((p + (last.map { [$0] } ?? [])).map { $0.intValue.map(String.init) ?? $0.stringValue }).joined(separator: ".")
-        }
-        switch error {
-        case let e as ClipError: return e.prefixed(file)
-        case DecodingError.keyNotFound(let key, let ctx): return ClipError.format("\(file): \(path(ctx.codingPath, key)) missing")
-        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
-            return ClipError.format("\(file): \(path(ctx.codingPath)) has the wrong type")
-        case DecodingError.dataCorrupted(let ctx):
-            return ctx.codingPath.isEmpty ? ClipError.format("\(file): not valid JSON")
-                : ClipError.format("\(file): \(path(ctx.codingPath)): \(ctx.debugDescription)")
-        default: return ClipError.format("\(file): \(error)")
-        }
-    }
-
     /// Reads and decodes a JSON file.
     static func decodeJSON<T: Decodable>(_ type: T.Type, path: String) throws -> T {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ClipError.io("\(path): cannot read the file")
         }
-        do { return try JSONDecoder().decode(T.self, from: data) } catch { throw ClipError.config(path, error) }
+        do { return try JSONDecoder().decode(T.self, from: data) } catch {
+            throw ClipError.decoding(error, file: path, syntax: "JSON", valueKind: .format)
+        }
     }
 }
 
@@ -42,15 +27,6 @@ public func activation(named name: String) throws -> Activation {
 }
 
 extension KeyedDecodingContainer {
-    /// A value that must be positive.
-    func positive(_ key: K) throws -> Int {
-        let v = try decode(Int.self, forKey: key)
-        guard v > 0 else {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "must be positive, got \(v)")
-        }
-        return v
-    }
-
     /// An activation name, checked.
     func activation(_ key: K, default name: String) throws -> String {
         let v = try decodeIfPresent(String.self, forKey: key) ?? name

@@ -197,11 +197,7 @@ public struct OpenCLIPConfig: Sendable {
         return n
     }
 
-    private static func positive(_ v: Any?, _ key: String) throws -> Int {
-        guard let v else { throw ClipError.format("\(key) missing") }
-        guard let n = v as? Int, n > 0 else { throw ClipError.format("\(key) is not a positive integer") }
-        return n
-    }
+    private static func positive(_ v: Any?, _ key: String) throws -> Int { try ClipError.positiveInteger(v, key) }
 
     /// An integer, or a `[h, w]` pair with h == w.
     private static func square(_ v: Any, _ key: String) throws -> Int {

@@ -37,9 +37,8 @@ public struct SiglipTextConfig: Codable, Sendable, Equatable {
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-6
         projectionSize = try c.decodeIfPresent(Int.self, forKey: .projectionSize) ?? hiddenSize
         try c.checkTower(hidden: hiddenSize, heads: numAttentionHeads, headsKey: .numAttentionHeads)
-        guard numHiddenLayers >= 0, projectionSize > 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .numHiddenLayers, in: c, debugDescription: "sizes must be positive")
-        }
+        try c.requireNonNegative([(.numHiddenLayers, numHiddenLayers)])
+        try c.requirePositive([(.projectionSize, projectionSize)])
     }
 }
 
@@ -79,9 +78,8 @@ public struct SiglipVisionConfig: Codable, Sendable, Equatable {
         visionUseHead = try c.decodeIfPresent(Bool.self, forKey: .visionUseHead) ?? true
         try c.checkTower(hidden: hiddenSize, heads: numAttentionHeads, headsKey: .numAttentionHeads,
                          image: imageSize, patch: patchSize, patchKey: .patchSize)
-        guard numChannels > 0, numHiddenLayers >= 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .numChannels, in: c, debugDescription: "sizes must be positive")
-        }
+        try c.requirePositive([(.numChannels, numChannels)])
+        try c.requireNonNegative([(.numHiddenLayers, numHiddenLayers)])
     }
 }
 
