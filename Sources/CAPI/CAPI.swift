@@ -97,9 +97,9 @@ private func copyRows(_ t: Tensor, to out: UnsafeMutablePointer<Float>) {
 
 // MARK: - Version and threads
 
-/// The library version, "MAJOR.MINOR.PATCH"; static storage, never freed. It must equal
-/// CLIP_VERSION_MAJOR/MINOR/PATCH of include/clipcore.h (the C example's --check compares them).
-private let versionString: UnsafeMutablePointer<CChar> = strdup("0.2.0")
+/// The library version, "MAJOR.MINOR.PATCH" (`ClipCoreVersion.string`); static storage, never freed. It must
+/// equal CLIP_VERSION_MAJOR/MINOR/PATCH of include/clipcore.h (the C example's --check compares them).
+private let versionString: UnsafeMutablePointer<CChar> = strdup(ClipCoreVersion.string)
 
 @_cdecl("clip_version")
 public func clip_version() -> UnsafePointer<CChar> {
@@ -162,18 +162,17 @@ public func clip_set_num_threads(_ n: Int32) -> Int32 {
 /// The linear-layer precision in force: 0 float32, 1 int16.
 @_cdecl("clip_linear_precision")
 public func clip_linear_precision() -> Int32 {
-    Precision.defaultLinear == .int16 ? 1 : 0
+    Precision.defaultLinear.abiCode
 }
 
 /// Sets the process-wide linear-layer precision (0 float32, 1 int16).
 @_cdecl("clip_set_linear_precision")
 public func clip_set_linear_precision(_ precision: Int32) -> Int32 {
     guarded("clip_set_linear_precision") {
-        switch precision {
-        case 0: Precision.defaultLinear = .float32
-        case 1: Precision.defaultLinear = .int16
-        default: throw invalid("precision must be CLIP_LINEAR_FLOAT32 (0) or CLIP_LINEAR_INT16 (1), got \(precision)")
+        guard let p = LinearPrecision(abiCode: precision) else {
+            throw invalid("precision must be CLIP_LINEAR_FLOAT32 (0) or CLIP_LINEAR_INT16 (1), got \(precision)")
         }
+        Precision.defaultLinear = p
         return CLIP_OK
     }
 }
@@ -258,13 +257,7 @@ public func clip_model_context_length(_ model: OpaquePointer?, _ out: UnsafeMuta
 /// The linear precision a handle's calls use: its own (clip_model_load_ex), else -1 (the process's).
 @_cdecl("clip_model_linear_precision")
 public func clip_model_linear_precision(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
-    modelProperty("clip_model_linear_precision", model, out) { m in
-        switch m.precision {
-        case nil: -1
-        case .float32?: 0
-        case .int16?: 1
-        }
-    }
+    modelProperty("clip_model_linear_precision", model, out) { Int($0.precision?.abiCode ?? LoadOptions.linearProcessDefault) }
 }
 
 @_cdecl("clip_encode_texts")

@@ -105,12 +105,8 @@ enum LoadOptions {
         let threads: Int32 = size >= 8 ? raw.loadUnaligned(fromByteOffset: 4, as: Int32.self) : 0
         let p: Int32 = size >= 12 ? raw.loadUnaligned(fromByteOffset: 8, as: Int32.self) : linearProcessDefault
         guard threads >= 0 else { throw invalid("opts->num_threads must be 0 (keep the process's count) or positive, got \(threads)") }
-        let precision: LinearPrecision?
-        switch p {
-        case linearProcessDefault: precision = nil
-        case 0: precision = .float32
-        case 1: precision = .int16
-        default:
+        let precision = LinearPrecision(abiCode: p)
+        guard precision != nil || p == linearProcessDefault else {
             throw invalid("opts->linear_precision must be CLIP_LINEAR_DEFAULT (-1), CLIP_LINEAR_FLOAT32 (0) or "
                           + "CLIP_LINEAR_INT16 (1), got \(p)")
         }

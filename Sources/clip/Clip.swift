@@ -15,6 +15,7 @@ struct Clip: ParsableCommand {
             backbones on the int16 kernel: faster, embeddings within cosine 0.9999 of float32; \
             default float32, transformers' numbers).
             """,
+        version: ClipCoreVersion.string,
         subcommands: [SelfCheck.self, Encode.self, EncodeDataset.self, Info.self, Convert.self, IndexCommand.self, Mine.self, EvalRetrieval.self, ELIPCommand.self, DataCommand.self, Train.self, Demo.self],
         defaultSubcommand: SelfCheck.self)
 
