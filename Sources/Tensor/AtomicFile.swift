@@ -1,8 +1,12 @@
 // Files replaced as a whole: written under a temporary sibling name, then
 // renamed into place, so a reader (or a crash) sees the old file or the new
-// one, never a part of one. Model folders use the same names for their swap.
+// one, never a part of one. Model folders use the same names for their swap,
+// which exchanges the two names in one step (renameat2) where Linux allows it.
 
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public enum AtomicFile {
     /// A fresh temporary sibling of `path`: `.NAME.tmp-PID-RANDOM` in the same folder.
@@ -43,4 +47,24 @@ public enum AtomicFile {
     public static func write(_ text: String, to path: String) throws {
         try write(Data(text.utf8), to: path)
     }
+
+    /// Swaps the names of two existing files or folders in one atomic step (Linux's `renameat2` with
+    /// `RENAME_EXCHANGE`): at every moment each name is one of the two, whole. False, with nothing
+    /// changed, where that is not available (another system, a C library or kernel without it, a file
+    /// system that refuses it) or either name is missing.
+    public static func exchange(_ a: String, _ b: String) -> Bool {
+        #if os(Linux)
+        guard let renameat2 = renameat2Function else { return false }
+        let atCurrentDirectory: Int32 = -100, renameExchange: UInt32 = 1 << 1    // AT_FDCWD, RENAME_EXCHANGE
+        return renameat2(atCurrentDirectory, a, atCurrentDirectory, b, renameExchange) == 0
+        #else
+        return false
+        #endif
+    }
+
+    #if os(Linux)
+    private typealias Renameat2 = @convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32
+    /// glibc's renameat2 (2.28 and later), looked up at run time so that an older C library still loads us.
+    private static let renameat2Function: Renameat2? = dlsym(nil, "renameat2").map { unsafeBitCast($0, to: Renameat2.self) }
+    #endif
 }

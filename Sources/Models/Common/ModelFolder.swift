@@ -9,7 +9,10 @@ import NN
 /// so the folder loads with `ImageTextPipeline(directory:)` and with transformers' `from_pretrained`.
 public enum ModelFolder {
     /// Writes `model` to `directory`. Everything goes to a temporary sibling folder first, which then
-    /// replaces `directory` by rename, so a reader sees the old folder or the new one, never a mix.
+    /// takes `directory`'s name in one atomic exchange (`AtomicFile.exchange`), so at every moment
+    /// `directory` is the old folder or the new one, whole, never a mix and never absent. Where the
+    /// exchange is not available (not Linux, or a file system without it) a folder already there is
+    /// first renamed aside: then there is a moment with no `directory`, never one with a partial folder.
     /// - Parameters:
     ///   - tokenizerSource: a folder whose tokenizer files are copied; nil, or a folder without any, writes
     ///     the family's standard tokenizer files (CLIP's vocabulary).
@@ -52,11 +55,16 @@ public enum ModelFolder {
         done = true
     }
 
-    /// Moves `tmp` to `directory`, replacing any folder there.
+    /// Moves `tmp` to `directory`, replacing any folder there: an exchange of the two names, then the
+    /// old folder (now under `tmp`'s name) removed; else two renames.
     static func replace(_ directory: String, with tmp: String) throws {
         let fm = FileManager.default
         var old: String?
         if fm.fileExists(atPath: directory) {
+            if AtomicFile.exchange(tmp, directory) {
+                try? fm.removeItem(atPath: tmp)
+                return
+            }
             let o = tmp + ".old"
             guard rename(directory, o) == 0 else {
                 throw ClipError.io("\(directory): cannot move the previous folder aside (\(String(cString: strerror(errno))))")
