@@ -5,14 +5,17 @@
 //   CBLAS, CPNG, CJPEG, CFaiss   system libraries and the C++ shim over FAISS
 //   CCodecs               PNG, JPEG and gzip decoding, the embedded data (CLIP vocabulary, HTML entities)
 //   CKernels              vectorised C math/row kernels (AVX2+FMA or baseline, chosen at run time)
-//   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads, ClipError
+//   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads; the base every layer
+//                         shares: ClipError, AtomicFile, JSONText, config value checks, the version
 //   Autograd              reverse-mode differentiation over Tensor ops
 //   NN                    modules, layers, optimizers, schedules, safetensors, state dicts
-//   Models                model families (CLIP, SigLIP) and their registry, ELIP's mapper and objective,
-//                         losses, tokenizers, image preprocessing, model folders (load and save)
+//   Images                RGB images, PNG/JPEG decoding, PIL-exact resampling, preprocessing (Tensor only)
+//   Models                model families (CLIP, SigLIP, open_clip) and their registry, two-tower and
+//                         prompt-guided models, ELIP's mapper and objective, losses, tokenizers, model folders
 //   Datasets              image–caption sources of every layout (JSONL, CSV, tar shards, COCO/Karpathy JSON,
-//                         class folders) and the procedural dataset generator
-//   Retrieval             FAISS and exact search, metrics, hard-negative mining, ELIP re-ranking
+//                         class folders) and the procedural dataset generator (no Models)
+//   Search                exact and FAISS search, retrieval metrics, hard-negative mining (no Models, no Datasets)
+//   Pipelines             dataset encoding, NPY embedding shards and stores, ELIP re-ranking over datasets
 //   Plots                 training-curve PNGs
 //   Training              run configurations (YAML), the contrastive and ELIP trainers
 //   ClipCore              umbrella module for Swift users (re-exports the layers)
