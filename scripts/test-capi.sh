@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The C ABI from its two hosts, against the fixture models (CLIP and SigLIP):
-#  - examples/c/clip_example.c, built against include/clipcore.h, checks every
+#  - Tests/capi/capi_check.c, built against include/clipcore.h, checks every
 #    output against transformers' values, then runs again under valgrind
 #    (no invalid access, no definite leak) when valgrind is installed;
 #  - scripts/check-status-codes.py checks the status codes of CAPI.swift and
@@ -8,7 +8,7 @@
 #  - python/clipcore.py, pip-installed into a scratch folder, runs the binding
 #    test (parity, NumPy loss/mining, bad input, threads) and the Python example.
 #
-# With --variant, only the checks of numbers (the C example and the binding test), for a rerun
+# With --variant, only the checks of numbers (the C ABI check and the binding test), for a rerun
 # under another OPENBLAS_CORETYPE or CLIPCORE_KERNELS=baseline (scripts/test.sh does both); each
 # run prints the kernels in force, and the binding test fails if the asked-for ones are not.
 set -euo pipefail
@@ -41,10 +41,10 @@ fi
 echo "ok    SONAME libclipcore.so.0"
 fi
 cc=$(command -v cc || command -v gcc || command -v clang) || { echo "no C compiler found (scripts/install-deps.sh --test installs gcc)" >&2; exit 1; }
-"$cc" -O1 -g -Wall -Wextra -Werror -Iinclude examples/c/clip_example.c -o "$scratch/clip_example" \
+"$cc" -O1 -g -Wall -Wextra -Werror -Iinclude Tests/capi/capi_check.c -o "$scratch/capi_check" \
     -L"$lib" -lclipcore -Wl,-rpath,"$lib" -lm -lpthread
 for kind in clip siglip; do
-    "$scratch/clip_example" --check "Tests/Fixtures/capi/$kind/expected.txt" Tests/Fixtures
+    "$scratch/capi_check" --check "Tests/Fixtures/capi/$kind/expected.txt" Tests/Fixtures
 done
 if [ "$variant" = 1 ]; then
     :   # the memory check does not depend on the kernels
@@ -53,10 +53,10 @@ elif command -v valgrind >/dev/null 2>&1; then
     mkdir -p "$scratch/vg"
     strip --strip-debug -o "$scratch/vg/libclipcore.so" "$lib/libclipcore.so"
     ln -s libclipcore.so "$scratch/vg/libclipcore.so.0"   # the name the program asks for (the SONAME)
-    "$cc" -O1 -g -Iinclude examples/c/clip_example.c -o "$scratch/vg/clip_example" \
+    "$cc" -O1 -g -Iinclude Tests/capi/capi_check.c -o "$scratch/vg/capi_check" \
         -L"$scratch/vg" -lclipcore -Wl,-rpath,"$scratch/vg" -lm -lpthread
     valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
-        "$scratch/vg/clip_example" --check Tests/Fixtures/capi/clip/expected.txt Tests/Fixtures
+        "$scratch/vg/capi_check" --check Tests/Fixtures/capi/clip/expected.txt Tests/Fixtures
     echo "valgrind: no memory errors, no definite leaks"
 else
     echo "valgrind not installed: memory check skipped"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: the C-ABI library from Python (ctypes, no Swift runtime
-# on the library path), the C example and the Python binding against the
+# on the library path), the C ABI check program and the Python binding against the
 # fixtures (again under a second OpenBLAS kernel and under clipcore's baseline
 # row kernels), every Swift test target (optimised), then a training run killed
 # with SIGKILL and resumed.

@@ -98,7 +98,7 @@ private func copyRows(_ t: Tensor, to out: UnsafeMutablePointer<Float>) {
 // MARK: - Version and threads
 
 /// The library version, "MAJOR.MINOR.PATCH" (`ClipCoreVersion.string`); static storage, never freed. It must
-/// equal CLIP_VERSION_MAJOR/MINOR/PATCH of include/clipcore.h (the C example's --check compares them).
+/// equal CLIP_VERSION_MAJOR/MINOR/PATCH of include/clipcore.h (Tests/capi/capi_check.c --check compares them).
 private let versionString: UnsafeMutablePointer<CChar> = strdup(ClipCoreVersion.string)
 
 @_cdecl("clip_version")
