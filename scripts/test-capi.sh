@@ -55,7 +55,7 @@ elif command -v valgrind >/dev/null 2>&1; then
     ln -s libclipcore.so "$scratch/vg/libclipcore.so.0"   # the name the program asks for (the SONAME)
     "$cc" -O1 -g -Iinclude examples/c/clip_example.c -o "$scratch/vg/clip_example" \
         -L"$scratch/vg" -lclipcore -Wl,-rpath,"$scratch/vg" -lm -lpthread
-    valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
+    valgrind -q --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --error-exitcode=9 \
         "$scratch/vg/clip_example" --check Tests/Fixtures/capi/clip/expected.txt Tests/Fixtures
     echo "valgrind: no memory errors, no definite leaks"
 else

@@ -40,7 +40,7 @@ struct SelfCheck: ParsableCommand {
     func run() throws {
         if let threads { Threads.count = threads }
         print("clipcore self-check")
-        print("  OpenBLAS kernel: \(Threads.blasCoreName), BLAS threads: \(Threads.blasThreads), clipcore threads: \(Threads.count), linear layers: \(Precision.linear.rawValue)")
+        print("  \(Threads.runtimeSummary); linear layers: \(Precision.linear.rawValue)")
 
         var rng = RandomGenerator(seed: seed)
         func layer(_ i: Int, _ o: Int) -> (Variable, Variable) {
