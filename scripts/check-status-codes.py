@@ -3,9 +3,9 @@
 
 The codes are also spelled out in Sources/CAPI/CAPI.swift (the constants, the
 ClipError.Kind -> code switch, the clip_status_string table) and in
-python/clipcore.py. This script fails (exit 1, one line per problem) when any
-of them disagrees with the header's enum. With a library path as the first
-argument it also asks that library's clip_status_string for every code.
+python/clipcore/__init__.py. This script fails (exit 1, one line per problem)
+when any of them disagrees with the header's enum. With a library path as the
+first argument it also asks that library's clip_status_string for every code.
 
 Usage: scripts/check-status-codes.py [path/to/libclipcore.so]
 """
@@ -65,17 +65,17 @@ def main():
     if len(entries) != len(header):
         problems.append(f"CAPI.swift statusStrings has {len(entries)} entries for {len(header)} codes")
 
-    # Python: the tuple assignment in python/clipcore.py.
-    py = read("python/clipcore.py")
+    # Python: the tuple assignment in python/clipcore/__init__.py.
+    py = read("python/clipcore/__init__.py")
     m = re.search(r"^(OK,\s*ERR_[A-Z_, ]+?)\s*=\s*([-\d, ]+)$", py, re.M)
     if not m:
-        problems.append("python/clipcore.py: no 'OK, ERR_... = 0, -1, ...' line")
+        problems.append("python/clipcore/__init__.py: no 'OK, ERR_... = 0, -1, ...' line")
     else:
         names = [n.strip() for n in m.group(1).split(",")]
         values = [int(v) for v in m.group(2).split(",")]
         py_codes = {"CLIP_" + n: v for n, v in zip(names, values)}
         if len(names) != len(values) or py_codes != header:
-            problems.append(f"python/clipcore.py codes {py_codes} differ from the header's {header}")
+            problems.append(f"python/clipcore/__init__.py codes {py_codes} differ from the header's {header}")
 
     # The library: clip_status_string knows every code, and no two share a description.
     if len(sys.argv) > 1:

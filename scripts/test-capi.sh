@@ -4,9 +4,10 @@
 #    output against transformers' values, then runs again under valgrind
 #    (no invalid access, no definite leak) when valgrind is installed;
 #  - scripts/check-status-codes.py checks the status codes of CAPI.swift and
-#    python/clipcore.py (and clip_status_string) against the header's enum;
-#  - python/clipcore.py, pip-installed into a scratch folder, runs the binding
-#    test (parity, NumPy loss/mining, bad input, threads) and the Python example.
+#    python/clipcore/__init__.py (and clip_status_string) against the header's enum;
+#  - scripts/test-python-package.sh: `pip install ./python` into a fresh virtual
+#    environment, then the package test and the binding test (parity, NumPy
+#    loss/mining, bad input, threads) and the Python example, with no variable set.
 #
 # With --variant, only the checks of numbers (the C example and the binding test), for a rerun
 # under another OPENBLAS_CORETYPE or CLIPCORE_KERNELS=baseline (scripts/test.sh does both); each
@@ -65,6 +66,5 @@ fi
 python=${CLIPCORE_TEST_PYTHON:-$(scripts/python-env.sh)}
 # The status codes: the header is their one source; Swift, Python and clip_status_string must agree.
 [ "$variant" = 1 ] || "$python" scripts/check-status-codes.py "$lib/libclipcore.so"
-"$python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --target "$scratch/py" ./python
-rm -rf python/build python/clipcore.egg-info
-env -i "${kernel_env[@]}" CLIPCORE_LIB="$lib/libclipcore.so" PYTHONPATH="$scratch/py" "$python" Tests/python/test_binding.py "$(pwd)/Tests/Fixtures"
+# The Python package, pip-installed into a fresh virtual environment and run with no variable set.
+if [ "$variant" = 1 ]; then scripts/test-python-package.sh --variant; else scripts/test-python-package.sh; fi

@@ -1,4 +1,4 @@
-"""The Python binding (python/clipcore.py) and the C ABI behind it, against the fixtures.
+"""The Python binding (python/clipcore) and the C ABI behind it, against the fixtures.
 
 Usage: python3 test_binding.py FIXTURES_DIR
 Checks parity with transformers' values, the loss and mining against NumPy, every
