@@ -19,11 +19,6 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 variant=0
 [ "${1:-}" = "--variant" ] && variant=1
-# The kernel choices travel into the empty environments below.
-kernel_env=()
-for v in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE CLIPCORE_KERNELS; do
-    [ -n "${!v:-}" ] && kernel_env+=("$v=${!v}")
-done
 if [ "$variant" = 0 ]; then
 # The library exports the C interface and nothing else (Sources/CAPI/clipcore.map), under its SONAME.
 # No exceptions are needed: every defined dynamic symbol must be a clip_ function.
