@@ -12,11 +12,17 @@ import PackageDescription
 let package = Package(
     name: "clipcore-swift-example",
     dependencies: [
+        // `name:` keeps the product reference below independent of the checkout's folder name (a path
+        // dependency's identity is otherwise its folder's name).
         .package(name: "clipcore", path: "../.."),
     ],
     targets: [
         .executableTarget(
             name: "clipcore-example",
+            dependencies: [.product(name: "ClipCore", package: "clipcore")]),
+        // The DocC articles' snippets, compiled (see Sources/DocSnippets/DocSnippets.swift).
+        .target(
+            name: "DocSnippets",
             dependencies: [.product(name: "ClipCore", package: "clipcore")]),
     ]
 )
