@@ -8,6 +8,7 @@ import Models
 /// Records naming an image already seen add their captions to it (image-level de-duplication), so a
 /// JSONL manifest listing an image on several lines gives one item.
 public struct ImageTextDataset: Sendable {
+    /// One image (a file or a tar member) and every caption read for it.
     public struct Item: Sendable, Equatable {
         /// The image: a file, or a member's bytes (a tar shard's).
         public var ref: ImageRef

@@ -5,6 +5,8 @@
 import Foundation
 import Tensor
 
+/// Writes files atomically: into a temporary sibling, then renamed over the target, so readers see
+/// the old file or the new one, never a part. Throws what the writer throws, or `ClipError` (.io).
 public enum AtomicFile {
     /// A fresh temporary sibling of `path`: `.NAME.tmp-PID-RANDOM` in the same folder.
     public static func temporarySibling(of path: String) -> String {
