@@ -40,8 +40,10 @@ public struct ImageTextDataset: Sendable {
     public let skipped: [String: Int]
 
     /// Reads every record of `source`.
-    /// - Parameter maxItems: keep the first `maxItems` distinct images (config `max_*_examples`); JSONL
-    ///   manifests are still read to the end for further captions of those images.
+    /// - Parameters:
+    ///   - source: the reader of one layout (`ImageTextSources.open` picks it from a path).
+    ///   - maxItems: keep the first `maxItems` distinct images (config `max_*_examples`); JSONL
+    ///     manifests are still read to the end for further captions of those images.
     /// - Throws: what the source's reader throws (`ClipError` naming the file and line or offset).
     public init(source: any ImageTextSource, maxItems: Int? = nil) throws {
         var reader = try source.makeReader()
