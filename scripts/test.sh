@@ -2,8 +2,9 @@
 # The whole test suite: the C-ABI library from Python (ctypes, no Swift runtime
 # on the library path), the C example and the Python binding against the
 # fixtures (again under a second OpenBLAS kernel and under clipcore's baseline
-# row kernels), every Swift test target (optimised), then a training run killed
-# with SIGKILL and resumed.
+# row kernels), every Swift test target (optimised), the Swift example package
+# (examples/swift, checking its results), then a training run killed with SIGKILL
+# and resumed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
@@ -25,4 +26,5 @@ for variant in "${variants[@]}"; do
     env "$variant" scripts/test-capi.sh --variant
 done
 swift test -c release
+scripts/test-swift-example.sh
 scripts/test-kill-resume.sh

@@ -14,6 +14,7 @@ import Tensor
 
 /// Generates `clip data synth` datasets: PNG images, a JSONL manifest and image-level splits.
 public struct SyntheticShapes: Sendable {
+    /// The shapes drawn (and named in captions).
     public enum Shape: String, CaseIterable, Sendable { case circle, square, triangle, diamond }
 
     /// What the images show and how captions describe them.
@@ -25,6 +26,7 @@ public struct SyntheticShapes: Sendable {
         case shapes
     }
 
+    /// A named colour: the caption word and its 8-bit RGB value.
     public struct Colour: Sendable {
         public let name: String
         public let rgb: (UInt8, UInt8, UInt8)
@@ -53,6 +55,7 @@ public struct SyntheticShapes: Sendable {
         public var y: Double
     }
 
+    /// One generated image before drawing: background colour index, shapes and the captions naming them.
     public struct Scene: Sendable {
         public var background: Int
         public var objects: [Object]
@@ -243,6 +246,7 @@ public struct SyntheticShapes: Sendable {
 
     // MARK: - Writing a dataset
 
+    /// What `write` produced: image and caption counts, images per split.
     public struct Summary: Sendable {
         public var images: Int
         public var captions: Int

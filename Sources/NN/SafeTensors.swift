@@ -51,6 +51,7 @@ final class MappedFile {
 /// One safetensors file, mapped into memory. Tensors are read on demand:
 /// F32 data is used in place (no copy); F16, BF16, F64 and integer data are converted to Float32.
 public final class SafeTensorsFile {
+    /// One tensor's header entry: name, dtype, shape and byte range (no data is read).
     public struct Entry: Sendable {
         public let name: String
         public let dtype: SafeTensorsDType

@@ -3,6 +3,7 @@
 import Foundation
 import Tensor
 
+/// Writes safetensors files (header JSON, then little-endian data), atomically; throws `ClipError.io`.
 public enum SafeTensors {
     /// One tensor to write.
     public enum Payload {
@@ -102,9 +103,9 @@ public enum SafeTensors {
 }
 
 /// JSON text helpers.
-public enum JSONText {
+package enum JSONText {
     /// `s` as a JSON string literal, quotes included.
-    public static func quoted(_ s: String) -> String {
+    package static func quoted(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

@@ -52,6 +52,8 @@ public struct RerankReport: Codable, Equatable, Sendable {
     }
 }
 
+/// Two-stage text→image evaluation with an ELIP mapper: base ranks from the frozen model, then each
+/// query's top k re-scored with its prompts (`evaluate`). Throws `ClipError` for an empty dataset or bad k.
 public enum ELIPReranker {
     /// Evaluates text→image retrieval on `dataset`: base ranks from the frozen model, then for each
     /// caption its base top-`k` images re-encoded with its prompts (one batch per query) and re-sorted

@@ -112,7 +112,7 @@ extension Tensor {
     /// `[n, k]` (any strides; its packed form is cached on its storage until
     /// the storage's version changes), bias `[n]` → `[m, n]`. Nil when the
     /// weight holds a NaN or an infinity: the caller then takes the float path.
-    public static func linearInt16(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor? {
+    package static func linearInt16(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor? {
         precondition(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1],
                      "linearInt16: shapes \(x.shape) and \(weight.shape) do not match")
         precondition(bias.map { $0.shape == [weight.shape[0]] } ?? true,

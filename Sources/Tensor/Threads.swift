@@ -72,7 +72,7 @@ struct ParallelJob {
 /// element-operations a chunk); otherwise inline. Nested calls, and calls made
 /// while another thread's loop holds the pool, run inline.
 @inlinable
-public func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+package func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
     if n <= 0 { return }
     let work = n &* Swift.max(costPerItem, 1)
     let chunks = Swift.min(Threads.count, n, Swift.max(1, work / 32_768))

@@ -34,7 +34,7 @@ public final class ELIPTrainer {
     public var imagePaths: [String] { images.map(\.name) }
     public let imageOfCaption: [Int]
     /// Preprocessed images kept across epochs (`pixel_cache_mb`).
-    public let pixelCache: PixelCache
+    package let pixelCache: PixelCache
     /// Normalised caption embeddings of the frozen model `[pairs, d]`.
     public let textEmbeds: Tensor
     let neighbours: HardNeighbours

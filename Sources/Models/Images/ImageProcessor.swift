@@ -8,6 +8,7 @@ import Tensor
 
 /// The settings of a `preprocessor_config.json`.
 public struct ImageProcessorConfig: Sendable, Equatable {
+    /// The resize step's target (`size` of `preprocessor_config.json`, or open_clip's `resize_mode`).
     public enum Size: Sendable, Equatable {
         /// Scale so the shorter side has this length, keeping the aspect ratio.
         case shortestEdge(Int)
