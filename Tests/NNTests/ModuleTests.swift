@@ -184,4 +184,29 @@ func maxDiff(_ a: Tensor, _ b: Tensor) -> Float {
         for (p, q) in zip(straight.parameters, resumed.parameters) { #expect(p.value.toArray() == q.value.toArray()) }
         #expect(ClipError.kind { try c.load(state: [:], named: resumed.namedParameters()) } == .format)
     }
+
+    /// A budgeted build takes no memory past its budget (sizes from a file cannot ask for more than the
+    /// checkpoint holds) and throws once the build returns, naming the source; within it, it builds.
+    @Test func budgetedBuildsRefuseWhatTheCheckpointCannotHold() throws {
+        let fits = try ParameterInitialization.withoutInitialization(budget: 20, what: "small.json") { Linear(4, 4) }
+        #expect(fits.weight.shape == [4, 4] && fits.bias?.shape == [4])
+        do {
+            _ = try ParameterInitialization.withoutInitialization(budget: 19, what: "small.json") { Linear(4, 4) }
+            Issue.record("a build past its budget was accepted")
+        } catch let e as ClipError {
+            #expect(e.kind == .shape && e.message.contains("small.json") && e.message.contains("[4]"), "\(e.message)")
+        }
+        // sizes whose product overflows Int are refused the same way, not trapped
+        #expect(ClipError.kind {
+            try ParameterInitialization.withoutInitialization(budget: 1 << 20, what: "huge.json") { Linear(1 << 40, 1 << 40) }
+        } == .shape)
+        #expect(ClipError.kind {
+            try ParameterInitialization.withoutInitialization(budget: 1 << 20, what: "huge.json") { Embedding(1 << 62, 4) }
+        } == .shape)
+        // a seeded build with a budget: the same numbers as without one when it fits
+        let a = ParameterInitialization.seeded(5) { Linear(3, 2) }
+        let b = try ParameterInitialization.seeded(5, budget: 8, what: "preset") { Linear(3, 2) }
+        #expect(a.weight.value.toArray() == b.weight.value.toArray())
+        #expect(ClipError.kind { try ParameterInitialization.seeded(5, budget: 7, what: "preset") { Linear(3, 2) } } == .invalidArgument)
+    }
 }
