@@ -382,11 +382,7 @@ public func clip_elip_load(_ base: OpaquePointer?, _ mapperPath: UnsafePointer<C
         let path = String(cString: mapperPath)
         guard FileManager.default.fileExists(atPath: path) else { throw ClipError(.io, "\(path): no such file") }
         let mapper = try ELIPMapper.load(path: path)
-        let guided = m.pipeline.model
-        guard mapper.textDim == guided.embeddingDim, mapper.visionDim == guided.visionWidth else {
-            throw ClipError(.shape, "\(path): mapper maps \(mapper.textDim) → \(mapper.promptTokens) × \(mapper.visionDim), "
-                            + "the model needs \(guided.embeddingDim) → m × \(guided.visionWidth)")
-        }
+        try mapper.checkFits(model: m.pipeline.model, source: path)
         out.pointee = register(ELIPHandle(base: m, mapper: mapper))
         return CLIP_OK
     }
