@@ -40,7 +40,7 @@ public enum Parameter {
     }
 
     /// What a parameter past its scope's budget gets instead of memory: an empty tensor. The scope
-    /// throws before the module is used (`ParameterInitialization.withoutInitialization(budget:what:_:)`,
+    /// throws before the module is used (`ParameterInitialization.withoutInitialization(checkpointValues:what:_:)`,
     /// `seeded(_:budget:what:_:)`).
     private static func placeholder() -> Variable { Variable(Tensor(uninitializedShape: [0]), requiresGrad: true) }
 }
@@ -115,15 +115,19 @@ public final class ParameterInitialization: @unchecked Sendable {
         try $current.withValue(ParameterInitialization(seed: 0, skipsValues: true), operation: body)
     }
 
-    /// Builds modules whose parameters are left uninitialised, to be filled by a checkpoint of `budget`
-    /// values: parameters past the budget are not allocated (sizes a file states cannot ask for more
-    /// memory than the checkpoint holds), and the scope throws after `body` returns.
+    /// Builds modules whose parameters are left uninitialised, to be filled by a checkpoint of
+    /// `checkpointValues` values: the build may take at most twice that (and 1 Mi values), so a size a
+    /// file states cannot ask for memory its checkpoint could never fill, while a small mismatch (one
+    /// layer more) still builds and is reported key by key by the strict load. Parameters past the
+    /// budget are not allocated, and the scope throws after `body` returns.
     /// - Throws: `ClipError(.shape)` naming `what` (the file whose sizes were used) and the first
     ///   parameter shape past the budget; or what `body` throws.
-    public static func withoutInitialization<T>(budget: Int, what: String, _ body: () throws -> T) throws -> T {
-        try run(ParameterInitialization(seed: 0, skipsValues: true, budget: max(0, budget), source: what), body) { scope, shape in
-            ClipError.shape("\(what): the sizes ask for a weight of shape \(shape), past the \(budget) values the checkpoint "
-                            + "holds (\(scope.reserved) taken before it): sizes that do not belong to these weights")
+    public static func withoutInitialization<T>(checkpointValues: Int, what: String, _ body: () throws -> T) throws -> T {
+        let n = max(0, checkpointValues)
+        let budget = n > (Int.max - (1 << 20)) / 2 ? Int.max : 2 * n + (1 << 20)
+        return try run(ParameterInitialization(seed: 0, skipsValues: true, budget: budget, source: what), body) { scope, shape in
+            ClipError.shape("\(what): the sizes ask for a weight of shape \(shape) after \(scope.reserved) values, past twice the \(n) "
+                            + "values the checkpoint holds: sizes that do not belong to these weights")
         }
     }
 

@@ -97,10 +97,10 @@ extension KeyedDecodingContainer {
 /// Builds a model without drawing initial values, loads a folder's weights strictly (buffers such
 /// as `position_ids` that older files persisted are ignored) and switches to evaluation mode. The
 /// checkpoint is opened first and bounds what the build may allocate: sizes in `config` (the file they
-/// come from) that ask for more weights than the checkpoint holds throw before memory is taken.
+/// come from) that ask for far more weights than the checkpoint holds throw before memory is taken.
 func loadWeights<M: Module>(_ directory: String, config: String, _ make: () throws -> M) throws -> M {
     let checkpoint = try Checkpoint(path: directory)
-    let model = try ParameterInitialization.withoutInitialization(budget: checkpoint.elementCount, what: config, make)
+    let model = try ParameterInitialization.withoutInitialization(checkpointValues: checkpoint.elementCount, what: config, make)
     try model.load(checkpoint, ignoring: { $0.hasSuffix("position_ids") })
     model.eval()
     return model

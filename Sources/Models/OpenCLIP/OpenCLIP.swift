@@ -46,7 +46,7 @@ public enum OpenCLIP {
         do {
             let (tensors, generator) = try OpenCLIPWeights.sanitize(checkpoint, customText: config.customText)
             let model = try ParameterInitialization.withoutInitialization(
-                budget: tensors.values.reduce(0) { $0 + $1.count }, what: "open_clip configuration") { try CLIPModel(config.clip) }
+                checkpointValues: tensors.values.reduce(0) { $0 + $1.count }, what: "open_clip configuration") { try CLIPModel(config.clip) }
             try model.load(tensors)
             model.eval()
             let mapper = try generator.isEmpty ? nil : ELIPMapper.elipC(
