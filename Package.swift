@@ -5,6 +5,7 @@
 //   CBLAS, CPNG, CJPEG, CFaiss   system libraries and the C++ shim over FAISS
 //   CCodecs               PNG, JPEG and gzip decoding, the embedded CLIP vocabulary
 //   CKernels              vectorised C math/row kernels (AVX2+FMA or baseline, chosen at run time)
+//   CClipABI              include/clipcore.h as a C module (CAPI's types and constants come from it)
 //   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads, ClipError
 //   Autograd              reverse-mode differentiation over Tensor ops
 //   NN                    modules, layers, optimizers, schedules, safetensors, state dicts
@@ -64,6 +65,10 @@ let package = Package(
         // Vectorised math and row kernels, compiled for AVX2+FMA and baseline x86-64.
         .target(name: "CKernels"),
 
+        // The C interface's header, include/clipcore.h (linked into include/ here), as a module: CAPI
+        // takes its struct layouts and constants from it and checks its functions against it.
+        .target(name: "CClipABI"),
+
         // MARK: - Layers
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Autograd", dependencies: ["Tensor"]),
@@ -79,7 +84,7 @@ let package = Package(
         // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
         // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
         .target(
-            name: "CAPI", dependencies: ["Tensor", "Autograd", "NN", "Models", "Retrieval"],
+            name: "CAPI", dependencies: ["CClipABI", "Tensor", "Autograd", "NN", "Models", "Retrieval"],
             exclude: ["clipcore.map"],
             linkerSettings: [
                 .unsafeFlags(["-use-ld=lld",

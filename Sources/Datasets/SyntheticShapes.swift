@@ -260,6 +260,7 @@ public struct SyntheticShapes: Sendable {
     public func write(to directory: String, count n: Int, valFraction: Double = 0.1, testFraction: Double = 0.1,
                       progress: (Int) -> Void = { _ in }) throws -> Summary {
         guard n >= 3 else { throw ClipError.invalidArgument("synth: need at least 3 images, got \(n)") }
+        try RGBImage.checkSize(width: size, height: size, "synth: image side \(size)")
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true) } catch {
             throw ClipError.io("\(directory): cannot create the dataset folder (\(error.localizedDescription))")

@@ -147,8 +147,9 @@ public final class SafeTensorsFile {
             count = m
         }
         let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
-        guard !overflow, bytes == end - begin else {
-            throw fail("\(dtype.rawValue) × shape \(shape) needs \(count * dtype.byteSize) bytes but data_offsets hold \(end - begin)")
+        guard !overflow else { throw fail("shape \(shape) of \(dtype.rawValue) is too large") }
+        guard bytes == end - begin else {
+            throw fail("\(dtype.rawValue) × shape \(shape) needs \(bytes) bytes but data_offsets hold \(end - begin)")
         }
         return Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
     }

@@ -97,7 +97,11 @@ public final class ContrastiveTrainer {
             guard config.imageSize % 8 == 0, config.imageSize >= 16 else {
                 throw ClipError.invalidArgument("image_size must be a multiple of 8 and at least 16 for preset '\(config.model)', got \(config.imageSize)")
             }
-            let m = try ParameterInitialization.seeded(UInt64(truncatingIfNeeded: config.seed)) { try CLIPModel(preset) }
+            let m = try ParameterInitialization.seeded(UInt64(truncatingIfNeeded: config.seed), budget: ParameterInitialization.trainableBudget,
+                                                       what: "preset '\(config.model)' with image_size \(config.imageSize)"
+                                                           + (config.projectionDim.map { " and projection_dim \($0)" } ?? "")) {
+                try CLIPModel(preset)
+            }
             var processor = ImageProcessorConfig.clip
             processor.size = .shortestEdge(config.imageSize)
             processor.cropHeight = config.imageSize
@@ -128,7 +132,8 @@ public final class ContrastiveTrainer {
         // As many batches as `batches(epoch:)` makes: full ones, plus a last one of at least two.
         let batches = train.items.count / config.trainBs + (train.items.count % config.trainBs >= 2 ? 1 : 0)
         updatesPerEpoch = (batches + config.gradAccum - 1) / config.gradAccum
-        let total = updatesPerEpoch * config.epochs
+        let (total, overflow) = updatesPerEpoch.multipliedReportingOverflow(by: config.epochs)
+        guard !overflow else { throw ClipError.invalidArgument("epochs \(config.epochs) × \(updatesPerEpoch) updates per epoch is too many steps") }
         let warmup = min(Int((config.warmupRatio * Double(total)).rounded()), total)
         step = ContrastiveStep(model: model, lr: Float(config.lr), weightDecay: Float(config.weightDecay),
                                schedule: WarmupCosineSchedule(base: Float(config.lr), warmupSteps: warmup, totalSteps: total),

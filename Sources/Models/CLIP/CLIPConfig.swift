@@ -108,8 +108,11 @@ public struct CLIPVisionConfig: Codable, Sendable, Equatable {
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-5
         try c.checkTower(hidden: hiddenSize, heads: numAttentionHeads, headsKey: .numAttentionHeads,
                          image: imageSize, patch: patchSize, patchKey: .patchSize)
-        guard numChannels > 0, numHiddenLayers >= 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .numChannels, in: c, debugDescription: "sizes must be positive")
+        guard numChannels > 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .numChannels, in: c, debugDescription: "must be positive")
+        }
+        guard numHiddenLayers >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .numHiddenLayers, in: c, debugDescription: "must not be negative")
         }
     }
 }

@@ -120,8 +120,12 @@ public struct ImageProcessorConfig: Sendable, Equatable {
             guard let b = v as? Bool else { throw fail(key) }
             return b
         }
+        /// A positive side, at most the side of a square image of `RGBImage.maxPixels` pixels.
         func positive(_ v: Any?, _ key: String) throws -> Int {
             guard let i = v as? Int, i > 0 else { throw fail(key) }
+            guard i <= RGBImage.maxSide else {
+                throw ClipError.format("\(path): \(key) \(i) is beyond the \(RGBImage.maxSide)-pixel side of the largest image")
+            }
             return i
         }
         func floats(_ key: String) throws -> [Float]? {
@@ -231,6 +235,7 @@ public struct ImageProcessor: Sendable {
     /// negative); pixels outside the image are `fill`.
     private func window(_ img: RGBImage, row: Int, column: Int, height ch: Int, width cw: Int, fill: UInt8) throws -> RGBImage {
         if img.width == cw && img.height == ch && row == 0 && column == 0 { return img }
+        try RGBImage.checkSize(width: cw, height: ch, "center crop")
         var out = [UInt8](repeating: fill, count: ch * cw * 3)
         for y in 0..<ch {
             let sy = row + y

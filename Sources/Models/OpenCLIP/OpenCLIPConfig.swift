@@ -199,6 +199,7 @@ public struct OpenCLIPConfig: Sendable {
     private static func positive(_ v: Any?, _ key: String) throws -> Int {
         guard let v else { throw ClipError.format("\(key) missing") }
         guard let n = v as? Int, n > 0 else { throw ClipError.format("\(key) is not a positive integer") }
+        guard n <= maxConfigSize else { throw ClipError.format("\(key) \(n) is beyond \(maxConfigSize)") }
         return n
     }
 

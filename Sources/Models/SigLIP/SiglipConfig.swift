@@ -35,10 +35,10 @@ public struct SiglipTextConfig: Codable, Sendable, Equatable {
         maxPositionEmbeddings = try c.positive(.maxPositionEmbeddings)
         hiddenAct = try c.activation(.hiddenAct, default: "gelu_pytorch_tanh")
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-6
-        projectionSize = try c.decodeIfPresent(Int.self, forKey: .projectionSize) ?? hiddenSize
+        projectionSize = c.contains(.projectionSize) ? try c.positive(.projectionSize) : hiddenSize
         try c.checkTower(hidden: hiddenSize, heads: numAttentionHeads, headsKey: .numAttentionHeads)
-        guard numHiddenLayers >= 0, projectionSize > 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .numHiddenLayers, in: c, debugDescription: "sizes must be positive")
+        guard numHiddenLayers >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .numHiddenLayers, in: c, debugDescription: "must not be negative")
         }
     }
 }
@@ -79,8 +79,11 @@ public struct SiglipVisionConfig: Codable, Sendable, Equatable {
         visionUseHead = try c.decodeIfPresent(Bool.self, forKey: .visionUseHead) ?? true
         try c.checkTower(hidden: hiddenSize, heads: numAttentionHeads, headsKey: .numAttentionHeads,
                          image: imageSize, patch: patchSize, patchKey: .patchSize)
-        guard numChannels > 0, numHiddenLayers >= 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .numChannels, in: c, debugDescription: "sizes must be positive")
+        guard numChannels > 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .numChannels, in: c, debugDescription: "must be positive")
+        }
+        guard numHiddenLayers >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .numHiddenLayers, in: c, debugDescription: "must not be negative")
         }
     }
 }
