@@ -5,6 +5,7 @@
 //   CBLAS, CPNG, CJPEG, CFaiss   system libraries and the C++ shim over FAISS
 //   CCodecs               PNG, JPEG and gzip decoding, the embedded data (CLIP vocabulary, HTML entities)
 //   CKernels              vectorised C math/row kernels (AVX2+FMA or baseline, chosen at run time)
+//   CClipABI              include/clipcore.h as a C module (CAPI's types and constants come from it)
 //   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads; the base every layer
 //                         shares: ClipError, AtomicFile, JSONText, config value checks, the version
 //   Autograd              reverse-mode differentiation over Tensor ops
@@ -37,6 +38,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // `swift package generate-documentation --target ClipCore` (Sources/ClipCore/ClipCore.docc).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // MARK: - System libraries
@@ -66,6 +69,10 @@ let package = Package(
         // Vectorised math and row kernels, compiled for AVX2+FMA and baseline x86-64.
         .target(name: "CKernels"),
 
+        // The C interface's header, include/clipcore.h (linked into include/ here), as a module: CAPI
+        // takes its struct layouts and constants from it and checks its functions against it.
+        .target(name: "CClipABI"),
+
         // MARK: - Layers
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Autograd", dependencies: ["Tensor"]),
@@ -83,7 +90,7 @@ let package = Package(
         // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
         // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
         .target(
-            name: "CAPI", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Search"],
+            name: "CAPI", dependencies: ["CClipABI", "Tensor", "Autograd", "NN", "Images", "Models", "Search"],
             exclude: ["clipcore.map"],
             linkerSettings: [
                 .unsafeFlags(["-use-ld=lld",

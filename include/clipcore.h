@@ -2,6 +2,13 @@
  *
  * Conventions: every name starts with clip_; strings returned by the library
  * are owned by it and stay valid for the life of the process unless stated.
+ *
+ * Sections, by topic: version and errors, models, encoding, losses and mining,
+ * ELIP re-ranking, process-wide settings, model introspection, load options.
+ *
+ * This file is the ABI's one source: the library's Swift code imports it as a
+ * C module (Sources/CClipABI) and takes its constants, the layout of
+ * clip_load_options and the type of every function from it.
  */
 #ifndef CLIPCORE_H
 #define CLIPCORE_H
@@ -17,10 +24,13 @@
 /* The version of the library this header belongs to: clip_version() returns
  * "CLIP_VERSION_MAJOR.CLIP_VERSION_MINOR.CLIP_VERSION_PATCH" and
  * clip_abi_version() returns CLIP_ABI_VERSION. A program can compare them at
- * start-up to find a header and library that do not belong together. */
+ * start-up to find a header and library that do not belong together.
+ * CLIP_VERSION_NUMBER is the same version as one integer that grows with each
+ * release, MAJOR * 10000 + MINOR * 100 + PATCH (0.2.0 is 200), for #if tests. */
 #define CLIP_VERSION_MAJOR 0
 #define CLIP_VERSION_MINOR 2
 #define CLIP_VERSION_PATCH 0
+#define CLIP_VERSION_NUMBER (CLIP_VERSION_MAJOR * 10000 + CLIP_VERSION_MINOR * 100 + CLIP_VERSION_PATCH)
 #define CLIP_ABI_VERSION 1
 
 #ifdef __cplusplus
@@ -37,11 +47,17 @@ extern "C" {
  * Threads: a clip_model may be used from several threads at once. Calls on one
  * handle are serialised by a lock inside the handle (each call already uses
  * every core through clipcore's kernels); different handles run in parallel.
- * clip_last_error() is per thread.
+ * clip_last_error() is per thread. The process-wide settings (thread count,
+ * linear precision) may be read and set from any thread at any time.
  *
  * Counts: every int64_t count (n, n_images, n_texts, dim, k) must lie in
  * 1 ... INT32_MAX (2147483647), and count * dim must fit in memory; anything
  * else is CLIP_ERR_INVALID_ARGUMENT.
+ *
+ * Files: nothing a file says can stop the process. A model folder, image or
+ * mapper whose contents are malformed, or whose sizes are zero, negative, do
+ * not fit together or ask for more memory than the file holds, is refused
+ * with an error code and a clip_last_error() message naming the file and key.
  *
  * Handles: a clip_model * or clip_elip * is an opaque value, not an address;
  * each handle the library hands out is new (a 64-bit generation number that is
@@ -49,9 +65,14 @@ extern "C" {
  * the library did not hand out is refused with CLIP_ERR_INVALID_ARGUMENT and a
  * clip_last_error() message, never dereferenced. Freeing such a value, or a
  * handle twice, does nothing.
+ *
+ * Enums only grow at the end: a value, once released, never changes.
  */
+
+/* ---- Version and errors ------------------------------------------------- */
+
 /* Status codes (this enum is their one definition; scripts/check-status-codes.py
- * holds Sources/CAPI/CAPI.swift and python/clipcore.py to it). Each error code
+ * holds python/clipcore/__init__.py and clip_status_string to it). Each error code
  * is one kind of failure: INVALID_ARGUMENT a bad argument or setting, IO a
  * missing or unreadable (or unwritable) file, FORMAT malformed contents (JSON,
  * safetensors header, PNG, JPEG), SHAPE sizes that do not fit together, UNSUPPORTED
@@ -60,22 +81,29 @@ extern "C" {
  * OUT_OF_MEMORY, INTERNAL a failure inside the library. */
 enum { CLIP_OK = 0, CLIP_ERR_INVALID_ARGUMENT = -1, CLIP_ERR_IO = -2, CLIP_ERR_FORMAT = -3,
        CLIP_ERR_SHAPE = -4, CLIP_ERR_UNSUPPORTED = -5, CLIP_ERR_OUT_OF_MEMORY = -6, CLIP_ERR_INTERNAL = -7 };
-enum { CLIP_LOSS_INFONCE = 0, CLIP_LOSS_SIGMOID = 1 };
-typedef struct clip_model clip_model;
-typedef struct clip_elip clip_elip;
 
 /* The library version, "MAJOR.MINOR.PATCH"; static storage. */
 CLIP_API const char *clip_version(void);
 
-/* What computes the numbers, one line: clipcore's kernel path ("avx2+fma",
- * or "baseline" under CLIPCORE_KERNELS=baseline or on a CPU without AVX2),
- * the OpenBLAS kernel (OPENBLAS_CORETYPE picks another) and both thread
- * counts. Valid until this thread's next call of clip_runtime_info. */
-CLIP_API const char *clip_runtime_info(void);
+/* The ABI version of the loaded library; compare with CLIP_ABI_VERSION. */
+CLIP_API int32_t clip_abi_version(void);
+
+/* A short English description of a status code, e.g. "ok" for CLIP_OK,
+ * "invalid argument" for CLIP_ERR_INVALID_ARGUMENT, "I/O error", "format
+ * error", "shape mismatch", "unsupported", "out of memory", "internal error";
+ * "unknown status" for any value that is not a CLIP_OK / CLIP_ERR_* code.
+ * Static storage, never NULL, the same for every thread; unlike
+ * clip_last_error() it names the kind of failure, not its details. */
+CLIP_API const char *clip_status_string(int status);
 
 /* This thread's last error message, "" if none. Valid until this thread's
  * next clipcore call. */
 CLIP_API const char *clip_last_error(void);
+
+/* ---- Models --------------------------------------------------------------
+ * clip_model_load_ex, the load with options, is under "Load options". */
+
+typedef struct clip_model clip_model;
 
 /* Loads a model folder in Hugging Face layout (config.json with model_type
  * "clip" or "siglip", model.safetensors or shards, tokenizer files,
@@ -91,6 +119,8 @@ CLIP_API void clip_model_free(clip_model *model);
 /* The joint embedding dimension `dim` (> 0), or a negative error code. Kept
  * for compatibility; clip_model_embedding_dim has the status convention. */
 CLIP_API int  clip_model_embed_dim(const clip_model *model);
+
+/* ---- Encoding ------------------------------------------------------------ */
 
 /* Encodes n UTF-8 texts (n > 0, none NULL). out: n * dim floats. A text
  * longer than the model's context length (clip_model_context_length, in
@@ -110,6 +140,10 @@ CLIP_API int  clip_encode_image_files(clip_model *model, const char *const *path
  * height and width are positive and height * width is at most 178956970. */
 CLIP_API int  clip_encode_rgb8(clip_model *model, const uint8_t *pixels, int64_t n,
                                int32_t height, int32_t width, float *out);
+
+/* ---- Losses and mining --------------------------------------------------- */
+
+enum { CLIP_LOSS_INFONCE = 0, CLIP_LOSS_SIGMOID = 1 };
 
 /* Contrastive loss of n matching pairs of dim-dimensional embeddings (each
  * n * dim floats, used as given): logits = logit_scale * image . text^T +
@@ -131,9 +165,16 @@ CLIP_API int  clip_loss(int kind, const float *image_emb, const float *text_emb,
 CLIP_API int  clip_mine(const float *image_emb, int64_t n_images, const float *text_emb, int64_t n_texts,
                         int64_t dim, int64_t k, int64_t *out_ids, float *out_scores);
 
+/* ---- ELIP re-ranking ----------------------------------------------------- */
+
+typedef struct clip_elip clip_elip;
+
 /* Loads an ELIP prompt mapper (safetensors with keys mapper.{0,2,4}.{weight,bias}
  * and metadata prompt_tokens) for a model; its widths must fit the model.
- * Release with clip_elip_free. */
+ * Every size in the file is checked before anything is built: a tensor
+ * missing or of the wrong shape (a zero size included) is CLIP_ERR_FORMAT, a
+ * mapper for another model's widths CLIP_ERR_SHAPE, each naming the file
+ * (and the key). Release with clip_elip_free. */
 CLIP_API int  clip_elip_load(clip_model *base, const char *mapper_path, clip_elip **out);
 
 /* Releases an ELIP handle. NULL is fine. */
@@ -146,10 +187,11 @@ CLIP_API void clip_elip_free(clip_elip *elip);
 CLIP_API int  clip_rerank(clip_elip *elip, const char *query, const char *const *image_paths, int64_t n,
                           float *out_scores, int64_t *out_order);
 
-/* ---- Additions ---------------------------------------------------------- */
-
-/* The ABI version of the loaded library; compare with CLIP_ABI_VERSION. */
-CLIP_API int32_t clip_abi_version(void);
+/* ---- Process-wide settings -----------------------------------------------
+ * Each setting is one atomic value: any thread may read or set it at any time,
+ * and calls that start after a setter returns see the new value (calls running
+ * while it changes may use either). Per-handle settings go into
+ * clip_load_options instead. */
 
 /* Threads used by clipcore's kernels and OpenBLAS (default: online CPUs,
  * or CLIPCORE_NUM_THREADS). */
@@ -174,13 +216,11 @@ CLIP_API int32_t clip_linear_precision(void);
  * their own (clip_load_options) keep theirs; the others follow this one. */
 CLIP_API int  clip_set_linear_precision(int32_t precision);
 
-/* A short English description of a status code, e.g. "ok" for CLIP_OK,
- * "invalid argument" for CLIP_ERR_INVALID_ARGUMENT, "I/O error", "format
- * error", "shape mismatch", "unsupported", "out of memory", "internal error";
- * "unknown status" for any value that is not a CLIP_OK / CLIP_ERR_* code.
- * Static storage, never NULL, the same for every thread; unlike
- * clip_last_error() it names the kind of failure, not its details. */
-CLIP_API const char *clip_status_string(int status);
+/* What computes the numbers, one line: clipcore's kernel path ("avx2+fma",
+ * or "baseline" under CLIPCORE_KERNELS=baseline or on a CPU without AVX2),
+ * the OpenBLAS kernel (OPENBLAS_CORETYPE picks another) and both thread
+ * counts. Valid until this thread's next call of clip_runtime_info. */
+CLIP_API const char *clip_runtime_info(void);
 
 /* ---- Introspection ------------------------------------------------------
  * Each writes one property of a live model to *out and returns CLIP_OK, or
@@ -211,13 +251,21 @@ CLIP_API int  clip_model_context_length(const clip_model *model, int32_t *out);
  * process-wide one (clip_set_linear_precision) at each call. */
 enum { CLIP_LINEAR_DEFAULT = -1 };
 
-/* Options of clip_model_load_ex. Set struct_size to sizeof(clip_load_options):
- * a library reads only the fields that fit in struct_size (an older caller's
- * smaller struct gets the defaults for the rest), and refuses a larger struct
- * whose extra bytes are not all zero (CLIP_ERR_UNSUPPORTED: an option this
- * library does not know). struct_size below 4 is CLIP_ERR_INVALID_ARGUMENT.
- * Start from CLIP_LOAD_OPTIONS_INIT, which holds the defaults; note that a
- * zeroed struct asks for CLIP_LINEAR_FLOAT32, not the default.
+/* Options of clip_model_load_ex. A zero-initialised struct asks for the
+ * defaults, as sqlite's configuration structs do:
+ *
+ *     clip_load_options opts = {0};          (every option at its default)
+ *
+ * struct_size 0 means "the defaults": the library reads no field, and refuses
+ * (CLIP_ERR_INVALID_ARGUMENT) a struct whose struct_size is 0 while another
+ * field is not, since such a caller meant to set an option. To set options,
+ * set struct_size to sizeof(clip_load_options), or start from
+ * CLIP_LOAD_OPTIONS_INIT, which holds the defaults: a library reads only the
+ * fields that fit in struct_size (an older caller's smaller struct gets the
+ * defaults for the rest), and refuses a larger struct whose extra bytes are not
+ * all zero (CLIP_ERR_UNSUPPORTED: an option this library does not know).
+ * struct_size 1, 2 or 3 is CLIP_ERR_INVALID_ARGUMENT. Note that with
+ * struct_size set, linear_precision 0 is CLIP_LINEAR_FLOAT32, not the default.
  *
  *  num_threads       0 (default): leave the thread count as it is; n > 0:
  *                    clip_set_num_threads(n) when the load succeeds. The count
@@ -238,8 +286,9 @@ typedef struct clip_load_options {
 
 #define CLIP_LOAD_OPTIONS_INIT { (uint32_t)sizeof(clip_load_options), 0, CLIP_LINEAR_DEFAULT }
 
-/* clip_model_load with options; opts may be NULL (the defaults, exactly
- * clip_model_load). The options are checked before anything is loaded. */
+/* clip_model_load with options; opts may be NULL or point to a zeroed struct
+ * (the defaults, exactly clip_model_load). The options are checked before
+ * anything is loaded. */
 CLIP_API int  clip_model_load_ex(const char *dir, const clip_load_options *opts, clip_model **out);
 
 /* The linear precision of a handle's calls: CLIP_LINEAR_FLOAT32 or

@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Checks the status codes against their one source, include/clipcore.h.
+"""Checks the C interface against its one source, include/clipcore.h.
 
-The codes are also spelled out in Sources/CAPI/CAPI.swift (the constants, the
-ClipError.Kind -> code switch, the clip_status_string table) and in
-python/clipcore.py. This script fails (exit 1, one line per problem) when any
-of them disagrees with the header's enum. With a library path as the first
-argument it also asks that library's clip_status_string for every code.
+Swift takes the codes from the header itself (Sources/CAPI imports it as the C
+module CClipABI); what is left to check by reading is: the ClipError.Kind ->
+code switch and the clip_status_string table in Sources/CAPI/CAPI.swift, the
+copy in python/clipcore/__init__.py, and that the header's functions, the @_cdecl
+functions and the list of Sources/CAPI/HeaderCheck.swift (which holds each
+function's type to the header's at compile time) are the same set. This script
+fails (exit 1, one line per problem) when any of them disagrees with the
+header. With a library path as the first argument it also asks that library's
+clip_status_string for every code, and checks that the library exports
+exactly the header's functions.
 
 Usage: scripts/check-status-codes.py [path/to/libclipcore.so]
 """
 import ctypes
 import os
 import re
+import subprocess
 import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -42,17 +48,17 @@ def main():
     if [v for v, _ in errors] != list(range(-1, -len(errors) - 1, -1)):
         problems.append(f"include/clipcore.h: error codes are not -1, -2, ... in order: {errors}")
 
-    # Swift: the constants at the top of CAPI.swift.
+    # Swift: no literal copies of the codes (they come from the header module).
     swift = read("Sources/CAPI/CAPI.swift")
-    swift_codes = {n: int(v) for n, v in re.findall(r"\blet\s+(CLIP_(?:OK|ERR_[A-Z_]+))\s*:\s*Int32\s*=\s*(-?\d+)", swift)}
-    if swift_codes != header:
-        problems.append(f"Sources/CAPI/CAPI.swift constants {swift_codes} differ from the header's {header}")
+    copies = re.findall(r"\blet\s+(CLIP_[A-Z_]+)\s*(?::\s*\w+\s*)?=", swift)
+    if copies:
+        problems.append(f"Sources/CAPI/CAPI.swift defines {copies}: use the header's (import CClipABI)")
 
     # Swift: every ClipError.Kind maps to its own code, and every error code has a kind.
     kinds_src = read("Sources/Tensor/ClipError.swift")
     enum_body = re.search(r"enum Kind[^{]*\{(.*?)\n    \}", kinds_src, re.S)
     kinds = set(re.findall(r"^\s*case\s+`?(\w+)`?\s*$", enum_body.group(1), re.M)) if enum_body else set()
-    mapping = dict(re.findall(r"case\s+\.(\w+):\s*return\s+(CLIP_ERR_[A-Z_]+)", swift))
+    mapping = dict(re.findall(r"case\s+\.(\w+):\s*return\s+Int32\((CLIP_ERR_[A-Z_]+)\)", swift))
     if set(mapping) != kinds:
         problems.append(f"CAPI.swift statusCode: kinds {sorted(mapping)} differ from ClipError.Kind {sorted(kinds)}")
     error_names = {k for k in header if k != "CLIP_OK"}
@@ -65,21 +71,44 @@ def main():
     if len(entries) != len(header):
         problems.append(f"CAPI.swift statusStrings has {len(entries)} entries for {len(header)} codes")
 
-    # Python: the tuple assignment in python/clipcore.py.
-    py = read("python/clipcore.py")
+    # Python: the tuple assignment in python/clipcore/__init__.py.
+    py = read("python/clipcore/__init__.py")
     m = re.search(r"^(OK,\s*ERR_[A-Z_, ]+?)\s*=\s*([-\d, ]+)$", py, re.M)
     if not m:
-        problems.append("python/clipcore.py: no 'OK, ERR_... = 0, -1, ...' line")
+        problems.append("python/clipcore/__init__.py: no 'OK, ERR_... = 0, -1, ...' line")
     else:
         names = [n.strip() for n in m.group(1).split(",")]
         values = [int(v) for v in m.group(2).split(",")]
         py_codes = {"CLIP_" + n: v for n, v in zip(names, values)}
         if len(names) != len(values) or py_codes != header:
-            problems.append(f"python/clipcore.py codes {py_codes} differ from the header's {header}")
+            problems.append(f"python/clipcore/__init__.py codes {py_codes} differ from the header's {header}")
+
+    # Functions: the header's declarations, the @_cdecl shims and HeaderCheck.swift's list agree.
+    text = read("include/clipcore.h")
+    declared = set(re.findall(r"^CLIP_API\b[^(]*?\b(clip_\w+)\s*\(", text, re.M))
+    sources = "".join(read(os.path.join("Sources/CAPI", f)) for f in sorted(os.listdir(os.path.join(ROOT, "Sources/CAPI")))
+                      if f.endswith(".swift"))
+    shims = set(re.findall(r'@_cdecl\("(clip_\w+)"\)', sources))
+    checked = set(re.findall(r"=\s*CClipABI\.(clip_\w+)\s*;\s*\w+\s*=\s*CAPI\.\1\b", read("Sources/CAPI/HeaderCheck.swift")))
+    if not declared:
+        problems.append("include/clipcore.h: no CLIP_API function declarations found")
+    if shims != declared:
+        problems.append(f"@_cdecl functions differ from the header's: only in Swift {sorted(shims - declared)}, "
+                        f"only in the header {sorted(declared - shims)}")
+    if checked != declared:
+        problems.append(f"Sources/CAPI/HeaderCheck.swift checks {len(checked)} functions; missing {sorted(declared - checked)}, "
+                        f"not in the header {sorted(checked - declared)}")
 
     # The library: clip_status_string knows every code, and no two share a description.
     if len(sys.argv) > 1:
         lib = ctypes.CDLL(sys.argv[1])
+        try:
+            out = subprocess.run(["nm", "-D", "--defined-only", sys.argv[1]], capture_output=True, text=True, check=True).stdout
+            exported = {line.split()[-1] for line in out.splitlines() if line.strip()}
+            if exported != declared:
+                problems.append(f"{sys.argv[1]} exports {sorted(exported - declared)} beyond the header and lacks {sorted(declared - exported)}")
+        except (OSError, subprocess.CalledProcessError) as e:
+            problems.append(f"nm -D {sys.argv[1]} failed: {e}")
         lib.clip_status_string.restype = ctypes.c_char_p
         lib.clip_status_string.argtypes = [ctypes.c_int]
         unknown = lib.clip_status_string(12345).decode()
@@ -97,7 +126,8 @@ def main():
     if problems:
         return 1
     print(f"ok    status codes agree: header, Swift, Python ({len(header)} codes)"
-          + (", clip_status_string" if len(sys.argv) > 1 else ""))
+          + (", clip_status_string" if len(sys.argv) > 1 else "")
+          + f"; {len(declared)} functions: header = @_cdecl = HeaderCheck.swift" + (" = exports" if len(sys.argv) > 1 else ""))
     return 0
 
 

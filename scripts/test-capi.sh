@@ -4,9 +4,10 @@
 #    output against transformers' values, then runs again under valgrind
 #    (no invalid access, no definite leak) when valgrind is installed;
 #  - scripts/check-status-codes.py checks the status codes of CAPI.swift and
-#    python/clipcore.py (and clip_status_string) against the header's enum;
-#  - python/clipcore.py, pip-installed into a scratch folder, runs the binding
-#    test (parity, NumPy loss/mining, bad input, threads) and the Python example.
+#    python/clipcore/__init__.py (and clip_status_string) against the header's enum;
+#  - scripts/test-python-package.sh: `pip install ./python` into a fresh virtual
+#    environment, then the package test and the binding test (parity, NumPy
+#    loss/mining, bad input, threads) and the Python example, with no variable set.
 #
 # With --variant, only the checks of numbers (the C ABI check and the binding test), for a rerun
 # under another OPENBLAS_CORETYPE or CLIPCORE_KERNELS=baseline (scripts/test.sh does both); each
@@ -18,11 +19,6 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 variant=0
 [ "${1:-}" = "--variant" ] && variant=1
-# The kernel choices travel into the empty environments below.
-kernel_env=()
-for v in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE CLIPCORE_KERNELS; do
-    [ -n "${!v:-}" ] && kernel_env+=("$v=${!v}")
-done
 if [ "$variant" = 0 ]; then
 # The library exports the C interface and nothing else (Sources/CAPI/clipcore.map), under its SONAME.
 # No exceptions are needed: every defined dynamic symbol must be a clip_ function.
@@ -55,7 +51,7 @@ elif command -v valgrind >/dev/null 2>&1; then
     ln -s libclipcore.so "$scratch/vg/libclipcore.so.0"   # the name the program asks for (the SONAME)
     "$cc" -O1 -g -Iinclude Tests/capi/capi_check.c -o "$scratch/vg/capi_check" \
         -L"$scratch/vg" -lclipcore -Wl,-rpath,"$scratch/vg" -lm -lpthread
-    valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
+    valgrind -q --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --error-exitcode=9 \
         "$scratch/vg/capi_check" --check Tests/Fixtures/capi/clip/expected.txt Tests/Fixtures
     echo "valgrind: no memory errors, no definite leaks"
 else
@@ -65,6 +61,5 @@ fi
 python=${CLIPCORE_TEST_PYTHON:-$(scripts/python-env.sh)}
 # The status codes: the header is their one source; Swift, Python and clip_status_string must agree.
 [ "$variant" = 1 ] || "$python" scripts/check-status-codes.py "$lib/libclipcore.so"
-"$python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --target "$scratch/py" ./python
-rm -rf python/build python/clipcore.egg-info
-env -i "${kernel_env[@]}" CLIPCORE_LIB="$lib/libclipcore.so" PYTHONPATH="$scratch/py" "$python" Tests/python/test_binding.py "$(pwd)/Tests/Fixtures"
+# The Python package, pip-installed into a fresh virtual environment and run with no variable set.
+if [ "$variant" = 1 ]; then scripts/test-python-package.sh --variant; else scripts/test-python-package.sh; fi

@@ -1,8 +1,12 @@
-// The C ABI of libclipcore.so. Declarations live in include/clipcore.h;
-// every function here is a thin @_cdecl shim over the Swift API: it checks
-// its arguments before touching them, runs the Swift call, and turns every
-// thrown error into a status code plus a thread-local message.
+// The C ABI of libclipcore.so. Declarations live in include/clipcore.h, imported
+// here as the C module CClipABI: the status codes, enums, version macros and
+// clip_load_options come from it, and HeaderCheck.swift holds every function
+// below to the type the header declares. Each function is a thin @_cdecl shim
+// over the Swift API: it checks its arguments before touching them, runs the
+// Swift call, and turns every thrown error into a status code plus a
+// thread-local message.
 
+import CClipABI
 import Foundation
 import Tensor
 import Images
@@ -13,14 +17,8 @@ import Search
 
 // MARK: - Status codes and the thread-local error
 
-let CLIP_OK: Int32 = 0
-let CLIP_ERR_INVALID_ARGUMENT: Int32 = -1
-let CLIP_ERR_IO: Int32 = -2
-let CLIP_ERR_FORMAT: Int32 = -3
-let CLIP_ERR_SHAPE: Int32 = -4
-let CLIP_ERR_UNSUPPORTED: Int32 = -5
-let CLIP_ERR_OUT_OF_MEMORY: Int32 = -6
-let CLIP_ERR_INTERNAL: Int32 = -7
+/// CLIP_OK as the functions return it.
+let statusOK = Int32(CLIP_OK)
 
 /// A key for per-thread storage of one malloc'ed C string, freed with the thread.
 private func stringKey() -> pthread_key_t {
@@ -47,13 +45,13 @@ private func setLastError(_ message: String) {
 /// The status code of an error kind (one code per kind).
 func statusCode(_ kind: ClipError.Kind) -> Int32 {
     switch kind {
-    case .invalidArgument: return CLIP_ERR_INVALID_ARGUMENT
-    case .io: return CLIP_ERR_IO
-    case .format: return CLIP_ERR_FORMAT
-    case .shape: return CLIP_ERR_SHAPE
-    case .unsupported: return CLIP_ERR_UNSUPPORTED
-    case .outOfMemory: return CLIP_ERR_OUT_OF_MEMORY
-    case .internal: return CLIP_ERR_INTERNAL
+    case .invalidArgument: return Int32(CLIP_ERR_INVALID_ARGUMENT)
+    case .io: return Int32(CLIP_ERR_IO)
+    case .format: return Int32(CLIP_ERR_FORMAT)
+    case .shape: return Int32(CLIP_ERR_SHAPE)
+    case .unsupported: return Int32(CLIP_ERR_UNSUPPORTED)
+    case .outOfMemory: return Int32(CLIP_ERR_OUT_OF_MEMORY)
+    case .internal: return Int32(CLIP_ERR_INTERNAL)
     }
 }
 
@@ -67,7 +65,7 @@ private func guarded(_ function: String, _ body: () throws -> Int32) -> Int32 {
         return statusCode(e.kind)
     } catch {
         setLastError("\(function): \(error)")
-        return CLIP_ERR_INTERNAL
+        return Int32(CLIP_ERR_INTERNAL)
     }
 }
 
@@ -113,7 +111,7 @@ private let runtimeInfoKey = stringKey()
 /// valid until this thread's next call of clip_runtime_info.
 @_cdecl("clip_runtime_info")
 public func clip_runtime_info() -> UnsafePointer<CChar> {
-    let copy = strdup(Threads.runtimeSummary)!
+    guard let copy = strdup(Threads.runtimeSummary) else { return UnsafePointer(emptyString) }   // out of memory
     free(pthread_getspecific(runtimeInfoKey))
     pthread_setspecific(runtimeInfoKey, copy)
     return UnsafePointer(copy)
@@ -123,7 +121,7 @@ public func clip_runtime_info() -> UnsafePointer<CChar> {
 private let statusStrings: [UnsafeMutablePointer<CChar>] = ([
     "ok", "invalid argument", "I/O error", "format error", "shape mismatch", "unsupported", "out of memory",
     "internal error",
-] as [String]).map { strdup($0)! }
+] as [String]).map { strdup($0) ?? emptyString }
 private let unknownStatusString: UnsafeMutablePointer<CChar> = strdup("unknown status")
 
 /// A static description of a status code ("unknown status" for any other value); never NULL.
@@ -139,11 +137,11 @@ public func clip_last_error() -> UnsafePointer<CChar> {
     return UnsafePointer(p.assumingMemoryBound(to: CChar.self))
 }
 
-/// The ABI version; it grows when a declaration in clipcore.h changes incompatibly. It must equal
-/// CLIP_ABI_VERSION of include/clipcore.h and ABI_VERSION of python/clipcore.py.
+/// The ABI version, CLIP_ABI_VERSION of include/clipcore.h; it grows when a declaration there changes
+/// incompatibly. ABI_VERSION of python/clipcore/__init__.py must equal it.
 @_cdecl("clip_abi_version")
 public func clip_abi_version() -> Int32 {
-    1
+    Int32(CLIP_ABI_VERSION)
 }
 
 /// The number of threads clipcore's kernels and OpenBLAS use.
@@ -159,21 +157,21 @@ public func clip_set_num_threads(_ n: Int32) -> Int32 {
     return Int32(Threads.count)
 }
 
-/// The linear-layer precision in force: 0 float32, 1 int16.
+/// The linear-layer precision in force: CLIP_LINEAR_FLOAT32 or CLIP_LINEAR_INT16.
 @_cdecl("clip_linear_precision")
 public func clip_linear_precision() -> Int32 {
-    Precision.defaultLinear.abiCode
+    LoadOptions.code(Precision.defaultLinear)
 }
 
-/// Sets the process-wide linear-layer precision (0 float32, 1 int16).
+/// Sets the process-wide linear-layer precision (CLIP_LINEAR_FLOAT32 or CLIP_LINEAR_INT16).
 @_cdecl("clip_set_linear_precision")
 public func clip_set_linear_precision(_ precision: Int32) -> Int32 {
     guarded("clip_set_linear_precision") {
-        guard let p = LinearPrecision(abiCode: precision) else {
-            throw invalid("precision must be CLIP_LINEAR_FLOAT32 (0) or CLIP_LINEAR_INT16 (1), got \(precision)")
+        guard let p = LoadOptions.precision(precision) else {
+            throw invalid("precision must be CLIP_LINEAR_FLOAT32 (\(CLIP_LINEAR_FLOAT32)) or CLIP_LINEAR_INT16 (\(CLIP_LINEAR_INT16)), got \(precision)")
         }
         Precision.defaultLinear = p
-        return CLIP_OK
+        return statusOK
     }
 }
 
@@ -186,12 +184,12 @@ public func clip_model_load(_ dir: UnsafePointer<CChar>?, _ out: UnsafeMutablePo
 }
 
 @_cdecl("clip_model_load_ex")
-public func clip_model_load_ex(_ dir: UnsafePointer<CChar>?, _ opts: UnsafeRawPointer?,
+public func clip_model_load_ex(_ dir: UnsafePointer<CChar>?, _ opts: UnsafePointer<clip_load_options>?,
                                _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     loadModel("clip_model_load_ex", dir, opts, out)
 }
 
-private func loadModel(_ function: String, _ dir: UnsafePointer<CChar>?, _ opts: UnsafeRawPointer?,
+private func loadModel(_ function: String, _ dir: UnsafePointer<CChar>?, _ opts: UnsafePointer<clip_load_options>?,
                        _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     guarded(function) {
         guard let out else { throw invalid("out is NULL") }
@@ -207,7 +205,7 @@ private func loadModel(_ function: String, _ dir: UnsafePointer<CChar>?, _ opts:
         let pipeline = try ImageTextPipeline(directory: path)
         if options.threads > 0 { Threads.count = Int(options.threads) }   // process-wide: see clipcore.h
         out.pointee = register(ModelHandle(pipeline, precision: options.precision))
-        return CLIP_OK
+        return statusOK
     }
 }
 
@@ -230,7 +228,7 @@ private func modelProperty(_ function: String, _ model: OpaquePointer?, _ out: U
         let m = try lookup(model, ModelHandle.self, "model")
         guard let out else { throw invalid("out is NULL") }
         out.pointee = Int32(clamping: value(m))
-        return CLIP_OK
+        return statusOK
     }
 }
 
@@ -254,10 +252,13 @@ public func clip_model_context_length(_ model: OpaquePointer?, _ out: UnsafeMuta
     modelProperty("clip_model_context_length", model, out) { $0.pipeline.model.contextLength }
 }
 
-/// The linear precision a handle's calls use: its own (clip_model_load_ex), else -1 (the process's).
+/// The linear precision a handle's calls use: its own (clip_model_load_ex), else CLIP_LINEAR_DEFAULT
+/// (the process's).
 @_cdecl("clip_model_linear_precision")
 public func clip_model_linear_precision(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
-    modelProperty("clip_model_linear_precision", model, out) { Int($0.precision?.abiCode ?? LoadOptions.linearProcessDefault) }
+    modelProperty("clip_model_linear_precision", model, out) { m in
+        Int(m.precision.map(LoadOptions.code) ?? Int32(CLIP_LINEAR_DEFAULT))
+    }
 }
 
 @_cdecl("clip_encode_texts")
@@ -287,7 +288,7 @@ private func encodeStrings(_ function: String, _ model: OpaquePointer?, _ list: 
         let items = try strings(list, try count(n, "n"), name)
         guard let out else { throw invalid("out is NULL") }
         copyRows(try encode(m, items), to: out)
-        return CLIP_OK
+        return statusOK
     }
 }
 
@@ -310,7 +311,7 @@ public func clip_encode_rgb8(_ model: OpaquePointer?, _ pixels: UnsafePointer<UI
         }
         let emb = try m.run { try m.pipeline.encode(images: images) }
         copyRows(emb, to: out)
-        return CLIP_OK
+        return statusOK
     }
 }
 
@@ -321,7 +322,9 @@ public func clip_loss(_ kind: Int32, _ imageEmb: UnsafePointer<Float>?, _ textEm
                       _ logitScale: Float, _ logitBias: Float, _ loss: UnsafeMutablePointer<Float>?,
                       _ gradImage: UnsafeMutablePointer<Float>?, _ gradText: UnsafeMutablePointer<Float>?) -> Int32 {
     guarded("clip_loss") {
-        guard kind == 0 || kind == 1 else { throw invalid("kind must be CLIP_LOSS_INFONCE (0) or CLIP_LOSS_SIGMOID (1), got \(kind)") }
+        guard kind == CLIP_LOSS_INFONCE || kind == CLIP_LOSS_SIGMOID else {
+            throw invalid("kind must be CLIP_LOSS_INFONCE (\(CLIP_LOSS_INFONCE)) or CLIP_LOSS_SIGMOID (\(CLIP_LOSS_SIGMOID)), got \(kind)")
+        }
         let rows = try count(n, "n"), d = try count(dim, "dim")
         guard rows <= Int.max / d else { throw invalid("n × dim overflows") }
         guard let imageEmb else { throw invalid("image_emb is NULL") }
@@ -331,12 +334,12 @@ public func clip_loss(_ kind: Int32, _ imageEmb: UnsafePointer<Float>?, _ textEm
         let i = Variable(Tensor(Array(UnsafeBufferPointer(start: imageEmb, count: rows * d)), shape: [rows, d]), requiresGrad: true)
         let t = Variable(Tensor(Array(UnsafeBufferPointer(start: textEmb, count: rows * d)), shape: [rows, d]), requiresGrad: true)
         let logits = i.matmul(t.transposed()) * logitScale + logitBias
-        let value = kind == 0 ? clipContrastiveLoss(logits) : sigmoidLoss(logits)
+        let value = kind == CLIP_LOSS_INFONCE ? clipContrastiveLoss(logits) : sigmoidLoss(logits)
         value.backward()
         loss.pointee = value.value.item
         if let gradImage { copyRows(i.grad ?? Tensor.zeros([rows, d]), to: gradImage) }
         if let gradText { copyRows(t.grad ?? Tensor.zeros([rows, d]), to: gradText) }
-        return CLIP_OK
+        return statusOK
     }
 }
 
@@ -356,7 +359,7 @@ public func clip_mine(_ imageEmb: UnsafePointer<Float>?, _ nImages: Int64, _ tex
         let top = ExactSearch.topK(queries: texts, gallery: images, k: Int(k))
         outIds.update(from: top.ids, count: top.ids.count)
         copyRows(top.scores, to: outScores)
-        return CLIP_OK
+        return statusOK
     }
 }
 
@@ -372,13 +375,9 @@ public func clip_elip_load(_ base: OpaquePointer?, _ mapperPath: UnsafePointer<C
         let path = String(cString: mapperPath)
         guard FileManager.default.fileExists(atPath: path) else { throw ClipError(.io, "\(path): no such file") }
         let mapper = try ELIPMapper.load(path: path)
-        let guided = m.pipeline.model
-        guard mapper.textDim == guided.embeddingDim, mapper.visionDim == guided.visionWidth else {
-            throw ClipError(.shape, "\(path): mapper maps \(mapper.textDim) → \(mapper.promptTokens) × \(mapper.visionDim), "
-                            + "the model needs \(guided.embeddingDim) → m × \(guided.visionWidth)")
-        }
+        try mapper.checkFits(model: m.pipeline.model, source: path)
         out.pointee = register(ELIPHandle(base: m, mapper: mapper))
-        return CLIP_OK
+        return statusOK
     }
 }
 
@@ -407,6 +406,6 @@ public func clip_rerank(_ elip: OpaquePointer?, _ query: UnsafePointer<CChar>?, 
         if let outOrder {
             for (r, i) in rerankOrder(scores).enumerated() { outOrder[r] = Int64(i) }
         }
-        return CLIP_OK
+        return statusOK
     }
 }

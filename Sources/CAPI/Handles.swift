@@ -2,6 +2,7 @@
 // registry that hands out opaque, never-reused values for them, and the
 // options a model is loaded with (clip_load_options).
 
+import CClipABI
 import Foundation
 import Models
 import Tensor
@@ -83,33 +84,79 @@ func release(_ handle: OpaquePointer?) {
 
 // MARK: - Load options
 
-/// clip_load_options as the C header lays it out; `knownSize` bytes in this library's version.
+/// clip_load_options of include/clipcore.h, read field by field: the layout (offsets, sizes) is the
+/// imported struct's, never written out here.
 enum LoadOptions {
-    static let knownSize = 12               // struct_size, num_threads, linear_precision
-    static let linearProcessDefault: Int32 = -1
+    typealias Fields = (threads: Int32, precision: LinearPrecision?)
 
-    /// (num_threads, precision) from a caller's struct: fields beyond its struct_size take their
-    /// defaults; bytes beyond the fields this library knows must be zero.
-    static func read(_ raw: UnsafeRawPointer?) throws -> (threads: Int32, precision: LinearPrecision?) {
-        guard let raw else { return (0, nil) }
-        let size = Int(raw.loadUnaligned(as: UInt32.self))
-        guard size >= 4 else {
-            throw invalid("opts->struct_size is \(size): set it to sizeof(clip_load_options) (at least 4)")
+    /// The defaults: keep the thread count, follow the process-wide precision.
+    static let defaults: Fields = (0, nil)
+
+    /// The bytes of clip_load_options in ABI version 1 (struct_size, num_threads, linear_precision):
+    /// every caller's struct has them, so a zeroed struct (struct_size 0) is checked over these and no
+    /// further.
+    static let firstSize = 12
+
+    /// The options of a caller's struct: NULL, or struct_size 0 with every other field 0, are the
+    /// defaults; otherwise fields beyond the caller's struct_size take their defaults, and bytes beyond
+    /// the fields this library knows must be zero.
+    /// - Throws: `ClipError` (.invalidArgument for a bad size or value, .unsupported for an unknown option).
+    static func read(_ opts: UnsafePointer<clip_load_options>?) throws -> Fields {
+        guard let opts else { return defaults }
+        let raw = UnsafeRawPointer(opts)
+        let known = MemoryLayout<clip_load_options>.size
+        let size = Int(raw.loadUnaligned(fromByteOffset: offset(\.struct_size), as: UInt32.self))
+        if size == 0 {
+            for i in MemoryLayout<UInt32>.size..<firstSize where raw.load(fromByteOffset: i, as: UInt8.self) != 0 {
+                throw invalid("opts->struct_size is 0 (the defaults) but byte \(i) is set: set struct_size to "
+                              + "sizeof(clip_load_options) to choose options")
+            }
+            return defaults
         }
-        if size > knownSize {
-            for i in knownSize..<size where raw.load(fromByteOffset: i, as: UInt8.self) != 0 {
+        guard size >= MemoryLayout<UInt32>.size else {
+            throw invalid("opts->struct_size is \(size): set it to sizeof(clip_load_options), or 0 for the defaults")
+        }
+        if size > known {
+            for i in known..<size where raw.load(fromByteOffset: i, as: UInt8.self) != 0 {
                 throw ClipError(.unsupported, "opts->struct_size is \(size) and byte \(i) is set: this library "
-                                + "knows only the first \(knownSize) bytes of clip_load_options (a newer header's option?)")
+                                + "knows only the first \(known) bytes of clip_load_options (a newer header's option?)")
             }
         }
-        let threads: Int32 = size >= 8 ? raw.loadUnaligned(fromByteOffset: 4, as: Int32.self) : 0
-        let p: Int32 = size >= 12 ? raw.loadUnaligned(fromByteOffset: 8, as: Int32.self) : linearProcessDefault
+        /// A field's value when the caller's struct holds it, else `fallback`.
+        func field(_ key: KeyPath<clip_load_options, Int32>, _ fallback: Int32) -> Int32 {
+            let at = offset(key)
+            return at + MemoryLayout<Int32>.size <= size ? raw.loadUnaligned(fromByteOffset: at, as: Int32.self) : fallback
+        }
+        let threads = field(\.num_threads, 0)
+        let p = field(\.linear_precision, Int32(CLIP_LINEAR_DEFAULT))
         guard threads >= 0 else { throw invalid("opts->num_threads must be 0 (keep the process's count) or positive, got \(threads)") }
-        let precision = LinearPrecision(abiCode: p)
-        guard precision != nil || p == linearProcessDefault else {
-            throw invalid("opts->linear_precision must be CLIP_LINEAR_DEFAULT (-1), CLIP_LINEAR_FLOAT32 (0) or "
-                          + "CLIP_LINEAR_INT16 (1), got \(p)")
+        if p == CLIP_LINEAR_DEFAULT { return (threads, nil) }
+        guard let precision = precision(p) else {
+            throw invalid("opts->linear_precision must be CLIP_LINEAR_DEFAULT (\(CLIP_LINEAR_DEFAULT)), CLIP_LINEAR_FLOAT32 "
+                          + "(\(CLIP_LINEAR_FLOAT32)) or CLIP_LINEAR_INT16 (\(CLIP_LINEAR_INT16)), got \(p)")
         }
         return (threads, precision)
+    }
+
+    /// The byte offset of a stored field of the imported struct.
+    private static func offset<T>(_ key: KeyPath<clip_load_options, T>) -> Int {
+        MemoryLayout<clip_load_options>.offset(of: key) ?? 0   // never nil: every key here is a stored field
+    }
+
+    /// The precision a CLIP_LINEAR_FLOAT32 / CLIP_LINEAR_INT16 code names; nil for any other value.
+    static func precision(_ code: Int32) -> LinearPrecision? {
+        switch Int(code) {
+        case Int(CLIP_LINEAR_FLOAT32): return .float32
+        case Int(CLIP_LINEAR_INT16): return .int16
+        default: return nil
+        }
+    }
+
+    /// The CLIP_LINEAR_* code of a precision.
+    static func code(_ precision: LinearPrecision) -> Int32 {
+        switch precision {
+        case .float32: return Int32(CLIP_LINEAR_FLOAT32)
+        case .int16: return Int32(CLIP_LINEAR_INT16)
+        }
     }
 }

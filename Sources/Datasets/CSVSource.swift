@@ -18,7 +18,14 @@ public struct CSVSource: ImageTextSource {
     public var checkImages: Bool
     public var imageRoot: String?
 
-    /// - Parameter separator: nil: a tab for `.tsv` files, else a comma.
+    /// - Parameters:
+    ///   - path: the CSV or TSV file.
+    ///   - imageColumn: the image column; nil: inferred from the header.
+    ///   - textColumn: the caption column; nil: inferred from the header.
+    ///   - separator: nil: a tab for `.tsv` files, else a comma.
+    ///   - skipBad: skip (and count) bad rows instead of stopping at the first.
+    ///   - checkImages: check that each image file exists while reading.
+    ///   - imageRoot: the folder image paths are relative to; nil: the file's folder.
     public init(path: String, imageColumn: String? = nil, textColumn: String? = nil, separator: UInt8? = nil,
                 skipBad: Bool = false, checkImages: Bool = true, imageRoot: String? = nil) {
         self.path = path

@@ -87,7 +87,12 @@ public struct KarpathySource: ImageTextSource {
     public var skipBad: Bool
     public var checkImages: Bool
 
-    /// - Parameter split: one split or a comma list (`train,restval`); nil: every image.
+    /// - Parameters:
+    ///   - path: the caption JSON file.
+    ///   - split: one split or a comma list (`train,restval`); nil: every image.
+    ///   - imageRoot: the folder image paths are relative to; nil: the file's folder.
+    ///   - skipBad: skip (and count) bad records instead of stopping at the first.
+    ///   - checkImages: check that each image file exists while reading.
     public init(path: String, split: String? = nil, imageRoot: String? = nil, skipBad: Bool = false, checkImages: Bool = true) {
         self.path = path
         splits = Set((split ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })

@@ -8,6 +8,7 @@ import Images
 /// Records naming an image already seen add their captions to it (image-level de-duplication), so a
 /// JSONL manifest listing an image on several lines gives one item.
 public struct ImageTextDataset: Sendable {
+    /// One image (a file or a tar member) and every caption read for it.
     public struct Item: Sendable, Equatable {
         /// The image: a file, or a member's bytes (a tar shard's).
         public var ref: ImageRef
@@ -39,8 +40,10 @@ public struct ImageTextDataset: Sendable {
     public let skipped: [String: Int]
 
     /// Reads every record of `source`.
-    /// - Parameter maxItems: keep the first `maxItems` distinct images (config `max_*_examples`); JSONL
-    ///   manifests are still read to the end for further captions of those images.
+    /// - Parameters:
+    ///   - source: the reader of one layout (`ImageTextSources.open` picks it from a path).
+    ///   - maxItems: keep the first `maxItems` distinct images (config `max_*_examples`); JSONL
+    ///     manifests are still read to the end for further captions of those images.
     /// - Throws: what the source's reader throws (`ClipError` naming the file and line or offset).
     public init(source: any ImageTextSource, maxItems: Int? = nil) throws {
         var reader = try source.makeReader()

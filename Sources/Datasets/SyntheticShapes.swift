@@ -13,6 +13,7 @@ import Images
 
 /// Generates `clip data synth` datasets: PNG images, a JSONL manifest and image-level splits.
 public struct SyntheticShapes: Sendable {
+    /// The shapes drawn (and named in captions).
     public enum Shape: String, CaseIterable, Sendable { case circle, square, triangle, diamond }
 
     /// What the images show and how captions describe them.
@@ -24,6 +25,7 @@ public struct SyntheticShapes: Sendable {
         case shapes
     }
 
+    /// A named colour: the caption word and its 8-bit RGB value.
     public struct Colour: Sendable {
         public let name: String
         public let rgb: (UInt8, UInt8, UInt8)
@@ -52,6 +54,7 @@ public struct SyntheticShapes: Sendable {
         public var y: Double
     }
 
+    /// One generated image before drawing: background colour index, shapes and the captions naming them.
     public struct Scene: Sendable {
         public var background: Int
         public var objects: [Object]
@@ -242,6 +245,7 @@ public struct SyntheticShapes: Sendable {
 
     // MARK: - Writing a dataset
 
+    /// What `write` produced: image and caption counts, images per split.
     public struct Summary: Sendable {
         public var images: Int
         public var captions: Int
@@ -255,6 +259,7 @@ public struct SyntheticShapes: Sendable {
     public func write(to directory: String, count n: Int, valFraction: Double = 0.1, testFraction: Double = 0.1,
                       progress: (Int) -> Void = { _ in }) throws -> Summary {
         guard n >= 3 else { throw ClipError.invalidArgument("synth: need at least 3 images, got \(n)") }
+        try RGBImage.checkSize(width: size, height: size, "synth: image side \(size)")
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true) } catch {
             throw ClipError.io("\(directory): cannot create the dataset folder (\(error.localizedDescription))")

@@ -27,6 +27,7 @@ public struct WebDatasetSource: ImageTextSource {
     ///   - pattern: a shard path with brace ranges or lists, `data/{00000..00099}.tar`, `{a,b}.tar`.
     ///   - imageColumn: an image member extension (others are inferred).
     ///   - textColumn: the caption member extension (default `txt`).
+    ///   - skipBad: skip (and count) bad samples and truncated shards instead of stopping at the first.
     /// - Throws: `ClipError.invalidArgument` for an unbalanced brace.
     public init(pattern: String, imageColumn: String? = nil, textColumn: String? = nil, skipBad: Bool = false) throws {
         try self.init(shards: try BraceExpansion.expand(pattern), imageColumn: imageColumn, textColumn: textColumn, skipBad: skipBad)

@@ -8,6 +8,7 @@ import Tensor
 
 /// The settings of a `preprocessor_config.json`.
 public struct ImageProcessorConfig: Sendable, Equatable {
+    /// The resize step's target (`size` of `preprocessor_config.json`, or open_clip's `resize_mode`).
     public enum Size: Sendable, Equatable {
         /// Scale so the shorter side has this length, keeping the aspect ratio.
         case shortestEdge(Int)
@@ -119,7 +120,14 @@ public struct ImageProcessorConfig: Sendable, Equatable {
             guard let b = v as? Bool else { throw fail(key) }
             return b
         }
-        func positive(_ v: Any?, _ key: String) throws -> Int { try ClipError.positiveInteger(v, key, file: path) }
+        /// A positive side, at most the side of a square image of `RGBImage.maxPixels` pixels.
+        func positive(_ v: Any?, _ key: String) throws -> Int {
+            let i = try ClipError.positiveInteger(v, key, file: path)
+            guard i <= RGBImage.maxSide else {
+                throw ClipError.format("\(path): \(key) \(i) is beyond the \(RGBImage.maxSide)-pixel side of the largest image")
+            }
+            return i
+        }
         func floats(_ key: String) throws -> [Float]? {
             guard let v = root[key], !(v is NSNull) else { return nil }
             if let d = v as? Double { return [Float(d), Float(d), Float(d)] }
@@ -227,6 +235,7 @@ public struct ImageProcessor: Sendable {
     /// negative); pixels outside the image are `fill`.
     private func window(_ img: RGBImage, row: Int, column: Int, height ch: Int, width cw: Int, fill: UInt8) throws -> RGBImage {
         if img.width == cw && img.height == ch && row == 0 && column == 0 { return img }
+        try RGBImage.checkSize(width: cw, height: ch, "center crop")
         var out = [UInt8](repeating: fill, count: ch * cw * 3)
         for y in 0..<ch {
             let sy = row + y

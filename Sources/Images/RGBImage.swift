@@ -26,6 +26,18 @@ public struct RGBImage: Equatable, Sendable {
     /// Most pixels a decoded image may have (PIL's decompression-bomb error threshold).
     public static let maxPixels: UInt64 = 178_956_970
 
+    /// The side of the largest square image (13377 pixels).
+    public static let maxSide = Int(Double(maxPixels).squareRoot())
+
+    /// Checks a size an image is about to be made at (a resize or crop target from a config).
+    /// - Throws: `ClipError(.invalidArgument)` naming `what` when it is beyond `maxPixels` pixels.
+    public static func checkSize(width: Int, height: Int, _ what: String) throws {
+        guard width > 0, height > 0, UInt64(width) <= maxPixels, UInt64(height) <= maxPixels,
+              UInt64(width) * UInt64(height) <= maxPixels else {
+            throw ClipError.invalidArgument("\(what): \(width)×\(height) is beyond the \(maxPixels)-pixel limit of an image")
+        }
+    }
+
     /// Decodes a PNG (every colour type, bit depth and interlacing) to RGB
     /// as PIL's `Image.open(...).convert("RGB")` does.
     /// - Throws: `ClipError` naming the problem for corrupt, truncated or non-PNG data.

@@ -53,6 +53,7 @@ extension RGBImage {
     /// passes, so it is Pillow's. Same size: a copy.
     public func resized(width w: Int, height h: Int, filter: ResampleFilter = .bicubic) throws -> RGBImage {
         guard w > 0, h > 0 else { throw ClipError.invalidArgument("resize: target size \(w)×\(h) must be positive") }
+        try RGBImage.checkSize(width: w, height: h, "resize")
         if w == width && h == height { return self }
         let needHorizontal = w != width, needVertical = h != height
         let verticalFirst = height - h > 0 && height - h > (width - w) * 2

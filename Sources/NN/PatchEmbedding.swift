@@ -15,7 +15,7 @@ public final class PatchEmbedding: Module {
     public init(channels: Int, dim: Int, patchSize: Int, bias: Bool) {
         precondition(channels > 0 && dim > 0 && patchSize > 0, "PatchEmbedding: sizes must be positive")
         self.patchSize = patchSize
-        let bound = 1 / Float(channels * patchSize * patchSize).squareRoot()
+        let bound = 1 / (Float(channels) * Float(patchSize) * Float(patchSize)).squareRoot()   // no Int overflow
         weight = Parameter.uniform([dim, channels, patchSize, patchSize], bound: bound)
         self.bias = bias ? Parameter.uniform([dim], bound: bound) : nil
         super.init()

@@ -51,6 +51,7 @@ final class MappedFile {
 /// One safetensors file, mapped into memory. Tensors are read on demand:
 /// F32 data is used in place (no copy); F16, BF16, F64 and integer data are converted to Float32.
 public final class SafeTensorsFile {
+    /// One tensor's header entry: name, dtype, shape and byte range (no data is read).
     public struct Entry: Sendable {
         public let name: String
         public let dtype: SafeTensorsDType
@@ -146,8 +147,9 @@ public final class SafeTensorsFile {
             count = m
         }
         let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
-        guard !overflow, bytes == end - begin else {
-            throw fail("\(dtype.rawValue) × shape \(shape) needs \(count * dtype.byteSize) bytes but data_offsets hold \(end - begin)")
+        guard !overflow else { throw fail("shape \(shape) of \(dtype.rawValue) is too large") }
+        guard bytes == end - begin else {
+            throw fail("\(dtype.rawValue) × shape \(shape) needs \(bytes) bytes but data_offsets hold \(end - begin)")
         }
         return Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
     }

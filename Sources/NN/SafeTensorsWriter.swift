@@ -3,6 +3,7 @@
 import Foundation
 import Tensor
 
+/// Writes safetensors files (header JSON, then little-endian data), atomically; throws `ClipError.io`.
 public enum SafeTensors {
     /// One tensor to write.
     public enum Payload {

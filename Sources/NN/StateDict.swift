@@ -62,6 +62,11 @@ public final class Checkpoint {
 
     public var keys: [String] { files.flatMap(\.names) }
 
+    /// Values in all tensors together (each file's header is checked: its tensors' data is there).
+    public var elementCount: Int {
+        files.reduce(0) { total, f in f.entries.values.reduce(total) { $0 + $1.shape.reduce(1, *) } }
+    }
+
     public func contains(_ key: String) -> Bool { location[key] != nil }
 
     public func tensor(_ key: String) throws -> Tensor {

@@ -12,6 +12,7 @@ import Datasets
 
 /// Encodes a dataset into an embedding shard folder (`EmbeddingShards`).
 public final class DatasetEncoder {
+    /// How a dataset is encoded: shard size, batch size, stored dtype, texts or not, decoding threads.
     public struct Options: Sendable {
         /// Source records per shard.
         public var shardSize = 10_000

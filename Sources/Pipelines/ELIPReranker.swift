@@ -53,13 +53,17 @@ public struct RerankReport: Codable, Equatable, Sendable {
     }
 }
 
+/// Two-stage text→image evaluation with an ELIP mapper: base ranks from the frozen model, then each
+/// query's top k re-scored with its prompts (`evaluate`). Throws `ClipError` for an empty dataset or bad k.
 public enum ELIPReranker {
     /// Evaluates text→image retrieval on `dataset`: base ranks from the frozen model, then for each
     /// caption its base top-`k` images re-encoded with its prompts (one batch per query) and re-sorted
     /// (ties keep the base order). A positive outside the top-k keeps its base rank.
+    /// - Throws: `ClipError` (.shape for a mapper that does not fit the model, before anything is encoded).
     public static func evaluate(pipeline: ImageTextPipeline, mapper: ELIPMapper, dataset: ImageTextDataset,
                                 k: Int, maxPairs: Int? = nil, ks: [Int] = RetrievalEvaluator.defaultKs) throws -> RerankReport {
         let model = pipeline.model
+        try mapper.checkFits(model: model)
         var pairs = dataset.pairs
         if let maxPairs { pairs = Array(pairs.prefix(maxPairs)) }
         guard !pairs.isEmpty, k > 0 else { throw ClipError.invalidArgument("\(dataset.source): nothing to evaluate (or k ≤ 0)") }

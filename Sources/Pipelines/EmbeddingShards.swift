@@ -13,6 +13,7 @@ import Tensor
 /// `id` being the record's index in the source; the text rows of a shard are the captions of its
 /// lines in order.
 public enum EmbeddingShards {
+    /// Image or text rows: the `img_emb_*` or `text_emb_*` files of a shard.
     public enum Modality: String, Sendable, CaseIterable {
         case image, text
         var prefix: String { self == .image ? "img_emb" : "text_emb" }

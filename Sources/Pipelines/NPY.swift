@@ -90,8 +90,9 @@ public enum NPY {
         case 2: (rows, cols) = (dims[0], dims[1])
         default: throw fail("a 1-D or 2-D array is needed, got \(dims.count) dimensions")
         }
-        let start = headerStart + length, n = rows * cols
-        guard bytes.count - start == n * dtype.byteSize else {
+        let start = headerStart + length
+        let (n, overflow) = rows.multipliedReportingOverflow(by: cols)
+        guard !overflow, n <= (bytes.count - start) / dtype.byteSize, bytes.count - start == n * dtype.byteSize else {
             throw fail("\(bytes.count - start) data bytes for shape (\(rows), \(cols)) of \(dtype.descr): truncated or padded")
         }
         let out = Tensor(uninitializedShape: [rows, cols])

@@ -6,6 +6,7 @@ import Images
 
 /// A line chart of one or more panels side by side.
 public struct CurvePlot {
+    /// One chart: title, axis labels, a polyline of (x, y) points and an optional overlay line.
     public struct Panel {
         public var title: String
         public var xLabel: String

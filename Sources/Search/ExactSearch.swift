@@ -6,6 +6,7 @@ import Foundation
 import Tensor
 import CKernels
 
+/// Exact inner-product top-k search of queries `[n, d]` against a gallery `[m, d]`, by GEMM tiles.
 public enum ExactSearch {
     /// For each row of `queries` `[n, d]`, the `k` rows of `gallery` `[m, d]` with the largest inner
     /// product, best first (ties: the lower row first), skipping `exclude[q]` when given;

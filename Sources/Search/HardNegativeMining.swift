@@ -66,7 +66,7 @@ public struct HardNegativeMiner {
             guard index.count == imageCount else {
                 throw ClipError(.shape, "mining: the index holds \(index.count) images, pairs refer to \(imageCount)")
             }
-            guard k > 0 else { throw ClipError(.invalidArgument, "mining: k must be positive") }
+            try SearchResult.checkSize(queries: texts.shape[0], k: k, "mining")
             let n = texts.shape[0]
             var out = [Int64](repeating: -1, count: n * k)
             let step = max(batchSize, 1)
@@ -90,7 +90,7 @@ public struct HardNegativeMiner {
             guard texts.rank == 2, texts.shape[0] == imageOfText.count, texts.shape[1] == images.shape[1] else {
                 throw ClipError(.shape, "mining: texts \(texts.shape) do not match \(imageOfText.count) pairs of dimension \(images.shape[1])")
             }
-            guard k > 0 else { throw ClipError(.invalidArgument, "mining: k must be positive") }
+            try SearchResult.checkSize(queries: texts.shape[0], k: k, "mining")
             let found = ExactSearch.topK(queries: texts, gallery: images, k: k, exclude: imageOfText)
             return HardNeighbours(k: k, images: found.ids)
         }

@@ -1,6 +1,7 @@
 // The one result type of every top-k search (exact GEMM tiles or a FAISS
 // index), and the ordering used when candidates are re-scored.
 
+import Foundation
 import Tensor
 
 /// The best `k` matches of each query: `scores[q, j]` and `ids[q·k + j]`, best first; −1 (and −inf
@@ -21,6 +22,18 @@ public struct SearchResult: Sendable {
 
     /// The number of queries.
     public var count: Int { ids.count / k }
+
+    /// Checks a caller's `k` for `queries` queries before any result is allocated: positive, and
+    /// `queries × k` ids and scores within physical memory.
+    /// - Throws: `ClipError(.invalidArgument)` naming `what`.
+    static func checkSize(queries: Int, k: Int, _ what: String) throws {
+        guard k > 0 else { throw ClipError(.invalidArgument, "\(what): k must be positive, got \(k)") }
+        let (count, overflow) = max(queries, 0).multipliedReportingOverflow(by: k)
+        let bytes = UInt64(MemoryLayout<Int64>.size + MemoryLayout<Float>.size)
+        guard !overflow, UInt64(count) <= ProcessInfo.processInfo.physicalMemory / bytes else {
+            throw ClipError(.invalidArgument, "\(what): k = \(k) for \(queries) queries: \(queries) × \(k) results do not fit in memory")
+        }
+    }
 
     public func ids(of query: Int) -> ArraySlice<Int64> { ids[(query * k)..<((query + 1) * k)] }
 }

@@ -116,9 +116,9 @@ public final class VectorIndex: @unchecked Sendable {
     /// The `k` best matches of every row of `queries` `[n, dim]`, searched `batchSize` rows at a time.
     public func search(_ queries: Tensor, k: Int, batchSize: Int = 8192) throws -> SearchResult {
         let q = try matrix(queries, "search")
-        guard k > 0 else { throw ClipError(.invalidArgument, "search: k must be positive, got \(k)") }
-        guard isTrained else { throw ClipError(.invalidArgument, "search: the index (\(description)) is not trained") }
         let n = q.shape[0]
+        try SearchResult.checkSize(queries: n, k: k, "search")
+        guard isTrained else { throw ClipError(.invalidArgument, "search: the index (\(description)) is not trained") }
         let scores = Tensor(uninitializedShape: [n, k])
         var ids = [Int64](repeating: -1, count: n * k)
         let step = max(1, batchSize)

@@ -8,20 +8,22 @@ import Foundation
 import Glibc
 #endif
 
-public enum AtomicFile {
+/// Writes files atomically: into a temporary sibling, then renamed over the target, so readers see
+/// the old file or the new one, never a part. Throws what the writer throws, or `ClipError` (.io).
+package enum AtomicFile {
     /// A fresh temporary sibling of `path`: `.NAME.tmp-PID-RANDOM` in the same folder.
-    public static func temporarySibling(of path: String) -> String {
+    package static func temporarySibling(of path: String) -> String {
         let dir = (path as NSString).deletingLastPathComponent
         return (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 
     /// Whether a folder entry is a temporary sibling (one a killed writer left behind).
-    public static func isTemporary(_ name: String) -> Bool { name.hasPrefix(".") && name.contains(".tmp-") }
+    package static func isTemporary(_ name: String) -> Bool { name.hasPrefix(".") && name.contains(".tmp-") }
 
     /// Calls `body` with a temporary sibling of `path` to write, then renames it onto `path`. On any
     /// failure the temporary is removed and `path` is left as it was.
     /// - Throws: what `body` throws, or `ClipError` (.io) when the rename fails.
-    public static func write(to path: String, _ body: (String) throws -> Void) throws {
+    package static func write(to path: String, _ body: (String) throws -> Void) throws {
         let tmp = temporarySibling(of: path)
         do { try body(tmp) } catch {
             unlink(tmp)
@@ -35,7 +37,7 @@ public enum AtomicFile {
     }
 
     /// Writes `data` to `path` atomically.
-    public static func write(_ data: Data, to path: String) throws {
+    package static func write(_ data: Data, to path: String) throws {
         try write(to: path) { tmp in
             do { try data.write(to: URL(fileURLWithPath: tmp)) } catch {
                 throw ClipError(.io, "\(path): cannot write (\(error.localizedDescription))")
@@ -44,7 +46,7 @@ public enum AtomicFile {
     }
 
     /// Writes `text` (UTF-8) to `path` atomically.
-    public static func write(_ text: String, to path: String) throws {
+    package static func write(_ text: String, to path: String) throws {
         try write(Data(text.utf8), to: path)
     }
 

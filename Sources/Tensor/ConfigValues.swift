@@ -18,14 +18,17 @@ extension ClipError {
         if let bad = firstNonPositive(values) { throw ClipError.invalidArgument("\(bad.key) \(bad.problem)") }
     }
 
-    /// A value read by `JSONSerialization` that must be a positive integer; `file` prefixes the message.
-    /// - Throws: `.format` "KEY missing" or "KEY must be a positive integer, got V".
-    package static func positiveInteger(_ value: Any?, _ key: String, file: String? = nil) throws -> Int {
+    /// A value read by `JSONSerialization` that must be a positive integer, at most `limit`; `file`
+    /// prefixes the message.
+    /// - Throws: `.format` "KEY missing", "KEY must be a positive integer, got V" or "KEY V is beyond LIMIT".
+    package static func positiveInteger(_ value: Any?, _ key: String, file: String? = nil,
+                                        atMost limit: Int = .max) throws -> Int {
         let at = file.map { $0 + ": " } ?? ""
         guard let value, !(value is NSNull) else { throw ClipError.format("\(at)\(key) missing") }
         guard let n = value as? Int, firstNonPositive([(key, n)]) == nil else {
             throw ClipError.format("\(at)\(key) must be a positive integer, got \(value)")
         }
+        guard n <= limit else { throw ClipError.format("\(at)\(key) \(n) is beyond \(limit)") }
         return n
     }
 }
@@ -50,10 +53,13 @@ extension KeyedDecodingContainer {
         }
     }
 
-    /// The value of `key`, which must be positive.
-    package func positive(_ key: Key) throws -> Int {
+    /// The value of `key`, which must be positive and at most `limit`.
+    package func positive(_ key: Key, atMost limit: Int = .max) throws -> Int {
         let v = try decode(Int.self, forKey: key)
         try requirePositive([(key, v)])
+        guard v <= limit else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "must lie in 1...\(limit), got \(v)")
+        }
         return v
     }
 }

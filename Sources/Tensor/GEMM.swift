@@ -9,20 +9,20 @@ import Glibc
 /// tests and profiling. Bind a recorder with
 /// `GEMMTrace.$recorder.withValue(r) { … }`; GEMMs issued inside the closure
 /// are recorded, including those a batched matmul hands to pool threads.
-public enum GEMMTrace {
-    @TaskLocal public static var recorder: GEMMRecorder?
+@usableFromInline package enum GEMMTrace {
+    @TaskLocal @usableFromInline package static var recorder: GEMMRecorder?
 }
 
 /// A list of GEMM shapes (m, n, k).
-public final class GEMMRecorder: @unchecked Sendable {
+@usableFromInline package final class GEMMRecorder: @unchecked Sendable {
     private var list: [(m: Int, n: Int, k: Int)] = []
     private var mutex = pthread_mutex_t()
 
-    public init() { pthread_mutex_init(&mutex, nil) }
+    package init() { pthread_mutex_init(&mutex, nil) }
     deinit { pthread_mutex_destroy(&mutex) }
 
     /// The recorded calls, in the order they were issued (per thread).
-    public var calls: [(m: Int, n: Int, k: Int)] {
+    package var calls: [(m: Int, n: Int, k: Int)] {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         return list

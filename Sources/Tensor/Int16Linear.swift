@@ -2,6 +2,7 @@
 // their storage, inputs quantised per row, exact integer sums (CKernels/q16.c).
 
 import CKernels
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,25 +23,37 @@ public enum LinearPrecision: String, Sendable, CaseIterable {
 
 /// Where the linear-layer precision comes from: a scope (`withLinear`), else
 /// the process default (`defaultLinear`, initially `CLIPCORE_LINEAR_PRECISION`
-/// = `float32` or `int16`, float32 when unset).
+/// = `float32` or `int16`, float32 when unset). The default is an atomic value:
+/// any thread may read or set it at any time.
 public enum Precision {
     @TaskLocal static var scoped: LinearPrecision?
 
-    nonisolated(unsafe) private static var processDefault: LinearPrecision = {
-        guard let raw = getenv("CLIPCORE_LINEAR_PRECISION") else { return .float32 }
-        let text = String(cString: raw)
-        if let p = LinearPrecision(rawValue: text) { return p }
-        fputs("clipcore: CLIPCORE_LINEAR_PRECISION=\(text) is not float32 or int16; using float32\n", stderr)
-        return .float32
+    /// The process default as its index in `LinearPrecision.allCases`.
+    private static let processDefault: Atomic<Int> = {
+        var initial = LinearPrecision.float32
+        if let raw = getenv("CLIPCORE_LINEAR_PRECISION") {
+            let text = String(cString: raw)
+            if let p = LinearPrecision(rawValue: text) {
+                initial = p
+            } else {
+                fputs("clipcore: CLIPCORE_LINEAR_PRECISION=\(text) is not float32 or int16; using float32\n", stderr)
+            }
+        }
+        return Atomic(index(initial))
     }()
 
+    private static func index(_ p: LinearPrecision) -> Int { LinearPrecision.allCases.firstIndex(of: p) ?? 0 }
+
     /// The precision linear layers use now.
-    public static var linear: LinearPrecision { scoped ?? processDefault }
+    public static var linear: LinearPrecision { scoped ?? defaultLinear }
 
     /// The process-wide default (scopes override it).
     public static var defaultLinear: LinearPrecision {
-        get { processDefault }
-        set { processDefault = newValue }
+        get {
+            let i = processDefault.load(ordering: .relaxed)
+            return LinearPrecision.allCases.indices.contains(i) ? LinearPrecision.allCases[i] : .float32
+        }
+        set { processDefault.store(index(newValue), ordering: .relaxed) }
     }
 
     /// Runs `body` with linear layers at `precision` (this task and its callees only).
@@ -83,26 +96,21 @@ final class Int16PackCache {
     }
     var entries: [Key: Int16PackedMatrix] = [:]
 
-    nonisolated(unsafe) private static var mutex: pthread_mutex_t = {
-        var m = pthread_mutex_t()
-        pthread_mutex_init(&m, nil)
-        return m
-    }()
+    /// Guards every storage's `int16Packs` (one lock for all: packing is rare, lookups are short).
+    private static let lock = Mutex(())
 
     /// The packed form of `w`, made now when missing or older than the storage's version.
     static func packed(_ w: Tensor) -> Int16PackedMatrix? {
         let key = Key(offset: w.offset, shape: w.shape, strides: w.strides)
         let storage = w.storage
-        pthread_mutex_lock(&mutex)
-        let cached = storage.int16Packs?.entries[key]
-        pthread_mutex_unlock(&mutex)
+        let cached = lock.withLock { _ in storage.int16Packs?.entries[key] }
         if let cached, cached.version == storage.version { return cached }
         guard let made = Int16PackedMatrix(w) else { return nil }
-        pthread_mutex_lock(&mutex)
-        let cache = storage.int16Packs ?? Int16PackCache()
-        cache.entries[key] = made
-        storage.int16Packs = cache
-        pthread_mutex_unlock(&mutex)
+        lock.withLock { _ in
+            let cache = storage.int16Packs ?? Int16PackCache()
+            cache.entries[key] = made
+            storage.int16Packs = cache
+        }
         return made
     }
 }
@@ -112,7 +120,7 @@ extension Tensor {
     /// `[n, k]` (any strides; its packed form is cached on its storage until
     /// the storage's version changes), bias `[n]` → `[m, n]`. Nil when the
     /// weight holds a NaN or an infinity: the caller then takes the float path.
-    public static func linearInt16(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor? {
+    package static func linearInt16(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor? {
         precondition(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1],
                      "linearInt16: shapes \(x.shape) and \(weight.shape) do not match")
         precondition(bias.map { $0.shape == [weight.shape[0]] } ?? true,

@@ -3,9 +3,9 @@
 import Foundation
 
 /// JSON text helpers.
-public enum JSONText {
+package enum JSONText {
     /// `s` as a JSON string literal, quotes included.
-    public static func quoted(_ s: String) -> String {
+    package static func quoted(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

@@ -30,7 +30,7 @@ extension Tensor {
     /// (channel, row, col) order — the flattening of a conv weight `[o, c, p, p]`.
     /// Trailing rows and columns that do not fill a patch are dropped, as a
     /// stride-p convolution drops them.
-    public func unfoldPatches(_ p: Int) -> Tensor {
+    package func unfoldPatches(_ p: Int) -> Tensor {
         precondition(rank == 4, "unfold: input must be [batch, channels, height, width], got \(shape)")
         precondition(p > 0, "unfold: patch size must be positive")
         let (b, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
@@ -44,7 +44,7 @@ extension Tensor {
 
     /// The adjoint of `unfoldPatches`: scatters patch rows back into `[b, c, h, w]`
     /// (dropped border pixels get zero).
-    public static func foldPatches(_ cols: Tensor, patch p: Int, batch b: Int, channels c: Int, height h: Int, width w: Int) -> Tensor {
+    package static func foldPatches(_ cols: Tensor, patch p: Int, batch b: Int, channels c: Int, height h: Int, width w: Int) -> Tensor {
         precondition(cols.shape == [b * (h / p) * (w / p), c * p * p], "fold: shape \(cols.shape) does not match the image geometry")
         let out = Tensor.zeros([b, c, h, w])
         let x = cols.contiguous()

@@ -9,19 +9,19 @@ import Glibc
 
 /// A unary elementwise function; implementations are small structs so that
 /// the generic kernel specialises and vectorises per operation.
-public protocol UnaryFunction {
+@usableFromInline package protocol UnaryFunction {
     func callAsFunction(_ x: Float) -> Float
 }
 
 /// A binary elementwise function.
-public protocol BinaryFunction {
+@usableFromInline package protocol BinaryFunction {
     func callAsFunction(_ a: Float, _ b: Float) -> Float
 }
 
 extension Tensor {
     /// `f` applied to every element (a new contiguous tensor).
     @inlinable
-    public func map<F: UnaryFunction>(_ f: F) -> Tensor {
+    package func map<F: UnaryFunction>(_ f: F) -> Tensor {
         let src = contiguous()
         let out = Tensor(uninitializedShape: shape)
         let s = src.data, d = out.data
@@ -33,7 +33,7 @@ extension Tensor {
 
     /// `f(self, other)` with NumPy broadcasting (a new contiguous tensor).
     @inlinable
-    public func zip<F: BinaryFunction>(_ other: Tensor, _ f: F) -> Tensor {
+    package func zip<F: BinaryFunction>(_ other: Tensor, _ f: F) -> Tensor {
         let outShape = shape == other.shape ? shape : Tensor.broadcastShapes(shape, other.shape)
         let out = Tensor(uninitializedShape: outShape)
         let n = out.count
@@ -78,51 +78,51 @@ extension Tensor {
 // MARK: - Functions
 
 /// Unary functions used by the tensor operations below (and by backward rules).
-public enum Fn {
-    public struct Neg: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { -x } }
-    public struct Log: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { logf(x) } }
-    public struct Sqrt: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { x.squareRoot() } }
-    public struct Rsqrt: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { 1 / x.squareRoot() } }
-    public struct Abs: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { Swift.abs(x) } }
-    public struct Sign: UnaryFunction {
-        public init() {}
-        @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+@usableFromInline package enum Fn {
+    @usableFromInline package struct Neg: UnaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ x: Float) -> Float { -x } }
+    @usableFromInline package struct Log: UnaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ x: Float) -> Float { logf(x) } }
+    @usableFromInline package struct Sqrt: UnaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ x: Float) -> Float { x.squareRoot() } }
+    @usableFromInline package struct Rsqrt: UnaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ x: Float) -> Float { 1 / x.squareRoot() } }
+    @usableFromInline package struct Abs: UnaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ x: Float) -> Float { Swift.abs(x) } }
+    @usableFromInline package struct Sign: UnaryFunction {
+        @usableFromInline package init() {}
+        @inlinable @inline(__always) package func callAsFunction(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
     }
-    public struct Relu: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { Swift.max(x, 0) } }
-    public struct LogSigmoid: UnaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { FastMath.logSigmoid(x) } }
-    public struct AddScalar: UnaryFunction {
-        public let c: Float
-        public init(_ c: Float) { self.c = c }
-        @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { x + c }
+    @usableFromInline package struct Relu: UnaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ x: Float) -> Float { Swift.max(x, 0) } }
+    @usableFromInline package struct LogSigmoid: UnaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ x: Float) -> Float { FastMath.logSigmoid(x) } }
+    @usableFromInline package struct AddScalar: UnaryFunction {
+        @usableFromInline package let c: Float
+        @usableFromInline package init(_ c: Float) { self.c = c }
+        @inlinable @inline(__always) package func callAsFunction(_ x: Float) -> Float { x + c }
     }
-    public struct MulScalar: UnaryFunction {
-        public let c: Float
-        public init(_ c: Float) { self.c = c }
-        @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { x * c }
+    @usableFromInline package struct MulScalar: UnaryFunction {
+        @usableFromInline package let c: Float
+        @usableFromInline package init(_ c: Float) { self.c = c }
+        @inlinable @inline(__always) package func callAsFunction(_ x: Float) -> Float { x * c }
     }
-    public struct PowScalar: UnaryFunction {
-        public let p: Float
-        public init(_ p: Float) { self.p = p }
-        @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float {
+    @usableFromInline package struct PowScalar: UnaryFunction {
+        @usableFromInline package let p: Float
+        @usableFromInline package init(_ p: Float) { self.p = p }
+        @inlinable @inline(__always) package func callAsFunction(_ x: Float) -> Float {
             p == 2 ? x * x : (p == 1 ? x : (p == 0.5 ? x.squareRoot() : powf(x, p)))
         }
     }
-    public struct Clamp: UnaryFunction {
-        public let lo: Float, hi: Float
-        public init(_ lo: Float, _ hi: Float) { self.lo = lo; self.hi = hi }
-        @inlinable @inline(__always) public func callAsFunction(_ x: Float) -> Float { Swift.min(Swift.max(x, lo), hi) }
+    @usableFromInline package struct Clamp: UnaryFunction {
+        @usableFromInline package let lo: Float, hi: Float
+        @usableFromInline package init(_ lo: Float, _ hi: Float) { self.lo = lo; self.hi = hi }
+        @inlinable @inline(__always) package func callAsFunction(_ x: Float) -> Float { Swift.min(Swift.max(x, lo), hi) }
     }
 
-    public struct Add: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b } }
-    public struct Sub: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b } }
-    public struct Mul: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b } }
-    public struct Div: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b } }
-    public struct Max: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { Swift.max(a, b) } }
-    public struct Min: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { Swift.min(a, b) } }
+    @usableFromInline package struct Add: BinaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b } }
+    @usableFromInline package struct Sub: BinaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b } }
+    @usableFromInline package struct Mul: BinaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b } }
+    @usableFromInline package struct Div: BinaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b } }
+    @usableFromInline package struct Max: BinaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ a: Float, _ b: Float) -> Float { Swift.max(a, b) } }
+    @usableFromInline package struct Min: BinaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ a: Float, _ b: Float) -> Float { Swift.min(a, b) } }
     /// a^b elementwise.
-    public struct Pow: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { powf(a, b) } }
+    @usableFromInline package struct Pow: BinaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ a: Float, _ b: Float) -> Float { powf(a, b) } }
     /// 1 where a > b, else 0.
-    public struct Greater: BinaryFunction { public init() {}; @inlinable @inline(__always) public func callAsFunction(_ a: Float, _ b: Float) -> Float { a > b ? 1 : 0 } }
+    @usableFromInline package struct Greater: BinaryFunction { @usableFromInline package init() {}; @inlinable @inline(__always) package func callAsFunction(_ a: Float, _ b: Float) -> Float { a > b ? 1 : 0 } }
 }
 
 // MARK: - Activations (vectorised C kernels)
@@ -146,7 +146,7 @@ extension Tensor {
 
     /// g · f'(x) for `a`, where `saved` is the input x for the GELUs and the
     /// forward output for exp, sigmoid and tanh.
-    public static func activationGradient(_ a: Activation, gradient g: Tensor, saved: Tensor) -> Tensor {
+    package static func activationGradient(_ a: Activation, gradient g: Tensor, saved: Tensor) -> Tensor {
         precondition(g.shape == saved.shape, "activationGradient: shapes \(g.shape) and \(saved.shape) differ")
         let gc = g.contiguous(), sc = saved.contiguous()
         let out = Tensor(uninitializedShape: g.shape)

@@ -5,7 +5,7 @@ extension Tensor {
     /// (`n` of them), with optional label smoothing ε as PyTorch defines it:
     /// loss_i = (1 − ε)·(−log p_i[y_i]) + ε · mean_c(−log p_i[c]).
     /// Returns the loss (rank 0) and the softmax probabilities (for backward).
-    public func crossEntropyWithProbabilities(labels: [Int], labelSmoothing: Float = 0) -> (loss: Tensor, probabilities: Tensor) {
+    package func crossEntropyWithProbabilities(labels: [Int], labelSmoothing: Float = 0) -> (loss: Tensor, probabilities: Tensor) {
         precondition(rank == 2, "cross_entropy: logits must be [n, classes], got \(shape)")
         let n = shape[0], c = shape[1]
         precondition(labels.count == n, "cross_entropy: \(labels.count) labels for \(n) rows")

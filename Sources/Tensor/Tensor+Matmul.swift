@@ -78,7 +78,7 @@ extension Tensor {
     }
 
     /// C = alpha · A·B + beta · C for 2-D `a` (m × k) and `b` (k × n) into row-major `c`.
-    public static func gemm(_ a: Tensor, _ b: Tensor, into c: UnsafeMutablePointer<Float>, ldc: Int,
+    package static func gemm(_ a: Tensor, _ b: Tensor, into c: UnsafeMutablePointer<Float>, ldc: Int,
                             alpha: Float = 1, beta: Float = 0) {
         precondition(a.rank == 2 && b.rank == 2 && a.shape[1] == b.shape[0],
                      "gemm: shapes \(a.shape) × \(b.shape) do not multiply")

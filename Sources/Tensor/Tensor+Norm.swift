@@ -6,7 +6,7 @@ extension Tensor {
     /// Layer norm over the last dimension with optional affine weight and bias
     /// (each of shape `[lastDim]`), plus the per-row mean and 1/σ (shape `[rows]`)
     /// that backward needs. Variance is the population variance, as PyTorch's.
-    public func layerNormWithStats(weight: Tensor?, bias: Tensor?, eps: Float)
+    package func layerNormWithStats(weight: Tensor?, bias: Tensor?, eps: Float)
         -> (output: Tensor, mean: Tensor, rstd: Tensor) {
         let n = shape.last ?? 1
         precondition(weight.map { $0.shape == [n] } ?? true, "layerNorm: weight shape \(weight!.shape) is not [\(n)]")

@@ -88,7 +88,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// Storage offset of a multi-index.
     @inlinable
-    public func elementOffset(_ index: [Int]) -> Int {
+    func elementOffset(_ index: [Int]) -> Int {
         precondition(index.count == rank, "index \(index) does not match rank \(rank)")
         var o = offset
         for i in 0..<rank {

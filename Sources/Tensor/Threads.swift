@@ -2,6 +2,7 @@
 
 import CBLAS
 import CKernels
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,20 +12,26 @@ import Glibc
 /// The default is the number of online processors, or `CLIPCORE_NUM_THREADS`
 /// when that environment variable holds a positive integer. Setting `count`
 /// also sets OpenBLAS's thread count, so GEMM and the elementwise kernels
-/// agree.
+/// agree. The count is an atomic value: any thread may read or set it at any
+/// time (setters are serialised, so OpenBLAS ends with the count that is read).
 public enum Threads {
-    nonisolated(unsafe) private static var value: Int = {
+    /// The count, made from the environment (and handed to OpenBLAS) on first use.
+    private static let value: Atomic<Int> = {
         let n = initialCount()
         openblas_set_num_threads(Int32(n))
-        return n
+        return Atomic(n)
     }()
+    /// Serialises setters: the stored count and OpenBLAS's are changed together.
+    private static let setter = Mutex(())
 
     public static var count: Int {
-        get { value }
+        get { value.load(ordering: .relaxed) }
         set {
             let n = Swift.max(1, newValue)
-            value = n
-            openblas_set_num_threads(Int32(n))
+            setter.withLock { _ in
+                value.store(n, ordering: .relaxed)
+                openblas_set_num_threads(Int32(n))
+            }
         }
     }
 
@@ -72,7 +79,7 @@ struct ParallelJob {
 /// element-operations a chunk); otherwise inline. Nested calls, and calls made
 /// while another thread's loop holds the pool, run inline.
 @inlinable
-public func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+package func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
     if n <= 0 { return }
     let work = n &* Swift.max(costPerItem, 1)
     let chunks = Swift.min(Threads.count, n, Swift.max(1, work / 32_768))

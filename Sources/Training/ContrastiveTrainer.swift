@@ -95,7 +95,10 @@ public final class ContrastiveTrainer {
         try config.validate()
         self.config = config
         if let family = ModelFamilies.family(preset: config.model),
-           let preset = try ParameterInitialization.seeded(UInt64(truncatingIfNeeded: config.seed), {
+           let preset = try ParameterInitialization.seeded(
+               UInt64(truncatingIfNeeded: config.seed), budget: ParameterInitialization.trainableBudget,
+               what: "preset '\(config.model)' with image_size \(config.imageSize)"
+                   + (config.projectionDim.map { " and projection_dim \($0)" } ?? ""), {
                try family.preset(config.model, imageSize: config.imageSize, projectionDim: config.projectionDim)
            }) {
             model = preset.model
@@ -122,7 +125,8 @@ public final class ContrastiveTrainer {
         // As many batches as `batches(epoch:)` makes: full ones, plus a last one of at least two.
         let batches = train.items.count / config.trainBs + (train.items.count % config.trainBs >= 2 ? 1 : 0)
         updatesPerEpoch = (batches + config.gradAccum - 1) / config.gradAccum
-        let total = updatesPerEpoch * config.epochs
+        let (total, overflow) = updatesPerEpoch.multipliedReportingOverflow(by: config.epochs)
+        guard !overflow else { throw ClipError.invalidArgument("epochs \(config.epochs) × \(updatesPerEpoch) updates per epoch is too many steps") }
         let warmup = min(Int((config.warmupRatio * Double(total)).rounded()), total)
         step = ContrastiveStep(model: model, lr: Float(config.lr), weightDecay: Float(config.weightDecay),
                                schedule: WarmupCosineSchedule(base: Float(config.lr), warmupSteps: warmup, totalSteps: total),

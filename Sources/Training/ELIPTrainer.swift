@@ -34,7 +34,7 @@ public final class ELIPTrainer {
     public var imagePaths: [String] { images.map(\.name) }
     public let imageOfCaption: [Int]
     /// Preprocessed images kept across epochs (`pixel_cache_mb`).
-    public let pixelCache: PixelCache
+    package let pixelCache: PixelCache
     /// Normalised caption embeddings of the frozen model `[pairs, d]`.
     public let textEmbeds: Tensor
     let neighbours: HardNeighbours
@@ -66,9 +66,12 @@ public final class ELIPTrainer {
         let seed = UInt64(truncatingIfNeeded: config.seed)
         let (textDim, visionDim) = (guided.embeddingDim, guided.visionWidth)
         let (hidden, tokens) = (config.mapperHidden, config.promptTokens)
+        try ELIPMapper.checkSizes(textDim: textDim, hidden: hidden, promptTokens: tokens, visionDim: visionDim,
+                                  source: "mapper_hidden / prompt_tokens")
         mapper = ParameterInitialization.seeded(seed) {
             ELIPMapper(textDim: textDim, hidden: hidden, promptTokens: tokens, visionDim: visionDim)
         }
+        try mapper.checkFits(model: guided)
         optimizer = AdamW(mapper.parameters, learningRate: Float(config.lr), weightDecay: Float(config.weightDecay))
         textEmbeds = try pipeline.encode(texts: captions)
         // Mining: the frozen model's base image embeddings, the first hardmine_subset pairs.

@@ -9,20 +9,20 @@ import Models
 /// Preprocessed images `[3, H, W]` by image index, filled first come first kept until `budgetBytes`
 /// is used (no eviction: the images that fit stay, the rest stream). A hit returns the very tensor
 /// that was computed, so results are bit-identical with and without the cache.
-public final class PixelCache {
-    public let budgetBytes: Int
+package final class PixelCache {
+    package let budgetBytes: Int
     private var cached: [Int: Tensor] = [:]
-    public private(set) var usedBytes = 0
+    package private(set) var usedBytes = 0
     /// Lookups served from memory, and images decoded.
-    public private(set) var hits = 0, misses = 0
+    package private(set) var hits = 0, misses = 0
 
     /// A cache of at most `budgetMB` MiB (0: no caching).
-    public init(budgetMB: Int) { budgetBytes = max(0, budgetMB) << 20 }
+    package init(budgetMB: Int) { budgetBytes = max(0, budgetMB) << 20 }
 
-    public var count: Int { cached.count }
+    package var count: Int { cached.count }
 
     /// Image `index`'s pixels: from the cache, or from `load` (kept when it fits in the budget).
-    public func pixels(_ index: Int, load: () throws -> Tensor) rethrows -> Tensor {
+    package func pixels(_ index: Int, load: () throws -> Tensor) rethrows -> Tensor {
         if let t = cached[index] {
             hits += 1
             return t
@@ -39,7 +39,7 @@ public final class PixelCache {
 
     /// A batch `[n, 3, H, W]` of images `indices` (stacked as `ImageProcessor.batch` stacks them).
     /// - Throws: what `load` throws, or `ImageProcessor.stack`'s errors.
-    public func batch(_ indices: [Int], load: (Int) throws -> Tensor) throws -> Tensor {
+    package func batch(_ indices: [Int], load: (Int) throws -> Tensor) throws -> Tensor {
         try ImageProcessor.stack(try indices.map { i in try pixels(i) { try load(i) } })
     }
 }

@@ -56,7 +56,9 @@ struct ELIPCommand: ParsableCommand {
             let cfg = try ELIPConfig.load(path: config)
             let split = cfg.evalSplit ?? cfg.dataset
             let pipeline = try ImageTextPipeline(directory: cfg.modelName)
-            let mapper = try ELIPMapper.load(path: checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors")
+            let mapperPath = checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors"
+            let mapper = try ELIPMapper.load(path: mapperPath)
+            try mapper.checkFits(model: pipeline.model, source: mapperPath)
             let data = try loadSplit(split, skipBad: skipBad)
             let name = split.name.lowercased()
             let depth = k ?? (name.contains("occluded") ? cfg.rerankK.occludedCoco : name.contains("imagenet") ? cfg.rerankK.imagenetR

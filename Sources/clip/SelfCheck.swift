@@ -22,6 +22,8 @@ struct SelfCheck: ParsableCommand {
 
     func validate() throws {
         guard steps > 0, batch > 0, hidden > 0 else { throw ValidationError("steps, batch and hidden must be positive") }
+        // hidden² weights and batch × hidden activations are allocated before the first step
+        guard hidden <= 1 << 14, batch <= 1 << 20 else { throw ValidationError("--hidden is at most 16384 and --batch at most 1048576") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
@@ -40,7 +42,7 @@ struct SelfCheck: ParsableCommand {
     func run() throws {
         if let threads { Threads.count = threads }
         print("clipcore self-check")
-        print("  OpenBLAS kernel: \(Threads.blasCoreName), BLAS threads: \(Threads.blasThreads), clipcore threads: \(Threads.count), linear layers: \(Precision.linear.rawValue)")
+        print("  \(Threads.runtimeSummary); linear layers: \(Precision.linear.rawValue)")
 
         var rng = RandomGenerator(seed: seed)
         func layer(_ i: Int, _ o: Int) -> (Variable, Variable) {

@@ -179,4 +179,77 @@ import Models
             try model.guidedImageFeatures(Variable(try e.tensor("pixel_values")), prompts: Variable(Tensor.zeros([1, 2, 5])))
         } == .shape)
     }
+
+    /// A mapper file whose sizes do not fit together (a zero size, a mapper.2 that does not match
+    /// mapper.0, a missing key) is refused before anything is built, naming the file and the key.
+    @Test func mapperFileSizesAreCheckedBeforeBuilding() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-elip-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func write(_ name: String, _ shapes: [String: [Int]], promptTokens: String = "2") throws -> String {
+            let path = dir + "/" + name
+            try SafeTensors.write(shapes.sorted { $0.key < $1.key }.map { ($0.key, Tensor.zeros($0.value)) },
+                                  metadata: ["prompt_tokens": promptTokens], to: path)
+            return path
+        }
+        func layout(d: Int, h: Int, out: Int) -> [String: [Int]] {
+            ["mapper.0.weight": [h, d], "mapper.0.bias": [h], "mapper.2.weight": [h, h], "mapper.2.bias": [h],
+             "mapper.4.weight": [out, h], "mapper.4.bias": [out]]
+        }
+        var tall = layout(d: 1, h: 4096, out: 6)
+        tall["mapper.2.weight"] = [1, 1]          // 4096 × 4096 would be built from mapper.0 alone
+        let cases: [(String, [String: [Int]], String, String)] = [
+            ("zero-hidden", layout(d: 4, h: 0, out: 6), "2", "mapper.0.weight"),
+            ("zero-text", layout(d: 0, h: 3, out: 6), "2", "mapper.0.weight"),
+            ("zero-out", layout(d: 4, h: 3, out: 0), "2", "mapper.4.weight"),
+            ("zero-tokens", layout(d: 4, h: 3, out: 6), "0", "prompt_tokens"),
+            ("odd-out", layout(d: 4, h: 3, out: 7), "2", "mapper.4.weight"),
+            ("tall", tall, "2", "mapper.2.weight"),
+            ("no-bias", layout(d: 4, h: 3, out: 6).filter { $0.key != "mapper.2.bias" }, "2", "mapper.2.bias"),
+        ]
+        for (name, shapes, tokens, key) in cases {
+            let path = try write(name + ".safetensors", shapes, promptTokens: tokens)
+            do {
+                _ = try ELIPMapper.load(path: path)
+                Issue.record("\(name): accepted")
+            } catch let e as ClipError {
+                #expect(e.kind == .format && e.message.contains(path) && e.message.contains(key), "\(name): \(e.message)")
+            }
+        }
+        let good = try ELIPMapper.load(path: try write("good.safetensors", layout(d: 4, h: 3, out: 6)))
+        #expect(good.textDim == 4 && good.hidden == 3 && good.promptTokens == 2 && good.visionDim == 3)
+    }
+
+    /// A mapper for another model is refused by the fit check that every caller uses, and by the
+    /// scoring and training entry points themselves (it used to trap in the first linear layer).
+    @Test func mismatchedMapperIsAShapeErrorEverywhere() throws {
+        let (model, _, expected) = try fixture("clip")
+        let wrongText = ParameterInitialization.seeded(1) {
+            ELIPMapper(textDim: model.embeddingDim + 1, hidden: 8, promptTokens: 2, visionDim: model.visionWidth)
+        }
+        let wrongVision = ParameterInitialization.seeded(1) {
+            ELIPMapper(textDim: model.embeddingDim, hidden: 8, promptTokens: 2, visionDim: model.visionWidth + 1)
+        }
+        let pixels = try expected.tensor("pixel_values")
+        let query = try expected.tensor("text_embeds").narrowed(0, start: 0, length: 1).contiguous()
+        for mapper in [wrongText, wrongVision] {
+            do {
+                try mapper.checkFits(model: model, source: "m.safetensors")
+                Issue.record("a mapper for other widths fits")
+            } catch let e as ClipError {
+                #expect(e.kind == .shape && e.message.contains("m.safetensors") && e.message.contains("mapper maps"))
+            }
+            #expect(ClipError.kind { try ELIPObjective.guidedScores(model: model, mapper: mapper, query: query, candidates: pixels) } == .shape)
+            #expect(ClipError.kind { try ELIPObjective.loss(model: model, mapper: mapper, textEmbeds: query, pixels: pixels.narrowed(0, start: 0, length: 1)) } == .shape)
+        }
+    }
+
+    /// Sizes a config or caller gives for a new mapper: zero and overflowing sizes are refused.
+    @Test func newMapperSizesAreChecked() throws {
+        try ELIPMapper.checkSizes(textDim: 4, hidden: 8, promptTokens: 2, visionDim: 6, source: "config")
+        for (d, h, m, v) in [(0, 8, 2, 6), (4, 0, 2, 6), (4, 8, -1, 6), (4, 1 << 40, 2, 6), (4, 8, 1 << 40, 1 << 40)] {
+            #expect(ClipError.kind { try ELIPMapper.checkSizes(textDim: d, hidden: h, promptTokens: m, visionDim: v, source: "config") }
+                    == .invalidArgument, "\((d, h, m, v))")
+        }
+    }
 }

@@ -184,4 +184,34 @@ func maxDiff(_ a: Tensor, _ b: Tensor) -> Float {
         for (p, q) in zip(straight.parameters, resumed.parameters) { #expect(p.value.toArray() == q.value.toArray()) }
         #expect(ClipError.kind { try c.load(state: [:], named: resumed.namedParameters()) } == .format)
     }
+
+    /// A budgeted build takes no memory past its budget (sizes from a file cannot ask for more than the
+    /// checkpoint holds) and throws once the build returns, naming the source; within it, it builds.
+    @Test func budgetedBuildsRefuseWhatTheCheckpointCannotHold() throws {
+        // a checkpoint of n values allows 2n + 2^20 values: 1024 × 1024 + 1024 + 16 + 4 = 2 · 522 + 2^20
+        let fits = try ParameterInitialization.withoutInitialization(checkpointValues: 522, what: "small.json") {
+            (Linear(1024, 1024), Linear(4, 4))
+        }
+        #expect(fits.0.weight.shape == [1024, 1024] && fits.1.weight.shape == [4, 4] && fits.1.bias?.shape == [4])
+        do {
+            _ = try ParameterInitialization.withoutInitialization(checkpointValues: 521, what: "small.json") {
+                (Linear(1024, 1024), Linear(4, 4))
+            }
+            Issue.record("a build past its budget was accepted")
+        } catch let e as ClipError {
+            #expect(e.kind == .shape && e.message.contains("small.json") && e.message.contains("[4]"), "\(e.message)")
+        }
+        // sizes whose product overflows Int are refused the same way, not trapped
+        #expect(ClipError.kind {
+            try ParameterInitialization.withoutInitialization(checkpointValues: 1 << 20, what: "huge.json") { Linear(1 << 40, 1 << 40) }
+        } == .shape)
+        #expect(ClipError.kind {
+            try ParameterInitialization.withoutInitialization(checkpointValues: 1 << 20, what: "huge.json") { Embedding(1 << 62, 4) }
+        } == .shape)
+        // a seeded build with a budget: the same numbers as without one when it fits
+        let a = ParameterInitialization.seeded(5) { Linear(3, 2) }
+        let b = try ParameterInitialization.seeded(5, budget: 8, what: "preset") { Linear(3, 2) }
+        #expect(a.weight.value.toArray() == b.weight.value.toArray())
+        #expect(ClipError.kind { try ParameterInitialization.seeded(5, budget: 7, what: "preset") { Linear(3, 2) } } == .invalidArgument)
+    }
 }

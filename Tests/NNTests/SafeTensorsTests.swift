@@ -75,6 +75,14 @@ func rawSafeTensors(header: String, data: [UInt8], lengthOverride: UInt64? = nil
         ("reversed offsets", rawSafeTensors(header: #"{"w":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}}"#,
                                             data: [0, 0, 0, 0]), "data_offsets"),
         ("bad metadata", rawSafeTensors(header: #"{"__metadata__":{"k":1}}"#, data: []), "__metadata__"),
+        // absurd shapes: the element count or the byte count overflows (both once trapped while the
+        // message was made), or the shape asks for far more than the file holds
+        ("elements overflow", rawSafeTensors(header: #"{"w":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,0]}}"#,
+                                             data: []), "too large"),
+        ("bytes overflow", rawSafeTensors(header: #"{"w":{"dtype":"F32","shape":[2147483648,2147483648],"data_offsets":[0,0]}}"#,
+                                          data: []), "too large"),
+        ("absurd but fits Int", rawSafeTensors(header: #"{"w":{"dtype":"F32","shape":[65536,65536],"data_offsets":[0,4]}}"#,
+                                               data: [0, 0, 0, 0]), "'w'"),
     ])
     func malformedFilesAreClearErrors(_ name: String, _ bytes: [UInt8], _ phrase: String) throws {
         let dir = try TempDir()

@@ -21,10 +21,4 @@ import Tensor
             #expect(line == "version = \"\(ClipCoreVersion.string)\"")
         }
     }
-
-    @Test func linearPrecisionsHaveTheHeadersNumbers() {
-        #expect(LinearPrecision.float32.abiCode == 0 && LinearPrecision.int16.abiCode == 1)
-        #expect(LinearPrecision.allCases.allSatisfy { LinearPrecision(abiCode: $0.abiCode) == $0 })
-        #expect(LinearPrecision(abiCode: -1) == nil && LinearPrecision(abiCode: 2) == nil)
-    }
 }

@@ -121,6 +121,14 @@ import Pipelines
         #expect(all.rerank.recall[50] == all.base.recall[50])
         #expect(all.rerank.meanRank <= 12 && all.base.meanRank <= 12)
         #expect(all.table.contains("Rerank"))
+        // A mapper for another model (SigLIP's widths on this CLIP) is a .shape error, not a trap in its first layer.
+        let other = try ELIPMapper.load(path: Self.fixtures + "/capi/siglip/mapper.safetensors")
+        do {
+            _ = try ELIPReranker.evaluate(pipeline: pipeline, mapper: other, dataset: data, k: 4)
+            Issue.record("a mapper for another model was accepted")
+        } catch let e as ClipError {
+            #expect(e.kind == .shape && e.message.contains("mapper maps"), "\(e.message)")
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_ITEMS 16
 #define TOL 1e-4f
@@ -140,6 +141,17 @@ static void check_versions(void) {
     int abi = clip_abi_version();
     if (abi != CLIP_ABI_VERSION) fprintf(stderr, "clip_abi_version() = %d, the header says %d\n", abi, CLIP_ABI_VERSION);
     expect(abi == CLIP_ABI_VERSION, "clip_abi_version() equals CLIP_ABI_VERSION of the header");
+    /* CLIP_VERSION_NUMBER: the same version as one integer, usable in #if */
+#if CLIP_VERSION_NUMBER < 200
+#error "this program needs clipcore 0.2.0 or later"
+#endif
+    int major = -1, minor = -1, patch = -1;
+    int parsed = got && sscanf(got, "%d.%d.%d", &major, &minor, &patch) == 3;
+    int number = major * 10000 + minor * 100 + patch;
+    if (!parsed || number != CLIP_VERSION_NUMBER)
+        fprintf(stderr, "clip_version() = \"%s\" is %d, CLIP_VERSION_NUMBER is %d\n", got ? got : "(null)", number, CLIP_VERSION_NUMBER);
+    expect(parsed && number == CLIP_VERSION_NUMBER && minor < 100 && patch < 100,
+           "CLIP_VERSION_NUMBER is MAJOR * 10000 + MINOR * 100 + PATCH of clip_version()");
 }
 
 
@@ -266,9 +278,21 @@ static void check_load_options(const char *dir, const expected *e, const char *c
     expect(rc == CLIP_OK && m && clip_model_linear_precision(m, &p) == CLIP_OK && p == CLIP_LINEAR_DEFAULT,
            "clip_model_load_ex(NULL opts) loads a handle that follows the process");
     clip_model_free(m);
+    /* a zero-initialised struct asks for the defaults (struct_size 0: no field is read) */
+    int32_t threads_at_start = clip_num_threads();
+    clip_load_options zeroed = {0};
+    m = NULL;
+    rc = clip_model_load_ex(dir, &zeroed, &m);
+    p = 99;
+    expect(rc == CLIP_OK && m && clip_model_linear_precision(m, &p) == CLIP_OK && p == CLIP_LINEAR_DEFAULT
+           && clip_num_threads() == threads_at_start, "a zeroed clip_load_options loads with every default");
+    rc = clip_encode_texts(m, texts, n, dflt);
+    expect(rc == CLIP_OK && max_diff(dflt, e->text_embeds, count) <= TOL, "the zeroed-options handle encodes the reference");
+    clip_model_free(m);
     /* bad struct sizes and values: refused before loading, *out NULL */
     struct { uint32_t size; int32_t threads, precision; const char *needle, *what; } bad[] = {
-        {0, 0, CLIP_LINEAR_DEFAULT, "struct_size", "struct_size 0 is refused"},
+        {0, 0, CLIP_LINEAR_DEFAULT, "struct_size is 0", "struct_size 0 with linear_precision set is refused (not ignored)"},
+        {0, 2, 0, "struct_size is 0", "struct_size 0 with num_threads set is refused (not ignored)"},
         {3, 0, CLIP_LINEAR_DEFAULT, "struct_size", "struct_size 3 (cannot hold struct_size) is refused"},
         {sizeof(clip_load_options), -2, CLIP_LINEAR_DEFAULT, "num_threads", "negative num_threads is refused"},
         {sizeof(clip_load_options), 0, 7, "linear_precision", "an unknown linear_precision is refused"},
@@ -327,6 +351,92 @@ static void check_load_options(const char *dir, const expected *e, const char *c
     clip_model_free(h32);
     clip_model_free(hd);
     free(f32); free(q16); free(dflt);
+}
+
+/* ---- files that must be refused, never abort the process ---- */
+
+/* Writes a safetensors file of zero-filled F32 tensors: names[i] of shape dims[i] (rank[i] sizes), with
+ * metadata prompt_tokens; with no_data, the header alone (every data_offsets [0, 0], whatever the
+ * shapes say). Returns 0 on success. */
+static int write_safetensors(const char *path, int count, const char *const *names, const int64_t (*dims)[3],
+                             const int *rank, int prompt_tokens, int no_data) {
+    char header[4096];
+    int64_t offset = 0;
+    int len = snprintf(header, sizeof header, "{\"__metadata__\": {\"prompt_tokens\": \"%d\"}", prompt_tokens);
+    for (int i = 0; i < count && len < (int)sizeof header - 256; i++) {
+        int64_t n = 1;
+        len += snprintf(header + len, sizeof header - (size_t)len, ", \"%s\": {\"dtype\": \"F32\", \"shape\": [", names[i]);
+        for (int j = 0; j < rank[i]; j++) {
+            if (!no_data) n *= dims[i][j];
+            len += snprintf(header + len, sizeof header - (size_t)len, "%s%lld", j ? ", " : "", (long long)dims[i][j]);
+        }
+        if (no_data) n = 0;
+        len += snprintf(header + len, sizeof header - (size_t)len, "], \"data_offsets\": [%lld, %lld]}",
+                        (long long)offset, (long long)(offset + 4 * n));
+        offset += 4 * n;
+    }
+    len += snprintf(header + len, sizeof header - (size_t)len, "}");
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    uint64_t hl = (uint64_t)len;
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++) le[i] = (unsigned char)(hl >> (8 * i));
+    int ok = fwrite(le, 1, 8, f) == 8 && fwrite(header, 1, (size_t)len, f) == (size_t)len;
+    for (int64_t i = 0; ok && i < offset; i++) ok = fputc(0, f) != EOF;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* An ELIP mapper d_in -> hidden -> hidden -> out of zeros. */
+static int write_mapper(const char *path, int64_t d_in, int64_t hidden, int64_t out, int prompt_tokens) {
+    static const char *const names[] = {"mapper.0.weight", "mapper.0.bias", "mapper.2.weight", "mapper.2.bias",
+                                        "mapper.4.weight", "mapper.4.bias"};
+    const int64_t dims[6][3] = {{hidden, d_in}, {hidden}, {hidden, hidden}, {hidden}, {out, hidden}, {out}};
+    static const int rank[] = {2, 1, 2, 1, 2, 1};
+    return write_safetensors(path, 6, names, dims, rank, prompt_tokens, 0);
+}
+
+static int refused_with(int rc, int want, const char *path, const char *needle) {
+    const char *msg = clip_last_error();
+    if (rc != want || !strstr(msg, path) || !strstr(msg, needle)) {
+        fprintf(stderr, "  got status %d, message \"%s\" (wanted %d naming %s and \"%s\")\n", rc, msg, want, path, needle);
+        return 0;
+    }
+    return 1;
+}
+
+static void check_bad_files(const char *dir, const expected *e) {
+    char path[] = "/tmp/clip_example_mapper_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) { expect(0, "bad files: a temporary file"); return; }
+    close(fd);
+    clip_model *m = NULL;
+    if (clip_model_load(dir, &m) != CLIP_OK) { expect(0, "bad files: load"); unlink(path); return; }
+    char cfg[1100];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    const char *config = read_file(cfg);
+    int width = config ? json_int(config, "\"vision_config\"", "hidden_size") : -1;
+    clip_elip *elip = (clip_elip *)(uintptr_t)0x1;
+    int rc = write_mapper(path, e->dim, 0, 3 * width, 3) ? -100 : clip_elip_load(m, path, &elip);
+    expect(refused_with(rc, CLIP_ERR_FORMAT, path, "mapper.0.weight") && elip == NULL,
+           "a mapper whose hidden width is 0 is refused (FORMAT, naming the file and key)");
+    rc = write_mapper(path, e->dim, 8, 3 * width, 0) ? -100 : clip_elip_load(m, path, &elip);
+    expect(refused_with(rc, CLIP_ERR_FORMAT, path, "prompt_tokens") && elip == NULL, "a mapper with prompt_tokens 0 is refused");
+    rc = write_mapper(path, e->dim + 1, 8, 3 * width, 3) ? -100 : clip_elip_load(m, path, &elip);
+    expect(refused_with(rc, CLIP_ERR_SHAPE, path, "mapper maps") && elip == NULL, "a mapper for another text width is refused (SHAPE)");
+    static const char *const absurd[] = {"mapper.0.weight"};
+    const int64_t absurd_dims[1][3] = {{(int64_t)1 << 40, (int64_t)1 << 40}};
+    static const int absurd_rank[] = {2};
+    /* the header says 2^80 floats and the data section holds none */
+    rc = write_safetensors(path, 1, absurd, absurd_dims, absurd_rank, 3, 1) ? -100 : clip_elip_load(m, path, &elip);
+    expect(refused_with(rc, CLIP_ERR_FORMAT, path, "mapper.0.weight") && elip == NULL,
+           "a mapper header with shape [2^40, 2^40] is refused (FORMAT)");
+    rc = write_mapper(path, e->dim, 8, 3 * width, 3) ? -100 : clip_elip_load(m, path, &elip);
+    expect(rc == CLIP_OK && elip, "a well-formed mapper of zeros written here loads");
+    clip_elip_free(elip);
+    int32_t dim = 0;
+    expect(clip_model_embedding_dim(m, &dim) == CLIP_OK && dim == e->dim, "the process and the model are alive after the bad files");
+    clip_model_free(m);
+    unlink(path);
 }
 
 static int check(const char *expected_path, const char *fixtures) {
@@ -438,6 +548,7 @@ static int check(const char *expected_path, const char *fixtures) {
     check_handles(dir, mapper, &e, texts);
     check_introspection(dir, e.model, &e);
     check_load_options(dir, &e, texts);
+    check_bad_files(dir, &e);
     free(t); free(im); free(ids); free(scores);
     free_expected(&e);
     return failures ? 1 : 0;

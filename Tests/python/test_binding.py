@@ -1,4 +1,4 @@
-"""The Python binding (python/clipcore.py) and the C ABI behind it, against the fixtures.
+"""The Python binding (python/clipcore) and the C ABI behind it, against the fixtures.
 
 Usage: python3 test_binding.py FIXTURES_DIR
 Checks parity with transformers' values, the loss and mining against NumPy, every
@@ -273,6 +273,240 @@ def robustness(fixtures, model, texts, e):
     check("the process is alive after every bad call", model.encode_texts(["still here"]).shape == (1, d))
 
 
+def safetensors_bytes(tensors, metadata=None, header_length=None):
+    """A safetensors file: tensors is [(name, dtype, shape, data bytes)], offsets laid out in order.
+    The header says whatever shape it is given (absurd ones included); header_length overrides the
+    8-byte length field."""
+    header, data = {}, b""
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    for name, dtype, shape, body in tensors:
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + len(body)]}
+        data += body
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text) if header_length is None else header_length) + text + data
+
+
+def mapper_bytes(d_in, hidden, out, prompt_tokens, shapes=None, drop=(), absurd=None):
+    """An ELIP mapper of zeros with the given sizes; shapes overrides a key's [shape] (data to match)."""
+    want = {"mapper.0.weight": [hidden, d_in], "mapper.0.bias": [hidden], "mapper.2.weight": [hidden, hidden],
+            "mapper.2.bias": [hidden], "mapper.4.weight": [out, hidden], "mapper.4.bias": [out]}
+    want.update(shapes or {})
+    tensors = []
+    for name, shape in want.items():
+        if name in drop:
+            continue
+        count = int(np.prod(shape)) if all(v >= 0 for v in shape) else 0
+        tensors.append((name, "F32", shape, bytes(4 * count)))
+    if absurd:  # (name, shape): a header entry whose shape no file could hold, with no data
+        tensors.append((absurd[0], "F32", absurd[1], b""))
+    return safetensors_bytes(tensors, {"prompt_tokens": str(prompt_tokens)})
+
+
+def bad_files(fixtures, model, e, kind):
+    """Files whose sizes or headers are wrong, through the C ABI: every one is refused with its status
+    and a message naming the file and key, and the process goes on (nothing reaches a Swift trap)."""
+    E = clipcore
+    d = model.dim
+    src = fixtures / e["model"]
+    config = json.loads((src / "config.json").read_text())
+    vision_width = config["vision_config"]["hidden_size"]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        # ---- ELIP mappers: every size is checked before anything is built ----
+        mappers = [
+            ("a mapper whose hidden width is 0", mapper_bytes(d, 0, 3 * vision_width, 3), E.ERR_FORMAT, "mapper.0.weight"),
+            ("a mapper whose text width is 0", mapper_bytes(0, 8, 3 * vision_width, 3), E.ERR_FORMAT, "mapper.0.weight"),
+            ("a mapper with 0 outputs", mapper_bytes(d, 8, 0, 3), E.ERR_FORMAT, "mapper.4.weight"),
+            ("a mapper with prompt_tokens 0", mapper_bytes(d, 8, 3 * vision_width, 0), E.ERR_FORMAT, "prompt_tokens"),
+            ("a mapper with prompt_tokens -2", mapper_bytes(d, 8, 3 * vision_width, -2), E.ERR_FORMAT, "prompt_tokens"),
+            ("a mapper whose outputs are not prompt_tokens × a width", mapper_bytes(d, 8, 3 * vision_width + 1, 3), E.ERR_FORMAT,
+             "mapper.4.weight"),
+            ("a mapper whose mapper.2.weight is not [H, H]", mapper_bytes(d, 8, 3 * vision_width, 3, {"mapper.2.weight": [8, 9]}),
+             E.ERR_FORMAT, "mapper.2.weight"),
+            ("a mapper whose mapper.4.bias is missing", mapper_bytes(d, 8, 3 * vision_width, 3, drop=("mapper.4.bias",)),
+             E.ERR_FORMAT, "mapper.4.bias"),
+            ("a mapper whose mapper.0.weight is not a matrix", mapper_bytes(d, 8, 3 * vision_width, 3, {"mapper.0.weight": [8, d, 1]}),
+             E.ERR_FORMAT, "mapper.0.weight"),
+            # a 256 KiB mapper.0.weight of hidden 65536 would make mapper.2 65536 × 65536 (16 GiB): refused first
+            ("a mapper whose hidden width (65536) its mapper.2 does not hold",
+             mapper_bytes(1, 65536, 3 * vision_width, 3, {"mapper.2.weight": [1, 1], "mapper.2.bias": [1], "mapper.4.weight": [3 * vision_width, 1]}), E.ERR_FORMAT,
+             "mapper.2.weight"),
+            ("a mapper taking another text width (SHAPE)", mapper_bytes(d + 1, 8, 3 * vision_width, 3), E.ERR_SHAPE, "mapper maps"),
+            ("a mapper making another vision width (SHAPE)", mapper_bytes(d, 8, 3 * (vision_width + 2), 3), E.ERR_SHAPE, "mapper maps"),
+            ("a header shape [2^40, 2^40] (overflows)",
+             safetensors_bytes([("mapper.0.weight", "F32", [2**40, 2**40], b"")], {"prompt_tokens": "3"}), E.ERR_FORMAT,
+             "too large"),
+            ("a header shape [2^62, 4] (bytes overflow)",
+             safetensors_bytes([("mapper.0.weight", "F32", [2**62, 4], b"")], {"prompt_tokens": "3"}), E.ERR_FORMAT,
+             "mapper.0.weight"),
+            ("a header shape [2^31, 2^31] with no data",
+             safetensors_bytes([("mapper.0.weight", "F32", [2**31, 2**31], b"")], {"prompt_tokens": "3"}), E.ERR_FORMAT,
+             "mapper.0.weight"),
+            ("a negative header shape", safetensors_bytes([("mapper.0.weight", "F32", [-8, 4], b"")], {"prompt_tokens": "3"}),
+             E.ERR_FORMAT, "mapper.0.weight"),
+            ("a header length of 2^63", safetensors_bytes([], {"prompt_tokens": "3"}, header_length=2**63), E.ERR_FORMAT,
+             "header length"),
+            ("a header length past the file", safetensors_bytes([], {"prompt_tokens": "3"}, header_length=1 << 20), E.ERR_FORMAT,
+             "header length"),
+        ]
+        for i, (what, data, code, needle) in enumerate(mappers):
+            path = tmp / f"mapper{i}.safetensors"
+            path.write_bytes(data)
+            h = ctypes.c_void_p(1)
+            rc = clipcore.raw.clip_elip_load(model._handle, bytes(path), ctypes.byref(h))
+            msg = clipcore.raw.clip_last_error().decode()
+            check(f"{kind}: elip_load({what}) → {code} naming the file and '{needle}'",
+                  rc == code and str(path) in msg and needle in msg and not h.value, f"rc {rc}, {msg!r}")
+        good = tmp / "good.safetensors"
+        good.write_bytes(mapper_bytes(d, 8, 3 * vision_width, 3))
+        elip = model.elip(good)
+        check(f"{kind}: a well-formed mapper of zeros built in the test loads and re-ranks",
+              elip.rerank("a photo", [src / e["image"][0]])[0].shape == (1,))
+        elip.close()
+
+        # ---- config.json: zero, negative and absurd sizes, each refused before anything is built ----
+        folder = tmp / "model"
+        shutil.copytree(src, folder)
+        cases = [
+            (("text_config", "hidden_size"), 0, E.ERR_FORMAT, "text_config.hidden_size"),
+            (("text_config", "vocab_size"), -5, E.ERR_FORMAT, "text_config.vocab_size"),
+            (("text_config", "num_attention_heads"), 0, E.ERR_FORMAT, "text_config.num_attention_heads"),
+            (("text_config", "max_position_embeddings"), 0, E.ERR_FORMAT, "text_config.max_position_embeddings"),
+            (("vision_config", "patch_size"), 0, E.ERR_FORMAT, "vision_config.patch_size"),
+            (("vision_config", "image_size"), -64, E.ERR_FORMAT, "vision_config.image_size"),
+            (("vision_config", "num_hidden_layers"), -1, E.ERR_FORMAT, "vision_config.num_hidden_layers"),
+            (("vision_config", "num_channels"), 0, E.ERR_FORMAT, "vision_config.num_channels"),
+            (("vision_config", "intermediate_size"), 0, E.ERR_FORMAT, "vision_config.intermediate_size"),
+            # absurd sizes: beyond any config (2^24), or within it but more weights than model.safetensors holds
+            (("text_config", "vocab_size"), 2**40, E.ERR_FORMAT, "text_config.vocab_size"),
+            (("vision_config", "image_size"), 2**62, E.ERR_FORMAT, "vision_config.image_size"),
+            (("text_config", "vocab_size"), 2**24, E.ERR_SHAPE, "config.json"),
+            (("text_config", "max_position_embeddings"), 2**24, E.ERR_SHAPE, "config.json"),
+            (("vision_config", "num_hidden_layers"), 10**9, E.ERR_SHAPE, "encoder layers"),
+            (("vision_config", "num_hidden_layers"), 2**62, E.ERR_SHAPE, "encoder layers"),
+            (("vision_config", "num_channels"), 2**60, E.ERR_SHAPE, "config.json"),
+        ]
+        if kind == "clip":
+            cases += [((None, "projection_dim"), 0, E.ERR_FORMAT, "projection_dim"),
+                      ((None, "projection_dim"), 2**20, E.ERR_SHAPE, "config.json")]
+        else:
+            cases += [(("text_config", "projection_size"), 0, E.ERR_FORMAT, "projection_size")]
+        for (section, key), value, code, needle in cases:
+            c = json.loads(json.dumps(config))
+            (c[section] if section else c)[key] = value
+            (folder / "config.json").write_text(json.dumps(c))
+            name = f"{section}.{key}" if section else key
+            raises(f"{kind}: config.json {name} = {value} → {code} naming '{needle}'", code, lambda: clipcore.Model(folder), needle)
+        # vision hidden_size 2^24 (divisible by its heads): a vision tower far beyond the checkpoint
+        c = json.loads(json.dumps(config))
+        c["vision_config"]["hidden_size"] = 2**24
+        c["vision_config"]["num_attention_heads"] = 1
+        if kind == "siglip":
+            c["text_config"]["projection_size"] = 2**24
+        (folder / "config.json").write_text(json.dumps(c))
+        raises(f"{kind}: config.json vision_config.hidden_size = 2^24 → SHAPE naming config.json", E.ERR_SHAPE,
+               lambda: clipcore.Model(folder), "config.json")
+        (folder / "config.json").write_text(json.dumps(config))
+
+        # ---- preprocessor_config.json: sizes of images the processor would make ----
+        pre = json.loads((src / "preprocessor_config.json").read_text())
+        for key, value, needle in ((("crop_size",), 0, "crop_size"),
+                                   (("crop_size",), {"height": 10**6, "width": 10**6}, "crop_size.height"),
+                                   (("size",), {"shortest_edge": 2**40}, "size.shortest_edge"),
+                                   (("size",), {"height": -1, "width": 8}, "size.height")):
+            p = dict(pre)
+            p[key[0]] = value
+            (folder / "preprocessor_config.json").write_text(json.dumps(p))
+            raises(f"{kind}: preprocessor_config.json {key[0]} = {value} → FORMAT naming '{needle}'", E.ERR_FORMAT,
+                   lambda: clipcore.Model(folder), needle)
+        # within each side's limit, a crop of 13000 × 13000 pixels with a resize to 13000: refused at
+        # encode time by the image size limit, before any memory is taken
+        p = dict(pre)
+        p["crop_size"] = {"height": 13000, "width": 13000}
+        p["do_center_crop"] = True
+        p["size"] = {"shortest_edge": 13000}
+        p["do_resize"] = True
+        (folder / "preprocessor_config.json").write_text(json.dumps(p))
+        try:
+            with clipcore.Model(folder) as big:
+                raises(f"{kind}: a 13000-pixel resize of a tall image is refused by the pixel limit", E.ERR_INVALID_ARGUMENT,
+                       lambda: big.encode_rgb8(np.zeros((1, 64, 8, 3), dtype=np.uint8)), "pixel limit")
+        except clipcore.ClipError as ex:
+            check(f"{kind}: a folder with a 13000-pixel crop loads", False, ex)
+
+        # ---- model.safetensors headers with absurd shapes ----
+        for what, data, needle in (
+            ("a shape [2^40, 2^40]", safetensors_bytes([("logit_scale", "F32", [2**40, 2**40], b"")]), "too large"),
+            ("a shape [2^62, 4]", safetensors_bytes([("logit_scale", "F32", [2**62, 4], b"")]), "logit_scale"),
+            ("a shape [2^31, 2^31] with no data", safetensors_bytes([("logit_scale", "F32", [2**31, 2**31], b"")]), "logit_scale"),
+            ("a header length of 2^63", safetensors_bytes([], header_length=2**63), "header length"),
+        ):
+            (folder / "model.safetensors").write_bytes(data)
+            raises(f"{kind}: model.safetensors with {what} → FORMAT naming '{needle}'", E.ERR_FORMAT,
+                   lambda: clipcore.Model(folder), needle)
+    check(f"{kind}: the process is alive after every bad file", model.encode_texts(["still here"]).shape == (1, d))
+
+
+def zeroed_options(fixtures, kind):
+    """A zero-initialised clip_load_options asks for the defaults; struct_size 0 with a field set is refused."""
+    e = read_expected(fixtures / "capi" / kind / "expected.txt")
+    model_dir = bytes(fixtures / e["model"])
+    raw, c, E = clipcore.raw, ctypes, clipcore
+    before = raw.clip_num_threads()
+    h, p = c.c_void_p(), c.c_int32(99)
+    rc = raw.clip_model_load_ex(model_dir, c.byref(E.LoadOptions()), c.byref(h))
+    ok = rc == E.OK and raw.clip_model_linear_precision(h, c.byref(p)) == E.OK
+    check(f"{kind}: a zeroed clip_load_options loads with the defaults (process precision, thread count kept)",
+          ok and p.value == E.LINEAR_DEFAULT and raw.clip_num_threads() == before, (rc, p.value, raw.clip_last_error()))
+    if h.value:
+        out = np.zeros((len(e["text"]), int(e["dim"])), dtype=np.float32)
+        rc = raw.clip_encode_texts(h, (c.c_char_p * len(e["text"]))(*[t.encode() for t in e["text"]]), len(e["text"]),
+                                   out.ctypes.data_as(c.POINTER(c.c_float)))
+        check(f"{kind}: the zeroed-options handle encodes the reference", rc == E.OK and np.abs(out - e["text_embeds"]).max() <= 1e-4)
+        raw.clip_model_free(h)
+    for fields, needle in (((0, 2, 0), "struct_size is 0"), ((0, 0, 1), "struct_size is 0"), ((0, 0, -1), "struct_size is 0")):
+        h.value = 1
+        rc = raw.clip_model_load_ex(model_dir, c.byref(E.LoadOptions(*fields)), c.byref(h))
+        check(f"{kind}: struct_size 0 with a field set {fields[1:]} is refused, not ignored",
+              rc == E.ERR_INVALID_ARGUMENT and needle.encode() in raw.clip_last_error() and not h.value, (rc, raw.clip_last_error()))
+    check(f"{kind}: the refused loads left the thread count alone", raw.clip_num_threads() == before)
+
+
+def settings_race():
+    """The process-wide settings are atomic: threads setting and reading them at once see only values
+    that were set, and the last setting is what stays in force."""
+    raw = clipcore.raw
+    before_threads, before_precision = raw.clip_num_threads(), raw.clip_linear_precision()
+    seen, errors = set(), []
+
+    def writer(k):
+        try:
+            for i in range(2000):
+                raw.clip_set_num_threads(1 + (i + k) % 3)
+                if raw.clip_set_linear_precision((i + k) % 2) != clipcore.OK:
+                    errors.append("set_linear_precision failed")
+        except Exception as ex:  # noqa: BLE001 - reported below
+            errors.append(ex)
+
+    def reader():
+        for _ in range(4000):
+            seen.add((raw.clip_num_threads(), raw.clip_linear_precision()))
+
+    ts = [threading.Thread(target=writer, args=(k,)) for k in range(3)] + [threading.Thread(target=reader) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    check("settings: concurrent setters and readers see only values that were set",
+          not errors and all(n in (1, 2, 3) and p in (0, 1) for n, p in seen), (errors, sorted(seen)))
+    raw.clip_set_num_threads(before_threads)
+    raw.clip_set_linear_precision(before_precision)
+    check("settings: the last setting is in force", raw.clip_num_threads() == before_threads
+          and raw.clip_linear_precision() == before_precision and f"clipcore {before_threads} threads" in clipcore.runtime_info())
+
+
 def threads(model, texts):
     want = model.encode_texts(texts)
     outs, errors = [None] * 4, []
@@ -403,10 +637,13 @@ def main(fixtures):
         check("a binding for ABI 99 refuses an ABI 1 library at import",
               "C ABI version 1" in str(e) and "for C ABI version 99" in str(e), e)
     losses()
+    settings_race()
     for kind in ("clip", "siglip"):
         handles_and_options(fixtures, kind)
         model, t, e = parity(fixtures, kind)
         robustness(fixtures, model, t, e)
+        bad_files(fixtures, model, e, kind)
+        zeroed_options(fixtures, kind)
         threads(model, e["text"])
         model.close()
     from importlib import util

@@ -31,6 +31,18 @@ def main(path):
     check("clip_version is MAJOR.MINOR.PATCH", re.fullmatch(r"\d+\.\d+\.\d+", version), version)
     check("clip_version is stable across calls", lib.clip_version().decode() == version)
     check("clip_abi_version is 1", lib.clip_abi_version() == 1, lib.clip_abi_version())
+    # The header's version macros describe this library: MAJOR.MINOR.PATCH, ABI and the one-integer form.
+    header = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "include", "clipcore.h")).read()
+    macros = dict(re.findall(r"^#define (CLIP_(?:VERSION_\w+|ABI_VERSION))\s+(.+?)\s*$", header, re.M))
+    parts = [int(macros[f"CLIP_VERSION_{k}"]) for k in ("MAJOR", "MINOR", "PATCH")]
+    check("clip_version() is the header's CLIP_VERSION_MAJOR.MINOR.PATCH", version == "%d.%d.%d" % tuple(parts),
+          (version, parts))
+    check("clip_abi_version() is the header's CLIP_ABI_VERSION", lib.clip_abi_version() == int(macros["CLIP_ABI_VERSION"]))
+    number = eval(re.sub(r"CLIP_VERSION_(MAJOR|MINOR|PATCH)", lambda m: macros[m.group(0)], macros["CLIP_VERSION_NUMBER"]),
+                  {"__builtins__": {}})
+    v = [int(x) for x in version.split(".")]
+    check("CLIP_VERSION_NUMBER is MAJOR * 10000 + MINOR * 100 + PATCH of clip_version()",
+          number == v[0] * 10000 + v[1] * 100 + v[2] and v[1] < 100 and v[2] < 100, (number, version))
     check("clip_num_threads is positive", lib.clip_num_threads() >= 1)
     check("clip_set_num_threads(3) takes effect", lib.clip_set_num_threads(3) == 3 and lib.clip_num_threads() == 3)
     check("clip_set_num_threads(0) clamps to 1", lib.clip_set_num_threads(0) == 1)
@@ -66,6 +78,9 @@ def main(path):
               and b"struct_size" in lib.clip_last_error(), (rc, lib.clip_last_error()))
     rc = lib.clip_model_load_ex(b"/nonexistent", None, c.byref(h))
     check("clip_model_load_ex(NULL options) reaches the load (I/O error)", rc == -2, rc)
+    h.value = 1
+    rc = lib.clip_model_load_ex(b"/nonexistent", (c.c_uint32 * 3)(0, 0, 0), c.byref(h))
+    check("clip_model_load_ex(zeroed options) means the defaults: it reaches the load (I/O error)", rc == -2 and not h.value, rc)
 
     with open("/proc/self/maps") as f:
         mapped = f.read()

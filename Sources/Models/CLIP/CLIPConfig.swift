@@ -44,12 +44,12 @@ public struct CLIPTextConfig: Codable, Sendable, Equatable {
     /// Sizes are required; the rest default as in transformers.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        vocabSize = try c.positive(.vocabSize)
-        hiddenSize = try c.positive(.hiddenSize)
-        intermediateSize = try c.positive(.intermediateSize)
+        vocabSize = try c.size(.vocabSize)
+        hiddenSize = try c.size(.hiddenSize)
+        intermediateSize = try c.size(.intermediateSize)
         numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
-        numAttentionHeads = try c.positive(.numAttentionHeads)
-        maxPositionEmbeddings = try c.positive(.maxPositionEmbeddings)
+        numAttentionHeads = try c.size(.numAttentionHeads)
+        maxPositionEmbeddings = try c.size(.maxPositionEmbeddings)
         hiddenAct = try c.activation(.hiddenAct, default: "quick_gelu")
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-5
         bosTokenId = try c.decodeIfPresent(Int.self, forKey: .bosTokenId) ?? 49406
@@ -97,13 +97,13 @@ public struct CLIPVisionConfig: Codable, Sendable, Equatable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        hiddenSize = try c.positive(.hiddenSize)
-        intermediateSize = try c.positive(.intermediateSize)
+        hiddenSize = try c.size(.hiddenSize)
+        intermediateSize = try c.size(.intermediateSize)
         numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
-        numAttentionHeads = try c.positive(.numAttentionHeads)
+        numAttentionHeads = try c.size(.numAttentionHeads)
         numChannels = try c.decodeIfPresent(Int.self, forKey: .numChannels) ?? 3
-        imageSize = try c.positive(.imageSize)
-        patchSize = try c.positive(.patchSize)
+        imageSize = try c.size(.imageSize)
+        patchSize = try c.size(.patchSize)
         hiddenAct = try c.activation(.hiddenAct, default: "quick_gelu")
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-5
         try c.checkTower(hidden: hiddenSize, heads: numAttentionHeads, headsKey: .numAttentionHeads,

@@ -64,8 +64,9 @@ extension ModelFamily {
 
     /// Reads `config.json`, builds the model and loads the folder's weights (`model.safetensors` or shards).
     public static func load(directory: String) throws -> Model {
-        let config = try config(path: directory + "/config.json")
-        return try loadWeights(directory) { try model(config) }
+        let path = directory + "/config.json"
+        let config = try config(path: path)
+        return try loadWeights(directory, config: path) { try model(config) }
     }
 
     /// `model.safetensors` or the shards of `model.safetensors.index.json`.

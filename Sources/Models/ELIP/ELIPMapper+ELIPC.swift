@@ -15,23 +15,23 @@ extension ELIPMapper {
     /// A mapper from ELIP-C generator tensors keyed `mapper.{0,2,4}.{weight,bias}` (the
     /// `visual.transformer.vpt_generator.` prefix replaced), for a backbone of embedding `textDim`
     /// and vision width `visionDim`.
-    /// - Throws: `ClipError` (.unsupported for another generator depth or input, .shape for sizes that do not fit).
+    /// - Throws: `ClipError` (.unsupported for another generator depth or input, .format for tensors of
+    ///   the wrong shape, .shape for sizes that do not fit the model).
     public static func elipC(_ tensors: [String: Tensor], textDim: Int, visionDim: Int) throws -> ELIPMapper {
         let expected = Set(["0", "2", "4"].flatMap { ["mapper.\($0).weight", "mapper.\($0).bias"] })
         guard Set(tensors.keys) == expected else {
             let layers = Set(tensors.keys.map { $0.split(separator: ".").dropFirst().first.map(String.init) ?? $0 }).sorted()
             throw ClipError.unsupported("ELIP-C prompt generator with layers \(layers.joined(separator: ", ")): only the three-Linear generator (vpt_generator.0, .2, .4; num_tokens > 0) is supported")
         }
-        let w0 = tensors["mapper.0.weight"]!, w4 = tensors["mapper.4.weight"]!
-        guard w0.rank == 2, w4.rank == 2 else { throw ClipError.shape("ELIP-C prompt generator: weights must be matrices") }
-        guard w0.shape[1] == textDim else {
-            throw ClipError.unsupported("ELIP-C prompt generator takes \(w0.shape[1])-wide input, the model's text embedding is \(textDim) (num_tokens 1, two embeddings concatenated, is not supported)")
+        let (inputDim, hidden, out) = try layout(source: "ELIP-C prompt generator") { tensors[$0]?.shape }
+        guard inputDim == textDim else {
+            throw ClipError.unsupported("ELIP-C prompt generator takes \(inputDim)-wide input, the model's text embedding is \(textDim) (num_tokens 1, two embeddings concatenated, is not supported)")
         }
-        guard w4.shape[0] % visionDim == 0, w4.shape[0] > 0 else {
-            throw ClipError.shape("ELIP-C prompt generator outputs \(w4.shape[0]) values, not a multiple of the vision width \(visionDim)")
+        guard out % visionDim == 0 else {
+            throw ClipError.shape("ELIP-C prompt generator outputs \(out) values, not a multiple of the vision width \(visionDim)")
         }
         let mapper = ParameterInitialization.withoutInitialization {
-            ELIPMapper(textDim: textDim, hidden: w0.shape[0], promptTokens: w4.shape[0] / visionDim, visionDim: visionDim)
+            ELIPMapper(textDim: textDim, hidden: hidden, promptTokens: out / visionDim, visionDim: visionDim)
         }
         try mapper.load(tensors)
         return mapper

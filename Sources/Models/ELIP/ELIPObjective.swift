@@ -38,6 +38,8 @@ public enum ELIPObjective {
         guard textEmbeds.rank == 2, pixels.rank == 4, textEmbeds.shape[0] == pixels.shape[0], textEmbeds.shape[0] > 0 else {
             throw ClipError.shape("ELIP query loss: \(textEmbeds.shape) text embeddings for \(pixels.shape) images")
         }
+        try mapper.checkFits(model: model)
+        try checkQueries(textEmbeds, mapper)
         let b = textEmbeds.shape[0], d = textEmbeds.shape[1]
         let chunk = max(1, min(queryChunk ?? defaultQueryChunk(batch: b), b))
         let imageShape = Array(pixels.shape.dropFirst())
@@ -68,6 +70,8 @@ public enum ELIPObjective {
         guard textEmbeds.rank == 2, pixels.rank == 4, textEmbeds.shape[0] == pixels.shape[0] else {
             throw ClipError.shape("ELIP loss: \(textEmbeds.shape) text embeddings for \(pixels.shape) images")
         }
+        try mapper.checkFits(model: model)
+        try checkQueries(textEmbeds, mapper)
         let t = Variable(textEmbeds)
         let guided = try model.guidedImageFeatures(Variable(pixels), prompts: mapper(t)).l2Normalized()
         return model.pairLoss(textEmbeds: t, imageEmbeds: guided)
@@ -79,11 +83,20 @@ public enum ELIPObjective {
         guard query.rank == 2, query.shape[0] == 1, candidates.rank == 4 else {
             throw ClipError.shape("ELIP scores: query \(query.shape) for candidates \(candidates.shape)")
         }
+        try mapper.checkFits(model: model)
+        try checkQueries(query, mapper)
         return try withNoGrad {
             let prompts = mapper(Variable(query))
             let expanded = prompts.expanded(to: [candidates.shape[0], prompts.shape[1], prompts.shape[2]]).contiguous()
             let g = try model.guidedImageFeatures(Variable(candidates), prompts: expanded).l2Normalized()
             return g.value.matmul(query.transposed()).toArray()
+        }
+    }
+
+    /// Text embeddings `[n, d_text]` of the mapper's input width.
+    private static func checkQueries(_ t: Tensor, _ mapper: ELIPMapper) throws {
+        guard t.rank == 2, t.shape[1] == mapper.textDim else {
+            throw ClipError.shape("ELIP: text embeddings \(t.shape) do not have the mapper's input width \(mapper.textDim)")
         }
     }
 }

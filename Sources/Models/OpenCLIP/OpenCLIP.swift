@@ -45,7 +45,8 @@ public enum OpenCLIP {
         let checkpoint = try Checkpoint(path: path)
         do {
             let (tensors, generator) = try OpenCLIPWeights.sanitize(checkpoint, customText: config.customText)
-            let model = try ParameterInitialization.withoutInitialization { try CLIPModel(config.clip) }
+            let model = try ParameterInitialization.withoutInitialization(
+                checkpointValues: tensors.values.reduce(0) { $0 + $1.count }, what: "open_clip configuration") { try CLIPModel(config.clip) }
             try model.load(tensors)
             model.eval()
             let mapper = try generator.isEmpty ? nil : ELIPMapper.elipC(

@@ -197,7 +197,9 @@ public struct OpenCLIPConfig: Sendable {
         return n
     }
 
-    private static func positive(_ v: Any?, _ key: String) throws -> Int { try ClipError.positiveInteger(v, key) }
+    private static func positive(_ v: Any?, _ key: String) throws -> Int {
+        try ClipError.positiveInteger(v, key, atMost: maxConfigSize)
+    }
 
     /// An integer, or a `[h, w]` pair with h == w.
     private static func square(_ v: Any, _ key: String) throws -> Int {

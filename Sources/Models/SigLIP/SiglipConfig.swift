@@ -27,15 +27,15 @@ public struct SiglipTextConfig: Codable, Sendable, Equatable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        vocabSize = try c.positive(.vocabSize)
-        hiddenSize = try c.positive(.hiddenSize)
-        intermediateSize = try c.positive(.intermediateSize)
+        vocabSize = try c.size(.vocabSize)
+        hiddenSize = try c.size(.hiddenSize)
+        intermediateSize = try c.size(.intermediateSize)
         numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
-        numAttentionHeads = try c.positive(.numAttentionHeads)
-        maxPositionEmbeddings = try c.positive(.maxPositionEmbeddings)
+        numAttentionHeads = try c.size(.numAttentionHeads)
+        maxPositionEmbeddings = try c.size(.maxPositionEmbeddings)
         hiddenAct = try c.activation(.hiddenAct, default: "gelu_pytorch_tanh")
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-6
-        projectionSize = try c.decodeIfPresent(Int.self, forKey: .projectionSize) ?? hiddenSize
+        projectionSize = c.contains(.projectionSize) ? try c.size(.projectionSize) : hiddenSize
         try c.checkTower(hidden: hiddenSize, heads: numAttentionHeads, headsKey: .numAttentionHeads)
         try c.requireNonNegative([(.numHiddenLayers, numHiddenLayers)])
         try c.requirePositive([(.projectionSize, projectionSize)])
@@ -66,13 +66,13 @@ public struct SiglipVisionConfig: Codable, Sendable, Equatable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        hiddenSize = try c.positive(.hiddenSize)
-        intermediateSize = try c.positive(.intermediateSize)
+        hiddenSize = try c.size(.hiddenSize)
+        intermediateSize = try c.size(.intermediateSize)
         numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
-        numAttentionHeads = try c.positive(.numAttentionHeads)
+        numAttentionHeads = try c.size(.numAttentionHeads)
         numChannels = try c.decodeIfPresent(Int.self, forKey: .numChannels) ?? 3
-        imageSize = try c.positive(.imageSize)
-        patchSize = try c.positive(.patchSize)
+        imageSize = try c.size(.imageSize)
+        patchSize = try c.size(.patchSize)
         hiddenAct = try c.activation(.hiddenAct, default: "gelu_pytorch_tanh")
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-6
         visionUseHead = try c.decodeIfPresent(Bool.self, forKey: .visionUseHead) ?? true

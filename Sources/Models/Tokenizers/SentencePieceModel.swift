@@ -6,12 +6,15 @@ import Tensor
 /// A parsed sentencepiece model: pieces with scores and types, the trainer's
 /// model type and byte-fallback flag, and the normalizer settings.
 public struct SentencePieceModel: Sendable {
+    /// A piece's type (sentencepiece_model.proto `ModelProto.SentencePiece.Type`).
     public enum PieceType: Int, Sendable {
         case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
     }
+    /// The trainer's model type (`TrainerSpec.ModelType`): how text is split into pieces.
     public enum Algorithm: Int, Sendable {
         case unigram = 1, bpe = 2, word = 3, char = 4
     }
+    /// One vocabulary entry: its text, score and type.
     public struct Piece: Sendable {
         public let text: String
         public let score: Float
