@@ -3,6 +3,8 @@
 #  - Tests/capi/capi_check.c, built against include/clipcore.h, checks every
 #    output against transformers' values, then runs again under valgrind
 #    (no invalid access, no definite leak) when valgrind is installed;
+#  - examples/c/rerank.c, the example program, re-ranks a fixture as transformers
+#    does and names a missing file;
 #  - scripts/check-status-codes.py checks the status codes of CAPI.swift and
 #    python/clipcore/__init__.py (and clip_status_string) against the header's enum;
 #  - scripts/test-python-package.sh: `pip install ./python` into a fresh virtual
@@ -42,6 +44,33 @@ cc=$(command -v cc || command -v gcc || command -v clang) || { echo "no C compil
 for kind in clip siglip; do
     "$scratch/capi_check" --check "Tests/Fixtures/capi/$kind/expected.txt" Tests/Fixtures
 done
+# The example program (examples/c/rerank.c): the fixture's query re-ranks the fixture's images with
+# transformers' scores, best first; a missing mapper is exit status 1 with a message naming it.
+"$cc" -O1 -Wall -Wextra -Werror -Iinclude examples/c/rerank.c -o "$scratch/rerank" \
+    -L"$lib" -lclipcore -Wl,-rpath,"$lib"
+fx=Tests/Fixtures/capi/clip
+model=Tests/Fixtures/$(sed -n 's/^model //p' "$fx/expected.txt")
+images=()
+while read -r name; do images+=("$model/$name"); done < <(sed -n 's/^image //p' "$fx/expected.txt")
+"$scratch/rerank" "$model" "$fx/mapper.safetensors" "$(sed -n 's/^query //p' "$fx/expected.txt")" "${images[@]}" \
+    > "$scratch/rerank.out"
+awk -v want="$(sed -n 's/^rerank_scores //p' "$fx/expected.txt")" -v paths="${images[*]}" '
+    BEGIN { n = split(want, w, " "); split(paths, p, " "); for (i = 1; i <= n; i++) expected[p[i]] = w[i] }
+    /^ELIP re-ranking:/ { on = 1; next }
+    on && $1 ~ /^[0-9]+\.$/ {
+        seen++; d = $3 - expected[$2]; if (d < 0) d = -d
+        if (!($2 in expected) || d > 1e-4) bad = bad " " $2 "=" $3
+        if (seen > 1 && $3 > last) bad = bad " (not best first)"
+        last = $3
+    }
+    END { if (seen != n || bad != "") { print "FAIL  examples/c/rerank.c:" bad " (" seen " of " n " lines)"; exit 1 }
+          print "ok    examples/c/rerank.c re-ranks the fixture as transformers does" }' "$scratch/rerank.out"
+if "$scratch/rerank" "$model" "$scratch/no-such-mapper.safetensors" "a query" "${images[@]}" 2> "$scratch/rerank.err" >/dev/null \
+    || ! grep -q "no-such-mapper" "$scratch/rerank.err"; then
+    echo "FAIL  examples/c/rerank.c with a missing mapper: $(cat "$scratch/rerank.err")" >&2
+    exit 1
+fi
+echo "ok    examples/c/rerank.c names a missing mapper and exits 1"
 if [ "$variant" = 1 ]; then
     :   # the memory check does not depend on the kernels
 elif command -v valgrind >/dev/null 2>&1; then
