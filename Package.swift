@@ -80,7 +80,7 @@ let package = Package(
         .target(name: "Images", dependencies: ["Tensor", "CCodecs"]),
         .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN", "Images", "CCodecs"]),
         .target(name: "Datasets", dependencies: ["Tensor", "Images"]),
-        .target(name: "Search", dependencies: ["Tensor", "NN", "CFaiss", "CKernels"]),
+        .target(name: "Search", dependencies: ["Tensor", "CFaiss", "CKernels"]),
         .target(name: "Pipelines", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search"]),
         .target(name: "Plots", dependencies: ["Images"]),
         .target(name: "Training", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search",
