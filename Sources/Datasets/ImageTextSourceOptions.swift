@@ -73,9 +73,9 @@ extension ImageTextSourceOptions {
 /// Picks image and caption columns the way seed 000's `_infer_columns` does: the requested name
 /// when present, else the first known candidate that the data has.
 public enum ColumnInference {
-    public static let imageCandidates = ["image", "img", "jpg", "jpeg", "png", "webp", "filepath", "file_path",
+    static let imageCandidates = ["image", "img", "jpg", "jpeg", "png", "webp", "filepath", "file_path",
                                          "image_path", "path", "file_name", "filename", "file"]
-    public static let textCandidates = ["text", "caption", "captions", "txt", "title", "sentence", "sentences",
+    static let textCandidates = ["text", "caption", "captions", "txt", "title", "sentence", "sentences",
                                         "raw", "prompt"]
 
     /// One chosen column and how it was chosen.
@@ -87,7 +87,7 @@ public enum ColumnInference {
 
     /// The column for `requested` among `available`.
     /// - Throws: `ClipError.invalidArgument` naming the file, what was looked for and the columns there are.
-    public static func choose(_ requested: String?, candidates: [String], available: [String], what: String,
+    static func choose(_ requested: String?, candidates: [String], available: [String], what: String,
                               file: String) throws -> Choice {
         if let requested, available.contains(requested) { return Choice(name: requested, inferred: false) }
         let lower = Dictionary(available.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })

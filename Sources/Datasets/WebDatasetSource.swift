@@ -172,10 +172,10 @@ public struct WebDatasetSource: ImageTextSource {
 }
 
 /// Shard lists written with braces, as webdataset and `braceexpand` accept them.
-public enum BraceExpansion {
+package enum BraceExpansion {
     /// Expands every `{a..b}` (numbers, zero-padded when either end is) and `{x,y,z}` group, left to right.
     /// - Throws: `ClipError.invalidArgument` for an unclosed brace or a backwards range.
-    public static func expand(_ pattern: String) throws -> [String] {
+    package static func expand(_ pattern: String) throws -> [String] {
         guard let open = pattern.firstIndex(of: "{") else { return [pattern] }
         guard let close = pattern[open...].firstIndex(of: "}") else {
             throw ClipError.invalidArgument("\(pattern): '{' without a closing '}'")

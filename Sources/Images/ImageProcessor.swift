@@ -53,7 +53,7 @@ public struct ImageProcessorConfig: Sendable, Equatable {
 
     /// The settings as a `preprocessor_config.json` that transformers and `load(path:)` both read
     /// (`processorClass`: `CLIPImageProcessor` or `SiglipImageProcessor`).
-    public func json(processorClass: String) -> String {
+    package func json(processorClass: String) -> String {
         let sizeText: String
         switch size {
         case .shortestEdge(let e): sizeText = "{\"shortest_edge\": \(e)}"
@@ -275,7 +275,7 @@ public struct ImageProcessor: Sendable {
 
     /// Preprocessed images `[3, H, W]` stacked into a batch `[n, 3, H, W]`.
     /// - Throws: `ClipError.invalidArgument` for no images, `.shape` when they differ in size.
-    public static func stack(_ tensors: [Tensor]) throws -> Tensor {
+    package static func stack(_ tensors: [Tensor]) throws -> Tensor {
         guard let first = tensors.first else { throw ClipError.invalidArgument("image processor: no images") }
         guard tensors.allSatisfy({ $0.shape == first.shape }) else {
             throw ClipError.shape("image processor: images came out in different sizes; configure a crop or a fixed size")

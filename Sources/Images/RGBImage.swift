@@ -31,7 +31,7 @@ public struct RGBImage: Equatable, Sendable {
 
     /// Checks a size an image is about to be made at (a resize or crop target from a config).
     /// - Throws: `ClipError(.invalidArgument)` naming `what` when it is beyond `maxPixels` pixels.
-    public static func checkSize(width: Int, height: Int, _ what: String) throws {
+    package static func checkSize(width: Int, height: Int, _ what: String) throws {
         guard width > 0, height > 0, UInt64(width) <= maxPixels, UInt64(height) <= maxPixels,
               UInt64(width) * UInt64(height) <= maxPixels else {
             throw ClipError.invalidArgument("\(what): \(width)×\(height) is beyond the \(maxPixels)-pixel limit of an image")
@@ -74,11 +74,11 @@ public struct RGBImage: Equatable, Sendable {
     }
 
     /// The image formats recognised by their first bytes.
-    public enum FileFormat: String, Sendable {
+    package enum FileFormat: String, Sendable {
         case png = "PNG", jpeg = "JPEG"
 
         /// The format whose signature `data` starts with (PNG `89 50 4E 47`, JPEG `FF D8 FF`), if any.
-        public init?(sniffing data: [UInt8]) {
+        package init?(sniffing data: [UInt8]) {
             if data.starts(with: [0x89, 0x50, 0x4E, 0x47]) { self = .png }
             else if data.starts(with: [0xFF, 0xD8, 0xFF]) { self = .jpeg }
             else { return nil }

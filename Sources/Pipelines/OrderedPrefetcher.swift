@@ -11,7 +11,7 @@ import Dispatch
 ///
 /// A transform error is returned for its item (the consumer decides whether to skip it); a source
 /// error ends the stream and is thrown by `next()` at its position.
-public final class OrderedPrefetcher<Input, Output>: @unchecked Sendable {
+package final class OrderedPrefetcher<Input, Output>: @unchecked Sendable {
     private let condition = NSCondition()
     private let source: () throws -> Input?
     private let transform: (Input) throws -> Output
@@ -22,11 +22,11 @@ public final class OrderedPrefetcher<Input, Output>: @unchecked Sendable {
     private var sourceError: Error?
     private let workers = DispatchGroup()
     /// Seconds the consumer spent in `next()` waiting for a result not yet ready.
-    public private(set) var waitSeconds: Double = 0
+    package private(set) var waitSeconds: Double = 0
     private var busy: Double = 0
 
     /// Starts the workers. `threads` ≥ 1, `capacity` ≥ `threads`.
-    public init(threads: Int, capacity: Int, source: @escaping () throws -> Input?, transform: @escaping (Input) throws -> Output) {
+    package init(threads: Int, capacity: Int, source: @escaping () throws -> Input?, transform: @escaping (Input) throws -> Output) {
         self.source = source
         self.transform = transform
         self.capacity = max(capacity, threads, 1)
@@ -44,7 +44,7 @@ public final class OrderedPrefetcher<Input, Output>: @unchecked Sendable {
     deinit { stop() }
 
     /// Seconds the workers spent in `transform`, summed over the workers.
-    public var transformSeconds: Double {
+    package var transformSeconds: Double {
         condition.lock()
         defer { condition.unlock() }
         return busy
@@ -83,7 +83,7 @@ public final class OrderedPrefetcher<Input, Output>: @unchecked Sendable {
 
     /// The next result in input order, or nil at the end of the source.
     /// - Throws: the source's error, at the position where it occurred.
-    public func next() throws -> Result<Output, Error>? {
+    package func next() throws -> Result<Output, Error>? {
         condition.lock()
         defer { condition.unlock() }
         if results[delivered] == nil && !(sourceDone && delivered >= issued) {
@@ -101,7 +101,7 @@ public final class OrderedPrefetcher<Input, Output>: @unchecked Sendable {
     }
 
     /// Stops reading ahead and waits for the workers to finish their current item.
-    public func stop() {
+    package func stop() {
         condition.lock()
         stopped = true
         condition.broadcast()

@@ -12,7 +12,7 @@ public struct HardNeighbours: Sendable {
     public let images: [Int64]
     public func of(_ text: Int) -> ArraySlice<Int64> { images[(text * k)..<((text + 1) * k)] }
 
-    public init(k: Int, images: [Int64]) {
+    package init(k: Int, images: [Int64]) {
         precondition(k > 0 && images.count % k == 0, "HardNeighbours: \(images.count) entries are not rows of \(k)")
         self.k = k
         self.images = images

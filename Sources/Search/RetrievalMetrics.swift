@@ -298,7 +298,7 @@ public struct RankingMetrics: Codable, Equatable, Sendable {
     static func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
 
     /// "R@k", the JSON name of a recall.
-    public static func recallKey(_ k: Int) -> String { "R@\(k)" }
+    package static func recallKey(_ k: Int) -> String { "R@\(k)" }
 
     /// k of a key `prefix + "R@k"`, nil for any other key.
     static func recallK(_ key: String, prefix: String = "") -> Int? {

@@ -12,7 +12,7 @@ public struct SearchResult: Sendable {
     public let scores: Tensor
     public let ids: [Int64]
 
-    public init(k: Int, scores: Tensor, ids: [Int64]) {
+    init(k: Int, scores: Tensor, ids: [Int64]) {
         precondition(k > 0 && ids.count == scores.count && scores.count % k == 0,
                      "SearchResult: \(ids.count) ids and \(scores.count) scores are not rows of \(k)")
         self.k = k

@@ -81,7 +81,7 @@ public enum ModelFolder {
 
     /// Removes temporary files and folders a killed writer left in `directory` (`.NAME.tmp-…`, and the
     /// `.old` folders of an interrupted swap). Checkpoints themselves are never touched.
-    public static func removeStaleTemporaries(in directory: String) {
+    package static func removeStaleTemporaries(in directory: String) {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         for e in entries where AtomicFile.isTemporary(e) {
             try? FileManager.default.removeItem(atPath: directory + "/" + e)

@@ -26,7 +26,7 @@ public struct TowerKeys: Sendable, Equatable {
 
     /// The tower's keys among `keys` that a lock freezes: all of them, or with `unlockedLayers` above 0
     /// everything but the last `unlockedLayers` encoder layers and the keys above the layers.
-    public func lockedKeys(in keys: [String], unlockedLayers n: Int) -> Set<String> {
+    package func lockedKeys(in keys: [String], unlockedLayers n: Int) -> Set<String> {
         let own = self.keys(in: keys)
         let firstOpen = (own.compactMap(layerIndex).max() ?? -1) + 1 - n
         return Set(own.filter { key in
@@ -37,7 +37,7 @@ public struct TowerKeys: Sendable, Equatable {
     }
 
     /// The encoder layer a key belongs to, if any.
-    public func layerIndex(_ key: String) -> Int? {
+    func layerIndex(_ key: String) -> Int? {
         guard let r = key.range(of: layers) else { return nil }
         return Int(key[r.upperBound...].prefix { $0.isNumber })
     }

@@ -17,7 +17,7 @@ extension ELIPMapper {
     /// and vision width `visionDim`.
     /// - Throws: `ClipError` (.unsupported for another generator depth or input, .format for tensors of
     ///   the wrong shape, .shape for sizes that do not fit the model).
-    public static func elipC(_ tensors: [String: Tensor], textDim: Int, visionDim: Int) throws -> ELIPMapper {
+    static func elipC(_ tensors: [String: Tensor], textDim: Int, visionDim: Int) throws -> ELIPMapper {
         let expected = Set(["0", "2", "4"].flatMap { ["mapper.\($0).weight", "mapper.\($0).bias"] })
         guard Set(tensors.keys) == expected else {
             let layers = Set(tensors.keys.map { $0.split(separator: ".").dropFirst().first.map(String.init) ?? $0 }).sorted()

@@ -61,7 +61,7 @@ public enum ELIPObjective {
     }
 
     /// Queries per chunk when none is given: `max(1, 16 / batch)` (2 for the batches of 8 that fit B² encodes).
-    public static func defaultQueryChunk(batch: Int) -> Int { max(1, 16 / max(batch, 1)) }
+    package static func defaultQueryChunk(batch: Int) -> Int { max(1, 16 / max(batch, 1)) }
 
     /// The pairs objective: each image `[n, 3, H, W]` is encoded with the prompts of its own caption
     /// (from normalised text embeddings `[n, d]`); the batch's guided image embeddings and the captions

@@ -16,13 +16,13 @@ public struct OpenCLIPCheckpoint {
 
 /// Reading open_clip folders and weight files.
 public enum OpenCLIP {
-    public static let configFile = "open_clip_config.json"
+    static let configFile = "open_clip_config.json"
     /// The weight files open_clip's loader looks for, in its order.
-    public static let weightFiles = ["open_clip_model.safetensors", "open_clip_pytorch_model.safetensors"]
+    static let weightFiles = ["open_clip_model.safetensors", "open_clip_pytorch_model.safetensors"]
 
     /// The folder's safetensors weights.
     /// - Throws: `ClipError` (.unsupported for a PyTorch pickle only, .io when there are no weights).
-    public static func weightsPath(directory: String) throws -> String {
+    static func weightsPath(directory: String) throws -> String {
         let fm = FileManager.default
         if let f = weightFiles.first(where: { fm.fileExists(atPath: directory + "/" + $0) }) { return directory + "/" + f }
         if fm.fileExists(atPath: directory + "/open_clip_pytorch_model.bin") {
