@@ -9,6 +9,8 @@ import Training
 import Datasets
 import Tensor
 
+extension ELIPEvalProtocol: ExpressibleByArgument {}
+
 struct ELIPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "elip", abstract: "Train, evaluate and export ELIP prompt mappers.",
@@ -50,15 +52,39 @@ struct ELIPCommand: ParsableCommand {
         @Option(help: "Mapper file (default: output_root/mapper_last.safetensors).") var checkpoint: String?
         @Option(name: .short, help: "Re-ranking depth (default: rerank_k for the eval dataset's kind).") var k: Int?
         @Option(help: "Where to write the JSON report (default: output_root/eval_rerank.json).") var out: String?
+        @Option(name: .customLong("protocol"), help: """
+            official (default): the official code's protocol: mAP per category on Occluded COCO and ImageNet-R in their \
+            official layouts (images squashed to the model's input size), recall on COCO and Flickr; \
+            clipcore: recall on any image-caption layout.
+            """) var evalProtocol: ELIPEvalProtocol = .official
+        @Option(help: "Official Occluded COCO: the COCO folder holding val2017/ and train2017/; ImageNet-R: the image folder (default: beside the annotation file).")
+        var imageRoot: String?
         @Flag(help: "Skip bad dataset records, counting them.") var skipBad = false
 
         func run() throws {
             let cfg = try ELIPConfig.load(path: config)
             let split = cfg.evalSplit ?? cfg.dataset
+            let plan = try evalProtocol.plan(split: split.name)
             let pipeline = try ImageTextPipeline(directory: cfg.modelName)
             let mapperPath = checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors"
             let mapper = try ELIPMapper.load(path: mapperPath)
             try mapper.checkFits(model: pipeline.model, source: mapperPath)
+            let reportPath = out ?? cfg.outputRoot + "/eval_rerank.json"
+            if case let .categoryMAP(kind) = plan {
+                let bench = try CategoryRetrievalBenchmark.open(split.name, imageRoot: imageRoot)
+                print("dataset: \(bench.description)")
+                let depth = k ?? (kind == .occludedCOCO ? cfg.rerankK.occludedCoco : cfg.rerankK.imagenetR)
+                let bar = ProgressLine(total: bench.queries.count, unit: "category")
+                let report = try ELIPCategoryEvaluation.evaluate(pipeline: pipeline, mapper: mapper, benchmark: bench, k: depth) { _, _ in
+                    bar.tick("")
+                }
+                bar.finish()
+                print("protocol official (\(kind.rawValue)): mAP per category, images squashed to \(report.imageSize[0])×\(report.imageSize[1]), re-ranking depth \(depth)")
+                print(report.table)
+                try writeReport(report, to: reportPath)
+                return
+            }
+            guard imageRoot == nil else { throw ClipError.invalidArgument("--image-root applies to the official Occluded COCO and ImageNet-R layouts only") }
             let data = try loadSplit(split, skipBad: skipBad)
             let name = split.name.lowercased()
             let depth = k ?? (name.contains("occluded") ? cfg.rerankK.occludedCoco : name.contains("imagenet") ? cfg.rerankK.imagenetR
@@ -67,9 +93,12 @@ struct ELIPCommand: ParsableCommand {
                                                    maxPairs: split.maxEvalExamples)
             if let d = report.diagnostics { print(d.line(k: report.k)) }
             print(report.table)
+            try writeReport(report, to: reportPath)
+        }
+
+        private func writeReport(_ report: some Encodable, to reportPath: String) throws {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let reportPath = out ?? cfg.outputRoot + "/eval_rerank.json"
             let folder = (reportPath as NSString).deletingLastPathComponent
             if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
             try AtomicFile.write(String(decoding: try enc.encode(report), as: UTF8.self) + "\n", to: reportPath)
