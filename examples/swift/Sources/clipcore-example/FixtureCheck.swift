@@ -22,7 +22,7 @@ func checkFixture(expectedPath: String, fixtures: String, checks c: inout Checks
     // MARK: encode
     let pipeline = try ImageTextPipeline(directory: folder)
     let d = pipeline.model.embeddingDim
-    c.expect(d == e.dim, "\(pipeline.kind) model loaded, embedding dim \(d)", detail: "expected \(e.dim)")
+    c.expect(d == e.dim, "\(pipeline.family.name) model loaded, embedding dim \(d)", detail: "expected \(e.dim)")
     let texts = try pipeline.encode(texts: e.texts)                           // [texts, d]
     let imageFiles = e.images.map { folder + "/" + $0 }
     let decoded = try imageFiles.map { try RGBImage(contentsOfFile: $0) }

@@ -21,7 +21,7 @@ func rerank(model: String, mapperPath: String, query text: String, imageFiles: [
     let candidates = top.ids(of: 0).map(Int.init).filter { $0 >= 0 }
     let guided = try ELIPObjective.guidedScores(model: pipeline.model, mapper: mapper, query: query,
                                                 candidates: try pipeline.processor.batch(candidates.map { images[$0] }))
-    print("\(pipeline.kind) model \(model), \(images.count) images, query \"\(text)\"")
+    print("\(pipeline.family.name) model \(model), \(images.count) images, query \"\(text)\"")
     print("rank  base   cosine  ELIP score  image")
     for (rank, j) in rerankOrder(guided).enumerated() {
         print(String(format: "%4d  %4d  %7.4f  %10.4f  %@", rank + 1, j + 1, top.scores[0, j], guided[j], imageFiles[candidates[j]]))
