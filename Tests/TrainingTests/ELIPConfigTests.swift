@@ -19,7 +19,9 @@ import Training
         let c = try ELIPConfig.load(path: Self.folder + "/" + file)
         #expect(c.modelName == "openai/clip-vit-base-patch32")
         #expect(c.promptTokens == 12 && c.imgSize == 224 && c.seed == 3407)
-        #expect(c.rerankK == ELIPConfig.RerankK())
+        var stated = ELIPConfig.RerankK()
+        stated.flickr = 100                          // the seed's configs state it; left out, it depends on the model
+        #expect(c.rerankK == stated)
         #expect(c.evalSplit != nil && c.fp16)
         if file == "full_datacomp.yaml" {
             #expect(c.batchSize == 40 && c.lr == 1e-3 && c.maxTrainExamples == 6_000_000)
@@ -85,7 +87,7 @@ import Training
         #expect(c.lr == 1e-3 && c.weightDecay == 0.2 && c.beta1 == 0.9 && c.beta2 == 0.98 && c.eps == 1e-6)
         #expect(c.lrScheduler == .cosine && c.warmup == 10_000 && c.sigmoidBias == -10 && c.promptDropout == nil)
         #expect(c.resolvedPromptDropout(sigmoid: true) == 0.1 && c.resolvedPromptDropout(sigmoid: false) == 0)
-        #expect(c.batches == nil && c.batchesSeparator == "\\t" && c.batchesImageKey == "filepath" && c.batchesCaptionKey == "title")
+        #expect(c.batches == nil && c.batchesSeparator == "\t" && c.batchesImageKey == "filepath" && c.batchesCaptionKey == "title")
         #expect(c.rerankK.depth(forDataset: "data/flickr30k", sigmoid: true) == 50)
         #expect(c.rerankK.depth(forDataset: "data/flickr30k", sigmoid: false) == 100)
         #expect(c.rerankK.depth(forDataset: "coco_karpathy", sigmoid: true) == 100)

@@ -277,7 +277,8 @@ import Pipelines
         #expect(back == resolved)
     }
 
-    /// A bad batch file is an error naming the file; a file with fewer rows than a batch too.
+    /// A batch file naming a missing image is an error naming the file and line; one with fewer rows
+    /// than a batch is an error naming the file and batch_size.
     @Test func badBatchFilesAreErrorsNamingTheFile() throws {
         let scratch = try ScratchFolder("elip-badbatches")
         defer { scratch.remove() }
@@ -285,12 +286,19 @@ import Pipelines
                            dataset: .init(name: scratch.path))
         c.promptTokens = 2
         c.mapperHidden = 16
+        c.batchSize = 4
         c.batches = scratch.path + "/b.csv"
         let pipeline = try ImageTextPipeline(directory: c.modelName)
-        try "path\tcaption\nx.png\ta\n".write(toFile: scratch.path + "/b.csv", atomically: true, encoding: .utf8)
-        #expect(throws: ClipError.self) { try ELIPTrainer(config: c, pipeline: pipeline, dataset: nil) }
-        do { _ = try ELIPTrainer(config: c, pipeline: pipeline, dataset: nil) } catch let e as ClipError {
-            #expect(e.message.contains("b.csv") && e.message.contains("filepath"), "\(e.message)")
+        func message(_ text: String) throws -> String? {
+            try text.write(toFile: scratch.path + "/b.csv", atomically: true, encoding: .utf8)
+            do { _ = try ELIPTrainer(config: c, pipeline: pipeline, dataset: nil) } catch let e as ClipError { return e.message }
+            return nil
         }
+        let missing = try message("filepath\ttitle\nx.png\ta\n")
+        #expect(missing?.contains("b.csv:2") == true, "\(missing ?? "accepted")")
+        let image = try FileManager.default.contentsOfDirectory(atPath: ELIPTrainerTests.fixtures + "/images")
+            .filter { $0.hasSuffix(".png") && $0.contains("rgb_") }.sorted()[0]
+        let short = try message("filepath\ttitle\n\(ELIPTrainerTests.fixtures)/images/\(image)\ta\n\(ELIPTrainerTests.fixtures)/images/\(image)\tb\n")
+        #expect(short?.contains("b.csv") == true && short?.contains("batch_size 4") == true, "\(short ?? "accepted")")
     }
 }
