@@ -6,7 +6,7 @@ must be absent so transformers uses its PIL image processor):
 
     python3 -m venv /tmp/fx && /tmp/fx/bin/pip install -r Tools/requirements-fixtures.txt
     /tmp/fx/bin/pip uninstall -y torchvision   # open-clip-torch pulls it in
-    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [resample] [optim] [siglip] [retrieval] [elip] [elip_query] [contrastive] [checkpoint] [capi] [jpeg] [datasets]
+    /tmp/fx/bin/python Tools/gen_fixtures.py [clip] [tokenizer] [images] [resample] [optim] [siglip] [retrieval] [elip] [elip_query] [elip_recipe] [contrastive] [checkpoint] [capi] [jpeg] [datasets]
 
 `datasets` needs only Pillow and the standard library (torch and transformers may be absent).
 
@@ -21,7 +21,7 @@ It is not part of the default list.
 Everything is seeded; the outputs are deterministic for the pinned versions.
 
 The generators live in Tools/fixtures/, one module per fixture family (clip, tokenizer, images, jpeg,
-resample, siglip, retrieval, elip, contrastive, capi, optim, openclip, datasets; common holds what they
+resample, siglip, retrieval, elip, elip_recipe, contrastive, capi, optim, openclip, datasets; common holds what they
 share); this script is their command line.
 """
 import sys
@@ -34,6 +34,7 @@ from fixtures.clip import gen_clip
 from fixtures.contrastive import gen_checkpoint, gen_contrastive
 from fixtures.datasets import gen_datasets
 from fixtures.elip import gen_elip, gen_elip_query
+from fixtures.elip_recipe import gen_elip_recipe
 from fixtures.images import gen_images
 from fixtures.jpeg import gen_jpeg
 from fixtures.openclip import gen_openclip
@@ -54,8 +55,9 @@ if __name__ == "__main__":
     if "resample" in what: gen_resample()
     if "optim" in what: gen_optim()
     if "retrieval" in what: gen_retrieval()
-    if "elip" in what: gen_elip(); gen_elip_query()
+    if "elip" in what: gen_elip(); gen_elip_query(); gen_elip_recipe()
     elif "elip_query" in what: gen_elip_query()
+    if "elip_recipe" in what and "elip" not in what: gen_elip_recipe()
     if "contrastive" in what: gen_contrastive()
     if "checkpoint" in what: gen_checkpoint()
     if "capi" in what: gen_capi()

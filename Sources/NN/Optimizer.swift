@@ -32,6 +32,13 @@ public struct ParameterGroup {
     public static func defaultNoDecay(_ key: String, _ v: Variable) -> Bool {
         v.rank < 2 || key.hasSuffix(".bias") || key.contains("norm") || key.contains("logit_")
     }
+
+    /// open_clip's rule, as ELIP's official training uses it (ELIP-C/src/training/main.py, `main`:
+    /// `exclude = p.ndim < 2 or "bn" in n or "ln" in n or "bias" in n or 'logit_scale' in n`):
+    /// gains, biases and the temperature get no weight decay, weight matrices do.
+    public static func openCLIPNoDecay(_ key: String, _ v: Variable) -> Bool {
+        v.rank < 2 || key.contains("bn") || key.contains("ln") || key.contains("bias") || key.contains("logit_scale")
+    }
 }
 
 /// Updates parameters from their gradients.

@@ -14,10 +14,14 @@ import Datasets
 ///
 /// Per epoch `e` the batches are `HardNegativeMiner.batches(seed: seed + e)` over the neighbours mined
 /// once from the frozen model's base embeddings (`hardmine_subset` pairs, k = batch size), in an order
-/// shuffled from the seed and the epoch. With the `query` objective no batch shows an image twice, and
+/// shuffled from the seed and the epoch; or, with `batches:` (the official batch CSV), the file's rows
+/// in consecutive batches of `batch_size`, in file order, the last partial batch dropped, every epoch. With the `query` objective no batch shows an image twice, and
 /// each batch is `ELIPObjective.queryLossAndBackward` (B × B guided encodes, `query_chunk` queries at a
 /// time); with `pairs` it is one forward/backward of `ELIPObjective.loss`. Every `grad_accum_steps`
-/// batches the averaged gradients update the mapper. A checkpoint (`checkpoint_last.safetensors`:
+/// batches the averaged gradients update the mapper, with the official recipe's optimizer: AdamW
+/// (`beta1`, `beta2`, `eps`), weight decay on the weight matrices only (open_clip's groups), and the
+/// learning rate from `lr_scheduler` with `warmup` updates. Sigmoid models (ELIP-S) use `sigmoid_bias`
+/// in the query loss and dropout on the prompts (`prompt_dropout`). A checkpoint (`checkpoint_last.safetensors`:
 /// mapper, AdamW moments, position, objective, the epoch's running mean loss) is written atomically
 /// every `checkpointEvery` updates and at each epoch's end, with `mapper_epoch{N}.safetensors` and
 /// `mapper_last.safetensors`; `resume()` continues from it exactly.
@@ -27,6 +31,12 @@ public final class ELIPTrainer {
     public let model: any PromptGuidedModel
     public let mapper: ELIPMapper
     public let optimizer: AdamW
+    /// The learning rate per update (`lr_scheduler`, `warmup`, over every update of the run).
+    public private(set) var schedule: any LearningRateSchedule = ConstantSchedule(0)
+    /// Dropout on the generated prompts in training; nil when the resolved `prompt_dropout` is 0.
+    let promptDropout: Dropout?
+    /// The bias of the sigmoid query loss (ELIP-S's fixed −10); nil for InfoNCE models.
+    let sigmoidBias: Float?
     public let captions: [String]
     /// The dataset's images by index, as they are loaded.
     public let images: [ImageRef]
@@ -37,8 +47,10 @@ public final class ELIPTrainer {
     package let pixelCache: PixelCache
     /// Normalised caption embeddings of the frozen model `[pairs, d]`.
     public let textEmbeds: Tensor
-    let neighbours: HardNeighbours
-    let miner: HardNegativeMiner
+    /// The miner and its neighbours; nil when batches come from the official batch file.
+    let mined: (miner: HardNegativeMiner, neighbours: HardNeighbours)?
+    /// The official batch file's batches (row indices), replayed in order every epoch.
+    let fixedBatches: [[Int]]?
     public private(set) var epoch = 0
     public private(set) var batchInEpoch = 0
     public private(set) var updates = 0
@@ -46,8 +58,10 @@ public final class ELIPTrainer {
     private var epochLoss: (sum: Double, batches: Int) = (0, 0)
     public var checkpointEvery = 50
 
-    /// - Throws: `ClipError` for an unusable model or dataset.
-    public init(config: ELIPConfig, pipeline: ImageTextPipeline, dataset: ImageTextDataset) throws {
+    /// With `config.batches` set, the training rows come from that file (`ELIPTrainer.readBatchFile`)
+    /// and `dataset` is not used; pass nil then.
+    /// - Throws: `ClipError` for an unusable model, dataset or batch file.
+    public init(config: ELIPConfig, pipeline: ImageTextPipeline, dataset: ImageTextDataset?) throws {
         let guided = pipeline.model
         if let size = config.imgSize, size != guided.imageSize {
             throw ClipError.invalidArgument("img_size \(size) does not match the model's image size \(guided.imageSize) (\(pipeline.directory)/config.json); leave the key out to use the model's")
@@ -56,41 +70,91 @@ public final class ELIPTrainer {
         self.pipeline = pipeline
         model = guided
         model.freeze()
-        var pairs = dataset.pairs
-        if let m = config.maxTrainExamples { pairs = Array(pairs.prefix(m)) }
-        guard pairs.count >= 2 else { throw ClipError.invalidArgument("\(dataset.source): need at least two caption–image pairs") }
-        captions = pairs.map(\.caption)
-        imageOfCaption = pairs.map(\.image)
-        let refs = dataset.items.map(\.ref)
+        let refs: [ImageRef]
+        var rows: RowOrderedPairs?
+        if let file = config.batches {
+            let read = try Self.readBatchFile(config)
+            guard read.captions.count >= config.batchSize, read.captions.count >= 2 else {
+                throw ClipError.invalidArgument("\(file): \(read.captions.count) rows make no batch of batch_size \(config.batchSize)")
+            }
+            (captions, imageOfCaption, refs, rows) = (read.captions, read.imageOfRow, read.images, read)
+        } else {
+            guard let dataset else { throw ClipError.invalidArgument("ELIP training: no dataset and no batches file") }
+            var pairs = dataset.pairs
+            if let m = config.maxTrainExamples { pairs = Array(pairs.prefix(m)) }
+            guard pairs.count >= 2 else { throw ClipError.invalidArgument("\(dataset.source): need at least two caption–image pairs") }
+            captions = pairs.map(\.caption)
+            imageOfCaption = pairs.map(\.image)
+            refs = dataset.items.map(\.ref)
+        }
         images = refs
         let seed = UInt64(truncatingIfNeeded: config.seed)
         let (textDim, visionDim) = (guided.embeddingDim, guided.visionWidth)
-        let (hidden, tokens) = (config.mapperHidden, config.promptTokens)
+        let (hidden, tokens) = (config.resolvedMapperHidden, config.promptTokens)
         try ELIPMapper.checkSizes(textDim: textDim, hidden: hidden, promptTokens: tokens, visionDim: visionDim,
                                   source: "mapper_hidden / prompt_tokens")
         mapper = ParameterInitialization.seeded(seed) {
             ELIPMapper(textDim: textDim, hidden: hidden, promptTokens: tokens, visionDim: visionDim)
         }
         try mapper.checkFits(model: guided)
-        optimizer = AdamW(mapper.parameters, learningRate: Float(config.lr), weightDecay: Float(config.weightDecay))
+        optimizer = AdamW(ParameterGroup.decaySplit(mapper, weightDecay: Float(config.weightDecay),
+                                                    noDecay: ParameterGroup.openCLIPNoDecay),
+                          learningRate: Float(config.lr), beta1: Float(config.beta1), beta2: Float(config.beta2),
+                          eps: Float(config.eps))
+        let dropout = config.resolvedPromptDropout(sigmoid: guided.usesSigmoidLoss)
+        promptDropout = dropout > 0 ? Dropout(Float(dropout), seed: seed ^ 0xD50F_0000_0000_0001) : nil
+        sigmoidBias = guided.usesSigmoidLoss ? Float(config.sigmoidBias) : nil
         textEmbeds = try pipeline.encode(texts: captions)
-        // Mining: the frozen model's base image embeddings, the first hardmine_subset pairs.
-        let usedImages = Array(Set(imageOfCaption)).sorted()
         pixelCache = PixelCache(budgetMB: config.pixelCacheMB)
-        let processor = pipeline.processor, cache = pixelCache
+        if let rows {
+            fixedBatches = rows.batches(size: config.batchSize)
+            mined = nil
+        } else {
+            fixedBatches = nil
+            mined = try Self.mine(config: config, pipeline: pipeline, refs: refs, imageOfCaption: imageOfCaption,
+                                  textEmbeds: textEmbeds, cache: pixelCache)
+        }
+        let total = updatesPerEpoch * config.epochs
+        switch config.lrScheduler {
+        case .cosine: schedule = WarmupCosineSchedule(base: Float(config.lr), warmupSteps: config.warmup, totalSteps: total)
+        case .const: schedule = WarmupConstantSchedule(base: Float(config.lr), warmupSteps: config.warmup)
+        }
+    }
+
+    /// The official batch file of `config` (`batches`, `batches_sep`, `batches_img_key`,
+    /// `batches_caption_key`), rows in file order; relative image paths are relative to the file's folder.
+    /// - Throws: `ClipError` naming the file and line of bad input.
+    public static func readBatchFile(_ config: ELIPConfig) throws -> RowOrderedPairs {
+        guard let file = config.batches else { throw ClipError.invalidArgument("batches: no batch file given") }
+        let sep = try ImageTextSourceOptions.separator(config.batchesSeparator, what: "batches_sep")
+        return try RowOrderedPairs(source: CSVSource(path: file, imageColumn: config.batchesImageKey,
+                                                     textColumn: config.batchesCaptionKey, separator: sep))
+    }
+
+    /// Mines text → image neighbours once from the frozen model's base image embeddings, over the first
+    /// `hardmine_subset` pairs (k = batch size).
+    private static func mine(config: ELIPConfig, pipeline: ImageTextPipeline, refs: [ImageRef], imageOfCaption: [Int],
+                             textEmbeds: Tensor, cache: PixelCache) throws -> (miner: HardNegativeMiner, neighbours: HardNeighbours) {
+        let usedImages = Array(Set(imageOfCaption)).sorted()
+        let processor = pipeline.processor
         let baseImages = Tensor.concat(try stride(from: 0, to: usedImages.count, by: 32).map { start in
             let chunk = Array(usedImages[start..<min(start + 32, usedImages.count)])
             return try pipeline.encode(pixels: chunk.map { i in try cache.pixels(i) { try processor(try refs[i].decode()) } })
         }, axis: 0)
         var row = [Int](repeating: 0, count: refs.count)
         for (r, i) in usedImages.enumerated() { row[i] = r }
-        miner = try HardNegativeMiner(imageOfText: pairs.map { row[$0.image] }, imageCount: usedImages.count)
-        let subset = min(config.hardmineSubset ?? pairs.count, pairs.count)
+        let pairs = imageOfCaption.count
+        let miner = try HardNegativeMiner(imageOfText: imageOfCaption.map { row[$0] }, imageCount: usedImages.count)
+        let subset = min(config.hardmineSubset ?? pairs, pairs)
         let k = max(1, min(config.batchSize, usedImages.count - 1))
-        neighbours = subset == pairs.count
+        let neighbours = subset == pairs
             ? try miner.mine(texts: textEmbeds, over: .exact(baseImages), k: k)
-            : try Self.minePrefix(miner, textEmbeds, baseImages, k: k, subset: subset)
+            : try minePrefix(miner, textEmbeds, baseImages, k: k, subset: subset)
+        return (miner, neighbours)
     }
+
+    /// The configuration this trainer uses, every model- and data-dependent default filled in.
+    public var resolvedConfig: ELIPConfig { config.resolved(for: model, pairs: captions.count) }
 
     private static func minePrefix(_ miner: HardNegativeMiner, _ texts: Tensor, _ images: Tensor, k: Int, subset: Int) throws -> HardNeighbours {
         let head = try HardNegativeMiner(imageOfText: Array(miner.imageOfText.prefix(subset)), imageCount: miner.imageCount)
@@ -100,6 +164,8 @@ public final class ELIPTrainer {
 
     /// The batches (pair indices) of `epoch`.
     public func batches(epoch: Int) -> [[Int]] {
+        if let fixedBatches { return fixedBatches }
+        guard let (miner, neighbours) = mined else { return [] }
         let seed = UInt64(truncatingIfNeeded: config.seed) &+ UInt64(epoch)
         var all = miner.batches(neighbours, batchSize: config.batchSize, seed: seed, distinctImages: config.objective == .query)
         var g = RandomGenerator(seed: seed ^ 0x5EED_BA7C_4E50_0000)
@@ -120,7 +186,8 @@ public final class ELIPTrainer {
         switch config.objective {
         case .query:
             return try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels,
-                                                          queryChunk: config.queryChunk, gradientScale: scale)
+                                                          queryChunk: config.queryChunk, gradientScale: scale,
+                                                          fixedBias: sigmoidBias, promptDropout: promptDropout)
         case .pairs:
             let loss = try ELIPObjective.loss(model: model, mapper: mapper, textEmbeds: texts, pixels: pixels)
             (loss * scale).backward()
@@ -147,6 +214,7 @@ public final class ELIPTrainer {
                 pending += 1
                 if pending == accumulation || batchInEpoch == all.count {
                     if pending < accumulation { scaleGradients(mapper.parameters, by: Float(accumulation) / Float(pending)) }
+                    optimizer.learningRate = schedule.rate(at: updates)
                     optimizer.step()
                     optimizer.zeroGrad()
                     updates += 1

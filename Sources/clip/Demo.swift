@@ -70,6 +70,7 @@ struct Demo: ParsableCommand {
         ec.objective = objective
         ec.epochs = elipEpochs
         ec.lr = elipLr
+        ec.warmup = 0        // the official 10k-update warm-up is longer than the demo's whole run
         ec.seed = seed
         var test = ELIPConfig.Split(name: data)
         test.split = "test"

@@ -22,6 +22,8 @@ struct ELIPCommand: ParsableCommand {
         @Option(help: "YAML config (seed 000's keys).") var config: String
         @Flag(help: "Continue from output_root/checkpoint_last.safetensors.") var resume = false
         @Option(help: "Write a checkpoint every N updates.") var checkpointEvery = 50
+        @Option(help: "The official training batch CSV (the config's `batches`): rows replayed in file order as batches of batch_size, no shuffling, the last partial batch dropped; without it, clipcore's hard-negative miner makes the batches.")
+        var batches: String?
         @Option(help: "MiB of preprocessed images kept across epochs (default: the config's pixel_cache_mb, 1024); 0: decode every batch.") var pixelCacheMb: Int?
         @Flag(help: "Skip bad dataset records (missing images, malformed rows, empty or non-UTF-8 captions, truncated shards), counting them.")
         var skipBad = false
@@ -32,12 +34,17 @@ struct ELIPCommand: ParsableCommand {
                 guard pixelCacheMb >= 0 else { throw ClipError.invalidArgument("--pixel-cache-mb must not be negative") }
                 cfg.pixelCacheMB = pixelCacheMb
             }
+            if let batches { cfg.batches = batches }
             let pipeline = try ImageTextPipeline(directory: cfg.modelName)
-            let data = try loadSplit(cfg.dataset, skipBad: skipBad)
+            let data = cfg.batches == nil ? try loadSplit(cfg.dataset, skipBad: skipBad) : nil
             let trainer = try ELIPTrainer(config: cfg, pipeline: pipeline, dataset: data)
+            if let file = cfg.batches {
+                print("batches: \(file): \(trainer.captions.count) rows, \(trainer.batches(epoch: 0).count) batches of \(cfg.batchSize) in file order")
+            }
             trainer.checkpointEvery = checkpointEvery
             try FileManager.default.createDirectory(atPath: cfg.outputRoot, withIntermediateDirectories: true)
             try AtomicFile.write(try String(contentsOfFile: config, encoding: .utf8), to: cfg.outputRoot + "/config.yaml")
+            try AtomicFile.write(try trainer.resolvedConfig.yaml(), to: cfg.outputRoot + "/resolved_config.yaml")
             if resume, try trainer.resume() {
                 print("resumed at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch), update \(trainer.updates)")
             }
@@ -86,9 +93,7 @@ struct ELIPCommand: ParsableCommand {
             }
             guard imageRoot == nil else { throw ClipError.invalidArgument("--image-root applies to the official Occluded COCO and ImageNet-R layouts only") }
             let data = try loadSplit(split, skipBad: skipBad)
-            let name = split.name.lowercased()
-            let depth = k ?? (name.contains("occluded") ? cfg.rerankK.occludedCoco : name.contains("imagenet") ? cfg.rerankK.imagenetR
-                : name.contains("flickr") ? cfg.rerankK.flickr : cfg.rerankK.coco)
+            let depth = k ?? cfg.rerankK.depth(forDataset: split.name, sigmoid: pipeline.model.usesSigmoidLoss)
             let report = try ELIPReranker.evaluate(pipeline: pipeline, mapper: mapper, dataset: data, k: depth,
                                                    maxPairs: split.maxEvalExamples)
             if let d = report.diagnostics { print(d.line(k: report.k)) }

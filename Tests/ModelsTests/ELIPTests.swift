@@ -137,6 +137,70 @@ import Models
         #expect(model.parameters.allSatisfy { $0.grad == nil })
     }
 
+    /// The official recipe (Tools/fixtures/elip_recipe.py): AdamW with open_clip's groups (weight decay 0.2
+    /// on matrices, 0 on biases), β (0.9, 0.98), ε 1e-6, lr 1e-3 under a 5-step warm-up and cosine over 20
+    /// steps, and for SigLIP (ELIP-S) the sigmoid query loss with a fixed bias of −10. Loss and gradients
+    /// within 1e-4 relative, 20 steps within 2e-3, the schedule exact, the final weights close.
+    @Test(arguments: ["clip", "siglip"])
+    func officialRecipeFollowsPyTorch(_ kind: String) throws {
+        let (model, _, _, t, pixels) = try queryFixture(kind)
+        let mapper = try ELIPMapper.load(path: Fixtures.path("elip/\(kind)_recipe_mapper.safetensors"))
+        let expected = try SafeTensorsFile(path: Fixtures.path("elip/\(kind)_recipe_expected.safetensors"))
+        let bias: Float? = model.usesSigmoidLoss ? -10 : nil
+        #expect(model.usesSigmoidLoss == (kind == "siglip"))
+        let groups = ParameterGroup.decaySplit(mapper, weightDecay: 0.2, noDecay: ParameterGroup.openCLIPNoDecay)
+        #expect(groups[0].parameters.count == 3 && groups[0].parameters.allSatisfy { $0.rank == 2 })
+        #expect(groups[1].parameters.count == 3 && groups[1].parameters.allSatisfy { $0.rank == 1 })
+        let optimizer = AdamW(groups, learningRate: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-6)
+        let schedule = WarmupCosineSchedule(base: 1e-3, warmupSteps: 5, totalSteps: 20)
+        let losses = try expected.tensor("train_losses").toArray(), lrs = try expected.tensor("lrs").toArray()
+        #expect(losses.count == 20 && lrs.count == 20 && losses[19] < losses[0])
+        for step in 0..<20 {
+            optimizer.zeroGrad()
+            optimizer.learningRate = schedule.rate(at: step)
+            #expect(abs(optimizer.learningRate - lrs[step]) <= 1e-9, "\(kind) step \(step): lr \(optimizer.learningRate) vs \(lrs[step])")
+            let loss = try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t, pixels: pixels,
+                                                              fixedBias: bias)
+            if step == 0 {
+                let reference = try expected.tensor("loss").item
+                #expect(abs(loss - reference) <= 1e-4 * abs(reference), "\(kind): loss \(loss) vs \(reference)")
+                for p in mapper.namedParameters() {
+                    let rel = Self.relDiff(p.variable.grad ?? Tensor.zeros(p.variable.shape), try expected.tensor("grad.\(p.key)"))
+                    #expect(rel <= 1e-4, "\(kind): \(p.key) gradient relative difference \(rel)")
+                }
+            }
+            #expect(abs(loss - losses[step]) <= 2e-3, "\(kind) step \(step): \(loss) vs \(losses[step])")
+            optimizer.step()
+        }
+        for p in mapper.namedParameters() {
+            let rel = Self.relDiff(p.variable.value, try expected.tensor("final.\(p.key)"))
+            #expect(rel <= 2e-3, "\(kind): final \(p.key) relative difference \(rel)")
+        }
+        // The model's own bias is not what ELIP-S trains with: the loss differs from the fixed-bias one.
+        if kind == "siglip" {
+            let own = try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t, pixels: pixels)
+            let fixed = try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t, pixels: pixels, fixedBias: -10)
+            #expect(abs(own - fixed) > 1e-3)
+        }
+    }
+
+    /// Prompt dropout drops elements in training mode, at about its rate, and leaves evaluation untouched.
+    @Test func promptDropoutIsActiveOnlyInTraining() throws {
+        let (model, mapper, _, t, pixels) = try queryFixture("siglip")
+        let plain = try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t, pixels: pixels, fixedBias: -10)
+        let dropout = Dropout(0.1, seed: 3)
+        let dropped = try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t, pixels: pixels,
+                                                             fixedBias: -10, promptDropout: dropout)
+        #expect(abs(dropped - plain) > 1e-6)
+        dropout.train(false)
+        let off = try ELIPObjective.queryLossAndBackward(model: model, mapper: mapper, textEmbeds: t, pixels: pixels,
+                                                         fixedBias: -10, promptDropout: dropout)
+        #expect(abs(off - plain) <= 1e-6 * abs(plain))
+        let mask = Dropout(0.1, seed: 4)(Variable(Tensor.full([10_000], 1))).value.toArray()
+        let zeros = mask.filter { $0 == 0 }.count
+        #expect((800...1200).contains(zeros) && mask.allSatisfy { $0 == 0 || abs($0 - 1 / 0.9) < 1e-6 })
+    }
+
     /// Text embeddings and images that do not pair up are refused before anything runs.
     @Test func queryLossRejectsMismatchedInputs() throws {
         let (model, mapper, _, t, pixels) = try queryFixture("clip")

@@ -40,6 +40,8 @@ import Pipelines
         c.batchSize = 4
         c.epochs = 3
         c.lr = 3e-3
+        c.warmup = 0                 // these tests are about the mechanics: a constant lr, as before the recipe
+        c.lrScheduler = .const
         c.gradAccumSteps = 2
         c.seed = 11
         return c
@@ -188,6 +190,9 @@ import Pipelines
         ec.batchSize = 8
         ec.epochs = 40
         ec.lr = 3e-3
+        ec.warmup = 0                // the loss must fall within 40 short epochs: no 10k-update warm-up
+        ec.lrScheduler = .const
+        ec.weightDecay = 0.01
         ec.maxTrainExamples = 24                   // 8 images, 3 captions each: every batch shows all 8
         #expect(ec.objective == .query)
         ec.seed = 1
@@ -221,5 +226,79 @@ import Pipelines
         #expect(rerank != base || report.rerank.mrr != report.base.mrr, "the prompts change the ranking")
         #expect(report.rerank.recall[10] == report.base.recall[10], "top-10 membership is the base's")
         #expect(report.rerank.recall[50] == report.base.recall[50])
+    }
+}
+
+/// The official batch file and the resolved configuration.
+@Suite(.serialized) struct ELIPRecipeTrainerTests {
+    /// A batch CSV in the official format (tab-separated, `filepath` and `title` columns), 7 rows with
+    /// a repeated image: batches of 3 are rows 0–2 and 3–5 in file order, row 6 dropped, every epoch.
+    @Test func batchFileIsReplayedInOrderWithoutTheDataset() throws {
+        let scratch = try ScratchFolder("elip-batches")
+        defer { scratch.remove() }
+        let dir = scratch.path
+        let files = try FileManager.default.contentsOfDirectory(atPath: ELIPTrainerTests.fixtures + "/images")
+            .filter { $0.hasSuffix(".png") && $0.contains("rgb_") }.sorted().prefix(5)
+        let order = [0, 1, 2, 3, 0, 4, 1]
+        let rows = order.enumerated().map { r, i in "\(ELIPTrainerTests.fixtures)/images/\(files[files.startIndex + i])\tcaption \(r)" }
+        try (["filepath\ttitle"] + rows).joined(separator: "\n").write(toFile: dir + "/batches.csv", atomically: true, encoding: .utf8)
+        var c = ELIPConfig(modelName: ELIPTrainerTests.fixtures + "/clip/gelu_vocab", outputRoot: dir + "/out",
+                           dataset: .init(name: dir + "/absent"))
+        c.promptTokens = 2
+        c.mapperHidden = 16
+        c.batchSize = 3
+        c.epochs = 2
+        c.warmup = 3
+        c.batches = dir + "/batches.csv"
+        let pipeline = try ImageTextPipeline(directory: c.modelName)
+        let trainer = try ELIPTrainer(config: c, pipeline: pipeline, dataset: nil)
+        #expect(trainer.captions == (0..<7).map { "caption \($0)" })
+        #expect(trainer.images.count == 5 && trainer.imageOfCaption == order)
+        #expect(trainer.batches(epoch: 0) == [[0, 1, 2], [3, 4, 5]] && trainer.batches(epoch: 1) == trainer.batches(epoch: 0))
+        #expect(trainer.updatesPerEpoch == 2)
+        // Warm-up 3 of 4 updates: 1/3, 2/3, 1 of the lr, then the cosine's end.
+        let rates = (0..<4).map { trainer.schedule.rate(at: $0) / Float(c.lr) }
+        #expect(zip(rates, [1 / 3, 2 / 3, 1, 1] as [Float]).allSatisfy { abs($0 - $1) < 1e-6 }, "\(rates)")
+        var updates = 0
+        try trainer.run { if case .update = $0 { updates += 1 } }
+        #expect(updates == 4)
+
+        // The resolved configuration names every key with the value used.
+        let resolved = trainer.resolvedConfig
+        #expect(resolved.mapperHidden == 16 && resolved.imgSize == 64 && resolved.promptDropout == 0)
+        #expect(resolved.rerankK.flickr == 100 && resolved.queryChunk == ELIPObjective.defaultQueryChunk(batch: 3))
+        let yaml = try resolved.yaml()
+        for key in ["model_name", "img_size", "prompt_tokens", "mapper_hidden", "lr", "weight_decay", "beta1", "beta2", "eps",
+                    "lr_scheduler", "warmup", "sigmoid_bias", "prompt_dropout", "batches", "batches_sep", "batches_img_key",
+                    "batches_caption_key", "rerank_k", "max_train_examples", "eval_split", "query_chunk", "objective"] {
+            #expect(yaml.contains("\n\(key):") || yaml.hasPrefix("\(key):"), "resolved_config.yaml lacks \(key):\n\(yaml)")
+        }
+        let back = try ELIPConfig.parse(yaml)
+        #expect(back == resolved)
+    }
+
+    /// A batch file naming a missing image is an error naming the file and line; one with fewer rows
+    /// than a batch is an error naming the file and batch_size.
+    @Test func badBatchFilesAreErrorsNamingTheFile() throws {
+        let scratch = try ScratchFolder("elip-badbatches")
+        defer { scratch.remove() }
+        var c = ELIPConfig(modelName: ELIPTrainerTests.fixtures + "/clip/gelu_vocab", outputRoot: scratch.path + "/out",
+                           dataset: .init(name: scratch.path))
+        c.promptTokens = 2
+        c.mapperHidden = 16
+        c.batchSize = 4
+        c.batches = scratch.path + "/b.csv"
+        let pipeline = try ImageTextPipeline(directory: c.modelName)
+        func message(_ text: String) throws -> String? {
+            try text.write(toFile: scratch.path + "/b.csv", atomically: true, encoding: .utf8)
+            do { _ = try ELIPTrainer(config: c, pipeline: pipeline, dataset: nil) } catch let e as ClipError { return e.message }
+            return nil
+        }
+        let missing = try message("filepath\ttitle\nx.png\ta\n")
+        #expect(missing?.contains("b.csv:2") == true, "\(missing ?? "accepted")")
+        let image = try FileManager.default.contentsOfDirectory(atPath: ELIPTrainerTests.fixtures + "/images")
+            .filter { $0.hasSuffix(".png") && $0.contains("rgb_") }.sorted()[0]
+        let short = try message("filepath\ttitle\n\(ELIPTrainerTests.fixtures)/images/\(image)\ta\n\(ELIPTrainerTests.fixtures)/images/\(image)\tb\n")
+        #expect(short?.contains("b.csv") == true && short?.contains("batch_size 4") == true, "\(short ?? "accepted")")
     }
 }

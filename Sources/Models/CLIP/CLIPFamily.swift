@@ -75,10 +75,14 @@ extension CLIPModel: PromptGuidedModel {
         }
         return clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp())
     }
-    public func queryLoss(scores: Variable, labels: [Int]) -> Variable {
-        if let logitBias { return sigmoidQueryLoss(scores: scores, labels: labels, logitScale: logitScale, logitBias: logitBias) }
+    public func queryLoss(scores: Variable, labels: [Int], fixedBias: Float?) -> Variable {
+        if let logitBias {
+            return sigmoidQueryLoss(scores: scores, labels: labels, logitScale: logitScale,
+                                    logitBias: fixedBias.map { Variable(Tensor.full([1], $0)) } ?? logitBias)
+        }
         return (scores * logitScale.exp()).crossEntropy(labels: labels) * Float(labels.count)
     }
+    public var usesSigmoidLoss: Bool { logitBias != nil }
     public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
         visualProjection(try visionModel.pooled(pixels, prompts: prompts))
     }

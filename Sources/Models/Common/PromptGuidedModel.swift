@@ -16,8 +16,19 @@ public protocol PromptGuidedModel: TwoTowerModel {
     /// ELIP's query loss, summed over queries: `scores` `[q, n]` are cosines between each query and
     /// the `n` images of its batch encoded with that query's prompts, `labels[r]` the matching image
     /// of row `r`. CLIP: cross-entropy of `exp(logit_scale)·scores` (text → image); SigLIP: the
-    /// sigmoid loss of `exp(logit_scale)·scores + logit_bias`, +1 at the label and −1 elsewhere.
-    func queryLoss(scores: Variable, labels: [Int]) -> Variable
+    /// sigmoid loss of `exp(logit_scale)·scores + b`, +1 at the label and −1 elsewhere, where `b` is
+    /// `fixedBias` when given (ELIP-S trains with a constant −10, not the model's bias) and the model's
+    /// `logit_bias` otherwise. `fixedBias` is ignored by models trained with InfoNCE.
+    func queryLoss(scores: Variable, labels: [Int], fixedBias: Float?) -> Variable
+    /// True for models trained with the sigmoid loss (SigLIP, open_clip models with a logit bias): ELIP-S.
+    var usesSigmoidLoss: Bool { get }
+}
+
+extension PromptGuidedModel {
+    /// ELIP's query loss with the model's own bias (see `queryLoss(scores:labels:fixedBias:)`).
+    public func queryLoss(scores: Variable, labels: [Int]) -> Variable {
+        queryLoss(scores: scores, labels: labels, fixedBias: nil)
+    }
 }
 
 /// Checks prompts against a batch of images.

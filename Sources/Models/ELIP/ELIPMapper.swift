@@ -16,8 +16,15 @@ public final class ELIPMapper: Module {
     public let hidden: Int
     let layers: [Linear]
 
-    /// Weights truncated-normal with std 0.02, biases zero.
-    public init(textDim: Int, hidden: Int = 1024, promptTokens: Int, visionDim: Int) {
+    /// The official generator's hidden width for `m` prompts, `1024·m`: every ELIP generator in the
+    /// official code is `Linear(d, 1024·m) → GELU → Linear(1024·m, 1024·m) → GELU → Linear(1024·m, width·m)`
+    /// (ELIP-C/src/open_clip/transformer.py, `TextGuidedPromptedTransformer3.__init__`, `hidden_dim = 1024`
+    /// times `num_mapped_vpt`; ELIP-S/S2: ELIP-C/ELIPC_env_code/vision_transformer.py, the same with m = 10).
+    public static func officialHidden(promptTokens: Int) -> Int { 1024 * promptTokens }
+
+    /// Weights truncated-normal with std 0.02, biases zero. `hidden` nil: `officialHidden(promptTokens:)`.
+    public init(textDim: Int, hidden: Int? = nil, promptTokens: Int, visionDim: Int) {
+        let hidden = hidden ?? Self.officialHidden(promptTokens: promptTokens)
         precondition(textDim > 0 && hidden > 0 && promptTokens > 0 && visionDim > 0, "ELIP mapper: sizes must be positive")
         self.promptTokens = promptTokens
         self.visionDim = visionDim

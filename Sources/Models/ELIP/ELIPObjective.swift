@@ -30,11 +30,17 @@ public enum ELIPObjective {
     /// `gradientScale` (for gradient accumulation over batches). Only the mapper needs gradients.
     /// The default chunk, `defaultQueryChunk(batch:)`, keeps about 16 encodes together: larger matrix
     /// products run faster, and memory stays bounded whatever B.
+    ///
+    /// `fixedBias` replaces a sigmoid model's own bias in the loss (ELIP-S: −10). `promptDropout`, when
+    /// given and in training mode, drops prompt elements of every (query, image) encode independently,
+    /// as the official code does: each image's encode regenerates all queries' prompts and applies
+    /// `prompt_dropout` to them (ELIP-C/ELIPC_env_code/vision_transformer.py, `forward_features`).
     /// - Returns: the batch's loss.
     /// - Throws: `ClipError` for mismatched shapes.
     @discardableResult
     public static func queryLossAndBackward(model: any PromptGuidedModel, mapper: ELIPMapper, textEmbeds: Tensor,
-                                            pixels: Tensor, queryChunk: Int? = nil, gradientScale: Float = 1) throws -> Float {
+                                            pixels: Tensor, queryChunk: Int? = nil, gradientScale: Float = 1,
+                                            fixedBias: Float? = nil, promptDropout: Dropout? = nil) throws -> Float {
         guard textEmbeds.rank == 2, pixels.rank == 4, textEmbeds.shape[0] == pixels.shape[0], textEmbeds.shape[0] > 0 else {
             throw ClipError.shape("ELIP query loss: \(textEmbeds.shape) text embeddings for \(pixels.shape) images")
         }
@@ -49,11 +55,12 @@ public enum ELIPObjective {
             let t = Variable(textEmbeds.narrowed(0, start: start, length: c))
             let prompts = mapper(t)                                               // [c, m, D]
             let (m, dv) = (prompts.shape[1], prompts.shape[2])
-            let repeated = prompts.unsqueezed(1).expanded(to: [c, b, m, dv]).contiguous().reshaped([c * b, m, dv])
+            var repeated = prompts.unsqueezed(1).expanded(to: [c, b, m, dv]).contiguous().reshaped([c * b, m, dv])
+            if let promptDropout { repeated = promptDropout(repeated) }
             let px = pixels.unsqueezed(0).expanded(to: [c] + pixels.shape).contiguous().reshaped([c * b] + imageShape)
             let g = try model.guidedImageFeatures(Variable(px), prompts: repeated).l2Normalized()
             let scores = g.reshaped([c, b, d]).matmul(t.unsqueezed(2)).reshaped([c, b])   // cosines [c, B]
-            let loss = model.queryLoss(scores: scores, labels: Array(start..<(start + c))) * (1 / Float(b))
+            let loss = model.queryLoss(scores: scores, labels: Array(start..<(start + c)), fixedBias: fixedBias) * (1 / Float(b))
             (loss * gradientScale).backward()
             total += loss.value.item
         }

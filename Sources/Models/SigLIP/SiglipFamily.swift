@@ -76,9 +76,11 @@ extension SiglipModel: PromptGuidedModel {
     public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
         sigmoidLoss(textEmbeds: textEmbeds, imageEmbeds: imageEmbeds, logitScale: logitScale, logitBias: logitBias)
     }
-    public func queryLoss(scores: Variable, labels: [Int]) -> Variable {
-        sigmoidQueryLoss(scores: scores, labels: labels, logitScale: logitScale, logitBias: logitBias)
+    public func queryLoss(scores: Variable, labels: [Int], fixedBias: Float?) -> Variable {
+        sigmoidQueryLoss(scores: scores, labels: labels, logitScale: logitScale,
+                         logitBias: fixedBias.map { Variable(Tensor.full([1], $0)) } ?? logitBias)
     }
+    public var usesSigmoidLoss: Bool { true }
     public func guidedImageFeatures(_ pixels: Variable, prompts: Variable) throws -> Variable {
         try visionModel(pixels, prompts: prompts).pooled
     }
