@@ -15,15 +15,6 @@ public enum ImagePreprocessing: String, Sendable, Codable, CaseIterable {
     /// torchvision's on uint8 tensors: transformers 5's default `CLIPImageProcessor` /
     /// `SiglipImageProcessor` on the CPU (about one 8-bit level from PIL per pixel).
     case torchvision
-
-    /// The value `text` names ("pil" or "torchvision").
-    /// - Throws: `ClipError(.invalidArgument)` naming `what` (an option or a field) for another text.
-    public init(parsing text: String, _ what: String) throws {
-        guard let p = ImagePreprocessing(rawValue: text) else {
-            throw ClipError.invalidArgument("\(what): \(JSONText.quoted(text)) is not a preprocessing (pil or torchvision)")
-        }
-        self = p
-    }
 }
 
 /// The settings of a `preprocessor_config.json`.

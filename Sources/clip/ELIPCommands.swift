@@ -7,6 +7,7 @@ import NN
 import Pipelines
 import Training
 import Datasets
+import Images
 import Tensor
 
 struct ELIPCommand: ParsableCommand {
@@ -18,6 +19,7 @@ struct ELIPCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Train the mapper on the config's dataset (JSONL, CSV/TSV, webdataset tars, Karpathy or COCO JSON, class folders).")
         @Option(help: "YAML config (seed 000's keys).") var config: String
+        @Option(help: ImagePreprocessing.help) var preprocessing: ImagePreprocessing = .pil
         @Flag(help: "Continue from output_root/checkpoint_last.safetensors.") var resume = false
         @Option(help: "Write a checkpoint every N updates.") var checkpointEvery = 50
         @Option(help: "MiB of preprocessed images kept across epochs (default: the config's pixel_cache_mb, 1024); 0: decode every batch.") var pixelCacheMb: Int?
@@ -30,7 +32,7 @@ struct ELIPCommand: ParsableCommand {
                 guard pixelCacheMb >= 0 else { throw ClipError.invalidArgument("--pixel-cache-mb must not be negative") }
                 cfg.pixelCacheMB = pixelCacheMb
             }
-            let pipeline = try ImageTextPipeline(directory: cfg.modelName)
+            let pipeline = try ImageTextPipeline(directory: cfg.modelName, preprocessing: preprocessing)
             let data = try loadSplit(cfg.dataset, skipBad: skipBad)
             let trainer = try ELIPTrainer(config: cfg, pipeline: pipeline, dataset: data)
             trainer.checkpointEvery = checkpointEvery
@@ -47,6 +49,7 @@ struct ELIPCommand: ParsableCommand {
     struct Eval: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Base retrieval, then ELIP re-ranking of each caption's top-k; prints Base vs Rerank.")
         @Option(help: "YAML config.") var config: String
+        @Option(help: ImagePreprocessing.help) var preprocessing: ImagePreprocessing = .pil
         @Option(help: "Mapper file (default: output_root/mapper_last.safetensors).") var checkpoint: String?
         @Option(name: .short, help: "Re-ranking depth (default: rerank_k for the eval dataset's kind).") var k: Int?
         @Option(help: "Where to write the JSON report (default: output_root/eval_rerank.json).") var out: String?
@@ -55,7 +58,7 @@ struct ELIPCommand: ParsableCommand {
         func run() throws {
             let cfg = try ELIPConfig.load(path: config)
             let split = cfg.evalSplit ?? cfg.dataset
-            let pipeline = try ImageTextPipeline(directory: cfg.modelName)
+            let pipeline = try ImageTextPipeline(directory: cfg.modelName, preprocessing: preprocessing)
             let mapperPath = checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors"
             let mapper = try ELIPMapper.load(path: mapperPath)
             try mapper.checkFits(model: pipeline.model, source: mapperPath)

@@ -76,8 +76,5 @@ import NN
         #expect(f.kind == .unsupported && f.message.contains("oc/open_clip_config.json"), "\(f.message)")
         let img = try RGBImage(width: 2, height: 2, pixels: [UInt8](repeating: 9, count: 12))
         #expect(ClipError.kind { try img.resizedTorchvision(width: 3, height: 3, filter: .box) } == .unsupported)
-        #expect(try ImagePreprocessing(parsing: "torchvision", "--preprocessing") == .torchvision)
-        let g = try #require(throws: ClipError.self) { try ImagePreprocessing(parsing: "cv2", "--preprocessing") }
-        #expect(g.kind == .invalidArgument && g.message.contains("--preprocessing") && g.message.contains("cv2"), "\(g.message)")
     }
 }
