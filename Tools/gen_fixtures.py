@@ -18,10 +18,18 @@ which the venv above must not have, so it runs in a second venv (Tools/requireme
 
 It is not part of the default list.
 
+The `torchvision` subcommand (transformers 5's default, torchvision-backed image processors) needs
+torchvision too, in its own venv (Tools/requirements-torchvision.txt):
+
+    python3 -m venv /tmp/fx-tv && /tmp/fx-tv/bin/pip install -r Tools/requirements-torchvision.txt
+    /tmp/fx-tv/bin/python Tools/gen_fixtures.py torchvision
+
+It is not part of the default list either.
+
 Everything is seeded; the outputs are deterministic for the pinned versions.
 
 The generators live in Tools/fixtures/, one module per fixture family (clip, tokenizer, images, jpeg,
-resample, siglip, retrieval, elip, elip_recipe, contrastive, capi, optim, openclip, datasets; common holds what they
+resample, siglip, retrieval, elip, elip_recipe, contrastive, capi, optim, openclip, torchvision_preprocess, datasets; common holds what they
 share); this script is their command line.
 """
 import sys
@@ -43,6 +51,7 @@ from fixtures.resample import gen_resample
 from fixtures.retrieval import gen_retrieval
 from fixtures.siglip import gen_sigmoid_loss, gen_siglip, gen_siglip_tokenizer, gen_spm
 from fixtures.tokenizer import gen_tokenizer
+from fixtures.torchvision_preprocess import gen_torchvision
 
 if common.MISSING is not None and sys.argv[1:] != ["datasets"]:
     raise common.MISSING
@@ -63,6 +72,7 @@ if __name__ == "__main__":
     if "capi" in what: gen_capi()
     if "jpeg" in what: gen_jpeg()
     if "openclip" in what: gen_openclip()
+    if "torchvision" in what: gen_torchvision()
     if "datasets" in what: gen_datasets()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()

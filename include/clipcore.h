@@ -277,14 +277,29 @@ enum { CLIP_LINEAR_DEFAULT = -1 };
  *                    call on this handle (encoders, and clip_rerank of an ELIP
  *                    handle built on it) runs at that precision, whatever the
  *                    process-wide one is and without changing it; other
- *                    values: CLIP_ERR_INVALID_ARGUMENT. */
+ *                    values: CLIP_ERR_INVALID_ARGUMENT.
+ *  preprocessing     CLIP_PREPROCESSING_PIL (0, the default): images are
+ *                    resized, cropped and normalised as PIL does (transformers'
+ *                    CLIPImageProcessorPil / SiglipImageProcessorPil, and
+ *                    transformers 4's default); CLIP_PREPROCESSING_TORCHVISION:
+ *                    as transformers 5's default CLIPImageProcessor /
+ *                    SiglipImageProcessor do (torchvision's resize of uint8
+ *                    tensors, about one 8-bit level from PIL per pixel);
+ *                    CLIP_ERR_UNSUPPORTED when the folder's preprocessing has
+ *                    no torchvision form (a resample other than bilinear or
+ *                    bicubic, an open_clip crop); other values:
+ *                    CLIP_ERR_INVALID_ARGUMENT. A caller built with a header
+ *                    that lacks this field (struct_size 12) gets PIL. */
+enum { CLIP_PREPROCESSING_PIL = 0, CLIP_PREPROCESSING_TORCHVISION = 1 };
+
 typedef struct clip_load_options {
     uint32_t struct_size;
     int32_t num_threads;
     int32_t linear_precision;
+    int32_t preprocessing;
 } clip_load_options;
 
-#define CLIP_LOAD_OPTIONS_INIT { (uint32_t)sizeof(clip_load_options), 0, CLIP_LINEAR_DEFAULT }
+#define CLIP_LOAD_OPTIONS_INIT { (uint32_t)sizeof(clip_load_options), 0, CLIP_LINEAR_DEFAULT, CLIP_PREPROCESSING_PIL }
 
 /* clip_model_load with options; opts may be NULL or point to a zeroed struct
  * (the defaults, exactly clip_model_load). The options are checked before

@@ -202,7 +202,7 @@ private func loadModel(_ function: String, _ dir: UnsafePointer<CChar>?, _ opts:
             throw ClipError(.io, "\(path): no such folder")
         }
         guard isDir.boolValue else { throw ClipError(.io, "\(path): not a folder (give the model folder)") }
-        let pipeline = try ImageTextPipeline(directory: path)
+        let pipeline = try ImageTextPipeline(directory: path, preprocessing: options.preprocessing)
         if options.threads > 0 { Threads.count = Int(options.threads) }   // process-wide: see clipcore.h
         out.pointee = register(ModelHandle(pipeline, precision: options.precision))
         return statusOK

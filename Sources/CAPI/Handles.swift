@@ -4,6 +4,7 @@
 
 import CClipABI
 import Foundation
+import Images
 import Models
 import Tensor
 
@@ -87,10 +88,10 @@ func release(_ handle: OpaquePointer?) {
 /// clip_load_options of include/clipcore.h, read field by field: the layout (offsets, sizes) is the
 /// imported struct's, never written out here.
 enum LoadOptions {
-    typealias Fields = (threads: Int32, precision: LinearPrecision?)
+    typealias Fields = (threads: Int32, precision: LinearPrecision?, preprocessing: ImagePreprocessing)
 
-    /// The defaults: keep the thread count, follow the process-wide precision.
-    static let defaults: Fields = (0, nil)
+    /// The defaults: keep the thread count, follow the process-wide precision, PIL's preprocessing.
+    static let defaults: Fields = (0, nil, .pil)
 
     /// The bytes of clip_load_options in ABI version 1 (struct_size, num_threads, linear_precision):
     /// every caller's struct has them, so a zeroed struct (struct_size 0) is checked over these and no
@@ -129,13 +130,27 @@ enum LoadOptions {
         }
         let threads = field(\.num_threads, 0)
         let p = field(\.linear_precision, Int32(CLIP_LINEAR_DEFAULT))
+        let pre = field(\.preprocessing, Int32(CLIP_PREPROCESSING_PIL))
         guard threads >= 0 else { throw invalid("opts->num_threads must be 0 (keep the process's count) or positive, got \(threads)") }
-        if p == CLIP_LINEAR_DEFAULT { return (threads, nil) }
+        guard let preprocessing = preprocessing(pre) else {
+            throw invalid("opts->preprocessing must be CLIP_PREPROCESSING_PIL (\(CLIP_PREPROCESSING_PIL)) or "
+                          + "CLIP_PREPROCESSING_TORCHVISION (\(CLIP_PREPROCESSING_TORCHVISION)), got \(pre)")
+        }
+        if p == CLIP_LINEAR_DEFAULT { return (threads, nil, preprocessing) }
         guard let precision = precision(p) else {
             throw invalid("opts->linear_precision must be CLIP_LINEAR_DEFAULT (\(CLIP_LINEAR_DEFAULT)), CLIP_LINEAR_FLOAT32 "
                           + "(\(CLIP_LINEAR_FLOAT32)) or CLIP_LINEAR_INT16 (\(CLIP_LINEAR_INT16)), got \(p)")
         }
-        return (threads, precision)
+        return (threads, precision, preprocessing)
+    }
+
+    /// The preprocessing a CLIP_PREPROCESSING_* code names; nil for any other value.
+    static func preprocessing(_ code: Int32) -> ImagePreprocessing? {
+        switch Int(code) {
+        case Int(CLIP_PREPROCESSING_PIL): return .pil
+        case Int(CLIP_PREPROCESSING_TORCHVISION): return .torchvision
+        default: return nil
+        }
     }
 
     /// The byte offset of a stored field of the imported struct.

@@ -13,9 +13,11 @@ _Static_assert(CLIP_LOSS_INFONCE == 0 && CLIP_LOSS_SIGMOID == 1, "loss kinds nev
 _Static_assert(CLIP_LINEAR_DEFAULT == -1 && CLIP_LINEAR_FLOAT32 == 0 && CLIP_LINEAR_INT16 == 1,
                "linear precisions never change");
 _Static_assert(CLIP_MODEL_CLIP == 1 && CLIP_MODEL_SIGLIP == 2, "model kinds never change");
+_Static_assert(CLIP_PREPROCESSING_PIL == 0 && CLIP_PREPROCESSING_TORCHVISION == 1, "preprocessings never change");
 _Static_assert(CLIP_ABI_VERSION == 1, "a new ABI version is a deliberate change: update this line with it");
 _Static_assert(CLIP_VERSION_NUMBER == CLIP_VERSION_MAJOR * 10000 + CLIP_VERSION_MINOR * 100 + CLIP_VERSION_PATCH
                && CLIP_VERSION_MINOR < 100 && CLIP_VERSION_PATCH < 100, "CLIP_VERSION_NUMBER encodes the version");
 _Static_assert(offsetof(clip_load_options, struct_size) == 0 && offsetof(clip_load_options, num_threads) == 4
-               && offsetof(clip_load_options, linear_precision) == 8, "clip_load_options fields keep their offsets");
-_Static_assert(sizeof(clip_load_options) >= 12, "clip_load_options only grows");
+               && offsetof(clip_load_options, linear_precision) == 8 && offsetof(clip_load_options, preprocessing) == 12,
+               "clip_load_options fields keep their offsets");
+_Static_assert(sizeof(clip_load_options) >= 16, "clip_load_options only grows");

@@ -1,10 +1,21 @@
-// Image preprocessing equal to transformers' CLIPImageProcessor (PIL backend)
-// and SiglipImageProcessor: resize, center crop, rescale, normalise; and to
-// open_clip's eval transform (torchvision's Resize and CenterCrop, open_clip's
-// ResizeKeepRatio and CenterCropOrPad).
+// Image preprocessing equal to transformers' CLIPImageProcessor and SiglipImageProcessor,
+// with either backend: PIL (`CLIPImageProcessorPil`, transformers 4's default) or torchvision
+// (transformers 5's default: image_processing_backends.py's TorchvisionBackend): resize, center
+// crop, rescale, normalise; and to open_clip's eval transform (torchvision's Resize and
+// CenterCrop on PIL images, open_clip's ResizeKeepRatio and CenterCropOrPad).
 
 import Foundation
 import Tensor
+
+/// Whose resizing, crop and normalisation arithmetic to reproduce.
+public enum ImagePreprocessing: String, Sendable, Codable, CaseIterable {
+    /// PIL's: transformers' `CLIPImageProcessorPil` / `SiglipImageProcessorPil` (transformers 4's
+    /// default) and open_clip. The default.
+    case pil
+    /// torchvision's on uint8 tensors: transformers 5's default `CLIPImageProcessor` /
+    /// `SiglipImageProcessor` on the CPU (about one 8-bit level from PIL per pixel).
+    case torchvision
+}
 
 /// The settings of a `preprocessor_config.json`.
 public struct ImageProcessorConfig: Sendable, Equatable {
@@ -35,6 +46,8 @@ public struct ImageProcessorConfig: Sendable, Equatable {
     public var doNormalize = true
     public var mean: [Float] = [0.48145466, 0.4578275, 0.40821073]
     public var std: [Float] = [0.26862954, 0.26130258, 0.27577711]
+    /// Whose arithmetic resizes, crops and normalises (not a key of `preprocessor_config.json`: a load option).
+    public var preprocessing: ImagePreprocessing = .pil
 
     /// CLIP's defaults (224 shortest edge, 224 crop, OpenAI mean/std).
     public static let clip = ImageProcessorConfig()
@@ -98,6 +111,27 @@ public struct ImageProcessorConfig: Sendable, Equatable {
             notes.append("padding grey level \(fill) becomes 0")
         }
         return (c, notes)
+    }
+
+    /// These settings run with `preprocessing`.
+    /// - Throws: `ClipError(.unsupported)` naming `source` (the file the settings came from) when torchvision
+    ///   preprocessing meets a resample filter other than bilinear (2) or bicubic (3), or settings that are
+    ///   not transformers' (open_clip's crop, padding or longest-edge resize: open_clip runs on PIL images).
+    public func with(preprocessing p: ImagePreprocessing, source: String) throws -> ImageProcessorConfig {
+        if p == .torchvision {
+            if doResize && resample != .bilinear && resample != .bicubic {
+                throw ClipError.unsupported("\(source): resample \(resample.rawValue) (\(resample)) has no torchvision "
+                                            + "preprocessing here (bilinear 2 and bicubic 3 do); use preprocessing pil")
+            }
+            let differences = transformersEquivalent().differences
+            if !differences.isEmpty {
+                throw ClipError.unsupported("\(source): preprocessing torchvision reproduces transformers' image processors, "
+                                            + "and these settings are not theirs (\(differences.joined(separator: "; "))); use preprocessing pil")
+            }
+        }
+        var c = self
+        c.preprocessing = p
+        return c
     }
 
     /// Reads `preprocessor_config.json`; absent keys keep the values of `defaults`.
@@ -207,13 +241,24 @@ public struct ImageProcessor: Sendable {
                 (h, w) = (max(1, Int((Double(img.height) / ratio).rounded(.toNearestOrEven))),
                           max(1, Int((Double(img.width) / ratio).rounded(.toNearestOrEven))))
             }
-            img = try img.resized(width: w, height: h, filter: config.resample)
+            img = config.preprocessing == .torchvision ? try img.resizedTorchvision(width: w, height: h, filter: config.resample)
+                : try img.resized(width: w, height: h, filter: config.resample)
         }
         if config.doCenterCrop {
-            img = config.cropStyle == .transformers ? try centerCrop(img, height: config.cropHeight, width: config.cropWidth)
-                : try torchvisionCenterCrop(img, height: config.cropHeight, width: config.cropWidth)
+            switch (config.cropStyle, config.preprocessing) {
+            case (.transformers, .pil): img = try centerCrop(img, height: config.cropHeight, width: config.cropWidth)
+            case (.transformers, .torchvision): img = try tensorCenterCrop(img, height: config.cropHeight, width: config.cropWidth)
+            case (.torchvision, _): img = try torchvisionCenterCrop(img, height: config.cropHeight, width: config.cropWidth)
+            }
         }
         return img
+    }
+
+    /// transformers' TorchvisionBackend.center_crop: where the image is smaller, zeros before it
+    /// `(crop − size) // 2` and the rest after; where larger, the window at `(size − crop) // 2`.
+    func tensorCenterCrop(_ img: RGBImage, height ch: Int, width cw: Int) throws -> RGBImage {
+        func offset(_ size: Int, _ crop: Int) -> Int { size >= crop ? (size - crop) / 2 : -((crop - size) / 2) }
+        return try window(img, row: offset(img.height, ch), column: offset(img.width, cw), height: ch, width: cw, fill: 0)
     }
 
     /// torchvision's center_crop (and open_clip's center_crop_or_pad): pad with `fill` to at least the crop
@@ -254,6 +299,10 @@ public struct ImageProcessor: Sendable {
         let img = try resizedAndCropped(image)
         let (h, w) = (img.height, img.width)
         let out = Tensor(uninitializedShape: [3, h, w])
+        if config.preprocessing == .torchvision {
+            tensorRescaleAndNormalize(img, into: out)
+            return out
+        }
         let scale = config.doRescale ? config.rescaleFactor : 1
         for c in 0..<3 {
             let mean = config.mean[c], std = config.std[c]
@@ -265,6 +314,22 @@ public struct ImageProcessor: Sendable {
             }
         }
         return out
+    }
+
+    /// TorchvisionBackend.rescale_and_normalize in float32: with both steps, one fused normalisation
+    /// `(x − mean·(1/factor)) / (std·(1/factor))`; rescaling alone `x · factor`.
+    private func tensorRescaleAndNormalize(_ img: RGBImage, into out: Tensor) {
+        let n = img.width * img.height
+        let inverse = Float(1.0 / config.rescaleFactor), factor = Float(config.rescaleFactor)
+        for c in 0..<3 {
+            var mean = config.mean[c], std = config.std[c]
+            if config.doRescale { mean *= inverse; std *= inverse }
+            let plane = out.data + c * n
+            for i in 0..<n {
+                let x = Float(img.pixels[i * 3 + c])
+                plane[i] = config.doNormalize ? (x - mean) / std : config.doRescale ? x * factor : x
+            }
+        }
     }
 
     /// A batch `[n, 3, height, width]`; every image must come out the same size.

@@ -82,10 +82,12 @@ public final class DatasetEncoder {
         ModelFolder.removeStaleTemporaries(in: folder)
         let settings = ["model": pipeline.directory, "kind": pipeline.family.name, "source": source.description,
                         "shard_size": String(options.shardSize), "dtype": options.dtype.rawValue,
-                        "texts": String(options.encodeTexts), "dim": String(pipeline.model.embeddingDim), "normalized": "true"]
+                        "texts": String(options.encodeTexts), "dim": String(pipeline.model.embeddingDim), "normalized": "true",
+                        "preprocessing": pipeline.processor.config.preprocessing.rawValue]
         if FileManager.default.fileExists(atPath: folder + "/" + EmbeddingShards.settingsFile) {
-            let old = try EmbeddingShards.settings(folder)
-            for key in ["model", "kind", "source", "shard_size", "dtype", "texts", "dim"] where old[key] != settings[key] {
+            var old = try EmbeddingShards.settings(folder)
+            old["preprocessing"] = old["preprocessing"] ?? ImagePreprocessing.pil.rawValue   // folders from before the option
+            for key in ["model", "kind", "source", "shard_size", "dtype", "texts", "dim", "preprocessing"] where old[key] != settings[key] {
                 throw ClipError(.invalidArgument, "\(folder): was started with \(key) \(old[key] ?? "(none)"), this run has \(settings[key]!); use the same settings to resume or another --out")
             }
         }

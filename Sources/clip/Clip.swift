@@ -2,7 +2,13 @@
 
 import ArgumentParser
 import Foundation
+import Images
 import Tensor
+
+extension ImagePreprocessing: ExpressibleByArgument {
+    /// The help of every command's `--preprocessing` (each command that loads a model folder has one).
+    static let help: ArgumentHelp = "Image preprocessing: pil (PIL's resize, transformers' CLIPImageProcessorPil; the default) or torchvision (transformers 5's default CLIPImageProcessor / SiglipImageProcessor: resizing on tensors, about one 8-bit level from PIL)."
+}
 
 @main
 struct Clip: ParsableCommand {

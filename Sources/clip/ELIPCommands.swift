@@ -7,6 +7,7 @@ import NN
 import Pipelines
 import Training
 import Datasets
+import Images
 import Tensor
 
 extension ELIPEvalProtocol: ExpressibleByArgument {}
@@ -20,6 +21,7 @@ struct ELIPCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Train the mapper on the config's dataset (JSONL, CSV/TSV, webdataset tars, Karpathy or COCO JSON, class folders).")
         @Option(help: "YAML config (seed 000's keys).") var config: String
+        @Option(help: ImagePreprocessing.help) var preprocessing: ImagePreprocessing = .pil
         @Flag(help: "Continue from output_root/checkpoint_last.safetensors.") var resume = false
         @Option(help: "Write a checkpoint every N updates.") var checkpointEvery = 50
         @Option(help: "The official training batch CSV (the config's `batches`): rows replayed in file order as batches of batch_size, no shuffling, the last partial batch dropped; without it, clipcore's hard-negative miner makes the batches.")
@@ -35,7 +37,7 @@ struct ELIPCommand: ParsableCommand {
                 cfg.pixelCacheMB = pixelCacheMb
             }
             if let batches { cfg.batches = batches }
-            let pipeline = try ImageTextPipeline(directory: cfg.modelName)
+            let pipeline = try ImageTextPipeline(directory: cfg.modelName, preprocessing: preprocessing)
             let data = cfg.batches == nil ? try loadSplit(cfg.dataset, skipBad: skipBad) : nil
             let trainer = try ELIPTrainer(config: cfg, pipeline: pipeline, dataset: data)
             if let file = cfg.batches {
@@ -56,6 +58,7 @@ struct ELIPCommand: ParsableCommand {
     struct Eval: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Base retrieval, then ELIP re-ranking of each caption's top-k; prints Base vs Rerank.")
         @Option(help: "YAML config.") var config: String
+        @Option(help: ImagePreprocessing.help) var preprocessing: ImagePreprocessing = .pil
         @Option(help: "Mapper file (default: output_root/mapper_last.safetensors).") var checkpoint: String?
         @Option(name: .short, help: "Re-ranking depth (default: rerank_k for the eval dataset's kind).") var k: Int?
         @Option(help: "Where to write the JSON report (default: output_root/eval_rerank.json).") var out: String?
@@ -72,7 +75,7 @@ struct ELIPCommand: ParsableCommand {
             let cfg = try ELIPConfig.load(path: config)
             let split = cfg.evalSplit ?? cfg.dataset
             let plan = try evalProtocol.plan(split: split.name)
-            let pipeline = try ImageTextPipeline(directory: cfg.modelName)
+            let pipeline = try ImageTextPipeline(directory: cfg.modelName, preprocessing: preprocessing)
             let mapperPath = checkpoint ?? cfg.outputRoot + "/mapper_last.safetensors"
             let mapper = try ELIPMapper.load(path: mapperPath)
             try mapper.checkFits(model: pipeline.model, source: mapperPath)

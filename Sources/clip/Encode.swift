@@ -22,6 +22,7 @@ struct Encode: ParsableCommand {
         abstract: "Print L2-normalised text and image embeddings of a model folder (Hugging Face layout) as JSON.")
 
     @Option(help: "Model folder: config.json, model.safetensors, tokenizer and preprocessor files.") var model: String
+    @Option(help: ImagePreprocessing.help) var preprocessing: ImagePreprocessing = .pil
     @Option(name: .customLong("text"), help: "A text to encode (repeatable).") var texts: [String] = []
     @Option(name: .customLong("image"), help: "A PNG or JPEG file to encode (repeatable).") var images: [String] = []
     @Option(help: "A file with one text per line, encoded after the --text ones.") var textFile: String?
@@ -36,7 +37,7 @@ struct Encode: ParsableCommand {
     }
 
     func run() throws {
-        let pipeline = try ImageTextPipeline(directory: model)
+        let pipeline = try ImageTextPipeline(directory: model, preprocessing: preprocessing)
         var texts = self.texts
         if let textFile {
             guard let content = try? String(contentsOfFile: textFile, encoding: .utf8) else {
@@ -49,7 +50,7 @@ struct Encode: ParsableCommand {
         let t = try pipeline.encode(texts: texts, normalize: !raw)
         let i = try pipeline.encode(images: decoded, normalize: !raw)
         if outTexts != nil || outImages != nil {
-            let meta = ["model": model, "kind": pipeline.family.name, "normalized": "\(!raw)"]
+            let meta = ["model": model, "kind": pipeline.family.name, "normalized": "\(!raw)", "preprocessing": preprocessing.rawValue]
             if let outTexts {
                 try EmbeddingStore(embeddings: t, metadata: meta.merging(["modality": "text"]) { a, _ in a }).save(to: outTexts)
             }

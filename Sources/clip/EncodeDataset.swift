@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import Datasets
+import Images
 import Models
 import Pipelines
 import Tensor
@@ -23,6 +24,7 @@ struct EncodeDataset: ParsableCommand {
             """)
 
     @Option(help: "Model folder (Hugging Face layout).") var model: String
+    @Option(help: ImagePreprocessing.help) var preprocessing: ImagePreprocessing = .pil
     @Option(help: "Dataset of any layout (JSONL, CSV/TSV, tar shards such as 'data/{00000..00099}.tar', Karpathy or COCO JSON, class folders, or a folder holding one).")
     var data: String
     @OptionGroup var dataset: DatasetOptions
@@ -41,7 +43,7 @@ struct EncodeDataset: ParsableCommand {
     }
 
     func run() throws {
-        let pipeline = try ImageTextPipeline(directory: model)
+        let pipeline = try ImageTextPipeline(directory: model, preprocessing: preprocessing)
         let source = try ImageTextSourceFactory.open(data, options: try dataset.options())
         print(source.description)
         var options = DatasetEncoder.Options()

@@ -186,6 +186,11 @@ import Pipelines
         } catch let e as ClipError {
             #expect(e.kind == .invalidArgument && e.message.contains("shard_size"), "\(e.message)")
         }
+        let tv = try ImageTextPipeline(directory: Self.model, preprocessing: .torchvision)
+        let e = try #require(throws: ClipError.self) {
+            try DatasetEncoder(pipeline: tv, options: Self.options()).run(source: source, to: killed)
+        }
+        #expect(e.kind == .invalidArgument && e.message.contains("preprocessing pil, this run has torchvision"), "\(e.message)")
     }
 
     @Test func float32ShardsAndUnreadableImages() throws {

@@ -299,18 +299,18 @@ static void check_load_options(const char *dir, const expected *e, const char *c
         {sizeof(clip_load_options), 0, 7, "linear_precision", "an unknown linear_precision is refused"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        clip_load_options o = {bad[i].size, bad[i].threads, bad[i].precision};
+        clip_load_options o = {bad[i].size, bad[i].threads, bad[i].precision, CLIP_PREPROCESSING_PIL};
         m = (clip_model *)(uintptr_t)0x1;
         expect(refused(clip_model_load_ex(dir, &o, &m), bad[i].needle) && m == NULL, bad[i].what);
     }
     /* an older caller's struct: only struct_size (4 bytes), or struct_size + num_threads (8) */
-    clip_load_options old4 = {4, 12345, 12345};   /* the fields past 4 bytes must not be read */
+    clip_load_options old4 = {4, 12345, 12345, 12345};   /* the fields past 4 bytes must not be read */
     rc = clip_model_load_ex(dir, &old4, &m);
     expect(rc == CLIP_OK && clip_model_linear_precision(m, &p) == CLIP_OK && p == CLIP_LINEAR_DEFAULT,
            "struct_size 4: the rest take their defaults (fields beyond it unread)");
     clip_model_free(m);
     int32_t threads_before = clip_num_threads();
-    clip_load_options old8 = {8, 2, 12345};
+    clip_load_options old8 = {8, 2, 12345, 12345};
     rc = clip_model_load_ex(dir, &old8, &m);
     expect(rc == CLIP_OK && clip_num_threads() == 2 && clip_model_linear_precision(m, &p) == CLIP_OK && p == CLIP_LINEAR_DEFAULT,
            "struct_size 8: num_threads applies (process-wide), linear_precision keeps its default");
@@ -352,6 +352,57 @@ static void check_load_options(const char *dir, const expected *e, const char *c
     clip_model_free(h32);
     clip_model_free(hd);
     free(f32); free(q16); free(dflt);
+}
+
+/* preprocessing: CLIP_PREPROCESSING_TORCHVISION against transformers 5's default image processors
+ * (Tests/Fixtures/torchvision/embeddings.txt: "<case> <model> <image> <dim> <floats>" per line), PIL beside it */
+static void check_preprocessing(const char *dir, const char *fixtures, const expected *e) {
+    clip_model *tv = NULL, *pil = NULL, *old = NULL;
+    clip_load_options o = CLIP_LOAD_OPTIONS_INIT;
+    expect(o.preprocessing == CLIP_PREPROCESSING_PIL, "CLIP_LOAD_OPTIONS_INIT holds CLIP_PREPROCESSING_PIL");
+    o.preprocessing = CLIP_PREPROCESSING_TORCHVISION;
+    int rc = clip_model_load_ex(dir, &o, &tv);
+    if (rc == CLIP_OK) rc = clip_model_load_ex(dir, NULL, &pil);
+    /* a caller built before the field (struct_size 12): whatever follows is not read, PIL it is */
+    clip_load_options older = CLIP_LOAD_OPTIONS_INIT;
+    older.struct_size = 12;
+    older.preprocessing = 12345;
+    if (rc == CLIP_OK) rc = clip_model_load_ex(dir, &older, &old);
+    expect(rc == CLIP_OK && tv && pil && old, "loads with CLIP_PREPROCESSING_TORCHVISION, NULL options and struct_size 12");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/torchvision/embeddings.txt", fixtures);
+    FILE *f = fopen(path, "r");
+    expect(f != NULL, "Tests/Fixtures/torchvision/embeddings.txt opens");
+    int cases = 0, within = 0, differs = 0, old_is_pil = 1;
+    char name[128], model[256], image[256];
+    int dim;
+    while (f && rc == CLIP_OK && fscanf(f, "%127s %255s %255s %d", name, model, image, &dim) == 4) {
+        float ref[1024], a[1024], b[1024], c[1024];
+        if (dim <= 0 || dim > 1024) break;
+        for (int i = 0; i < dim; i++) if (fscanf(f, "%f", &ref[i]) != 1) dim = -1;
+        if (dim < 0 || strcmp(model, e->model) != 0 || dim != e->dim) continue;
+        char file[1400];
+        snprintf(file, sizeof file, "%s/%s", fixtures, image);
+        const char *files[1] = {file};
+        int ok = clip_encode_image_files(tv, files, 1, a) == CLIP_OK && clip_encode_image_files(pil, files, 1, b) == CLIP_OK
+                 && clip_encode_image_files(old, files, 1, c) == CLIP_OK;
+        cases++;
+        within += ok && max_diff(a, ref, (size_t)dim) <= TOL;
+        differs += ok && max_diff(a, b, (size_t)dim) > 1e-6f;
+        old_is_pil = old_is_pil && ok && max_diff(b, c, (size_t)dim) == 0;
+        printf("      %s (%s): torchvision %.2g from transformers 5, PIL %.2g\n", name, image,
+               (double)max_diff(a, ref, (size_t)dim), (double)max_diff(b, ref, (size_t)dim));
+    }
+    if (f) fclose(f);
+    expect(cases >= 1 && within == cases, "a torchvision handle encodes image files as transformers 5's default processor (<= 1e-4)");
+    expect(differs >= 1, "a PIL handle beside it gives other numbers");
+    expect(cases >= 1 && old_is_pil, "struct_size 12 leaves preprocessing at PIL");
+    o.preprocessing = 2;
+    clip_model *m = (clip_model *)(uintptr_t)0x1;
+    expect(refused(clip_model_load_ex(dir, &o, &m), "preprocessing") && m == NULL, "an unknown preprocessing is refused");
+    clip_model_free(tv);
+    clip_model_free(pil);
+    clip_model_free(old);
 }
 
 /* ---- files that must be refused, never abort the process ---- */
@@ -549,6 +600,7 @@ static int check(const char *expected_path, const char *fixtures) {
     check_handles(dir, mapper, &e, texts);
     check_introspection(dir, e.model, &e);
     check_load_options(dir, &e, texts);
+    check_preprocessing(dir, fixtures, &e);
     check_bad_files(dir, &e);
     free(t); free(im); free(ids); free(scores);
     free_expected(&e);

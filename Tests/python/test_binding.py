@@ -607,6 +607,34 @@ def handles_and_options(fixtures, kind):
         x.close()
 
 
+def preprocessing(fixtures):
+    """Model(preprocessing="torchvision") against transformers 5's default image processors
+    (Tests/Fixtures/torchvision/embeddings.txt), for CLIP and SigLIP, upscaling and downscaling."""
+    E = clipcore
+    cases = {}
+    for line in (fixtures / "torchvision" / "embeddings.txt").read_text().splitlines():
+        name, model, image, dim, *values = line.split()
+        cases.setdefault(model, []).append((name, image, np.array(values, dtype=np.float32)))
+    check("the torchvision fixture has CLIP and SigLIP cases", {"clip/gelu_vocab", "siglip/h6_64"} <= set(cases))
+    for model, rows in cases.items():
+        with clipcore.Model(fixtures / model, preprocessing="torchvision") as tv, clipcore.Model(fixtures / model) as pil:
+            for name, image, ref in rows:
+                a = tv.encode_image_files([fixtures / image])[0]
+                b = pil.encode_image_files([fixtures / image])[0]
+                check(f"{name}: Model(preprocessing='torchvision') is within 1e-4 of transformers 5 (PIL: {np.abs(b - ref).max():.2g})",
+                      np.abs(a - ref).max() <= 1e-4, np.abs(a - ref).max())
+    raw, c = clipcore.raw, ctypes
+    h = c.c_void_p(1)
+    rc = raw.clip_model_load_ex(bytes(fixtures / "clip" / "gelu_vocab"), c.byref(E.LoadOptions(c.sizeof(E.LoadOptions), 0, -1, 2)),
+                                c.byref(h))
+    check("load_ex(preprocessing 2) is refused naming preprocessing",
+          rc == E.ERR_INVALID_ARGUMENT and b"preprocessing" in raw.clip_last_error() and not h.value, (rc, raw.clip_last_error()))
+    raises("Model(preprocessing='cv2') is refused", E.ERR_INVALID_ARGUMENT,
+           lambda: clipcore.Model(fixtures / "clip" / "gelu_vocab", preprocessing="cv2"), "preprocessing")
+    raises("Model(preprocessing=torchvision) of an open_clip crop is unsupported", E.ERR_UNSUPPORTED,
+           lambda: clipcore.Model(fixtures / "openclip" / "quickgelu", preprocessing=E.PREPROCESSING_TORCHVISION), "open_clip_config.json")
+
+
 def main(fixtures):
     fixtures = Path(fixtures)
     print(f"clipcore {clipcore.version()} from {clipcore.library_path}")
@@ -638,6 +666,7 @@ def main(fixtures):
               "C ABI version 1" in str(e) and "for C ABI version 99" in str(e), e)
     losses()
     settings_race()
+    preprocessing(fixtures)
     for kind in ("clip", "siglip"):
         handles_and_options(fixtures, kind)
         model, t, e = parity(fixtures, kind)

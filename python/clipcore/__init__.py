@@ -44,6 +44,7 @@ __all__ = [
     "ERR_OUT_OF_MEMORY", "ERR_INTERNAL",
     "LOSS_INFONCE", "LOSS_SIGMOID", "MODEL_CLIP", "MODEL_SIGLIP",
     "LINEAR_DEFAULT", "LINEAR_FLOAT32", "LINEAR_INT16",
+    "PREPROCESSING_PIL", "PREPROCESSING_TORCHVISION",
 ]
 
 # Status codes (CLIP_OK, CLIP_ERR_* of include/clipcore.h; scripts/check-status-codes.py checks this line).
@@ -54,6 +55,10 @@ LOSS_INFONCE, LOSS_SIGMOID = 0, 1
 MODEL_CLIP, MODEL_SIGLIP = 1, 2
 # Linear-layer precisions (CLIP_LINEAR_*): LINEAR_DEFAULT is a model that follows the process-wide one.
 LINEAR_DEFAULT, LINEAR_FLOAT32, LINEAR_INT16 = -1, 0, 1
+# Image preprocessings of Model(preprocessing=...) (CLIP_PREPROCESSING_*): PIL's (the default), or torchvision's
+# (transformers 5's default CLIPImageProcessor / SiglipImageProcessor).
+PREPROCESSING_PIL, PREPROCESSING_TORCHVISION = 0, 1
+_PREPROCESSINGS = {"pil": PREPROCESSING_PIL, "torchvision": PREPROCESSING_TORCHVISION}
 # The C ABI this binding is written for (CLIP_ABI_VERSION of include/clipcore.h); the library must match.
 ABI_VERSION = 1
 
@@ -234,10 +239,11 @@ class LoadOptions(_ctypes.Structure):
 
     struct_size: sizeof(LoadOptions); num_threads: 0 keeps the process's
     thread count; linear_precision: LINEAR_DEFAULT, LINEAR_FLOAT32 or
-    LINEAR_INT16. Model(...) fills it in; build one yourself only for raw calls.
+    LINEAR_INT16; preprocessing: PREPROCESSING_PIL or PREPROCESSING_TORCHVISION.
+    Model(...) fills it in; build one yourself only for raw calls.
     """
     _fields_ = [("struct_size", _ctypes.c_uint32), ("num_threads", _ctypes.c_int32),
-                ("linear_precision", _ctypes.c_int32)]
+                ("linear_precision", _ctypes.c_int32), ("preprocessing", _ctypes.c_int32)]
 
 
 class Model:
@@ -258,7 +264,7 @@ class Model:
     dim: int
 
     def __init__(self, directory: _PathLike, num_threads: _Optional[int] = None,
-                 linear_precision: _Optional[int] = None) -> None:
+                 linear_precision: _Optional[int] = None, preprocessing: _Union[str, int] = "pil") -> None:
         """Loads the model folder `directory`.
 
         num_threads: None keeps the thread count; n > 0 sets it for the whole
@@ -266,10 +272,20 @@ class Model:
         linear_precision: None follows the process-wide precision
         (set_linear_precision); LINEAR_FLOAT32 or LINEAR_INT16 pins this
         model's calls to it.
+        preprocessing: "pil" (PREPROCESSING_PIL, the default: transformers'
+        CLIPImageProcessorPil) or "torchvision" (PREPROCESSING_TORCHVISION:
+        transformers 5's default CLIPImageProcessor / SiglipImageProcessor);
+        ClipError ERR_UNSUPPORTED when the folder's preprocessing has no
+        torchvision form, ERR_INVALID_ARGUMENT for another value.
         """
         handle = _ctypes.c_void_p()
+        if isinstance(preprocessing, str):
+            if preprocessing not in _PREPROCESSINGS:
+                raise ClipError(ERR_INVALID_ARGUMENT,
+                                f"preprocessing {preprocessing!r} is not one of {', '.join(map(repr, _PREPROCESSINGS))}")
+            preprocessing = _PREPROCESSINGS[preprocessing]
         opts = LoadOptions(_ctypes.sizeof(LoadOptions), 0 if num_threads is None else num_threads,
-                           LINEAR_DEFAULT if linear_precision is None else linear_precision)
+                           LINEAR_DEFAULT if linear_precision is None else linear_precision, preprocessing)
         _check(_lib.clip_model_load_ex(_os.fsencode(directory), _ctypes.byref(opts), _ctypes.byref(handle)))
         self._handle = handle
         self.dim = self._int(_lib.clip_model_embedding_dim)

@@ -23,11 +23,15 @@ public final class ImageTextPipeline {
     public let tokenize: ([String]) -> TokenizedBatch
 
     /// Loads `config.json`, the weights, the tokenizer and the image preprocessing of the family that
-    /// config.json's `model_type` names (see `ModelFamilies`).
-    public init(directory: String) throws {
+    /// config.json's `model_type` names (see `ModelFamilies`). `preprocessing` picks whose arithmetic
+    /// the images go through: PIL's (the default; transformers' `CLIPImageProcessorPil`) or torchvision's
+    /// (transformers 5's default `CLIPImageProcessor` / `SiglipImageProcessor`).
+    /// - Throws: `ClipError` naming the file and key; `.unsupported` for torchvision preprocessing of
+    ///   settings it cannot run (a resample other than bilinear or bicubic, an open_clip folder's crop).
+    public init(directory: String, preprocessing: ImagePreprocessing = .pil) throws {
         self.directory = directory
         family = try ModelFamilies.detect(directory: directory)
-        (model, tokenize, processor) = try family.open(directory: directory)
+        (model, tokenize, processor) = try family.open(directory: directory, preprocessing: preprocessing)
     }
 
     /// A pipeline over a model in memory (for instance one being trained); `directory` is where it

@@ -74,13 +74,15 @@ extension ModelFamily {
         try Checkpoint(path: directory)
     }
 
-    /// The model, tokenizer and image processor of a folder.
-    static func open(directory: String) throws
+    /// The model, tokenizer and image processor (running `preprocessing`) of a folder.
+    static func open(directory: String, preprocessing: ImagePreprocessing = .pil) throws
         -> (model: any PromptGuidedModel, tokenize: ([String]) -> TokenizedBatch, processor: ImageProcessor) {
         let m = try load(directory: directory)
         let tokenize = try tokenizer(directory: directory, for: m)
-        let processor = ImageProcessor(try imageProcessorConfig(directory: directory, for: m))
-        return (m, tokenize, processor)
+        let preprocessor = directory + "/preprocessor_config.json"
+        let source = FileManager.default.fileExists(atPath: preprocessor) ? preprocessor : directory + "/" + configFileName
+        let config = try imageProcessorConfig(directory: directory, for: m).with(preprocessing: preprocessing, source: source)
+        return (m, tokenize, ImageProcessor(config))
     }
 }
 
