@@ -107,7 +107,9 @@ typedef struct clip_model clip_model;
 
 /* Loads a model folder in Hugging Face layout (config.json with model_type
  * "clip" or "siglip", model.safetensors or shards, tokenizer files,
- * preprocessor_config.json). On success *out holds a handle to release with
+ * preprocessor_config.json), an open_clip folder, a dual encoder, or a text-only
+ * folder (model_type "bert", "roberta", "mpnet", sentence-transformers' modules.json):
+ * a text-only model encodes texts, and its image calls return CLIP_ERR_UNSUPPORTED. On success *out holds a handle to release with
  * clip_model_free; on failure *out is NULL. The same as clip_model_load_ex
  * with opts NULL: the handle follows the process-wide settings. */
 CLIP_API int  clip_model_load(const char *dir, clip_model **out);
@@ -228,9 +230,13 @@ CLIP_API const char *clip_runtime_info(void);
  * handle, or out is NULL. */
 
 /* Model kinds (this enum only grows at the end). */
-enum { CLIP_MODEL_CLIP = 1, CLIP_MODEL_SIGLIP = 2 };
+enum { CLIP_MODEL_CLIP = 1, CLIP_MODEL_SIGLIP = 2, CLIP_MODEL_TEXT = 3, CLIP_MODEL_DUAL_ENCODER = 4 };
 
-/* The model kind: CLIP_MODEL_CLIP or CLIP_MODEL_SIGLIP (config.json's model_type; an open_clip folder is CLIP). */
+/* The model kind (config.json's model_type): CLIP_MODEL_CLIP ("clip"; an open_clip
+ * folder is CLIP too), CLIP_MODEL_SIGLIP ("siglip"), CLIP_MODEL_TEXT (a text-only
+ * encoder: "bert", "roberta", "mpnet", with sentence-transformers' pooling when the
+ * folder has modules.json), CLIP_MODEL_DUAL_ENCODER ("vision-text-dual-encoder": a
+ * CLIP vision tower with such a text tower). */
 CLIP_API int  clip_model_kind(const clip_model *model, int32_t *out_kind);
 
 /* The joint embedding dimension `dim`: the floats per row of every encoder's
@@ -238,7 +244,8 @@ CLIP_API int  clip_model_kind(const clip_model *model, int32_t *out_kind);
 CLIP_API int  clip_model_embedding_dim(const clip_model *model, int32_t *out);
 
 /* The side of the square images the vision tower takes (vision_config's
- * image_size); any image is resized / cropped to it by the preprocessor. */
+ * image_size); any image is resized / cropped to it by the preprocessor.
+ * 0 for a text-only model. */
 CLIP_API int  clip_model_image_size(const clip_model *model, int32_t *out);
 
 /* The text context length in tokens (text_config's max_position_embeddings);

@@ -273,6 +273,7 @@ public func clip_encode_texts(_ model: OpaquePointer?, _ texts: UnsafePointer<Un
 public func clip_encode_image_files(_ model: OpaquePointer?, _ paths: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int64,
                                     _ out: UnsafeMutablePointer<Float>?) -> Int32 {
     encodeStrings("clip_encode_image_files", model, paths, n, "paths", out) { m, files in
+        try m.pipeline.requireImageTower()
         let images = try files.map { try RGBImage(contentsOfFile: $0) }   // decoded outside the handle's lock
         return try m.run { try m.pipeline.encode(images: images) }
     }
@@ -306,6 +307,7 @@ public func clip_encode_rgb8(_ model: OpaquePointer?, _ pixels: UnsafePointer<UI
         guard count <= Int.max / per else { throw invalid("n × height × width overflows") }
         guard let pixels else { throw invalid("pixels is NULL") }
         guard let out else { throw invalid("out is NULL") }
+        try m.pipeline.requireImageTower()
         let images = try (0..<count).map { i in
             try RGBImage(width: Int(width), height: Int(height), pixels: Array(UnsafeBufferPointer(start: pixels + i * per, count: per)))
         }

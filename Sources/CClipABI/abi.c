@@ -12,7 +12,8 @@ _Static_assert(CLIP_OK == 0 && CLIP_ERR_INVALID_ARGUMENT == -1 && CLIP_ERR_IO ==
 _Static_assert(CLIP_LOSS_INFONCE == 0 && CLIP_LOSS_SIGMOID == 1, "loss kinds never change");
 _Static_assert(CLIP_LINEAR_DEFAULT == -1 && CLIP_LINEAR_FLOAT32 == 0 && CLIP_LINEAR_INT16 == 1,
                "linear precisions never change");
-_Static_assert(CLIP_MODEL_CLIP == 1 && CLIP_MODEL_SIGLIP == 2, "model kinds never change");
+_Static_assert(CLIP_MODEL_CLIP == 1 && CLIP_MODEL_SIGLIP == 2 && CLIP_MODEL_TEXT == 3 && CLIP_MODEL_DUAL_ENCODER == 4,
+               "model kinds never change");
 _Static_assert(CLIP_PREPROCESSING_PIL == 0 && CLIP_PREPROCESSING_TORCHVISION == 1, "preprocessings never change");
 _Static_assert(CLIP_ABI_VERSION == 1, "a new ABI version is a deliberate change: update this line with it");
 _Static_assert(CLIP_VERSION_NUMBER == CLIP_VERSION_MAJOR * 10000 + CLIP_VERSION_MINOR * 100 + CLIP_VERSION_PATCH

@@ -14,6 +14,8 @@ open class Module {
     public private(set) var isTraining = true
     private var ownParameters: [(key: String, variable: Variable)] = []
     private var children: [(key: String, module: Module)] = []
+    /// Modules whose contents this one registered as its own (`registerContents(of:)`): they follow its mode.
+    private var adopted: [Module] = []
 
     public init() {}
 
@@ -33,6 +35,14 @@ open class Module {
         precondition(!ownParameters.contains { $0.key == key } && !children.contains { $0.key == key },
                      "Module: key '\(key)' registered twice")
         children.append((key, child))
+    }
+
+    /// Registers every parameter and child of `other` under its own key, so that this module's keys are
+    /// `other`'s (a wrapper that adds behaviour but no key level); `other` follows this module's mode.
+    public func registerContents(of other: Module) {
+        for p in other.ownParameters { register(p.key, p.variable) }
+        for c in other.children { register(c.key, c.module) }
+        adopted.append(other)
     }
 
     // MARK: - Traversal
@@ -66,6 +76,7 @@ open class Module {
     public func train(_ on: Bool = true) {
         isTraining = on
         for c in children { c.module.train(on) }
+        for a in adopted { a.isTraining = on }
     }
 
     /// Evaluation mode: dropout is the identity.

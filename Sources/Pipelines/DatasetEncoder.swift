@@ -77,6 +77,11 @@ public final class DatasetEncoder {
         guard options.shardSize > 0, options.batchSize > 0, options.decodeThreads > 0 else {
             throw ClipError(.invalidArgument, "encode-dataset: shard size, batch size and decode threads must be positive")
         }
+        // A text-only model encodes the captions alone: no image is read, no img_emb shard written.
+        let encodesImages = pipeline.model.hasImageTower
+        guard encodesImages || options.encodeTexts else {
+            throw ClipError(.unsupported, "encode-dataset: \(pipeline.directory) is a text-only model (\(pipeline.family.name)); encode the captions with --texts")
+        }
         let start = DispatchTime.now().uptimeNanoseconds
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         ModelFolder.removeStaleTemporaries(in: folder)
@@ -104,7 +109,7 @@ public final class DatasetEncoder {
         let prefetcher = OrderedPrefetcher<ImageTextRecord, (ImageTextRecord, Tensor)>(
             threads: options.decodeThreads, capacity: options.queueDepth ?? 2 * options.batchSize,
             source: { try reader.next() },
-            transform: { record in (record, try processor(try Self.decode(record))) })
+            transform: { record in (record, encodesImages ? try processor(try Self.decode(record)) : Tensor.zeros([0])) })
         defer { prefetcher.stop() }
         func finishStats() {
             stats.waitSeconds = prefetcher.waitSeconds
@@ -120,7 +125,7 @@ public final class DatasetEncoder {
             func flush() throws {
                 guard !batch.isEmpty else { return }
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                imageParts.append(try pipeline.encode(pixels: batch.map(\.pixels), batchSize: batch.count))
+                if encodesImages { imageParts.append(try pipeline.encode(pixels: batch.map(\.pixels), batchSize: batch.count)) }
                 if options.encodeTexts {
                     let captions = batch.flatMap(\.record.captions)
                     if !captions.isEmpty { textParts.append(try pipeline.encode(texts: captions)) }
@@ -174,7 +179,9 @@ public final class DatasetEncoder {
     private func writeShard(_ shard: Int, folder: String, records: [EmbeddingShards.Record], images: [Tensor], texts: [Tensor]) throws {
         let d = pipeline.model.embeddingDim
         func matrix(_ parts: [Tensor]) -> Tensor { parts.isEmpty ? Tensor.zeros([0, d]) : Tensor.concat(parts, axis: 0) }
-        try NPY.write(matrix(images), dtype: options.dtype, to: EmbeddingShards.embeddingsPath(folder, shard: shard, .image))
+        if pipeline.model.hasImageTower {
+            try NPY.write(matrix(images), dtype: options.dtype, to: EmbeddingShards.embeddingsPath(folder, shard: shard, .image))
+        }
         if options.encodeTexts {
             try NPY.write(matrix(texts), dtype: options.dtype, to: EmbeddingShards.embeddingsPath(folder, shard: shard, .text))
         }

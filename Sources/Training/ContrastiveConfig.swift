@@ -42,6 +42,13 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
     public var imageSize = 64
     /// Width of the shared embedding space of a preset (open_clip's `embed_dim`); nil: the tower width.
     public var projectionDim: Int?
+    /// A Hugging Face or sentence-transformers text encoder folder (seed 003's `--text-model`): the preset
+    /// then gives the image tower only, and the model is a dual encoder of that image tower and this
+    /// pretrained text tower, joined by projections (`lock_text` keeps the text tower frozen: LiT).
+    public var textModel: String?
+    /// How that text tower pools its tokens (`mean`, `cls`, `max`, …); nil: the folder's own pooling
+    /// (sentence-transformers' `1_Pooling`), else the mean.
+    public var textPooler: String?
     /// Skip bad dataset records (missing images, malformed rows, empty or non-UTF-8 captions), counting
     /// them, instead of stopping at the first.
     public var skipBad = false
@@ -64,6 +71,7 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         case imageSize = "image_size", projectionDim = "projection_dim", skipBad = "skip_bad"
         case layout, imageColumn = "image_column", textColumn = "text_column", separator = "csv_separator"
         case imageRoot = "image_root"
+        case textModel = "text_model", textPooler = "text_pooler"
     }
 
     /// The defaults above, with `model` and `outputDir` when given.
@@ -111,6 +119,8 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         textColumn = try c.decodeIfPresent(String.self, forKey: .textColumn)
         separator = try c.decodeIfPresent(String.self, forKey: .separator)
         imageRoot = try c.decodeIfPresent(String.self, forKey: .imageRoot)
+        textModel = try c.decodeIfPresent(String.self, forKey: .textModel)
+        textPooler = try c.decodeIfPresent(String.self, forKey: .textPooler)
         try validate()
     }
 
@@ -127,6 +137,10 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         guard weightDecay >= 0, maxGradNorm >= 0 else { throw ClipError.invalidArgument("weight_decay and max_grad_norm must not be negative") }
         guard (0...1).contains(warmupRatio) else { throw ClipError.invalidArgument("warmup_ratio must lie in [0, 1], got \(warmupRatio)") }
         if let separator { _ = try ImageTextSourceOptions.separator(separator, what: "csv_separator") }
+        if let textPooler { _ = try TextPooling(name: textPooler) }
+        if textPooler != nil, textModel == nil {
+            throw ClipError.invalidArgument("text_pooler applies with text_model (a Hugging Face text encoder folder) only")
+        }
     }
 
     public static func parse(_ yaml: String, name: String = "config") throws -> ContrastiveConfig {

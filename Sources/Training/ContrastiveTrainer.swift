@@ -94,7 +94,21 @@ public final class ContrastiveTrainer {
     public init(config: ContrastiveConfig) throws {
         try config.validate()
         self.config = config
-        if let family = ModelFamilies.family(preset: config.model),
+        if let textModel = config.textModel {
+            guard CLIPFamily.presetNames.contains(config.model) else {
+                throw ClipError.invalidArgument("text_model pairs a pretrained text tower with a new image tower: model must be a "
+                                                + "vision preset (\(CLIPFamily.presetNames.joined(separator: ", "))), got '\(config.model)'")
+            }
+            let pooling = try config.textPooler.map { try TextPooling(name: $0) }
+            pipeline = try ParameterInitialization.seeded(
+                UInt64(truncatingIfNeeded: config.seed), budget: ParameterInitialization.trainableBudget,
+                what: "preset '\(config.model)' with text model '\(textModel)'") {
+                try DualEncoderFamily.make(visionPreset: config.model, imageSize: config.imageSize, projectionDim: config.projectionDim,
+                                           textFolder: textModel, pooling: pooling)
+            }
+            model = pipeline.model
+            tokenizerSource = try SentenceTransformerLayout.read(directory: textModel).transformerDirectory
+        } else if let family = ModelFamilies.family(preset: config.model),
            let preset = try ParameterInitialization.seeded(
                UInt64(truncatingIfNeeded: config.seed), budget: ParameterInitialization.trainableBudget,
                what: "preset '\(config.model)' with image_size \(config.imageSize)"
@@ -116,6 +130,7 @@ public final class ContrastiveTrainer {
             model = pipeline.model
             tokenizerSource = config.model
         }
+        try pipeline.requireImageTower()
         Self.applyLocks(model, config)
         train = try ImageTextDataset(config.dataset, options: config.sourceOptions(split: config.trainSplit),
                                      maxItems: config.maxTrainExamples)

@@ -62,6 +62,7 @@ public final class ELIPTrainer {
     /// and `dataset` is not used; pass nil then.
     /// - Throws: `ClipError` for an unusable model, dataset or batch file.
     public init(config: ELIPConfig, pipeline: ImageTextPipeline, dataset: ImageTextDataset?) throws {
+        try pipeline.requireImageTower()
         let guided = pipeline.model
         if let size = config.imgSize, size != guided.imageSize {
             throw ClipError.invalidArgument("img_size \(size) does not match the model's image size \(guided.imageSize) (\(pipeline.directory)/config.json); leave the key out to use the model's")

@@ -47,6 +47,12 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("csv-caption-key"), help: "open_clip's name for --text-column.") var csvCaptionKey: String?
     @Option(name: .customLong("csv-separator"), help: "open_clip's name for --separator.") var csvSeparator: String?
     @Option(help: "Output folder.") var outputDir: String?
+    @Option(help: "A Hugging Face or sentence-transformers text encoder folder: the image tower comes from the preset (--model), the text tower from this folder.")
+    var textModel: String?
+    @Option(help: "How the text tower pools its tokens: mean, cls, max, mean_sqrt_len_tokens, weightedmean, lasttoken (default: the folder's pooling, else mean).")
+    var textPooler: String?
+    @Flag(help: "Freeze the text tower (LiT-style when the image tower learns from scratch).") var lockText = false
+    @Flag(help: "Freeze the image tower.") var lockImage = false
     @Option var epochs: Int?
     @Option var lr: Double?
     @Option(name: .customLong("train_bs")) var trainBs: Int?
@@ -66,6 +72,10 @@ struct Train: ParsableCommand {
         if let model { cfg.model = model }
         if let dataset { cfg.dataset = dataset }
         if let outputDir { cfg.outputDir = outputDir }
+        if let textModel { cfg.textModel = textModel }
+        if let textPooler { cfg.textPooler = textPooler }
+        if lockText { cfg.lockText = true }
+        if lockImage { cfg.lockImage = true }
         if let epochs { cfg.epochs = epochs }
         if let lr { cfg.lr = lr }
         if let trainBs { cfg.trainBs = trainBs }

@@ -42,7 +42,7 @@ __all__ = [
     "version", "runtime_info", "status_string", "library_path", "raw", "ABI_VERSION",
     "OK", "ERR_INVALID_ARGUMENT", "ERR_IO", "ERR_FORMAT", "ERR_SHAPE", "ERR_UNSUPPORTED",
     "ERR_OUT_OF_MEMORY", "ERR_INTERNAL",
-    "LOSS_INFONCE", "LOSS_SIGMOID", "MODEL_CLIP", "MODEL_SIGLIP",
+    "LOSS_INFONCE", "LOSS_SIGMOID", "MODEL_CLIP", "MODEL_SIGLIP", "MODEL_TEXT", "MODEL_DUAL_ENCODER",
     "LINEAR_DEFAULT", "LINEAR_FLOAT32", "LINEAR_INT16",
     "PREPROCESSING_PIL", "PREPROCESSING_TORCHVISION",
 ]
@@ -52,7 +52,7 @@ OK, ERR_INVALID_ARGUMENT, ERR_IO, ERR_FORMAT, ERR_SHAPE, ERR_UNSUPPORTED, ERR_OU
 # Pair losses of loss() (CLIP_LOSS_*).
 LOSS_INFONCE, LOSS_SIGMOID = 0, 1
 # Model kinds of Model.kind (CLIP_MODEL_*).
-MODEL_CLIP, MODEL_SIGLIP = 1, 2
+MODEL_CLIP, MODEL_SIGLIP, MODEL_TEXT, MODEL_DUAL_ENCODER = 1, 2, 3, 4
 # Linear-layer precisions (CLIP_LINEAR_*): LINEAR_DEFAULT is a model that follows the process-wide one.
 LINEAR_DEFAULT, LINEAR_FLOAT32, LINEAR_INT16 = -1, 0, 1
 # Image preprocessings of Model(preprocessing=...) (CLIP_PREPROCESSING_*): PIL's (the default), or torchvision's
@@ -302,7 +302,7 @@ class Model:
 
     @property
     def kind(self) -> int:
-        """MODEL_CLIP or MODEL_SIGLIP."""
+        """MODEL_CLIP, MODEL_SIGLIP, MODEL_TEXT (a text-only encoder) or MODEL_DUAL_ENCODER."""
         return self._int(_lib.clip_model_kind)
 
     @property

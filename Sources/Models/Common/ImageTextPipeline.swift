@@ -54,16 +54,26 @@ public final class ImageTextPipeline {
         }.normalizedRows(normalize)
     }
 
+    /// Throws `.unsupported` for a text-only model (a sentence encoder), before any image work.
+    public func requireImageTower() throws {
+        guard model.hasImageTower else {
+            throw ClipError.unsupported("\(directory): a text-only model (\(family.name)) encodes texts, not images")
+        }
+    }
+
     /// Image embeddings `[images, dim]`, L2-normalised unless `normalize` is false.
+    /// - Throws: `.unsupported` for a text-only model.
     public func encode(images: [RGBImage], normalize: Bool = true, batchSize: Int = 32) throws -> Tensor {
-        try batched(images.count, batchSize) { range in
+        try requireImageTower()
+        return try batched(images.count, batchSize) { range in
             try features(try processor.batch(Array(images[range])))
         }.normalizedRows(normalize)
     }
 
     /// Image embeddings from images already preprocessed by `processor` (`[3, H, W]` each).
     public func encode(pixels: [Tensor], normalize: Bool = true, batchSize: Int = 32) throws -> Tensor {
-        try batched(pixels.count, batchSize) { range in
+        try requireImageTower()
+        return try batched(pixels.count, batchSize) { range in
             try features(Tensor.stack(Array(pixels[range]), axis: 0))
         }.normalizedRows(normalize)
     }

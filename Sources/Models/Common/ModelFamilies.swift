@@ -8,7 +8,8 @@ import Tensor
 public enum ModelFamilies {
     /// The families built into the library. A new one is its folder under `Sources/Models/` and one
     /// entry here (see docs/ARCHITECTURE.md for the rest it may want: a C kind, presets, fixtures).
-    static let builtIn: [any ModelFamily.Type] = [CLIPFamily.self, SiglipFamily.self, OpenCLIPFamily.self]
+    static let builtIn: [any ModelFamily.Type] = [CLIPFamily.self, SiglipFamily.self, OpenCLIPFamily.self,
+                                                    TextEncoderFamily.self, DualEncoderFamily.self]
 
     private static let lock = NSLock()
     nonisolated(unsafe) private static var registered: [any ModelFamily.Type] = builtIn

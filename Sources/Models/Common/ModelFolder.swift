@@ -38,7 +38,7 @@ public enum ModelFolder {
                               metadata: metadata.merging(["format": "pt"]) { a, _ in a }, to: tmp + "/model.safetensors")
         try AtomicFile.write(processor.json(processorClass: model.family.imageProcessorClass), to: tmp + "/preprocessor_config.json")
         let tokenizerFiles = ["vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                              "spiece.model", "added_tokens.json"]
+                              "spiece.model", "added_tokens.json", "vocab.txt"]
         // A source without tokenizer files (an open_clip folder, a CLIP folder on the built-in vocabulary)
         // gets the family's standard files, so transformers finds a tokenizer.
         if let source = tokenizerSource, tokenizerFiles.contains(where: { fm.fileExists(atPath: source + "/" + $0) }) {

@@ -29,6 +29,8 @@ public protocol TwoTowerModel: Module {
     var logitScaleRange: ClosedRange<Float>? { get }
     /// The family that reads and writes this model's folders.
     static var family: any ModelFamily.Type { get }
+    /// False for a text-only model (a sentence encoder): its image calls throw `.unsupported`.
+    var hasImageTower: Bool { get }
 }
 
 extension TwoTowerModel {
@@ -36,4 +38,5 @@ extension TwoTowerModel {
     public var family: any ModelFamily.Type { Self.family }
     /// exp(logit_scale): the multiplier on cosine similarities.
     public var temperature: Float { Foundation.exp(logitScale.value.item) }
+    public var hasImageTower: Bool { true }
 }

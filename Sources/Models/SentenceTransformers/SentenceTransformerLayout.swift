@@ -1,0 +1,78 @@
+// The modules of a sentence-transformers folder (modules.json): where the
+// transformer's files are, its pooling, whether it normalises, and the longest
+// input it takes (sentence_bert_config.json's max_seq_length).
+
+import Foundation
+import Tensor
+
+/// What a text encoder folder says about turning token embeddings into sentence embeddings. A folder
+/// without `modules.json` (a plain Hugging Face text encoder) pools by the mean, does not normalise and
+/// takes the model's own maximum length.
+public struct SentenceTransformerLayout: Sendable, Equatable {
+    /// The folder holding the transformer's `config.json`, weights and tokenizer files.
+    public var transformerDirectory: String
+    public var pooling: TextPooling
+    /// A `Normalize` module follows the pooling.
+    public var normalize: Bool
+    /// `max_seq_length` of `sentence_bert_config.json` (tokens, special tokens included); nil: the model's.
+    public var maxSeqLength: Int?
+    /// True when the folder has `modules.json`.
+    public var isSentenceTransformer: Bool
+
+    /// Reads `directory/modules.json` and the files it names.
+    /// - Throws: `ClipError` naming the file: malformed JSON, a module type other than Transformer,
+    ///   Pooling and Normalize (`.unsupported`), a pooling config with no mode.
+    public static func read(directory: String) throws -> SentenceTransformerLayout {
+        let modulesPath = directory + "/modules.json"
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: modulesPath) else {
+            return SentenceTransformerLayout(transformerDirectory: directory, pooling: .mean, normalize: false,
+                                             maxSeqLength: try maxSeqLength(in: directory), isSentenceTransformer: false)
+        }
+        guard let data = fm.contents(atPath: modulesPath) else { throw ClipError.io("\(modulesPath): cannot read the file") }
+        guard let modules = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
+            throw ClipError.format("\(modulesPath): not a JSON list of modules")
+        }
+        var transformer: String?, pooling: TextPooling?, normalize = false
+        for (i, m) in modules.enumerated() {
+            guard let type = m["type"] as? String else { throw ClipError.format("\(modulesPath): module \(i) has no type") }
+            let path = (m["path"] as? String) ?? ""
+            guard !path.contains(".."), !path.hasPrefix("/") else {
+                throw ClipError.format("\(modulesPath): module \(i)'s path '\(path)' leaves the folder")
+            }
+            let folder = path.isEmpty ? directory : directory + "/" + path
+            switch type.split(separator: ".").last.map(String.init) ?? type {
+            case "Transformer":
+                guard transformer == nil, pooling == nil else {
+                    throw ClipError.unsupported("\(modulesPath): a second Transformer module, or one after the pooling, is not supported")
+                }
+                transformer = folder
+            case "Pooling":
+                guard transformer != nil, pooling == nil else {
+                    throw ClipError.format("\(modulesPath): Pooling must follow the Transformer module, once")
+                }
+                pooling = try TextPooling.load(path: folder + "/config.json")
+            case "Normalize":
+                guard pooling != nil else { throw ClipError.format("\(modulesPath): Normalize must follow the pooling") }
+                normalize = true
+            default:
+                throw ClipError.unsupported("\(modulesPath): module type '\(type)' is not supported (Transformer, Pooling, Normalize)")
+            }
+        }
+        guard let transformer else { throw ClipError.format("\(modulesPath): no Transformer module") }
+        return SentenceTransformerLayout(transformerDirectory: transformer, pooling: pooling ?? .mean, normalize: normalize,
+                                         maxSeqLength: try maxSeqLength(in: transformer), isSentenceTransformer: true)
+    }
+
+    /// `max_seq_length` from `sentence_bert_config.json` in `directory`, if present.
+    static func maxSeqLength(in directory: String) throws -> Int? {
+        let path = directory + "/sentence_bert_config.json"
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ClipError.format("\(path): not a JSON object")
+        }
+        guard let v = root["max_seq_length"], !(v is NSNull) else { return nil }
+        guard let n = v as? Int, n > 0 else { throw ClipError.format("\(path): max_seq_length must be a positive integer") }
+        return n
+    }
+}
