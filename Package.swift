@@ -118,7 +118,7 @@ let package = Package(
 
         // MARK: - Tests
         // Fixture paths and comparisons shared by the parity tests (no product links it).
-        .target(name: "TestSupport", dependencies: ["Tensor", "NN"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensor", "NN", "Models"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd"]),
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "NN"]),

@@ -49,6 +49,7 @@ from fixtures.openclip import gen_openclip
 from fixtures.optim import gen_optim
 from fixtures.resample import gen_resample
 from fixtures.retrieval import gen_retrieval
+from fixtures.sentence_pooling import gen_sentence_pooling, gen_text_only
 from fixtures.siglip import gen_sigmoid_loss, gen_siglip, gen_siglip_tokenizer, gen_spm
 from fixtures.tokenizer import gen_tokenizer
 from fixtures.torchvision_preprocess import gen_torchvision
@@ -74,5 +75,6 @@ if __name__ == "__main__":
     if "openclip" in what: gen_openclip()
     if "torchvision" in what: gen_torchvision()
     if "datasets" in what: gen_datasets()
+    if "sentence_pooling" in what: gen_sentence_pooling(); gen_text_only()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()

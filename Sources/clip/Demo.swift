@@ -22,6 +22,9 @@ struct Demo: ParsableCommand {
     @Option(help: "Image side in pixels (a multiple of 8).") var size = 64
     @Option(help: "Model preset: tiny or small.") var preset = "tiny"
     @Option(help: "Width of the CLIP's shared embedding space (default: the preset's width).") var embedDim: Int?
+    @Option(help: "A pretrained Hugging Face or sentence-transformers text encoder folder (e.g. all-MiniLM-L6-v2): stage 2 then trains the image tower from scratch into its locked text space (LiT), with projections to the shared width.")
+    var textModel: String?
+    @Option(help: "How that text tower pools its tokens (default: the folder's pooling, else mean).") var textPooler: String?
     @Option(help: "CLIP training epochs.") var epochs = 20
     @Option(help: "CLIP learning rate.") var lr = 1e-3
     @Option(help: "ELIP objective.") var objective = ELIPObjectiveKind.query
@@ -48,8 +51,15 @@ struct Demo: ParsableCommand {
             .write(to: data, count: images) { _ in progress.tick() }
         print("\(summary.captions) captions; splits train \(summary.splits["train"]!), val \(summary.splits["val"]!), test \(summary.splits["test"]!)")
 
-        print("== 2/4 contrastive training of CLIP '\(preset)' from scratch")
+        if let textModel {
+            print("== 2/4 contrastive training of a '\(preset)' image tower from scratch into the locked text tower of \(textModel)")
+        } else {
+            print("== 2/4 contrastive training of CLIP '\(preset)' from scratch")
+        }
         var cc = ContrastiveConfig(dataset: data, model: preset, outputDir: out + "/clip")
+        cc.textModel = textModel
+        cc.textPooler = textPooler
+        cc.lockText = textModel != nil
         cc.epochs = epochs
         cc.lr = lr
         cc.warmupRatio = 0.05

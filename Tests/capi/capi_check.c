@@ -491,6 +491,40 @@ static void check_bad_files(const char *dir, const expected *e) {
     unlink(path);
 }
 
+/* A text-only folder (sentence-transformers layout): it encodes texts to unit rows; image calls are
+ * CLIP_ERR_UNSUPPORTED, name the reason and write nothing. */
+static void check_text_only(const char *fixtures) {
+    char dir[1024], png[1100];
+    snprintf(dir, sizeof dir, "%s/text_only/tiny-st", fixtures);
+    snprintf(png, sizeof png, "%s/clip/gelu_vocab/image0.png", fixtures);
+    clip_model *m = NULL;
+    if (clip_model_load(dir, &m) != CLIP_OK) { expect(0, "text-only: load"); fprintf(stderr, "%s\n", clip_last_error()); return; }
+    int32_t kind = 0, size = -1, dim = 0;
+    expect(clip_model_kind(m, &kind) == CLIP_OK && kind == CLIP_MODEL_TEXT, "text-only: the kind is CLIP_MODEL_TEXT");
+    expect(clip_model_image_size(m, &size) == CLIP_OK && size == 0, "text-only: the image size is 0");
+    expect(clip_model_embedding_dim(m, &dim) == CLIP_OK && dim == 32, "text-only: 32-wide embeddings");
+    const char *texts[2] = {"a small red circle", ""};
+    float out[64], sentinel[32];
+    int ok = clip_encode_texts(m, texts, 2, out) == CLIP_OK;
+    for (int r = 0; ok && r < 2; r++) {
+        double n = 0;
+        for (int k = 0; k < 32; k++) n += (double)out[r * 32 + k] * out[r * 32 + k];
+        ok = fabs(n - 1) <= 1e-5;
+    }
+    expect(ok, "text-only: clip_encode_texts gives unit rows");
+    for (int k = 0; k < 32; k++) sentinel[k] = 7;
+    const char *paths[1] = {png};
+    int rc = clip_encode_image_files(m, paths, 1, sentinel);
+    int untouched = 1;
+    for (int k = 0; k < 32; k++) untouched &= sentinel[k] == 7;
+    expect(rc == CLIP_ERR_UNSUPPORTED && strstr(clip_last_error(), "text-only") && untouched,
+           "text-only: clip_encode_image_files is CLIP_ERR_UNSUPPORTED and writes nothing");
+    uint8_t pixels[8 * 8 * 3] = {0};
+    rc = clip_encode_rgb8(m, pixels, 1, 8, 8, sentinel);
+    expect(rc == CLIP_ERR_UNSUPPORTED && sentinel[0] == 7, "text-only: clip_encode_rgb8 is CLIP_ERR_UNSUPPORTED");
+    clip_model_free(m);
+}
+
 static int check(const char *expected_path, const char *fixtures) {
     check_versions();
     check_status_strings();
@@ -601,6 +635,7 @@ static int check(const char *expected_path, const char *fixtures) {
     check_introspection(dir, e.model, &e);
     check_load_options(dir, &e, texts);
     check_preprocessing(dir, fixtures, &e);
+    check_text_only(fixtures);
     check_bad_files(dir, &e);
     free(t); free(im); free(ids); free(scores);
     free_expected(&e);

@@ -635,6 +635,27 @@ def preprocessing(fixtures):
            lambda: clipcore.Model(fixtures / "openclip" / "quickgelu", preprocessing=E.PREPROCESSING_TORCHVISION), "open_clip_config.json")
 
 
+def text_only(fixtures):
+    """A text-only folder saved by sentence-transformers (Tests/Fixtures/text_only/tiny-st): texts encode
+    to its sentence embeddings; image calls are unsupported and write nothing."""
+    E = clipcore
+    d = fixtures / "text_only" / "tiny-st"
+    exp = json.loads((d / "expected.json").read_text())
+    with clipcore.Model(d) as m:
+        check("a text-only folder loads as MODEL_TEXT, 32 wide, 24 tokens, image size 0",
+              (m.kind, m.embedding_dim, m.context_length, m.image_size) == (E.MODEL_TEXT, 32, 24, 0),
+              (m.kind, m.embedding_dim, m.context_length, m.image_size))
+        emb = m.encode_texts(exp["texts"])
+        diff = np.abs(emb - np.array(exp["embeddings"], dtype=np.float32)).max()
+        check("text-only: encode_texts equals sentence-transformers within 1e-5", diff <= 1e-5, diff)
+        raises("text-only: encode_image_files is unsupported", E.ERR_UNSUPPORTED,
+               lambda: m.encode_image_files([fixtures / "clip" / "gelu_vocab" / "image0.png"]), "text-only")
+        raises("text-only: encode_rgb8 is unsupported", E.ERR_UNSUPPORTED,
+               lambda: m.encode_rgb8(np.zeros((1, 8, 8, 3), dtype=np.uint8)), "text-only")
+        raises("text-only: an ELIP mapper is unsupported", E.ERR_UNSUPPORTED,
+               lambda: m.elip(fixtures / "capi" / "clip" / "mapper.safetensors"))
+
+
 def main(fixtures):
     fixtures = Path(fixtures)
     print(f"clipcore {clipcore.version()} from {clipcore.library_path}")
@@ -667,6 +688,7 @@ def main(fixtures):
     losses()
     settings_race()
     preprocessing(fixtures)
+    text_only(fixtures)
     for kind in ("clip", "siglip"):
         handles_and_options(fixtures, kind)
         model, t, e = parity(fixtures, kind)

@@ -138,6 +138,9 @@ public final class ELIPMapper: Module {
     /// model calls this before any layer runs.
     /// - Throws: `ClipError(.shape)` naming `source` (the mapper file) and both sets of sizes.
     public func checkFits(model: any PromptGuidedModel, source: String = "ELIP mapper") throws {
+        guard model.hasImageTower else {
+            throw ClipError.unsupported("\(source): ELIP guides an image tower; this is a text-only model")
+        }
         guard textDim == model.embeddingDim, visionDim == model.visionWidth else {
             throw ClipError.shape("\(source): mapper maps \(textDim) → \(promptTokens) × \(visionDim), "
                                   + "the model needs \(model.embeddingDim) → m × \(model.visionWidth)")

@@ -14,7 +14,8 @@ public struct SentenceTransformerLayout: Sendable, Equatable {
     public var pooling: TextPooling
     /// A `Normalize` module follows the pooling.
     public var normalize: Bool
-    /// `max_seq_length` of `sentence_bert_config.json` (tokens, special tokens included); nil: the model's.
+    /// `max_seq_length` of `sentence_bert_config.json`, else `model_max_length` of `tokenizer_config.json`
+    /// (tokens, special tokens included); nil: the model's.
     public var maxSeqLength: Int?
     /// True when the folder has `modules.json`.
     public var isSentenceTransformer: Bool
@@ -64,15 +65,22 @@ public struct SentenceTransformerLayout: Sendable, Equatable {
                                          maxSeqLength: try maxSeqLength(in: transformer), isSentenceTransformer: true)
     }
 
-    /// `max_seq_length` from `sentence_bert_config.json` in `directory`, if present.
+    /// The longest input in `directory`, as sentence-transformers reads it: `max_seq_length` of
+    /// `sentence_bert_config.json` (older folders), else `model_max_length` of `tokenizer_config.json`
+    /// (sentence-transformers 3 and later save it there; transformers' "no limit" sentinel, 1e30, is none).
     static func maxSeqLength(in directory: String) throws -> Int? {
-        let path = directory + "/sentence_bert_config.json"
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ClipError.format("\(path): not a JSON object")
+        func value(_ file: String, _ key: String) throws -> Int? {
+            let path = directory + "/" + file
+            guard let data = FileManager.default.contents(atPath: path) else { return nil }
+            guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+                throw ClipError.format("\(path): not a JSON object")
+            }
+            guard let v = root[key], !(v is NSNull) else { return nil }
+            guard let d = (v as? NSNumber)?.doubleValue, d >= 1, d == d.rounded() else {
+                throw ClipError.format("\(path): \(key) must be a positive integer")
+            }
+            return d < Double(1 << 31) ? Int(d) : nil
         }
-        guard let v = root["max_seq_length"], !(v is NSNull) else { return nil }
-        guard let n = v as? Int, n > 0 else { throw ClipError.format("\(path): max_seq_length must be a positive integer") }
-        return n
+        return try value("sentence_bert_config.json", "max_seq_length") ?? value("tokenizer_config.json", "model_max_length")
     }
 }
