@@ -51,11 +51,18 @@ private func meanPooled(_ h: Tensor, mask: Tensor) -> Tensor {
     return out
 }
 
-/// Copies a fixture folder into a scratch directory, with `edit` applied to its tensors and `config` to
-/// its config.json text.
-private func editedCopy(of name: String, tensors edit: (inout [(name: String, tensor: Tensor)]) -> Void = { _ in },
-                        config: (String) -> String = { $0 }) throws -> String {
+/// A fresh folder under the temporary directory (the caller removes it).
+private func scratchFolder() throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcore-textenc-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+/// Copies a fixture folder into a new folder under `root`, with `edit` applied to its tensors and
+/// `config` to its config.json text.
+private func editedCopy(of name: String, in root: String, tensors edit: (inout [(name: String, tensor: Tensor)]) -> Void = { _ in },
+                        config: (String) -> String = { $0 }) throws -> String {
+    let dir = root + "/" + UUID().uuidString
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let checkpoint = try Checkpoint(path: fixture(name))
     var tensors = try checkpoint.keys.sorted().map { (name: $0, tensor: try checkpoint.tensor($0).contiguous()) }
@@ -227,25 +234,27 @@ private func clipError(_ what: String, sourceLocation: SourceLocation = #_source
     // MARK: - Strict loading
 
     @Test func strictLoadingNamesTheKey() throws {
+        let root = try scratchFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
         let missing = "encoder.layer.1.attention.self.query.bias"
-        var dir = try editedCopy(of: "bert", tensors: { $0.removeAll { $0.name == missing } })
+        var dir = try editedCopy(of: "bert", in: root, tensors: { $0.removeAll { $0.name == missing } })
         var e = clipError("missing key") { _ = try TextEncoders.load(directory: dir) }
         #expect(e?.message.contains(missing) == true, "\(e?.message ?? "")")
 
         let extra = "encoder.layer.0.attention.self.extra.weight"
-        dir = try editedCopy(of: "bert", tensors: { $0.append((extra, Tensor.zeros([2, 2]))) })
+        dir = try editedCopy(of: "bert", in: root, tensors: { $0.append((extra, Tensor.zeros([2, 2]))) })
         e = clipError("extra key") { _ = try TextEncoders.load(directory: dir) }
         #expect(e?.message.contains(extra) == true, "\(e?.message ?? "")")
 
         let shaped = "encoder.relative_attention_bias.weight"
-        dir = try editedCopy(of: "mpnet", tensors: { t in
+        dir = try editedCopy(of: "mpnet", in: root, tensors: { t in
             t = t.map { $0.name == shaped ? ($0.name, Tensor.zeros([32, 3])) : $0 }
         })
         e = clipError("wrong shape") { _ = try TextEncoders.load(directory: dir) }
         #expect(e?.message.contains(shaped) == true && e?.message.contains("[32, 3]") == true, "\(e?.message ?? "")")
 
         // A checkpoint's pooler, position_ids buffer and head are skipped; its encoder keys are not.
-        dir = try editedCopy(of: "roberta", tensors: {
+        dir = try editedCopy(of: "roberta", in: root, tensors: {
             $0.append(("embeddings.position_ids", Tensor.zeros([1, 40])))
             $0.append(("lm_head.bias", Tensor.zeros([120])))
         })
@@ -283,25 +292,27 @@ private func clipError(_ what: String, sourceLocation: SourceLocation = #_source
     }
 
     @Test func badConfigsThrow() throws {
+        let root = try scratchFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
         func replacing(_ a: String, _ b: String) -> (String) -> String { { $0.replacingOccurrences(of: a, with: b) } }
         // Heads that do not divide the width: in config.json and in code.
-        var dir = try editedCopy(of: "bert", config: replacing("\"num_attention_heads\": 4", "\"num_attention_heads\": 5"))
+        var dir = try editedCopy(of: "bert", in: root, config: replacing("\"num_attention_heads\": 4", "\"num_attention_heads\": 5"))
         var e = clipError("heads in config.json") { _ = try TextEncoders.load(directory: dir) }
         #expect(e?.message.contains("num_attention_heads") == true, "\(e?.message ?? "")")
         e = clipError("heads in code") { _ = try TextEncoders.make(TextEncoderConfig(hiddenSize: 30, numAttentionHeads: 4)) }
         #expect(e?.kind == .invalidArgument && e?.message.contains("num_attention_heads") == true)
 
-        dir = try editedCopy(of: "bert", config: replacing("\"model_type\": \"bert\"", "\"model_type\": \"deberta\""))
+        dir = try editedCopy(of: "bert", in: root, config: replacing("\"model_type\": \"bert\"", "\"model_type\": \"deberta\""))
         e = clipError("unknown model_type") { _ = try TextEncoders.load(directory: dir) }
         #expect(e?.kind == .unsupported && e?.message.contains("deberta") == true)
         e = clipError("unknown model_type in code") { _ = try TextEncoders.make(TextEncoderConfig(modelType: "electra")) }
         #expect(e?.kind == .unsupported)
 
-        dir = try editedCopy(of: "bert", config: replacing("\"hidden_act\": \"gelu\"", "\"hidden_act\": \"swish\""))
+        dir = try editedCopy(of: "bert", in: root, config: replacing("\"hidden_act\": \"gelu\"", "\"hidden_act\": \"swish\""))
         e = clipError("activation") { _ = try TextEncoders.load(directory: dir) }
         #expect(e?.message.contains("hidden_act") == true, "\(e?.message ?? "")")
 
-        dir = try editedCopy(of: "mpnet", config: replacing("\"relative_attention_num_buckets\": 32",
+        dir = try editedCopy(of: "mpnet", in: root, config: replacing("\"relative_attention_num_buckets\": 32",
                                                            "\"relative_attention_num_buckets\": 16"))
         e = clipError("few buckets") { _ = try TextEncoders.load(directory: dir) }
         #expect(e?.kind == .unsupported && e?.message.contains("relative_attention_num_buckets") == true)
