@@ -205,6 +205,23 @@ enum TextTokenizerFixtures {
         #expect(tok.encode("a [NEWMASK] b") == [3, 1037, 30522, 1038, 102])
     }
 
+    /// Canonically equivalent tokens ("é" and "e\u{301}", U+F90A and U+91D1) keep their own ids, from vocab.txt
+    /// and from tokenizer.json; vocab.txt lines lose trailing whitespace (ids from transformers 5.23).
+    @Test func canonicallyEquivalentTokensStayApart() throws {
+        let tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "\u{E9}", "e\u{301}", "\u{91D1}", "\u{F90A}", "trail "]
+        let text = "\u{E9} e\u{301} \u{F90A} \u{91D1} trail"
+        let expected = [2, 5, 6, 8, 7, 9, 3]
+        let dir = try TextTokenizerFixtures.copy([], from: "bert-cased")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(#"{"tokenizer_class": "BertTokenizer", "do_lower_case": false}"#.utf8).write(to: URL(fileURLWithPath: dir + "/tokenizer_config.json"))
+        try Data((tokens.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: dir + "/vocab.txt"))
+        #expect(try TextTokenizers.load(directory: dir, modelType: "bert", maxLength: 64).encode(text) == expected)
+        let vocab = tokens.enumerated().map { "\"\($1.trimmingCharacters(in: .whitespaces).unicodeScalars.map { $0.isASCII ? String($0) : String(format: "\\u%04x", $0.value) }.joined())\": \($0)" }
+        try Data(#"{"model": {"type": "WordPiece", "vocab": {\#(vocab.joined(separator: ", "))}}, "added_tokens": []}"#.utf8)
+            .write(to: URL(fileURLWithPath: dir + "/tokenizer.json"))
+        #expect(try TextTokenizers.load(directory: dir, modelType: "bert", maxLength: 64).encode(text) == expected)
+    }
+
     @Test func hugeAndRandomTextDoesNotCrash() throws {
         let toks: [any TextTokenizer] = try [
             TextTokenizers.load(directory: TextTokenizerFixtures.root + "/bert-uncased", modelType: "bert", maxLength: 512),
