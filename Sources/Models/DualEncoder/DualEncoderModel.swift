@@ -10,17 +10,7 @@ import Tensor
 import Autograd
 import NN
 
-/// transformers' CLIPVisionModel: the vision transformer under `vision_model`.
-final class CLIPVisionModelKeys: Module {
-    let transformer: CLIPVisionTransformer
-    init(_ t: CLIPVisionTransformer) {
-        transformer = t
-        super.init()
-        register("vision_model", t)
-    }
-}
-
-/// Keys: `vision_model.vision_model.…` (CLIPVisionModel), `text_model.…` (the text encoder's own keys),
+/// Keys: `vision_model.…` (the CLIP vision transformer, as transformers 5 unwraps CLIPVisionModel), `text_model.…` (the text encoder's own keys),
 /// `visual_projection`, `text_projection`, `logit_scale`.
 public final class DualEncoderModel: Module {
     public let config: DualEncoderConfig
@@ -46,7 +36,7 @@ public final class DualEncoderModel: Module {
         textProjection = Linear(pooling.outputDim(config.textConfig.hiddenSize), config.projectionDim, bias: false)
         logitScale = Parameter.constant([], config.logitScaleInitValue)
         super.init()
-        register("vision_model", CLIPVisionModelKeys(visionModel))
+        register("vision_model", visionModel)
         register("text_model", self.textModel)
         register("visual_projection", visualProjection)
         register("text_projection", textProjection)
