@@ -211,6 +211,32 @@ import Pipelines
         #expect(maxAbsDiff(matrix.narrowed(0, start: 0, length: 1), try pipeline.encode(images: [first])) <= 1e-6)
         #expect(ClipError.kind { try EmbeddingStore.load(path: scratch.path + "/b", modality: .text) } == .io)
     }
+
+    /// A text-only model encodes the captions alone: no image is read (a missing one is no error), no
+    /// img_emb shard is written, and the rows are the model's text embeddings; without --texts it is
+    /// unsupported.
+    @Test func textOnlyModelsEncodeCaptionsAlone() throws {
+        let scratch = try ScratchFolder("encode-text-only")
+        defer { scratch.remove() }
+        let source = JSONLSource(path: try Self.manifest(scratch.path, extra: [scratch.path + "/missing.png"]))
+        let pipeline = try ImageTextPipeline(directory: Fixtures.root + "/text_only/tiny-st")
+        var o = Self.options(shardSize: 10)
+        o.dtype = .float32
+        let stats = try DatasetEncoder(pipeline: pipeline, options: o).run(source: source, to: scratch.path + "/t")
+        #expect(stats.images == 17 && stats.skippedBad == 0 && stats.texts > 17 && stats.shardsWritten == 2)
+        let names = try FileManager.default.contentsOfDirectory(atPath: scratch.path + "/t").sorted()
+        #expect(names == ["encode.json", "metadata_00000.jsonl", "metadata_00001.jsonl", "text_emb_00000.npy", "text_emb_00001.npy"])
+        let records = try EmbeddingShards.records(scratch.path + "/t", shard: 0)
+        let (matrix, _) = try NPY.read(path: EmbeddingShards.embeddingsPath(scratch.path + "/t", shard: 0, .text))
+        let captions = records.flatMap(\.captions)
+        #expect(matrix.shape == [captions.count, 32])
+        #expect(maxAbsDiff(matrix, try pipeline.encode(texts: captions)) <= 1e-6)
+        o.encodeTexts = false
+        let e = try #require(throws: ClipError.self) {
+            try DatasetEncoder(pipeline: pipeline, options: o).run(source: source, to: scratch.path + "/u")
+        }
+        #expect(e.kind == .unsupported && e.message.contains("text-only") && e.message.contains("--texts"), "\(e.message)")
+    }
 }
 
 @Suite struct OrderedPrefetcherTests {
