@@ -42,9 +42,10 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
     public var imageSize = 64
     /// Width of the shared embedding space of a preset (open_clip's `embed_dim`); nil: the tower width.
     public var projectionDim: Int?
-    /// A Hugging Face or sentence-transformers text encoder folder (seed 003's `--text-model`): the preset
-    /// then gives the image tower only, and the model is a dual encoder of that image tower and this
-    /// pretrained text tower, joined by projections (`lock_text` keeps the text tower frozen: LiT).
+    /// A Hugging Face or sentence-transformers text encoder folder (seed 003's `--text-model`): `model` then
+    /// gives the image tower only (a preset, new; or a CLIP folder's pretrained vision tower), and the model
+    /// is a dual encoder of that image tower and this pretrained text tower, joined by new projections
+    /// (`lock_text` keeps the text tower frozen; `lock_image` the image tower: LiT).
     public var textModel: String?
     /// How that text tower pools its tokens (`mean`, `cls`, `max`, …); nil: the folder's own pooling
     /// (sentence-transformers' `1_Pooling`), else the mean.

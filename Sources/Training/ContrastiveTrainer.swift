@@ -95,15 +95,11 @@ public final class ContrastiveTrainer {
         try config.validate()
         self.config = config
         if let textModel = config.textModel {
-            guard CLIPFamily.presetNames.contains(config.model) else {
-                throw ClipError.invalidArgument("text_model pairs a pretrained text tower with a new image tower: model must be a "
-                                                + "vision preset (\(CLIPFamily.presetNames.joined(separator: ", "))), got '\(config.model)'")
-            }
             let pooling = try config.textPooler.map { try TextPooling(name: $0) }
             pipeline = try ParameterInitialization.seeded(
                 UInt64(truncatingIfNeeded: config.seed), budget: ParameterInitialization.trainableBudget,
                 what: "preset '\(config.model)' with text model '\(textModel)'") {
-                try DualEncoderFamily.make(visionPreset: config.model, imageSize: config.imageSize, projectionDim: config.projectionDim,
+                try DualEncoderFamily.make(vision: config.model, imageSize: config.imageSize, projectionDim: config.projectionDim,
                                            textFolder: textModel, pooling: pooling)
             }
             model = pipeline.model

@@ -47,7 +47,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("csv-caption-key"), help: "open_clip's name for --text-column.") var csvCaptionKey: String?
     @Option(name: .customLong("csv-separator"), help: "open_clip's name for --separator.") var csvSeparator: String?
     @Option(help: "Output folder.") var outputDir: String?
-    @Option(help: "A Hugging Face or sentence-transformers text encoder folder: the image tower comes from the preset (--model), the text tower from this folder.")
+    @Option(help: "A Hugging Face or sentence-transformers text encoder folder: the image tower comes from --model (a preset, new, or a CLIP folder's pretrained vision tower), the text tower from this folder.")
     var textModel: String?
     @Option(help: "How the text tower pools its tokens: mean, cls, max, mean_sqrt_len_tokens, weightedmean, lasttoken (default: the folder's pooling, else mean).")
     var textPooler: String?

@@ -149,7 +149,7 @@ import NN
         defer { dir.remove() }
         try TinyTextEncoder.write(to: dir.path + "/text", pooling: "mean", maxSeqLength: 20)
         let pipeline = try ParameterInitialization.seeded(3) {
-            try DualEncoderFamily.make(visionPreset: "micro", imageSize: 32, projectionDim: 24, textFolder: dir.path + "/text", pooling: nil)
+            try DualEncoderFamily.make(vision: "micro", imageSize: 32, projectionDim: 24, textFolder: dir.path + "/text", pooling: nil)
         }
         let model = try #require(pipeline.model as? DualEncoderModel)
         #expect(model.config.textPooler == "mean" && model.embeddingDim == 24 && model.contextLength == 20)
@@ -168,6 +168,20 @@ import NN
         let config = try String(contentsOfFile: dir.path + "/dual/config.json", encoding: .utf8)
         #expect(config.contains("\"clip_vision_model\"") && config.contains("\"vision-text-dual-encoder\"") && config.contains("\"text_pooler\""))
         #expect(FileManager.default.fileExists(atPath: dir.path + "/dual/vocab.txt"))
+        // A CLIP folder gives its pretrained vision tower and its preprocessing; a text-only folder cannot.
+        let clipDir = Fixtures.path("clip/gelu_vocab")
+        let lit = try DualEncoderFamily.make(vision: clipDir, imageSize: 0, projectionDim: nil, textFolder: dir.path + "/text", pooling: .cls)
+        let clip = try CLIPModel.load(directory: clipDir)
+        for (k, v) in clip.visionModel.stateDict() {
+            #expect(try #require(lit.model.parameter(at: "vision_model." + k)).value.toArray() == v.contiguous().toArray(), "\(k)")
+        }
+        #expect(lit.processor.config == (try ImageTextPipeline(directory: clipDir)).processor.config)
+        #expect(lit.model.embeddingDim == clip.config.visionConfig.hiddenSize && (lit.model as? DualEncoderModel)?.pooling == .cls)
+        do { _ = try DualEncoderFamily.make(vision: dir.path + "/text", imageSize: 0, projectionDim: nil, textFolder: dir.path + "/text", pooling: nil)
+            Issue.record("a text-only folder gave an image tower")
+        } catch let e as ClipError {
+            #expect(e.kind == .unsupported && e.message.contains("CLIP folder"), "\(e.message)")
+        }
         // An unknown pooler in config.json is named.
         try config.replacingOccurrences(of: "\"text_pooler\" : \"mean\"", with: "\"text_pooler\" : \"median\"")
             .write(toFile: dir.path + "/dual/config.json", atomically: true, encoding: .utf8)

@@ -82,9 +82,13 @@ import Training
         c.textPooler = "cls"
         let t = try ContrastiveTrainer(config: c)
         #expect((t.model as? DualEncoderModel)?.config.textPooler == "cls")
-        c.model = dir.path + "/text"     // the image tower must come from a preset
-        do { _ = try ContrastiveTrainer(config: c); Issue.record("accepted a folder as the image tower") } catch let e as ClipError {
-            #expect(e.message.contains("preset") && e.message.contains("text_model"))
+        c.model = dir.path + "/text"     // the image tower must come from a preset or a CLIP folder
+        do { _ = try ContrastiveTrainer(config: c); Issue.record("accepted a text-only folder as the image tower") } catch let e as ClipError {
+            #expect(e.kind == .unsupported && e.message.contains("CLIP folder"), "\(e.message)")
+        }
+        c.model = "nano"
+        do { _ = try ContrastiveTrainer(config: c); Issue.record("accepted an unknown preset") } catch let e as ClipError {
+            #expect(e.message.contains("nano") && e.message.contains("preset"), "\(e.message)")
         }
         let parsed = try ContrastiveConfig.parse("dataset: d\nmodel: tiny\ntext_model: /m\ntext_pooler: max\nlock_text: true\n")
         #expect(parsed.textModel == "/m" && parsed.textPooler == "max" && parsed.lockText)

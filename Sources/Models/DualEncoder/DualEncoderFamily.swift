@@ -52,29 +52,44 @@ public enum DualEncoderFamily: ModelFamily {
                 "projection: \(c.projectionDim)"]
     }
 
-    /// A new two-tower model: the vision tower of CLIP preset `preset` (`micro`, `tiny`, `small`) at
-    /// `imageSize`, drawn from the current initialisation stream, and the pretrained text encoder of
-    /// `textFolder` (a Hugging Face or sentence-transformers folder) pooled by `pooling` (nil: the folder's),
-    /// joined by projections to `projectionDim` (nil: the vision width).
-    /// - Throws: `ClipError` for an unknown preset, a bad image size or a bad text folder.
-    public static func make(visionPreset preset: String, imageSize: Int, projectionDim: Int?, textFolder: String,
+    /// A new two-tower model: an image tower and the pretrained text encoder of `textFolder` (a Hugging
+    /// Face or sentence-transformers folder) pooled by `pooling` (nil: the folder's), joined by new
+    /// projections to `projectionDim`, drawn from the current initialisation stream. The image tower is
+    /// CLIP preset `vision` (`micro`, `tiny`, `small`) at `imageSize`, new; or the pretrained vision tower
+    /// of the CLIP folder `vision` (any folder whose model is a CLIP: transformers' CLIP, open_clip), with its
+    /// image preprocessing (`imageSize` is then the folder's). `projectionDim` nil: the vision width.
+    /// - Throws: `ClipError` for an unknown preset, a bad image size, a folder without a CLIP vision tower,
+    ///   or a bad text folder.
+    public static func make(vision: String, imageSize: Int, projectionDim: Int?, textFolder: String,
                             pooling: TextPooling?) throws -> ImageTextPipeline {
-        guard let clip = CLIPFamily.presetConfig(preset, imageSize: imageSize, projectionDim: projectionDim) else {
-            throw ClipError.invalidArgument("vision preset '\(preset)' is not known (\(CLIPFamily.presetNames.joined(separator: ", ")))")
-        }
-        guard imageSize % 8 == 0, imageSize >= 16 else {
-            throw ClipError.invalidArgument("image_size must be a multiple of 8 and at least 16 for preset '\(preset)', got \(imageSize)")
+        let visionTower: CLIPVisionTransformer?, visionConfig: CLIPVisionConfig, processor: ImageProcessorConfig?
+        if let clip = CLIPFamily.presetConfig(vision, imageSize: imageSize, projectionDim: projectionDim) {
+            guard imageSize % 8 == 0, imageSize >= 16 else {
+                throw ClipError.invalidArgument("image_size must be a multiple of 8 and at least 16 for preset '\(vision)', got \(imageSize)")
+            }
+            (visionTower, visionConfig, processor) = (nil, clip.visionConfig, nil)
+        } else {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: vision, isDirectory: &isDir), isDir.boolValue else {
+                throw ClipError.invalidArgument("image tower '\(vision)' is neither a preset (\(CLIPFamily.presetNames.joined(separator: ", "))) nor a model folder")
+            }
+            let source = try ImageTextPipeline(directory: vision)
+            guard let clip = source.model as? CLIPModel else {
+                throw ClipError.unsupported("\(vision): the image tower must come from a CLIP folder (transformers' CLIP or open_clip), not \(source.family.name)")
+            }
+            (visionTower, visionConfig, processor) = (clip.visionModel, clip.config.visionConfig, source.processor.config)
         }
         let layout = try SentenceTransformerLayout.read(directory: textFolder)
         let text = try TextEncoders.load(directory: layout.transformerDirectory)
-        let config = DualEncoderConfig(visionConfig: clip.visionConfig, textConfig: text.config, projectionDim: clip.projectionDim,
+        let config = DualEncoderConfig(visionConfig: visionConfig, textConfig: text.config,
+                                       projectionDim: projectionDim ?? visionConfig.hiddenSize,
                                        textPooler: pooling ?? layout.pooling, textMaxLength: layout.maxSeqLength)
-        let model = try DualEncoderModel(config, textModel: text)
+        let model = try DualEncoderModel(config, textModel: text, visionModel: visionTower)
         model.train()
         let tok = try TextTokenizers.load(directory: layout.transformerDirectory, modelType: text.config.modelType,
                                           maxLength: model.maxTextLength)
-        let processor = try imageProcessorConfig(directory: "/nonexistent", for: model)
-        return ImageTextPipeline(model: model, processor: ImageProcessor(processor), tokenize: { tok($0) },
+        let images = try processor ?? imageProcessorConfig(directory: "/nonexistent", for: model)
+        return ImageTextPipeline(model: model, processor: ImageProcessor(images), tokenize: { tok($0) },
                                  directory: textFolder, family: DualEncoderFamily.self)
     }
 }

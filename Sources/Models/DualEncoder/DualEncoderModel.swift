@@ -21,12 +21,15 @@ public final class DualEncoderModel: Module {
     public let textProjection: Linear
     public let logitScale: Variable
 
-    /// A model of `config`'s architecture; `textModel` when given (a pretrained encoder) must match
-    /// `config.textConfig`, else one is built from it.
+    /// A model of `config`'s architecture; `textModel` and `visionModel` when given (pretrained towers)
+    /// must match `config.textConfig` and `config.visionConfig`, else they are built from them.
     /// - Throws: `ClipError` for sizes the towers cannot take.
-    public init(_ config: DualEncoderConfig, textModel: (any TextEncoder)? = nil) throws {
+    public init(_ config: DualEncoderConfig, textModel: (any TextEncoder)? = nil, visionModel: CLIPVisionTransformer? = nil) throws {
         self.config = config
-        visionModel = try CLIPVisionTransformer(config.visionConfig)
+        if let visionModel, visionModel.config != config.visionConfig {
+            throw ClipError.invalidArgument("dual encoder: the vision model's config does not match vision_config")
+        }
+        self.visionModel = try visionModel ?? CLIPVisionTransformer(config.visionConfig)
         if let textModel, textModel.config != config.textConfig {
             throw ClipError.invalidArgument("dual encoder: the text model's config does not match text_config")
         }
@@ -36,7 +39,7 @@ public final class DualEncoderModel: Module {
         textProjection = Linear(pooling.outputDim(config.textConfig.hiddenSize), config.projectionDim, bias: false)
         logitScale = Parameter.constant([], config.logitScaleInitValue)
         super.init()
-        register("vision_model", visionModel)
+        register("vision_model", self.visionModel)
         register("text_model", self.textModel)
         register("visual_projection", visualProjection)
         register("text_projection", textProjection)
