@@ -195,6 +195,7 @@ def cmd_st(a):
     torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)
     import sentence_transformers
+    import transformers
     from sentence_transformers import SentenceTransformer
     texts = read_texts(a.texts)
     model = SentenceTransformer(a.model, device="cpu")
@@ -217,7 +218,8 @@ def cmd_st(a):
          threads=a.threads, sec=round(sec, 4), per_s=round(len(texts) / sec, 2), peak_rss_mb=round(peak_rss_mb()),
          sorted_by_length=True, max_seq_length=model.max_seq_length,
          flattened=bool(getattr(model, "_can_flatten_inputs", lambda: False)()),
-         versions=f"torch {torch.__version__}, sentence-transformers {sentence_transformers.__version__}",
+         versions=f"torch {torch.__version__}, transformers {transformers.__version__}, "
+                  f"sentence-transformers {sentence_transformers.__version__}",
          torch_threads=torch.get_num_threads(), dim=int(emb.shape[1]), max_abs_diff_to_st=0.0)
 
 
