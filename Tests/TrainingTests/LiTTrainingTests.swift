@@ -41,7 +41,7 @@ import Training
         #expect(!losses.isEmpty && losses.allSatisfy(\.isFinite))
         var textSame = true, visionMoved = false, projectionMoved = false
         for (k, v) in t.model.stateDict() {
-            let same = before[k]! == v.tensor.contiguous().toArray()
+            let same = before[k]! == v.contiguous().toArray()
             if k.hasPrefix("text_model.") { textSame = textSame && same }
             if k.hasPrefix("vision_model.") && !same { visionMoved = true }
             if k == "text_projection.weight" && !same { projectionMoved = true }

@@ -59,7 +59,9 @@ public struct TextEncoderConfig: Codable, Sendable, Equatable {
     }
 
     static func defaultTypeVocabSize(_ type: String) -> Int { type == "mpnet" ? 0 : 2 }
-    static func defaultLayerNormEps(_ type: String) -> Float { type == "bert" ? 1e-12 : 1e-5 }
+    /// 1e-12 for every type (BertConfig, RobertaConfig, XLMRobertaConfig and MPNetConfig in transformers 5;
+    /// RoBERTa checkpoints state their 1e-5).
+    static func defaultLayerNormEps(_ type: String) -> Float { 1e-12 }
     static func defaultPadTokenId(_ type: String) -> Int { type == "bert" ? 0 : 1 }
 
     /// Sizes are required; the rest default as in transformers for the model type.
@@ -97,10 +99,69 @@ public struct TextEncoderConfig: Codable, Sendable, Equatable {
         }
     }
 
+    /// The padding index positions count from (RoBERTa, MPNet: a token's position is the number of
+    /// non-padding tokens up to it plus this index; padding tokens take the index itself), nil for BERT's
+    /// plain 0, 1, 2, …: `pad_token_id` for RoBERTa and XLM-RoBERTa, 1 for MPNet (transformers fixes
+    /// MPNetEmbeddings.padding_idx at 1 whatever `pad_token_id` says).
+    public var positionPaddingIndex: Int? {
+        switch modelType {
+        case "bert": return nil
+        case "mpnet": return 1
+        default: return padTokenId
+        }
+    }
+
     /// Most tokens one sequence may hold: `max_position_embeddings`, less the positions RoBERTa and
-    /// MPNet skip (they count positions from `pad_token_id + 1`).
+    /// MPNet skip (they count positions from `positionPaddingIndex + 1`).
     public var maxTokens: Int {
-        modelType == "bert" ? maxPositionEmbeddings : max(maxPositionEmbeddings - padTokenId - 1, 0)
+        positionPaddingIndex.map { max(maxPositionEmbeddings - $0 - 1, 0) } ?? maxPositionEmbeddings
+    }
+
+    /// What decoding checks, for a config built in code: the sizes, the heads, the pad id.
+    /// - Throws: `ClipError.invalidArgument` naming the config.json key.
+    func check() throws {
+        func fail(_ key: CodingKeys, _ why: String) -> ClipError {
+            ClipError.invalidArgument("\(modelType) config: \(key.rawValue) \(why)")
+        }
+        let sizes: [(CodingKeys, Int)] = [(.vocabSize, vocabSize), (.hiddenSize, hiddenSize),
+                                          (.numAttentionHeads, numAttentionHeads), (.intermediateSize, intermediateSize),
+                                          (.maxPositionEmbeddings, maxPositionEmbeddings)]
+        for (key, v) in sizes where !(1...maxConfigSize).contains(v) { throw fail(key, "\(v) must lie in 1...\(maxConfigSize)") }
+        guard hiddenSize % numAttentionHeads == 0 else {
+            throw fail(.numAttentionHeads, "\(numAttentionHeads) does not divide hidden_size \(hiddenSize)")
+        }
+        for (key, v) in [(CodingKeys.numHiddenLayers, numHiddenLayers), (.typeVocabSize, typeVocabSize)]
+        where !(0...maxConfigSize).contains(v) {
+            throw fail(key, "\(v) must lie in 0...\(maxConfigSize)")
+        }
+        guard (1...1024).contains(relativeAttentionNumBuckets) else {
+            throw fail(.relativeAttentionNumBuckets, "\(relativeAttentionNumBuckets) must lie in 1...1024")
+        }
+        guard (0..<vocabSize).contains(padTokenId) else {
+            throw fail(.padTokenId, "\(padTokenId) is outside the vocabulary (0..<\(vocabSize))")
+        }
+        guard positionEmbeddingType == "absolute" else {
+            throw fail(.positionEmbeddingType, "'\(positionEmbeddingType)' is not supported (absolute)")
+        }
+        guard layerNormEps.isFinite, layerNormEps >= 0 else { throw fail(.layerNormEps, "\(layerNormEps) must be finite and ≥ 0") }
+    }
+
+    /// Checks ids `[batch, seq]` (both > 0) against the vocabulary and `maxTokens`, and the mask's shape.
+    /// - Throws: `ClipError` saying which.
+    func validate(_ ids: Indices, attentionMask: Tensor?) throws {
+        guard ids.shape.count == 2, ids.shape[0] > 0, ids.shape[1] > 0 else {
+            throw ClipError.shape("\(modelType): token ids must be [batch, seq] with both > 0, got \(ids.shape)")
+        }
+        guard ids.shape[1] <= maxTokens else {
+            throw ClipError.shape("\(modelType): \(ids.shape[1]) tokens exceed the model's \(maxTokens) "
+                                  + "(max_position_embeddings \(maxPositionEmbeddings))")
+        }
+        if let bad = ids.values.first(where: { $0 < 0 || $0 >= vocabSize }) {
+            throw ClipError.invalidArgument("\(modelType): token id \(bad) is outside the vocabulary (0..<\(vocabSize))")
+        }
+        if let m = attentionMask, m.shape != ids.shape {
+            throw ClipError.shape("\(modelType): attention mask \(m.shape) does not match the ids \(ids.shape)")
+        }
     }
 
     /// Reads and checks a config.json.
@@ -126,9 +187,17 @@ public enum TextEncoders {
     /// Every `model_type` a text encoder reads.
     public static let modelTypes = ["bert", "roberta", "xlm-roberta", "mpnet"]
 
-    /// A model with `config`'s architecture (weights initialised).
-    /// - Throws: `ClipError.unsupported` for a model type none reads.
+    /// A model with `config`'s architecture (weights initialised): `BertModel` for "bert", `RobertaModel`
+    /// for "roberta" and "xlm-roberta", `MPNetModel` for "mpnet".
+    /// - Throws: `ClipError.unsupported` for a model type none reads; `ClipError` for sizes the
+    ///   architecture cannot build (`TextEncoderConfig` checks them as decoding does).
     public static func make(_ config: TextEncoderConfig) throws -> any TextEncoder {
+        switch config.modelType {
+        case "bert": return try BertModel(config)
+        case "roberta", "xlm-roberta": return try RobertaModel(config)
+        case "mpnet": return try MPNetModel(config)
+        default: break
+        }
         throw ClipError.unsupported("text encoder model_type '\(config.modelType)' is not supported (supported: \(modelTypes.joined(separator: ", ")))")
     }
 

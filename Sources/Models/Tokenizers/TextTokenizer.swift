@@ -25,11 +25,28 @@ extension TextTokenizer {
 
 /// The tokenizers of text encoder folders.
 public enum TextTokenizers {
-    /// The tokenizer of `directory` for a model of `modelType` (config.json's), cut at `maxLength` ids:
-    /// `tokenizer.json` when present, else the slow tokenizer's files (`vocab.txt`; `vocab.json` +
-    /// `merges.txt`) with `tokenizer_config.json`'s settings.
-    /// - Throws: `ClipError` naming the missing or malformed file.
+    /// The tokenizer of `directory` for a model of `modelType` (config.json's), cut at `maxLength` ids, read as
+    /// transformers 5's AutoTokenizer reads the folder: the vocabulary from `tokenizer.json` when present, else
+    /// the slow tokenizer's files (`vocab.txt`; `vocab.json` + `merges.txt`); the settings and special tokens
+    /// from `tokenizer_config.json` and `special_tokens_map.json`.
+    ///
+    /// - `bert`: WordPiece with `[CLS] … [SEP]`; `mpnet`: WordPiece with `<s> … </s>`;
+    ///   `roberta`: byte-level BPE with `<s> … </s>`.
+    /// - Throws: `ClipError` naming the missing or malformed file; `.unsupported` for other model types
+    ///   (`xlm-roberta`'s sentencepiece tokenizer among them).
     public static func load(directory: String, modelType: String, maxLength: Int) throws -> any TextTokenizer {
-        throw ClipError.unsupported("\(directory): no tokenizer for model_type '\(modelType)' yet")
+        switch modelType {
+        case "bert":
+            return try WordPieceTokenizer.load(directory: directory, specials: .bert, maxLength: maxLength)
+        case "mpnet":
+            return try WordPieceTokenizer.load(directory: directory, specials: .mpnet, maxLength: maxLength)
+        case "roberta":
+            return try ByteLevelBPETokenizer.load(directory: directory, maxLength: maxLength)
+        case "xlm-roberta":
+            throw ClipError.unsupported("\(directory): model_type 'xlm-roberta' uses a sentencepiece (Unigram) tokenizer, "
+                                        + "which is not supported for text encoders yet")
+        default:
+            throw ClipError.unsupported("\(directory): no tokenizer for model_type '\(modelType)'")
+        }
     }
 }
