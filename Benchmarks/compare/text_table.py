@@ -3,11 +3,13 @@ import json
 import sys
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
-ours = {r["threads"]: r for r in rows if r.get("what", "").startswith("sentence_encode") and "ref" not in r}
+mine = [r for r in rows if r.get("what", "").startswith("sentence_encode") and "ref" not in r]
+ours = {r["threads"]: r for r in mine if "variant" not in r}
+pooled = {r["threads"]: r for r in mine if r.get("variant") == "buffer_cache"}
 st = {r["threads"]: r for r in rows if r.get("ref") == "sentence-transformers"}
 ort = {r["threads"]: r for r in rows if r.get("ref") == "onnxruntime"}
 diffs = {r["threads"]: r for r in rows if r.get("what") == "embedding_diff"}
-loads = [r["load1"] for r in rows if r.get("what") == "load"]
+loads = [r for r in rows if r.get("what") == "load"]
 parts = {r["threads"]: r for r in rows if r.get("what") == "text_breakdown"}
 any_row = next(iter(ours.values()), None) or next(iter(st.values()), {})
 
@@ -20,7 +22,9 @@ for refs in (st, ort):
     if refs:
         print(f"{next(iter(refs.values()))['ref']}: {next(iter(refs.values()))['versions']}")
 if loads:
-    print(f"1-minute load before each measurement: {min(loads):.2f} to {max(loads):.2f} (2 cores)")
+    print("other work during each measurement, in cores busy (CPU time of all processes less the measured one's, "
+          "per second; 1-minute load before it in brackets):")
+    print("  " + ", ".join(f"{r['before']} {r.get('others_cores', float('nan')):.2f} ({r['load1']:.2f})" for r in loads))
 print()
 
 fmt = lambda v, spec: format(v, spec) if v is not None else "–"
@@ -35,6 +39,12 @@ for t in sorted(set(ours) | set(st) | set(ort)):
     print(f"{t:>7} | {fmt(o, '9.1f')} {fmt(s, '9.1f')} {fmt(x, '9.1f')} | {fmt(ratio(o, s), '5.2f')}× {fmt(ratio(o, x), '6.2f')}× | "
           f"{fmt(get(ours, t, 'peak_rss_mb'), '12.0f')} {fmt(get(st, t, 'peak_rss_mb'), '7.0f')} {fmt(get(ort, t, 'peak_rss_mb'), '8.0f')} | "
           f"{fmt(d, '12.1e')} {fmt(get(ort, t, 'max_abs_diff_to_st'), '10.1e')}")
+for t, p in sorted(pooled.items()):
+    print(f"{t:>7} | {p['per_s']:9.1f} {'':>9} {'':>9} | {fmt(ratio(p['per_s'], get(st, t, 'per_s')), '5.2f')}× "
+          f"{fmt(ratio(p['per_s'], get(ort, t, 'per_s')), '6.2f')}× | {p['peak_rss_mb']:12.0f} {'':>7} {'':>8} |"
+          f"   clipcore, CLIPCORE_BUFFER_CACHE_MB={p.get('buffer_cache_mb', '?')}")
+if ours:
+    print(f"(clipcore's BufferPool limit in the main rows: {next(iter(ours.values())).get('buffer_cache_mb', '?')} MB, the default)")
 bad = [t for t, r in diffs.items() if r["max_abs_diff"] > 1e-5]
 if diffs:
     print(f"\nclipcore's embeddings against sentence-transformers': max |Δ| ≤ 1e-5: {'NO, threads ' + str(bad) if bad else 'yes'}"
