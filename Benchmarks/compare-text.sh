@@ -6,7 +6,8 @@
 # clipcore's embeddings to sentence-transformers'. Each measurement runs in its own process. Not part of CI.
 #
 # Usage: Benchmarks/compare-text.sh [--quick] [--n N] [--breakdown] [--buffer-cache-mb MB]
-#   --quick       one timed pass per measurement instead of 3 (noisier)
+#   --quick       one timed pass per measurement instead of 3 (noisier; clipcore's later passes over the
+#                 same batches find their buffer sizes in its BufferPool, which new texts would not)
 #   --n N         captions (default 10000), generated deterministically (Benchmarks/text_ref.py captions)
 #   --breakdown   clipcore also times tokenization, encoder and pooling apart, and the GEMM share
 #   --buffer-cache-mb MB   clipcore runs once more with CLIPCORE_BUFFER_CACHE_MB=MB (its BufferPool's
