@@ -84,11 +84,11 @@ func textModelBench(_ o: TextModelOptions, batch: Int) throws {
     let maxLength = (pipeline.model as? SentenceEncoder)?.maxLength ?? pipeline.model.contextLength
     print(String(format: "{\"what\": \"sentence_encode_n%d\", \"n\": %d, \"batch\": %d, \"threads\": %d, \"sec\": %.4f, \"per_s\": %.2f, "
                  + "\"peak_rss_mb\": %.0f, \"load_sec\": %.3f, \"sorted_by_length\": %@, \"max_seq_length\": %d, \"dim\": %d, "
-                 + "\"blas\": \"%@\", \"kernels\": \"%@\", \"cpu_flags\": \"%@\", \"linear\": \"%@\", \"family\": \"%@\", \"buffer_cache_mb\": %d}",
+                 + "\"blas\": \"%@\", \"kernels\": \"%@\", \"cpu_flags\": \"%@\", \"linear\": \"%@\", \"family\": \"%@\", \"buffer_cache_mb\": %d, \"runtime\": \"%@\"}",
                  texts.count, texts.count, batch, Threads.count, sec, Double(texts.count) / sec, peakRSSMB(), loadSec,
                  o.sortByLength ? "true" : "false", maxLength, embeddings.shape.last ?? 0, Threads.blasCoreName,
                  Threads.kernelPath, cpuFlags(), Precision.linear.rawValue, pipeline.family.name,
-                 BufferPool.shared.limitBytes >> 20))
+                 BufferPool.shared.limitBytes >> 20, Threads.runtimeSummary))
     fflush(stdout)
 
     if o.breakdown { try textBreakdown(pipeline, texts: texts, batch: batch, sorted: o.sortByLength, total: sec) }
