@@ -41,7 +41,7 @@ func syntheticPhoto(width: Int, height: Int, seed: UInt64) throws -> RGBImage {
 func cpuFlags() -> String {
     guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
     let present = Set(text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init))
-    return ["avx2", "avx512_bf16", "avx512_vnni", "avx512f", "fma"].filter(present.contains).joined(separator: " ")
+    return ["avx2", "avx512_bf16", "avx512_vnni", "avx512bw", "avx512f", "avx_vnni", "fma"].filter(present.contains).joined(separator: " ")
 }
 
 func encodeDatasetBench(images n: Int, batch: Int, decodeThreads: Int) throws {

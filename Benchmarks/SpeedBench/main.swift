@@ -8,7 +8,9 @@
 // --int16: linear layers at Precision.linear = .int16 (the opt-in quantised path).
 // --chunk N (elip-query-step): queries whose guided encodes run forward and backward together.
 // CASE: image-encode, text-encode, elip-step, elip-query-step, clip-step, rerank, mining, load, precision
-// (int16 against float32 embeddings on the full towers), and encode-dataset (--images N synthetic JPEGs
+// (int16 against float32 embeddings on the full towers), text-model (a real text encoder folder on captions
+// from a file: --model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]; TextModelBench.swift),
+// and encode-dataset (--images N synthetic JPEGs
 // of photo sizes in webdataset tar shards → `clip encode-dataset`'s engine with --decode-threads N, against image-encode on the
 // same images preprocessed; prints the ratio and the share of time the encoder waited on decoding).
 // Output: one JSON line per measurement: what, batch, sec (median), per_s, peak_rss_mb, blas.
@@ -31,9 +33,10 @@ var textLength = 77
 var queryChunk: Int?
 var imageCount = 128
 var decodeThreads = 2
+var textModel = TextModelOptions()
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16]")
+    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]]")
     exit(2)
 }
 args.removeFirst()
@@ -41,6 +44,18 @@ while !args.isEmpty {
     let a = args.removeFirst()
     if a == "--gemm-share" { gemmShare = true; continue }
     if a == "--int16" { Precision.defaultLinear = .int16; continue }
+    if a == "--breakdown" { textModel.breakdown = true; continue }
+    if a == "--no-sort" { textModel.sortByLength = false; continue }
+    if ["--model", "--texts", "--out"].contains(a) {
+        guard !args.isEmpty else { print("SpeedBench: \(a) needs a value"); exit(2) }
+        let v = args.removeFirst()
+        switch a {
+        case "--model": textModel.model = v
+        case "--texts": textModel.texts = v
+        default: textModel.out = v
+        }
+        continue
+    }
     let v = args.isEmpty ? nil : Int(args.removeFirst())
     switch (a, v) {
     case ("--batch", let n?): batch = n
@@ -232,6 +247,11 @@ case "load":
     emit("checkpoint_load_vitb32", batch: 1, sec: try timed { _ = try CLIPModel.load(directory: dir) })
 case "encode-dataset":
     try encodeDatasetBench(images: imageCount, batch: batch ?? 32, decodeThreads: decodeThreads)
+case "text-model":
+    do { try textModelBench(textModel, batch: batch ?? 64) } catch {
+        print("SpeedBench text-model: \(error)")
+        exit(1)
+    }
 default:
     print("SpeedBench: unknown case \(benchCase)")
     exit(2)
