@@ -4,7 +4,7 @@
 //
 // The captions are sorted by length first, as sentence-transformers' encode does (characters — Unicode
 // scalars, Python's len — longest first), encoded in batches of `batch` (each padded to its longest
-// caption), and put back in file order. The time covers the whole call: sorting, tokenization, model,
+// caption), and put back in file order (the pipeline itself then orders each call by token count). The time covers the whole call: sorting, tokenization, model,
 // pooling, normalisation. `--breakdown` runs the same batches once more and times each stage apart;
 // `--gemm-share` replays the GEMMs of one batch of average length alone.
 

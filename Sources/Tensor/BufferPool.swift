@@ -10,7 +10,7 @@ import Glibc
 /// first touch of each page costs a fault; in a loop that allocates the same
 /// activation shapes every step that cost dominates the elementwise kernels.
 /// Freed large buffers are therefore kept here (up to `limitBytes` in all) and
-/// handed out again for a request of the same rounded size. Smaller
+/// handed out again for a request of the same size class (`roundedBytes`). Smaller
 /// allocations go straight to malloc, which already recycles them well.
 public final class BufferPool: @unchecked Sendable {
     public static let shared = BufferPool()
@@ -70,9 +70,15 @@ public final class BufferPool: @unchecked Sendable {
         drained.forEach { $0.deallocate() }
     }
 
-    /// The size class of a request: whole 4 KiB pages.
+    /// The size class of a request: eight classes per octave (a block is at most 12.5% larger than asked,
+    /// and a whole number of 4 KiB pages). Exact sizes would keep a block per shape: batches whose shapes
+    /// change a little every time (texts sorted by length: another sequence length each batch) would fill
+    /// the cache with blocks no later request fits.
     static func roundedBytes(_ bytes: Int) -> Int {
-        bytes < minimumPooledBytes ? bytes : (bytes + 4095) & ~4095
+        guard bytes >= minimumPooledBytes else { return bytes }
+        let octave = Int.bitWidth - 1 - (bytes - 1).leadingZeroBitCount     // 2^octave < bytes ≤ 2^(octave+1)
+        let step = Swift.max(1 << (octave - 3), 4096)
+        return (bytes + step - 1) / step * step
     }
 
     package func allocate(bytes: Int) -> UnsafeMutableRawPointer {

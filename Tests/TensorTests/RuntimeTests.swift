@@ -70,8 +70,8 @@ import CKernels
         let pool = BufferPool(limitBytes: 1 << 24)
         let a = pool.allocate(bytes: 1_000_000)
         pool.release(a, bytes: 1_000_000)
-        #expect(pool.cachedBytes == 1_003_520)           // whole 4 KiB pages
-        #expect(pool.allocate(bytes: 1_002_000) == a)     // same size class
+        #expect(pool.cachedBytes == 1_048_576)           // eight classes per octave: 16 × 64 KiB
+        #expect(pool.allocate(bytes: 1_040_000) == a)     // same size class
         #expect(pool.cachedBytes == 0)
         let b = pool.allocate(bytes: 2_000_000)           // another class: fresh memory
         #expect(b != a)
@@ -80,7 +80,7 @@ import CKernels
         // Small blocks are never kept.
         let small = pool.allocate(bytes: 1000)
         pool.release(small, bytes: 1000)
-        #expect(pool.cachedBytes == 1_003_520 + 2_002_944)
+        #expect(pool.cachedBytes == 1_048_576 + 2_097_152)
         pool.drain()
         #expect(pool.cachedBytes == 0)
     }
@@ -90,12 +90,23 @@ import CKernels
         let a = pool.allocate(bytes: 2_000_000), b = pool.allocate(bytes: 2_000_000)
         pool.release(a, bytes: 2_000_000)
         pool.release(b, bytes: 2_000_000)                 // over the limit: freed
-        #expect(pool.cachedBytes == 2_002_944)
+        #expect(pool.cachedBytes == 2_097_152)
         pool.limitBytes = 0                               // lowering the limit drains
         #expect(pool.cachedBytes == 0)
         let c = pool.allocate(bytes: 2_000_000)
         pool.release(c, bytes: 2_000_000)
         #expect(pool.cachedBytes == 0)
+    }
+
+    @Test func sizeClassesAreEighthsOfAnOctaveInWholePages() {
+        #expect(BufferPool.roundedBytes(1000) == 1000)                      // below the pool: as asked
+        #expect(BufferPool.roundedBytes(65_536) == 65_536)
+        #expect(BufferPool.roundedBytes(65_537) == 73_728)                  // 64 KiB × 9/8
+        #expect(BufferPool.roundedBytes(1_000_000) == 1_048_576)
+        for bytes in [70_000, 123_457, 999_999, 5_000_001, 123_456_789] {
+            let r = BufferPool.roundedBytes(bytes)
+            #expect(r >= bytes && Double(r) <= Double(bytes) * 1.125 + 4096 && r % 4096 == 0, "\(bytes) → \(r)")
+        }
     }
 
     @Test func tensorStorageGoesThroughTheSharedPool() {

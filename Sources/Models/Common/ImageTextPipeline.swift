@@ -46,12 +46,27 @@ public final class ImageTextPipeline {
         self.tokenize = tokenize
     }
 
-    /// Text embeddings `[texts, dim]`, L2-normalised unless `normalize` is false.
+    /// Text embeddings `[texts, dim]` in the order given, L2-normalised unless `normalize` is false. More
+    /// texts than one batch are encoded longest first, so that a batch holds texts of similar token counts
+    /// and little padding (as sentence-transformers' encode sorts them).
     public func encode(texts: [String], normalize: Bool = true, batchSize: Int = 64) throws -> Tensor {
-        try batched(texts.count, batchSize) { range in
-            let batch = tokenize(Array(texts[range]))
+        var order = Array(texts.indices)
+        if texts.count > max(batchSize, 1) {
+            let lengths = texts.map { t -> Int in
+                let b = tokenize([t])
+                return b.attentionMask.map { Int($0.toArray().reduce(0, +)) } ?? b.ids.shape[1]
+            }
+            order.sort { (lengths[$0], $1) > (lengths[$1], $0) }
+        }
+        let sorted = order.map { texts[$0] }
+        let emb = try batched(texts.count, batchSize) { range in
+            let batch = tokenize(Array(sorted[range]))
             return try withNoGrad { try model.textFeatures(batch.ids, attentionMask: batch.attentionMask) }.value
         }.normalizedRows(normalize)
+        guard order != Array(texts.indices) else { return emb }
+        var position = [Int](repeating: 0, count: order.count)
+        for (i, t) in order.enumerated() { position[t] = i }
+        return emb.indexSelect(axis: 0, position)
     }
 
     /// Throws `.unsupported` for a text-only model (a sentence encoder), before any image work.
