@@ -74,7 +74,7 @@ public final class BufferPool: @unchecked Sendable {
     /// and a whole number of 4 KiB pages). Exact sizes would keep a block per shape: batches whose shapes
     /// change a little every time (texts sorted by length: another sequence length each batch) would fill
     /// the cache with blocks no later request fits.
-    static func roundedBytes(_ bytes: Int) -> Int {
+    package static func roundedBytes(_ bytes: Int) -> Int {
         guard bytes >= minimumPooledBytes else { return bytes }
         let octave = Int.bitWidth - 1 - (bytes - 1).leadingZeroBitCount     // 2^octave < bytes ≤ 2^(octave+1)
         let step = Swift.max(1 << (octave - 3), 4096)
