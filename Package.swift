@@ -17,8 +17,10 @@
 //                         class folders) and the procedural dataset generator (no Models)
 //   Search                exact and FAISS search, retrieval metrics, hard-negative mining (no Models, no Datasets)
 //   Pipelines             dataset encoding, NPY embedding shards and stores, ELIP re-ranking over datasets
-//   Plots                 training-curve PNGs
-//   Training              run configurations (YAML), the contrastive and ELIP trainers
+//   Heads                 projection heads on pre-encoded embeddings (seed 002) and their losses
+//   Plots                 training-curve PNGs, PCA and t-SNE maps of embeddings (LAPACK), scatter plots
+//   Studies               hyperparameter studies: search spaces, TPE, pruning, Optuna-schema SQLite (GRDB)
+//   Training              run configurations (YAML), the contrastive, ELIP and projection-head trainers
 //   ClipCore              umbrella module for Swift users (re-exports the layers)
 //   CAPI                  the C ABI, built as libclipcore.so (product "clipcore")
 //   clip                  the command-line tool
@@ -38,6 +40,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // Studies' storage: SQLite in Optuna's schema (never linked into libclipcore.so).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // `swift package generate-documentation --target ClipCore` (Sources/ClipCore/ClipCore.docc).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -82,10 +86,15 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Tensor", "Images"]),
         .target(name: "Search", dependencies: ["Tensor", "CFaiss", "CKernels"]),
         .target(name: "Pipelines", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search"]),
-        .target(name: "Plots", dependencies: ["Images"]),
+        .target(name: "Heads", dependencies: ["Tensor", "Autograd", "NN"]),
+        .target(name: "Plots", dependencies: ["Tensor", "Images", "CBLAS"]),
+        .target(name: "Studies", dependencies: ["Tensor", .product(name: "Yams", package: "Yams"),
+                                                .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Training", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search",
+                                                 "Pipelines", "Heads", "Plots", "Studies",
                                                  .product(name: "Yams", package: "Yams")]),
-        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Plots", "Training"]),
+        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines",
+                                                 "Heads", "Plots", "Studies", "Training"]),
         // libclipcore.so exports only clip_* (Sources/CAPI/clipcore.map) and is named libclipcore.so.0
         // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
         // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
@@ -101,8 +110,8 @@ let package = Package(
         // MARK: - Executables
         .executableTarget(
             name: "clip",
-            dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Plots", "Training",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Heads", "Plots",
+                           "Studies", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "KernelBench", dependencies: ["Tensor", "CBLAS"],
             path: "Benchmarks/KernelBench"),
@@ -128,7 +137,9 @@ let package = Package(
         .testTarget(name: "SearchTests", dependencies: ["Tensor", "NN", "Search"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Tensor", "NN", "Images", "Models", "Datasets", "Search", "Pipelines",
                                                            "TestSupport"]),
-        .testTarget(name: "PlotsTests", dependencies: ["Images", "Plots"]),
+        .testTarget(name: "HeadsTests", dependencies: ["Tensor", "Autograd", "NN", "Heads", "TestSupport"]),
+        .testTarget(name: "PlotsTests", dependencies: ["Tensor", "Images", "Plots", "TestSupport"]),
+        .testTarget(name: "StudiesTests", dependencies: ["Tensor", "Studies", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Images", "Models", "NN", "Tensor", "Autograd", "Datasets",
                                                           "Search", "Pipelines", "ClipCore", "TestSupport"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "Tensor"]),
