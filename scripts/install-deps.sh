@@ -6,7 +6,7 @@
 # Python packages are not installed here: the test suite makes its own virtual
 # environment (scripts/python-env.sh).
 set -euo pipefail
-pkgs=(libopenblas-dev libfaiss-dev libpng-dev libjpeg62-turbo-dev pkg-config)
+pkgs=(libopenblas-dev libfaiss-dev libpng-dev libjpeg62-turbo-dev libsqlite3-dev pkg-config)
 if [ "${1:-}" = "--test" ]; then
     pkgs+=(gcc libc6-dev binutils python3 python3-venv valgrind)
 elif [ $# -gt 0 ]; then
