@@ -26,8 +26,11 @@ final class OptunaStorage: @unchecked Sendable {
     init(path: String) throws {
         self.path = path
         var config = Configuration()
+        // Other processes (optuna, optuna-dashboard) wait for a write rather than fail. The journal
+        // stays SQLite's default, as Optuna leaves it: writes are a few rows each, so WAL would buy
+        // little, and without it the file alone is the whole study after every commit (a copy taken
+        // while trials run opens as it is).
         config.busyMode = .timeout(60)
-        config.journalMode = .wal
         do { queue = try DatabaseQueue(path: path, configuration: config) } catch {
             throw ClipError(.io, "\(path): cannot open the study database (\(OptunaStorage.describe(error)))")
         }
