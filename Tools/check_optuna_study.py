@@ -2,6 +2,7 @@
 """Checks that optuna reads a study clipcore's Studies layer wrote.
 
 usage: check_optuna_study.py DB NAME EXPECTED_JSON [--continue N]
+       check_optuna_study.py --create DB NAME
 
 Loads study NAME from the SQLite file DB with ``optuna.load_study`` (optuna==5.1.0, see
 Tools/requirements-test.txt) and compares, against EXPECTED_JSON (written by the Swift test): the
@@ -10,6 +11,11 @@ Python types) and intermediate values. With ``--continue N`` it then runs N more
 on the same study (suggesting each param with the distribution the study stored, reporting one
 intermediate value) so the Swift side can check it resumes a study Optuna continued.
 Exits non-zero with a message naming the first difference.
+
+With ``--create`` it instead writes a study from Python for the Swift side to resume (maximize;
+x: float in [-5, 5], kind: categorical a/b, k: int in [1, 8] only for kind b, extra: categorical
+p/q): six trials by TPE (trial 2 pruned, trial 3 failed), then one left RUNNING (``study.ask()``,
+as a killed process leaves it) and one WAITING (``enqueue_trial``).
 """
 
 import json
@@ -30,8 +36,35 @@ def fail(message):
     sys.exit(1)
 
 
+def create(db, name):
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=name, storage="sqlite:///" + db, direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=3))
+
+    def objective(trial):
+        x = trial.suggest_float("x", -5, 5)
+        kind = trial.suggest_categorical("kind", ["a", "b"])
+        k = trial.suggest_int("k", 1, 8) if kind == "b" else 0
+        trial.suggest_categorical("extra", ["p", "q"])
+        value = -(x - 1) ** 2 + 0.1 * k
+        trial.report(value / 2, 0)
+        if trial.number == 2:
+            raise optuna.TrialPruned()
+        if trial.number == 3:
+            raise ValueError("failed on purpose")
+        return value
+
+    study.optimize(objective, n_trials=6, catch=(ValueError,))
+    study.ask()
+    study.enqueue_trial({"x": 0.5})
+    print(f"check_optuna_study: optuna {optuna.__version__} wrote study {name!r} with {len(study.trials)} trials")
+
+
 def main():
     args = sys.argv[1:]
+    if args[:1] == ["--create"] and len(args) == 3:
+        create(args[1], args[2])
+        return
     n_more = 0
     if "--continue" in args:
         i = args.index("--continue")

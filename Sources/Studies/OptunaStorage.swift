@@ -120,17 +120,20 @@ final class OptunaStorage: @unchecked Sendable {
     }
 
     /// The distribution first stored for each parameter name of the study (what Optuna checks a new
-    /// distribution against).
-    func storedDistributions(study: Int64) throws -> [String: Distribution] {
+    /// distribution against), or why it cannot be read (a distribution this layer cannot express,
+    /// such as a `None` choice, written by Optuna).
+    func storedDistributions(study: Int64) throws -> [String: Result<Distribution, ClipError>] {
         try read("read parameter distributions") { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT p.param_name, p.distribution_json FROM trial_params p JOIN trials t ON p.trial_id = t.trial_id
                 WHERE t.study_id = ? ORDER BY p.param_id
                 """, arguments: [study])
-            var out: [String: Distribution] = [:]
+            var out: [String: Result<Distribution, ClipError>] = [:]
             for row in rows {
-                let name: String = row[0]
-                if out[name] == nil { out[name] = try Distribution.fromOptunaJSON(row[1]) }
+                guard let name: String = row[0], out[name] == nil else { continue }
+                do { out[name] = .success(try Distribution.fromOptunaJSON(row[1] ?? "")) } catch let e as ClipError {
+                    out[name] = .failure(e.prefixed("\(path): parameter \(name)"))
+                }
             }
             return out
         }
@@ -272,9 +275,12 @@ final class OptunaStorage: @unchecked Sendable {
             JOIN trials t ON p.trial_id = t.trial_id WHERE t.study_id = ?
             """, arguments: [study]) {
             let id: Int64 = row[0], name: String = row[1], value: Double? = row[2], json: String = row[3]
+            // A param whose distribution this layer cannot express (Optuna wrote it; it is not in this
+            // study's search space, which `Study.open` checked) is left out of the trial.
             let distribution: Distribution
             if let d = parsed[json] { distribution = d } else {
-                distribution = try Distribution.fromOptunaJSON(json)
+                guard let d = try? Distribution.fromOptunaJSON(json) else { continue }
+                distribution = d
                 parsed[json] = distribution
             }
             if let value, let external = distribution.externalValue(value) {

@@ -75,7 +75,9 @@ public final class Study: @unchecked Sendable {
             id = found.id
             let stored = try storage.storedDistributions(study: id)
             for p in space.parameters {
-                guard let old = stored[p.name], let why = p.distribution.incompatibility(with: old) else { continue }
+                guard let stored = stored[p.name] else { continue }
+                let old = try stored.get()
+                guard let why = p.distribution.incompatibility(with: old) else { continue }
                 throw ClipError.invalidArgument("\(why) Parameter \(p.name) of study \(name) in \(path) was stored as "
                                                 + "\(old), the search space now has \(p.distribution) "
                                                 + "(keep the stored range or use a new study name)")

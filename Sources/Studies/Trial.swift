@@ -21,7 +21,7 @@ public final class Trial: @unchecked Sendable {
     public let distributions: [String: Distribution]
 
     let trialID: Int64
-    private unowned let study: Study
+    private let study: Study
     private let lock = NSLock()
     private var intermediate: [Int: Double] = [:]
 

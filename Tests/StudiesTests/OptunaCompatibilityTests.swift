@@ -106,4 +106,42 @@ import TestSupport
         let (again, output2) = try Self.run(python, [path, "heads_tuning", expectedPath])
         #expect(again == 0, "\(output2)")
     }
+
+    @Test func resumesAStudyOptunaWrote() throws {
+        guard let python = ProcessInfo.processInfo.environment["CLIPCORE_TEST_PYTHON"], !python.isEmpty else {
+            print("OptunaCompatibilityTests: skipped, CLIPCORE_TEST_PYTHON is not set")
+            return
+        }
+        let dir = try ScratchFolder("studies-from-optuna")
+        defer { dir.remove() }
+        let path = dir.path + "/optuna.db"
+        let (created, output) = try Self.run(python, ["--create", path, "from_optuna"])
+        #expect(created == 0, "\(output)")
+        let space = try SearchSpace([
+            .init("x", try .makeFloat("x", low: -5, high: 5)),
+            .init("kind", .categorical(["a", "b"])),
+            .init("k", try .makeInt("k", low: 1, high: 8), when: [.init("kind", in: ["b"])]),
+        ])
+        var tpe = TPESettings(seed: 2)
+        tpe.nStartupTrials = 3
+        let study = try Study.open(storage: path, name: "from_optuna", direction: .maximize, space: space, sampler: .tpe(tpe))
+        // The trial Optuna left RUNNING fails; the WAITING one is left to Optuna.
+        #expect(study.failedOnOpen == [6])
+        let before = try study.trials()
+        #expect(before.map(\.state) == [.complete, .complete, .pruned, .fail, .complete, .complete, .fail, .waiting])
+        #expect(before[0].params["extra"] != nil && before[0].params["x"] != nil)
+        #expect(before[3].systemAttributes["fail_reason"] == nil)
+        // Five finished trials: three more reach eight.
+        try study.optimize(nTrials: 8) { t in
+            let x = try t.double("x")
+            return -(x - 1) * (x - 1) + 0.1 * Double(t.params["k"]?.intValue ?? 0)
+        }
+        let after = try study.trials()
+        #expect(after.count == 11 && after.suffix(3).map(\.number) == [8, 9, 10])
+        #expect(after.suffix(3).allSatisfy { $0.state == .complete && ($0.params["k"] != nil) == ($0.params["kind"] == "b") })
+        let expectedPath = dir.path + "/expected.json"
+        try Self.expected(study).write(toFile: expectedPath, atomically: true, encoding: .utf8)
+        let (status, output2) = try Self.run(python, [path, "from_optuna", expectedPath])
+        #expect(status == 0, "\(output2)")
+    }
 }
