@@ -10,7 +10,7 @@ venv="${CLIPCORE_TEST_VENV:-$(pwd)/.build-venv}"
 req=Tools/requirements-test.txt
 command -v python3 >/dev/null 2>&1 || { echo "python3 not found on PATH (scripts/install-deps.sh --test installs it)" >&2; exit 1; }
 stamp="$venv/.requirements"
-if [ -x "$venv/bin/python" ] && cmp -s "$req" "$stamp" && "$venv/bin/python" -c 'import numpy, setuptools, wheel' 2>/dev/null; then
+if [ -x "$venv/bin/python" ] && cmp -s "$req" "$stamp" && "$venv/bin/python" -c 'import numpy, setuptools, wheel, optuna' 2>/dev/null; then
     echo "$venv/bin/python"
     exit 0
 fi
