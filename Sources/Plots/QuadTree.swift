@@ -21,8 +21,10 @@ struct QuadTree {
     private static let maxDepth: Int32 = 64
 
     private var cells: [Cell] = []
-    /// Four children per cell, −1 where absent.
+    /// Four children per cell, −1 where absent (a leaf has none).
     private var children: [Int32] = []
+    /// What the walk reads, per cell: barycentre (x, y), squared width (−1 for a leaf), point count.
+    private var summaries: [SIMD4<Float>] = []
 
     /// Builds the tree of `count` points stored as interleaved (x, y) pairs.
     init(points: UnsafePointer<Float>, count: Int) {
@@ -41,13 +43,14 @@ struct QuadTree {
         children.reserveCapacity(8 * count)
         addCell(min: lo, max: hi, depth: 0)
         for i in 0..<count { insert(SIMD2<Float>(points[2 * i], points[2 * i + 1])) }
+        summaries = cells.map { SIMD4($0.barycentre.x, $0.barycentre.y, $0.isLeaf ? -1 : $0.squaredMaxWidth, Float($0.size)) }
     }
 
     private mutating func addCell(min lo: SIMD2<Float>, max hi: SIMD2<Float>, depth: Int32) {
         let w = hi - lo
         cells.append(Cell(centre: (lo + hi) / 2, minBounds: lo, maxBounds: hi,
                           squaredMaxWidth: Swift.max(w.x * w.x, w.y * w.y), depth: depth))
-        children.append(contentsOf: [-1, -1, -1, -1])
+        for _ in 0..<4 { children.append(-1) }
     }
 
     private func quadrant(_ p: SIMD2<Float>, of cell: Int) -> Int {
@@ -102,30 +105,39 @@ struct QuadTree {
 
     /// Walks the cells that summarise the tree as seen from `point` (θ² = `squaredTheta`), calling
     /// `visit(offset, squaredDistance, size)` with offset = point − barycentre. Leaves at the point
-    /// itself are skipped. `stack` is scratch space.
+    /// itself are skipped. `stack` is scratch space of at least `stackCapacity` entries.
     @inline(__always)
-    func summarize(_ point: SIMD2<Float>, squaredTheta: Float, stack: inout [Int32],
+    func summarize(_ point: SIMD2<Float>, squaredTheta: Float, stack: UnsafeMutablePointer<Int32>,
                    _ visit: (SIMD2<Float>, Float, Float) -> Void) {
-        guard !cells.isEmpty else { return }
-        stack.removeAll(keepingCapacity: true)
-        stack.append(0)
-        while let top = stack.popLast() {
-            let id = Int(top)
-            let c = cells[id]
-            let offset = point - c.barycentre
-            let d2 = offset.x * offset.x + offset.y * offset.y
-            if c.isLeaf {
-                if abs(offset.x) <= Self.duplicateTolerance && abs(offset.y) <= Self.duplicateTolerance { continue }
-                visit(offset, d2, Float(c.size))
-            } else if c.squaredMaxWidth / d2 < squaredTheta {
-                visit(offset, d2, Float(c.size))
-            } else {
-                for q in stride(from: 3, through: 0, by: -1) where children[4 * id + q] >= 0 {
-                    stack.append(children[4 * id + q])
+        guard !summaries.isEmpty else { return }
+        summaries.withUnsafeBufferPointer { cells in
+            children.withUnsafeBufferPointer { children in
+                var top = 1
+                stack[0] = 0
+                while top > 0 {
+                    top -= 1
+                    let id = Int(stack[top])
+                    let c = cells[id]                 // barycentre x, y; width² (−1 for a leaf); size
+                    let offset = point - SIMD2(c.x, c.y)
+                    let d2 = offset.x * offset.x + offset.y * offset.y
+                    if c.z < 0 {                                          // a leaf
+                        if abs(offset.x) <= Self.duplicateTolerance && abs(offset.y) <= Self.duplicateTolerance { continue }
+                        visit(offset, d2, c.w)
+                    } else if c.z / d2 < squaredTheta {
+                        visit(offset, d2, c.w)
+                    } else {
+                        for q in stride(from: 3, through: 0, by: -1) where children[4 * id + q] >= 0 {
+                            stack[top] = children[4 * id + q]
+                            top += 1
+                        }
+                    }
                 }
             }
         }
     }
+
+    /// Scratch entries `summarize` needs: three per level below the root, plus one.
+    static let stackCapacity = 3 * Int(maxDepth + 2) + 4
 
     /// Points in the tree (the root's count).
     var pointCount: Int { cells.isEmpty ? 0 : Int(cells[0].size) }

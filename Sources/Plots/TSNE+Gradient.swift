@@ -119,11 +119,11 @@ final class BarnesHutObjective: TSNEObjective {
             let sums = sb.baseAddress!
             // Repulsion: the tree's summary cells seen from each point.
             parallelFor(n, costPerItem: 2_000) { range in
-                var stack: [Int32] = []
-                stack.reserveCapacity(256)
+                let stack = UnsafeMutablePointer<Int32>.allocate(capacity: QuadTree.stackCapacity)
+                defer { stack.deallocate() }
                 for i in range {
                     var fx = 0.0, fy = 0.0, sumQ = 0.0
-                    tree.summarize(SIMD2(y[2 * i], y[2 * i + 1]), squaredTheta: theta2, stack: &stack) { offset, d2, size in
+                    tree.summarize(SIMD2(y[2 * i], y[2 * i + 1]), squaredTheta: theta2, stack: stack) { offset, d2, size in
                         let q = Double(1 / (1 + d2))
                         sumQ += Double(size) * q
                         let mult = Double(size) * q * q
