@@ -49,6 +49,8 @@ public struct TSNE: Sendable {
     public static let explorationIterations = 250
     /// Iterations between convergence checks (scikit-learn's _N_ITER_CHECK).
     static let checkInterval = 50
+    /// The most points the exact method takes (its P is n × n Float32: 1.6 GB here).
+    public static let exactMaxPoints = 20_000
 
     /// The effective number of neighbours each point's Gaussian covers; must be below the point count.
     public var perplexity: Double = 30
@@ -65,7 +67,7 @@ public struct TSNE: Sendable {
     /// Barnes-Hut's θ (0...1): cells whose width / distance is below it stand for their points.
     public var angle = 0.5
     public var method: Method = .auto
-    /// The most points `.auto` runs exactly.
+    /// The most points `.auto` runs exactly (at most `exactMaxPoints` count).
     public var exactLimit = 2000
     public var initialization: Initialization = .pca
     /// Seeds `.random` initialisation (PCA initialisation is deterministic).
@@ -138,6 +140,9 @@ public struct TSNE: Sendable {
         guard minGradientNorm >= 0 else { throw bad("minGradientNorm must not be negative, got \(minGradientNorm)") }
         guard angle >= 0 && angle <= 1 else { throw bad("angle must be in 0...1, got \(angle)") }
         guard exactLimit >= 0 else { throw bad("exactLimit must not be negative, got \(exactLimit)") }
+        if resolvedMethod(points: n) == .exact && n > Self.exactMaxPoints {
+            throw bad("the exact method takes at most \(Self.exactMaxPoints) points (\(n) given); use .barnesHut")
+        }
         if initialization == .pca && d < 2 {
             throw bad("PCA initialisation needs at least 2 features, got \(d); use .random")
         }

@@ -68,5 +68,7 @@ import Plots
         #expect(ClipError.kind { try wide.embed(x) } == .invalidArgument)
         #expect(ClipError.kind { try TSNE().embed(x.narrowed(1, start: 0, length: 1)) } == .invalidArgument,
                 "PCA initialisation needs two features")
+        let many = Tensor.zeros([TSNE.exactMaxPoints + 1, 2])
+        #expect(ClipError.kind { try TSNE(method: .exact).embed(many) } == .invalidArgument, "an n × n P too large")
     }
 }
