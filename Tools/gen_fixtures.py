@@ -56,13 +56,19 @@ Tests/Fixtures/heads) needs only torch, numpy and safetensors:
 
     /tmp/fx/bin/python Tools/gen_fixtures.py heads
 
+The `tsne` subcommand (scikit-learn's t-SNE, PCA and trustworthiness; Tests/Fixtures/tsne) needs
+scikit-learn, numpy and safetensors only, in their own venv (Tools/requirements-plots.txt):
+
+    python3 -m venv /tmp/fx-plots && /tmp/fx-plots/bin/pip install -r Tools/requirements-plots.txt
+    /tmp/fx-plots/bin/python Tools/gen_fixtures.py tsne
+
 It is not part of the default list.
 
 Everything is seeded; the outputs are deterministic for the pinned versions.
 
 The generators live in Tools/fixtures/, one module per fixture family (clip, tokenizer, images, jpeg,
 resample, siglip, retrieval, elip, elip_recipe, contrastive, heads, capi, optim, openclip, torchvision_preprocess, datasets,
-text_encoders, text_tokenizers, sentence_pooling; common holds what they share); this script is their
+text_encoders, text_tokenizers, sentence_pooling, tsne; common holds what they share); this script is their
 command line.
 """
 import sys
@@ -89,8 +95,9 @@ from fixtures.text_encoders import gen_text_encoders
 from fixtures.text_tokenizers import gen_text_tokenizers
 from fixtures.tokenizer import gen_tokenizer
 from fixtures.torchvision_preprocess import gen_torchvision
+from fixtures.tsne import gen_tsne
 
-if common.MISSING is not None and sys.argv[1:] != ["datasets"]:
+if common.MISSING is not None and sys.argv[1:] not in (["datasets"], ["tsne"]):
     raise common.MISSING
 
 if __name__ == "__main__":
@@ -115,5 +122,6 @@ if __name__ == "__main__":
     if "sentence_pooling" in what: gen_sentence_pooling(); gen_text_only()
     if "text_encoders" in what: gen_text_encoders()
     if "heads" in what: gen_heads()
+    if "tsne" in what: gen_tsne()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()
