@@ -141,7 +141,7 @@ let package = Package(
         .testTarget(name: "PlotsTests", dependencies: ["Tensor", "Images", "Plots", "TestSupport"]),
         .testTarget(name: "StudiesTests", dependencies: ["Tensor", "Studies", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Images", "Models", "NN", "Tensor", "Autograd", "Datasets",
-                                                          "Search", "Pipelines", "ClipCore", "TestSupport"]),
+                                                          "Search", "Pipelines", "Heads", "Studies", "ClipCore", "TestSupport"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "Tensor"]),
     ],
     swiftLanguageModes: [.v5],

@@ -64,7 +64,10 @@ public struct HeadsConfig: Sendable, Equatable, Codable {
         self.dropout = dropout
     }
 
-    enum CodingKeys: String, CodingKey {
+    /// Every key of the `model:` block.
+    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case type, outputDim = "output_dim", hiddenDim = "hidden_dim", dropout, numHeads = "num_heads"
         case numLayers = "num_layers", numTokens = "num_tokens", bankSize = "bank_size"
         case learnableTemp = "learnable_temp", useBN = "use_bn", momentum, temperature

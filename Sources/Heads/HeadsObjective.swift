@@ -33,16 +33,8 @@ public final class HeadsObjective {
     /// - Throws: `ClipError.invalidArgument` for a setting `validate()` refuses, or a combination
     ///   that cannot train (the message says what to change).
     public init(heads: ProjectionHeads, loss: HeadLossConfig) throws {
-        try loss.validate()
+        try Self.check(heads: heads.config, loss: loss)
         let type = loss.type.canonical
-        if type == .sigmoid, heads.config.type != .siglip, loss.bias == nil {
-            throw ClipError.invalidArgument("loss.type \(loss.type.rawValue) needs a logit bias: use model.type siglip "
-                                            + "(learnable logit_scale and logit_bias) or set loss.bias (SigLIP starts at -10)")
-        }
-        if type == .blip, heads.config.type != .blip {
-            throw ClipError.invalidArgument("loss.type blip needs the momentum heads of model.type blip "
-                                            + "(got model.type \(heads.config.type.rawValue)); use loss.type queue for queues without them")
-        }
         self.heads = heads
         config = loss
         if type.usesQueues {
@@ -51,6 +43,21 @@ public final class HeadsObjective {
         } else {
             imageQueue = nil
             textQueue = nil
+        }
+    }
+
+    /// Checks the loss settings and that the heads can train with them.
+    /// - Throws: `ClipError.invalidArgument` saying what to change.
+    public static func check(heads: HeadsConfig, loss: HeadLossConfig) throws {
+        try loss.validate()
+        let type = loss.type.canonical
+        if type == .sigmoid, heads.type != .siglip, loss.bias == nil {
+            throw ClipError.invalidArgument("loss.type \(loss.type.rawValue) needs a logit bias: use model.type siglip "
+                                            + "(learnable logit_scale and logit_bias) or set loss.bias (SigLIP starts at -10)")
+        }
+        if type == .blip, heads.type != .blip {
+            throw ClipError.invalidArgument("loss.type blip needs the momentum heads of model.type blip "
+                                            + "(got model.type \(heads.type.rawValue)); use loss.type queue for queues without them")
         }
     }
 

@@ -212,12 +212,3 @@ public final class ProjectionHeads: Module {
         return heads
     }
 }
-
-extension Tensor {
-    /// A dense copy that owns its memory (no view of a mapped file, no shared storage).
-    func copied() -> Tensor {
-        let out = Tensor(uninitializedShape: shape)
-        out.copy(from: self)
-        return out
-    }
-}

@@ -59,9 +59,11 @@ public struct EmbeddingStore {
 
     /// Which image row each caption of `texts` belongs to: through `texts.imageIds` matched to
     /// `images.ids`, or row to row when the captions carry no image ids.
+    /// `sameSpace: false` pairs stores of different models (seed 002's heads align such spaces), whose
+    /// dimensions may differ.
     /// - Throws: `ClipError` for an unknown image id or, without image ids, different counts.
-    public static func pairing(texts: EmbeddingStore, images: EmbeddingStore) throws -> [Int] {
-        guard texts.dimension == images.dimension else {
+    public static func pairing(texts: EmbeddingStore, images: EmbeddingStore, sameSpace: Bool = true) throws -> [Int] {
+        guard !sameSpace || texts.dimension == images.dimension else {
             throw ClipError(.shape, "stores: text dimension \(texts.dimension) differs from image dimension \(images.dimension)")
         }
         guard let imageIds = texts.imageIds else {

@@ -57,3 +57,13 @@ extension Tensor {
         return t
     }
 }
+
+extension Tensor {
+    /// A dense copy that owns its memory (no view of a mapped file, no shared storage): what a loaded
+    /// tensor becomes before an optimizer updates it in place.
+    public func copied() -> Tensor {
+        let out = Tensor(uninitializedShape: shape)
+        out.copy(from: self)
+        return out
+    }
+}

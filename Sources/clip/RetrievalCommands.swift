@@ -92,9 +92,10 @@ struct Mine: ParsableCommand {
         let hard = (0..<t.count).map { row in
             "[" + neighbours.of(row).filter { $0 >= 0 }.map { String(im.ids[Int($0)]) }.joined(separator: ",") + "]"
         }
-        let json = "{\n\"k\": \(k),\n\"batch_size\": \(batchSize),\n\"seed\": \(seed),\n"
-            + "\"hard_images\": {" + (0..<t.count).map { "\"\(t.ids[$0])\": \(hard[$0])" }.joined(separator: ", ") + "},\n"
-            + "\"batches\": [" + batches.map { "[" + $0.map { String(t.ids[$0]) }.joined(separator: ",") + "]" }.joined(separator: ",\n") + "]\n}\n"
+        let hardImages: String = (0..<t.count).map { "\"\(t.ids[$0])\": \(hard[$0])" }.joined(separator: ", ")
+        let batchList: String = batches.map { b -> String in "[" + b.map { String(t.ids[$0]) }.joined(separator: ",") + "]" }
+            .joined(separator: ",\n")
+        let json = "{\n\"k\": \(k),\n\"batch_size\": \(batchSize),\n\"seed\": \(seed),\n\"hard_images\": {\(hardImages)},\n\"batches\": [\(batchList)]\n}\n"
         try AtomicFile.write(json, to: out)
         print("mined \(t.count) captions × \(im.count) images, k = \(k); \(batches.count) batches → \(out)")
     }
