@@ -87,14 +87,16 @@ struct HeadsDemo: ParsableCommand {
         let configs = out + "/configs"
         try fm.createDirectory(atPath: configs, withIntermediateDirectories: true)
         func baseYAML(type: HeadType, dir: String) -> String {
-            """
+            // The attention towers (pre-norm blocks, no warm-up) collapse at the MLPs' rate.
+            let lr = type == .attention || type == .crossModal ? "3.0e-4" : "1.0e-3"
+            return """
             data:
               image_embeddings: \(out)/enc-images
               text_embeddings: \(out)/enc-texts
               splits: \(out)/splits
             split: {val_images: 0.1, test_images: 0.1, tuning_samples: 0.5, seed: \(seed)}
             model: {type: \(type.rawValue), output_dim: 128, hidden_dim: 256, dropout: 0.1}
-            training: {batch_size: 128, learning_rate: 1.0e-3, weight_decay: 0.01, num_epochs: \(epochs), patience: 5, early_stopping: val_r1, seed: \(seed)}
+            training: {batch_size: 128, learning_rate: \(lr), weight_decay: 0.01, num_epochs: \(epochs), patience: 5, early_stopping: val_r1, seed: \(seed)}
             evaluation: {ks: [1, 5, 10], plot_samples: 150, seed: \(seed)}
             output_dir: \(dir)
 
