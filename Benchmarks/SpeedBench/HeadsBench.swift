@@ -98,8 +98,8 @@ func headsBench(_ o: HeadsBenchOptions, batch: Int) throws {
         let total = phase.reduce(0, +)
         let names = ["gather", "zero_grad", "forward_loss", "backward", "step"]
         let parts = zip(names, phase).map { String(format: "\"%@_share\": %.3f", $0, $1 / total) }.joined(separator: ", ")
-        print(String(format: "{\"what\": \"heads_mlp_breakdown\", \"step_ms\": %.2f, %@}",
-                     1000 * total / Double(steps * times.count), parts))
+        print(String(format: "{\"what\": \"heads_mlp_breakdown\", \"threads\": %d, \"step_ms\": %.2f, %@}",
+                     Threads.count, 1000 * total / Double(steps * times.count), parts))
     }
     if gemmShare {
         var batchStep = 0

@@ -7,7 +7,7 @@ epochs = [r for r in rows if r.get("what") == "heads_mlp_train_epoch"]
 ours = {r["threads"]: r for r in epochs if r["impl"] == "clipcore"}
 ref = {r["threads"]: r for r in epochs if r["impl"] == "pytorch"}
 loads = [r for r in rows if r.get("what") == "load"]
-parts = {r["threads"]: r for r in rows if r.get("what") == "heads_mlp_breakdown"}
+parts = {r.get("threads", 0): r for r in rows if r.get("what") == "heads_mlp_breakdown"}
 any_row = next(iter(ours.values()), None) or next(iter(ref.values()), {})
 
 print(f"mlp head (768 → 1024 → GELU → dropout 0.1 → 512 → LayerNorm → L2, two towers), symmetric InfoNCE (T 0.07), "
@@ -29,12 +29,13 @@ fmt = lambda v, spec: format(v, spec) if v is not None else "–"
 get = lambda d, t, k: d[t][k] if t in d else None
 ratio = lambda a, b: a / b if a is not None and b else None
 print(f"{'threads':>7} | {'clipcore':>9} {'PyTorch':>9} | {'ratio':>6} | {'s/epoch clipcore':>16} {'PyTorch':>8} | "
-      f"{'RSS clipcore':>12} {'PyTorch':>8} | {'loss clipcore':>13} {'PyTorch':>8}")
-print(f"{'':>7} | {'epochs/s':^19} | {'':>6} | {'':>25} | {'peak MB':^21} | {'last batch':^22}")
+      f"{'CPU s/epoch clipcore':>20} {'PyTorch':>8} | {'RSS clipcore':>12} {'PyTorch':>8} | {'loss clipcore':>13} {'PyTorch':>8}")
+print(f"{'':>7} | {'epochs/s':^19} | {'':>6} | {'wall, median':^25} | {'all threads':^29} | {'peak MB':^21} | {'last batch':^22}")
 for t in sorted(set(ours) | set(ref)):
     o, p = get(ours, t, "per_s"), get(ref, t, "per_s")
     print(f"{t:>7} | {fmt(o, '9.4f')} {fmt(p, '9.4f')} | {fmt(ratio(o, p), '5.2f')}× | "
           f"{fmt(get(ours, t, 'sec'), '16.2f')} {fmt(get(ref, t, 'sec'), '8.2f')} | "
+          f"{fmt(get(ours, t, 'cpu_sec'), '20.2f')} {fmt(get(ref, t, 'cpu_sec'), '8.2f')} | "
           f"{fmt(get(ours, t, 'peak_rss_mb'), '12.0f')} {fmt(get(ref, t, 'peak_rss_mb'), '8.0f')} | "
           f"{fmt(get(ours, t, 'loss'), '13.4f')} {fmt(get(ref, t, 'loss'), '8.4f')}")
 for t in sorted(set(ours) | set(ref)):
