@@ -12,7 +12,8 @@
 // from a file: --model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]; TextModelBench.swift),
 // and encode-dataset (--images N synthetic JPEGs
 // of photo sizes in webdataset tar shards → `clip encode-dataset`'s engine with --decode-threads N, against image-encode on the
-// same images preprocessed; prints the ratio and the share of time the encoder waited on decoding).
+// same images preprocessed; prints the ratio and the share of time the encoder waited on decoding), and heads-mlp
+// (projection-head training epochs on random pairs: --pairs N --epochs N [--breakdown]; HeadsBench.swift).
 // Output: one JSON line per measurement: what, batch, sec (median), per_s, peak_rss_mb, blas.
 
 import Dispatch
@@ -34,9 +35,10 @@ var queryChunk: Int?
 var imageCount = 128
 var decodeThreads = 2
 var textModel = TextModelOptions()
+var headsOptions = HeadsBenchOptions()
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]]")
+    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N]")
     exit(2)
 }
 args.removeFirst()
@@ -44,7 +46,7 @@ while !args.isEmpty {
     let a = args.removeFirst()
     if a == "--gemm-share" { gemmShare = true; continue }
     if a == "--int16" { Precision.defaultLinear = .int16; continue }
-    if a == "--breakdown" { textModel.breakdown = true; continue }
+    if a == "--breakdown" { textModel.breakdown = true; headsOptions.breakdown = true; continue }
     if a == "--no-sort" { textModel.sortByLength = false; continue }
     if ["--model", "--texts", "--out"].contains(a) {
         guard !args.isEmpty else { print("SpeedBench: \(a) needs a value"); exit(2) }
@@ -66,6 +68,8 @@ while !args.isEmpty {
     case ("--chunk", let n?) where n > 0: queryChunk = n
     case ("--images", let n?) where n > 0: imageCount = n
     case ("--decode-threads", let n?) where n > 0: decodeThreads = n
+    case ("--pairs", let n?) where n > 0: headsOptions.pairs = n
+    case ("--epochs", let n?) where n > 0: headsOptions.epochs = n
     case ("--length", let n?) where (2...77).contains(n): textLength = n
     default:
         print("SpeedBench: bad option \(a)")
@@ -250,6 +254,11 @@ case "encode-dataset":
 case "text-model":
     do { try textModelBench(textModel, batch: batch ?? 64) } catch {
         print("SpeedBench text-model: \(error)")
+        exit(1)
+    }
+case "heads-mlp":
+    do { try headsBench(headsOptions, batch: batch ?? 512) } catch {
+        print("SpeedBench heads-mlp: \(error)")
         exit(1)
     }
 default:

@@ -32,28 +32,19 @@ extension Variable {
     /// Layer norm over the last dimension with optional affine parameters `[dim]`.
     public func layerNorm(weight: Variable?, bias: Variable?, eps: Float = 1e-5) -> Variable {
         let x = value
-        let n = x.shape.last ?? 1
         let (y, mean, rstd) = x.layerNormWithStats(weight: weight?.value, bias: bias?.value, eps: eps)
         var inputs = [self]
         if let weight { inputs.append(weight) }
         if let bias { inputs.append(bias) }
         let w = weight?.value
-        let hasWeight = weight != nil
+        let hasWeight = weight != nil, hasBias = bias != nil
         return Variable.record("layer_norm", y, inputs) { g, needs in
-            let rows = x.count / Swift.max(n, 1)
-            let g2 = g.reshaped([rows, n])
-            let xhat = (x.reshaped([rows, n]) - mean.reshaped([rows, 1])) * rstd.reshaped([rows, 1])
-            var grads: [Tensor?] = []
-            if needs[0] {
-                let gxhat = w.map { g2 * $0 } ?? g2
-                let m1 = gxhat.mean(axis: 1, keepDim: true)
-                let m2 = (gxhat * xhat).mean(axis: 1, keepDim: true)
-                grads.append(((gxhat - m1 - xhat * m2) * rstd.reshaped([rows, 1])).reshaped(x.shape))
-            } else {
-                grads.append(nil)
-            }
-            if hasWeight { grads.append(needs[grads.count] ? (g2 * xhat).sum(axis: 0) : nil) }
-            if grads.count < needs.count { grads.append(needs[grads.count] ? g2.sum(axis: 0) : nil) }
+            // One fused pass per gradient (Tensor.layerNormBackward).
+            let r = x.layerNormBackward(gradient: g, mean: mean, rstd: rstd, weight: w, input: needs[0],
+                                        weight: hasWeight && needs[1], bias: hasBias && needs[needs.count - 1])
+            var grads: [Tensor?] = [r.input]
+            if hasWeight { grads.append(r.weight) }
+            if hasBias { grads.append(r.bias) }
             return grads
         }
     }
@@ -63,7 +54,9 @@ extension Variable {
     public func l2Normalized(axis: Int = -1, eps: Float = 1e-12) -> Variable {
         let x = value
         let y = x.l2Normalized(axis: axis, eps: eps)
+        let lastAxis = x.axis(axis) == x.rank - 1
         return Variable.record("l2_normalize", y, [self]) { g, _ in
+            if lastAxis { return [x.l2NormalizedBackward(gradient: g, normalized: y, eps: eps)] }
             let norm = (x * x).sum(axis: axis, keepDim: true).sqrt()
             let clamped = norm.clamp(min: eps)
             let above = norm.zip(Tensor(scalar: eps), Fn.Greater())

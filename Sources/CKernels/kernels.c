@@ -348,6 +348,31 @@ CK_INLINE void ck_layer_norm_rows_body(const float *x, float *y, int64_t rows, i
     }
 }
 
+// MARK: - Optimizer
+
+CK_INLINE void ck_adamw_body(float *w, const float *g, float *m, float *v, int64_t n, float b1, float c1, float b2,
+                             float c2, float decay, float step, float bc2_root, float eps) {
+#pragma clang fp contract(off)
+    const ck_v8 b18 = ck_splat8(b1), c18 = ck_splat8(c1), b28 = ck_splat8(b2), c28 = ck_splat8(c2);
+    const ck_v8 d8 = ck_splat8(decay), s8 = ck_splat8(step), r8 = ck_splat8(bc2_root), e8 = ck_splat8(eps);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const ck_v8 g8 = ck_load8(g + i);
+        const ck_v8 m8 = b18 * ck_load8(m + i) + c18 * g8;
+        const ck_v8 v8 = b28 * ck_load8(v + i) + c28 * g8 * g8;
+        ck_store8(m + i, m8);
+        ck_store8(v + i, v8);
+        ck_store8(w + i, ck_load8(w + i) * d8 - s8 * m8 / (__builtin_elementwise_sqrt(v8) / r8 + e8));
+    }
+    for (; i < n; i++) {
+        const float mi = b1 * m[i] + c1 * g[i];
+        const float vi = b2 * v[i] + c2 * g[i] * g[i];
+        m[i] = mi;
+        v[i] = vi;
+        w[i] = w[i] * decay - step * mi / (sqrtf(vi) / bc2_root + eps);
+    }
+}
+
 CK_DISPATCH(void, ck_softmax_rows, (const float *x, float *y, int64_t rows, int64_t n), (x, y, rows, n))
 CK_DISPATCH(void, ck_log_softmax_rows, (const float *x, float *y, int64_t rows, int64_t n), (x, y, rows, n))
 CK_DISPATCH(void, ck_log_sum_exp_rows, (const float *x, float *out, int64_t rows, int64_t n), (x, out, rows, n))
@@ -355,3 +380,7 @@ CK_DISPATCH(void, ck_layer_norm_rows,
             (const float *x, float *y, int64_t rows, int64_t n, const float *w, const float *b, float eps,
              float *mean, float *rstd),
             (x, y, rows, n, w, b, eps, mean, rstd))
+CK_DISPATCH(void, ck_adamw,
+            (float *w, const float *g, float *m, float *v, int64_t n, float b1, float c1, float b2, float c2,
+             float decay, float step, float bc2_root, float eps),
+            (w, g, m, v, n, b1, c1, b2, c2, decay, step, bc2_root, eps))

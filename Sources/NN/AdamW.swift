@@ -34,8 +34,10 @@ public final class AdamW: Optimizer {
         stepCount += 1
         let t = Double(stepCount)
         let bc1 = 1 - Foundation.pow(Double(beta1), t)
-        let bc2Root = (1 - Foundation.pow(Double(beta2), t)).squareRoot()
+        // float32 throughout, as PyTorch's kernel (its Python-float bias correction is used as a float).
+        let bc2Root = Float((1 - Foundation.pow(Double(beta2), t)).squareRoot())
         let (b1, b2, eps) = (beta1, beta2, self.eps)
+        let (c1, c2) = (1 - b1, 1 - b2)
         withGradients { p, g, group in
             let lr = learningRate * group.lrScale
             let decay = 1 - lr * group.weightDecay
@@ -43,13 +45,10 @@ public final class AdamW: Optimizer {
             let m = firstMoments.buffer(for: p).0.data, v = secondMoments.buffer(for: p).0.data
             let w = p.value.data, gd = g.data
             parallelFor(p.value.count, costPerItem: 8) { r in
-                for i in r {
-                    let gi = gd[i]
-                    m[i] = b1 * m[i] + (1 - b1) * gi
-                    v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                    let denom = Float(Double(v[i].squareRoot()) / bc2Root) + eps
-                    w[i] = w[i] * decay - stepSize * m[i] / denom
-                }
+                // One vectorised pass over each chunk (CKernels: the same bits on every path).
+                RowKernels.adamW(w + r.lowerBound, gradient: gd + r.lowerBound, m: m + r.lowerBound, v: v + r.lowerBound,
+                                 count: r.count, beta1: b1, oneMinusBeta1: c1, beta2: b2, oneMinusBeta2: c2,
+                                 decay: decay, stepSize: stepSize, bc2Root: bc2Root, eps: eps)
             }
             p.value.storage.markModified()
         }
@@ -86,3 +85,4 @@ public final class AdamW: Optimizer {
         stepCount = Int(step.item)
     }
 }
+

@@ -20,7 +20,11 @@ public final class Dropout: Module {
         guard isTraining, p > 0 else { return x }
         let mask = Tensor(uninitializedShape: x.shape)
         let keep = 1 / (1 - p)
-        for i in 0..<mask.count { mask.data[i] = generator.nextUniform() < p ? 0 : keep }
+        // The stream in a local copy: no exclusivity check per element; the same draws in the same order.
+        var g = generator
+        let d = mask.data, p = self.p
+        for i in 0..<mask.count { d[i] = g.nextUniform() < p ? 0 : keep }
+        generator = g
         return x * Variable(mask)
     }
 }

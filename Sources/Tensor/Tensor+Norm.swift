@@ -42,3 +42,88 @@ extension Tensor {
         }
     }
 }
+
+// MARK: - Backward passes
+
+extension Tensor {
+    /// The gradients of `layerNormWithStats` over rows of n = `shape.last` values: `gradient` and
+    /// `self` (the input) of the same shape, `mean` and `rstd` `[rows]` from the forward pass,
+    /// `weight` `[n]` or nil. Each asked-for gradient in one fused pass: the input's
+    /// `(g·w − mean(g·w) − x̂·mean(g·w·x̂))·rstd` per row, the weight's `Σ_rows g·x̂` and the bias's
+    /// `Σ_rows g` (column sums in row order, so no result depends on the thread count).
+    package func layerNormBackward(gradient: Tensor, mean: Tensor, rstd: Tensor, weight: Tensor?,
+                                   input needInput: Bool, weight needWeight: Bool, bias needBias: Bool)
+        -> (input: Tensor?, weight: Tensor?, bias: Tensor?) {
+        let n = shape.last ?? 1
+        let rows = n == 0 ? 0 : count / n
+        let x = contiguous(), g = gradient.contiguous(), w = weight?.contiguous()
+        let mc = mean.contiguous(), rc = rstd.contiguous()
+        let xp = x.data, gp = g.data, wp = w?.data, mp = mc.data, rp = rc.data
+        var dx: Tensor?
+        if needInput {
+            let out = Tensor(uninitializedShape: shape)
+            let d = out.data
+            let invN = 1 / Float(Swift.max(n, 1))
+            parallelFor(rows, costPerItem: n * 6) { r in
+                // Per chunk: g·w and x̂ of one row at a time.
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * n)
+                defer { scratch.deallocate() }
+                let gw = scratch, xhat = scratch + n
+                for row in r {
+                    let xr = xp + row * n, gr = gp + row * n, dr = d + row * n
+                    let mu = mp[row], rs = rp[row]
+                    for i in 0..<n { xhat[i] = (xr[i] - mu) * rs }
+                    if let wp { for i in 0..<n { gw[i] = gr[i] * wp[i] } } else { gw.update(from: gr, count: n) }
+                    let m1 = rowSum(gw, n) * invN
+                    let m2 = rowDot(gw, xhat, n) * invN
+                    for i in 0..<n { dr[i] = (gw[i] - m1 - xhat[i] * m2) * rs }
+                }
+            }
+            dx = out
+        }
+        var dw: Tensor?, db: Tensor?
+        if needWeight || needBias {
+            let wOut = needWeight ? Tensor.zeros([n]) : nil, bOut = needBias ? Tensor.zeros([n]) : nil
+            let wd = wOut?.data, bd = bOut?.data
+            // Columns split across threads; each column sums its rows in order.
+            parallelFor(n, costPerItem: rows * 4) { c in
+                let lo = c.lowerBound, width = c.count
+                for row in 0..<rows {
+                    let xr = xp + row * n + lo, gr = gp + row * n + lo
+                    let mu = mp[row], rs = rp[row]
+                    if let wd { for i in 0..<width { wd[lo + i] += gr[i] * ((xr[i] - mu) * rs) } }
+                    if let bd { for i in 0..<width { bd[lo + i] += gr[i] } }
+                }
+            }
+            dw = wOut
+            db = bOut
+        }
+        withExtendedLifetime((x, g, w, mc, rc)) {}
+        return (dx, dw, db)
+    }
+
+    /// The gradient of `l2Normalized` along the last axis, from the forward output `normalized`
+    /// (same shape as `self`, the input) and `gradient`: per row
+    /// `(g − y·Σ g·y) / ‖x‖` where ‖x‖ > eps, else `g / eps`, in one pass.
+    package func l2NormalizedBackward(gradient: Tensor, normalized: Tensor, eps: Float) -> Tensor {
+        let n = shape.last ?? 1
+        let rows = n == 0 ? 0 : count / n
+        let x = contiguous(), g = gradient.contiguous(), y = normalized.contiguous()
+        let out = Tensor(uninitializedShape: shape)
+        let xp = x.data, gp = g.data, yp = y.data, d = out.data
+        parallelFor(rows, costPerItem: n * 5) { r in
+            for row in r {
+                let xr = xp + row * n, gr = gp + row * n, yr = yp + row * n, dr = d + row * n
+                let norm = rowDot(xr, xr, n).squareRoot()
+                if norm > eps {
+                    let dot = rowDot(gr, yr, n)
+                    for i in 0..<n { dr[i] = (gr[i] - yr[i] * dot) / norm }
+                } else {
+                    for i in 0..<n { dr[i] = gr[i] / eps }
+                }
+            }
+        }
+        withExtendedLifetime((x, g, y)) {}
+        return out
+    }
+}

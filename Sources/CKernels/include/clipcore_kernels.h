@@ -150,6 +150,12 @@ void ck_log_sum_exp_rows(const float *x, float *out, int64_t rows, int64_t n);
 void ck_layer_norm_rows(const float *x, float *y, int64_t rows, int64_t n, const float *weight,
                         const float *bias, float eps, float *mean, float *rstd);
 
+/// AdamW (PyTorch's formula, float32) over n values in place:
+/// m = b1·m + c1·g, v = b2·v + c2·g², w = w·decay − step·m / (√v / bc2_root + eps).
+/// No fused multiply-adds, so both paths give the same bits.
+void ck_adamw(float *w, const float *g, float *m, float *v, int64_t n, float b1, float c1, float b2, float c2,
+              float decay, float step, float bc2_root, float eps);
+
 // MARK: - Int16 GEMM (q16.c)
 
 /// Inputs summed in int32 before a float add, and the quantisation levels on
