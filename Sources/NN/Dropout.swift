@@ -16,6 +16,12 @@ public final class Dropout: Module {
         super.init()
     }
 
+    /// Restarts the mask stream from `seed` (a trainer reseeds at every epoch, so that a run resumed at an
+    /// epoch draws the masks an uninterrupted run draws).
+    public func reseed(_ seed: UInt64) {
+        generator = RandomGenerator(seed: seed)
+    }
+
     public func callAsFunction(_ x: Variable) -> Variable {
         guard isTraining, p > 0 else { return x }
         let mask = Tensor(uninitializedShape: x.shape)

@@ -113,6 +113,10 @@ public final class HeadsTrainer {
             var order = rows
             var rng = RandomGenerator(seed: UInt64(truncatingIfNeeded: config.training.seed) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch))
             rng.shuffle(&order)
+            // Dropout masks from a stream of this epoch's own: a resumed epoch draws what it drew before.
+            for (i, m) in heads.namedModules().enumerated() {
+                (m.module as? Dropout)?.reseed(rng.nextUInt64() ^ UInt64(i))
+            }
             heads.train(true)
             var sum = 0.0, batches = 0
             for b in stride(from: 0, to: order.count, by: bs) {
