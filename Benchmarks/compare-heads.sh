@@ -36,21 +36,7 @@ run swift build -c release --product SpeedBench >/dev/null
 bench="$root/.build/release/SpeedBench"
 out="$(mktemp -d)"
 results="$out/results.jsonl"
-# Other work on the machine during a measurement: the CPU time all processes took (/proc/stat) less what
-# the measured command and its children took (the shell's `times`), per second of wall time.
-hz="$(getconf CLK_TCK)"
-busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-children() { times > "$out/times"; tail -1 "$out/times" | tr 'ms' '  ' | awk '{print $1 * 60 + $2 + $3 * 60 + $4}' > "$out/children"; }
-measure() {
-  local label="$1" load1 b0 c0 c1 t0; shift
-  load1="$(cut -d' ' -f1 /proc/loadavg)"; b0="$(busy)"; children; c0="$(cat "$out/children")"; t0="$(date +%s.%N)"
-  "$@"
-  children; c1="$(cat "$out/children")"
-  awk -v w="$label" -v l="$load1" -v b="$(( $(busy) - b0 ))" -v hz="$hz" -v c="$c1" -v c0="$c0" \
-      -v t="$(date +%s.%N)" -v t0="$t0" 'BEGIN {
-        o = (b / hz - (c - c0)) / (t - t0); if (o < 0) o = 0
-        printf "{\"what\": \"load\", \"before\": \"%s\", \"load1\": %s, \"others_cores\": %.2f}\n", w, l, o }' >> "$results"
-}
+. "$root/Benchmarks/measure-load.sh"
 clipcore() { run "$bench" heads-mlp --pairs "$pairs" --epochs "$epochs" --threads "$1" "${breakdown[@]}" | tee -a "$results"; }
 pytorch() { run "$py" "$root/Benchmarks/heads_ref.py" --pairs "$pairs" --epochs "$epochs" --threads "$1" | grep '^{' | tee -a "$results"; }
 

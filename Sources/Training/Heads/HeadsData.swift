@@ -12,6 +12,8 @@ public struct HeadsData {
     public let texts: Tensor
     /// For each caption row, its image's row in `images`.
     public let imageOfText: [Int]
+    /// Each image id's row in `images`.
+    let rowOfImageId: [Int64: Int]
     /// Where they were read from (recorded in the split manifests).
     public let imagePath: String
     public let textPath: String
@@ -43,6 +45,7 @@ public struct HeadsData {
         self.imageIds = imageIds
         self.texts = texts.contiguous()
         self.imageOfText = imageOfText
+        rowOfImageId = Dictionary(imageIds.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         self.imagePath = imagePath
         self.textPath = textPath
     }
@@ -65,6 +68,9 @@ public struct HeadsData {
     public static func load(_ config: HeadsRunConfig) throws -> HeadsData {
         try load(imagePath: config.data.imageEmbeddings, textPath: config.textEmbeddingsPath)
     }
+
+    /// The rows of the images `ids` (ids the data lacks are left out).
+    func imageRows(ofIds ids: [Int64]) -> [Int] { ids.compactMap { rowOfImageId[$0] } }
 
     /// The caption rows of the images in `imageRows`, in caption order.
     func captionRows(ofImages imageRows: Set<Int>) -> [Int] {

@@ -37,8 +37,7 @@ public enum HeadsEvaluation {
     /// The part's images and captions through the heads (evaluation mode), with each caption's image
     /// position among the part's images.
     static func embed(heads: ProjectionHeads, data: HeadsData, part: HeadsSplit.Part) -> (images: Tensor, texts: Tensor, imageOfText: [Int]) {
-        let row = Dictionary(data.imageIds.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        let imageRows = part.imageIds.compactMap { row[$0] }
+        let imageRows = data.imageRows(ofIds: part.imageIds)
         var position: [Int: Int] = [:]
         for (p, r) in imageRows.enumerated() { position[r] = p }
         let wasTraining = heads.isTraining

@@ -136,12 +136,6 @@ public struct HeadsSplit: Equatable, Sendable {
         }
         return (s, check)
     }
-
-    /// The image rows of a part (ids resolved against `data`).
-    func imageRows(_ part: Part, data: HeadsData) -> [Int] {
-        let row = Dictionary(data.imageIds.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        return part.imageIds.compactMap { row[$0] }
-    }
 }
 
 /// The proof that a split does not leak, computed from the manifests: pairwise image and caption

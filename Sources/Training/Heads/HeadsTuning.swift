@@ -67,10 +67,7 @@ public struct HeadsTuneConfig {
 
     /// The base config with `params` at their paths, trained on the tuning subset into `trialDir`.
     public func runConfig(params: [String: ParamValue], trialDir: String, tuning: Bool = true) throws -> HeadsRunConfig {
-        var node = base
-        for (name, value) in params.sorted(by: { $0.key < $1.key }) {
-            node = try Self.setting(node, path: name.split(separator: ".").map(String.init)[...], to: value.yamlNode, name: name)
-        }
+        var node = try withParams(params)
         if tuning {
             node = try Self.setting(node, path: ["training", "use_tuning_subset"], to: Node("true", Tag(.bool)), name: "training.use_tuning_subset")
             if let e = trialEpochs { node = try Self.setting(node, path: ["training", "num_epochs"], to: Node(String(e), Tag(.int)), name: "training.num_epochs") }
@@ -81,12 +78,18 @@ public struct HeadsTuneConfig {
 
     /// The best config's YAML: the base with `params`, its own output folder, the whole training split.
     public func bestConfigYAML(params: [String: ParamValue]) throws -> String {
+        var node = try withParams(params)
+        node = try Self.setting(node, path: ["output_dir"], to: Node(outputDir + "/best"), name: "output_dir")
+        return try Yams.serialize(node: node)
+    }
+
+    /// The base config with each param's value at its dotted path.
+    func withParams(_ params: [String: ParamValue]) throws -> Node {
         var node = base
         for (name, value) in params.sorted(by: { $0.key < $1.key }) {
             node = try Self.setting(node, path: name.split(separator: ".").map(String.init)[...], to: value.yamlNode, name: name)
         }
-        node = try Self.setting(node, path: ["output_dir"], to: Node(outputDir + "/best"), name: "output_dir")
-        return try Yams.serialize(node: node)
+        return node
     }
 
     /// `node` with the value at `path` replaced (mappings created on the way).
