@@ -19,6 +19,8 @@
 //   Pipelines             dataset encoding, NPY embedding shards and stores, ELIP re-ranking over datasets
 //   Heads                 projection heads on pre-encoded embeddings (seed 002) and their losses
 //   Plots                 training-curve PNGs, PCA and t-SNE maps of embeddings (LAPACK), scatter plots
+//   Evaluation            zero-shot classification, linear probe, k-NN, clustering and retrieval of a model on a
+//                         dataset; classification datasets, feature caches, CLIP_benchmark result files
 //   Studies               hyperparameter studies: search spaces, TPE, pruning, Optuna-schema SQLite (GRDB)
 //   Training              run configurations (YAML), the contrastive, ELIP and projection-head trainers
 //   ClipCore              umbrella module for Swift users (re-exports the layers)
@@ -86,6 +88,8 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Tensor", "Images"]),
         .target(name: "Search", dependencies: ["Tensor", "CFaiss", "CKernels"]),
         .target(name: "Pipelines", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search"]),
+        .target(name: "Evaluation", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search",
+                                                   "Pipelines", "CBLAS", "CKernels"]),
         .target(name: "Heads", dependencies: ["Tensor", "Autograd", "NN"]),
         .target(name: "Plots", dependencies: ["Tensor", "Images", "CBLAS"]),
         .target(name: "Studies", dependencies: ["Tensor", .product(name: "Yams", package: "Yams"),
@@ -94,7 +98,7 @@ let package = Package(
                                                  "Pipelines", "Heads", "Plots", "Studies",
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines",
-                                                 "Heads", "Plots", "Studies", "Training"]),
+                                                 "Evaluation", "Heads", "Plots", "Studies", "Training"]),
         // libclipcore.so exports only clip_* (Sources/CAPI/clipcore.map) and is named libclipcore.so.0
         // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
         // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
@@ -110,8 +114,8 @@ let package = Package(
         // MARK: - Executables
         .executableTarget(
             name: "clip",
-            dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Heads", "Plots",
-                           "Studies", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Evaluation", "Heads",
+                           "Plots", "Studies", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "KernelBench", dependencies: ["Tensor", "CBLAS"],
             path: "Benchmarks/KernelBench"),
@@ -122,7 +126,8 @@ let package = Package(
             name: "ModelBench", dependencies: ["Tensor", "Autograd", "NN", "Models"],
             path: "Benchmarks/ModelBench", exclude: ["tokenizer_ref.py"]),
         .executableTarget(
-            name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Heads"],
+            name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Heads",
+                                                  "Evaluation"],
             path: "Benchmarks/SpeedBench"),
 
         // MARK: - Tests
@@ -137,6 +142,8 @@ let package = Package(
         .testTarget(name: "SearchTests", dependencies: ["Tensor", "NN", "Search"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Tensor", "NN", "Images", "Models", "Datasets", "Search", "Pipelines",
                                                            "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Tensor", "NN", "Images", "Models", "Datasets", "Search", "Pipelines",
+                                                            "Evaluation", "TestSupport"]),
         .testTarget(name: "HeadsTests", dependencies: ["Tensor", "Autograd", "NN", "Heads", "TestSupport"]),
         .testTarget(name: "PlotsTests", dependencies: ["Tensor", "Images", "Plots", "TestSupport"]),
         .testTarget(name: "StudiesTests", dependencies: ["Tensor", "Studies", "TestSupport"]),

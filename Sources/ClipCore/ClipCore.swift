@@ -8,6 +8,7 @@
 @_exported import Datasets
 @_exported import Search
 @_exported import Pipelines
+@_exported import Evaluation
 @_exported import Heads
 @_exported import Plots
 @_exported import Studies
