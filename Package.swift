@@ -103,7 +103,8 @@ let package = Package(
         // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
         // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
         .target(
-            name: "CAPI", dependencies: ["CClipABI", "Tensor", "Autograd", "NN", "Images", "Models", "Search"],
+            name: "CAPI", dependencies: ["CClipABI", "Tensor", "Autograd", "NN", "Images", "Models", "Search", "Datasets", "Pipelines",
+                                          "Evaluation"],
             exclude: ["clipcore.map"],
             linkerSettings: [
                 .unsafeFlags(["-use-ld=lld",

@@ -189,6 +189,34 @@ CLIP_API void clip_elip_free(clip_elip *elip);
 CLIP_API int  clip_rerank(clip_elip *elip, const char *query, const char *const *image_paths, int64_t n,
                           float *out_scores, int64_t *out_order);
 
+/* ---- Evaluation ----------------------------------------------------------
+ * `clip eval`'s tasks from C (docs/EVALUATION.md). */
+
+/* Zero-shot class embeddings: for each of n_classes class names (n_classes > 0,
+ * none NULL or empty), the L2-normalised mean of the L2-normalised text
+ * embeddings of its prompts (every template with its "{c}" or "{}" replaced by
+ * the name), as open_clip and CLIP_benchmark build a zero-shot classifier.
+ * templates NULL with n_templates 0: OpenAI's 80 ImageNet templates; else
+ * n_templates > 0 strings, each with a "{c}" (or "{}") slot. out:
+ * n_classes * dim floats; an image embedding's class scores are its inner
+ * products with the rows. A text-only model: CLIP_ERR_UNSUPPORTED. */
+CLIP_API int  clip_zeroshot_weights(clip_model *model, const char *const *class_names, int64_t n_classes,
+                                    const char *const *templates, int64_t n_templates, float *out);
+
+/* Runs one task of `clip eval` ("zeroshot", "linear-probe", "knn", "cluster"
+ * or "retrieval") of the model on a dataset: a classification folder (class
+ * folders per split, or labels.txt with train.txt/test.txt lists) or an
+ * image-caption dataset (retrieval). options_json: NULL, or a JSON object with
+ * any of "templates" ("openai", "one" or a file), "classnames" (a file),
+ * "split", "cache" (the feature cache folder), "seed", "dataset_name".
+ * Features are encoded once into the cache and reused. *out_json receives the
+ * result in CLIP_benchmark's format (UTF-8 JSON, NUL-terminated), in storage
+ * of this thread's, valid until its next clip_evaluate; NULL on failure.
+ * A task the dataset cannot give (k-NN without a train split, retrieval on a
+ * classification folder) is CLIP_ERR_UNSUPPORTED. */
+CLIP_API int  clip_evaluate(clip_model *model, const char *task, const char *dataset, const char *options_json,
+                            const char **out_json);
+
 /* ---- Process-wide settings -----------------------------------------------
  * Each setting is one atomic value: any thread may read or set it at any time,
  * and calls that start after a setter returns see the new value (calls running

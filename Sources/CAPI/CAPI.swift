@@ -21,7 +21,7 @@ import Search
 let statusOK = Int32(CLIP_OK)
 
 /// A key for per-thread storage of one malloc'ed C string, freed with the thread.
-private func stringKey() -> pthread_key_t {
+func stringKey() -> pthread_key_t {
     var key = pthread_key_t()
     pthread_key_create(&key) { free($0) }
     return key
@@ -56,7 +56,7 @@ func statusCode(_ kind: ClipError.Kind) -> Int32 {
 }
 
 /// Runs a shim body: clears the thread's error, maps thrown errors to codes and messages.
-private func guarded(_ function: String, _ body: () throws -> Int32) -> Int32 {
+func guarded(_ function: String, _ body: () throws -> Int32) -> Int32 {
     setLastError("")
     do {
         return try body()
@@ -73,13 +73,13 @@ func invalid(_ message: String) -> ClipError { ClipError(.invalidArgument, messa
 
 // MARK: - Argument checks
 
-private func count(_ n: Int64, _ name: String) throws -> Int {
+func count(_ n: Int64, _ name: String) throws -> Int {
     guard n > 0 else { throw invalid("\(name) must be positive, got \(n)") }
     guard n <= Int64(Int32.max) else { throw invalid("\(name) = \(n) is too large") }
     return Int(n)
 }
 
-private func strings(_ list: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int, _ name: String) throws -> [String] {
+func strings(_ list: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int, _ name: String) throws -> [String] {
     guard let list else { throw invalid("\(name) is NULL") }
     return try (0..<n).map { i in
         guard let s = list[i] else { throw invalid("\(name)[\(i)] is NULL") }
@@ -88,7 +88,7 @@ private func strings(_ list: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int, _ 
     }
 }
 
-private func copyRows(_ t: Tensor, to out: UnsafeMutablePointer<Float>) {
+func copyRows(_ t: Tensor, to out: UnsafeMutablePointer<Float>) {
     let c = t.contiguous()
     out.update(from: c.data, count: c.count)
 }

@@ -35,5 +35,8 @@ private func checkFunctionsAgainstHeader() {
     var f23 = CClipABI.clip_model_context_length; f23 = CAPI.clip_model_context_length
     var f24 = CClipABI.clip_model_load_ex; f24 = CAPI.clip_model_load_ex
     var f25 = CClipABI.clip_model_linear_precision; f25 = CAPI.clip_model_linear_precision
-    _ = (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25)
+    var f26 = CClipABI.clip_zeroshot_weights; f26 = CAPI.clip_zeroshot_weights
+    var f27 = CClipABI.clip_evaluate; f27 = CAPI.clip_evaluate
+    _ = (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25,
+         f26, f27)
 }

@@ -11,6 +11,7 @@ import Tensor
 import Pipelines
 import Training
 import Datasets
+import Evaluation
 import Plots
 
 struct Demo: ParsableCommand {
@@ -45,16 +46,16 @@ struct Demo: ParsableCommand {
     func run() throws {
         let start = Date()
         let data = out + "/data"
-        print("== 1/4 dataset: \(images) procedural images (\(family.rawValue)) → \(data)")
+        print("== 1/5 dataset: \(images) procedural images (\(family.rawValue)) → \(data)")
         let progress = ProgressLine(total: images, unit: "image")
-        let summary = try SyntheticShapes(family: family, size: size, seed: UInt64(truncatingIfNeeded: seed), twins: twins)
-            .write(to: data, count: images) { _ in progress.tick() }
+        let generator = SyntheticShapes(family: family, size: size, seed: UInt64(truncatingIfNeeded: seed), twins: twins)
+        let summary = try generator.write(to: data, count: images) { _ in progress.tick() }
         print("\(summary.captions) captions; splits train \(summary.splits["train"]!), val \(summary.splits["val"]!), test \(summary.splits["test"]!)")
 
         if let textModel {
-            print("== 2/4 contrastive training of a '\(preset)' image tower from scratch into the locked text tower of \(textModel)")
+            print("== 2/5 contrastive training of a '\(preset)' image tower from scratch into the locked text tower of \(textModel)")
         } else {
-            print("== 2/4 contrastive training of CLIP '\(preset)' from scratch")
+            print("== 2/5 contrastive training of CLIP '\(preset)' from scratch")
         }
         var cc = ContrastiveConfig(dataset: data, model: preset, outputDir: out + "/clip")
         cc.textModel = textModel
@@ -71,7 +72,7 @@ struct Demo: ParsableCommand {
         var clipLosses: [(x: Double, y: Double)] = []
         try runContrastive(trainer, resume: false) { u in clipLosses.append((Double(u.update), Double(u.loss))) }
 
-        print("== 3/4 ELIP mapper on the frozen CLIP (\(objective.rawValue) objective, hard-negative batches of \(elipBatch))")
+        print("== 3/5 ELIP mapper on the frozen CLIP (\(objective.rawValue) objective, hard-negative batches of \(elipBatch))")
         var ec = ELIPConfig(modelName: out + "/clip/best", outputRoot: out + "/elip", dataset: .init(name: data))
         ec.imgSize = size
         ec.promptTokens = promptTokens
@@ -98,12 +99,14 @@ struct Demo: ParsableCommand {
         }
         print("ELIP mean loss per epoch: " + epochMeans.map { String(format: "%.4f", $0.y) }.joined(separator: " → "))
 
-        print("== 4/4 re-ranking the \(evalSplit) split: base top-\(k) of each caption re-scored with its prompts")
+        print("== 4/5 re-ranking the \(evalSplit) split: base top-\(k) of each caption re-scored with its prompts")
         let testData = try ImageTextDataset(path: ImageTextDataset.manifest(data, split: evalSplit))
         let report = try ELIPReranker.evaluate(pipeline: pipeline, mapper: elip.mapper, dataset: testData, k: k)
         print("text → image retrieval on \(testData.items.count) \(evalSplit) images, \(testData.pairs.count) captions (chance R@1 \(String(format: "%.2f", 100 / Double(testData.items.count))))")
         if let d = report.diagnostics { print(d.line(k: report.k)) }
         print(report.table)
+
+        let classification = try classify(generator, data: data, pipeline: pipeline)
 
         var clipPanel = CurvePlot.Panel(title: "CLIP contrastive loss (from scratch)", xLabel: "update", yLabel: "loss", points: clipLosses)
         clipPanel.overlay = movingAverage(clipLosses, 9)
@@ -114,11 +117,38 @@ struct Demo: ParsableCommand {
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let clipTest = try String(contentsOfFile: out + "/clip/test_metric.json", encoding: .utf8)
         let means = epochMeans.map { String($0.y) }.joined(separator: ", ")
-        let json = "{\n\"clip_test\": \(clipTest.trimmingCharacters(in: .whitespacesAndNewlines)),\n\"elip_epoch_mean_loss\": [\(means)],\n\"rerank_split\": \"\(evalSplit)\",\n\"rerank\": \(String(decoding: try enc.encode(report), as: UTF8.self))\n}\n"
+        let json = "{\n\"clip_test\": \(clipTest.trimmingCharacters(in: .whitespacesAndNewlines)),\n\"elip_epoch_mean_loss\": [\(means)],\n\"rerank_split\": \"\(evalSplit)\",\n\"classification\": \(classification),\n\"rerank\": \(String(decoding: try enc.encode(report), as: UTF8.self))\n}\n"
         try AtomicFile.write(json, to: out + "/metrics.json")
         let r1 = (report.base.recall[1] ?? 0, report.rerank.recall[1] ?? 0)
         print(String(format: "R@1 %.2f → %.2f (%@%.2f) in %.0f s; curves → %@/curves.png, metrics → %@/metrics.json",
                      r1.0, r1.1, r1.1 >= r1.0 ? "+" : "", r1.1 - r1.0, Date().timeIntervalSince(start), out, out))
+    }
+
+    /// Step 5: zero-shot and linear-probe classification of the single-shape images by colour and shape
+    /// (`clip eval` on the dataset's classification view), with prompts in the captions' words.
+    func classify(_ generator: SyntheticShapes, data: String, pipeline: ImageTextPipeline) throws -> String {
+        guard family == .shapes else {
+            print("== 5/5 classification: skipped (the \(family.rawValue) family has no single-shape images)")
+            return "null"
+        }
+        let view = try generator.writeClassificationView(of: data, by: .colourShape)
+        let classes = SyntheticShapes.classNames(.colourShape).count
+        print("== 5/5 classification of the single-shape images by colour and shape (\(classes) classes; train \(view.splits["train"] ?? 0), test \(view.splits["test"] ?? 0) images) → \(view.folder)")
+        var options = EvaluationOptions()
+        options.templates = try PromptTemplates(["a {c}", "a large {c}", "a small {c}"], name: "shapes")
+        options.cache = FeatureCache(root: out + "/eval/features")
+        options.linearProbe.seed = UInt64(truncatingIfNeeded: seed)
+        let evaluator = try Evaluator(pipeline: pipeline, dataset: view.folder, options: options)
+        let zeroShot = try evaluator.run(.zeroshot), probe = try evaluator.run(.linearProbe)
+        try zeroShot.write(to: out + "/eval/zeroshot.json")
+        try probe.write(to: out + "/eval/linear_probe.json")
+        let chance = 100 / Double(classes)
+        let z = 100 * (zeroShot.metric("acc1") ?? 0), p = 100 * (probe.metric("acc1") ?? 0)
+        let lambda = probe.details.first { $0.name == "lambda" }?.json ?? "?"
+        print(String(format: "zero-shot top-1 %.2f%% (chance %.2f%%; prompts 'a {c}', 'a large {c}', 'a small {c}')", z, chance))
+        print(String(format: "linear probe top-1 %.2f%% (λ = %@, chosen on a validation split of train)", p, lambda))
+        print("results → \(out)/eval/zeroshot.json, \(out)/eval/linear_probe.json")
+        return "{\"zeroshot_acc1\": \(z / 100), \"linear_probe_acc1\": \(p / 100), \"chance\": \(chance / 100)}"
     }
 }
 

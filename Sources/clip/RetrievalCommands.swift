@@ -1,4 +1,5 @@
-// `clip index build|search`, `clip mine`, `clip eval-retrieval`: retrieval steps on stored embeddings.
+// `clip index build|search`, `clip mine`, `clip eval-retrieval` (clip eval --task retrieval on stored embeddings, by its
+// older name and output): retrieval steps on stored embeddings.
 
 import ArgumentParser
 import Foundation
@@ -104,19 +105,14 @@ struct Mine: ParsableCommand {
 struct EvalRetrieval: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval-retrieval",
-        abstract: "Recall@K, MRR, nDCG@10, MedR, MeanR and average best cosine, COCO-aware, as test_metric.json.")
+        abstract: "Recall@K, MRR, nDCG@10, MedR, MeanR and average best cosine, COCO-aware, as test_metric.json (the older name of clip eval --task retrieval on stored embeddings).")
     @Option(help: "Caption embedding store, or shard folder (clip encode-dataset --texts).") var texts: String
     @Option(help: "Image embedding store, or shard folder.") var images: String
     @Option(help: "Recall cut-offs, comma-separated.") var ks = "1,5,10,50"
     @Option(help: "Also write the JSON to this file.") var out: String?
 
     func run() throws {
-        let cutoffs = ks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !cutoffs.isEmpty, cutoffs.allSatisfy({ $0 > 0 }) else { throw ClipError.invalidArgument("--ks must list positive integers") }
-        let t = try EmbeddingStore.load(path: texts, modality: .text), im = try EmbeddingStore.load(path: images, modality: .image)
-        let m = try RetrievalEvaluator.metrics(texts: t.embeddings, images: im.embeddings,
-                                               imageOfText: try EmbeddingStore.pairing(texts: t, images: im), ks: cutoffs)
-        let json = try m.json()
+        let json = try Eval.storedRetrieval(texts: texts, images: images, ks: try Eval.counts(ks, "--ks")).json()
         if let out { try AtomicFile.write(json + "\n", to: out) }
         print(json)
     }

@@ -656,6 +656,47 @@ def text_only(fixtures):
                lambda: m.elip(fixtures / "capi" / "clip" / "mapper.safetensors"))
 
 
+def evaluation(fixtures):
+    """Model.zeroshot_weights against class embeddings built from encode_texts, and Model.evaluate (clip_evaluate)
+    on a small class-folder dataset against zero-shot scores computed here; tasks the dataset lacks and bad
+    arguments get their codes."""
+    E = clipcore
+    imgs = sorted((fixtures / "images").glob("0[5-9]_rgb_*.png")) + sorted((fixtures / "images").glob("1[0-2]_rgb_*.png"))
+    check("the evaluation check has eight fixture images", len(imgs) == 8, len(imgs))
+    with tempfile.TemporaryDirectory() as tmp, clipcore.Model(fixtures / "clip" / "gelu_vocab") as m:
+        root = Path(tmp) / "data"
+        for i, img in enumerate(imgs):
+            folder = root / ("sunset_sky" if i % 2 else "green_field")
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy(img, folder / img.name)
+        names, templates = ["green field", "sunset sky"], ["a photo of a {c}.", "{c}, blurry"]
+        w = m.zeroshot_weights(names, templates)
+        by_hand = []
+        for n in names:
+            t = m.encode_texts([x.replace("{c}", n) for x in templates]).mean(axis=0)
+            by_hand.append(t / np.linalg.norm(t))
+        diff = np.abs(w - np.array(by_hand)).max()
+        check("zeroshot_weights: normalised means of the prompts' embeddings (within 1e-6)", diff <= 1e-6, diff)
+        check("zeroshot_weights: OpenAI's 80 templates by default", m.zeroshot_weights(names).shape == (2, m.dim))
+        r = m.evaluate("zeroshot", root, templates="one", cache=Path(tmp) / "cache", dataset_name="mini")
+        files = [p for c in ("green_field", "sunset_sky") for p in sorted((root / c).iterdir())]
+        labels = np.array([0] * 4 + [1] * 4)
+        pred = (m.encode_image_files(files) @ m.zeroshot_weights(names, ["a photo of a {c}."]).T).argmax(axis=1)
+        check("evaluate('zeroshot'): CLIP_benchmark's result with the accuracy of the embeddings' argmax",
+              r["task"] == "zeroshot_classification" and r["dataset"] == "mini" and r["metrics"]["acc5"] is None
+              and abs(r["metrics"]["acc1"] - (pred == labels).mean()) < 1e-12, r)
+        raises("evaluate('knn') without a train split is unsupported", E.ERR_UNSUPPORTED,
+               lambda: m.evaluate("knn", root, cache=Path(tmp) / "cache"), "train")
+        raises("evaluate('bogus') names the tasks", E.ERR_INVALID_ARGUMENT, lambda: m.evaluate("bogus", root), "linear-probe")
+        raises("evaluate with an unknown option names it", E.ERR_INVALID_ARGUMENT, lambda: m.evaluate("zeroshot", root, colour=1), "colour")
+        raises("evaluate on a missing folder is an I/O error", E.ERR_IO, lambda: m.evaluate("zeroshot", Path(tmp) / "none"), "none")
+        raises("zeroshot_weights: a template without {c}", E.ERR_INVALID_ARGUMENT, lambda: m.zeroshot_weights(names, ["a photo"]), "{c}")
+        raw, c = clipcore.raw, ctypes
+        out = c.c_char_p(b"x")
+        rc = raw.clip_evaluate(None, b"zeroshot", bytes(root), None, c.cast(c.byref(out), c.POINTER(c.c_char_p)))
+        check("clip_evaluate(NULL model) is refused and clears out_json", rc == E.ERR_INVALID_ARGUMENT and out.value is None, (rc, out.value))
+
+
 def main(fixtures):
     fixtures = Path(fixtures)
     print(f"clipcore {clipcore.version()} from {clipcore.library_path}")
@@ -689,6 +730,7 @@ def main(fixtures):
     settings_race()
     preprocessing(fixtures)
     text_only(fixtures)
+    evaluation(fixtures)
     for kind in ("clip", "siglip"):
         handles_and_options(fixtures, kind)
         model, t, e = parity(fixtures, kind)

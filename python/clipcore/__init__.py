@@ -163,6 +163,8 @@ def _declare(lib: _ctypes.CDLL) -> None:
         ("clip_set_linear_precision", c.c_int, [c.c_int32]),
         ("clip_num_threads", c.c_int32, []),
         ("clip_set_num_threads", c.c_int32, [c.c_int32]),
+        ("clip_zeroshot_weights", c.c_int, [c.c_void_p, _strs, c.c_int64, _strs, c.c_int64, _fp]),
+        ("clip_evaluate", c.c_int, [c.c_void_p, c.c_char_p, c.c_char_p, c.c_char_p, _strs]),
     ]:
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = restype, argtypes
@@ -364,6 +366,32 @@ class Model:
         _check(_lib.clip_encode_rgb8(self._ptr(), a.ctypes.data_as(_u8p), a.shape[0], a.shape[1], a.shape[2],
                                      out.ctypes.data_as(_fp)))
         return out
+
+    def zeroshot_weights(self, class_names: _Iterable[str], templates: _Optional[_Iterable[str]] = None) -> _np.ndarray:
+        """Zero-shot class embeddings: [n_classes, dim] float32, each row the L2-normalised mean of the
+        normalised embeddings of the class's prompts. templates: strings with a "{c}" slot; None gives
+        OpenAI's 80 ImageNet templates. Image embeddings score classes by inner product with the rows.
+        """
+        names = list(class_names)
+        out = _np.empty((len(names), self.dim), dtype=_np.float32)
+        t = None if templates is None else list(templates)
+        _check(_lib.clip_zeroshot_weights(self._ptr(), _cstrings(names), len(names),
+                                          None if t is None else _cstrings(t), 0 if t is None else len(t),
+                                          out.ctypes.data_as(_fp)))
+        return out
+
+    def evaluate(self, task: str, dataset: _PathLike, **options: object) -> dict:
+        """Runs one task of `clip eval` ("zeroshot", "linear-probe", "knn", "cluster", "retrieval") on a
+        dataset folder; returns the result in CLIP_benchmark's format (dataset, model, task, metrics, ...).
+        options: templates ("openai", "one" or a file), classnames (a file), split, cache (the feature
+        cache folder), seed, dataset_name.
+        """
+        import json
+        out = _ctypes.c_char_p()
+        opts = json.dumps({k: (_os.fspath(v) if isinstance(v, _os.PathLike) else v) for k, v in options.items()})
+        _check(_lib.clip_evaluate(self._ptr(), task.encode("utf-8"), _os.fsencode(dataset), opts.encode("utf-8"),
+                                  _ctypes.cast(_ctypes.byref(out), _strs)))
+        return json.loads(out.value.decode("utf-8"))
 
     def elip(self, mapper_path: _PathLike) -> "ELIP":
         """An ELIP re-ranker: the prompt mapper in `mapper_path` (safetensors), bound to this model.
