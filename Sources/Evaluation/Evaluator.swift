@@ -70,6 +70,9 @@ public final class Evaluator {
         self.pipeline = pipeline
         datasetPath = dataset
         self.options = options
+        guard dataset.contains("{") || FileManager.default.fileExists(atPath: dataset) else {
+            throw ClipError.io("\(dataset): no such dataset (a classification folder, or an image–caption dataset of any layout)")
+        }
         if Self.isClassification(dataset) {
             var c = try ClassificationDataset(root: dataset)
             if let file = options.classNamesFile { try c.overrideClassNames(from: file, key: options.datasetName) }
