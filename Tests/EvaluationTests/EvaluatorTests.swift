@@ -47,7 +47,8 @@ import TestSupport
         #expect(r.task == "zeroshot_classification" && r.dataset == "data" && r.model == Self.model)
         #expect(encoded.contains { $0.0 == "test features" && $0.1 == 9 && $0.2 == 9 })
 
-        // By hand: images through the pipeline, class embeddings as normalised means of normalised prompts.
+        // By hand: class embeddings as normalised means of normalised prompt embeddings (equal to the
+        // classifier's within rounding), scored against the images the pipeline encodes itself.
         let d = try ClassificationDataset(root: s.path + "/data")
         let test = try d.samples("test")
         let images = try pipeline.encode(images: test.map { try RGBImage(contentsOfFile: $0.path) })
@@ -57,9 +58,18 @@ import TestSupport
             rows += Tensor((0..<t.shape[1]).map { j in (t[0, j] + t[1, j]) / 2 }, shape: [1, t.shape[1]]).l2Normalized(axis: 1).toArray()
         }
         let weights = Tensor(rows, shape: [3, images.shape[1]])
-        let expected = try ClassificationScores(scores: images.matmul(weights.transposed()), labels: test.map(\.label))
-        #expect(r.metric("acc1") == expected.top1)
-        #expect(r.metric("mean_per_class_recall") == expected.meanPerClassRecall)
+        let classifier = try ZeroShotClassifier(pipeline: pipeline, classNames: d.classNames, templates: options.templates)
+        #expect(maxAbsDiff(classifier.weights, weights) < 1e-5)
+        let scores = images.matmul(weights.transposed())
+        let expected = try ClassificationScores(scores: scores, labels: test.map(\.label))
+        // Rows whose best two classes are within 1e-4 may rank either way under another kernel or batch.
+        let close = (0..<test.count).filter { i in
+            let row = (0..<3).map { scores[i, $0] }.sorted(by: >)
+            return row[0] - row[1] < 1e-4
+        }.count
+        let slack = Double(close) / Double(test.count) + 1e-12
+        #expect(abs(r.metric("acc1")! - expected.top1) <= slack, "\(r.metrics) vs \(expected), \(close) close rows")
+        #expect(close < test.count)
         #expect(r.metrics.map(\.name) == ["acc1", "acc5", "mean_per_class_recall"] && r.metric("acc5") == nil)
 
         // A second evaluator finds the features in the cache: nothing is encoded again.
@@ -96,16 +106,23 @@ import TestSupport
         #expect(r.task == "zeroshot_retrieval")
         #expect(r.metrics.prefix(6).map(\.name) == ["image_retrieval_recall@1", "image_retrieval_recall@5", "image_retrieval_recall@10",
                                                     "text_retrieval_recall@1", "text_retrieval_recall@5", "text_retrieval_recall@10"])
-        // The same numbers as the retrieval metrics of the pipeline's own embeddings (recalls as fractions).
-        let data = try ImageTextDataset(path: s.path + "/pairs/manifest.jsonl")
-        let images = try pipeline.encode(images: data.items.map { try $0.decode() })
-        let texts = try pipeline.encode(texts: data.pairs.map(\.caption))
-        let m = try RetrievalEvaluator.metrics(texts: texts, images: images, imageOfText: data.pairs.map(\.image), ks: [1, 5, 10])
+        // The same numbers as the retrieval metrics of the cached embeddings (recalls as fractions, text → image
+        // as image retrieval), which equal the pipeline's own within rounding.
+        let source = try ImageTextSourceFactory.open(s.path + "/pairs")
+        let stores = try options.cache.pairFeatures(pipeline, source: source, name: "pairs", total: 12)
+        let m = try RetrievalEvaluator.metrics(texts: stores.texts.embeddings, images: stores.images.embeddings,
+                                               imageOfText: try EmbeddingStore.pairing(texts: stores.texts, images: stores.images),
+                                               ks: [1, 5, 10])
         for k in [1, 5, 10] {
             #expect(r.metric("image_retrieval_recall@\(k)") == m.textToImage.recall[k]! / 100)
             #expect(r.metric("text_retrieval_recall@\(k)") == m.imageToText.recall[k]! / 100)
         }
-        #expect(m.nImages == 12 && m.nTexts == 36)
+        #expect(r.metric("image_retrieval_mrr") == m.textToImage.mrr && m.nImages == 12 && m.nTexts == 36)
+        let data = try ImageTextDataset(path: s.path + "/pairs/manifest.jsonl")
+        let images = try pipeline.encode(images: data.items.map { try $0.decode() })
+        #expect(maxAbsDiff(images, stores.images.embeddings) < 1e-5)
+        #expect(maxAbsDiff(try pipeline.encode(texts: data.pairs.map(\.caption)), stores.texts.embeddings) < 1e-5)
+        #expect(throws: ClipError.self) { try Evaluator(pipeline: pipeline, dataset: s.path + "/missing", options: options) }
         // Class names for a caption dataset, a text-only model: refused by name.
         var named = options
         named.classNamesFile = s.path + "/names.txt"

@@ -681,10 +681,12 @@ def evaluation(fixtures):
         r = m.evaluate("zeroshot", root, templates="one", cache=Path(tmp) / "cache", dataset_name="mini")
         files = [p for c in ("green_field", "sunset_sky") for p in sorted((root / c).iterdir())]
         labels = np.array([0] * 4 + [1] * 4)
-        pred = (m.encode_image_files(files) @ m.zeroshot_weights(names, ["a photo of a {c}."]).T).argmax(axis=1)
+        scores = m.encode_image_files(files) @ m.zeroshot_weights(names, ["a photo of a {c}."]).T
+        pred = scores.argmax(axis=1)
+        close = (np.abs(scores[:, 0] - scores[:, 1]) < 1e-4).mean()    # rows that may rank either way on another kernel
         check("evaluate('zeroshot'): CLIP_benchmark's result with the accuracy of the embeddings' argmax",
               r["task"] == "zeroshot_classification" and r["dataset"] == "mini" and r["metrics"]["acc5"] is None
-              and abs(r["metrics"]["acc1"] - (pred == labels).mean()) < 1e-12, r)
+              and abs(r["metrics"]["acc1"] - (pred == labels).mean()) <= close + 1e-12 and close < 1, (r, close))
         raises("evaluate('knn') without a train split is unsupported", E.ERR_UNSUPPORTED,
                lambda: m.evaluate("knn", root, cache=Path(tmp) / "cache"), "train")
         raises("evaluate('bogus') names the tasks", E.ERR_INVALID_ARGUMENT, lambda: m.evaluate("bogus", root), "linear-probe")
