@@ -3,6 +3,7 @@
 // a thread-local message.
 #include "clipcore_faiss.h"
 
+#include <faiss/Clustering.h>
 #include <faiss/Index.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/AutoTune.h>
@@ -12,13 +13,20 @@
 #include <faiss/index_io.h>
 #include <faiss/impl/FaissException.h>
 
+#include <algorithm>
 #include <exception>
 #include <new>
 #include <string>
+#include <vector>
 
 struct cfaiss_index {
     faiss::Index *index;
 };
+
+// OpenMP's thread count, from the libgomp that libfaiss links (declared here: the toolchain's clang
+// has no omp.h of its own).
+extern "C" int omp_get_max_threads(void);
+extern "C" void omp_set_num_threads(int);
 
 namespace {
 
@@ -188,6 +196,52 @@ int cfaiss_index_set_parameter(cfaiss_index *index, const char *name, double val
         faiss::ParameterSpace().set_index_parameter(index->index, key, value);
         return int(CFAISS_OK);
     });
+}
+
+int cfaiss_kmeans(int64_t dim, int64_t n, int64_t k, const float *vectors, int niter, int nredo, int seed,
+                  int spherical, int max_points_per_centroid, int min_points_per_centroid, int threads,
+                  float *centroids, int64_t *assignments, double *objective, int64_t *objective_count) {
+    if (dim <= 0 || dim > INT32_MAX) return fail(CFAISS_ERR_INVALID_ARGUMENT, "kmeans: dim must be in 1...2^31-1, got " + std::to_string(dim));
+    if (k <= 0 || k > INT32_MAX) return fail(CFAISS_ERR_INVALID_ARGUMENT, "kmeans: k must be in 1...2^31-1, got " + std::to_string(k));
+    if (n < k) return fail(CFAISS_ERR_INVALID_ARGUMENT, "kmeans: " + std::to_string(n) + " vectors for " + std::to_string(k) + " clusters");
+    if (niter <= 0 || nredo <= 0) return fail(CFAISS_ERR_INVALID_ARGUMENT, "kmeans: niter and nredo must be > 0");
+    if (max_points_per_centroid <= 0 || min_points_per_centroid < 0 || threads < 0)
+        return fail(CFAISS_ERR_INVALID_ARGUMENT, "kmeans: points per centroid and threads must not be negative");
+    if (vectors == nullptr || centroids == nullptr || assignments == nullptr || objective == nullptr || objective_count == nullptr)
+        return fail(CFAISS_ERR_INVALID_ARGUMENT, "kmeans: vectors and outputs must not be NULL");
+    const int saved_threads = omp_get_max_threads();
+    if (threads > 0) omp_set_num_threads(threads);
+    const int status = guarded("kmeans", [&] {
+        faiss::ClusteringParameters cp;
+        cp.niter = niter;
+        cp.nredo = nredo;
+        cp.seed = seed;
+        cp.verbose = false;
+        cp.spherical = spherical != 0;
+        cp.max_points_per_centroid = max_points_per_centroid;
+        cp.min_points_per_centroid = min_points_per_centroid;
+        faiss::Clustering clustering(static_cast<int>(dim), static_cast<int>(k), cp);
+        // faiss.Kmeans's choice: spherical k-means assigns by inner product.
+        faiss::IndexFlatL2 l2(dim);
+        faiss::IndexFlatIP ip(dim);
+        faiss::Index &index = cp.spherical ? static_cast<faiss::Index &>(ip) : static_cast<faiss::Index &>(l2);
+        clustering.train(n, vectors, index);
+        std::copy(clustering.centroids.begin(), clustering.centroids.end(), centroids);
+
+        // The stats of the kept run are the last ones (earlier restarts come before them).
+        const size_t total = clustering.iteration_stats.size();
+        const size_t kept = std::min(total, static_cast<size_t>(niter));
+        for (size_t i = 0; i < kept; i++) objective[i] = clustering.iteration_stats[total - kept + i].obj;
+        *objective_count = static_cast<int64_t>(kept);
+
+        faiss::IndexFlatL2 nearest(dim);
+        nearest.add(k, clustering.centroids.data());
+        std::vector<float> distances(static_cast<size_t>(n));
+        nearest.search(n, vectors, 1, distances.data(), reinterpret_cast<faiss::Index::idx_t *>(assignments));
+        return CFAISS_OK;
+    });
+    if (threads > 0) omp_set_num_threads(saved_threads);
+    return status;
 }
 
 }  // extern "C"
