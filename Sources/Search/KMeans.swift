@@ -1,7 +1,8 @@
 // k-means through FAISS (faiss::Clustering behind the shim's cfaiss_kmeans), run as faiss.Kmeans
 // runs it: random initial centroids from the seed, Lloyd iterations, restarts keeping the best
 // objective, training on at most `maxPointsPerCentroid × clusters` sampled points; then every
-// point's nearest centroid.
+// point's nearest centroid. The shim assigns points with its own flat L2 index (GEMM + argmin as
+// faiss computes it, faster norms, converged iterations answered from the previous search).
 
 import Tensor
 import CFaiss
