@@ -64,11 +64,19 @@ scikit-learn, numpy and safetensors only, in their own venv (Tools/requirements-
 
 It is not part of the default list.
 
+The `clustering` subcommand (scikit-learn's NMI and AMI on label pairs with their edge cases, and a weighted
+k-NN case with its NumPy reference; Tests/Fixtures/clustering) runs in the same kind of venv:
+
+    python3 -m venv /tmp/fx-plots && /tmp/fx-plots/bin/pip install -r Tools/requirements-plots.txt
+    /tmp/fx-plots/bin/python Tools/gen_fixtures.py clustering
+
+It is not part of the default list either.
+
 Everything is seeded; the outputs are deterministic for the pinned versions.
 
 The generators live in Tools/fixtures/, one module per fixture family (clip, tokenizer, images, jpeg,
 resample, siglip, retrieval, elip, elip_recipe, contrastive, heads, capi, optim, openclip, torchvision_preprocess, datasets,
-text_encoders, text_tokenizers, sentence_pooling, tsne; common holds what they share); this script is their
+text_encoders, text_tokenizers, sentence_pooling, tsne, clustering; common holds what they share); this script is their
 command line.
 """
 import sys
@@ -78,6 +86,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fixtures import common
 from fixtures.capi import gen_capi
 from fixtures.clip import gen_clip
+from fixtures.clustering import gen_clustering
 from fixtures.contrastive import gen_checkpoint, gen_contrastive
 from fixtures.datasets import gen_datasets
 from fixtures.elip import gen_elip, gen_elip_query
@@ -97,7 +106,7 @@ from fixtures.tokenizer import gen_tokenizer
 from fixtures.torchvision_preprocess import gen_torchvision
 from fixtures.tsne import gen_tsne
 
-if common.MISSING is not None and sys.argv[1:] not in (["datasets"], ["tsne"]):
+if common.MISSING is not None and sys.argv[1:] not in (["datasets"], ["tsne"], ["clustering"]):
     raise common.MISSING
 
 if __name__ == "__main__":
@@ -123,5 +132,6 @@ if __name__ == "__main__":
     if "text_encoders" in what: gen_text_encoders()
     if "heads" in what: gen_heads()
     if "tsne" in what: gen_tsne()
+    if "clustering" in what: gen_clustering()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()

@@ -13,7 +13,8 @@
 // and encode-dataset (--images N synthetic JPEGs
 // of photo sizes in webdataset tar shards → `clip encode-dataset`'s engine with --decode-threads N, against image-encode on the
 // same images preprocessed; prints the ratio and the share of time the encoder waited on decoding), and heads-mlp
-// (projection-head training epochs on random pairs: --pairs N --epochs N [--breakdown]; HeadsBench.swift).
+// (projection-head training epochs on random pairs: --pairs N --epochs N [--breakdown]; HeadsBench.swift), and kmeans
+// (FAISS k-means on hashed data: --points N --dim N --clusters N --iterations N; KMeansBench.swift).
 // Output: one JSON line per measurement: what, batch, sec (median), per_s, peak_rss_mb, blas.
 
 import Dispatch
@@ -36,9 +37,10 @@ var imageCount = 128
 var decodeThreads = 2
 var textModel = TextModelOptions()
 var headsOptions = HeadsBenchOptions()
+var kmeansOptions = KMeansBenchOptions()
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N]")
+    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|kmeans [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--points N --dim N --clusters N --iterations N]")
     exit(2)
 }
 args.removeFirst()
@@ -71,6 +73,10 @@ while !args.isEmpty {
     case ("--pairs", let n?) where n > 0: headsOptions.pairs = n
     case ("--epochs", let n?) where n > 0: headsOptions.epochs = n
     case ("--length", let n?) where (2...77).contains(n): textLength = n
+    case ("--points", let n?) where n > 0: kmeansOptions.points = n
+    case ("--dim", let n?) where n > 0: kmeansOptions.dim = n
+    case ("--clusters", let n?) where n > 0: kmeansOptions.clusters = n
+    case ("--iterations", let n?) where n > 0: kmeansOptions.iterations = n
     default:
         print("SpeedBench: bad option \(a)")
         exit(2)
@@ -259,6 +265,11 @@ case "text-model":
 case "heads-mlp":
     do { try headsBench(headsOptions, batch: batch ?? 512) } catch {
         print("SpeedBench heads-mlp: \(error)")
+        exit(1)
+    }
+case "kmeans":
+    do { try kmeansBench(kmeansOptions, reps: reps) } catch {
+        print("SpeedBench kmeans: \(error)")
         exit(1)
     }
 default:

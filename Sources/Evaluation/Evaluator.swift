@@ -158,8 +158,9 @@ public final class Evaluator {
             let test = try features(split)
             let r = try options.clustering.run(test)
             metrics = [("nmi", r.nmi), ("ami", r.ami)]
-            details = [("split", JSONText.quoted(split)), ("clusters", "\(test.classCount)"), ("images", "\(test.count)"),
-                       ("seed", "\(options.clustering.seed)"), ("iterations", "\(options.clustering.iterations)")]
+            details = [("split", JSONText.quoted(split)), ("clusters", "\(r.clusters)"), ("images", "\(test.count)"),
+                       ("seed", "\(options.clustering.seed)"), ("iterations", "\(options.clustering.iterations)"),
+                       ("restarts", "\(options.clustering.redo)"), ("objective", r.finalObjective.map { "\($0)" } ?? "null")]
         case .retrieval:
             var o = options.sourceOptions
             o.split = options.split ?? o.split

@@ -75,7 +75,8 @@ public struct ClassificationScores: Sendable, Equatable {
         let n = Double(labels.count)
         top1 = Double(hit1) / n
         top5 = c >= 5 ? Double(hit5) / n : nil
-        meanPerClassRecall = seen.keys.map { Double(right[$0] ?? 0) / Double(seen[$0]!) }.reduce(0, +) / Double(seen.count)
+        // In class order and NumPy's summation order: scikit-learn's value to the last bit, on every run.
+        meanPerClassRecall = pairwiseSum(seen.keys.sorted().map { Double(right[$0] ?? 0) / Double(seen[$0]!) }) / Double(seen.count)
         count = labels.count
     }
 

@@ -8,6 +8,7 @@ struct ClassificationScoresTests {
     @Test func countsTopKAndBalancedRecall() throws {
         // 4 rows, 6 classes. Row 0: label 2 best. Row 1: label 0 ranked 3rd. Row 2: label 5 ranked 6th.
         // Row 3: label 2 tied with class 1 at the top (the smaller index wins the tie: label 2 ranks 2nd).
+        // Top-5: rows 0, 1 and 3.
         let s = Tensor([0, 1, 9, 2, 3, 4,
                         5, 6, 0, 7, 1, 2,
                         6, 5, 4, 3, 2, 1,

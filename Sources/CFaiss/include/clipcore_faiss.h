@@ -79,6 +79,21 @@ int cfaiss_index_add(cfaiss_index *index, int64_t n, const float *vectors);
 int cfaiss_index_search(const cfaiss_index *index, int64_t n, const float *queries, int64_t k,
                         float *scores, int64_t *ids);
 
+/// k-means through faiss::Clustering on `n` vectors (`n * dim` floats, row-major), as faiss.Kmeans runs it:
+/// random initial centroids drawn with `seed`, `niter` iterations, `nredo` restarts keeping the lowest
+/// objective (the highest for `spherical`, which assigns by inner product and renormalises the centroids),
+/// at most `max_points_per_centroid * k` points sampled for training (`min_points_per_centroid` only
+/// governs faiss's stderr warning about small training sets; 0 silences it), no logging.
+/// Writes `k * dim` centroids, the nearest centroid of every input vector (an L2 search over the
+/// centroids; `n` ids) and the objective of each iteration of the kept run (`*objective_count` values,
+/// at most `niter`, into `objective` of room `niter`). `threads` > 0 sets OpenMP's thread count for
+/// the call (restored after); 0 keeps the current one. The L2 assignments (training and final) go
+/// through the shim's own flat index: one GEMM per block, vectorised norms kept across iterations,
+/// and no search when the centroids are bit-identical to the previous iteration's (converged).
+int cfaiss_kmeans(int64_t dim, int64_t n, int64_t k, const float *vectors, int niter, int nredo, int seed,
+                  int spherical, int max_points_per_centroid, int min_points_per_centroid, int threads,
+                  float *centroids, int64_t *assignments, double *objective, int64_t *objective_count);
+
 #ifdef __cplusplus
 }
 #endif
