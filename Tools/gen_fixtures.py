@@ -62,13 +62,18 @@ scikit-learn, numpy and safetensors only, in their own venv (Tools/requirements-
     python3 -m venv /tmp/fx-plots && /tmp/fx-plots/bin/pip install -r Tools/requirements-plots.txt
     /tmp/fx-plots/bin/python Tools/gen_fixtures.py tsne
 
-It is not part of the default list.
+The `linear_probe` subcommand (scikit-learn's LogisticRegression on synthetic features;
+Tests/Fixtures/linear_probe) runs in the same venv:
+
+    /tmp/fx-plots/bin/python Tools/gen_fixtures.py linear_probe
+
+Neither is part of the default list.
 
 Everything is seeded; the outputs are deterministic for the pinned versions.
 
 The generators live in Tools/fixtures/, one module per fixture family (clip, tokenizer, images, jpeg,
 resample, siglip, retrieval, elip, elip_recipe, contrastive, heads, capi, optim, openclip, torchvision_preprocess, datasets,
-text_encoders, text_tokenizers, sentence_pooling, tsne; common holds what they share); this script is their
+text_encoders, text_tokenizers, sentence_pooling, tsne, linear_probe; common holds what they share); this script is their
 command line.
 """
 import sys
@@ -85,6 +90,7 @@ from fixtures.elip_recipe import gen_elip_recipe
 from fixtures.heads import gen_heads
 from fixtures.images import gen_images
 from fixtures.jpeg import gen_jpeg
+from fixtures.linear_probe import gen_linear_probe
 from fixtures.openclip import gen_openclip
 from fixtures.optim import gen_optim
 from fixtures.resample import gen_resample
@@ -97,7 +103,7 @@ from fixtures.tokenizer import gen_tokenizer
 from fixtures.torchvision_preprocess import gen_torchvision
 from fixtures.tsne import gen_tsne
 
-if common.MISSING is not None and sys.argv[1:] not in (["datasets"], ["tsne"]):
+if common.MISSING is not None and sys.argv[1:] not in (["datasets"], ["tsne"], ["linear_probe"]):
     raise common.MISSING
 
 if __name__ == "__main__":
@@ -123,5 +129,6 @@ if __name__ == "__main__":
     if "text_encoders" in what: gen_text_encoders()
     if "heads" in what: gen_heads()
     if "tsne" in what: gen_tsne()
+    if "linear_probe" in what: gen_linear_probe()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()
