@@ -13,7 +13,9 @@
 // and encode-dataset (--images N synthetic JPEGs
 // of photo sizes in webdataset tar shards → `clip encode-dataset`'s engine with --decode-threads N, against image-encode on the
 // same images preprocessed; prints the ratio and the share of time the encoder waited on decoding), and heads-mlp
-// (projection-head training epochs on random pairs: --pairs N --epochs N [--breakdown]; HeadsBench.swift).
+// (projection-head training epochs on random pairs: --pairs N --epochs N [--breakdown]; HeadsBench.swift), and
+// linear-probe (one logistic-regression fit on features written by Benchmarks/linear_probe_ref.py --write:
+// --data FILE [--c C]; LinearProbeBench.swift).
 // Output: one JSON line per measurement: what, batch, sec (median), per_s, peak_rss_mb, blas.
 
 import Dispatch
@@ -36,9 +38,10 @@ var imageCount = 128
 var decodeThreads = 2
 var textModel = TextModelOptions()
 var headsOptions = HeadsBenchOptions()
+var linearProbeOptions = LinearProbeBenchOptions()
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N]")
+    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|linear-probe [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--data FILE --c C]")
     exit(2)
 }
 args.removeFirst()
@@ -48,6 +51,14 @@ while !args.isEmpty {
     if a == "--int16" { Precision.defaultLinear = .int16; continue }
     if a == "--breakdown" { textModel.breakdown = true; headsOptions.breakdown = true; continue }
     if a == "--no-sort" { textModel.sortByLength = false; continue }
+    if a == "--data" || a == "--c" {
+        guard let v = args.first else { print("SpeedBench: \(a) needs a value"); exit(2) }
+        args.removeFirst()
+        if a == "--data" { linearProbeOptions.data = v } else if let c = Double(v), c > 0 { linearProbeOptions.c = c } else {
+            print("SpeedBench: --c needs a positive number"); exit(2)
+        }
+        continue
+    }
     if ["--model", "--texts", "--out"].contains(a) {
         guard !args.isEmpty else { print("SpeedBench: \(a) needs a value"); exit(2) }
         let v = args.removeFirst()
@@ -259,6 +270,11 @@ case "text-model":
 case "heads-mlp":
     do { try headsBench(headsOptions, batch: batch ?? 512) } catch {
         print("SpeedBench heads-mlp: \(error)")
+        exit(1)
+    }
+case "linear-probe":
+    do { try linearProbeBench(linearProbeOptions) } catch {
+        print("SpeedBench linear-probe: \(error)")
         exit(1)
     }
 default:
