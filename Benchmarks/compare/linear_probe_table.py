@@ -26,7 +26,8 @@ if loads:
     print("  " + ", ".join(f"{r['before']} {r.get('others_cores', float('nan')):.2f} ({r['load1']:.2f})" for r in loads))
 print()
 fmt = lambda v, spec: format(v, spec) if v is not None else "–"
-print(f"{'threads':>7} | {'clipcore s':>10} {'sklearn f32':>11} {'f64':>8} | {'ratio':>6} | {'iterations':>10} {'sklearn':>7} | "
+best = min((r["sec"] for d in ref.values() for r in d.values()), default=None)
+print(f"{'threads':>7} | {'clipcore s':>10} {'sklearn f32':>11} {'f64':>8} | {'ratio':>6} {'vs best':>7} | {'iterations':>10} {'sklearn':>7} | "
       f"{'accuracy':>8} {'sklearn':>7} | {'objective':>9} {'sklearn':>9}")
 for t in sorted(set(ours) | set(ref)):
     o, s = ours.get(t, {}), ref.get(t, {})
@@ -34,7 +35,8 @@ for t in sorted(set(ours) | set(ref)):
     fastest = min((x for x in (s32, s64) if x), key=lambda x: x["sec"], default={})
     ratio = fastest["sec"] / o["sec"] if o and fastest else None
     print(f"{t:>7} | {fmt(o.get('sec'), '10.2f')} {fmt(s32.get('sec'), '11.2f')} {fmt(s64.get('sec'), '8.2f')} | "
-          f"{fmt(ratio, '5.2f')}× | {fmt(o.get('iterations'), '10d')} {fmt(fastest.get('iterations'), '7d')} | "
+          f"{fmt(ratio, '5.2f')}× {fmt(best / o['sec'] if o and best else None, '6.2f')}× | {fmt(o.get('iterations'), '10d')} {fmt(fastest.get('iterations'), '7d')} | "
           f"{fmt(o.get('accuracy'), '8.4f')} {fmt(fastest.get('accuracy'), '7.4f')} | "
           f"{fmt(o.get('objective'), '9.6f')} {fmt(fastest.get('objective'), '9.6f')}")
-print("ratio: scikit-learn's faster run (float32 or float64 features) over clipcore's, wall seconds of one fit")
+print("ratio: scikit-learn's faster run (float32 or float64 features) over clipcore's at the same thread count, wall seconds")
+print("of one fit; vs best: scikit-learn's fastest run at any thread count over clipcore's")
