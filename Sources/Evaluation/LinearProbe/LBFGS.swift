@@ -2,6 +2,19 @@
 // through SciPy's L-BFGS-B without bounds (Nocedal & Wright, Numerical Optimization, algorithms 7.4,
 // 3.5 and 3.6; Byrd, Lu, Nocedal & Zhu 1995 for the stopping rule and the first step).
 
+/// A function L-BFGS minimises: full evaluations, and line searches that may evaluate trials along a
+/// direction more cheaply than a full evaluation (`value(at:)` then `trial` / `accept`).
+package protocol LineObjective: AnyObject {
+    /// f(x), writing ∇f(x) into `gradient`; x becomes the current point.
+    func value(at x: [Double], gradient: inout [Double]) -> Double
+    /// Starts trials along `direction` from the current point.
+    func beginLine(direction: [Double])
+    /// f(x + α·d) and its slope along d, for the current point x and direction d.
+    func trial(_ alpha: Double) -> (value: Double, slope: Double)
+    /// Makes x + α·d the current point (α a step `trial` was given), writing its gradient.
+    func accept(_ alpha: Double, gradient: inout [Double])
+}
+
 /// Minimises a smooth function of `[Double]`. Stops when the largest gradient component is at most
 /// `gradientTolerance` (SciPy's `gtol`), when an iteration lowers the value by at most
 /// `relativeReduction · max(|f_old|, |f_new|, 1)` (SciPy's `ftol`), or after `maxIterations`.
@@ -28,12 +41,12 @@ package struct LBFGS: Sendable {
         package var converged: Bool
     }
 
-    /// Minimises `objective` from `start`. `objective(x, &gradient)` returns f(x) and writes ∇f(x).
-    package func minimize(from start: [Double], _ objective: ([Double], inout [Double]) -> Double) -> Result {
+    /// Minimises `objective` from `start`.
+    package func minimize(from start: [Double], _ objective: LineObjective) -> Result {
         let n = start.count
         var x = start
         var g = [Double](repeating: 0, count: n)
-        var f = objective(x, &g)
+        var f = objective.value(at: x, gradient: &g)
         var evaluations = 1
         var steps: [[Double]] = [], changes: [[Double]] = [], rhos: [Double] = []
         var iterations = 0
@@ -48,8 +61,9 @@ package struct LBFGS: Sendable {
             }
             // The first step of a fresh history has unit length, as L-BFGS-B's first iteration.
             let initial = steps.isEmpty ? 1 / dot(d, d).squareRoot() : 1
-            var search = LineSearch(solver: self, x: x, f: f, direction: d, slope: slope)
-            let accepted = search.run(initial: initial, objective)
+            objective.beginLine(direction: d)
+            var search = LineSearch(solver: self, f: f, slope: slope, objective: objective)
+            let accepted = search.run(initial: initial)
             evaluations += search.evaluations
             guard let point = accepted else {
                 if steps.isEmpty { break }
@@ -58,15 +72,18 @@ package struct LBFGS: Sendable {
                 continue
             }
             iterations += 1
+            var newGradient = [Double](repeating: 0, count: n)
+            objective.accept(point.step, gradient: &newGradient)
             var s = [Double](repeating: 0, count: n), y = [Double](repeating: 0, count: n)
-            for i in 0..<n { s[i] = point.x[i] - x[i]; y[i] = point.g[i] - g[i] }
+            for i in 0..<n { s[i] = point.step * d[i]; y[i] = newGradient[i] - g[i] }
             let sy = dot(s, y), yy = dot(y, y)
             if sy > Double.ulpOfOne * yy {
                 if steps.count == history { steps.removeFirst(); changes.removeFirst(); rhos.removeFirst() }
                 steps.append(s); changes.append(y); rhos.append(1 / sy)
             }
             let previous = f
-            x = point.x; f = point.f; g = point.g
+            for i in 0..<n { x[i] += s[i] }
+            f = point.f; g = newGradient
             if maxAbs(g) <= gradientTolerance { converged = true; break }
             if previous - f <= relativeReduction * Swift.max(abs(previous), abs(f), 1) { converged = true; break }
         }
@@ -97,65 +114,58 @@ package struct LBFGS: Sendable {
 
 // MARK: - Line search
 
-/// One point of a line search: step length, value, slope along the direction, and (away from 0) the
-/// point and its gradient.
+/// One point of a line search: step length, value and slope along the direction.
 private struct Trial {
     var step: Double
     var f: Double
     var slope: Double
-    var x: [Double] = []
-    var g: [Double] = []
 }
 
-/// A step satisfying the strong Wolfe conditions along `direction` (bracketing, then zooming with
-/// safeguarded cubic interpolation).
+/// A step satisfying the strong Wolfe conditions along the objective's current direction (bracketing,
+/// then zooming with safeguarded cubic interpolation).
 private struct LineSearch {
     let solver: LBFGS
-    let x: [Double]
     let f: Double
-    let direction: [Double]
     let slope: Double
+    let objective: LineObjective
     var evaluations = 0
 
-    init(solver: LBFGS, x: [Double], f: Double, direction: [Double], slope: Double) {
-        self.solver = solver; self.x = x; self.f = f; self.direction = direction; self.slope = slope
+    init(solver: LBFGS, f: Double, slope: Double, objective: LineObjective) {
+        self.solver = solver; self.f = f; self.slope = slope; self.objective = objective
     }
 
     private func armijo(_ t: Trial) -> Bool { t.f <= f + solver.sufficientDecrease * t.step * slope }
     private func flat(_ t: Trial) -> Bool { abs(t.slope) <= -solver.curvature * slope }
 
-    private mutating func evaluate(_ step: Double, _ objective: ([Double], inout [Double]) -> Double) -> Trial {
+    private mutating func evaluate(_ step: Double) -> Trial {
         evaluations += 1
-        var point = x
-        axpy(step, direction, &point)
-        var g = [Double](repeating: 0, count: x.count)
-        let value = objective(point, &g)
-        return Trial(step: step, f: value.isNaN ? .infinity : value, slope: dot(g, direction), x: point, g: g)
+        let (value, slope) = objective.trial(step)
+        return Trial(step: step, f: value.isNaN ? .infinity : value, slope: slope)
     }
 
     /// The accepted point, or nil when no step lowered the value within the evaluation budget.
-    mutating func run(initial: Double, _ objective: ([Double], inout [Double]) -> Double) -> Trial? {
+    mutating func run(initial: Double) -> Trial? {
         var previous = Trial(step: 0, f: f, slope: slope)
         var step = initial
         while evaluations < solver.maxLineSearchEvaluations {
-            let t = evaluate(step, objective)
-            if !armijo(t) || (previous.step > 0 && t.f >= previous.f) { return zoom(low: previous, high: t, objective) }
+            let t = evaluate(step)
+            if !armijo(t) || (previous.step > 0 && t.f >= previous.f) { return zoom(low: previous, high: t) }
             if flat(t) { return t }
-            if t.slope >= 0 { return zoom(low: t, high: previous, objective) }
+            if t.slope >= 0 { return zoom(low: t, high: previous) }
             previous = t
             step *= 4
         }
         return previous.step > 0 ? previous : nil
     }
 
-    private mutating func zoom(low: Trial, high: Trial, _ objective: ([Double], inout [Double]) -> Double) -> Trial? {
+    private mutating func zoom(low: Trial, high: Trial) -> Trial? {
         var low = low, high = high
         while evaluations < solver.maxLineSearchEvaluations {
             let lo = Swift.min(low.step, high.step), hi = Swift.max(low.step, high.step), width = hi - lo
             if width <= 1e-12 * hi { break }
             var step = cubicMinimum(low, high) ?? (lo + hi) / 2
             step = Swift.min(Swift.max(step, lo + 0.1 * width), hi - 0.1 * width)
-            let t = evaluate(step, objective)
+            let t = evaluate(step)
             if !armijo(t) || t.f >= low.f {
                 high = t
             } else {

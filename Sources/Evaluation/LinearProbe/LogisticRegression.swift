@@ -79,7 +79,7 @@ public struct LogisticRegression: @unchecked Sendable {
         solver.gradientTolerance = options.tolerance
         solver.history = options.history
         let loss = MultinomialLoss(data, c: c)
-        let result = solver.minimize(from: start) { loss.evaluate($0, &$1) }
+        let result = solver.minimize(from: start, loss)
         let weights = Tensor(uninitializedShape: [k, d])
         for i in 0..<(k * d) { weights.data[i] = Float(result.x[i]) }
         return LogisticRegression(weights: weights, bias: (0..<k).map { Float(result.x[k * d + $0]) },
@@ -97,7 +97,7 @@ public struct LogisticRegression: @unchecked Sendable {
         let w = weights.contiguous()
         let p = (0..<w.count).map { Double(w.data[$0]) } + bias.map(Double.init)
         var gradient = p
-        return MultinomialLoss(data, c: c).evaluate(p, &gradient)
+        return MultinomialLoss(data, c: c).value(at: p, gradient: &gradient)
     }
 
     /// Logits `[n, classCount]` of feature rows `x` `[n, d]`.
