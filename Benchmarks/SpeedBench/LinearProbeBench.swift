@@ -23,13 +23,16 @@ func linearProbeBench(_ options: LinearProbeBenchOptions) throws {
     let train = try LabelledFeatures(features: file.tensor("train_x").contiguous(), labels: trainLabels, classCount: classes)
     let test = try LabelledFeatures(features: file.tensor("test_x").contiguous(), labels: testLabels, classCount: classes)
     var model: LogisticRegression?
+    let cpu0 = processCPUSeconds()
     let sec = try seconds { model = try LogisticRegression.fit(train, c: options.c) }
+    let cpu = processCPUSeconds() - cpu0
     guard let model else { return }
     let accuracy = try ClassificationScores(scores: model.scores(test.features), labels: test.labels).top1
-    print(String(format: "{\"what\": \"linear_probe_n%d_d%d_k%d\", \"impl\": \"clipcore\", \"threads\": %d, \"C\": %@, \"sec\": %.4f, \"iterations\": %d, \"converged\": %@, \"accuracy\": %.6f, \"objective\": %.12g, \"peak_rss_mb\": %.0f, \"blas\": \"%@\", \"kernels\": \"%@\"}",
-                 train.count, train.dimension, classes, Threads.count, String(options.c), sec, model.iterations,
+    print(String(format: "{\"what\": \"linear_probe_n%d_d%d_k%d\", \"impl\": \"clipcore\", \"threads\": %d, \"C\": %@, \"sec\": %.4f, \"cpu_sec\": %.4f, \"iterations\": %d, \"converged\": %@, \"accuracy\": %.6f, \"objective\": %.12g, \"peak_rss_mb\": %.0f, \"blas\": \"%@\", \"kernels\": \"%@\"}",
+                 train.count, train.dimension, classes, Threads.count, String(options.c), sec, cpu, model.iterations,
                  model.converged ? "true" : "false", accuracy, model.objective, peakRSSMB(), Threads.blasCoreName,
                  Threads.kernelPath))
     fflush(stdout)
 }
+
 

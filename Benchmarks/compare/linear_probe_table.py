@@ -28,7 +28,7 @@ print()
 fmt = lambda v, spec: format(v, spec) if v is not None else "–"
 best = min((r["sec"] for d in ref.values() for r in d.values()), default=None)
 print(f"{'threads':>7} | {'clipcore s':>10} {'sklearn f32':>11} {'f64':>8} | {'ratio':>6} {'vs best':>7} | {'iterations':>10} {'sklearn':>7} | "
-      f"{'accuracy':>8} {'sklearn':>7} | {'objective':>9} {'sklearn':>9}")
+      f"{'accuracy':>8} {'sklearn':>7} | {'objective':>9} {'sklearn':>9} | {'CPU s':>8} {'sklearn':>8}")
 for t in sorted(set(ours) | set(ref)):
     o, s = ours.get(t, {}), ref.get(t, {})
     s32, s64 = s.get("float32", {}), s.get("float64", {})
@@ -37,6 +37,7 @@ for t in sorted(set(ours) | set(ref)):
     print(f"{t:>7} | {fmt(o.get('sec'), '10.2f')} {fmt(s32.get('sec'), '11.2f')} {fmt(s64.get('sec'), '8.2f')} | "
           f"{fmt(ratio, '5.2f')}× {fmt(best / o['sec'] if o and best else None, '6.2f')}× | {fmt(o.get('iterations'), '10d')} {fmt(fastest.get('iterations'), '7d')} | "
           f"{fmt(o.get('accuracy'), '8.4f')} {fmt(fastest.get('accuracy'), '7.4f')} | "
-          f"{fmt(o.get('objective'), '9.6f')} {fmt(fastest.get('objective'), '9.6f')}")
+          f"{fmt(o.get('objective'), '9.6f')} {fmt(fastest.get('objective'), '9.6f')} | "
+          f"{fmt(o.get('cpu_sec'), '8.2f')} {fmt(fastest.get('cpu_sec'), '8.2f')}")
 print("ratio: scikit-learn's faster run (float32 or float64 features) over clipcore's at the same thread count, wall seconds")
-print("of one fit; vs best: scikit-learn's fastest run at any thread count over clipcore's")
+print("of one fit; vs best: scikit-learn's fastest run at any thread count over clipcore's; CPU s: all threads")
