@@ -62,7 +62,12 @@ scikit-learn, numpy and safetensors only, in their own venv (Tools/requirements-
     python3 -m venv /tmp/fx-plots && /tmp/fx-plots/bin/pip install -r Tools/requirements-plots.txt
     /tmp/fx-plots/bin/python Tools/gen_fixtures.py tsne
 
-It is not part of the default list.
+The `linear_probe` subcommand (scikit-learn's LogisticRegression on synthetic features;
+Tests/Fixtures/linear_probe) runs in the same venv:
+
+    /tmp/fx-plots/bin/python Tools/gen_fixtures.py linear_probe
+
+Neither is part of the default list.
 
 The `clustering` subcommand (scikit-learn's NMI and AMI on label pairs with their edge cases, and a weighted
 k-NN case with its NumPy reference; Tests/Fixtures/clustering) runs in the same kind of venv:
@@ -76,7 +81,7 @@ Everything is seeded; the outputs are deterministic for the pinned versions.
 
 The generators live in Tools/fixtures/, one module per fixture family (clip, tokenizer, images, jpeg,
 resample, siglip, retrieval, elip, elip_recipe, contrastive, heads, capi, optim, openclip, torchvision_preprocess, datasets,
-text_encoders, text_tokenizers, sentence_pooling, tsne, clustering; common holds what they share); this script is their
+text_encoders, text_tokenizers, sentence_pooling, tsne, clustering, linear_probe; common holds what they share); this script is their
 command line.
 """
 import sys
@@ -94,6 +99,7 @@ from fixtures.elip_recipe import gen_elip_recipe
 from fixtures.heads import gen_heads
 from fixtures.images import gen_images
 from fixtures.jpeg import gen_jpeg
+from fixtures.linear_probe import gen_linear_probe
 from fixtures.openclip import gen_openclip
 from fixtures.optim import gen_optim
 from fixtures.resample import gen_resample
@@ -106,7 +112,7 @@ from fixtures.tokenizer import gen_tokenizer
 from fixtures.torchvision_preprocess import gen_torchvision
 from fixtures.tsne import gen_tsne
 
-if common.MISSING is not None and sys.argv[1:] not in (["datasets"], ["tsne"], ["clustering"]):
+if common.MISSING is not None and sys.argv[1:] not in (["datasets"], ["tsne"], ["clustering"], ["linear_probe"]):
     raise common.MISSING
 
 if __name__ == "__main__":
@@ -133,5 +139,6 @@ if __name__ == "__main__":
     if "heads" in what: gen_heads()
     if "tsne" in what: gen_tsne()
     if "clustering" in what: gen_clustering()
+    if "linear_probe" in what: gen_linear_probe()
     if "siglip" in what:
         gen_spm(); gen_siglip(); gen_siglip_tokenizer(); gen_sigmoid_loss()

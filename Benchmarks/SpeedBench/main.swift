@@ -13,8 +13,10 @@
 // and encode-dataset (--images N synthetic JPEGs
 // of photo sizes in webdataset tar shards → `clip encode-dataset`'s engine with --decode-threads N, against image-encode on the
 // same images preprocessed; prints the ratio and the share of time the encoder waited on decoding), and heads-mlp
-// (projection-head training epochs on random pairs: --pairs N --epochs N [--breakdown]; HeadsBench.swift), and kmeans
-// (FAISS k-means on hashed data: --points N --dim N --clusters N --iterations N; KMeansBench.swift).
+// (projection-head training epochs on random pairs: --pairs N --epochs N [--breakdown]; HeadsBench.swift), kmeans
+// (FAISS k-means on hashed data: --points N --dim N --clusters N --iterations N; KMeansBench.swift), and
+// linear-probe (one logistic-regression fit on features written by Benchmarks/linear_probe_ref.py --write:
+// --data FILE [--c C]; LinearProbeBench.swift).
 // Output: one JSON line per measurement: what, batch, sec (median), per_s, peak_rss_mb, blas.
 
 import Dispatch
@@ -38,9 +40,10 @@ var decodeThreads = 2
 var textModel = TextModelOptions()
 var headsOptions = HeadsBenchOptions()
 var kmeansOptions = KMeansBenchOptions()
+var linearProbeOptions = LinearProbeBenchOptions()
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|kmeans [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--points N --dim N --clusters N --iterations N]")
+    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|kmeans|linear-probe [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--points N --dim N --clusters N --iterations N] [--data FILE --c C]")
     exit(2)
 }
 args.removeFirst()
@@ -50,6 +53,14 @@ while !args.isEmpty {
     if a == "--int16" { Precision.defaultLinear = .int16; continue }
     if a == "--breakdown" { textModel.breakdown = true; headsOptions.breakdown = true; continue }
     if a == "--no-sort" { textModel.sortByLength = false; continue }
+    if a == "--data" || a == "--c" {
+        guard let v = args.first else { print("SpeedBench: \(a) needs a value"); exit(2) }
+        args.removeFirst()
+        if a == "--data" { linearProbeOptions.data = v } else if let c = Double(v), c > 0 { linearProbeOptions.c = c } else {
+            print("SpeedBench: --c needs a positive number"); exit(2)
+        }
+        continue
+    }
     if ["--model", "--texts", "--out"].contains(a) {
         guard !args.isEmpty else { print("SpeedBench: \(a) needs a value"); exit(2) }
         let v = args.removeFirst()
@@ -270,6 +281,11 @@ case "heads-mlp":
 case "kmeans":
     do { try kmeansBench(kmeansOptions, reps: reps) } catch {
         print("SpeedBench kmeans: \(error)")
+        exit(1)
+    }
+case "linear-probe":
+    do { try linearProbeBench(linearProbeOptions) } catch {
+        print("SpeedBench linear-probe: \(error)")
         exit(1)
     }
 default:

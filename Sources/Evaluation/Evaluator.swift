@@ -143,7 +143,7 @@ public final class Evaluator {
             metrics = r.scores.metrics().map { ($0.0, $0.1) }
             details = [("split", JSONText.quoted(split)), ("lambda", "\(r.lambda)"), ("C", "\(r.c)"),
                        ("validation_acc1", "\(r.validationTop1)"), ("validation_fraction", "\(options.linearProbe.validationFraction)"),
-                       ("lambdas_tried", "\(r.sweep.count)"), ("iterations", "\(r.iterations)"),
+                       ("lambdas_tried", "\(r.sweep.count)"), ("iterations", "\(r.iterations)"), ("converged", "\(r.converged)"),
                        ("train_images", "\(train.count)"), ("test_images", "\(test.count)")]
         case .knn:
             let split = evaluationSplit!
