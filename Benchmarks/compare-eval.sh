@@ -36,11 +36,8 @@ py="$venv/bin/python"
 run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
 
 cd "$root"
-run swift build -c release --product SpeedBench >/dev/null
-bench="$root/.build/release/SpeedBench"
-out="$(mktemp -d)"
-results="$out/results.jsonl"
 . "$root/Benchmarks/measure-load.sh"
+build_speedbench
 
 echo "== CPU flags: $(grep -o -w -E 'avx2|avx512f|avx512bw|avx512_vnni|avx512_bf16|fma' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "== kernel: $(uname -sr); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"

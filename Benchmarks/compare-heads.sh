@@ -32,11 +32,8 @@ py="$venv/bin/python"
 run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
 
 cd "$root"
-run swift build -c release --product SpeedBench >/dev/null
-bench="$root/.build/release/SpeedBench"
-out="$(mktemp -d)"
-results="$out/results.jsonl"
 . "$root/Benchmarks/measure-load.sh"
+build_speedbench
 clipcore() { run "$bench" heads-mlp --pairs "$pairs" --epochs "$epochs" --threads "$1" "${breakdown[@]}" | tee -a "$results"; }
 pytorch() { run "$py" "$root/Benchmarks/heads_ref.py" --pairs "$pairs" --epochs "$epochs" --threads "$1" | grep '^{' | tee -a "$results"; }
 

@@ -36,11 +36,8 @@ py="$venv/bin/python"
 run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
 
 cd "$root"
-run swift build -c release --product SpeedBench >/dev/null
-bench="$root/.build/release/SpeedBench"
-out="$(mktemp -d)"
-results="$out/results.jsonl"
 . "$root/Benchmarks/measure-load.sh"
+build_speedbench
 sizes=(--points "$points" --dim "$dim" --clusters "$clusters" --iterations "$iterations" --reps "$reps")
 clipcore() { run env OMP_NUM_THREADS="$1" OPENBLAS_NUM_THREADS="$1" "$bench" kmeans "${sizes[@]}" --threads "$1" | tee -a "$results"; }
 faisspy() { run env OMP_NUM_THREADS="$1" OPENBLAS_NUM_THREADS="$1" "$py" "$root/Benchmarks/kmeans_ref.py" "${sizes[@]}" --threads "$@" | grep '^{' | tee -a "$results"; }

@@ -18,23 +18,16 @@ Run from the venv of Benchmarks/compare-eval.sh (scikit-learn 1.9.1).
 """
 
 import argparse
+import sys
 import json
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 
-
-def features(rng, n, dim, classes, signal):
-    centres = rng.normal(size=(classes, dim))
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    shared = rng.normal(size=dim)
-    shared /= np.linalg.norm(shared)
-    weights = rng.uniform(0.5, 1.5, classes)
-    labels = rng.choice(classes, size=n, p=weights / weights.sum())
-    x = 0.6 * shared + signal * centres[labels] + rng.normal(size=(n, dim)) / np.sqrt(dim)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    return x.astype(np.float32), labels.astype(np.int64)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tools"))
+from fixtures.linear_probe import features  # the fixture's generator: embedding-like class clusters  # noqa: E402
 
 
 def write(args):

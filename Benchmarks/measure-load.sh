@@ -1,6 +1,13 @@
 # Shared by the compare scripts (sourced): `measure LABEL COMMAND…` runs the command and appends to
-# "$results" one JSON line with the other work on the machine during it. Needs "$out" (a scratch
-# folder) and "$results" set.
+# "$results" one JSON line with the other work on the machine during it; `build_speedbench` builds the
+# SpeedBench executable in release mode and sets "$bench" (needs "$root" and the script's `run`). Sets
+# "$out" (a scratch folder) and "$results" (in it) unless the script has.
+out="${out:-$(mktemp -d)}"
+results="${results:-$out/results.jsonl}"
+build_speedbench() {
+  (cd "$root" && run swift build -c release --product SpeedBench >/dev/null)
+  bench="$root/.build/release/SpeedBench"
+}
 # Other work on the machine during a measurement: the CPU time all processes took (/proc/stat) less what
 # the measured command and its children took (the shell's `times`), per second of wall time.
 hz="$(getconf CLK_TCK)"
