@@ -37,7 +37,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Feature cache folder (default: $CLIPCORE_CACHE/eval-features or ~/.cache/clipcore/eval-features).") var cache: String?
     @Option(help: "Images per encoder batch.") var batchSize = 32
     @Option(help: "Threads decoding images beside the encoder.") var decodeThreads = 2
-    @Option(help: "Seed of the linear probe's validation split and of k-means.") var seed = 0
+    @Option(help: "Seed of the linear probe's validation split and of k-means (default: 0 and 1234).") var seed: Int?
     @Option(help: "k-NN neighbour counts, comma-separated.") var knnKs = "1,10,20,200"
     @Option(help: "Retrieval recall cut-offs, comma-separated.") var recallKs = "1,5,10"
     @Option(help: "Retrieval on stored caption embeddings (store or shard folder) instead of --model/--dataset.") var texts: String?
@@ -84,8 +84,11 @@ struct Eval: ParsableCommand {
         options.cache = FeatureCache(root: cache)
         options.cache.batchSize = batchSize
         options.cache.decodeThreads = decodeThreads
-        options.linearProbe.seed = UInt64(truncatingIfNeeded: seed)
-        options.clustering.seed = Int64(seed)
+        if let seed {
+            guard seed >= 0 else { throw ClipError.invalidArgument("--seed must be non-negative, got \(seed)") }
+            options.linearProbe.seed = UInt64(seed)
+            options.clustering.seed = Int64(seed)
+        }
         options.knn.ks = try Self.counts(knnKs, "--knn-ks")
         options.retrievalKs = recall
         let pipeline = try ImageTextPipeline(directory: model!, preprocessing: preprocessing)
