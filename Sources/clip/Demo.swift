@@ -1,7 +1,8 @@
 // `clip demo`: the main job. Generates the shapes dataset, trains a small CLIP
 // from scratch, trains an ELIP mapper on the frozen result with ELIP's query
 // objective on hard-negative batches, re-ranks the test split and prints Base
-// vs Rerank, with no download.
+// vs Rerank, then classifies the single-shape images by colour and shape
+// (zero-shot and linear probe, clip eval's tasks), with no download.
 
 import ArgumentParser
 import Foundation
@@ -16,7 +17,7 @@ import Plots
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generate data, train a CLIP from scratch, train ELIP on it, re-rank; prints Base vs Rerank.")
+        abstract: "Generate data, train a CLIP from scratch, train ELIP on it, re-rank (prints Base vs Rerank), then classify the single-shape images zero-shot and by a linear probe.")
     @Option(help: "Output folder.") var out = "runs/demo"
     @Option(help: "Dataset family (see clip data synth): shapes (the default, a base model that retrieves well) or scenes (harder: every caption names two of three shapes).") var family = SyntheticShapes.Family.shapes
     @Option(help: "Images to generate (80% train, 10% val, 10% test).") var images = 1500
@@ -133,11 +134,12 @@ struct Demo: ParsableCommand {
         }
         let view = try generator.writeClassificationView(of: data, by: .colourShape)
         let classes = SyntheticShapes.classNames(.colourShape).count
-        print("== 5/5 classification of the single-shape images by colour and shape (\(classes) classes; train \(view.splits["train"] ?? 0), test \(view.splits["test"] ?? 0) images) → \(view.folder)")
+        print("== 5/5 classification of the single-shape images by colour and shape (\(classes) classes; train \(view.splits["train"] ?? 0), \(evalSplit) \(view.splits[evalSplit] ?? 0) images) → \(view.folder)")
         var options = EvaluationOptions()
         options.templates = try PromptTemplates(["a {c}", "a large {c}", "a small {c}"], name: "shapes")
         options.cache = FeatureCache(root: out + "/eval/features")
         options.linearProbe.seed = UInt64(truncatingIfNeeded: seed)
+        options.split = evalSplit
         let evaluator = try Evaluator(pipeline: pipeline, dataset: view.folder, options: options)
         let zeroShot = try evaluator.run(.zeroshot), probe = try evaluator.run(.linearProbe)
         try zeroShot.write(to: out + "/eval/zeroshot.json")
