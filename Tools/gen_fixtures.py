@@ -56,6 +56,11 @@ Tests/Fixtures/heads) needs only torch, numpy and safetensors:
 
     /tmp/fx/bin/python Tools/gen_fixtures.py heads
 
+The `losses` subcommand (the loss zoo's stateless losses, seed 003: SimReg, VICReg, Barlow Twins, RKD;
+Tests/Fixtures/losses) needs the same three packages and is not part of the default list:
+
+    /tmp/fx/bin/python Tools/gen_fixtures.py losses
+
 The `tsne` subcommand (scikit-learn's t-SNE, PCA and trustworthiness; Tests/Fixtures/tsne) needs
 scikit-learn, numpy and safetensors only, in their own venv (Tools/requirements-plots.txt):
 
@@ -80,7 +85,7 @@ It is not part of the default list either.
 Everything is seeded; the outputs are deterministic for the pinned versions.
 
 The generators live in Tools/fixtures/, one module per fixture family (clip, tokenizer, images, jpeg,
-resample, siglip, retrieval, elip, elip_recipe, contrastive, heads, capi, optim, openclip, torchvision_preprocess, datasets,
+resample, siglip, retrieval, elip, elip_recipe, contrastive, heads, losses, capi, optim, openclip, torchvision_preprocess, datasets,
 text_encoders, text_tokenizers, sentence_pooling, tsne, clustering, linear_probe; common holds what they share); this script is their
 command line.
 """
@@ -100,6 +105,7 @@ from fixtures.heads import gen_heads
 from fixtures.images import gen_images
 from fixtures.jpeg import gen_jpeg
 from fixtures.linear_probe import gen_linear_probe
+from fixtures.losses import gen_losses
 from fixtures.openclip import gen_openclip
 from fixtures.optim import gen_optim
 from fixtures.resample import gen_resample
@@ -137,6 +143,7 @@ if __name__ == "__main__":
     if "sentence_pooling" in what: gen_sentence_pooling(); gen_text_only()
     if "text_encoders" in what: gen_text_encoders()
     if "heads" in what: gen_heads()
+    if "losses" in what: gen_losses()
     if "tsne" in what: gen_tsne()
     if "clustering" in what: gen_clustering()
     if "linear_probe" in what: gen_linear_probe()
