@@ -18,6 +18,7 @@
 //   Search                exact and FAISS search, retrieval metrics, hard-negative mining (no Models, no Datasets)
 //   Pipelines             dataset encoding, NPY embedding shards and stores, ELIP re-ranking over datasets
 //   Heads                 projection heads on pre-encoded embeddings (seed 002) and their losses
+//   Losses                the loss zoo (seed 003): distillation and self-supervised losses on two towers' embeddings
 //   Plots                 training-curve PNGs, PCA and t-SNE maps of embeddings (LAPACK), scatter plots
 //   Evaluation            zero-shot classification, linear probe, k-NN, clustering and retrieval of a model on a
 //                         dataset; classification datasets, feature caches, CLIP_benchmark result files
@@ -91,6 +92,7 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search",
                                                    "Pipelines", "CBLAS", "CKernels"]),
         .target(name: "Heads", dependencies: ["Tensor", "Autograd", "NN"]),
+        .target(name: "Losses", dependencies: ["Tensor", "Autograd", "NN"]),
         .target(name: "Plots", dependencies: ["Tensor", "Images", "CBLAS"]),
         .target(name: "Studies", dependencies: ["Tensor", .product(name: "Yams", package: "Yams"),
                                                 .product(name: "GRDB", package: "GRDB.swift")]),
@@ -98,7 +100,7 @@ let package = Package(
                                                  "Pipelines", "Heads", "Plots", "Studies",
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines",
-                                                 "Evaluation", "Heads", "Plots", "Studies", "Training"]),
+                                                 "Evaluation", "Heads", "Losses", "Plots", "Studies", "Training"]),
         // libclipcore.so exports only clip_* (Sources/CAPI/clipcore.map) and is named libclipcore.so.0
         // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
         // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
@@ -146,6 +148,7 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Tensor", "NN", "Images", "Models", "Datasets", "Search", "Pipelines",
                                                             "Evaluation", "TestSupport"]),
         .testTarget(name: "HeadsTests", dependencies: ["Tensor", "Autograd", "NN", "Heads", "TestSupport"]),
+        .testTarget(name: "LossesTests", dependencies: ["Tensor", "Autograd", "NN", "Losses", "TestSupport"]),
         .testTarget(name: "PlotsTests", dependencies: ["Tensor", "Images", "Plots", "TestSupport"]),
         .testTarget(name: "StudiesTests", dependencies: ["Tensor", "Studies", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Images", "Models", "NN", "Tensor", "Autograd", "Datasets",

@@ -10,6 +10,7 @@
 @_exported import Pipelines
 @_exported import Evaluation
 @_exported import Heads
+@_exported import Losses
 @_exported import Plots
 @_exported import Studies
 @_exported import Training
