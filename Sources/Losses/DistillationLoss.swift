@@ -89,7 +89,7 @@ extension Variable {
     /// reduction: ½x²/β where |x| < β, else |x| − ½β.
     func smoothL1(beta: Float) -> Variable {
         let a = self.abs()
-        let inside = Tensor(a.value.contiguous().toArray().map { $0 < beta ? 1 : 0 }, shape: shape)
-        return Variable.where(inside, self * self * (0.5 / beta), a - 0.5 * beta)
+        let outside = a.value.contiguous().zip(Tensor(scalar: beta), Fn.Greater())
+        return Variable.where(outside, a - 0.5 * beta, self * self * (0.5 / beta))
     }
 }

@@ -28,6 +28,10 @@ public struct RKD: DistillationLoss {
         }
         let eye = LossInputs.identity(n)
         let t = teacher.detached()
+        for (tower, x) in [("student", student.value), ("teacher", t.value)] where Self.allRowsEqual(x) {
+            throw ClipError.invalidArgument("\(name): every row of the \(tower) embeddings is the same, so its distances "
+                                            + "have no scale (mean distance 0)")
+        }
         var total = Variable(Tensor(scalar: 0))
         if distance > 0 {
             let d = Self.distances(student, eye: eye) - Self.distances(t, eye: eye)
@@ -38,6 +42,15 @@ public struct RKD: DistillationLoss {
             total = total + a.smoothL1(beta: 1).mean() * angle
         }
         return total
+    }
+
+    /// Whether every row of `[n, d]` equals the first (the mean distance would be 0).
+    private static func allRowsEqual(_ x: Tensor) -> Bool {
+        let c = x.contiguous()
+        let d = c.shape[1]
+        let p = c.data
+        for i in d..<c.count where p[i] != p[i % d] { return false }
+        return true
     }
 
     /// Differences x_j − x_i as `[n, n, d]`.

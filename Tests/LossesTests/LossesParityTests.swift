@@ -138,6 +138,22 @@ func evaluate(_ loss: any DistillationLoss, _ f: LossFixture) throws -> Evaluate
         #expect(ClipError.kind(thrownBy: { try RKD(angle: -2).loss(student: x, teacher: x) }) == .invalidArgument)
     }
 
+    /// A batch whose rows are all equal has no distance scale; RKD names the tower.
+    @Test func rkdRefusesCollapsedBatch() {
+        let collapsed = Variable(Tensor.ones([4, 8]))
+        var rng = RandomGenerator(seed: 2)
+        let spread = Variable(Tensor.randn([4, 8], generator: &rng))
+        do {
+            _ = try RKD().loss(student: spread, teacher: collapsed)
+            Issue.record("rkd accepted a collapsed teacher")
+        } catch let e as ClipError {
+            #expect(e.kind == .invalidArgument && e.message.contains("teacher"), "\(e)")
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+        #expect(ClipError.kind(thrownBy: { try RKD().loss(student: collapsed, teacher: spread) }) == .invalidArgument)
+    }
+
     /// Identical embeddings cost nothing under SimReg and RKD; the student's gradient vanishes there.
     @Test func identicalEmbeddingsCostNothing() throws {
         var rng = RandomGenerator(seed: 5)
