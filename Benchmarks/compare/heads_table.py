@@ -2,6 +2,8 @@
 import json
 import sys
 
+from common import fmt, get, print_loads, ratio
+
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
 epochs = [r for r in rows if r.get("what") == "heads_mlp_train_epoch"]
 ours = {r["threads"]: r for r in epochs if r["impl"] == "clipcore"}
@@ -19,15 +21,9 @@ if ours:
 if ref:
     r = next(iter(ref.values()))
     print(f"PyTorch {r['torch']} (BLAS {r['blas']}, CPU capability {r['cpu_capability']})")
-if loads:
-    print("other work during each measurement, in cores busy (CPU time of all processes less the measured one's, "
-          "per second; 1-minute load before it in brackets):")
-    print("  " + ", ".join(f"{r['before']} {r.get('others_cores', float('nan')):.2f} ({r['load1']:.2f})" for r in loads))
+print_loads(loads)
 print()
 
-fmt = lambda v, spec: format(v, spec) if v is not None else "–"
-get = lambda d, t, k: d[t][k] if t in d else None
-ratio = lambda a, b: a / b if a is not None and b else None
 print(f"{'threads':>7} | {'clipcore':>9} {'PyTorch':>9} | {'ratio':>6} | {'s/epoch clipcore':>16} {'PyTorch':>8} | "
       f"{'CPU s/epoch clipcore':>20} {'PyTorch':>8} | {'RSS clipcore':>12} {'PyTorch':>8} | {'loss clipcore':>13} {'PyTorch':>8}")
 print(f"{'':>7} | {'epochs/s':^19} | {'':>6} | {'wall, median':^25} | {'all threads':^29} | {'peak MB':^21} | {'last batch':^22}")

@@ -2,6 +2,8 @@
 import json
 import sys
 
+from common import fmt, print_loads
+
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
 fits = [r for r in rows if str(r.get("what", "")).startswith("linear_probe_")]
 ours = {r["threads"]: r for r in fits if r.get("impl") == "clipcore"}
@@ -21,11 +23,8 @@ if ours:
 if ref:
     r = next(iter(next(iter(ref.values())).values()))
     print(f"scikit-learn {r['sklearn']} (BLAS {r['blas']})")
-if loads:
-    print("other work during each measurement, in cores busy (1-minute load before it in brackets):")
-    print("  " + ", ".join(f"{r['before']} {r.get('others_cores', float('nan')):.2f} ({r['load1']:.2f})" for r in loads))
+print_loads(loads)
 print()
-fmt = lambda v, spec: format(v, spec) if v is not None else "–"
 best = min((r["sec"] for d in ref.values() for r in d.values()), default=None)
 print(f"{'threads':>7} | {'clipcore s':>10} {'sklearn f32':>11} {'f64':>8} | {'ratio':>6} {'vs best':>7} | {'iterations':>10} {'sklearn':>7} | "
       f"{'accuracy':>8} {'sklearn':>7} | {'objective':>9} {'sklearn':>9} | {'CPU s':>8} {'sklearn':>8}")

@@ -2,6 +2,8 @@
 import json
 import sys
 
+from common import fmt, get, print_loads, ratio
+
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
 mine = [r for r in rows if r.get("what", "").startswith("sentence_encode") and "ref" not in r]
 ours = {r["threads"]: r for r in mine if "variant" not in r}
@@ -21,15 +23,9 @@ if ours:
 for refs in (st, ort):
     if refs:
         print(f"{next(iter(refs.values()))['ref']}: {next(iter(refs.values()))['versions']}")
-if loads:
-    print("other work during each measurement, in cores busy (CPU time of all processes less the measured one's, "
-          "per second; 1-minute load before it in brackets):")
-    print("  " + ", ".join(f"{r['before']} {r.get('others_cores', float('nan')):.2f} ({r['load1']:.2f})" for r in loads))
+print_loads(loads)
 print()
 
-fmt = lambda v, spec: format(v, spec) if v is not None else "–"
-get = lambda d, t, k: d[t][k] if t in d else None
-ratio = lambda a, b: a / b if a is not None and b else None
 print(f"{'threads':>7} | {'clipcore':>9} {'ST':>9} {'ORT':>9} | {'vs ST':>6} {'vs ORT':>7} | "
       f"{'RSS clipcore':>12} {'RSS ST':>7} {'RSS ORT':>8} | {'max|Δ| to ST':>12} {'ORT max|Δ|':>10}")
 print(f"{'':>7} | {'sentences/s':^29} | {'':^14} | {'peak MB':^29} |")
