@@ -24,27 +24,17 @@ public struct ZeroShotClassifier: @unchecked Sendable {
             throw ClipError.invalidArgument("zero-shot: class \(bad) has an empty name")
         }
         let t = templates.templates.count, d = pipeline.model.embeddingDim
-        let out = Tensor.zeros([classNames.count, d])
+        var parts: [Tensor] = []
         let chunk = max(1, 512 / t)
         for start in stride(from: 0, to: classNames.count, by: chunk) {
             let range = start..<min(start + chunk, classNames.count)
-            let emb = try pipeline.encode(texts: range.flatMap { templates.prompts(for: classNames[$0]) }).contiguous()
-            for (i, c) in range.enumerated() {
-                let row = out.data + c * d
-                for j in 0..<t {
-                    let e = emb.data + (i * t + j) * d
-                    for k in 0..<d { row[k] += e[k] }
-                }
-                var norm: Double = 0
-                for k in 0..<d { norm += Double(row[k]) * Double(row[k]) }
-                let scale = Float(1 / max(norm.squareRoot(), 1e-12))
-                for k in 0..<d { row[k] *= scale }
-            }
+            let emb = try pipeline.encode(texts: range.flatMap { templates.prompts(for: classNames[$0]) })
+            parts.append(emb.contiguous().reshaped([range.count, t, d]).mean(axis: 1).l2Normalized(axis: 1))
             progress(range.upperBound)
         }
         self.classNames = classNames
         self.templates = templates
-        weights = out
+        weights = Tensor.concat(parts, axis: 0)
     }
 
     /// A classifier from class embeddings computed elsewhere (rows are normalised here).
