@@ -13,6 +13,7 @@
 //   Images                RGB images, PNG/JPEG decoding, PIL-exact resampling, preprocessing (Tensor only)
 //   Models                model families (CLIP, SigLIP, open_clip) and their registry, two-tower and
 //                         prompt-guided models, ELIP's mapper and objective, losses, tokenizers, model folders
+//   Adapters              LoRA on a model's Linear layers (frozen base weights untouched), adapter files, merging
 //   Datasets              image–caption sources of every layout (JSONL, CSV, tar shards, COCO/Karpathy JSON,
 //                         class folders) and the procedural dataset generator (no Models)
 //   Search                exact and FAISS search, retrieval metrics, hard-negative mining (no Models, no Datasets)
@@ -86,6 +87,7 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor", "Autograd"]),
         .target(name: "Images", dependencies: ["Tensor", "CCodecs"]),
         .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN", "Images", "CCodecs"]),
+        .target(name: "Adapters", dependencies: ["Tensor", "Autograd", "NN", "Models"]),
         .target(name: "Datasets", dependencies: ["Tensor", "Images"]),
         .target(name: "Search", dependencies: ["Tensor", "CFaiss", "CKernels"]),
         .target(name: "Pipelines", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search"]),
@@ -99,8 +101,8 @@ let package = Package(
         .target(name: "Training", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search",
                                                  "Pipelines", "Heads", "Plots", "Studies",
                                                  .product(name: "Yams", package: "Yams")]),
-        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines",
-                                                 "Evaluation", "Heads", "Losses", "Plots", "Studies", "Training"]),
+        .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Adapters", "Datasets", "Search",
+                                                 "Pipelines", "Evaluation", "Heads", "Losses", "Plots", "Studies", "Training"]),
         // libclipcore.so exports only clip_* (Sources/CAPI/clipcore.map) and is named libclipcore.so.0
         // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
         // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
@@ -117,7 +119,7 @@ let package = Package(
         // MARK: - Executables
         .executableTarget(
             name: "clip",
-            dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Evaluation", "Heads",
+            dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Adapters", "Datasets", "Search", "Pipelines", "Evaluation", "Heads",
                            "Plots", "Studies", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "KernelBench", dependencies: ["Tensor", "CBLAS"],
@@ -141,6 +143,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "NN"]),
         .testTarget(name: "ImagesTests", dependencies: ["Tensor", "NN", "Images", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "TestSupport"]),
+        .testTarget(name: "AdaptersTests", dependencies: ["Tensor", "Autograd", "NN", "Models", "Adapters", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Tensor", "Images", "Datasets", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Tensor", "NN", "Search"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Tensor", "NN", "Images", "Models", "Datasets", "Search", "Pipelines",

@@ -5,6 +5,7 @@
 @_exported import NN
 @_exported import Images
 @_exported import Models
+@_exported import Adapters
 @_exported import Datasets
 @_exported import Search
 @_exported import Pipelines

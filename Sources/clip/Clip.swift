@@ -22,7 +22,7 @@ struct Clip: ParsableCommand {
             default float32, transformers' numbers).
             """,
         version: ClipCoreVersion.string,
-        subcommands: [SelfCheck.self, Encode.self, EncodeDataset.self, Info.self, Convert.self, IndexCommand.self, Mine.self, Eval.self, EvalRetrieval.self, ELIPCommand.self, DataCommand.self, Train.self, HeadsCommand.self, Demo.self],
+        subcommands: [SelfCheck.self, Encode.self, EncodeDataset.self, Info.self, Convert.self, IndexCommand.self, Mine.self, Eval.self, EvalRetrieval.self, ELIPCommand.self, DataCommand.self, Train.self, HeadsCommand.self, AdaptersCommand.self, Demo.self],
         defaultSubcommand: SelfCheck.self)
 
     /// Line-buffered output, so progress reaches logs and pipes as it happens. Usage, help and
