@@ -56,6 +56,11 @@ Tests/Fixtures/heads) needs only torch, numpy and safetensors:
 
     /tmp/fx/bin/python Tools/gen_fixtures.py heads
 
+The `multipositive` subcommand (InfoNCE and the sigmoid loss with several captions per image, issue 32;
+Tests/Fixtures/multipositive) needs torch, numpy and safetensors and is not part of the default list:
+
+    /tmp/fx/bin/python Tools/gen_fixtures.py multipositive
+
 The `losses` subcommand (the loss zoo's stateless losses, seed 003: SimReg, VICReg, Barlow Twins, RKD;
 Tests/Fixtures/losses) needs the same three packages and is not part of the default list:
 
@@ -106,6 +111,7 @@ from fixtures.images import gen_images
 from fixtures.jpeg import gen_jpeg
 from fixtures.linear_probe import gen_linear_probe
 from fixtures.losses import gen_losses
+from fixtures.multipositive import gen_multipositive
 from fixtures.openclip import gen_openclip
 from fixtures.optim import gen_optim
 from fixtures.resample import gen_resample
@@ -144,6 +150,7 @@ if __name__ == "__main__":
     if "text_encoders" in what: gen_text_encoders()
     if "heads" in what: gen_heads()
     if "losses" in what: gen_losses()
+    if "multipositive" in what: gen_multipositive()
     if "tsne" in what: gen_tsne()
     if "clustering" in what: gen_clustering()
     if "linear_probe" in what: gen_linear_probe()

@@ -75,6 +75,10 @@ extension CLIPModel: PromptGuidedModel {
         }
         return clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp())
     }
+    public func pairLogits(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
+        let l = textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp()
+        return logitBias.map { l + $0 } ?? l
+    }
     public func queryLoss(scores: Variable, labels: [Int], fixedBias: Float?) -> Variable {
         if let logitBias {
             return sigmoidQueryLoss(scores: scores, labels: labels, logitScale: logitScale,

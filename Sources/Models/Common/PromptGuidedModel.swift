@@ -13,6 +13,9 @@ public protocol PromptGuidedModel: TwoTowerModel {
     /// The model's own training loss on matching rows of normalised embeddings, with its
     /// temperature (and bias) as they are: InfoNCE for CLIP, the sigmoid loss for SigLIP.
     func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable
+    /// The logits `pairLoss` scores, `[texts, images]`: cosines times the temperature (plus the bias
+    /// of sigmoid-loss models).
+    func pairLogits(textEmbeds: Variable, imageEmbeds: Variable) -> Variable
     /// ELIP's query loss, summed over queries: `scores` `[q, n]` are cosines between each query and
     /// the `n` images of its batch encoded with that query's prompts, `labels[r]` the matching image
     /// of row `r`. CLIP: cross-entropy of `exp(logit_scale)·scores` (text → image); SigLIP: the
@@ -25,6 +28,16 @@ public protocol PromptGuidedModel: TwoTowerModel {
 }
 
 extension PromptGuidedModel {
+    /// The model's pair loss when a batch holds several captions per image: caption j (row j of
+    /// `textEmbeds`) describes image `imageOfText[j]` (a row of `imageEmbeds`), and every caption of an
+    /// image is a positive (`multiPositiveContrastiveLoss`, or `multiPositiveSigmoidLoss` for
+    /// sigmoid-loss models). Equals `pairLoss` when `imageOfText` is `0..<n`.
+    public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable, imageOfText: [Int]) -> Variable {
+        let logits = pairLogits(textEmbeds: textEmbeds, imageEmbeds: imageEmbeds)
+        return usesSigmoidLoss ? multiPositiveSigmoidLoss(logits, imageOfText: imageOfText)
+            : multiPositiveContrastiveLoss(logits, imageOfText: imageOfText)
+    }
+
     /// ELIP's query loss with the model's own bias (see `queryLoss(scores:labels:fixedBias:)`).
     public func queryLoss(scores: Variable, labels: [Int]) -> Variable {
         queryLoss(scores: scores, labels: labels, fixedBias: nil)

@@ -77,6 +77,9 @@ extension DualEncoderModel: PromptGuidedModel {
     public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
         clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp())
     }
+    public func pairLogits(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
+        textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp()
+    }
     public func queryLoss(scores: Variable, labels: [Int], fixedBias: Float?) -> Variable {
         (scores * logitScale.exp()).crossEntropy(labels: labels) * Float(labels.count)
     }

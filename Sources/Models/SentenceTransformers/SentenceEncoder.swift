@@ -83,6 +83,9 @@ extension SentenceEncoder: PromptGuidedModel {
     public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
         clipContrastiveLoss(textEmbeds.matmul(imageEmbeds.transposed()))
     }
+    public func pairLogits(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
+        textEmbeds.matmul(imageEmbeds.transposed())
+    }
     public func queryLoss(scores: Variable, labels: [Int], fixedBias: Float?) -> Variable {
         scores.crossEntropy(labels: labels) * Float(labels.count)
     }

@@ -76,6 +76,9 @@ extension SiglipModel: PromptGuidedModel {
     public func pairLoss(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
         sigmoidLoss(textEmbeds: textEmbeds, imageEmbeds: imageEmbeds, logitScale: logitScale, logitBias: logitBias)
     }
+    public func pairLogits(textEmbeds: Variable, imageEmbeds: Variable) -> Variable {
+        textEmbeds.matmul(imageEmbeds.transposed()) * logitScale.exp() + logitBias
+    }
     public func queryLoss(scores: Variable, labels: [Int], fixedBias: Float?) -> Variable {
         sigmoidQueryLoss(scores: scores, labels: labels, logitScale: logitScale,
                          logitBias: fixedBias.map { Variable(Tensor.full([1], $0)) } ?? logitBias)
