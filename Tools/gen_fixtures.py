@@ -66,6 +66,12 @@ Tests/Fixtures/losses) needs the same three packages and is not part of the defa
 
     /tmp/fx/bin/python Tools/gen_fixtures.py losses
 
+The `tower_heads` subcommand (seed 003's heads on the towers: the linear head and DINO's MLP head with and
+without its weight-normalised prototype layer; Tests/Fixtures/tower_heads) needs the same three packages and
+is not part of the default list:
+
+    /tmp/fx/bin/python Tools/gen_fixtures.py tower_heads
+
 The `tsne` subcommand (scikit-learn's t-SNE, PCA and trustworthiness; Tests/Fixtures/tsne) needs
 scikit-learn, numpy and safetensors only, in their own venv (Tools/requirements-plots.txt):
 
@@ -90,7 +96,7 @@ It is not part of the default list either.
 Everything is seeded; the outputs are deterministic for the pinned versions.
 
 The generators live in Tools/fixtures/, one module per fixture family (clip, tokenizer, images, jpeg,
-resample, siglip, retrieval, elip, elip_recipe, contrastive, heads, losses, capi, optim, openclip, torchvision_preprocess, datasets,
+resample, siglip, retrieval, elip, elip_recipe, contrastive, heads, losses, tower_heads, capi, optim, openclip, torchvision_preprocess, datasets,
 text_encoders, text_tokenizers, sentence_pooling, tsne, clustering, linear_probe; common holds what they share); this script is their
 command line.
 """
@@ -122,6 +128,7 @@ from fixtures.text_encoders import gen_text_encoders
 from fixtures.text_tokenizers import gen_text_tokenizers
 from fixtures.tokenizer import gen_tokenizer
 from fixtures.torchvision_preprocess import gen_torchvision
+from fixtures.tower_heads import gen_tower_heads
 from fixtures.tsne import gen_tsne
 
 if common.MISSING is not None and sys.argv[1:] not in (["datasets"], ["tsne"], ["clustering"], ["linear_probe"]):
@@ -151,6 +158,7 @@ if __name__ == "__main__":
     if "heads" in what: gen_heads()
     if "losses" in what: gen_losses()
     if "multipositive" in what: gen_multipositive()
+    if "tower_heads" in what: gen_tower_heads()
     if "tsne" in what: gen_tsne()
     if "clustering" in what: gen_clustering()
     if "linear_probe" in what: gen_linear_probe()
