@@ -45,6 +45,7 @@ public enum DistillationLossKind: String, CaseIterable, Sendable {
     case dino
     case protocpc
     case protoclip
+    case infonce
 
     /// The loss with the paper's settings (a new instance with empty state for the stateful ones).
     public func makeLoss() -> any DistillationLoss {
@@ -61,6 +62,7 @@ public enum DistillationLossKind: String, CaseIterable, Sendable {
         case .dino: return DINO()
         case .protocpc: return ProtoCPC()
         case .protoclip: return ProtoCLIP()
+        case .infonce: return InfoNCE()
         }
     }
 }

@@ -44,7 +44,7 @@ func evaluate(_ loss: any DistillationLoss, _ f: LossFixture) throws -> Evaluate
 
 @Suite struct LossesParityTests {
     static let cases = ["simreg", "simreg-l1", "simreg-smoothl1", "simreg-smoothl1_raw", "vicreg", "vicreg_weights",
-                        "barlowtwins", "rkd"]
+                        "barlowtwins", "rkd", "infonce"]
     static let shapes = ["8x16", "12x24"]
 
     /// Loss and gradients within 1e-4 (relative, per tensor) of PyTorch; no teacher gradient where
@@ -85,7 +85,7 @@ func evaluate(_ loss: any DistillationLoss, _ f: LossFixture) throws -> Evaluate
 @Suite struct LossesBehaviourTests {
     @Test func namesSelectLosses() throws {
         #expect(DistillationLosses.names == ["simreg", "simreg-l1", "simreg-smoothl1", "vicreg", "barlowtwins", "rkd",
-                                             "compress-1q", "compress-2q", "seed", "dino", "protocpc", "protoclip"])
+                                             "compress-1q", "compress-2q", "seed", "dino", "protocpc", "protoclip", "infonce"])
         for name in DistillationLosses.names {
             #expect(try DistillationLosses.make(name).name == name)
         }
