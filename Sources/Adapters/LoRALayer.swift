@@ -49,10 +49,10 @@ public final class LoRALayer: Module, LinearAdapter {
     public var delta: Tensor { loraB.weight.value.matmul(loraA.weight.value) * scaling }
 
     /// Makes the layer use this adapter.
-    func attach() { base?.adapter = self }
+    public func attach() { base?.adapter = self }
 
     /// Stops the layer using this adapter.
-    func detach() {
+    public func detach() {
         if let base, base.adapter === self { base.adapter = nil }
     }
 }

@@ -6,7 +6,7 @@ import Testing
 import Tensor
 import Autograd
 import NN
-@testable import Adapters
+import Adapters
 
 @Suite struct LoRALayerTests {
     /// A Linear layer (in 7, out 5) with a rank-3 adapter whose B is nonzero.
