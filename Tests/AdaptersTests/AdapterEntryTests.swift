@@ -124,3 +124,26 @@ import TestSupport
         #expect(throws: ClipError.self) { try Adapters.attach(.prefix(PrefixConfig(length: 2)), to: model) }
     }
 }
+
+/// Every kind on the other image–text families (SigLIP with its attention-pooling head, open_clip):
+/// a new LoRA, bottleneck or (IA)³ adapter changes no embedding, a new prefix does.
+@Suite struct AdapterFamilyTests {
+    @Test(arguments: ["siglip/p8_48", "openclip/gelu"])
+    func everyKindAttachesToTheFamily(fixture: String) throws {
+        var rng = RandomGenerator(seed: 12)
+        for kind in AdapterKind.allCases {
+            let pipeline = try ImageTextPipeline(directory: Fixtures.path(fixture))
+            let pixels = [Tensor.randn([3, pipeline.model.imageSize, pipeline.model.imageSize], generator: &rng)]
+            let text = try pipeline.encode(texts: AdapterFixtures.texts), image = try pipeline.encode(pixels: pixels)
+            let adapter = try Adapters.attach(AdapterEntryTests.config(kind), to: pipeline.model, seed: 13)
+            #expect(adapter.parameterCount > 0)
+            let textDiff = maxAbsDiff(text, try pipeline.encode(texts: AdapterFixtures.texts))
+            let imageDiff = maxAbsDiff(image, try pipeline.encode(pixels: pixels))
+            if kind == .prefix {
+                #expect(textDiff > 1e-4 && imageDiff > 1e-4, "\(fixture): the prefix changed nothing")
+            } else {
+                #expect(textDiff == 0 && imageDiff == 0, "\(fixture) \(kind): text \(textDiff), image \(imageDiff)")
+            }
+        }
+    }
+}
