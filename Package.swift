@@ -13,7 +13,8 @@
 //   Images                RGB images, PNG/JPEG decoding, PIL-exact resampling, preprocessing (Tensor only)
 //   Models                model families (CLIP, SigLIP, open_clip) and their registry, two-tower and
 //                         prompt-guided models, ELIP's mapper and objective, losses, tokenizers, model folders
-//   Adapters              LoRA on a model's Linear layers (frozen base weights untouched), adapter files, merging
+//   Adapters              LoRA, bottleneck, prefix tuning and (IA)3 on a model's transformer layers (frozen base
+//                         weights untouched), adapter files, merging
 //   Datasets              image–caption sources of every layout (JSONL, CSV, tar shards, COCO/Karpathy JSON,
 //                         class folders) and the procedural dataset generator (no Models)
 //   Search                exact and FAISS search, retrieval metrics, hard-negative mining (no Models, no Datasets)

@@ -8,7 +8,7 @@ import NN
 /// LoRA adapters attached to the Linear layers of `base` whose last path component is one of the
 /// config's target modules. The base model keeps its parameters and checkpoint keys; attaching
 /// freezes all of them (PEFT's default), so only the adapters' A and B take gradients.
-public final class LoRAModel {
+public final class LoRAModel: ModelAdapter {
     /// PEFT's prefix of every key in an adapter file.
     public static let keyPrefix = "base_model.model."
 
@@ -17,6 +17,9 @@ public final class LoRAModel {
     /// The adapted layers by dotted path in `base` (`vision_model.encoder.layers.0.self_attn.q_proj`), in module order.
     public let layers: [(path: String, adapter: LoRALayer)]
     public private(set) var isMerged = false
+
+    public var kind: AdapterKind { .lora }
+    public var settings: [String: String] { config.metadata }
 
     /// Attaches new adapters (A drawn from a stream seeded with `seed`, B zero) and freezes `base`.
     /// - Throws: `ClipError(.invalidArgument)` on bad settings, when no Linear layer matches the
@@ -67,9 +70,7 @@ public final class LoRAModel {
     /// Writes the adapters alone to a safetensors file, PEFT's keys, the settings in the metadata.
     /// - Throws: `ClipError(.io)` on a write failure.
     public func save(to path: String, metadata: [String: String] = [:]) throws {
-        try SafeTensors.write(namedParameters().map { (name: $0.key, tensor: $0.variable.value) },
-                              metadata: metadata.merging(config.metadata) { _, ours in ours }.merging(["format": "pt"]) { a, _ in a },
-                              to: path)
+        try AdapterFile.save(namedParameters(), settings: config.metadata, extra: metadata, to: path)
     }
 
     /// Reads adapter weights into these adapters. Every key of the file must be an adapter's, every
@@ -82,22 +83,7 @@ public final class LoRAModel {
     }
 
     func load(_ file: SafeTensorsFile) throws {
-        let expected = namedParameters()
-        let known = Set(expected.map(\.key))
-        if let extra = file.names.first(where: { !known.contains($0) }) {
-            throw ClipError.format("\(file.path): key '\(extra)' belongs to no adapted layer of the model")
-        }
-        var values: [Tensor] = []
-        for (key, variable) in expected {
-            guard let entry = file.entries[key] else {
-                throw ClipError.format("\(file.path): key '\(key)' missing")
-            }
-            guard entry.shape == variable.shape else {
-                throw ClipError.shape("\(file.path): key '\(key)' has shape \(entry.shape), the model needs \(variable.shape)")
-            }
-            values.append(try file.tensor(key))
-        }
-        for ((_, variable), value) in zip(expected, values) { variable.assign(value.contiguous()) }
+        try AdapterFile.load(namedParameters(), from: file)
     }
 
     /// Attaches the adapters of a file (settings from its metadata) to `base` and loads their weights.

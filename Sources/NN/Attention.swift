@@ -18,21 +18,23 @@ public struct AttentionMask {
         self.keyPadding = keyPadding
     }
 
-    /// The blocked pairs as `[batch or 1, 1, seq, seq]` (nonzero = blocked), or nil when none.
-    /// With `queryPositions` (one per batch item), only those queries: `[batch, 1, 1, seq]`.
-    func blocked(batch: Int, seq: Int, queryPositions: [Int]? = nil) -> Tensor? {
+    /// The blocked pairs as `[batch or 1, 1, seq, prefix + seq]` (nonzero = blocked), or nil when none.
+    /// With `queryPositions` (one per batch item), only those queries: `[batch, 1, 1, prefix + seq]`.
+    /// The first `prefix` keys (an `AttentionPrefix`'s rows) are never blocked.
+    func blocked(batch: Int, seq: Int, queryPositions: [Int]? = nil, prefix: Int = 0) -> Tensor? {
         guard causal || keyPadding != nil else { return nil }
         if let kp = keyPadding {
             precondition(kp.shape == [batch, seq], "attention: key padding mask \(kp.shape) is not [\(batch), \(seq)]")
         }
         let rows = keyPadding == nil && queryPositions == nil ? 1 : batch
         let queries = queryPositions == nil ? seq : 1
-        let m = Tensor.zeros([rows, 1, queries, seq])
+        let width = prefix + seq
+        let m = Tensor.zeros([rows, 1, queries, width])
         let pad = keyPadding?.contiguous()
         for b in 0..<rows {
             for q in 0..<queries {
                 let i = queryPositions?[b] ?? q
-                let row = m.data + (b * queries + q) * seq
+                let row = m.data + (b * queries + q) * width + prefix
                 for j in 0..<seq {
                     let hidden = (causal && j > i) || (pad.map { $0.data[b * seq + j] == 0 } ?? false)
                     if hidden { row[j] = 1 }
@@ -45,10 +47,13 @@ public struct AttentionMask {
 
 /// Scaled dot-product attention over `heads` heads.
 /// Keys: `q_proj`, `k_proj`, `v_proj`, `out_proj` (each a `Linear` with bias).
-public final class MultiHeadAttention: Module {
+public final class MultiHeadAttention: Module, AttentionPrefixHost {
     public let qProj: Linear, kProj: Linear, vProj: Linear, outProj: Linear
     public let heads: Int
     public let headDim: Int
+    /// Key and value rows prepended to the sequence's own (prefix tuning; nil: none).
+    public var prefix: (any AttentionPrefix)?
+    public var keyValueWidth: Int { heads * headDim }
 
     public init(dim: Int, heads: Int) {
         precondition(heads > 0 && dim % heads == 0, "attention: dim \(dim) is not divisible by \(heads) heads")
@@ -87,9 +92,14 @@ public final class MultiHeadAttention: Module {
             t.reshaped([b, n, heads, headDim]).permuted([0, 2, 1, 3])
         }
         let q = split(qProj(queries) * (1 / Float(headDim).squareRoot()), sq)
-        let k = split(kProj(x), s), v = split(vProj(x), s)
-        var scores = q.matmul(k.transposed())               // [b, h, sq, s]
-        if let blocked = mask.blocked(batch: b, seq: s, queryPositions: queryPositions) {
+        var keys = kProj(x), values = vProj(x), p = 0
+        if let prefix {                                     // [b, p + s, d]
+            let rows = prefix.keysAndValues()
+            (keys, values, p) = (keys.prependingRows(rows.keys), values.prependingRows(rows.values), rows.keys.shape[0])
+        }
+        let k = split(keys, p + s), v = split(values, p + s)
+        var scores = q.matmul(k.transposed())               // [b, h, sq, p + s]
+        if let blocked = mask.blocked(batch: b, seq: s, queryPositions: queryPositions, prefix: p) {
             scores = scores.maskedFill(blocked, -Float.greatestFiniteMagnitude)
         }
         let context = scores.softmax(axis: -1).matmul(v)    // [b, h, sq, hd]

@@ -22,7 +22,7 @@ public struct EncoderOptions: Sendable {
 
 /// `x + attn(ln1(x))`, then `+ mlp(ln2(·))`.
 /// Keys: `self_attn`, `layer_norm1`, `mlp`, `layer_norm2`.
-public final class EncoderLayer: Module {
+public final class EncoderLayer: Module, AdaptableLayer {
     public let selfAttention: MultiHeadAttention
     public let layerNorm1: LayerNorm
     public let mlp: MLP
@@ -38,6 +38,12 @@ public final class EncoderLayer: Module {
         register("layer_norm1", layerNorm1)
         register("mlp", mlp)
         register("layer_norm2", layerNorm2)
+    }
+
+    /// `self_attn` (k_proj, v_proj, out_proj) and `mlp.fc2`.
+    public var adapterSites: AdapterSites {
+        AdapterSites(attention: selfAttention, key: selfAttention.kProj, value: selfAttention.vProj,
+                     attentionOutput: selfAttention.outProj, feedForwardOutput: mlp.fc2)
     }
 
     /// x `[batch, seq, dim]` → same shape.

@@ -4,11 +4,20 @@ import Foundation
 import Tensor
 import Autograd
 
-/// What an adapter adds to a `Linear` layer's output (LoRA's low-rank update, in the `Adapters`
-/// layer). It holds its own parameters; the layer's weight and bias are left as they are.
+/// What an adapter changes in a `Linear` layer (LoRA's low-rank update, a bottleneck adapter, (IA)³'s
+/// scaling, in the `Adapters` layer). It holds its own parameters; the layer's weight and bias are
+/// left as they are.
 public protocol LinearAdapter: AnyObject {
-    /// The adapted output from the layer's input `x` `[..., in]` and its plain output `base` `[..., out]`.
+    /// The input the layer's product sees, from its input `x` `[..., in]` (default: `x` itself;
+    /// (IA)³ rescales it on a feed-forward block's second layer).
+    func adaptInput(_ x: Variable) -> Variable
+    /// The adapted output from the layer's (adapted) input `x` `[..., in]` and its plain output
+    /// `base` `[..., out]`.
     func adapt(_ x: Variable, base: Variable) -> Variable
+}
+
+extension LinearAdapter {
+    public func adaptInput(_ x: Variable) -> Variable { x }
 }
 
 /// `y = x·Wᵀ + b` over the last dimension. Keys: `weight` `[out, in]`, `bias` `[out]`.
@@ -17,7 +26,7 @@ public final class Linear: Module {
     public let bias: Variable?
     public let inFeatures: Int
     public let outFeatures: Int
-    /// An adapter applied after the product (nil: none). It is not a registered child, so the layer's
+    /// An adapter applied around the product (nil: none). It is not a registered child, so the layer's
     /// state dict and checkpoint keys stay `weight` and `bias`; the adapter saves its own weights.
     public var adapter: (any LinearAdapter)?
 
@@ -36,7 +45,8 @@ public final class Linear: Module {
 
     /// x `[..., in]` → `[..., out]`.
     public func callAsFunction(_ x: Variable) -> Variable {
-        let y = x.linear(weight: weight, bias: bias)
-        return adapter?.adapt(x, base: y) ?? y
+        guard let adapter else { return x.linear(weight: weight, bias: bias) }
+        let input = adapter.adaptInput(x)
+        return adapter.adapt(input, base: input.linear(weight: weight, bias: bias))
     }
 }

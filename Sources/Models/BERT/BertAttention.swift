@@ -8,9 +8,12 @@ import Autograd
 import NN
 
 /// Multi-head self-attention. Keys: `query`, `key`, `value` (each a `Linear` with bias).
-public final class BertSelfAttention: Module {
+public final class BertSelfAttention: Module, AttentionPrefixHost {
     public let query: Linear, key: Linear, value: Linear
     public let heads: Int
+    /// Key and value rows prepended to the sequence's own (prefix tuning; nil: none).
+    public var prefix: (any AttentionPrefix)?
+    public var keyValueWidth: Int { key.outFeatures }
 
     init(dim: Int, heads: Int) {
         self.heads = heads
@@ -26,20 +29,32 @@ public final class BertSelfAttention: Module {
     /// x `[batch, seq, dim]`, bias added to the scaled scores (broadcast to `[batch, heads, seq, seq]`)
     /// → the heads' context `[batch, seq, dim]`.
     public func callAsFunction(_ x: Variable, bias: Variable?) -> Variable {
-        scaledDotProductAttention(query(x), key(x), value(x), heads: heads, bias: bias)
+        let (k, v, b) = prefixed(key(x), value(x), bias: bias, prefix)
+        return scaledDotProductAttention(query(x), k, v, heads: heads, bias: b)
     }
 }
 
-/// softmax(q·kᵀ/√d + bias)·v over `heads` heads: q, k, v `[batch, seq, dim]` → `[batch, seq, dim]`.
+/// Keys and values `[batch, seq, dim]` with a prefix's rows in front (`[batch, p + seq, dim]`) and the
+/// attention bias (broadcast to `[batch, heads, seq, seq]`) with `p` zero columns in front, so every
+/// query sees the prefix; unchanged without a prefix.
+func prefixed(_ k: Variable, _ v: Variable, bias: Variable?, _ prefix: (any AttentionPrefix)?)
+    -> (Variable, Variable, Variable?) {
+    guard let prefix else { return (k, v, bias) }
+    let rows = prefix.keysAndValues()
+    return (k.prependingRows(rows.keys), v.prependingRows(rows.values), bias?.prependingOpenColumns(rows.keys.shape[0]))
+}
+
+/// softmax(q·kᵀ/√d + bias)·v over `heads` heads: q `[batch, seq, dim]`, k, v `[batch, keys, dim]`
+/// (keys ≥ seq with a prefix) → `[batch, seq, dim]`.
 /// Per head through strided GEMMs on permuted views; q is scaled before the product (one pass over
 /// `[batch, seq, dim]` rather than over the scores).
 func scaledDotProductAttention(_ q: Variable, _ k: Variable, _ v: Variable, heads: Int, bias: Variable?) -> Variable {
     let (b, s, d) = (q.shape[0], q.shape[1], q.shape[2])
     let hd = d / heads
-    func split(_ t: Variable) -> Variable {      // [b, s, d] → [b, h, s, hd]
-        t.reshaped([b, s, heads, hd]).permuted([0, 2, 1, 3])
+    func split(_ t: Variable) -> Variable {      // [b, n, d] → [b, h, n, hd]
+        t.reshaped([b, t.shape[1], heads, hd]).permuted([0, 2, 1, 3])
     }
-    var scores = split(q * (1 / Float(hd).squareRoot())).matmul(split(k).transposed())    // [b, h, s, s]
+    var scores = split(q * (1 / Float(hd).squareRoot())).matmul(split(k).transposed())    // [b, h, s, keys]
     if let bias { scores = scores + bias }
     let context = scores.softmax(axis: -1).matmul(split(v))                                // [b, h, s, hd]
     return context.permuted([0, 2, 1, 3]).reshaped([b, s, d])

@@ -25,7 +25,7 @@ public final class BertIntermediate: Module {
 
 /// Attention, then the feed-forward block, each followed by LayerNorm of the sum with its input.
 /// Keys: `attention`, `intermediate`, `output`.
-public final class BertLayer: Module {
+public final class BertLayer: Module, AdaptableLayer {
     public let attention: BertAttention
     public let intermediate: BertIntermediate
     public let output: BertResidualOutput
@@ -38,6 +38,12 @@ public final class BertLayer: Module {
         register("attention", attention)
         register("intermediate", intermediate)
         register("output", output)
+    }
+
+    /// `attention.self` (key, value), `attention.output.dense` and `output.dense`.
+    public var adapterSites: AdapterSites {
+        AdapterSites(attention: attention.selfAttention, key: attention.selfAttention.key, value: attention.selfAttention.value,
+                     attentionOutput: attention.output.dense, feedForwardOutput: output.dense)
     }
 
     /// x `[batch, seq, dim]`, attention bias (broadcast to `[batch, heads, seq, seq]`) → same shape.

@@ -8,9 +8,12 @@ import Autograd
 import NN
 
 /// Multi-head self-attention. Keys: `q`, `k`, `v`, `o` (each a `Linear` with bias).
-public final class MPNetSelfAttention: Module {
+public final class MPNetSelfAttention: Module, AttentionPrefixHost {
     public let q: Linear, k: Linear, v: Linear, o: Linear
     public let heads: Int
+    /// Key and value rows prepended to the sequence's own (prefix tuning; nil: none).
+    public var prefix: (any AttentionPrefix)?
+    public var keyValueWidth: Int { k.outFeatures }
 
     init(dim: Int, heads: Int) {
         self.heads = heads
@@ -28,7 +31,8 @@ public final class MPNetSelfAttention: Module {
     /// x `[batch, seq, dim]`, bias (relative positions plus padding, broadcast to `[batch, heads, seq, seq]`)
     /// → `[batch, seq, dim]`.
     public func callAsFunction(_ x: Variable, bias: Variable?) -> Variable {
-        o(scaledDotProductAttention(q(x), k(x), v(x), heads: heads, bias: bias))
+        let (keys, values, b) = prefixed(k(x), v(x), bias: bias, prefix)
+        return o(scaledDotProductAttention(q(x), keys, values, heads: heads, bias: b))
     }
 }
 
@@ -51,7 +55,7 @@ public final class MPNetAttention: Module {
 }
 
 /// Keys: `attention`, `intermediate`, `output` (the last two as BERT's).
-public final class MPNetLayer: Module {
+public final class MPNetLayer: Module, AdaptableLayer {
     public let attention: MPNetAttention
     public let intermediate: BertIntermediate
     public let output: BertResidualOutput
@@ -64,6 +68,12 @@ public final class MPNetLayer: Module {
         register("attention", attention)
         register("intermediate", intermediate)
         register("output", output)
+    }
+
+    /// `attention.attn` (k, v, o) and `output.dense`.
+    public var adapterSites: AdapterSites {
+        AdapterSites(attention: attention.attn, key: attention.attn.k, value: attention.attn.v,
+                     attentionOutput: attention.attn.o, feedForwardOutput: output.dense)
     }
 
     /// x `[batch, seq, dim]` → same shape.
