@@ -4,7 +4,7 @@
 # fixtures (again under a second OpenBLAS kernel and under clipcore's baseline
 # row kernels), every Swift test target (optimised), the Swift example package
 # (examples/swift, checking its results), then a training run killed with SIGKILL
-# and resumed.
+# and resumed, and seed 003's sample training commands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
@@ -28,3 +28,4 @@ done
 swift test -c release
 scripts/test-swift-example.sh
 scripts/test-kill-resume.sh
+scripts/test-seed003.sh

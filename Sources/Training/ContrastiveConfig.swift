@@ -61,6 +61,40 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
     public var separator: String?
     /// Folder the image paths are relative to; nil: the annotation file's folder.
     public var imageRoot: String?
+    /// The training loss (seed 003's `--distiller`): `infonce` (the model's own pair loss: InfoNCE, or
+    /// the sigmoid loss for SigLIP models) or a loss of the `Losses` layer (`DistillationLosses.names`),
+    /// between the image tower (student) and the text tower, or towards `teacher`. Seed 003's spellings
+    /// (`InfoNCE`, `SimReg-L1`, `CompRess-1q`, …) are accepted in any case.
+    public var distiller = "infonce"
+    /// A frozen teacher model folder for the distillation losses: each tower the teacher has is
+    /// distilled into the student's tower of the same modality.
+    public var teacher: String?
+    /// Parameter-efficient adapters on the towers' transformer layers (`lora`, `bottleneck`, `prefix`,
+    /// `ia3`); the model's own weights stay frozen and only the adapters (and heads) train.
+    public var adapter: String?
+    /// LoRA's rank and alpha; the bottleneck adapters' reduction factor; prefix tuning's prefix length.
+    public var loraRank = 8
+    public var loraAlpha: Double = 16
+    public var adapterReduction = 16
+    public var prefixLength = 10
+    /// Heads on the towers (seed 003's `--image-head-n-layers` / `--text-head-n-layers`): 0 none, 1 a
+    /// linear projection, 2 or more DINO's MLP head with that many layers.
+    public var imageHeadNLayers = 0
+    public var textHeadNLayers = 0
+    /// The MLP heads' hidden and bottleneck widths, and the prototypes of the prototype layer the
+    /// prototype losses (DINO, ProtoCPC) put at the end of a head.
+    public var headHiddenDim = 2048
+    public var headBottleneckDim = 256
+    public var prototypes = 4096
+    /// DINO's frozen prototype layer during the first epoch.
+    public var freezeLastLayerEpochs = 1
+    /// open_clip's `--accum-freq`: this many batches of `train_bs` make one update, and the loss sees
+    /// all of their rows (features cached without a graph, each batch re-encoded for its backward).
+    public var accumFreq = 1
+    /// Each image of a batch brings all its captions (up to `max_captions_per_image`), every one a
+    /// positive of the image (multi-positive InfoNCE or sigmoid loss).
+    public var multiPositive = false
+    public var maxCaptionsPerImage: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, dataset, trainSplit = "train_split", valSplit = "val_split", testSplit = "test_split"
@@ -73,6 +107,11 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         case layout, imageColumn = "image_column", textColumn = "text_column", separator = "csv_separator"
         case imageRoot = "image_root"
         case textModel = "text_model", textPooler = "text_pooler"
+        case distiller, teacher, adapter, loraRank = "lora_rank", loraAlpha = "lora_alpha", adapterReduction = "adapter_reduction"
+        case prefixLength = "prefix_length", imageHeadNLayers = "image_head_n_layers", textHeadNLayers = "text_head_n_layers"
+        case headHiddenDim = "head_hidden_dim", headBottleneckDim = "head_bottleneck_dim", prototypes
+        case freezeLastLayerEpochs = "freeze_last_layer_epochs", accumFreq = "accum_freq", multiPositive = "multi_positive"
+        case maxCaptionsPerImage = "max_captions_per_image"
     }
 
     /// The defaults above, with `model` and `outputDir` when given.
@@ -122,6 +161,22 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         imageRoot = try c.decodeIfPresent(String.self, forKey: .imageRoot)
         textModel = try c.decodeIfPresent(String.self, forKey: .textModel)
         textPooler = try c.decodeIfPresent(String.self, forKey: .textPooler)
+        try c.decodeIfPresent(into: &distiller, forKey: .distiller)
+        teacher = try c.decodeIfPresent(String.self, forKey: .teacher)
+        adapter = try c.decodeIfPresent(String.self, forKey: .adapter)
+        try c.decodeIfPresent(into: &loraRank, forKey: .loraRank)
+        try c.decodeIfPresent(into: &loraAlpha, forKey: .loraAlpha)
+        try c.decodeIfPresent(into: &adapterReduction, forKey: .adapterReduction)
+        try c.decodeIfPresent(into: &prefixLength, forKey: .prefixLength)
+        try c.decodeIfPresent(into: &imageHeadNLayers, forKey: .imageHeadNLayers)
+        try c.decodeIfPresent(into: &textHeadNLayers, forKey: .textHeadNLayers)
+        try c.decodeIfPresent(into: &headHiddenDim, forKey: .headHiddenDim)
+        try c.decodeIfPresent(into: &headBottleneckDim, forKey: .headBottleneckDim)
+        try c.decodeIfPresent(into: &prototypes, forKey: .prototypes)
+        try c.decodeIfPresent(into: &freezeLastLayerEpochs, forKey: .freezeLastLayerEpochs)
+        try c.decodeIfPresent(into: &accumFreq, forKey: .accumFreq)
+        try c.decodeIfPresent(into: &multiPositive, forKey: .multiPositive)
+        maxCaptionsPerImage = try c.decodeIfPresent(Int.self, forKey: .maxCaptionsPerImage)
         try validate()
     }
 
@@ -141,6 +196,26 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         if let textPooler { _ = try TextPooling(name: textPooler) }
         if textPooler != nil, textModel == nil {
             throw ClipError.invalidArgument("text_pooler applies with text_model (a Hugging Face text encoder folder) only")
+        }
+        try ClipError.requirePositive([("accum_freq", accumFreq), ("lora_rank", loraRank), ("adapter_reduction", adapterReduction),
+                                       ("prefix_length", prefixLength), ("head_hidden_dim", headHiddenDim),
+                                       ("head_bottleneck_dim", headBottleneckDim), ("prototypes", prototypes),
+                                       ("max_captions_per_image", maxCaptionsPerImage ?? 1)])
+        for (key, v) in [("image_head_n_layers", imageHeadNLayers), ("text_head_n_layers", textHeadNLayers),
+                         ("freeze_last_layer_epochs", freezeLastLayerEpochs)] where v < 0 {
+            throw ClipError.invalidArgument("\(key) must not be negative, got \(v)")
+        }
+        guard loraAlpha > 0 else { throw ClipError.invalidArgument("lora_alpha must be positive, got \(loraAlpha)") }
+        if accumFreq > 1 && gradAccum > 1 {
+            throw ClipError.invalidArgument("accum_freq \(accumFreq) and grad_accum \(gradAccum): choose one way of accumulating")
+        }
+        let objective = try ContrastiveObjectiveKind(distiller: distiller)
+        if let adapter { _ = try AdapterChoice(name: adapter) }
+        if teacher != nil, objective == .pair {
+            throw ClipError.invalidArgument("teacher applies with a distillation loss (distiller: \(ContrastiveObjectiveKind.distillerNames.dropFirst().joined(separator: ", "))), not with \(distiller)")
+        }
+        if multiPositive, teacher == nil, objective != .pair {
+            throw ClipError.invalidArgument("multi_positive pairs several captions with one image: it applies to infonce, or to a distiller with a teacher, not to \(distiller) between the towers")
         }
     }
 

@@ -11,33 +11,115 @@ import NN
 import Models
 import Search
 import Datasets
+import Losses
+import Adapters
+
+/// One batch of a contrastive step: the captions' tokens, the images' pixels and, with several
+/// captions per image, which image each caption describes; the teacher's own tokens and pixels of the
+/// same captions and images when the objective has a teacher.
+public struct ContrastiveBatch {
+    public var tokens: TokenizedBatch
+    public var pixels: Tensor
+    /// The image (row of `pixels`) of each caption; nil: caption i describes image i.
+    public var imageOfText: [Int]?
+    public var teacherTokens: TokenizedBatch?
+    public var teacherPixels: Tensor?
+
+    public init(tokens: TokenizedBatch, pixels: Tensor, imageOfText: [Int]? = nil,
+                teacherTokens: TokenizedBatch? = nil, teacherPixels: Tensor? = nil) {
+        self.tokens = tokens
+        self.pixels = pixels
+        self.imageOfText = imageOfText
+        self.teacherTokens = teacherTokens
+        self.teacherPixels = teacherPixels
+    }
+}
 
 /// One optimisation step's machinery, shared by the trainer and the parity tests: forward and
 /// backward of a batch, and the update (clipping, schedule, AdamW, temperature clamp).
 public final class ContrastiveStep {
     public let model: any PromptGuidedModel
+    public let objective: ContrastiveObjective
     public let optimizer: AdamW
     public let schedule: any LearningRateSchedule
     public let maxGradNorm: Float
     let trainable: [Variable]
     public private(set) var updates = 0
 
-    /// AdamW over the model's trainable parameters, biases / norms / temperature without weight decay.
+    /// AdamW over the model's trainable parameters and those of `extra` (adapters; the objective's
+    /// heads are added), biases / norms / temperature without weight decay.
     public init(model: any PromptGuidedModel, lr: Float, weightDecay: Float, schedule: any LearningRateSchedule,
-                maxGradNorm: Float) {
+                maxGradNorm: Float, objective: ContrastiveObjective = .pair(),
+                extra: [(key: String, variable: Variable)] = []) {
         self.model = model
+        self.objective = objective
         self.schedule = schedule
         self.maxGradNorm = maxGradNorm
-        optimizer = AdamW(ParameterGroup.decaySplit(model, weightDecay: weightDecay), learningRate: lr)
-        trainable = model.parameters.filter(\.requiresGrad)
+        let others = (objective.namedParameters() + extra).filter { $0.variable.requiresGrad }
+        var groups = ParameterGroup.decaySplit(model, weightDecay: weightDecay)
+        groups.append(ParameterGroup(others.filter { !ParameterGroup.defaultNoDecay($0.key, $0.variable) }.map(\.variable),
+                                     weightDecay: weightDecay))
+        groups.append(ParameterGroup(others.filter { ParameterGroup.defaultNoDecay($0.key, $0.variable) }.map(\.variable),
+                                     weightDecay: 0))
+        optimizer = AdamW(groups.filter { !$0.parameters.isEmpty }, learningRate: lr)
+        trainable = model.parameters.filter(\.requiresGrad) + others.map(\.variable)
     }
 
     /// Forward and backward of one batch (gradients accumulate, scaled by `scale`); returns the loss.
     public func lossAndBackward(_ batch: TokenizedBatch, pixels: Tensor, scale: Float = 1) throws -> Float {
-        let t = try model.textFeatures(batch.ids, attentionMask: batch.attentionMask).l2Normalized()
-        let i = try model.imageFeatures(Variable(pixels)).l2Normalized()
-        let loss = model.pairLoss(textEmbeds: t, imageEmbeds: i)
+        try lossAndBackward(ContrastiveBatch(tokens: batch, pixels: pixels), scale: scale)
+    }
+
+    /// Forward and backward of one batch through the objective (gradients accumulate, scaled by
+    /// `scale`); returns the loss.
+    public func lossAndBackward(_ batch: ContrastiveBatch, scale: Float = 1) throws -> Float {
+        let teacher = try objective.teacherFeatures(batch)
+        let (t, i) = try objective.studentFeatures(model, batch)
+        let loss = try objective.loss(model: model, text: t, image: i, imageOfText: batch.imageOfText, teacher: teacher)
         (loss * scale).backward()
+        return loss.value.item
+    }
+
+    /// open_clip's `--accum-freq`: the loss of all `batches` together, as one batch of all their
+    /// rows, with the memory of one. Each batch is encoded without a graph and its features kept; the
+    /// loss of the concatenated features is differentiated with respect to those features (and the
+    /// temperature); then each batch is encoded again with a graph and back-propagates its rows'
+    /// feature gradients. The gradients equal the single big batch's (up to rounding) when the towers
+    /// are deterministic (no dropout). Gradients accumulate, scaled by `scale`; returns the loss.
+    public func accumulatedLossAndBackward(_ batches: [ContrastiveBatch], scale: Float = 1) throws -> Float {
+        guard batches.count > 1 else { return try lossAndBackward(batches[0], scale: scale) }
+        var texts: [Tensor] = [], images: [Tensor] = [], owners: [Int] = []
+        var teacherTexts: [Tensor] = [], teacherImages: [Tensor] = []
+        var anyOwners = false
+        for b in batches {
+            let (t, i) = try withNoGrad { try objective.studentFeatures(model, b) }
+            if let tf = try objective.teacherFeatures(b) {
+                teacherTexts.append(tf.text)
+                if let ti = tf.image { teacherImages.append(ti) }
+            }
+            let offset = images.reduce(0) { $0 + $1.shape[0] }
+            owners += (b.imageOfText ?? Array(0..<t.shape[0])).map { $0 + offset }
+            anyOwners = anyOwners || b.imageOfText != nil
+            texts.append(t.value)
+            images.append(i.value)
+        }
+        let allText = Variable(Tensor.concat(texts, axis: 0), requiresGrad: true)
+        let allImage = Variable(Tensor.concat(images, axis: 0), requiresGrad: true)
+        let teacher = teacherTexts.isEmpty ? nil
+            : (text: Tensor.concat(teacherTexts, axis: 0), image: teacherImages.isEmpty ? nil : Tensor.concat(teacherImages, axis: 0))
+        let loss = try objective.loss(model: model, text: allText, image: allImage, imageOfText: anyOwners ? owners : nil,
+                                      teacher: teacher)
+        (loss * scale).backward()
+        guard let gText = allText.grad, let gImage = allImage.grad else { return loss.value.item }
+        var (tRow, iRow) = (0, 0)
+        for b in batches {
+            let (t, i) = try objective.studentFeatures(model, b)
+            let (nt, ni) = (t.shape[0], i.shape[0])
+            let surrogate = (t * Variable(gText.narrowed(0, start: tRow, length: nt).contiguous())).sum()
+                + (i * Variable(gImage.narrowed(0, start: iRow, length: ni).contiguous())).sum()
+            surrogate.backward()
+            (tRow, iRow) = (tRow + nt, iRow + ni)
+        }
         return loss.value.item
     }
 
@@ -79,6 +161,10 @@ public final class ContrastiveTrainer {
     /// The training split, as read.
     public let train: ImageTextDataset
     let trainPixels: [Tensor]
+    /// The teacher's own preprocessing of the training images (when it has an image tower).
+    let teacherPixels: [Tensor]?
+    /// The adapters on the towers (`adapter`), nil without.
+    public let adapters: (any ModelAdapter)?
     /// Optimizer updates in one epoch.
     public let updatesPerEpoch: Int
     public private(set) var epoch = 0
@@ -93,6 +179,12 @@ public final class ContrastiveTrainer {
     /// - Throws: `ClipError` naming the problem.
     public init(config: ContrastiveConfig) throws {
         try config.validate()
+        var config = config
+        let teacher = try config.teacher.map { try ContrastiveObjective.loadTeacher($0) }
+        // A preset student learns in its teacher's embedding space.
+        if let teacher, config.projectionDim == nil, ModelFamilies.family(preset: config.model) != nil {
+            config.projectionDim = teacher.model.embeddingDim
+        }
         self.config = config
         if let textModel = config.textModel {
             let pooling = try config.textPooler.map { try TextPooling(name: $0) }
@@ -128,21 +220,39 @@ public final class ContrastiveTrainer {
         }
         try pipeline.requireImageTower()
         Self.applyLocks(model, config)
+        let objective = try ContrastiveObjective.make(config, model: model, teacher: teacher)
+        if let name = config.adapter {
+            adapters = try AdapterChoice(name: name).attach(to: model, config: config)
+        } else {
+            adapters = nil
+        }
         train = try ImageTextDataset(config.dataset, options: config.sourceOptions(split: config.trainSplit),
                                      maxItems: config.maxTrainExamples)
         guard train.items.count >= 2 else { throw ClipError.invalidArgument("\(train.source): need at least two training images") }
         let processor = pipeline.processor
-        trainPixels = try train.items.map { try processor(try $0.decode()) }
+        let images = try train.items.map { try $0.decode() }
+        trainPixels = try images.map { try processor($0) }
+        if let teacher, objective.imageLoss != nil {
+            let tp = teacher.processor
+            teacherPixels = try images.map { try tp($0) }
+        } else {
+            teacherPixels = nil
+        }
         // As many batches as `batches(epoch:)` makes: full ones, plus a last one of at least two.
         let batches = train.items.count / config.trainBs + (train.items.count % config.trainBs >= 2 ? 1 : 0)
-        updatesPerEpoch = (batches + config.gradAccum - 1) / config.gradAccum
+        let perUpdate = config.gradAccum * config.accumFreq
+        updatesPerEpoch = (batches + perUpdate - 1) / perUpdate
         let (total, overflow) = updatesPerEpoch.multipliedReportingOverflow(by: config.epochs)
         guard !overflow else { throw ClipError.invalidArgument("epochs \(config.epochs) × \(updatesPerEpoch) updates per epoch is too many steps") }
         let warmup = min(Int((config.warmupRatio * Double(total)).rounded()), total)
         step = ContrastiveStep(model: model, lr: Float(config.lr), weightDecay: Float(config.weightDecay),
                                schedule: WarmupCosineSchedule(base: Float(config.lr), warmupSteps: warmup, totalSteps: total),
-                               maxGradNorm: Float(config.maxGradNorm))
+                               maxGradNorm: Float(config.maxGradNorm), objective: objective,
+                               extra: adapters?.namedParameters() ?? [])
     }
+
+    /// The objective: loss, heads, teacher.
+    public var objective: ContrastiveObjective { step.objective }
 
     /// Freezes the locked towers (all of a tower, or all but its last N encoder layers and its head),
     /// where the model's family says the towers' keys are.
@@ -164,6 +274,54 @@ public final class ContrastiveTrainer {
             .filter { $0.count >= 2 }
     }
 
+    /// ProtoCLIP's episode: the prototypes of the training set's current features. Every training image
+    /// and its first caption are encoded (after the heads, no graph), each modality is clustered by
+    /// k-means (FAISS, min(`prototypes`, images) clusters, seeded), and the loss gets both modalities'
+    /// centroids with their back-translated targets (each modality's mean over the other's clusters).
+    func startEpisode() throws {
+        guard let proto = objective.imageLoss as? ProtoCLIP else { return }
+        let n = train.items.count
+        var images: [Tensor] = [], texts: [Tensor] = []
+        for start in stride(from: 0, to: n, by: config.evalBs) {
+            let b = try contrastiveBatch((start..<min(start + config.evalBs, n)).map { (image: $0, caption: 0) })
+            let (t, i) = try withNoGrad { try objective.studentFeatures(model, b) }
+            texts.append(t.value)
+            images.append(i.value)
+        }
+        let image = Tensor.concat(images, axis: 0).l2Normalized(), text = Tensor.concat(texts, axis: 0).l2Normalized()
+        var kmeans = KMeans(clusters: min(config.prototypes, n))
+        kmeans.seed = Int64(config.seed) &+ Int64(epoch)
+        let ri = try kmeans.fit(image), rt = try kmeans.fit(text)
+        try proto.setPrototypes(image: ri.centroids, text: rt.centroids,
+                                imageTargets: ProtoCLIP.backTranslated(features: image, assignments: rt.assignments, count: ri.centroids.shape[0]),
+                                textTargets: ProtoCLIP.backTranslated(features: text, assignments: ri.assignments, count: rt.centroids.shape[0]))
+    }
+
+    /// The batch of (image, caption) picks: the captions' tokens and the images' pixels; with
+    /// `multi_positive`, every caption of each image (the drawn one first, up to
+    /// `max_captions_per_image`); the teacher's tokens and pixels when there is a teacher.
+    public func contrastiveBatch(_ picks: [(image: Int, caption: Int)]) throws -> ContrastiveBatch {
+        var texts: [String] = []
+        var owners: [Int]?
+        if config.multiPositive {
+            var o: [Int] = []
+            for (row, p) in picks.enumerated() {
+                let captions = train.items[p.image].captions
+                let order = [p.caption] + captions.indices.filter { $0 != p.caption }
+                let chosen = order.prefix(min(captions.count, config.maxCaptionsPerImage ?? captions.count))
+                texts += chosen.map { captions[$0] }
+                o += Array(repeating: row, count: chosen.count)
+            }
+            owners = o
+        } else {
+            texts = picks.map { train.items[$0.image].captions[$0.caption] }
+        }
+        let pixels = Tensor.stack(picks.map { trainPixels[$0.image] }, axis: 0)
+        return ContrastiveBatch(tokens: pipeline.tokenize(texts), pixels: pixels, imageOfText: owners,
+                                teacherTokens: objective.teacher?.tokenize(texts),
+                                teacherPixels: teacherPixels.map { tp in Tensor.stack(picks.map { tp[$0.image] }, axis: 0) })
+    }
+
     /// Trains to the end (or until `stopAfterUpdates` updates, for interruption tests), calling `onEvent`
     /// with each update and validation.
     public func run(stopAfterUpdates: Int? = nil, onEvent: (TrainingEvent) throws -> Void = { _ in }) throws {
@@ -175,24 +333,32 @@ public final class ContrastiveTrainer {
             let all = batches(epoch: epoch)
             var pending = 0, lossSum: Float = 0
             model.train()
+            objective.setEpoch(epoch)
+            if batchInEpoch == 0 { try startEpisode() }
             while batchInEpoch < all.count {
                 if let stop = stopAfterUpdates, step.updates >= stop { return }
-                let b = all[batchInEpoch]
-                let texts = b.map { train.items[$0.image].captions[$0.caption] }
-                let pixels = Tensor.stack(b.map { trainPixels[$0.image] }, axis: 0)
-                lossSum += try step.lossAndBackward(pipeline.tokenize(texts), pixels: pixels, scale: 1 / Float(accumulation))
-                batchInEpoch += 1
-                pending += 1
-                if pending == accumulation || batchInEpoch == all.count {
+                if config.accumFreq > 1 {
+                    // One update from accum_freq batches seen together.
+                    let end = min(batchInEpoch + config.accumFreq, all.count)
+                    lossSum = try step.accumulatedLossAndBackward((batchInEpoch..<end).map { try contrastiveBatch(all[$0]) })
+                    batchInEpoch = end
+                    pending = 1
+                } else {
+                    lossSum += try step.lossAndBackward(try contrastiveBatch(all[batchInEpoch]), scale: 1 / Float(accumulation))
+                    batchInEpoch += 1
+                    pending += 1
+                    guard pending == accumulation || batchInEpoch == all.count else { continue }
                     if pending < accumulation { scaleGradients(step.trainable, by: Float(accumulation) / Float(pending)) }
-                    let lr = step.schedule.rate(at: step.updates)
-                    let norm = step.update()
-                    try onEvent(.update(TrainingUpdate(epoch: epoch + 1, update: step.updates, loss: lossSum / Float(pending),
-                                                       lr: lr, gradNorm: norm, logitScale: temperature)))
-                    pending = 0
-                    lossSum = 0
-                    if step.updates % max(checkpointEvery, 1) == 0 && batchInEpoch < all.count { try saveLast() }
                 }
+                if epoch < config.freezeLastLayerEpochs { objective.cancelLastLayerGradients() }
+                let lr = step.schedule.rate(at: step.updates)
+                let norm = step.update()
+                objective.updateMovingAverages()
+                try onEvent(.update(TrainingUpdate(epoch: epoch + 1, update: step.updates, loss: lossSum / Float(pending),
+                                                   lr: lr, gradNorm: norm, logitScale: temperature)))
+                pending = 0
+                lossSum = 0
+                if step.updates % max(checkpointEvery, 1) == 0 && batchInEpoch < all.count { try saveLast() }
             }
             epoch += 1
             batchInEpoch = 0
@@ -224,7 +390,7 @@ public final class ContrastiveTrainer {
     /// (a `{split}.jsonl`, a `{split}/` folder, Karpathy `split` values) or it is empty.
     public func evaluate(split: String) throws -> RetrievalMetrics? {
         guard let data = try dataset(split: split, requireSplit: split != config.trainSplit) else { return nil }
-        return try Self.evaluate(pipeline: pipeline, dataset: data, batchSize: config.evalBs)
+        return try Self.evaluate(pipeline: pipeline, dataset: data, batchSize: config.evalBs, heads: retrievalHeads)
     }
 
     /// The records of `split`; nil when it has none, or (with `requireSplit`) when the dataset has no
@@ -236,26 +402,66 @@ public final class ContrastiveTrainer {
         return data.items.isEmpty ? nil : data
     }
 
-    /// Encodes a dataset's images and captions and scores text→image and image→text retrieval.
-    public static func evaluate(pipeline: ImageTextPipeline, dataset: ImageTextDataset, batchSize: Int = 128) throws -> RetrievalMetrics {
+    /// The heads retrieval embeds through: the towers' heads, unless they end in prototype layers
+    /// (prototype logits are a training target; the towers' own features are the embedding then).
+    var retrievalHeads: (image: TrainingHead?, text: TrainingHead?) {
+        let usable = { (h: TrainingHead?) in h.flatMap { $0.hasPrototypes ? nil : $0 } }
+        return (usable(objective.imageHead), usable(objective.textHead))
+    }
+
+    /// Encodes a dataset's images and captions (through `heads` when given) and scores text→image and
+    /// image→text retrieval.
+    public static func evaluate(pipeline: ImageTextPipeline, dataset: ImageTextDataset, batchSize: Int = 128,
+                                heads: (image: TrainingHead?, text: TrainingHead?) = (nil, nil)) throws -> RetrievalMetrics {
         let images = try dataset.items.map { try $0.decode() }
         let pairs = dataset.pairs
-        let imageEmb = try pipeline.encode(images: images, batchSize: batchSize)
-        let textEmb = try pipeline.encode(texts: pairs.map(\.caption), batchSize: batchSize)
+        func embed(_ raw: Tensor, _ head: TrainingHead?) -> Tensor {
+            guard let head else { return raw }
+            return withNoGrad { head(Variable(raw)).value.l2Normalized() }
+        }
+        let imageEmb = embed(try pipeline.encode(images: images, normalize: heads.image == nil, batchSize: batchSize), heads.image)
+        let textEmb = embed(try pipeline.encode(texts: pairs.map(\.caption), normalize: heads.text == nil, batchSize: batchSize), heads.text)
         return try RetrievalEvaluator.metrics(texts: textEmb, images: imageEmb, imageOfText: pairs.map(\.image))
     }
 
-    /// Writes the model as an HF folder.
+    /// The adapters' file in a checkpoint folder, and the objective's (heads, their moving averages,
+    /// the losses' queues and centres).
+    public static let adapterFile = "adapter_model.safetensors"
+    public static let objectiveFile = "objective.safetensors"
+
+    /// Writes the model as an HF folder, with the adapters' and the objective's files when there are.
     public func writeModel(to directory: String, extra: (String) throws -> Void = { _ in }) throws {
         try ModelFolder.write(model, processor: pipeline.processor.config, tokenizerSource: tokenizerSource,
-                              to: directory, extra: extra)
+                              to: directory) { dir in
+            let state = objective.stateTensors()
+            if objective.hasState {
+                try SafeTensors.write(state, metadata: ["distiller": config.distiller], to: dir + "/" + Self.objectiveFile)
+            }
+            if let adapters { try adapters.save(to: dir + "/" + Self.adapterFile, metadata: [:]) }
+            try extra(dir)
+        }
+    }
+
+    /// Loads the adapters' and the objective's files of a checkpoint folder written by `writeModel`.
+    func loadExtras(from dir: String) throws {
+        if let adapters { try adapters.load(from: dir + "/" + Self.adapterFile) }
+        let path = dir + "/" + Self.objectiveFile
+        guard objective.hasState else { return }
+        guard FileManager.default.fileExists(atPath: path) else { throw ClipError.io("\(path): missing (the objective's heads and state)") }
+        try objective.loadState(try SafeTensorsFile(path: path).tensors(), file: path)
+    }
+
+    /// What the optimizer updates, by checkpoint key: the model's trainable parameters, the heads'
+    /// (`image_head.*`, `text_head.*`) and the adapters'.
+    var optimizedParameters: [(key: String, variable: Variable)] {
+        model.namedParameters().filter { $0.variable.requiresGrad } + objective.namedParameters()
+            + (adapters?.namedParameters() ?? [])
     }
 
     /// `last/`: the model plus `trainer_state.safetensors` (AdamW moments and the position).
     public func saveLast() throws {
-        let named = model.namedParameters().filter { $0.variable.requiresGrad }
         let state = TrainingState(epoch: epoch, batch: batchInEpoch, updates: step.updates)
-            .entries(step.optimizer, named: named, extra: ["best_score": String(bestScore)])
+            .entries(step.optimizer, named: optimizedParameters, extra: ["best_score": String(bestScore)])
         try writeModel(to: config.outputDir + "/last") { dir in
             try SafeTensors.write(state.tensors, metadata: state.metadata, to: dir + "/trainer_state.safetensors")
         }
@@ -268,11 +474,11 @@ public final class ContrastiveTrainer {
         let statePath = dir + "/trainer_state.safetensors"
         guard FileManager.default.fileExists(atPath: statePath) else { return false }
         let file = try SafeTensorsFile(path: statePath)
-        let (state, _) = try TrainingState.read(file, path: statePath, into: step.optimizer,
-                                                named: model.namedParameters().filter { $0.variable.requiresGrad })
+        let (state, _) = try TrainingState.read(file, path: statePath, into: step.optimizer, named: optimizedParameters)
         // The mapping is private: updates stay in memory, and a later checkpoint replacing the file
         // leaves it valid.
         try model.load(try Checkpoint(path: dir + "/model.safetensors"))
+        try loadExtras(from: dir)
         (epoch, batchInEpoch) = (state.epoch, state.batch)
         step.restore(updates: state.updates)
         bestScore = file.metadata["best_score"].flatMap(Double.init) ?? -Double.infinity
@@ -284,10 +490,18 @@ public final class ContrastiveTrainer {
     @discardableResult
     public func writeTestMetrics() throws -> RetrievalMetrics? {
         let best = config.outputDir + "/best"
-        let evalPipeline = FileManager.default.fileExists(atPath: best + "/model.safetensors")
-            ? try ImageTextPipeline(directory: best) : pipeline
+        var evalPipeline = pipeline
+        if FileManager.default.fileExists(atPath: best + "/model.safetensors") {
+            if adapters == nil && !objective.hasState {
+                evalPipeline = try ImageTextPipeline(directory: best)
+            } else {
+                // The trainer's own model takes the best weights, adapters and heads.
+                try model.load(try Checkpoint(path: best + "/model.safetensors"))
+                try loadExtras(from: best)
+            }
+        }
         guard let data = try dataset(split: config.testSplit, requireSplit: true) else { return nil }
-        let m = try Self.evaluate(pipeline: evalPipeline, dataset: data, batchSize: config.evalBs)
+        let m = try Self.evaluate(pipeline: evalPipeline, dataset: data, batchSize: config.evalBs, heads: retrievalHeads)
         try AtomicFile.write(try m.json() + "\n", to: config.outputDir + "/test_metric.json")
         return m
     }

@@ -51,11 +51,22 @@ struct Train: ParsableCommand {
     var textModel: String?
     @Option(help: "How the text tower pools its tokens: mean, cls, max, mean_sqrt_len_tokens, weightedmean, lasttoken (default: the folder's pooling, else mean).")
     var textPooler: String?
-    @Flag(help: "Freeze the text tower (LiT-style when the image tower learns from scratch).") var lockText = false
-    @Flag(help: "Freeze the image tower.") var lockImage = false
+    @Flag(name: [.customLong("lock-text"), .customLong("lock-text-model")],
+          help: "Freeze the text tower (LiT-style when the image tower learns from scratch).") var lockText = false
+    @Flag(name: [.customLong("lock-image"), .customLong("lock-image-model")], help: "Freeze the image tower.") var lockImage = false
+    @Flag(name: .customLong("unlock-text-model"), help: "Train the text tower (the default; overrides a config's lock_text).") var unlockText = false
+    @Flag(name: .customLong("unlock-image-model"), help: "Train the image tower (the default; overrides a config's lock_image).") var unlockImage = false
+    @Flag(name: .customLong("pretrained-image-model"), help: "Start the image tower from the weights of --model (a model folder); a preset starts from scratch.")
+    var pretrainedImage = false
+    @Flag(name: .customLong("pretrained-text-model"), help: "Start the text tower from the weights of --text-model or --model (a model folder).")
+    var pretrainedText = false
+    @OptionGroup(title: "Objective, heads and adapters (seed 003)") var objective: ObjectiveOptions
     @Option var epochs: Int?
     @Option var lr: Double?
-    @Option(name: .customLong("train_bs")) var trainBs: Int?
+    @Option(name: [.customLong("train_bs"), .customLong("batch-size")]) var trainBs: Int?
+    @Option(name: .customLong("wd"), help: "Weight decay.") var weightDecay: Double?
+    @Option(name: .customLong("image-size"), help: "A preset's image resolution.") var imageSize: Int?
+    @Option(name: .customLong("max-grad-norm"), help: "Gradient clipping by global norm (0: off).") var maxGradNorm: Double?
     @Option(name: .customLong("eval_bs")) var evalBs: Int?
     @Option(name: .customLong("grad_accum")) var gradAccum: Int?
     @Option(name: .customLong("warmup_ratio")) var warmupRatio: Double?
@@ -74,8 +85,18 @@ struct Train: ParsableCommand {
         if let outputDir { cfg.outputDir = outputDir }
         if let textModel { cfg.textModel = textModel }
         if let textPooler { cfg.textPooler = textPooler }
+        for (lock, unlock, what) in [(lockText, unlockText, "text"), (lockImage, unlockImage, "image")] where lock && unlock {
+            throw ClipError.invalidArgument("--lock-\(what)-model and --unlock-\(what)-model contradict each other")
+        }
         if lockText { cfg.lockText = true }
         if lockImage { cfg.lockImage = true }
+        if unlockText { cfg.lockText = false }
+        if unlockImage { cfg.lockImage = false }
+        if let weightDecay { cfg.weightDecay = weightDecay }
+        if let imageSize { cfg.imageSize = imageSize }
+        if let maxGradNorm { cfg.maxGradNorm = maxGradNorm }
+        try objective.apply(to: &cfg)
+        try Self.checkPretrained(image: pretrainedImage, text: pretrainedText, cfg)
         if let epochs { cfg.epochs = epochs }
         if let lr { cfg.lr = lr }
         if let trainBs { cfg.trainBs = trainBs }
@@ -97,6 +118,55 @@ struct Train: ParsableCommand {
     }
 }
 
+extension Train {
+    /// `--pretrained-*-model` asks for weights: the tower must come from a folder.
+    static func checkPretrained(image: Bool, text: Bool, _ cfg: ContrastiveConfig) throws {
+        let modelIsPreset = ModelFamilies.family(preset: cfg.model) != nil
+        if image && modelIsPreset {
+            throw ClipError.invalidArgument("--pretrained-image-model: '\(cfg.model)' is a preset (new weights); give a model folder as --model")
+        }
+        if text && cfg.textModel == nil && modelIsPreset {
+            throw ClipError.invalidArgument("--pretrained-text-model: no pretrained text tower; give --text-model FOLDER or a model folder as --model")
+        }
+    }
+}
+
+/// Seed 003's objective flags: the loss, the teacher, the heads on the towers, the adapters, and
+/// open_clip's accumulation and multi-positive batches.
+struct ObjectiveOptions: ParsableArguments {
+    @Option(help: "The loss: InfoNCE (the model's own), or a distillation / self-supervised loss: simreg, simreg-l1, simreg-smoothl1, vicreg, barlowtwins, rkd, compress-1q, compress-2q, seed, dino, protocpc, protoclip (any case).")
+    var distiller: String?
+    @Option(help: "A frozen teacher model folder for the distillation losses.") var teacher: String?
+    @Option(help: "Adapters on the transformer towers, base weights frozen: lora, bottleneck, prefix, ia3.") var adapter: String?
+    @Option(name: .customLong("lora-rank")) var loraRank: Int?
+    @Option(name: .customLong("lora-alpha")) var loraAlpha: Double?
+    @Option(name: .customLong("image-head-n-layers"), help: "Head on the image tower: 0 none, 1 linear, ≥ 2 DINO's MLP head.") var imageHeadNLayers: Int?
+    @Option(name: .customLong("text-head-n-layers"), help: "Head on the text tower: 0 none, 1 linear, ≥ 2 DINO's MLP head.") var textHeadNLayers: Int?
+    @Option(name: .customLong("head-hidden-dim")) var headHiddenDim: Int?
+    @Option(name: .customLong("head-bottleneck-dim")) var headBottleneckDim: Int?
+    @Option(help: "Prototypes of the prototype layer (DINO, ProtoCPC).") var prototypes: Int?
+    @Option(name: .customLong("accum-freq"), help: "open_clip's --accum-freq: N batches make one update, and the loss sees all their rows as one batch.")
+    var accumFreq: Int?
+    @Flag(name: .customLong("multi-positive"), help: "Each image brings all its captions, every one a positive.") var multiPositive = false
+    @Option(name: .customLong("max-captions-per-image")) var maxCaptionsPerImage: Int?
+
+    func apply(to cfg: inout ContrastiveConfig) throws {
+        if let distiller { cfg.distiller = distiller }
+        if let teacher { cfg.teacher = teacher }
+        if let adapter { cfg.adapter = adapter }
+        if let loraRank { cfg.loraRank = loraRank }
+        if let loraAlpha { cfg.loraAlpha = loraAlpha }
+        if let imageHeadNLayers { cfg.imageHeadNLayers = imageHeadNLayers }
+        if let textHeadNLayers { cfg.textHeadNLayers = textHeadNLayers }
+        if let headHiddenDim { cfg.headHiddenDim = headHiddenDim }
+        if let headBottleneckDim { cfg.headBottleneckDim = headBottleneckDim }
+        if let prototypes { cfg.prototypes = prototypes }
+        if let accumFreq { cfg.accumFreq = accumFreq }
+        if multiPositive { cfg.multiPositive = true }
+        if let maxCaptionsPerImage { cfg.maxCaptionsPerImage = maxCaptionsPerImage }
+    }
+}
+
 /// Runs a contrastive trainer with a log and progress; writes `test_metric.json` at the end.
 func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool, onUpdate: (TrainingUpdate) -> Void = { _ in }) throws {
     let cfg = trainer.config
@@ -106,8 +176,10 @@ func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool, onUpdate: (Trai
     }
     let log = try openLog(cfg.outputDir + "/train_log.jsonl")
     defer { try? log.close() }
-    print("training \(cfg.model) (\(trainer.model.trainableParameterCount) trainable parameters) on \(trainer.train.description): "
-          + "\(trainer.train.items.count) images")
+    let trainable = trainer.step.optimizer.groups.reduce(0) { $0 + $1.parameters.reduce(0) { $0 + $1.value.count } }
+    print("training \(cfg.model) (\(trainable) trainable parameters) on \(trainer.train.description): "
+          + "\(trainer.train.items.count) images; loss \(cfg.distiller)" + (cfg.teacher.map { ", teacher \($0)" } ?? "")
+          + (cfg.adapter.map { ", \($0) adapters" } ?? ""))
     if let s = trainer.train.skippedSummary { print("dataset: \(s)") }
     let progress = ProgressLine(total: trainer.updatesPerEpoch * cfg.epochs, unit: "update", done: trainer.step.updates)
     try trainer.run { event in
