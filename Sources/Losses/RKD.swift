@@ -22,11 +22,10 @@ public struct RKD: DistillationLoss {
     public var isOneDirectional: Bool { true }
 
     public func loss(student: Variable, teacher: Variable) throws -> Variable {
-        let (n, _) = try LossInputs.check(name, student, teacher, minBatch: 2)
+        _ = try LossInputs.check(name, student, teacher, minBatch: 2)
         for (key, w) in [("distance", distance), ("angle", angle)] where !(w >= 0 && w.isFinite) {
             throw ClipError.invalidArgument("\(name): the \(key) weight must be a finite number ≥ 0, got \(w)")
         }
-        let eye = LossInputs.identity(n)
         let t = teacher.detached()
         for (tower, x) in [("student", student.value), ("teacher", t.value)] where Self.allRowsEqual(x) {
             throw ClipError.invalidArgument("\(name): every row of the \(tower) embeddings is the same, so its distances "
@@ -34,11 +33,11 @@ public struct RKD: DistillationLoss {
         }
         var total = Variable(Tensor(scalar: 0))
         if distance > 0 {
-            let d = Self.distances(student, eye: eye) - Self.distances(t, eye: eye)
+            let d = Self.distances(student) - Self.distances(t)
             total = total + d.smoothL1(beta: 1).mean() * distance
         }
         if angle > 0 {
-            let a = Self.angles(student, eye: eye) - Self.angles(t, eye: eye)
+            let a = Self.angles(student) - Self.angles(t)
             total = total + a.smoothL1(beta: 1).mean() * angle
         }
         return total
@@ -58,22 +57,31 @@ public struct RKD: DistillationLoss {
         x.unsqueezed(0) - x.unsqueezed(1)
     }
 
-    /// Pairwise distances over their mean off the diagonal; the diagonal is 0 with no gradient
-    /// (the square root is taken of 1 there).
-    static func distances(_ x: Variable, eye: Tensor) -> Variable {
+    /// 1 where two rows coincide (squared distance ≤ 1e-12, the diagonal included), `[n, n]`: no
+    /// distance or direction is differentiated there (the reference code clamps at ε before the root).
+    static func coincident(_ squared: Variable) -> Tensor {
+        Tensor.ones(squared.shape) - squared.value.contiguous().zip(Tensor(scalar: 1e-12), Fn.Greater())
+    }
+
+    /// Pairwise distances over their mean off the diagonal; coincident rows (the diagonal, and
+    /// duplicates in a batch) have distance 0 with no gradient (the square root is taken of 1 there).
+    static func distances(_ x: Variable) -> Variable {
         let n = x.shape[0]
         let diff = differences(x)
         let squared = (diff * diff).sum(axis: 2)
-        let d = squared.maskedFill(eye, 1).sqrt() * Variable(Tensor.ones([n, n]) - eye)
+        let same = coincident(squared)
+        let d = squared.maskedFill(same, 1).sqrt() * Variable(Tensor.ones([n, n]) - same)
         return d / (d.sum() * (1 / Float(n * (n - 1))))
     }
 
-    /// Cosines of the angles at each anchor i between the directions to j and k, `[n, n, n]`.
-    static func angles(_ x: Variable, eye: Tensor) -> Variable {
+    /// Cosines of the angles at each anchor i between the directions to j and k, `[n, n, n]`; a
+    /// direction between coincident rows is zero.
+    static func angles(_ x: Variable) -> Variable {
         let n = x.shape[0]
         let diff = differences(x)
         let squared = (diff * diff).sum(axis: 2, keepDim: true)
-        let unit = diff * squared.maskedFill(eye.reshaped([n, n, 1]), 1).rsqrt()
+        let same = coincident(squared.reshaped([n, n])).reshaped([n, n, 1])
+        let unit = diff * squared.maskedFill(same, 1).rsqrt() * Variable(Tensor.ones([n, n, 1]) - same)
         return unit.matmul(unit.transposed())
     }
 }

@@ -350,6 +350,9 @@ public final class ContrastiveTrainer {
                     guard pending == accumulation || batchInEpoch == all.count else { continue }
                     if pending < accumulation { scaleGradients(step.trainable, by: Float(accumulation) / Float(pending)) }
                 }
+                guard lossSum.isFinite else {
+                    throw ClipError.invalidArgument("training diverged at update \(step.updates + 1) (epoch \(epoch + 1)): the \(config.distiller) loss is \(lossSum); the weights were not updated with it (last/ holds the last checkpoint). Lower lr, or check the data")
+                }
                 if epoch < config.freezeLastLayerEpochs { objective.cancelLastLayerGradients() }
                 let lr = step.schedule.rate(at: step.updates)
                 let norm = step.update()

@@ -167,4 +167,21 @@ func evaluate(_ loss: any DistillationLoss, _ f: LossFixture) throws -> Evaluate
             #expect(Swift.abs(value.value.item) < 1e-6, "\(loss.name): \(value.value.item)")
         }
     }
+
+    /// Duplicate rows in a batch (two images with the same caption) keep RKD finite in value and
+    /// gradient, and the duplicated pair adds nothing to the student's gradient from its own distance.
+    @Test func rkdStaysFiniteOnDuplicateRows() throws {
+        var rng = RandomGenerator(seed: 6)
+        let base = Tensor.randn([5, 8], generator: &rng)
+        // rows 1 and 3 of both inputs coincide
+        let rows = [0, 1, 2, 1, 4]
+        let student = Variable(base.indexSelect(axis: 0, rows), requiresGrad: true)
+        let teacher = Variable(Tensor.randn([5, 8], generator: &rng).indexSelect(axis: 0, rows))
+        let value = try RKD().loss(student: student, teacher: teacher)
+        value.backward()
+        #expect(value.value.item.isFinite)
+        let g = try #require(student.grad).toArray()
+        #expect(g.allSatisfy { $0.isFinite }, "\(g)")
+        #expect(g.contains { $0 != 0 })
+    }
 }
