@@ -66,6 +66,10 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
     /// between the image tower (student) and the text tower, or towards `teacher`. Seed 003's spellings
     /// (`InfoNCE`, `SimReg-L1`, `CompRess-1q`, …) are accepted in any case.
     public var distiller = "infonce"
+    /// The weight of the model's own pair loss (InfoNCE) added to a distillation loss (0: the
+    /// distillation loss alone, as seed 003 trains): the towers' cross-modal alignment that relational
+    /// and prototype losses do not give.
+    public var infonceWeight: Double = 0
     /// A frozen teacher model folder for the distillation losses: each tower the teacher has is
     /// distilled into the student's tower of the same modality.
     public var teacher: String?
@@ -107,7 +111,7 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         case layout, imageColumn = "image_column", textColumn = "text_column", separator = "csv_separator"
         case imageRoot = "image_root"
         case textModel = "text_model", textPooler = "text_pooler"
-        case distiller, teacher, adapter, loraRank = "lora_rank", loraAlpha = "lora_alpha", adapterReduction = "adapter_reduction"
+        case distiller, infonceWeight = "infonce_weight", teacher, adapter, loraRank = "lora_rank", loraAlpha = "lora_alpha", adapterReduction = "adapter_reduction"
         case prefixLength = "prefix_length", imageHeadNLayers = "image_head_n_layers", textHeadNLayers = "text_head_n_layers"
         case headHiddenDim = "head_hidden_dim", headBottleneckDim = "head_bottleneck_dim", prototypes
         case freezeLastLayerEpochs = "freeze_last_layer_epochs", accumFreq = "accum_freq", multiPositive = "multi_positive"
@@ -162,6 +166,7 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         textModel = try c.decodeIfPresent(String.self, forKey: .textModel)
         textPooler = try c.decodeIfPresent(String.self, forKey: .textPooler)
         try c.decodeIfPresent(into: &distiller, forKey: .distiller)
+        try c.decodeIfPresent(into: &infonceWeight, forKey: .infonceWeight)
         teacher = try c.decodeIfPresent(String.self, forKey: .teacher)
         adapter = try c.decodeIfPresent(String.self, forKey: .adapter)
         try c.decodeIfPresent(into: &loraRank, forKey: .loraRank)
@@ -204,6 +209,9 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         for (key, v) in [("image_head_n_layers", imageHeadNLayers), ("text_head_n_layers", textHeadNLayers),
                          ("freeze_last_layer_epochs", freezeLastLayerEpochs)] where v < 0 {
             throw ClipError.invalidArgument("\(key) must not be negative, got \(v)")
+        }
+        guard infonceWeight >= 0 && infonceWeight.isFinite else {
+            throw ClipError.invalidArgument("infonce_weight must be a finite number ≥ 0, got \(infonceWeight)")
         }
         guard loraAlpha > 0 else { throw ClipError.invalidArgument("lora_alpha must be positive, got \(loraAlpha)") }
         if accumFreq > 1 && gradAccum > 1 {

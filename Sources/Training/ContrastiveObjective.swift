@@ -77,6 +77,30 @@ public final class TrainingHead {
     func cancelLastLayer() { (module as? DINOHead)?.cancelLastLayerGradients() }
 }
 
+/// A batch's student features: what the loss compares (after the heads; normalised for the pair
+/// loss), and the pair term's own where they differ (`pairText`, `pairImage`: the towers' features
+/// in front of a prototype head, when a distillation loss is joined by the pair loss).
+struct StudentFeatures {
+    var text: Variable
+    var image: Variable
+    var pairText: Variable?
+    var pairImage: Variable?
+
+    /// Every part, with whether its rows are captions (else images), in a fixed order.
+    var parts: [(value: Variable, captions: Bool)] {
+        [(text, true), (image, false)] + [pairText.map { ($0, true) }, pairImage.map { ($0, false) }].compactMap { $0 }
+    }
+
+    /// The same layout with `parts` replaced, in the order of `parts`.
+    func replacing(_ new: [Variable]) -> StudentFeatures {
+        var f = StudentFeatures(text: new[0], image: new[1])
+        var k = 2
+        if pairText != nil { f.pairText = new[k]; k += 1 }
+        if pairImage != nil { f.pairImage = new[k] }
+        return f
+    }
+}
+
 /// The training objective: which loss, on which features, against what.
 ///
 /// - `infonce`: the model's pair loss on the L2-normalised features after the heads (several captions
@@ -102,17 +126,20 @@ public final class ContrastiveObjective {
     let textLoss: (any DistillationLoss)?
     /// The frozen teacher.
     public let teacher: ImageTextPipeline?
+    /// The weight of the model's own pair loss (InfoNCE) added to a distillation loss (0: none).
+    public let pairWeight: Float
 
     /// The model's own pair loss, no heads.
     public static func pair() -> ContrastiveObjective {
         ContrastiveObjective(kind: .pair, imageHead: nil, textHead: nil, teacherImageHead: nil, teacherTextHead: nil,
-                             imageLoss: nil, textLoss: nil, teacher: nil)
+                             imageLoss: nil, textLoss: nil, teacher: nil, pairWeight: 0)
     }
 
     init(kind: ContrastiveObjectiveKind, imageHead: TrainingHead?, textHead: TrainingHead?, teacherImageHead: TrainingHead?,
          teacherTextHead: TrainingHead?, imageLoss: (any DistillationLoss)?, textLoss: (any DistillationLoss)?,
-         teacher: ImageTextPipeline?) {
+         teacher: ImageTextPipeline?, pairWeight: Float) {
         self.kind = kind
+        self.pairWeight = pairWeight
         self.imageHead = imageHead
         self.textHead = textHead
         self.teacherImageHead = teacherImageHead
@@ -186,8 +213,16 @@ public final class ContrastiveObjective {
                 imageLoss = probe
             }
         }
+        if kind != .pair && config.infonceWeight > 0 {
+            // The pair term compares the features retrieval uses: after a head, unless it ends in prototypes.
+            let width = { (h: TrainingHead?) in h.map { $0.hasPrototypes ? dim : $0.outDim } ?? dim }
+            guard width(imageHead) == width(textHead) else {
+                throw ClipError.shape("infonce_weight: the pair loss compares image features of width \(width(imageHead)) with text features of width \(width(textHead)); give both towers heads of one width")
+            }
+        }
         return ContrastiveObjective(kind: kind, imageHead: imageHead, textHead: textHead, teacherImageHead: teacherImageHead,
-                                    teacherTextHead: teacherTextHead, imageLoss: imageLoss, textLoss: textLoss, teacher: teacher)
+                                    teacherTextHead: teacherTextHead, imageLoss: imageLoss, textLoss: textLoss, teacher: teacher,
+                                    pairWeight: kind == .pair ? 0 : Float(config.infonceWeight))
     }
 
     /// The teacher model of a folder, frozen, in evaluation mode.
@@ -279,14 +314,20 @@ public final class ContrastiveObjective {
 
     // MARK: - Features and loss
 
-    /// The student's features after the heads (normalised for the pair loss).
-    func studentFeatures(_ model: any PromptGuidedModel, _ b: ContrastiveBatch) throws -> (text: Variable, image: Variable) {
-        var t = try model.textFeatures(b.tokens.ids, attentionMask: b.tokens.attentionMask)
-        var i = try model.imageFeatures(Variable(b.pixels))
-        if let textHead { t = textHead(t) }
-        if let imageHead { i = imageHead(i) }
+    /// The student's features after the heads (normalised for the pair loss), and the pair term's
+    /// features where they differ (the towers' own, in front of a prototype head).
+    func studentFeatures(_ model: any PromptGuidedModel, _ b: ContrastiveBatch) throws -> StudentFeatures {
+        let rawText = try model.textFeatures(b.tokens.ids, attentionMask: b.tokens.attentionMask)
+        let rawImage = try model.imageFeatures(Variable(b.pixels))
+        var t = textHead.map { $0(rawText) } ?? rawText
+        var i = imageHead.map { $0(rawImage) } ?? rawImage
         if normalizes { (t, i) = (t.l2Normalized(), i.l2Normalized()) }
-        return (t, i)
+        var f = StudentFeatures(text: t, image: i)
+        if kind != .pair && pairWeight > 0 {
+            if textHead?.hasPrototypes == true { f.pairText = rawText }
+            if imageHead?.hasPrototypes == true { f.pairImage = rawImage }
+        }
+        return f
     }
 
     /// The teacher's embeddings of a batch (no graph): its text tower on the captions, its image
@@ -305,14 +346,18 @@ public final class ContrastiveObjective {
         }
     }
 
-    /// The loss of student features (`text`, `image`: after the heads) of a batch whose teacher
-    /// features are `teacherFeatures`.
-    func loss(model: any PromptGuidedModel, text: Variable, image: Variable, imageOfText: [Int]?,
+    /// The loss of student features of a batch whose teacher features are `teacherFeatures`: the pair
+    /// loss, or the distillation loss plus `pairWeight` × the model's pair loss.
+    func loss(model: any PromptGuidedModel, features f: StudentFeatures, imageOfText: [Int]?,
               teacher tf: (text: Tensor, image: Tensor?)?) throws -> Variable {
-        switch kind {
-        case .pair:
+        func pair(_ text: Variable, _ image: Variable) -> Variable {
             if let imageOfText { return model.pairLoss(textEmbeds: text, imageEmbeds: image, imageOfText: imageOfText) }
             return model.pairLoss(textEmbeds: text, imageEmbeds: image)
+        }
+        let (text, image) = (f.text, f.image)
+        switch kind {
+        case .pair:
+            return pair(text, image)
         case .distill:
             if let tf {
                 var total: Variable?
@@ -326,11 +371,16 @@ public final class ContrastiveObjective {
                     total = total.map { $0 + l } ?? l
                 }
                 guard let total else { throw ClipError.invalidArgument("distiller: nothing to distil") }
-                return total
+                return withPairTerm(total)
             }
             guard let imageLoss else { throw ClipError.invalidArgument("distiller: no loss") }
             let target = teacherImageHead.map { h in h(text.detached()) } ?? text
-            return try imageLoss.loss(student: image, teacher: target)
+            return withPairTerm(try imageLoss.loss(student: image, teacher: target))
+        }
+        func withPairTerm(_ distill: Variable) -> Variable {
+            guard pairWeight > 0 else { return distill }
+            let t = (f.pairText ?? text).l2Normalized(), i = (f.pairImage ?? image).l2Normalized()
+            return distill + pair(t, i) * pairWeight
         }
     }
 }

@@ -74,8 +74,8 @@ public final class ContrastiveStep {
     /// `scale`); returns the loss.
     public func lossAndBackward(_ batch: ContrastiveBatch, scale: Float = 1) throws -> Float {
         let teacher = try objective.teacherFeatures(batch)
-        let (t, i) = try objective.studentFeatures(model, batch)
-        let loss = try objective.loss(model: model, text: t, image: i, imageOfText: batch.imageOfText, teacher: teacher)
+        let features = try objective.studentFeatures(model, batch)
+        let loss = try objective.loss(model: model, features: features, imageOfText: batch.imageOfText, teacher: teacher)
         (loss * scale).backward()
         return loss.value.item
     }
@@ -88,37 +88,42 @@ public final class ContrastiveStep {
     /// are deterministic (no dropout). Gradients accumulate, scaled by `scale`; returns the loss.
     public func accumulatedLossAndBackward(_ batches: [ContrastiveBatch], scale: Float = 1) throws -> Float {
         guard batches.count > 1 else { return try lossAndBackward(batches[0], scale: scale) }
-        var texts: [Tensor] = [], images: [Tensor] = [], owners: [Int] = []
+        var kept: [[Tensor]] = [], layout: StudentFeatures?, owners: [Int] = [], images = 0
         var teacherTexts: [Tensor] = [], teacherImages: [Tensor] = []
         var anyOwners = false
         for b in batches {
-            let (t, i) = try withNoGrad { try objective.studentFeatures(model, b) }
+            let f = try withNoGrad { try objective.studentFeatures(model, b) }
             if let tf = try objective.teacherFeatures(b) {
                 teacherTexts.append(tf.text)
                 if let ti = tf.image { teacherImages.append(ti) }
             }
-            let offset = images.reduce(0) { $0 + $1.shape[0] }
-            owners += (b.imageOfText ?? Array(0..<t.shape[0])).map { $0 + offset }
+            owners += (b.imageOfText ?? Array(0..<f.text.shape[0])).map { $0 + images }
             anyOwners = anyOwners || b.imageOfText != nil
-            texts.append(t.value)
-            images.append(i.value)
+            images += f.image.shape[0]
+            let parts = f.parts.map(\.value.value)
+            if kept.isEmpty { kept = parts.map { [$0] } } else { for (k, p) in parts.enumerated() { kept[k].append(p) } }
+            layout = f
         }
-        let allText = Variable(Tensor.concat(texts, axis: 0), requiresGrad: true)
-        let allImage = Variable(Tensor.concat(images, axis: 0), requiresGrad: true)
+        let leaves = kept.map { Variable(Tensor.concat($0, axis: 0), requiresGrad: true) }
         let teacher = teacherTexts.isEmpty ? nil
             : (text: Tensor.concat(teacherTexts, axis: 0), image: teacherImages.isEmpty ? nil : Tensor.concat(teacherImages, axis: 0))
-        let loss = try objective.loss(model: model, text: allText, image: allImage, imageOfText: anyOwners ? owners : nil,
+        let loss = try objective.loss(model: model, features: layout!.replacing(leaves), imageOfText: anyOwners ? owners : nil,
                                       teacher: teacher)
         (loss * scale).backward()
-        guard let gText = allText.grad, let gImage = allImage.grad else { return loss.value.item }
-        var (tRow, iRow) = (0, 0)
+        var (textRow, imageRow) = (0, 0)
         for b in batches {
-            let (t, i) = try objective.studentFeatures(model, b)
-            let (nt, ni) = (t.shape[0], i.shape[0])
-            let surrogate = (t * Variable(gText.narrowed(0, start: tRow, length: nt).contiguous())).sum()
-                + (i * Variable(gImage.narrowed(0, start: iRow, length: ni).contiguous())).sum()
-            surrogate.backward()
-            (tRow, iRow) = (tRow + nt, iRow + ni)
+            let parts = try objective.studentFeatures(model, b).parts
+            var surrogate: Variable?
+            for (k, part) in parts.enumerated() {
+                guard let g = leaves[k].grad else { continue }
+                let rows = part.value.shape[0]
+                let slice = g.narrowed(0, start: part.captions ? textRow : imageRow, length: rows).contiguous()
+                let term = (part.value * Variable(slice)).sum()
+                surrogate = surrogate.map { $0 + term } ?? term
+            }
+            surrogate?.backward()
+            textRow += parts[0].value.shape[0]
+            imageRow += parts[1].value.shape[0]
         }
         return loss.value.item
     }
@@ -284,9 +289,9 @@ public final class ContrastiveTrainer {
         var images: [Tensor] = [], texts: [Tensor] = []
         for start in stride(from: 0, to: n, by: config.evalBs) {
             let b = try contrastiveBatch((start..<min(start + config.evalBs, n)).map { (image: $0, caption: 0) })
-            let (t, i) = try withNoGrad { try objective.studentFeatures(model, b) }
-            texts.append(t.value)
-            images.append(i.value)
+            let f = try withNoGrad { try objective.studentFeatures(model, b) }
+            texts.append(f.text.value)
+            images.append(f.image.value)
         }
         let image = Tensor.concat(images, axis: 0).l2Normalized(), text = Tensor.concat(texts, axis: 0).l2Normalized()
         var kmeans = KMeans(clusters: min(config.prototypes, n))

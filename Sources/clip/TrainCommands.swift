@@ -136,6 +136,8 @@ extension Train {
 struct ObjectiveOptions: ParsableArguments {
     @Option(help: "The loss: InfoNCE (the model's own), or a distillation / self-supervised loss: simreg, simreg-l1, simreg-smoothl1, vicreg, barlowtwins, rkd, compress-1q, compress-2q, seed, dino, protocpc, protoclip (any case).")
     var distiller: String?
+    @Option(name: .customLong("infonce-weight"), help: "Add the model's own pair loss (InfoNCE), times this weight, to a distillation loss (default 0).")
+    var infonceWeight: Double?
     @Option(help: "A frozen teacher model folder for the distillation losses.") var teacher: String?
     @Option(help: "Adapters on the transformer towers, base weights frozen: lora, bottleneck, prefix, ia3.") var adapter: String?
     @Option(name: .customLong("lora-rank")) var loraRank: Int?
@@ -153,6 +155,7 @@ struct ObjectiveOptions: ParsableArguments {
     func apply(to cfg: inout ContrastiveConfig) throws {
         if let distiller { cfg.distiller = distiller }
         if let teacher { cfg.teacher = teacher }
+        if let infonceWeight { cfg.infonceWeight = infonceWeight }
         if let adapter { cfg.adapter = adapter }
         if let loraRank { cfg.loraRank = loraRank }
         if let loraAlpha { cfg.loraAlpha = loraAlpha }

@@ -62,6 +62,67 @@ import Training
         model.zeroGrad()
     }
 
+    /// The same for a distillation loss joined by the pair loss, through DINO heads on both towers (the
+    /// pair term then compares the towers' own features, a second set of cached features): every
+    /// gradient of the model and of the heads is the big batch's.
+    @Test func accumulatedFeaturesCarryHeadsAndThePairTerm() throws {
+        let p = try ImageTextPipeline(directory: Self.fixtures + "/clip/gelu_vocab")
+        let model = p.model
+        var c = ContrastiveConfig(dataset: "unused")
+        c.distiller = "dino"
+        c.infonceWeight = 0.5
+        c.imageHeadNLayers = 2
+        c.headHiddenDim = 16
+        c.headBottleneckDim = 8
+        c.prototypes = 10
+        var rng = RandomGenerator(seed: 12)
+        let s = model.imageSize
+        let pixels = Tensor.randn([6, 3, s, s], generator: &rng)
+        let captions = ["a red circle", "a blue square", "two green stars", "a small red square", "a large blue circle", "one star"]
+        func run(_ accumulate: Bool) throws -> (Float, [Tensor]) {
+            let objective = try ContrastiveObjective.make(c, model: model, teacher: nil)
+            let step = ContrastiveStep(model: model, lr: 1e-3, weightDecay: 0,
+                                       schedule: WarmupCosineSchedule(base: 1e-3, warmupSteps: 0, totalSteps: 10), maxGradNorm: 0,
+                                       objective: objective)
+            let loss: Float
+            if accumulate {
+                loss = try step.accumulatedLossAndBackward((0..<3).map { k in
+                    ContrastiveBatch(tokens: p.tokenize(Array(captions[(2 * k)..<(2 * k + 2)])),
+                                     pixels: pixels.narrowed(0, start: 2 * k, length: 2).contiguous())
+                })
+            } else {
+                loss = try step.lossAndBackward(ContrastiveBatch(tokens: p.tokenize(captions), pixels: pixels))
+            }
+            let grads = (model.parameters + objective.namedParameters().map(\.variable)).map { $0.grad ?? Tensor.zeros($0.shape) }
+            model.zeroGrad()
+            return (loss, grads)
+        }
+        let (big, reference) = try run(false)
+        let (accumulated, grads) = try run(true)
+        #expect(abs(accumulated - big) <= 1e-5 * abs(big), "loss \(accumulated) vs \(big)")
+        var checked = 0
+        for (g, r) in zip(grads, reference) where norm(r) > 1e-6 {
+            #expect(relativeError(g, r) <= 1e-4)
+            checked += 1
+        }
+        #expect(checked > 10)
+    }
+
+    /// A one-directional loss leaves the text tower alone; the pair term added to it trains both.
+    @Test func infonceWeightJoinsThePairLoss() throws {
+        let dir = try ScratchFolder("infonce-weight")
+        defer { dir.remove() }
+        try SyntheticShapes(size: 32, seed: 10).write(to: dir.path + "/data", count: 20)
+        var c = config(dir.path)
+        c.distiller = "rkd"
+        c.trainBs = 8
+        c.infonceWeight = 1
+        let t = try ContrastiveTrainer(config: c)
+        let before = snapshot(t.model)
+        try t.run(stopAfterUpdates: 2)
+        #expect(moved(before, t.model, prefix: "text_model.").any && moved(before, t.model, prefix: "vision_model.").any)
+    }
+
     func config(_ dir: String, model: String = "micro") -> ContrastiveConfig {
         var c = ContrastiveConfig(dataset: dir + "/data", model: model, outputDir: dir + "/out")
         c.epochs = 1
@@ -195,7 +256,8 @@ import Training
                                ("dataset: d\naccum_freq: 0\n", "accum_freq"),
                                ("dataset: d\nimage_head_n_layers: -1\n", "image_head_n_layers"),
                                ("dataset: d\ndistiller: rkd\nmulti_positive: true\n", "multi_positive"),
-                               ("dataset: d\nadapter: nope\n", "nope")] {
+                               ("dataset: d\nadapter: nope\n", "nope"),
+                               ("dataset: d\ndistiller: rkd\ninfonce_weight: -1\n", "infonce_weight")] {
             #expect {
                 _ = try ContrastiveConfig.parse(yaml)
             } throws: { "\($0)".contains(needle) }
