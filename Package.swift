@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "NN"]),
         .testTarget(name: "ImagesTests", dependencies: ["Tensor", "NN", "Images", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "TestSupport"]),
-        .testTarget(name: "AdaptersTests", dependencies: ["Tensor", "Autograd", "NN", "Models", "Adapters", "TestSupport"]),
+        .testTarget(name: "AdaptersTests", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Adapters", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Tensor", "Images", "Datasets", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Tensor", "NN", "Search"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Tensor", "NN", "Images", "Models", "Datasets", "Search", "Pipelines",

@@ -56,6 +56,12 @@ Tests/Fixtures/heads) needs only torch, numpy and safetensors:
 
     /tmp/fx/bin/python Tools/gen_fixtures.py heads
 
+The `peft_lora` subcommand (a LoRA adapter saved by PEFT itself on the CLIP fixture, with the adapted
+model's embeddings; Tests/Fixtures/peft) needs torch, transformers and peft (`pip install peft`) and is
+not part of the default list:
+
+    /tmp/fx/bin/python Tools/gen_fixtures.py peft_lora
+
 The `multipositive` subcommand (InfoNCE and the sigmoid loss with several captions per image, issue 32;
 Tests/Fixtures/multipositive) needs torch, numpy and safetensors and is not part of the default list:
 
@@ -118,6 +124,7 @@ from fixtures.jpeg import gen_jpeg
 from fixtures.linear_probe import gen_linear_probe
 from fixtures.losses import gen_losses
 from fixtures.multipositive import gen_multipositive
+from fixtures.peft_lora import gen_peft_lora
 from fixtures.openclip import gen_openclip
 from fixtures.optim import gen_optim
 from fixtures.resample import gen_resample
@@ -158,6 +165,7 @@ if __name__ == "__main__":
     if "heads" in what: gen_heads()
     if "losses" in what: gen_losses()
     if "multipositive" in what: gen_multipositive()
+    if "peft_lora" in what: gen_peft_lora()
     if "tower_heads" in what: gen_tower_heads()
     if "tsne" in what: gen_tsne()
     if "clustering" in what: gen_clustering()

@@ -86,12 +86,16 @@ public final class LoRAModel: ModelAdapter {
         try AdapterFile.load(namedParameters(), from: file)
     }
 
-    /// Attaches the adapters of a file (settings from its metadata) to `base` and loads their weights.
+    /// Attaches the adapters of a file (settings from its metadata, or from PEFT's `adapter_config.json`
+    /// beside a file PEFT saved; a folder stands for its `adapter_model.safetensors`) to `base` and
+    /// loads their weights.
     /// - Throws: `ClipError(.format)` on metadata that is not LoRA's; what `init(wrapping:config:seed:)`
     ///   and `load(from:)` throw. On failure `base` is left without adapters.
     public static func load(_ path: String, into base: Module) throws -> LoRAModel {
-        let file = try SafeTensorsFile(path: path)
-        let config = try LoRAConfig(metadata: file.metadata, file: path)
+        let file = try SafeTensorsFile(path: Adapters.file(path))
+        guard case .lora(let config) = try Adapters.config(file) else {
+            throw ClipError.format("\(file.path): not a LoRA adapter file")
+        }
         let model = try ParameterInitialization.withoutInitialization {
             try LoRAModel(wrapping: base, config: config)
         }

@@ -101,13 +101,23 @@ public enum Adapters {
     /// The settings an adapter file's metadata holds.
     /// - Throws: `ClipError(.format)` naming the file and the missing or bad metadata.
     public static func config(ofFile path: String) throws -> AdapterConfig {
-        try config(SafeTensorsFile(path: path))
+        try config(SafeTensorsFile(path: file(path)))
+    }
+
+    /// The adapter file of `path`: itself, or `adapter_model.safetensors` in a folder (PEFT's layout).
+    public static func file(_ path: String) -> String {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else { return path }
+        return path + "/adapter_model.safetensors"
     }
 
     static func config(_ file: SafeTensorsFile) throws -> AdapterConfig {
         let m = file.metadata, path = file.path
         guard let type = m["adapter_type"] ?? (m["r"] != nil ? "lora" : nil) else {
-            throw ClipError.format("\(path): metadata 'adapter_type' missing (not an adapter file?)")
+            // A file PEFT saved keeps its settings in adapter_config.json beside it.
+            let peft = (path as NSString).deletingLastPathComponent + "/" + PEFTConfig.fileName
+            if FileManager.default.fileExists(atPath: peft) { return .lora(try PEFTConfig.read(peft)) }
+            throw ClipError.format("\(path): metadata 'adapter_type' missing and no \(PEFTConfig.fileName) beside it (not an adapter file?)")
         }
         guard let kind = AdapterKind(rawValue: type) else {
             throw ClipError.format("\(path): adapter_type '\(type)' is none of \(AdapterKind.allCases.map(\.rawValue))")
@@ -120,13 +130,14 @@ public enum Adapters {
         }
     }
 
-    /// Attaches the adapters an adapter file describes (its kind and settings from the metadata) to
-    /// `model` and loads their weights strictly.
+    /// Attaches the adapters an adapter file describes (its kind and settings from the metadata, or for
+    /// a LoRA file saved by PEFT from the `adapter_config.json` beside it; a folder stands for its
+    /// `adapter_model.safetensors`) to `model` and loads their weights strictly.
     /// - Throws: `ClipError(.format)` on metadata that names no adapter kind or bad settings, a missing
     ///   or unexpected key; `ClipError(.shape)` naming a key whose shape differs from what this model
     ///   needs (an adapter saved on a model of another shape). On failure `model` is left without adapters.
     public static func load(_ path: String, into model: Module) throws -> any ModelAdapter {
-        let file = try SafeTensorsFile(path: path)
+        let file = try SafeTensorsFile(path: Self.file(path))
         let settings = try config(file)
         let adapter = try ParameterInitialization.withoutInitialization { try attach(settings, to: model) }
         do { try AdapterFile.load(adapter.namedParameters(), from: file) } catch {

@@ -445,7 +445,11 @@ public final class ContrastiveTrainer {
             if objective.hasState {
                 try SafeTensors.write(state, metadata: ["distiller": config.distiller], to: dir + "/" + Self.objectiveFile)
             }
-            if let adapters { try adapters.save(to: dir + "/" + Self.adapterFile, metadata: [:]) }
+            if let adapters {
+                try adapters.save(to: dir + "/" + Self.adapterFile, metadata: [:])
+                // PEFT's settings file beside LoRA's weights: PeftModel.from_pretrained reads the folder.
+                if let lora = adapters as? LoRAModel { try PEFTConfig.write(lora.config, baseModel: config.model, to: dir) }
+            }
             try extra(dir)
         }
     }
