@@ -247,9 +247,11 @@ CLIP_API int32_t clip_linear_precision(void);
 CLIP_API int  clip_set_linear_precision(int32_t precision);
 
 /* What computes the numbers, one line: clipcore's kernel path ("avx2+fma",
- * or "baseline" under CLIPCORE_KERNELS=baseline or on a CPU without AVX2),
- * the OpenBLAS kernel (OPENBLAS_CORETYPE picks another) and both thread
- * counts. Valid until this thread's next call of clip_runtime_info. */
+ * or "baseline" under CLIPCORE_KERNELS=baseline or CLIPCORE_ISA=baseline or
+ * on a CPU without AVX2), the OpenBLAS kernel (OPENBLAS_CORETYPE picks
+ * another), both thread counts, then the CPU's features and instruction-set
+ * level (and the level in use: CLIPCORE_ISA lowers it) and the kernel of each
+ * operation. Valid until this thread's next call of clip_runtime_info. */
 CLIP_API const char *clip_runtime_info(void);
 
 /* ---- Introspection ------------------------------------------------------

@@ -4,7 +4,9 @@
 #include "clipcore_kernels.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define CK_INLINE static inline __attribute__((always_inline))
 
@@ -17,28 +19,81 @@
 
 static _Atomic int forced_baseline = 0;
 
-/// 1 when the CPU has AVX2 and FMA and CLIPCORE_KERNELS does not say "baseline".
-/// Read once; racing first calls compute the same value.
-static int detect_isa(void) {
+uint32_t ck_cpu_features(void) {
 #if defined(__x86_64__)
-    const char *want = getenv("CLIPCORE_KERNELS");
-    if (want && strcmp(want, "baseline") == 0) return 0;
+    // compiler-rt's CPU model checks the OS saves the YMM / ZMM state (XGETBV) before it reports
+    // the AVX2 and AVX-512 features.
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    uint32_t f = 0;
+    if (__builtin_cpu_supports("avx2")) f |= CK_CPU_AVX2;
+    if (__builtin_cpu_supports("fma")) f |= CK_CPU_FMA;
+    if (__builtin_cpu_supports("avx512f")) f |= CK_CPU_AVX512F;
+    if (__builtin_cpu_supports("avx512bw")) f |= CK_CPU_AVX512BW;
+    if (__builtin_cpu_supports("avx512vnni")) f |= CK_CPU_AVX512VNNI;
+    if (__builtin_cpu_supports("avxvnni")) f |= CK_CPU_AVXVNNI;
+    if (__builtin_cpu_supports("avx512bf16")) f |= CK_CPU_AVX512BF16;
+    return f;
 #else
     return 0;
 #endif
 }
 
-int ck_isa(void) {
-    static _Atomic int cached = -1;
-    int isa = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (isa < 0) {
-        isa = detect_isa();
-        atomic_store_explicit(&cached, isa, memory_order_relaxed);
-    }
-    return atomic_load_explicit(&forced_baseline, memory_order_relaxed) ? 0 : isa;
+int ck_cpu_level(uint32_t f) {
+    if (!(f & CK_CPU_AVX2) || !(f & CK_CPU_FMA)) return CK_LEVEL_BASELINE;
+    if (!(f & CK_CPU_AVX512F) || !(f & CK_CPU_AVX512BW)) return CK_LEVEL_AVX2;
+    if (!(f & CK_CPU_AVX512VNNI)) return CK_LEVEL_AVX512;
+    if (!(f & CK_CPU_AVX512BF16)) return CK_LEVEL_AVX512_VNNI;
+    return CK_LEVEL_AVX512_BF16;
 }
+
+static const char *const level_names[] = {"baseline", "avx2", "avx512", "avx512_vnni", "avx512_bf16"};
+
+const char *ck_isa_level_name(int level) {
+    return level >= CK_LEVEL_BASELINE && level <= CK_LEVEL_AVX512_BF16 ? level_names[level] : "unknown";
+}
+
+int ck_isa_parse(const char *name) {
+    if (!name) return -1;
+    for (int level = CK_LEVEL_BASELINE; level <= CK_LEVEL_AVX512_BF16; level++) {
+        if (strcmp(name, level_names[level]) == 0) return level;
+    }
+    return -1;
+}
+
+int ck_isa_cap(int detected, const char *request) {
+    if (!request || !*request || strcmp(request, "native") == 0) return detected;
+    int want = ck_isa_parse(request);
+    if (want < 0) return -1;
+    return want < detected ? want : detected;
+}
+
+/// The level the CPU allows, lowered by CLIPCORE_ISA (an unknown value is reported on stderr and
+/// ignored) and by CLIPCORE_KERNELS=baseline. Read once; racing first calls compute the same value.
+static int detect_level(void) {
+    int level = ck_cpu_level(ck_cpu_features());
+    const char *want = getenv("CLIPCORE_KERNELS");
+    if (want && strcmp(want, "baseline") == 0) return CK_LEVEL_BASELINE;
+    const char *isa = getenv("CLIPCORE_ISA");
+    int capped = ck_isa_cap(level, isa);
+    if (capped < 0) {
+        fprintf(stderr, "clipcore: CLIPCORE_ISA=%s is none of native, baseline, avx2, avx512, avx512_vnni, "
+                        "avx512_bf16; using %s\n", isa, level_names[level]);
+        return level;
+    }
+    return capped;
+}
+
+int ck_isa_level(void) {
+    static _Atomic int cached = -1;
+    int level = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (level < 0) {
+        level = detect_level();
+        atomic_store_explicit(&cached, level, memory_order_relaxed);
+    }
+    return atomic_load_explicit(&forced_baseline, memory_order_relaxed) ? CK_LEVEL_BASELINE : level;
+}
+
+int ck_isa(void) { return ck_isa_level() >= CK_LEVEL_AVX2; }
 
 const char *ck_isa_name(void) { return ck_isa() ? "avx2+fma" : "baseline"; }
 

@@ -48,9 +48,34 @@ public enum Threads {
     /// `CLIPCORE_KERNELS=baseline`).
     public static var kernelPath: String { String(cString: ck_isa_name()) }
 
-    /// One line naming what computes the numbers: kernel path, OpenBLAS kernel, thread counts.
+    /// The CPU features clipcore's kernel selection looks at, as detected at run time, in /proc/cpuinfo's
+    /// spelling (`avx2`, `fma`, `avx512f`, `avx512bw`, `avx512_vnni`, `avx_vnni`, `avx512_bf16`).
+    public static var cpuFeatures: [String] {
+        let f = ck_cpu_features()
+        let names: [(UInt32, String)] = [(UInt32(CK_CPU_AVX2), "avx2"), (UInt32(CK_CPU_FMA), "fma"),
+                                         (UInt32(CK_CPU_AVX512F), "avx512f"), (UInt32(CK_CPU_AVX512BW), "avx512bw"),
+                                         (UInt32(CK_CPU_AVX512VNNI), "avx512_vnni"), (UInt32(CK_CPU_AVXVNNI), "avx_vnni"),
+                                         (UInt32(CK_CPU_AVX512BF16), "avx512_bf16")]
+        return names.filter { f & $0.0 != 0 }.map(\.1)
+    }
+
+    /// The instruction-set level this CPU allows (`baseline`, `avx2`, `avx512`, `avx512_vnni`,
+    /// `avx512_bf16`), and the one the kernels may use: the CPU's, lowered by `CLIPCORE_ISA`.
+    public static var cpuLevel: String { String(cString: ck_isa_level_name(ck_cpu_level(ck_cpu_features()))) }
+    public static var isaLevel: String { String(cString: ck_isa_level_name(ck_isa_level())) }
+
+    /// The kernel of each operation: clipcore's row kernels and int16 linear layers, OpenBLAS's sgemm.
+    public static var kernelsInUse: String {
+        let fast = ck_isa() != 0
+        return "rows \(kernelPath), int16 linear \(fast ? "avx2 (vpmaddwd)" : "portable"), sgemm OpenBLAS \(blasCoreName)"
+    }
+
+    /// One line naming what computes the numbers: kernel path, OpenBLAS kernel, thread counts, then
+    /// the CPU's features and level (and the level in use) and the kernel of each operation.
     public static var runtimeSummary: String {
-        "kernels \(kernelPath); OpenBLAS \(blasCoreName), \(blasThreads) threads; clipcore \(count) threads"
+        "kernels \(kernelPath); OpenBLAS \(blasCoreName), \(blasThreads) threads; clipcore \(count) threads; "
+            + "CPU \(cpuFeatures.isEmpty ? "-" : cpuFeatures.joined(separator: " ")) (level \(cpuLevel), in use \(isaLevel)); "
+            + "per operation: \(kernelsInUse)"
     }
 
     private static func initialCount() -> Int {

@@ -187,9 +187,42 @@ typedef void (*ck_task_fn)(void *ctx, int64_t index);
 /// thread's job holds the pool.
 void ck_parallel_run(int64_t count, int threads, ck_task_fn fn, void *ctx);
 
-/// Which code path the batch kernels use: 1 = AVX2+FMA, 0 = baseline.
-/// The environment variable CLIPCORE_KERNELS=baseline, read at the first call,
-/// forces the baseline path on any CPU (the test suite runs the C-ABI checks so).
+/// CPU features, as detected at run time (by the CPU and the OS's saved register state).
+enum {
+    CK_CPU_AVX2 = 1u << 0,
+    CK_CPU_FMA = 1u << 1,
+    CK_CPU_AVX512F = 1u << 2,
+    CK_CPU_AVX512BW = 1u << 3,
+    CK_CPU_AVX512VNNI = 1u << 4,
+    CK_CPU_AVXVNNI = 1u << 5,
+    CK_CPU_AVX512BF16 = 1u << 6,
+};
+/// Instruction-set levels, each including the ones below: baseline x86-64; AVX2 + FMA; AVX-512 F + BW;
+/// + AVX512_VNNI; + AVX512_BF16.
+enum {
+    CK_LEVEL_BASELINE = 0,
+    CK_LEVEL_AVX2 = 1,
+    CK_LEVEL_AVX512 = 2,
+    CK_LEVEL_AVX512_VNNI = 3,
+    CK_LEVEL_AVX512_BF16 = 4,
+};
+/// The CK_CPU_* features of this CPU.
+uint32_t ck_cpu_features(void);
+/// The highest CK_LEVEL_* that `features` allow.
+int ck_cpu_level(uint32_t features);
+/// "baseline", "avx2", "avx512", "avx512_vnni", "avx512_bf16" ("unknown" out of range).
+const char *ck_isa_level_name(int level);
+/// The level a name above stands for; -1 for any other string or NULL.
+int ck_isa_parse(const char *name);
+/// `detected` lowered to the level `request` names (NULL, "" or "native": unchanged); -1 when
+/// `request` is no level name. A request can only lower the level, never raise it.
+int ck_isa_cap(int detected, const char *request);
+/// The level clipcore's kernels may use: the CPU's, lowered by CLIPCORE_ISA and forced to baseline by
+/// CLIPCORE_KERNELS=baseline (both read at the first call) or ck_force_baseline.
+int ck_isa_level(void);
+/// Which code path the batch kernels use: 1 = AVX2+FMA, 0 = baseline (ck_isa_level() ≥ AVX2).
+/// The environment variable CLIPCORE_KERNELS=baseline (or CLIPCORE_ISA=baseline), read at the first
+/// call, forces the baseline path on any CPU (the test suite runs the C-ABI checks so).
 int ck_isa(void);
 /// "avx2+fma" or "baseline": the path ck_isa() selects.
 const char *ck_isa_name(void);
