@@ -22,7 +22,13 @@ public struct ParameterGroup {
     /// `logit_scale`) skip weight decay. Frozen parameters are left out.
     public static func decaySplit(_ module: Module, weightDecay: Float,
                                   noDecay: (String, Variable) -> Bool = ParameterGroup.defaultNoDecay) -> [ParameterGroup] {
-        let trainable = module.namedParameters().filter { $0.variable.requiresGrad }
+        decaySplit(module.namedParameters(), weightDecay: weightDecay, noDecay: noDecay)
+    }
+
+    /// The same two groups from named parameters that are not one module's (heads, adapters).
+    public static func decaySplit(_ named: [(key: String, variable: Variable)], weightDecay: Float,
+                                  noDecay: (String, Variable) -> Bool = ParameterGroup.defaultNoDecay) -> [ParameterGroup] {
+        let trainable = named.filter { $0.variable.requiresGrad }
         let plain = trainable.filter { noDecay($0.key, $0.variable) }.map(\.variable)
         let decayed = trainable.filter { !noDecay($0.key, $0.variable) }.map(\.variable)
         return [ParameterGroup(decayed, weightDecay: weightDecay), ParameterGroup(plain, weightDecay: 0)]
