@@ -232,18 +232,28 @@ CLIP_API int32_t clip_num_threads(void);
 CLIP_API int32_t clip_set_num_threads(int32_t n);
 
 /* Arithmetic of linear layers where no weight gradient is taken (encoding,
- * re-ranking, a frozen backbone): CLIP_LINEAR_FLOAT32, transformers' numbers
- * (the default, or CLIPCORE_LINEAR_PRECISION=float32), or CLIP_LINEAR_INT16,
- * int16 weights and inputs with exact integer sums: faster on AVX2, and
- * embeddings within cosine 0.9999 of float32 (CLIPCORE_LINEAR_PRECISION=int16). */
-enum { CLIP_LINEAR_FLOAT32 = 0, CLIP_LINEAR_INT16 = 1 };
+ * re-ranking, a frozen backbone), each also set by CLIPCORE_LINEAR_PRECISION:
+ *  CLIP_LINEAR_FLOAT32  transformers' numbers (the default; "float32");
+ *  CLIP_LINEAR_INT16    int16 weights and inputs, exact integer sums (fast
+ *                       on AVX2); embeddings within cosine 0.9999 ("int16");
+ *  CLIP_LINEAR_INT8     int8 weights (per output feature) and inputs (per row),
+ *                       exact integer sums (AVX-512 VNNI, else AVX2); needs
+ *                       AVX2; the fastest; embeddings within cosine 0.999 ("int8");
+ *  CLIP_LINEAR_BF16     bfloat16 weights and inputs, float32 sums; needs
+ *                       AVX512_BF16; embeddings within cosine 0.9999 ("bf16").
+ * The README lists the measured tolerances. A precision the CPU has no kernel
+ * for is CLIP_ERR_UNSUPPORTED where it is asked for (see clip_load_options's
+ * precision_fallback); clip_runtime_info names the kernel of each. */
+enum { CLIP_LINEAR_FLOAT32 = 0, CLIP_LINEAR_INT16 = 1, CLIP_LINEAR_INT8 = 2, CLIP_LINEAR_BF16 = 3 };
 
 /* The precision in force for this process. */
 CLIP_API int32_t clip_linear_precision(void);
 
-/* Sets it for the whole process: CLIP_OK, or CLIP_ERR_INVALID_ARGUMENT for
- * any other value (nothing changes). Handles loaded with a linear_precision of
- * their own (clip_load_options) keep theirs; the others follow this one. */
+/* Sets it for the whole process: CLIP_OK; CLIP_ERR_INVALID_ARGUMENT for a
+ * value that is no CLIP_LINEAR_* precision, CLIP_ERR_UNSUPPORTED for one this
+ * CPU has no kernel for (nothing changes in either case). Handles loaded with
+ * a linear_precision of their own (clip_load_options) keep theirs; the others
+ * follow this one. */
 CLIP_API int  clip_set_linear_precision(int32_t precision);
 
 /* What computes the numbers, one line: clipcore's kernel path ("avx2+fma",
@@ -310,11 +320,14 @@ enum { CLIP_LINEAR_DEFAULT = -1 };
  *                    so it is not scoped to the handle: the last setting wins
  *                    for every handle. Negative: CLIP_ERR_INVALID_ARGUMENT.
  *  linear_precision  CLIP_LINEAR_DEFAULT (default): follow the process-wide
- *                    precision; CLIP_LINEAR_FLOAT32 or CLIP_LINEAR_INT16: every
- *                    call on this handle (encoders, and clip_rerank of an ELIP
- *                    handle built on it) runs at that precision, whatever the
- *                    process-wide one is and without changing it; other
- *                    values: CLIP_ERR_INVALID_ARGUMENT.
+ *                    precision; a CLIP_LINEAR_* precision: every call on this
+ *                    handle (encoders, and clip_rerank of an ELIP handle built
+ *                    on it) runs at that precision, whatever the process-wide
+ *                    one is and without changing it; other values:
+ *                    CLIP_ERR_INVALID_ARGUMENT. A precision this CPU has no
+ *                    kernel for (CLIP_LINEAR_BF16 without AVX512_BF16,
+ *                    CLIP_LINEAR_INT8 without AVX2) is CLIP_ERR_UNSUPPORTED, unless
+ *                    precision_fallback asks for float32 instead.
  *  preprocessing     CLIP_PREPROCESSING_PIL (0, the default): images are
  *                    resized, cropped and normalised as PIL does (transformers'
  *                    CLIPImageProcessorPil / SiglipImageProcessorPil, and
@@ -326,25 +339,34 @@ enum { CLIP_LINEAR_DEFAULT = -1 };
  *                    no torchvision form (a resample other than bilinear or
  *                    bicubic, an open_clip crop); other values:
  *                    CLIP_ERR_INVALID_ARGUMENT. A caller built with a header
- *                    that lacks this field (struct_size 12) gets PIL. */
+ *                    that lacks this field (struct_size 12) gets PIL.
+ *  precision_fallback  CLIP_PRECISION_STRICT (0, the default): a
+ *                    linear_precision this CPU cannot run fails the load with
+ *                    CLIP_ERR_UNSUPPORTED; CLIP_PRECISION_FALLBACK: the handle
+ *                    computes in float32 instead (clip_model_linear_precision
+ *                    then says CLIP_LINEAR_FLOAT32); other values:
+ *                    CLIP_ERR_INVALID_ARGUMENT. */
 enum { CLIP_PREPROCESSING_PIL = 0, CLIP_PREPROCESSING_TORCHVISION = 1 };
+enum { CLIP_PRECISION_STRICT = 0, CLIP_PRECISION_FALLBACK = 1 };
 
 typedef struct clip_load_options {
     uint32_t struct_size;
     int32_t num_threads;
     int32_t linear_precision;
     int32_t preprocessing;
+    int32_t precision_fallback;
 } clip_load_options;
 
-#define CLIP_LOAD_OPTIONS_INIT { (uint32_t)sizeof(clip_load_options), 0, CLIP_LINEAR_DEFAULT, CLIP_PREPROCESSING_PIL }
+#define CLIP_LOAD_OPTIONS_INIT \
+    { (uint32_t)sizeof(clip_load_options), 0, CLIP_LINEAR_DEFAULT, CLIP_PREPROCESSING_PIL, CLIP_PRECISION_STRICT }
 
 /* clip_model_load with options; opts may be NULL or point to a zeroed struct
  * (the defaults, exactly clip_model_load). The options are checked before
  * anything is loaded. */
 CLIP_API int  clip_model_load_ex(const char *dir, const clip_load_options *opts, clip_model **out);
 
-/* The linear precision of a handle's calls: CLIP_LINEAR_FLOAT32 or
- * CLIP_LINEAR_INT16 when it has its own, else CLIP_LINEAR_DEFAULT. */
+/* The linear precision of a handle's calls: a CLIP_LINEAR_* precision when it
+ * has its own, else CLIP_LINEAR_DEFAULT. */
 CLIP_API int  clip_model_linear_precision(const clip_model *model, int32_t *out);
 
 #ifdef __cplusplus

@@ -5,10 +5,12 @@
 //
 // Usage: swift run -c release SpeedBench CASE [--batch N] [--reps N] [--threads N] [--gallery N]
 // --gemm-share (encode cases): also replays the GEMMs of one pass alone and prints their share of it.
-// --int16: linear layers at Precision.linear = .int16 (the opt-in quantised path).
+// --int16, --int8, --bf16: linear layers at that Precision.linear (the opt-in reduced-precision paths; a
+// precision this CPU has no kernel for is refused).
 // --chunk N (elip-query-step): queries whose guided encodes run forward and backward together.
 // CASE: image-encode, text-encode, elip-step, elip-query-step, clip-step, rerank, mining, load, precision
-// (int16 against float32 embeddings on the full towers), text-model (a real text encoder folder on captions
+// (each reduced precision this CPU runs against float32 on the full towers: smallest cosine of image, text
+// and ELIP-guided embeddings, and Kendall's tau of ELIP re-rank scores over --rerank-k candidates), text-model (a real text encoder folder on captions
 // from a file: --model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]; TextModelBench.swift),
 // and encode-dataset (--images N synthetic JPEGs
 // of photo sizes in webdataset tar shards → `clip encode-dataset`'s engine with --decode-threads N, against image-encode on the
@@ -43,14 +45,18 @@ var kmeansOptions = KMeansBenchOptions()
 var linearProbeOptions = LinearProbeBenchOptions()
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|kmeans|linear-probe [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--points N --dim N --clusters N --iterations N] [--data FILE --c C]")
+    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|kmeans|linear-probe [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16|--int8|--bf16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--points N --dim N --clusters N --iterations N] [--data FILE --c C]")
     exit(2)
 }
 args.removeFirst()
 while !args.isEmpty {
     let a = args.removeFirst()
     if a == "--gemm-share" { gemmShare = true; continue }
-    if a == "--int16" { Precision.defaultLinear = .int16; continue }
+    if let p = ["--int16": LinearPrecision.int16, "--int8": .int8, "--bf16": .bf16][a] {
+        guard p.isSupported else { print("SpeedBench: \(a): this CPU has no \(p.rawValue) kernel (needs \(p.requirement))"); exit(2) }
+        Precision.defaultLinear = p
+        continue
+    }
     if a == "--breakdown" { textModel.breakdown = true; headsOptions.breakdown = true; continue }
     if a == "--no-sort" { textModel.sortByLength = false; continue }
     if a == "--data" || a == "--c" {
@@ -114,10 +120,24 @@ func peakRSSMB() -> Double {
 }
 
 func emit(_ what: String, batch n: Int, sec: Double) {
-    print(String(format: "{\"what\": \"%@\", \"batch\": %d, \"threads\": %d, \"sec\": %.4f, \"per_s\": %.2f, \"peak_rss_mb\": %.0f, \"blas\": \"%@\", \"linear\": \"%@\"}",
+    print(String(format: "{\"what\": \"%@\", \"batch\": %d, \"threads\": %d, \"sec\": %.4f, \"per_s\": %.2f, \"peak_rss_mb\": %.0f, \"blas\": \"%@\", \"linear\": \"%@\", \"cpu\": \"%@\", \"kernels\": \"%@\"}",
                  what, n, Threads.count, sec, Double(n) / sec, peakRSSMB(), Threads.blasCoreName,
-                 Precision.linear.rawValue))
+                 Precision.linear.rawValue, Threads.cpuFeatures.joined(separator: " "), Threads.kernelsInUse))
     fflush(stdout)
+}
+
+/// Kendall's tau-b of two score lists over the same items (ties counted as neither concordant nor discordant).
+func kendallTau(_ a: [Float], _ b: [Float]) -> Double {
+    var concordant = 0.0, discordant = 0.0, tiesA = 0.0, tiesB = 0.0
+    for i in a.indices {
+        for j in (i + 1)..<a.count {
+            let da = a[i] - a[j], db = b[i] - b[j]
+            if da == 0 && db == 0 { continue }
+            if da == 0 { tiesA += 1 } else if db == 0 { tiesB += 1 } else if (da > 0) == (db > 0) { concordant += 1 } else { discordant += 1 }
+        }
+    }
+    let denominator = ((concordant + discordant + tiesA) * (concordant + discordant + tiesB)).squareRoot()
+    return denominator > 0 ? (concordant - discordant) / denominator : 1
 }
 
 /// A random-weight ViT-B/32 CLIP (the reference scripts' shapes).
@@ -188,7 +208,8 @@ case "text-encode":
         if gemmShare { try printGEMMShare("text_encode_b\(n)_len\(textLength)") { _ = try withNoGrad { try model.textFeatures(ids) } } }
     }
 case "precision":
-    // Int16 against float32 on the full towers: the smallest cosine between matching embeddings.
+    // Each reduced precision against float32 on the full towers: the smallest cosine between matching
+    // embeddings, and the agreement of ELIP re-rank scores (Kendall's tau over 100 candidates).
     let model = try vitB32()
     model.freeze()
     let mapper = ParameterInitialization.seeded(2) { ELIPMapper(textDim: 512, hidden: 1024, promptTokens: 12, visionDim: 768) }
@@ -202,11 +223,21 @@ case "precision":
                     try model.guidedImageFeatures(pixels, prompts: mapper(texts)).l2Normalized().value]
         }
     }
+    let query = try withNoGrad { try model.textFeatures(randomIds(1, &g)).l2Normalized().value }
+    let candidates = Tensor.randn([100, 3, 224, 224], generator: &g)
+    func rerankScores() throws -> [Float] {
+        try ELIPObjective.guidedScores(model: model, mapper: mapper, query: query, candidates: candidates)
+    }
     let reference = try Precision.withLinear(.float32) { try embeddings() }
-    let quantised = try Precision.withLinear(.int16) { try embeddings() }
-    let cosines = zip(reference, quantised).map { a, b in (a * b).sum(axis: 1).toArray().min()! }
-    print(String(format: "{\"what\": \"int16_vs_float32_b%d\", \"image_min_cos\": %.7f, \"text_min_cos\": %.7f, \"guided_min_cos\": %.7f}",
-                 n, cosines[0], cosines[1], cosines[2]))
+    let referenceScores = try Precision.withLinear(.float32) { try rerankScores() }
+    for p in LinearPrecision.allCases where p != .float32 && p.isSupported {
+        let reduced = try Precision.withLinear(p) { try embeddings() }
+        let scores = try Precision.withLinear(p) { try rerankScores() }
+        let cosines = zip(reference, reduced).map { a, b in (a * b).sum(axis: 1).toArray().min()! }
+        print(String(format: "{\"what\": \"%@_vs_float32_b%d\", \"image_min_cos\": %.7f, \"text_min_cos\": %.7f, "
+                     + "\"guided_min_cos\": %.7f, \"rerank_kendall_tau_k100\": %.4f, \"kernel\": \"%@\"}",
+                     p.rawValue, n, cosines[0], cosines[1], cosines[2], kendallTau(referenceScores, scores), p.kernelName))
+    }
 case "elip-step", "elip-query-step", "rerank":
     // Frozen CLIP; mapper 512 → 1024 → 1024 → 12 × 768, as the reference script.
     let model = try vitB32()

@@ -17,9 +17,9 @@ extension Variable {
     /// `x · Wᵀ + b` over the last dimension: x `[..., in]`, weight `[out, in]`,
     /// bias `[out]` → `[..., out]`, as `torch.nn.functional.linear`. One GEMM
     /// forward; backward runs dX = dY·W and, only when the weight needs a
-    /// gradient, dW = dYᵀ·X as one GEMM over all leading dimensions. Under
-    /// `Precision.linear == .int16`, a product that gives the weight no
-    /// gradient (forward and dX) goes through the int16 kernel.
+    /// gradient, dW = dYᵀ·X as one GEMM over all leading dimensions. Under a
+    /// reduced `Precision.linear`, a product that gives the weight no gradient
+    /// goes through its kernel: the forward, and dX for int16 and bf16.
     public func linear(weight: Variable, bias: Variable?) -> Variable {
         let x = value, w = weight.value
         let inF = w.shape[1], outF = w.shape[0]
@@ -27,10 +27,10 @@ extension Variable {
         precondition(bias.map { $0.shape == [outF] } ?? true, "linear: bias shape \(bias!.shape) is not [\(outF)]")
         let x2 = x.reshaped([-1, inF])
         let rows = x2.shape[0]
-        // The int16 path (opt-in, `Precision`) serves products that give the weight no gradient.
-        let int16 = Precision.linear == .int16 && !(GradMode.isEnabled && weight.requiresGrad)
+        // A reduced-precision path (opt-in, `Precision`) serves products that give the weight no gradient.
+        let precision = GradMode.isEnabled && weight.requiresGrad ? LinearPrecision.float32 : Precision.linear
         let y: Tensor
-        if int16, let q = Tensor.linearInt16(x2, weight: w, bias: bias?.value) {
+        if let q = Tensor.linearReduced(x2, weight: w, bias: bias?.value, precision: precision) {
             y = q
         } else {
             y = Tensor(uninitializedShape: [rows, outF])
@@ -49,7 +49,8 @@ extension Variable {
             let g2 = g.reshaped([-1, outF])
             var grads: [Tensor?] = [nil, nil, nil]
             if needs[0] {
-                let dx = int16 ? Tensor.linearInt16(g2, weight: w.transposed(), bias: nil) : nil
+                // int8 input gradients would quantise the gradient itself: they stay float32.
+                let dx = precision == .int8 ? nil : Tensor.linearReduced(g2, weight: w.transposed(), bias: nil, precision: precision)
                 grads[0] = (dx ?? g2.matmul(w)).reshaped(inShape)
             }
             if needs[1], let x2 = saved { grads[1] = g2.transposed().matmul(x2) }

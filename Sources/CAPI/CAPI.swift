@@ -157,19 +157,20 @@ public func clip_set_num_threads(_ n: Int32) -> Int32 {
     return Int32(Threads.count)
 }
 
-/// The linear-layer precision in force: CLIP_LINEAR_FLOAT32 or CLIP_LINEAR_INT16.
+/// The linear-layer precision in force: a CLIP_LINEAR_* code.
 @_cdecl("clip_linear_precision")
 public func clip_linear_precision() -> Int32 {
     LoadOptions.code(Precision.defaultLinear)
 }
 
-/// Sets the process-wide linear-layer precision (CLIP_LINEAR_FLOAT32 or CLIP_LINEAR_INT16).
+/// Sets the process-wide linear-layer precision (a CLIP_LINEAR_* code this CPU has a kernel for).
 @_cdecl("clip_set_linear_precision")
 public func clip_set_linear_precision(_ precision: Int32) -> Int32 {
     guarded("clip_set_linear_precision") {
         guard let p = LoadOptions.precision(precision) else {
-            throw invalid("precision must be CLIP_LINEAR_FLOAT32 (\(CLIP_LINEAR_FLOAT32)) or CLIP_LINEAR_INT16 (\(CLIP_LINEAR_INT16)), got \(precision)")
+            throw invalid("precision must be one of \(LoadOptions.precisionNames), got \(precision)")
         }
+        guard p.isSupported else { throw LoadOptions.unsupported(p, "clip_set_linear_precision") }
         Precision.defaultLinear = p
         return statusOK
     }

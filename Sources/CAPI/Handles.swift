@@ -131,17 +131,37 @@ enum LoadOptions {
         let threads = field(\.num_threads, 0)
         let p = field(\.linear_precision, Int32(CLIP_LINEAR_DEFAULT))
         let pre = field(\.preprocessing, Int32(CLIP_PREPROCESSING_PIL))
+        let fallback = field(\.precision_fallback, Int32(CLIP_PRECISION_STRICT))
         guard threads >= 0 else { throw invalid("opts->num_threads must be 0 (keep the process's count) or positive, got \(threads)") }
         guard let preprocessing = preprocessing(pre) else {
             throw invalid("opts->preprocessing must be CLIP_PREPROCESSING_PIL (\(CLIP_PREPROCESSING_PIL)) or "
                           + "CLIP_PREPROCESSING_TORCHVISION (\(CLIP_PREPROCESSING_TORCHVISION)), got \(pre)")
         }
+        guard fallback == CLIP_PRECISION_STRICT || fallback == CLIP_PRECISION_FALLBACK else {
+            throw invalid("opts->precision_fallback must be CLIP_PRECISION_STRICT (\(CLIP_PRECISION_STRICT)) or "
+                          + "CLIP_PRECISION_FALLBACK (\(CLIP_PRECISION_FALLBACK)), got \(fallback)")
+        }
         if p == CLIP_LINEAR_DEFAULT { return (threads, nil, preprocessing) }
         guard let precision = precision(p) else {
-            throw invalid("opts->linear_precision must be CLIP_LINEAR_DEFAULT (\(CLIP_LINEAR_DEFAULT)), CLIP_LINEAR_FLOAT32 "
-                          + "(\(CLIP_LINEAR_FLOAT32)) or CLIP_LINEAR_INT16 (\(CLIP_LINEAR_INT16)), got \(p)")
+            throw invalid("opts->linear_precision must be CLIP_LINEAR_DEFAULT (\(CLIP_LINEAR_DEFAULT)) or one of "
+                          + "\(precisionNames), got \(p)")
+        }
+        if !precision.isSupported {
+            if fallback == CLIP_PRECISION_FALLBACK { return (threads, .float32, preprocessing) }
+            throw unsupported(precision, "opts->linear_precision")
         }
         return (threads, precision, preprocessing)
+    }
+
+    /// The CLIP_LINEAR_* precisions with their codes, for messages.
+    static let precisionNames = "CLIP_LINEAR_FLOAT32 (\(CLIP_LINEAR_FLOAT32)), CLIP_LINEAR_INT16 (\(CLIP_LINEAR_INT16)), "
+        + "CLIP_LINEAR_INT8 (\(CLIP_LINEAR_INT8)), CLIP_LINEAR_BF16 (\(CLIP_LINEAR_BF16))"
+
+    /// The error for a precision this CPU has no kernel for, asked for through `what`.
+    static func unsupported(_ precision: LinearPrecision, _ what: String) -> ClipError {
+        ClipError(.unsupported, "\(what) asks for \(precision.rawValue), which needs \(precision.requirement): this CPU "
+                  + "(features: \(Threads.cpuFeatures.joined(separator: " ")); level in use \(Threads.isaLevel)) has no "
+                  + "kernel for it")
     }
 
     /// The preprocessing a CLIP_PREPROCESSING_* code names; nil for any other value.
@@ -158,11 +178,13 @@ enum LoadOptions {
         MemoryLayout<clip_load_options>.offset(of: key) ?? 0   // never nil: every key here is a stored field
     }
 
-    /// The precision a CLIP_LINEAR_FLOAT32 / CLIP_LINEAR_INT16 code names; nil for any other value.
+    /// The precision a CLIP_LINEAR_* code names; nil for any other value.
     static func precision(_ code: Int32) -> LinearPrecision? {
         switch Int(code) {
         case Int(CLIP_LINEAR_FLOAT32): return .float32
         case Int(CLIP_LINEAR_INT16): return .int16
+        case Int(CLIP_LINEAR_INT8): return .int8
+        case Int(CLIP_LINEAR_BF16): return .bf16
         default: return nil
         }
     }
@@ -172,6 +194,8 @@ enum LoadOptions {
         switch precision {
         case .float32: return Int32(CLIP_LINEAR_FLOAT32)
         case .int16: return Int32(CLIP_LINEAR_INT16)
+        case .int8: return Int32(CLIP_LINEAR_INT8)
+        case .bf16: return Int32(CLIP_LINEAR_BF16)
         }
     }
 }

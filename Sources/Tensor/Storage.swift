@@ -16,11 +16,11 @@ public final class TensorStorage: @unchecked Sendable {
 
     /// Bumped by clipcore's in-place writers (element assignment, `copy(from:)`,
     /// `fill`, `addInPlace`, `scaleInPlace`, optimizer steps). Values derived from the
-    /// memory and cached (int16-packed weights) are remade when it changes;
+    /// memory and cached (packed weights of the reduced-precision linear paths) are remade when it changes;
     /// code that writes through `data` itself calls `markModified()`.
     public private(set) var version = 0
-    /// Int16-packed forms of views of this storage (see `Precision`).
-    var int16Packs: Int16PackCache?
+    /// Packed forms of views of this storage for the reduced-precision linear paths (see `Precision`).
+    var linearPacks: LinearPackCache?
 
     /// Records a write to the memory, so caches derived from it are remade.
     public func markModified() { version &+= 1 }

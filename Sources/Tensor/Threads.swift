@@ -64,10 +64,11 @@ public enum Threads {
     public static var cpuLevel: String { String(cString: ck_isa_level_name(ck_cpu_level(ck_cpu_features()))) }
     public static var isaLevel: String { String(cString: ck_isa_level_name(ck_isa_level())) }
 
-    /// The kernel of each operation: clipcore's row kernels and int16 linear layers, OpenBLAS's sgemm.
+    /// The kernel of each operation: clipcore's row kernels, the reduced-precision linear layers
+    /// (int16, int8, bf16: "unsupported" where this CPU has none) and OpenBLAS's sgemm.
     public static var kernelsInUse: String {
-        let fast = ck_isa() != 0
-        return "rows \(kernelPath), int16 linear \(fast ? "avx2 (vpmaddwd)" : "portable"), sgemm OpenBLAS \(blasCoreName)"
+        "rows \(kernelPath), int16 linear \(LinearPrecision.int16.kernelName), int8 linear \(LinearPrecision.int8.kernelName), "
+            + "bf16 linear \(LinearPrecision.bf16.kernelName), sgemm OpenBLAS \(blasCoreName)"
     }
 
     /// One line naming what computes the numbers: kernel path, OpenBLAS kernel, thread counts, then

@@ -351,6 +351,51 @@ static void check_load_options(const char *dir, const expected *e, const char *c
     clip_model_free(h16);
     clip_model_free(h32);
     clip_model_free(hd);
+    /* int8 and bf16: where this CPU (or CLIPCORE_ISA / CLIPCORE_KERNELS) has the kernel, a handle encodes within
+     * the path's tolerance; where it has not, the load and the process-wide setter say CLIP_ERR_UNSUPPORTED and
+     * change nothing, and CLIP_PRECISION_FALLBACK loads a float32 handle instead */
+    struct { int32_t precision; float min_cos; const char *name; } reduced[] = {
+        {CLIP_LINEAR_INT8, 0.999f, "int8"}, {CLIP_LINEAR_BF16, 0.9999f, "bf16"},
+    };
+    for (size_t i = 0; i < sizeof reduced / sizeof reduced[0]; i++) {
+        char what[160];
+        clip_load_options o = CLIP_LOAD_OPTIONS_INIT;
+        o.linear_precision = reduced[i].precision;
+        clip_model *h = (clip_model *)(uintptr_t)0x1;
+        rc = clip_model_load_ex(dir, &o, &h);
+        if (rc == CLIP_OK) {
+            ok = clip_encode_texts(h, texts, n, q16) == CLIP_OK;
+            cos = min_cosine(q16, e->text_embeds, n, d);
+            snprintf(what, sizeof what, "a %s handle encodes at %s (cosine %.6f >= %.4f, not float32's numbers)",
+                     reduced[i].name, reduced[i].name, cos, reduced[i].min_cos);
+            expect(ok && cos >= reduced[i].min_cos && max_diff(q16, e->text_embeds, count) > 1e-6f, what);
+            clip_model_free(h);
+            snprintf(what, sizeof what, "%s is accepted process-wide where the CPU runs it", reduced[i].name);
+            expect(clip_set_linear_precision(reduced[i].precision) == CLIP_OK
+                   && clip_linear_precision() == reduced[i].precision, what);
+            clip_set_linear_precision(CLIP_LINEAR_FLOAT32);
+        } else {
+            snprintf(what, sizeof what, "%s where the CPU has no kernel: CLIP_ERR_UNSUPPORTED, naming what it needs",
+                     reduced[i].name);
+            expect(rc == CLIP_ERR_UNSUPPORTED && h == NULL && strstr(clip_last_error(), "needs"), what);
+            o.precision_fallback = CLIP_PRECISION_FALLBACK;
+            rc = clip_model_load_ex(dir, &o, &h);
+            ok = rc == CLIP_OK && clip_encode_texts(h, texts, n, f32) == CLIP_OK;
+            snprintf(what, sizeof what, "%s with CLIP_PRECISION_FALLBACK loads a float32 handle", reduced[i].name);
+            expect(ok && clip_model_linear_precision(h, &p) == CLIP_OK && p == CLIP_LINEAR_FLOAT32
+                   && max_diff(f32, e->text_embeds, count) <= TOL, what);
+            clip_model_free(h);
+            snprintf(what, sizeof what, "clip_set_linear_precision(%s) without its kernel: refused, nothing changes",
+                     reduced[i].name);
+            expect(clip_set_linear_precision(reduced[i].precision) == CLIP_ERR_UNSUPPORTED
+                   && clip_linear_precision() == CLIP_LINEAR_FLOAT32, what);
+        }
+    }
+    clip_load_options badfb = CLIP_LOAD_OPTIONS_INIT;
+    badfb.precision_fallback = 5;
+    h16 = (clip_model *)(uintptr_t)0x1;
+    expect(refused(clip_model_load_ex(dir, &badfb, &h16), "precision_fallback") && h16 == NULL,
+           "an unknown precision_fallback is refused");
     free(f32); free(q16); free(dflt);
 }
 

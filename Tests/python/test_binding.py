@@ -156,6 +156,7 @@ def parity(fixtures, kind):
     check(f"{kind}: rerank scores match transformers (1e-4)", np.abs(s - e["rerank_scores"]).max() <= 1e-4, s)
     check(f"{kind}: rerank order is by descending score", (order == np.argsort(-s, kind="stable")).all())
     int16(model, elip, e, images)
+    reduced(e, model_dir)
     return model, t, e
 
 
@@ -178,6 +179,30 @@ def int16(model, elip, e, images):
         check(f"{kind}: int16 {name} within cosine 0.9999 of transformers", cos.min() >= 0.9999, cos)
         check(f"{kind}: int16 {name} differ from float32", np.abs(got - ref).max() > 1e-6)
     check(f"{kind}: int16 rerank scores within 2e-3", np.abs(s - e["rerank_scores"]).max() <= 2e-3, s - e["rerank_scores"])
+
+
+def reduced(e, model_dir):
+    """int8 and bf16 through Model(linear_precision=...): within their tolerance where this CPU has the kernel;
+    ERR_UNSUPPORTED where it has not, and float32 with precision_fallback=True."""
+    kind = e["model"]
+    for precision, name, tol in ((clipcore.LINEAR_INT8, "int8", 0.999), (clipcore.LINEAR_BF16, "bf16", 0.9999)):
+        try:
+            m = clipcore.Model(model_dir, linear_precision=precision)
+        except clipcore.ClipError as err:
+            check(f"{kind}: {name} without its kernel is ERR_UNSUPPORTED, naming what it needs",
+                  err.code == clipcore.ERR_UNSUPPORTED and "needs" in err.message, err)
+            with clipcore.Model(model_dir, linear_precision=precision, precision_fallback=True) as m:
+                t = m.encode_texts(e["text"])
+            check(f"{kind}: {name} with precision_fallback computes in float32",
+                  np.abs(t - e["text_embeds"]).max() <= 1e-4)
+            raises(f"{kind}: set_linear_precision({name}) without its kernel is refused", clipcore.ERR_UNSUPPORTED,
+                   lambda: clipcore.set_linear_precision(precision), "needs")
+            continue
+        with m:
+            t = m.encode_texts(e["text"])
+        cos = np.sum(t * e["text_embeds"], axis=1) / np.linalg.norm(t, axis=1) / np.linalg.norm(e["text_embeds"], axis=1)
+        check(f"{kind}: {name} texts within cosine {tol} of transformers", cos.min() >= tol, cos)
+        check(f"{kind}: {name} texts differ from float32", np.abs(t - e["text_embeds"]).max() > 1e-6)
 
 
 def losses():

@@ -43,7 +43,7 @@ __all__ = [
     "OK", "ERR_INVALID_ARGUMENT", "ERR_IO", "ERR_FORMAT", "ERR_SHAPE", "ERR_UNSUPPORTED",
     "ERR_OUT_OF_MEMORY", "ERR_INTERNAL",
     "LOSS_INFONCE", "LOSS_SIGMOID", "MODEL_CLIP", "MODEL_SIGLIP", "MODEL_TEXT", "MODEL_DUAL_ENCODER",
-    "LINEAR_DEFAULT", "LINEAR_FLOAT32", "LINEAR_INT16",
+    "LINEAR_DEFAULT", "LINEAR_FLOAT32", "LINEAR_INT16", "LINEAR_INT8", "LINEAR_BF16",
     "PREPROCESSING_PIL", "PREPROCESSING_TORCHVISION",
 ]
 
@@ -54,7 +54,7 @@ LOSS_INFONCE, LOSS_SIGMOID = 0, 1
 # Model kinds of Model.kind (CLIP_MODEL_*).
 MODEL_CLIP, MODEL_SIGLIP, MODEL_TEXT, MODEL_DUAL_ENCODER = 1, 2, 3, 4
 # Linear-layer precisions (CLIP_LINEAR_*): LINEAR_DEFAULT is a model that follows the process-wide one.
-LINEAR_DEFAULT, LINEAR_FLOAT32, LINEAR_INT16 = -1, 0, 1
+LINEAR_DEFAULT, LINEAR_FLOAT32, LINEAR_INT16, LINEAR_INT8, LINEAR_BF16 = -1, 0, 1, 2, 3
 # Image preprocessings of Model(preprocessing=...) (CLIP_PREPROCESSING_*): PIL's (the default), or torchvision's
 # (transformers 5's default CLIPImageProcessor / SiglipImageProcessor).
 PREPROCESSING_PIL, PREPROCESSING_TORCHVISION = 0, 1
@@ -220,16 +220,18 @@ def status_string(code: int) -> str:
 
 
 def linear_precision() -> int:
-    """The process-wide linear-layer precision: LINEAR_FLOAT32 (the default) or LINEAR_INT16."""
+    """The process-wide linear-layer precision: LINEAR_FLOAT32 (the default), LINEAR_INT16, LINEAR_INT8 or LINEAR_BF16."""
     return _lib.clip_linear_precision()
 
 
 def set_linear_precision(precision: int) -> None:
     """Sets the process-wide linear-layer precision, for models loaded with linear_precision=None.
 
-    LINEAR_INT16 encodes faster, within cosine 0.9999 of float32. Raises
-    ClipError (ERR_INVALID_ARGUMENT) for any other value than LINEAR_FLOAT32
-    or LINEAR_INT16, and then changes nothing.
+    LINEAR_INT16 and LINEAR_BF16 encode faster within cosine 0.9999 of
+    float32, LINEAR_INT8 fastest within cosine 0.999. Raises ClipError
+    ERR_INVALID_ARGUMENT for a value that is no LINEAR_* precision, and
+    ERR_UNSUPPORTED for one this CPU has no kernel for (LINEAR_BF16 needs
+    AVX512_BF16, LINEAR_INT8 AVX2); nothing changes then.
     """
     _check(_lib.clip_set_linear_precision(precision))
 
@@ -240,12 +242,15 @@ class LoadOptions(_ctypes.Structure):
     """clip_load_options of include/clipcore.h, as clip_model_load_ex takes it.
 
     struct_size: sizeof(LoadOptions); num_threads: 0 keeps the process's
-    thread count; linear_precision: LINEAR_DEFAULT, LINEAR_FLOAT32 or
-    LINEAR_INT16; preprocessing: PREPROCESSING_PIL or PREPROCESSING_TORCHVISION.
+    thread count; linear_precision: LINEAR_DEFAULT or a LINEAR_* precision;
+    preprocessing: PREPROCESSING_PIL or PREPROCESSING_TORCHVISION;
+    precision_fallback: 0 (a precision this CPU cannot run fails the load) or
+    1 (the model computes in float32 instead).
     Model(...) fills it in; build one yourself only for raw calls.
     """
     _fields_ = [("struct_size", _ctypes.c_uint32), ("num_threads", _ctypes.c_int32),
-                ("linear_precision", _ctypes.c_int32), ("preprocessing", _ctypes.c_int32)]
+                ("linear_precision", _ctypes.c_int32), ("preprocessing", _ctypes.c_int32),
+                ("precision_fallback", _ctypes.c_int32)]
 
 
 class Model:
@@ -266,14 +271,16 @@ class Model:
     dim: int
 
     def __init__(self, directory: _PathLike, num_threads: _Optional[int] = None,
-                 linear_precision: _Optional[int] = None, preprocessing: _Union[str, int] = "pil") -> None:
+                 linear_precision: _Optional[int] = None, preprocessing: _Union[str, int] = "pil",
+                 precision_fallback: bool = False) -> None:
         """Loads the model folder `directory`.
 
         num_threads: None keeps the thread count; n > 0 sets it for the whole
         process (it is not per model).
         linear_precision: None follows the process-wide precision
-        (set_linear_precision); LINEAR_FLOAT32 or LINEAR_INT16 pins this
-        model's calls to it.
+        (set_linear_precision); a LINEAR_* precision pins this model's calls
+        to it: ClipError ERR_UNSUPPORTED when this CPU has no kernel for it,
+        unless precision_fallback is true (the model then computes in float32).
         preprocessing: "pil" (PREPROCESSING_PIL, the default: transformers'
         CLIPImageProcessorPil) or "torchvision" (PREPROCESSING_TORCHVISION:
         transformers 5's default CLIPImageProcessor / SiglipImageProcessor);
@@ -287,7 +294,8 @@ class Model:
                                 f"preprocessing {preprocessing!r} is not one of {', '.join(map(repr, _PREPROCESSINGS))}")
             preprocessing = _PREPROCESSINGS[preprocessing]
         opts = LoadOptions(_ctypes.sizeof(LoadOptions), 0 if num_threads is None else num_threads,
-                           LINEAR_DEFAULT if linear_precision is None else linear_precision, preprocessing)
+                           LINEAR_DEFAULT if linear_precision is None else linear_precision, preprocessing,
+                           1 if precision_fallback else 0)
         _check(_lib.clip_model_load_ex(_os.fsencode(directory), _ctypes.byref(opts), _ctypes.byref(handle)))
         self._handle = handle
         self.dim = self._int(_lib.clip_model_embedding_dim)

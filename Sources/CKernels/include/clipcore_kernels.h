@@ -178,6 +178,59 @@ int64_t ck_q16_scratch_bytes(int64_t m, int64_t k, int64_t n);
 void ck_q16_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int16_t *w, const float *w_scales,
                  int64_t n, const float *bias, float *y, int64_t ldy, void *scratch, int threads);
 
+// MARK: - Int8 GEMM (q8.c)
+
+/// The int8 kernels: the portable reference, AVX2 (vpmaddubsw) and AVX-512 VNNI (vpdpbusd).
+enum { CK_Q8_PORTABLE = 0, CK_Q8_AVX2 = 1, CK_Q8_AVX512_VNNI = 2 };
+/// Input levels on each side of zero (per row of x), the weight levels of the VNNI and portable
+/// kernels and of the AVX2 kernel (whose int16 pair sums must not saturate), and the longest row.
+#define CK_Q8_INPUT_LEVELS 127
+#define CK_Q8_LEVELS_VNNI 127
+#define CK_Q8_LEVELS_AVX2 63
+#define CK_Q8_MAX_K 65536
+
+/// Whether `kernel` runs at the level in use (ck_isa_level); the best one that does.
+int ck_q8_kernel_available(int kernel);
+int ck_q8_best_kernel(void);
+/// The weight levels a packing for `kernel` must use, and the kernel's name.
+int ck_q8_weight_levels(int kernel);
+const char *ck_q8_kernel_name(int kernel);
+/// Bytes of a packed n × k weight matrix, and the rows its scales and corrections take.
+int64_t ck_q8_packed_bytes(int64_t n, int64_t k);
+int64_t ck_q8_padded_rows(int64_t n);
+/// Quantises W (n × k, element (r, c) at w[r·row_stride + c·col_stride]) to ±levels per row into
+/// `packed` (64-byte aligned), `scales` and `corrections` (ck_q8_padded_rows each). Returns 0, -1 when
+/// W holds a NaN or an infinity (its rows quantise to zero), -2 for levels outside 1…127 or k > CK_Q8_MAX_K.
+int ck_q8_pack(const float *w, int64_t n, int64_t k, int64_t row_stride, int64_t col_stride, int levels,
+               int8_t *packed, float *scales, int32_t *corrections);
+/// Bytes of 64-byte-aligned scratch memory ck_q8_gemm needs for these sizes.
+int64_t ck_q8_scratch_bytes(int64_t m, int64_t k, int64_t n);
+/// y (m × n, row stride ldy) = x (m × k, row stride ldx, dense rows) · Wᵀ + bias (bias may be NULL), W
+/// packed by ck_q8_pack at `kernel`'s levels, on up to `threads` threads. Returns 0, or -1 (nothing
+/// written) when `kernel` is not available or k > CK_Q8_MAX_K.
+int ck_q8_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int8_t *w, const float *w_scales,
+               const int32_t *corrections, int64_t n, const float *bias, float *y, int64_t ldy, void *scratch,
+               int threads, int kernel);
+
+// MARK: - Bfloat16 GEMM (bf16.c)
+
+/// Whether the AVX-512 BF16 kernel runs at the level in use.
+int ck_bf16_available(void);
+/// float32 → bfloat16, rounded to nearest even, denormals to signed zero, NaN kept (quiet).
+uint16_t ck_bf16_from_float(float f);
+/// bfloat16 elements of a packed n × k weight matrix.
+int64_t ck_bf16_packed_count(int64_t n, int64_t k);
+int64_t ck_bf16_padded_rows(int64_t n);
+/// Rounds W (n × k, strided) to bfloat16 into `packed` (64-byte aligned, ck_bf16_packed_count elements).
+/// Returns 0, or -1 when W holds a NaN or an infinity.
+int ck_bf16_pack(const float *w, int64_t n, int64_t k, int64_t row_stride, int64_t col_stride, uint16_t *packed);
+/// Bytes of 64-byte-aligned scratch memory ck_bf16_gemm needs.
+int64_t ck_bf16_scratch_bytes(int64_t m, int64_t k, int64_t n);
+/// y = x · Wᵀ + bias as ck_q8_gemm, with W packed by ck_bf16_pack, through the AVX-512 BF16 kernel or
+/// (portable = 1) its portable reference. Returns 0, or -1 when the kernel is not available.
+int ck_bf16_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const uint16_t *w, int64_t n, const float *bias,
+                 float *y, int64_t ldy, void *scratch, int threads, int portable);
+
 /// A parallel loop body: called once for each index in [0, count).
 typedef void (*ck_task_fn)(void *ctx, int64_t index);
 

@@ -1,0 +1,392 @@
+// Int8 GEMM for y = x·Wᵀ + b, a reduced-precision path of linear layers.
+//
+// W (n × k) is quantised once, symmetrically per row (per output feature), to
+// ±levels (CK_Q8_LEVELS_VNNI, or CK_Q8_LEVELS_AVX2 for the AVX2 kernel, whose
+// vpmaddubsw adds pairs of u8·s8 products in saturating int16: 2·255·63 fits,
+// 2·255·127 does not, as ONNX Runtime's "reduce_range" says). x is quantised per
+// row at call time to ±CK_Q8_INPUT_LEVELS and stored as u8 = q + 128, so that
+// the u8 × s8 instructions apply; Σ(q + 128)·w − 128·Σw = Σ q·w, with 128·Σw
+// (the row's correction) computed at packing. Every sum is exact in int32 (k ≤
+// CK_Q8_MAX_K), and the float epilogue is one fused multiply-add per output:
+// y = fma((float)(acc − corr), sx·sw, bias). So the portable, AVX2 and AVX-512
+// VNNI kernels give bit-identical results for one packing.
+//
+// Layouts. Packed W: panels of 16 rows (their count rounded up to an even
+// number); in a panel, for each quad of inputs (4q … 4q+3), 16 groups of 4 s8
+// [w(r, 4q) … w(r, 4q+3)] for r = 0…15 (64 bytes). Packed x: micro-panels of 4
+// rows (their count even); for each quad, 4 groups of 4 u8. Padding is zero in
+// W (so any x padding multiplies to nothing) and 128 (zero) in x; padded rows
+// and columns have scale 0.
+
+#include "clipcore_kernels.h"
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define MR 4
+#define NR 16
+#define ROW_BLOCK 8     // micro-panel pairs of x per task (64 rows)
+#define COL_BLOCK 4     // panel pairs of W per task (128 outputs)
+#define SLAB 48         // micro-panel pairs quantised and multiplied at once (384 rows)
+#define CK_Q8_TINY 1e-30f
+
+_Static_assert((int64_t)CK_Q8_MAX_K * 255 * 127 < 2147483647LL, "an int32 sum could overflow");
+
+static int64_t quads_of(int64_t k) { return (k + 3) / 4; }
+static int64_t panels_of(int64_t n) { return ((n + NR - 1) / NR + 1) / 2 * 2; }
+
+int ck_q8_weight_levels(int kernel) { return kernel == CK_Q8_AVX2 ? CK_Q8_LEVELS_AVX2 : CK_Q8_LEVELS_VNNI; }
+
+int ck_q8_kernel_available(int kernel) {
+    switch (kernel) {
+    case CK_Q8_PORTABLE: return 1;
+    case CK_Q8_AVX2: return ck_isa_level() >= CK_LEVEL_AVX2;
+    case CK_Q8_AVX512_VNNI: return ck_isa_level() >= CK_LEVEL_AVX512_VNNI;
+    default: return 0;
+    }
+}
+
+int ck_q8_best_kernel(void) {
+    const int level = ck_isa_level();
+    return level >= CK_LEVEL_AVX512_VNNI ? CK_Q8_AVX512_VNNI : (level >= CK_LEVEL_AVX2 ? CK_Q8_AVX2 : CK_Q8_PORTABLE);
+}
+
+const char *ck_q8_kernel_name(int kernel) {
+    switch (kernel) {
+    case CK_Q8_PORTABLE: return "portable";
+    case CK_Q8_AVX2: return "avx2 (vpmaddubsw)";
+    case CK_Q8_AVX512_VNNI: return "avx512_vnni (vpdpbusd)";
+    default: return "unknown";
+    }
+}
+
+int64_t ck_q8_packed_bytes(int64_t n, int64_t k) { return panels_of(n) * NR * quads_of(k) * 4; }
+int64_t ck_q8_padded_rows(int64_t n) { return panels_of(n) * NR; }
+
+int ck_q8_pack(const float *w, int64_t n, int64_t k, int64_t row_stride, int64_t col_stride, int levels,
+               int8_t *packed, float *scales, int32_t *corrections) {
+    if (levels < 1 || levels > 127 || k > CK_Q8_MAX_K) return -2;
+    const int64_t quads = quads_of(k), rows = panels_of(n) * NR;
+    int finite = 1;
+    for (int64_t r = 0; r < rows; r++) {
+        int8_t *dst = packed + (r / NR) * quads * 4 * NR + (r % NR) * 4;
+        float maxabs = 0;
+        if (r < n)
+            for (int64_t j = 0; j < k; j++) {
+                const float a = fabsf(w[r * row_stride + j * col_stride]);
+                maxabs = a > maxabs ? a : maxabs;
+                if (!(a <= 3.40282347e38f)) finite = 0;
+            }
+        const int zero = r >= n || maxabs < CK_Q8_TINY || !finite;
+        const float inv = zero ? 0.0f : (float)levels / maxabs;
+        int32_t sum = 0;
+        for (int64_t j = 0; j < quads * 4; j++) {
+            long q = 0;
+            if (!zero && j < k) {
+                q = lrintf(w[r * row_stride + j * col_stride] * inv);
+                q = q > levels ? levels : (q < -levels ? -levels : q);
+            }
+            dst[(j / 4) * 4 * NR + (j & 3)] = (int8_t)q;
+            sum += (int32_t)q;
+        }
+        scales[r] = zero ? 0.0f : maxabs / (float)levels;
+        corrections[r] = 128 * sum;
+    }
+    return finite ? 0 : -1;
+}
+
+// MARK: - Quantising x
+
+/// Quantises one row of `len` values into 4-byte groups `step` int32 apart (u8 = q + 128, padding
+/// 128) and returns its scale; NaN (and zeros) when the row is not finite.
+static float quantize_row(const float *x, int64_t len, int64_t quads, uint8_t *out, int64_t step) {
+    float maxabs = 0;
+    int finite = 1;
+    for (int64_t j = 0; j < len; j++) {
+        const float a = fabsf(x[j]);
+        maxabs = a > maxabs ? a : maxabs;
+        if (!(a <= 3.40282347e38f)) finite = 0;
+    }
+    const int zero = maxabs < CK_Q8_TINY || !finite;
+    const float inv = zero ? 0.0f : (float)CK_Q8_INPUT_LEVELS / maxabs;
+    for (int64_t j = 0; j < quads * 4; j++) {
+        long q = 0;
+        if (!zero && j < len) {
+            q = lrintf(x[j] * inv);
+            q = q > CK_Q8_INPUT_LEVELS ? CK_Q8_INPUT_LEVELS : (q < -CK_Q8_INPUT_LEVELS ? -CK_Q8_INPUT_LEVELS : q);
+        }
+        out[(j / 4) * step * 4 + (j & 3)] = (uint8_t)(q + 128);
+    }
+    return !finite ? NAN : (zero ? 0.0f : maxabs / (float)CK_Q8_INPUT_LEVELS);
+}
+
+#if defined(__x86_64__)
+/// quantize_row, 8 values at a time: the same arithmetic (cvtps rounds half to even, as lrintf).
+__attribute__((target("avx2,fma")))
+static float quantize_row_avx2(const float *x, int64_t len, int64_t quads, uint8_t *out, int64_t step) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 vmax = _mm256_setzero_ps(), vbad = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= len; j += 8) {
+        const __m256 v = _mm256_loadu_ps(x + j);
+        vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(sign, v));
+        vbad = _mm256_add_ps(vbad, _mm256_mul_ps(v, _mm256_setzero_ps()));   // NaN if v holds ±inf or NaN
+    }
+    float lanes[8], bad[8];
+    _mm256_storeu_ps(lanes, vmax);
+    _mm256_storeu_ps(bad, vbad);
+    float maxabs = 0;
+    int finite = 1;
+    for (int i = 0; i < 8; i++) {
+        maxabs = lanes[i] > maxabs ? lanes[i] : maxabs;
+        finite &= bad[i] == 0;
+    }
+    for (int64_t t = j; t < len; t++) {
+        const float a = fabsf(x[t]);
+        maxabs = a > maxabs ? a : maxabs;
+        finite &= a <= 3.40282347e38f;
+    }
+    if (maxabs < CK_Q8_TINY || !finite) return quantize_row(x, len, quads, out, step);
+    const float inv = (float)CK_Q8_INPUT_LEVELS / maxabs;
+    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256i hi = _mm256_set1_epi32(CK_Q8_INPUT_LEVELS), lo = _mm256_set1_epi32(-CK_Q8_INPUT_LEVELS);
+    const __m256i offset = _mm256_set1_epi32(128);
+    const __m256i gather = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                            0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    int32_t *dst = (int32_t *)out;
+    for (j = 0; j + 8 <= len; j += 8) {
+        __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j), vinv));
+        q = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), offset);   // 1…255, one per int32
+        q = _mm256_shuffle_epi8(q, gather);   // each half's 4 bytes in its low int32
+        dst[(j / 4) * step] = _mm256_extract_epi32(q, 0);
+        dst[(j / 4 + 1) * step] = _mm256_extract_epi32(q, 4);
+    }
+    for (; j < quads * 4; j++) {
+        long q = 0;
+        if (j < len) {
+            q = lrintf(x[j] * inv);
+            q = q > CK_Q8_INPUT_LEVELS ? CK_Q8_INPUT_LEVELS : (q < -CK_Q8_INPUT_LEVELS ? -CK_Q8_INPUT_LEVELS : q);
+        }
+        out[(j / 4) * step * 4 + (j & 3)] = (uint8_t)(q + 128);
+    }
+    return maxabs / (float)CK_Q8_INPUT_LEVELS;
+}
+#endif
+
+// MARK: - Micro-kernels
+
+/// The epilogue of one output: fma((float)(acc − corr), sx·sw, bias).
+static inline float finish(int32_t acc, int32_t corr, float sx, float sw, float bias) {
+    return fmaf((float)(acc - corr), sx * sw, bias);
+}
+
+/// A 4 × 16 tile over `quads` quads: the portable reference of every kernel.
+static void tile_portable(int64_t quads, const uint8_t *a, const int8_t *b, float *c, int64_t ldc,
+                          const float *sx, const float *sw, const int32_t *corr, const float *bias) {
+    int32_t acc[MR][NR] = {{0}};
+    for (int64_t q = 0; q < quads; q++) {
+        const uint8_t *ap = a + q * 4 * MR;
+        const int8_t *bp = b + q * 4 * NR;
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++)
+                for (int t = 0; t < 4; t++) acc[i][j] += (int32_t)ap[4 * i + t] * (int32_t)bp[4 * j + t];
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) c[i * ldc + j] = finish(acc[i][j], corr[j], sx[i], sw[j], bias[j]);
+}
+
+#if defined(__x86_64__)
+/// 4 × 16 with vpmaddubsw (pairs of u8·s8 in int16, no saturation at the AVX2 weight levels) and
+/// vpmaddwd against ones (int32).
+__attribute__((target("avx2,fma")))
+static void tile_avx2(int64_t quads, const uint8_t *a, const int8_t *b, float *c, int64_t ldc,
+                      const float *sx, const float *sw, const int32_t *corr, const float *bias) {
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int32_t *ap = (const int32_t *)a;
+    for (int64_t q = 0; q < quads; q++, ap += MR, b += 4 * NR) {
+        const __m256i b0 = _mm256_load_si256((const __m256i *)b);
+        const __m256i b1 = _mm256_load_si256((const __m256i *)(b + 32));
+        __m256i x;
+#define ROW(i, lo, hi)                                                                          \
+        x = _mm256_set1_epi32(ap[i]);                                                           \
+        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_maddubs_epi16(x, b0), ones));        \
+        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_maddubs_epi16(x, b1), ones));
+        ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31)
+#undef ROW
+    }
+    const __m256 w0 = _mm256_loadu_ps(sw), w1 = _mm256_loadu_ps(sw + 8);
+    const __m256 bias0 = _mm256_loadu_ps(bias), bias1 = _mm256_loadu_ps(bias + 8);
+    const __m256i k0 = _mm256_loadu_si256((const __m256i *)corr), k1 = _mm256_loadu_si256((const __m256i *)(corr + 8));
+#define STORE(i, acc, off, wv, bv, kv)                                                               \
+    _mm256_storeu_ps(c + (i) * ldc + (off),                                                          \
+                     _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc, kv)),                  \
+                                     _mm256_mul_ps(_mm256_set1_ps(sx[i]), wv), bv));
+    STORE(0, c00, 0, w0, bias0, k0) STORE(0, c01, 8, w1, bias1, k1)
+    STORE(1, c10, 0, w0, bias0, k0) STORE(1, c11, 8, w1, bias1, k1)
+    STORE(2, c20, 0, w0, bias0, k0) STORE(2, c21, 8, w1, bias1, k1)
+    STORE(3, c30, 0, w0, bias0, k0) STORE(3, c31, 8, w1, bias1, k1)
+#undef STORE
+}
+
+/// 8 × 32 (two micro-panels of x, two panels of W) with vpdpbusd: 16 accumulators.
+__attribute__((target("avx512f,avx512bw,avx512vnni,fma")))
+static void tile_vnni(int64_t quads, const uint8_t *a0, const uint8_t *a1, const int8_t *b0, const int8_t *b1,
+                      float *c, int64_t ldc, const float *sx, const float *sw, const int32_t *corr, const float *bias) {
+    __m512i r0 = _mm512_setzero_si512(), s0 = r0, r1 = r0, s1 = r0, r2 = r0, s2 = r0, r3 = r0, s3 = r0;
+    __m512i r4 = r0, s4 = r0, r5 = r0, s5 = r0, r6 = r0, s6 = r0, r7 = r0, s7 = r0;
+    const int32_t *p0 = (const int32_t *)a0, *p1 = (const int32_t *)a1;
+    for (int64_t q = 0; q < quads; q++, p0 += MR, p1 += MR, b0 += 4 * NR, b1 += 4 * NR) {
+        const __m512i v0 = _mm512_load_si512((const void *)b0), v1 = _mm512_load_si512((const void *)b1);
+        __m512i x;
+#define ROW(src, i, lo, hi)                          \
+        x = _mm512_set1_epi32(src[i]);               \
+        lo = _mm512_dpbusd_epi32(lo, x, v0);         \
+        hi = _mm512_dpbusd_epi32(hi, x, v1);
+        ROW(p0, 0, r0, s0) ROW(p0, 1, r1, s1) ROW(p0, 2, r2, s2) ROW(p0, 3, r3, s3)
+        ROW(p1, 0, r4, s4) ROW(p1, 1, r5, s5) ROW(p1, 2, r6, s6) ROW(p1, 3, r7, s7)
+#undef ROW
+    }
+    const __m512 w0 = _mm512_loadu_ps(sw), w1 = _mm512_loadu_ps(sw + 16);
+    const __m512 bias0 = _mm512_loadu_ps(bias), bias1 = _mm512_loadu_ps(bias + 16);
+    const __m512i k0 = _mm512_loadu_si512((const void *)corr), k1 = _mm512_loadu_si512((const void *)(corr + 16));
+#define STORE(i, acc, off, wv, bv, kv)                                                               \
+    _mm512_storeu_ps(c + (i) * ldc + (off),                                                          \
+                     _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, kv)),                  \
+                                     _mm512_mul_ps(_mm512_set1_ps(sx[i]), wv), bv));
+    STORE(0, r0, 0, w0, bias0, k0) STORE(0, s0, 16, w1, bias1, k1)
+    STORE(1, r1, 0, w0, bias0, k0) STORE(1, s1, 16, w1, bias1, k1)
+    STORE(2, r2, 0, w0, bias0, k0) STORE(2, s2, 16, w1, bias1, k1)
+    STORE(3, r3, 0, w0, bias0, k0) STORE(3, s3, 16, w1, bias1, k1)
+    STORE(4, r4, 0, w0, bias0, k0) STORE(4, s4, 16, w1, bias1, k1)
+    STORE(5, r5, 0, w0, bias0, k0) STORE(5, s5, 16, w1, bias1, k1)
+    STORE(6, r6, 0, w0, bias0, k0) STORE(6, s6, 16, w1, bias1, k1)
+    STORE(7, r7, 0, w0, bias0, k0) STORE(7, s7, 16, w1, bias1, k1)
+#undef STORE
+}
+#endif
+
+// MARK: - Driver
+
+typedef struct {
+    const float *x;
+    int64_t m, k, ldx, n, ldy;
+    const int8_t *w;
+    const float *sw, *bias;
+    const int32_t *corr;
+    float *y;
+    uint8_t *xq;      // packed x
+    float *sx;        // x's row scales, padded to whole micro-panel pairs
+    int64_t quads, pairs_x, pairs_w, col_tasks;
+    int kernel;
+} q8_job;
+
+static void quantize_task(void *ctx, int64_t mp) {
+    q8_job *job = ctx;
+    for (int i = 0; i < MR; i++) {
+        const int64_t r = mp * MR + i;
+        uint8_t *dst = job->xq + mp * job->quads * 4 * MR + 4 * i;
+        if (r >= job->m) {
+            for (int64_t q = 0; q < job->quads; q++) memset(dst + q * 4 * MR, 128, 4);
+            job->sx[r] = 0;
+            continue;
+        }
+#if defined(__x86_64__)
+        if (job->kernel != CK_Q8_PORTABLE) {
+            job->sx[r] = quantize_row_avx2(job->x + r * job->ldx, job->k, job->quads, dst, MR);
+            continue;
+        }
+#endif
+        job->sx[r] = quantize_row(job->x + r * job->ldx, job->k, job->quads, dst, MR);
+    }
+}
+
+/// One 8 × 32 block (rows mp2·8…, columns pp·32…) through `kernel`, written to y (partial blocks
+/// through a full-size buffer).
+static void block(const q8_job *job, int64_t mp2, int64_t pp) {
+    const int64_t row = mp2 * 2 * MR, col = pp * 2 * NR;
+    const int64_t rows = job->m - row < 2 * MR ? job->m - row : 2 * MR;
+    const int64_t cols = job->n - col < 2 * NR ? job->n - col : 2 * NR;
+    float edge[2 * MR * 2 * NR];
+    float *c = job->y + row * job->ldy + col, *t = c;
+    int64_t ldt = job->ldy;
+    if (rows < 2 * MR || cols < 2 * NR) {
+        t = edge;
+        ldt = 2 * NR;
+    }
+    const int64_t qs = job->quads;
+    const uint8_t *a0 = job->xq + (2 * mp2) * qs * 4 * MR, *a1 = a0 + qs * 4 * MR;
+    const int8_t *b0 = job->w + (2 * pp) * qs * 4 * NR, *b1 = b0 + qs * 4 * NR;
+    const float *sx = job->sx + row, *sw = job->sw + col, *bias = job->bias + col;
+    const int32_t *corr = job->corr + col;
+#if defined(__x86_64__)
+    if (job->kernel == CK_Q8_AVX512_VNNI) {
+        tile_vnni(qs, a0, a1, b0, b1, t, ldt, sx, sw, corr, bias);
+    } else if (job->kernel == CK_Q8_AVX2) {
+        tile_avx2(qs, a0, b0, t, ldt, sx, sw, corr, bias);
+        tile_avx2(qs, a0, b1, t + NR, ldt, sx, sw + NR, corr + NR, bias + NR);
+        tile_avx2(qs, a1, b0, t + MR * ldt, ldt, sx + MR, sw, corr, bias);
+        tile_avx2(qs, a1, b1, t + MR * ldt + NR, ldt, sx + MR, sw + NR, corr + NR, bias + NR);
+    } else
+#endif
+    {
+        tile_portable(qs, a0, b0, t, ldt, sx, sw, corr, bias);
+        tile_portable(qs, a0, b1, t + NR, ldt, sx, sw + NR, corr + NR, bias + NR);
+        tile_portable(qs, a1, b0, t + MR * ldt, ldt, sx + MR, sw, corr, bias);
+        tile_portable(qs, a1, b1, t + MR * ldt + NR, ldt, sx + MR, sw + NR, corr + NR, bias + NR);
+    }
+    if (t == edge)
+        for (int64_t i = 0; i < rows; i++) memcpy(c + i * job->ldy, edge + i * 2 * NR, (size_t)cols * sizeof(float));
+}
+
+static void gemm_task(void *ctx, int64_t index) {
+    const q8_job *job = ctx;
+    const int64_t r0 = (index / job->col_tasks) * ROW_BLOCK, p0 = (index % job->col_tasks) * COL_BLOCK;
+    const int64_t r1 = r0 + ROW_BLOCK < job->pairs_x ? r0 + ROW_BLOCK : job->pairs_x;
+    const int64_t p1 = p0 + COL_BLOCK < job->pairs_w ? p0 + COL_BLOCK : job->pairs_w;
+    for (int64_t pp = p0; pp < p1; pp++)
+        for (int64_t mp2 = r0; mp2 < r1; mp2++) block(job, mp2, pp);
+}
+
+static void scratch_layout(int64_t m, int64_t k, int64_t n, int64_t *xq_bytes, int64_t *sx_bytes, int64_t *total) {
+    int64_t pairs = (m + 2 * MR - 1) / (2 * MR);
+    if (pairs > SLAB) pairs = SLAB;
+    *xq_bytes = (pairs * 2 * MR * quads_of(k) * 4 + 63) / 64 * 64;
+    *sx_bytes = (pairs * 2 * MR * (int64_t)sizeof(float) + 63) / 64 * 64;
+    *total = *xq_bytes + *sx_bytes + panels_of(n) * NR * (int64_t)sizeof(float);
+}
+
+int64_t ck_q8_scratch_bytes(int64_t m, int64_t k, int64_t n) {
+    int64_t a, b, total;
+    scratch_layout(m, k, n, &a, &b, &total);
+    return total;
+}
+
+int ck_q8_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int8_t *w, const float *w_scales,
+               const int32_t *corrections, int64_t n, const float *bias, float *y, int64_t ldy, void *scratch,
+               int threads, int kernel) {
+    if (!ck_q8_kernel_available(kernel) || k > CK_Q8_MAX_K) return -1;
+    if (m <= 0 || n <= 0) return 0;
+    const int64_t quads = quads_of(k), panels = panels_of(n);
+    int64_t xq_bytes, sx_bytes, total;
+    scratch_layout(m, k, n, &xq_bytes, &sx_bytes, &total);
+    float *padded_bias = (float *)((char *)scratch + xq_bytes + sx_bytes);
+    for (int64_t j = 0; j < panels * NR; j++) padded_bias[j] = bias && j < n ? bias[j] : 0.0f;
+    for (int64_t row0 = 0; row0 < m; row0 += SLAB * 2 * MR) {   // slabs of rows are independent GEMMs
+        const int64_t rows = m - row0 < SLAB * 2 * MR ? m - row0 : SLAB * 2 * MR;
+        q8_job job = {
+            .x = x + row0 * ldx, .m = rows, .k = k, .ldx = ldx, .n = n, .ldy = ldy, .w = w, .sw = w_scales,
+            .bias = padded_bias, .corr = corrections, .y = y + row0 * ldy, .xq = scratch,
+            .sx = (float *)((char *)scratch + xq_bytes), .quads = quads,
+            .pairs_x = (rows + 2 * MR - 1) / (2 * MR), .pairs_w = panels / 2,
+            .col_tasks = (panels / 2 + COL_BLOCK - 1) / COL_BLOCK, .kernel = kernel,
+        };
+        ck_parallel_run(job.pairs_x * 2, threads, quantize_task, &job);
+        const int64_t row_tasks = (job.pairs_x + ROW_BLOCK - 1) / ROW_BLOCK;
+        ck_parallel_run(row_tasks * job.col_tasks, threads, gemm_task, &job);
+    }
+    return 0;
+}

@@ -1,0 +1,212 @@
+// The int8 and bfloat16 linear kernels: each SIMD kernel against its portable reference bit for bit, the
+// portable references against an independent Swift model of their arithmetic, error bounds, row
+// independence, non-finite values, and the weight cache.
+
+import Testing
+import Tensor
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The int8 path's arithmetic written out in Swift: per-row symmetric quantisation (round half to even),
+/// exact integer sums, then fma((float)sum, sx·sw, bias).
+func int8Model(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, weightLevels: Int32) -> [Float] {
+    let (m, k, n) = (x.shape[0], x.shape[1], w.shape[0])
+    func quantise(_ row: [Float], _ levels: Int32) -> (q: [Int32], scale: Float) {
+        let maxabs = row.map(abs).max() ?? 0
+        guard maxabs >= 1e-30 else { return ([Int32](repeating: 0, count: row.count), 0) }
+        let inv = Float(levels) / maxabs
+        return (row.map { Int32(Swift.max(-Float(levels), Swift.min(Float(levels), ($0 * inv).rounded(.toNearestOrEven)))) },
+                maxabs / Float(levels))
+    }
+    let xs = (0..<m).map { i in quantise((0..<k).map { x[i, $0] }, Int32(CK_Q8_INPUT_LEVELS)) }
+    let ws = (0..<n).map { j in quantise((0..<k).map { w[j, $0] }, weightLevels) }
+    var out = [Float](repeating: 0, count: m * n)
+    for i in 0..<m {
+        for j in 0..<n {
+            var acc: Int32 = 0
+            for t in 0..<k { acc += xs[i].q[t] * ws[j].q[t] }
+            out[i * n + j] = fmaf(Float(acc), xs[i].scale * ws[j].scale, bias?[j] ?? 0)
+        }
+    }
+    return out
+}
+
+/// The bfloat16 path's arithmetic written out in Swift: round to nearest even (denormals to zero), then per
+/// pair of inputs acc += x₂ₚ₊₁·w₂ₚ₊₁, acc += x₂ₚ·w₂ₚ in float32 (denormal sums flushed), then + bias.
+func bf16Model(_ x: Tensor, _ w: Tensor, _ bias: Tensor?) -> [Float] {
+    let (m, k, n) = (x.shape[0], x.shape[1], w.shape[0])
+    func round(_ f: Float) -> Float {
+        if f.isSubnormal || f == 0 { return f.sign == .minus ? -0.0 : 0 }
+        var bits = f.bitPattern
+        bits = bits &+ 0x7fff &+ ((bits >> 16) & 1)
+        return Float(bitPattern: bits & 0xffff_0000)
+    }
+    func flush(_ f: Float) -> Float { f.isSubnormal ? (f.sign == .minus ? -0.0 : 0) : f }
+    var out = [Float](repeating: 0, count: m * n)
+    for i in 0..<m {
+        for j in 0..<n {
+            var acc: Float = 0
+            var p = 0
+            while p < k {
+                let hi = p + 1 < k ? flush(round(x[i, p + 1]) * round(w[j, p + 1])) : 0
+                let lo = flush(round(x[i, p]) * round(w[j, p]))
+                acc = flush(flush(acc + hi) + lo)
+                p += 2
+            }
+            out[i * n + j] = acc + (bias?[j] ?? 0)
+        }
+    }
+    return out
+}
+
+/// Bits of a tensor's elements, for exact comparisons (NaN payloads included).
+private func bits(_ t: Tensor) -> [UInt32] { t.toArray().map(\.bitPattern) }
+
+private let shapes = [(1, 1, 1), (1, 768, 768), (3, 5, 17), (9, 77, 33), (50, 130, 100), (130, 64, 40), (7, 258, 64)]
+
+@Suite struct ReducedLinearTests {
+    /// Every int8 kernel this CPU runs gives the bits of the portable reference at its weight levels, on
+    /// partial tiles, k not a multiple of 4, and more rows than one slab; where the CPU lacks a kernel, a
+    /// notice says which test did not run.
+    @Test(arguments: [Int32(CK_Q8_AVX2), Int32(CK_Q8_AVX512_VNNI)])
+    func int8KernelsMatchThePortableReference(_ kernel: Int32) throws {
+        guard ck_q8_kernel_available(kernel) != 0 else {
+            print("notice: int8 kernel \(String(cString: ck_q8_kernel_name(kernel))) not available here (level "
+                  + "\(Threads.isaLevel)): its bit-for-bit check is skipped")
+            return
+        }
+        let levels = ck_q8_weight_levels(kernel)
+        var rng = RandomGenerator(seed: 11)
+        for (m, k, n) in shapes + [(400, 96, 48)] {
+            let x = Tensor.randn([m, k], generator: &rng), w = Tensor.randn([n, k], std: 0.05, generator: &rng)
+            let b = Tensor.randn([n], generator: &rng)
+            let fast = try #require(Tensor.linearInt8(x, weight: w, bias: b, kernel: kernel))
+            let reference = try #require(Tensor.linearInt8(x, weight: w, bias: b, kernel: Int32(CK_Q8_PORTABLE), levels: levels))
+            #expect(bits(fast) == bits(reference), "kernel \(kernel) at \(m)×\(k)×\(n)")
+        }
+    }
+
+    /// The portable reference is the arithmetic the header documents, at both weight levels.
+    @Test(arguments: [Int32(CK_Q8_LEVELS_AVX2), Int32(CK_Q8_LEVELS_VNNI)])
+    func int8PortableIsTheDocumentedArithmetic(_ levels: Int32) throws {
+        var rng = RandomGenerator(seed: 12)
+        for (m, k, n) in [(1, 1, 1), (3, 5, 17), (9, 77, 33), (4, 130, 20)] {
+            let x = Tensor.randn([m, k], generator: &rng), w = Tensor.randn([n, k], generator: &rng)
+            let b = Tensor.randn([n], generator: &rng)
+            let y = try #require(Tensor.linearInt8(x, weight: w, bias: b, kernel: Int32(CK_Q8_PORTABLE), levels: levels))
+            #expect(y.toArray().map(\.bitPattern) == int8Model(x, w, b, weightLevels: levels).map(\.bitPattern))
+        }
+    }
+
+    /// The int8 error: per output within half a quantisation step of each operand (plus rounding), and a
+    /// relative RMS error near its expected size.
+    @Test func int8WithinTheQuantisationBound() throws {
+        var rng = RandomGenerator(seed: 13)
+        let (m, k, n) = (20, 300, 50)
+        let x = Tensor.randn([m, k], generator: &rng), w = Tensor.randn([n, k], std: 0.05, generator: &rng)
+        let y = try #require(Tensor.linearInt8(x, weight: w, bias: nil))
+        let levels = Double(ck_q8_weight_levels(ck_q8_best_kernel()))
+        var sq = 0.0, refSq = 0.0, worst = 0.0
+        for i in 0..<m {
+            let sx = Double((0..<k).map { abs(x[i, $0]) }.max()!) / Double(CK_Q8_INPUT_LEVELS)
+            for j in 0..<n {
+                let sw = Double((0..<k).map { abs(w[j, $0]) }.max()!) / levels
+                var s = 0.0, ax = 0.0, aw = 0.0
+                for t in 0..<k {
+                    s += Double(x[i, t]) * Double(w[j, t])
+                    ax += Double(abs(x[i, t]))
+                    aw += Double(abs(w[j, t]))
+                }
+                let bound = 0.5 * sx * aw + 0.5 * sw * ax + 0.25 * Double(k) * sx * sw + 1e-6 * abs(s)
+                let e = abs(Double(y[i, j]) - s)
+                worst = max(worst, e / bound)
+                sq += e * e
+                refSq += s * s
+            }
+        }
+        #expect(worst <= 1, "error reaches \(worst) of the bound")
+        #expect((sq / refSq).squareRoot() <= (levels < 100 ? 0.03 : 0.015))
+    }
+
+    /// The bfloat16 kernel gives the bits of its portable reference, and the portable reference is the
+    /// documented arithmetic.
+    @Test func bf16KernelMatchesThePortableReference() throws {
+        var rng = RandomGenerator(seed: 14)
+        for (m, k, n) in shapes {
+            let x = Tensor.randn([m, k], generator: &rng), w = Tensor.randn([n, k], std: 0.05, generator: &rng)
+            let b = Tensor.randn([n], generator: &rng)
+            let reference = try #require(Tensor.linearBF16(x, weight: w, bias: b, portable: true))
+            if m * k * n <= 200_000 {
+                #expect(bits(reference) == bf16Model(x, w, b).map(\.bitPattern), "portable at \(m)×\(k)×\(n)")
+            }
+            guard ck_bf16_available() != 0 else { continue }
+            let fast = try #require(Tensor.linearBF16(x, weight: w, bias: b))
+            #expect(bits(fast) == bits(reference), "avx512_bf16 at \(m)×\(k)×\(n)")
+        }
+        if ck_bf16_available() == 0 {
+            print("notice: no AVX512_BF16 kernel here (level \(Threads.isaLevel)): its bit-for-bit check is skipped")
+        }
+    }
+
+    /// Each row's result is the same whether it runs alone or in a batch, in every path.
+    @Test func rowsDoNotDependOnTheBatch() throws {
+        var rng = RandomGenerator(seed: 15)
+        let x = Tensor.randn([37, 90], generator: &rng), w = Tensor.randn([70, 90], generator: &rng)
+        let b = Tensor.randn([70], generator: &rng)
+        let paths: [(String, (Tensor) -> Tensor?)] = [
+            ("int8", { Tensor.linearInt8($0, weight: w, bias: b) }),
+            ("int8 portable", { Tensor.linearInt8($0, weight: w, bias: b, kernel: Int32(CK_Q8_PORTABLE)) }),
+            ("bf16", { Tensor.linearBF16($0, weight: w, bias: b, portable: ck_bf16_available() == 0) }),
+        ]
+        for (name, run) in paths {
+            let all = try #require(run(x))
+            for i in [0, 5, 36] {
+                let one = try #require(run(x.narrowed(0, start: i, length: 1)))
+                #expect(bits(one) == bits(all.narrowed(0, start: i, length: 1).contiguous()), "\(name) row \(i)")
+            }
+        }
+    }
+
+    /// A non-finite input row gives NaN in its own outputs only; a non-finite weight is refused (nil: the
+    /// caller computes in float32, which carries it).
+    @Test func nonFiniteValues() throws {
+        var rng = RandomGenerator(seed: 16)
+        let x = Tensor.randn([4, 33], generator: &rng), w = Tensor.randn([20, 33], generator: &rng)
+        x[2, 7] = .infinity
+        for y in [Tensor.linearInt8(x, weight: w, bias: nil), Tensor.linearBF16(x, weight: w, bias: nil, portable: true)] {
+            let y = try #require(y)
+            #expect((0..<20).allSatisfy { y[2, $0].isNaN || y[2, $0].isInfinite })
+            #expect([0, 1, 3].allSatisfy { i in (0..<20).allSatisfy { y[i, $0].isFinite } })
+        }
+        w[3, 3] = .nan
+        #expect(Tensor.linearInt8(x, weight: w, bias: nil) == nil)
+        #expect(Tensor.linearBF16(x, weight: w, bias: nil, portable: true) == nil)
+    }
+
+    /// The packed weights are remade when the weight changes.
+    @Test func packsFollowTheWeight() throws {
+        var rng = RandomGenerator(seed: 17)
+        let x = Tensor.randn([3, 40], generator: &rng), w = Tensor.randn([8, 40], generator: &rng)
+        let before = try #require(Tensor.linearInt8(x, weight: w, bias: nil))
+        let beforeBF16 = try #require(Tensor.linearBF16(x, weight: w, bias: nil, portable: true))
+        w.copy(from: Tensor.randn([8, 40], generator: &rng))
+        let after = try #require(Tensor.linearInt8(x, weight: w, bias: nil))
+        let afterBF16 = try #require(Tensor.linearBF16(x, weight: w, bias: nil, portable: true))
+        #expect(bits(after) == bits(try #require(Tensor.linearInt8(x, weight: w.contiguous(), bias: nil))))
+        #expect(bits(after) != bits(before))
+        #expect(bits(afterBF16) != bits(beforeBF16))
+    }
+
+    /// bfloat16 rounding: to nearest even, denormals to signed zero, NaN stays NaN.
+    @Test func bf16Rounding() {
+        #expect(ck_bf16_from_float(1.0) == 0x3f80)
+        #expect(ck_bf16_from_float(Float(bitPattern: 0x3f80_8000)) == 0x3f80)   // a tie, to even
+        #expect(ck_bf16_from_float(Float(bitPattern: 0x3f81_8000)) == 0x3f82)   // a tie, to even
+        #expect(ck_bf16_from_float(Float(bitPattern: 0x3f80_8001)) == 0x3f81)
+        #expect(ck_bf16_from_float(Float(bitPattern: 0x8000_0001)) == 0x8000)   // a denormal
+        #expect(ck_bf16_from_float(.nan) & 0x7fc0 == 0x7fc0)
+        #expect(ck_bf16_from_float(.infinity) == 0x7f80)
+    }
+}
