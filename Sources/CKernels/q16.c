@@ -11,8 +11,9 @@
 // vectors). Packed x: micro-panels of 6 rows; for each pair p, 6 int16 pairs.
 // Odd k and partial panels are padded with zeros, and padded rows' scales are 0.
 //
-// The AVX2 and the portable kernel do the same integer sums and the same float
-// operations in the same order, so both give bit-identical results.
+// The AVX-512 VNNI (vpdpwssd), AVX2 and portable kernels do the same integer
+// sums and the same float operations in the same order, so all give
+// bit-identical results.
 
 #include "clipcore_kernels.h"
 
@@ -29,6 +30,11 @@
 
 _Static_assert((int64_t)CK_Q16_CHUNK * CK_Q16_INPUT_LEVELS * CK_Q16_WEIGHT_LEVELS < 2147483647LL,
                "a chunk's int32 sum could overflow");
+
+int ck_q16_best_kernel(void) {
+    const int level = ck_isa_level();
+    return level >= CK_LEVEL_AVX512_VNNI ? CK_Q16_AVX512_VNNI : (level >= CK_LEVEL_AVX2 ? CK_Q16_AVX2 : CK_Q16_PORTABLE);
+}
 
 int64_t ck_q16_packed_count(int64_t n, int64_t k) {
     return (n + NR - 1) / NR * NR * ((k + 1) / 2 * 2);
@@ -199,6 +205,47 @@ static void tile_avx2(int64_t pairs, const int16_t *a, const int16_t *b, float *
     STORE(5, c50, 0, w0, bias0) STORE(5, c51, 8, w1, bias1)
 #undef STORE
 }
+
+/// 6 × 16 (one panel) or 6 × 32 (two panels, `b1` non-NULL) with vpdpwssd, the epilogue of tile_avx2.
+__attribute__((target("avx512f,avx512bw,avx512vnni,fma")))
+static void tile_vnni(int64_t pairs, const int16_t *a, const int16_t *b0, const int16_t *b1, float *c, int64_t ldc,
+                      int first, int last, const float *sx, const float *sw, const float *bias) {
+    __m512i r0 = _mm512_setzero_si512(), r1 = r0, r2 = r0, r3 = r0, r4 = r0, r5 = r0;
+    __m512i s0 = r0, s1 = r0, s2 = r0, s3 = r0, s4 = r0, s5 = r0;
+    const int32_t *ap = (const int32_t *)a;
+    if (b1) {
+        for (int64_t p = 0; p < pairs; p++, ap += MR, b0 += 2 * NR, b1 += 2 * NR) {
+            const __m512i v0 = _mm512_load_si512((const void *)b0), v1 = _mm512_load_si512((const void *)b1);
+            __m512i x;
+#define ROW(i, lo, hi)                               \
+            x = _mm512_set1_epi32(ap[i]);            \
+            lo = _mm512_dpwssd_epi32(lo, x, v0);     \
+            hi = _mm512_dpwssd_epi32(hi, x, v1);
+            ROW(0, r0, s0) ROW(1, r1, s1) ROW(2, r2, s2) ROW(3, r3, s3) ROW(4, r4, s4) ROW(5, r5, s5)
+#undef ROW
+        }
+    } else {
+        for (int64_t p = 0; p < pairs; p++, ap += MR, b0 += 2 * NR) {
+            const __m512i v0 = _mm512_load_si512((const void *)b0);
+            r0 = _mm512_dpwssd_epi32(r0, _mm512_set1_epi32(ap[0]), v0);
+            r1 = _mm512_dpwssd_epi32(r1, _mm512_set1_epi32(ap[1]), v0);
+            r2 = _mm512_dpwssd_epi32(r2, _mm512_set1_epi32(ap[2]), v0);
+            r3 = _mm512_dpwssd_epi32(r3, _mm512_set1_epi32(ap[3]), v0);
+            r4 = _mm512_dpwssd_epi32(r4, _mm512_set1_epi32(ap[4]), v0);
+            r5 = _mm512_dpwssd_epi32(r5, _mm512_set1_epi32(ap[5]), v0);
+        }
+    }
+#define STORE(i, acc, off) {                                                                             \
+        float *q = c + (i) * ldc + (off);                                                               \
+        __m512 t = _mm512_cvtepi32_ps(acc);                                                             \
+        if (!first) t = _mm512_add_ps(t, _mm512_loadu_ps(q));                                           \
+        if (last) t = _mm512_fmadd_ps(t, _mm512_mul_ps(_mm512_set1_ps(sx[i]), _mm512_loadu_ps(sw + (off))), \
+                                      _mm512_loadu_ps(bias + (off)));                                   \
+        _mm512_storeu_ps(q, t); }
+    STORE(0, r0, 0) STORE(1, r1, 0) STORE(2, r2, 0) STORE(3, r3, 0) STORE(4, r4, 0) STORE(5, r5, 0)
+    if (b1) { STORE(0, s0, NR) STORE(1, s1, NR) STORE(2, s2, NR) STORE(3, s3, NR) STORE(4, s4, NR) STORE(5, s5, NR) }
+#undef STORE
+}
 #endif
 
 // MARK: - Driver
@@ -212,7 +259,7 @@ typedef struct {
     int16_t *xq;      // packed x
     float *sx;        // x's row scales, padded to whole micro-panels
     int64_t pairs, micro_panels, panels, col_tasks;
-    int fast;
+    int fast;   // 0 portable, 1 AVX2, 2 AVX-512 VNNI
 } q16_job;
 
 static void quantize_task(void *ctx, int64_t mp) {
@@ -247,10 +294,21 @@ static void gemm_task(void *ctx, int64_t index) {
         for (int64_t pn = pn0; pn < pn1; pn++) {
             const int16_t *b = job->w + (pn * job->pairs + p0) * 2 * NR;
             const int64_t col = pn * NR, cols = job->n - col < NR ? job->n - col : NR;
+#if defined(__x86_64__)
+            // AVX-512: two whole panels at once where they are (the same sums and epilogue as one at a time)
+            const int pair = job->fast == 2 && pn + 1 < pn1 && col + 2 * NR <= job->n;
+#endif
             for (int64_t mp = mp0; mp < mp1; mp++) {
                 const int16_t *a = job->xq + (mp * job->pairs + p0) * 2 * MR;
                 const int64_t row = mp * MR, rows = job->m - row < MR ? job->m - row : MR;
                 float *c = job->y + row * job->ldy + col;
+#if defined(__x86_64__)
+                if (pair && rows == MR) {
+                    tile_vnni(pairs, a, b, b + job->pairs * 2 * NR, c, job->ldy, first, last, job->sx + row,
+                              job->sw + col, job->bias + col);
+                    continue;
+                }
+#endif
                 float *t = c;
                 int64_t ldt = job->ldy;
                 if (rows < MR || cols < NR) {   // a partial tile goes through a full-size one
@@ -261,7 +319,9 @@ static void gemm_task(void *ctx, int64_t index) {
                             for (int64_t j = 0; j < cols; j++) edge[i * NR + j] = c[i * job->ldy + j];
                 }
 #if defined(__x86_64__)
-                if (job->fast)
+                if (job->fast == 2)
+                    tile_vnni(pairs, a, b, NULL, t, ldt, first, last, job->sx + row, job->sw + col, job->bias + col);
+                else if (job->fast)
                     tile_avx2(pairs, a, b, t, ldt, first, last, job->sx + row, job->sw + col, job->bias + col);
                 else
 #endif
@@ -270,6 +330,25 @@ static void gemm_task(void *ctx, int64_t index) {
                     for (int64_t i = 0; i < rows; i++)
                         for (int64_t j = 0; j < cols; j++) c[i * job->ldy + j] = edge[i * NR + j];
             }
+#if defined(__x86_64__)
+            if (pair) {   // the second panel's partial row tiles (if any) are left: do them one panel at a time
+                const int64_t pn2 = pn + 1, col2 = pn2 * NR;
+                const int16_t *b2 = job->w + (pn2 * job->pairs + p0) * 2 * NR;
+                for (int64_t mp = mp0; mp < mp1; mp++) {
+                    const int64_t row = mp * MR, rows = job->m - row < MR ? job->m - row : MR;
+                    if (rows == MR) continue;
+                    const int16_t *a = job->xq + (mp * job->pairs + p0) * 2 * MR;
+                    float *c = job->y + row * job->ldy + col2;
+                    if (!first)
+                        for (int64_t i = 0; i < rows; i++)
+                            for (int64_t j = 0; j < NR; j++) edge[i * NR + j] = c[i * job->ldy + j];
+                    tile_vnni(pairs, a, b2, NULL, edge, NR, first, last, job->sx + row, job->sw + col2, job->bias + col2);
+                    for (int64_t i = 0; i < rows; i++)
+                        for (int64_t j = 0; j < NR; j++) c[i * job->ldy + j] = edge[i * NR + j];
+                }
+                pn++;
+            }
+#endif
         }
     }
 }
@@ -291,18 +370,21 @@ int64_t ck_q16_scratch_bytes(int64_t m, int64_t k, int64_t n) {
     return scratch_layout(m, k, n, &xq_bytes, &sx_bytes);
 }
 
-void ck_q16_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int16_t *w, const float *w_scales,
-                 int64_t n, const float *bias, float *y, int64_t ldy, void *scratch, int threads) {
-    if (m <= 0 || n <= 0) return;
+int ck_q16_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int16_t *w, const float *w_scales,
+                int64_t n, const float *bias, float *y, int64_t ldy, void *scratch, int threads, int kernel) {
+    const int best = ck_q16_best_kernel();
+    if (kernel < 0) kernel = best;
+    if (kernel > best) return -1;
+    if (m <= 0 || n <= 0) return 0;
     const int64_t pairs = (k + 1) / 2, panels = (n + NR - 1) / NR;
     if (pairs == 0) {   // an empty sum: y = bias
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) y[i * ldy + j] = bias ? bias[j] : 0.0f;
-        return;
+        return 0;
     }
     int64_t xq_bytes, sx_bytes;
     scratch_layout(m, k, n, &xq_bytes, &sx_bytes);
-    const int fast = ck_isa();
+    const int fast = kernel;
     float *padded_bias = (float *)((char *)scratch + xq_bytes + sx_bytes);
     for (int64_t j = 0; j < panels * NR; j++) padded_bias[j] = bias && j < n ? bias[j] : 0.0f;
     // Each output depends only on its own row, so slabs of rows are independent GEMMs.
@@ -318,4 +400,5 @@ void ck_q16_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int16_
         const int64_t row_tasks = (job.micro_panels + ROW_BLOCK - 1) / ROW_BLOCK;
         ck_parallel_run(row_tasks * job.col_tasks, threads, gemm_task, &job);
     }
+    return 0;
 }

@@ -38,7 +38,8 @@ extension Tensor {
     /// `[n, k]` (any strides; its packed form is cached on its storage until
     /// the storage's version changes), bias `[n]` → `[m, n]`. Nil when the
     /// weight holds a NaN or an infinity: the caller then takes the float path.
-    package static func linearInt16(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor? {
+    /// `kernel` (a `CK_Q16_*`, default the best here) picks the kernel, for tests: nil when it is not available.
+    package static func linearInt16(_ x: Tensor, weight: Tensor, bias: Tensor?, kernel: Int32 = -1) -> Tensor? {
         precondition(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1],
                      "linearInt16: shapes \(x.shape) and \(weight.shape) do not match")
         precondition(bias.map { $0.shape == [weight.shape[0]] } ?? true,
@@ -50,10 +51,10 @@ extension Tensor {
         let y = Tensor(uninitializedShape: [m, n])
         let scratchBytes = Int(ck_q16_scratch_bytes(Int64(m), Int64(k), Int64(n)))
         let scratch = BufferPool.shared.allocate(bytes: scratchBytes)
-        ck_q16_gemm(dense.data, Int64(m), Int64(k), Int64(Swift.max(dense.strides[0], 1)),
-                    packed.data, packed.scales, Int64(n), b?.data, y.data, Int64(n), scratch, Int32(Threads.count))
+        let status = ck_q16_gemm(dense.data, Int64(m), Int64(k), Int64(Swift.max(dense.strides[0], 1)), packed.data,
+                                 packed.scales, Int64(n), b?.data, y.data, Int64(n), scratch, Int32(Threads.count), kernel)
         BufferPool.shared.release(scratch, bytes: scratchBytes)
         withExtendedLifetime((dense, b, packed)) {}
-        return y
+        return status == 0 ? y : nil
     }
 }

@@ -19,9 +19,10 @@ public enum LinearPrecision: String, Sendable, CaseIterable {
     /// ±8191, products summed exactly in int32 (`vpmaddwd` on AVX2, a portable
     /// kernel elsewhere). Relative error near 1e-3 per layer output.
     case int16
-    /// Weights quantised per output feature to ±127 levels (±63 on the AVX2
-    /// kernel, whose int16 pair sums must not saturate), each input row to ±127,
-    /// products summed exactly in int32: `vpdpbusd` on AVX-512 VNNI,
+    /// Weights quantised per output feature and block of 128 inputs to ±127
+    /// levels (±63 on the AVX2 kernel, whose int16 pair sums must not
+    /// saturate), each input row and block to 255 steps over its range (u8
+    /// with a zero point), products summed exactly in int32 per block: `vpdpbusd` on AVX-512 VNNI,
     /// `vpmaddubsw` on AVX2. The fastest path; needs AVX2. Input gradients of
     /// frozen layers stay float32.
     case int8
@@ -53,7 +54,12 @@ public enum LinearPrecision: String, Sendable, CaseIterable {
         guard isSupported else { return "unsupported" }
         switch self {
         case .float32: return "float32 (OpenBLAS)"
-        case .int16: return ck_isa() != 0 ? "avx2 (vpmaddwd)" : "portable"
+        case .int16:
+            switch ck_q16_best_kernel() {
+            case Int32(CK_Q16_AVX512_VNNI): return "avx512_vnni (vpdpwssd)"
+            case Int32(CK_Q16_AVX2): return "avx2 (vpmaddwd)"
+            default: return "portable"
+            }
         case .int8: return String(cString: ck_q8_kernel_name(ck_q8_best_kernel()))
         case .bf16: return "avx512_bf16 (vdpbf16ps)"
         }
@@ -152,25 +158,25 @@ private func alignedBuffer<T>(_ count: Int, _: T.Type) -> UnsafeMutablePointer<T
 final class Int8PackedMatrix: LinearPack {
     let data: UnsafeMutablePointer<Int8>
     let scales: UnsafeMutablePointer<Float>
-    let corrections: UnsafeMutablePointer<Int32>
+    let sums: UnsafeMutablePointer<Int32>
     let version: Int
 
     /// Packs `w` [rows, cols] (any strides) at `levels`; nil when it holds a NaN or an infinity.
     init?(_ w: Tensor, levels: Int32) {
         let (rows, cols) = (Int64(w.shape[0]), Int64(w.shape[1]))
         data = alignedBuffer(Int(ck_q8_packed_bytes(rows, cols)), Int8.self)
-        scales = alignedBuffer(Int(ck_q8_padded_rows(rows)), Float.self)
-        corrections = alignedBuffer(Int(ck_q8_padded_rows(rows)), Int32.self)
+        scales = alignedBuffer(Int(ck_q8_scale_count(rows, cols)), Float.self)
+        sums = alignedBuffer(Int(ck_q8_scale_count(rows, cols)), Int32.self)
         version = w.storage.version
         let status = ck_q8_pack(w.data, rows, cols, Int64(w.strides[0]), Int64(w.strides[1]), levels,
-                                data, scales, corrections)
+                                data, scales, sums)
         if status != 0 { return nil }
     }
 
     deinit {
         UnsafeMutableRawPointer(data).deallocate()
         UnsafeMutableRawPointer(scales).deallocate()
-        UnsafeMutableRawPointer(corrections).deallocate()
+        UnsafeMutableRawPointer(sums).deallocate()
     }
 }
 
@@ -218,15 +224,14 @@ extension Tensor {
 
     /// The int8 path through `kernel` (a `CK_Q8_*`; default: the best this CPU runs), its weights at
     /// `levels` (default: the kernel's; the portable kernel takes any, so that it can reproduce another's).
-    /// Nil when the kernel is not available here, the rows are longer than `CK_Q8_MAX_K`, the levels are
-    /// more than the kernel allows, or the weight is not finite.
+    /// Nil when the kernel is not available here, the levels are more than the kernel allows, or the
+    /// weight is not finite.
     package static func linearInt8(_ x: Tensor, weight: Tensor, bias: Tensor?, kernel: Int32 = ck_q8_best_kernel(),
                                    levels: Int32? = nil) -> Tensor? {
         checkLinearShapes(x, weight, bias, "linearInt8")
         let m = x.shape[0], k = x.shape[1], n = weight.shape[0]
         let levels = levels ?? ck_q8_weight_levels(kernel)
-        guard ck_q8_kernel_available(kernel) != 0, k <= Int(CK_Q8_MAX_K),
-              (1...ck_q8_weight_levels(kernel)).contains(levels) else { return nil }
+        guard ck_q8_kernel_available(kernel) != 0, (1...ck_q8_weight_levels(kernel)).contains(levels) else { return nil }
         guard let packed = LinearPackCache.packed(weight, kind: .int8(levels: levels), make: { Int8PackedMatrix($0, levels: levels) })
         else { return nil }
         let dense = denseRows(x), b = bias?.contiguous()
@@ -234,7 +239,7 @@ extension Tensor {
         let scratchBytes = Int(ck_q8_scratch_bytes(Int64(m), Int64(k), Int64(n)))
         let scratch = BufferPool.shared.allocate(bytes: scratchBytes)
         let status = ck_q8_gemm(dense.data, Int64(m), Int64(k), Int64(Swift.max(dense.strides[0], 1)), packed.data,
-                                packed.scales, packed.corrections, Int64(n), b?.data, y.data, Int64(n), scratch,
+                                packed.scales, packed.sums, Int64(n), b?.data, y.data, Int64(n), scratch,
                                 Int32(Threads.count), kernel)
         BufferPool.shared.release(scratch, bytes: scratchBytes)
         withExtendedLifetime((dense, b, packed)) {}

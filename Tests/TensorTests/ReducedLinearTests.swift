@@ -9,25 +9,41 @@ import CKernels
 import Glibc
 #endif
 
-/// The int8 path's arithmetic written out in Swift: per-row symmetric quantisation (round half to even),
-/// exact integer sums, then fma((float)sum, sx·sw, bias).
+/// The int8 path's arithmetic written out in Swift, block by block of `CK_Q8_BLOCK` inputs: weights per row
+/// symmetric to ±levels, inputs per row to u8 over [min(x, 0), max(x, 0)] with a zero point (round half to
+/// even throughout), exact integer sums, then y = fma((float)(Σu·w − zx·Σw), sx·sw, y) from the bias on.
 func int8Model(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, weightLevels: Int32) -> [Float] {
     let (m, k, n) = (x.shape[0], x.shape[1], w.shape[0])
-    func quantise(_ row: [Float], _ levels: Int32) -> (q: [Int32], scale: Float) {
+    func weights(_ row: ArraySlice<Float>) -> (q: [Int32], scale: Float) {
         let maxabs = row.map(abs).max() ?? 0
         guard maxabs >= 1e-30 else { return ([Int32](repeating: 0, count: row.count), 0) }
-        let inv = Float(levels) / maxabs
-        return (row.map { Int32(Swift.max(-Float(levels), Swift.min(Float(levels), ($0 * inv).rounded(.toNearestOrEven)))) },
-                maxabs / Float(levels))
+        let inv = Float(weightLevels) / maxabs, limit = Float(weightLevels)
+        return (row.map { Int32(Swift.max(-limit, Swift.min(limit, ($0 * inv).rounded(.toNearestOrEven)))) },
+                maxabs / Float(weightLevels))
     }
-    let xs = (0..<m).map { i in quantise((0..<k).map { x[i, $0] }, Int32(CK_Q8_INPUT_LEVELS)) }
-    let ws = (0..<n).map { j in quantise((0..<k).map { w[j, $0] }, weightLevels) }
+    func inputs(_ row: ArraySlice<Float>) -> (u: [Int32], zero: Int32, scale: Float) {
+        let lo = Swift.min(row.min() ?? 0, 0), hi = Swift.max(row.max() ?? 0, 0)
+        let range = hi - lo
+        guard range >= 1e-30 else { return ([Int32](repeating: 0, count: row.count), 0, 0) }
+        let inv = 255 / range
+        let zero = Int32(Swift.max(0, Swift.min(255, (-lo * inv).rounded(.toNearestOrEven))))
+        return (row.map { Swift.max(0, Swift.min(255, Int32(($0 * inv).rounded(.toNearestOrEven)) + zero)) }, zero, range / 255)
+    }
+    let block = Int(CK_Q8_BLOCK)
     var out = [Float](repeating: 0, count: m * n)
     for i in 0..<m {
+        let xr = (0..<k).map { x[i, $0] }
         for j in 0..<n {
-            var acc: Int32 = 0
-            for t in 0..<k { acc += xs[i].q[t] * ws[j].q[t] }
-            out[i * n + j] = fmaf(Float(acc), xs[i].scale * ws[j].scale, bias?[j] ?? 0)
+            let wr = (0..<k).map { w[j, $0] }
+            var y = bias?[j] ?? 0
+            for start in stride(from: 0, to: k, by: block) {
+                let end = Swift.min(start + block, k)
+                let xq = inputs(xr[start..<end]), wq = weights(wr[start..<end])
+                var acc: Int32 = 0
+                for t in 0..<(end - start) { acc += xq.u[t] * wq.q[t] }
+                y = fmaf(Float(acc - xq.zero * wq.q.reduce(0, +)), xq.scale * wq.scale, y)
+            }
+            out[i * n + j] = y
         }
     }
     return out
@@ -88,11 +104,29 @@ private let shapes = [(1, 1, 1), (1, 768, 768), (3, 5, 17), (9, 77, 33), (50, 13
         }
     }
 
+    /// Every int16 kernel this CPU runs gives the bits of the portable one (two panels at once on AVX-512
+    /// included, beside partial tiles and several int32 chunks).
+    @Test(arguments: [Int32(CK_Q16_AVX2), Int32(CK_Q16_AVX512_VNNI)])
+    func int16KernelsMatchThePortableKernel(_ kernel: Int32) throws {
+        guard kernel <= ck_q16_best_kernel() else {
+            print("notice: int16 kernel \(kernel) not available here (level \(Threads.isaLevel)): its bit-for-bit check is skipped")
+            return
+        }
+        var rng = RandomGenerator(seed: 18)
+        for (m, k, n) in shapes + [(400, 600, 48), (13, 601, 80)] {
+            let x = Tensor.randn([m, k], generator: &rng), w = Tensor.randn([n, k], std: 0.05, generator: &rng)
+            let b = Tensor.randn([n], generator: &rng)
+            let fast = try #require(Tensor.linearInt16(x, weight: w, bias: b, kernel: kernel))
+            let reference = try #require(Tensor.linearInt16(x, weight: w, bias: b, kernel: Int32(CK_Q16_PORTABLE)))
+            #expect(bits(fast) == bits(reference), "kernel \(kernel) at \(m)×\(k)×\(n)")
+        }
+    }
+
     /// The portable reference is the arithmetic the header documents, at both weight levels.
     @Test(arguments: [Int32(CK_Q8_LEVELS_AVX2), Int32(CK_Q8_LEVELS_VNNI)])
     func int8PortableIsTheDocumentedArithmetic(_ levels: Int32) throws {
         var rng = RandomGenerator(seed: 12)
-        for (m, k, n) in [(1, 1, 1), (3, 5, 17), (9, 77, 33), (4, 130, 20)] {
+        for (m, k, n) in [(1, 1, 1), (3, 5, 17), (9, 77, 33), (4, 130, 20), (3, 300, 9)] {
             let x = Tensor.randn([m, k], generator: &rng), w = Tensor.randn([n, k], generator: &rng)
             let b = Tensor.randn([n], generator: &rng)
             let y = try #require(Tensor.linearInt8(x, weight: w, bias: b, kernel: Int32(CK_Q8_PORTABLE), levels: levels))
@@ -110,7 +144,8 @@ private let shapes = [(1, 1, 1), (1, 768, 768), (3, 5, 17), (9, 77, 33), (50, 13
         let levels = Double(ck_q8_weight_levels(ck_q8_best_kernel()))
         var sq = 0.0, refSq = 0.0, worst = 0.0
         for i in 0..<m {
-            let sx = Double((0..<k).map { abs(x[i, $0]) }.max()!) / Double(CK_Q8_INPUT_LEVELS)
+            let row = (0..<k).map { x[i, $0] }
+            let sx = Double(Swift.max(row.max()!, 0) - Swift.min(row.min()!, 0)) / 255
             for j in 0..<n {
                 let sw = Double((0..<k).map { abs(w[j, $0]) }.max()!) / levels
                 var s = 0.0, ax = 0.0, aw = 0.0
