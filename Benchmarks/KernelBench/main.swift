@@ -57,7 +57,7 @@ var sink: Float = 0
 var failures: [String] = []
 
 print("clipcore KernelBench")
-print("OpenBLAS kernel: \(Threads.blasCoreName); threads: clipcore \(Threads.count), OpenBLAS \(Threads.blasThreads)")
+print("runtime: \(Threads.runtimeSummary)")
 print("median of \(reps) runs; each pair measured alternately")
 print("")
 

@@ -41,7 +41,7 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
 
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
-print("OpenBLAS kernel: \(Threads.blasCoreName), threads: \(Threads.count)")
+print("runtime: \(Threads.runtimeSummary)")
 
 // MARK: - Tokenizer
 

@@ -64,7 +64,7 @@ func normalized(_ rows: Int, seed: UInt64) -> Tensor {
     return t
 }
 
-print("OpenBLAS kernel: \(Threads.blasCoreName), threads: \(Threads.count)")
+print("runtime: \(Threads.runtimeSummary)")
 let images = normalized(n, seed: 1)
 let texts = normalized(n, seed: 2)
 let embeddingMB = Double(2 * n * dim * 4) / 1e6

@@ -17,9 +17,11 @@ struct Clip: ParsableCommand {
         abstract: "clipcore: CLIP-family image–text models in Swift.",
         discussion: """
             Environment: CLIPCORE_NUM_THREADS (threads; default all cores), \
-            CLIPCORE_LINEAR_PRECISION=int16 (linear layers of encoding, re-ranking and frozen \
-            backbones on the int16 kernel: faster, embeddings within cosine 0.9999 of float32; \
-            default float32, transformers' numbers).
+            CLIPCORE_LINEAR_PRECISION=int16|int8|bf16 (linear layers of encoding, re-ranking and \
+            frozen backbones on a reduced-precision kernel: faster, embeddings within cosine 0.9999 \
+            of float32 for int16 and bf16, 0.999 for int8, the fastest; default float32, \
+            transformers' numbers; `clip selfcheck` names the kernels this CPU runs), \
+            CLIPCORE_ISA=avx2|avx512|avx512_vnni|baseline (lower the instruction set the kernels use).
             """,
         version: ClipCoreVersion.string,
         subcommands: [SelfCheck.self, Encode.self, EncodeDataset.self, Info.self, Convert.self, IndexCommand.self, Mine.self, Eval.self, EvalRetrieval.self, ELIPCommand.self, DataCommand.self, Train.self, HeadsCommand.self, AdaptersCommand.self, Demo.self],

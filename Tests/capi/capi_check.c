@@ -299,18 +299,18 @@ static void check_load_options(const char *dir, const expected *e, const char *c
         {sizeof(clip_load_options), 0, 7, "linear_precision", "an unknown linear_precision is refused"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        clip_load_options o = {bad[i].size, bad[i].threads, bad[i].precision, CLIP_PREPROCESSING_PIL};
+        clip_load_options o = {bad[i].size, bad[i].threads, bad[i].precision, CLIP_PREPROCESSING_PIL, CLIP_PRECISION_STRICT};
         m = (clip_model *)(uintptr_t)0x1;
         expect(refused(clip_model_load_ex(dir, &o, &m), bad[i].needle) && m == NULL, bad[i].what);
     }
     /* an older caller's struct: only struct_size (4 bytes), or struct_size + num_threads (8) */
-    clip_load_options old4 = {4, 12345, 12345, 12345};   /* the fields past 4 bytes must not be read */
+    clip_load_options old4 = {4, 12345, 12345, 12345, 12345};   /* the fields past 4 bytes must not be read */
     rc = clip_model_load_ex(dir, &old4, &m);
     expect(rc == CLIP_OK && clip_model_linear_precision(m, &p) == CLIP_OK && p == CLIP_LINEAR_DEFAULT,
            "struct_size 4: the rest take their defaults (fields beyond it unread)");
     clip_model_free(m);
     int32_t threads_before = clip_num_threads();
-    clip_load_options old8 = {8, 2, 12345, 12345};
+    clip_load_options old8 = {8, 2, 12345, 12345, 12345};
     rc = clip_model_load_ex(dir, &old8, &m);
     expect(rc == CLIP_OK && clip_num_threads() == 2 && clip_model_linear_precision(m, &p) == CLIP_OK && p == CLIP_LINEAR_DEFAULT,
            "struct_size 8: num_threads applies (process-wide), linear_precision keeps its default");
