@@ -1,17 +1,15 @@
 // Int8 GEMM for y = x·Wᵀ + b, a reduced-precision path of linear layers.
 //
-// Quantisation is by blocks of CK_Q8_BLOCK inputs, each with its own scales:
+// Quantisation is by blocks of CK_Q8_BLOCK inputs, each with its own scales.
 // W (n × k) is quantised once, symmetrically per row (per output feature) and
-// block, to ±levels (CK_Q8_LEVELS_VNNI, or CK_Q8_LEVELS_AVX2 for the AVX2 kernel, whose
-// vpmaddubsw adds pairs of u8·s8 products in saturating int16: 2·255·63 fits,
-// 2·255·127 does not, as ONNX Runtime's "reduce_range" says). Each row and block
-// of x is quantised at call time to u8 over its own range [min(x, 0), max(x, 0)] (255
-// steps of sx, zero point zx: x ≈ sx·(u − zx)), as ONNX Runtime's dynamic
-// quantisation does per tensor; Σ u·w − zx·Σw = Σ (u − zx)·w, with Σw (the
-// row sums of W) computed at packing. Every block's sum is exact in int32, and
-// the float epilogue is one fused multiply-add per output and block, from the
-// bias on: y = fma((float)(acc − zx·Σw), sx·sw, y). So the portable, AVX2 and AVX-512
-// VNNI kernels give bit-identical results for one packing.
+// block, to ±CK_Q8_LEVELS. Each row and block of x is quantised at call time
+// to u8 over its own range [min(x, 0), max(x, 0)] (255 steps of sx, zero point
+// zx: x ≈ sx·(u − zx)), as ONNX Runtime's dynamic quantisation does per
+// tensor; Σ u·w − zx·Σw = Σ (u − zx)·w, with Σw (the row sums of W) computed
+// at packing. Every block's sum is exact in int32, and the float epilogue is
+// one fused multiply-add per output and block, from the bias on:
+// y = fma((float)(acc − zx·Σw), sx·sw, y). So the portable, AVX2 and AVX-512
+// VNNI kernels give bit-identical results.
 //
 // Layouts. Packed W: panels of 16 rows (their count rounded up to an even
 // number); in a panel, for each quad of inputs (4q … 4q+3), 16 groups of 4 s8
@@ -43,8 +41,6 @@ static int64_t quads_of(int64_t k) { return (k + 3) / 4; }
 static int64_t panels_of(int64_t n) { return ((n + NR - 1) / NR + 1) / 2 * 2; }
 static int64_t blocks_of(int64_t k) { return (k + CK_Q8_BLOCK - 1) / CK_Q8_BLOCK; }
 
-int ck_q8_weight_levels(int kernel) { return kernel == CK_Q8_AVX2 ? CK_Q8_LEVELS_AVX2 : CK_Q8_LEVELS_VNNI; }
-
 int ck_q8_kernel_available(int kernel) {
     switch (kernel) {
     case CK_Q8_PORTABLE: return 1;
@@ -72,9 +68,9 @@ int64_t ck_q8_packed_bytes(int64_t n, int64_t k) { return panels_of(n) * NR * qu
 int64_t ck_q8_padded_rows(int64_t n) { return panels_of(n) * NR; }
 int64_t ck_q8_scale_count(int64_t n, int64_t k) { return blocks_of(k) * panels_of(n) * NR; }
 
-int ck_q8_pack(const float *w, int64_t n, int64_t k, int64_t row_stride, int64_t col_stride, int levels,
+int ck_q8_pack(const float *w, int64_t n, int64_t k, int64_t row_stride, int64_t col_stride,
                int8_t *packed, float *scales, int32_t *sums) {
-    if (levels < 1 || levels > 127) return -2;
+    const int levels = CK_Q8_LEVELS;
     const int64_t quads = quads_of(k), rows = panels_of(n) * NR, blocks = blocks_of(k);
     int finite = 1;
     for (int64_t r = 0; r < rows; r++) {
@@ -229,13 +225,16 @@ static void tile_portable(int64_t quads, const uint8_t *a, const int8_t *b, floa
 }
 
 #if defined(__x86_64__)
-/// 4 × 16 with vpmaddubsw (pairs of u8·s8 in int16, no saturation at the AVX2 weight levels) and
-/// vpmaddwd against ones (int32).
+/// 4 × 16 with vpmaddubsw and vpmaddwd against ones. vpmaddubsw adds pairs of u8·s8 products in
+/// saturating int16, and 2·255·127 overflows it, so each input goes in as s = u − 128 by the sign trick:
+/// |s| (at most 128, read as u8) times w with the sign of s (|w| ≤ 127) gives s·w, and a pair of them
+/// fits int16 (2·128·127 < 2¹⁵). Σ s·w = Σ u·w − 128·Σw exactly, so the epilogue's acc − (zx − 128)·Σw
+/// is the other kernels' acc − zx·Σw, bit for bit.
 __attribute__((target("avx2,fma")))
 static void tile_avx2(int64_t quads, const uint8_t *a, const int8_t *b, float *c, int64_t ldc,
                       const float *sx, const int32_t *zx, int64_t xs, const float *sw, const int32_t *wsum,
                       int64_t ws, const float *bias) {
-    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8((char)0x80);
     const int32_t *ap = (const int32_t *)a;
     for (int64_t q0 = 0, blk = 0; q0 < quads; q0 += BQ, blk++) {
         const int64_t q1 = q0 + BQ < quads ? q0 + BQ : quads;
@@ -243,11 +242,12 @@ static void tile_avx2(int64_t quads, const uint8_t *a, const int8_t *b, float *c
         for (int64_t q = q0; q < q1; q++, ap += MR, b += 4 * NR) {
             const __m256i b0 = _mm256_load_si256((const __m256i *)b);
             const __m256i b1 = _mm256_load_si256((const __m256i *)(b + 32));
-            __m256i x;
-#define ROW(i, lo, hi)                                                                          \
-            x = _mm256_set1_epi32(ap[i]);                                                       \
-            lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_maddubs_epi16(x, b0), ones));    \
-            hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_maddubs_epi16(x, b1), ones));
+            __m256i x, ax;
+#define ROW(i, lo, hi)                                                                                         \
+            x = _mm256_xor_si256(_mm256_set1_epi32(ap[i]), flip);                                              \
+            ax = _mm256_abs_epi8(x);                                                                           \
+            lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(b0, x)), ones)); \
+            hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(b1, x)), ones));
             ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31)
 #undef ROW
         }
@@ -255,10 +255,10 @@ static void tile_avx2(int64_t quads, const uint8_t *a, const int8_t *b, float *c
         const int32_t *bzx = zx + blk * xs, *bws = wsum + blk * ws;
         const __m256 w0 = _mm256_loadu_ps(bsw), w1 = _mm256_loadu_ps(bsw + 8);
         const __m256i k0 = _mm256_loadu_si256((const __m256i *)bws), k1 = _mm256_loadu_si256((const __m256i *)(bws + 8));
-#define STORE(i, acc, off, wv, kv) {                                                                        \
-            float *o = c + (i) * ldc + (off);                                                               \
-            const __m256 prev = blk == 0 ? _mm256_loadu_ps(bias + (off)) : _mm256_loadu_ps(o);            \
-            const __m256i t = _mm256_sub_epi32(acc, _mm256_mullo_epi32(kv, _mm256_set1_epi32(bzx[i])));   \
+#define STORE(i, acc, off, wv, kv) {                                                                             \
+            float *o = c + (i) * ldc + (off);                                                                    \
+            const __m256 prev = blk == 0 ? _mm256_loadu_ps(bias + (off)) : _mm256_loadu_ps(o);                 \
+            const __m256i t = _mm256_sub_epi32(acc, _mm256_mullo_epi32(kv, _mm256_set1_epi32(bzx[i] - 128)));  \
             _mm256_storeu_ps(o, _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_mul_ps(_mm256_set1_ps(bsx[i]), wv), prev)); }
         STORE(0, c00, 0, w0, k0) STORE(0, c01, 8, w1, k1)
         STORE(1, c10, 0, w0, k0) STORE(1, c11, 8, w1, k1)

@@ -20,11 +20,10 @@ public enum LinearPrecision: String, Sendable, CaseIterable {
     /// kernel elsewhere). Relative error near 1e-3 per layer output.
     case int16
     /// Weights quantised per output feature and block of 128 inputs to ±127
-    /// levels (±63 on the AVX2 kernel, whose int16 pair sums must not
-    /// saturate), each input row and block to 255 steps over its range (u8
-    /// with a zero point), products summed exactly in int32 per block: `vpdpbusd` on AVX-512 VNNI,
-    /// `vpmaddubsw` on AVX2. The fastest path; needs AVX2. Input gradients of
-    /// frozen layers stay float32.
+    /// levels, each input row and block to 255 steps over its range (u8 with a
+    /// zero point), products summed exactly in int32 per block: `vpdpbusd` on
+    /// AVX-512 VNNI, `vpmaddubsw` on AVX2 (the same bits). The fastest path;
+    /// needs AVX2. Input gradients of frozen layers stay float32.
     case int8
     /// Weights and inputs rounded to bfloat16, products accumulated in float32
     /// (`vdpbf16ps`); needs AVX512_BF16.
@@ -121,7 +120,7 @@ protocol LinearPack: AnyObject {
 /// The packed forms made from one storage, by kind and view.
 final class LinearPackCache {
     enum Kind: Hashable {
-        case int16, int8(levels: Int32), bf16
+        case int16, int8, bf16
     }
     struct Key: Hashable {
         let kind: Kind, offset: Int, shape: [Int], strides: [Int]
@@ -161,15 +160,14 @@ final class Int8PackedMatrix: LinearPack {
     let sums: UnsafeMutablePointer<Int32>
     let version: Int
 
-    /// Packs `w` [rows, cols] (any strides) at `levels`; nil when it holds a NaN or an infinity.
-    init?(_ w: Tensor, levels: Int32) {
+    /// Packs `w` [rows, cols] (any strides); nil when it holds a NaN or an infinity.
+    init?(_ w: Tensor) {
         let (rows, cols) = (Int64(w.shape[0]), Int64(w.shape[1]))
         data = alignedBuffer(Int(ck_q8_packed_bytes(rows, cols)), Int8.self)
         scales = alignedBuffer(Int(ck_q8_scale_count(rows, cols)), Float.self)
         sums = alignedBuffer(Int(ck_q8_scale_count(rows, cols)), Int32.self)
         version = w.storage.version
-        let status = ck_q8_pack(w.data, rows, cols, Int64(w.strides[0]), Int64(w.strides[1]), levels,
-                                data, scales, sums)
+        let status = ck_q8_pack(w.data, rows, cols, Int64(w.strides[0]), Int64(w.strides[1]), data, scales, sums)
         if status != 0 { return nil }
     }
 
@@ -222,17 +220,13 @@ extension Tensor {
         x.strides[1] == 1 && x.strides[0] >= x.shape[1] ? x : x.contiguous()
     }
 
-    /// The int8 path through `kernel` (a `CK_Q8_*`; default: the best this CPU runs), its weights at
-    /// `levels` (default: the kernel's; the portable kernel takes any, so that it can reproduce another's).
-    /// Nil when the kernel is not available here, the levels are more than the kernel allows, or the
-    /// weight is not finite.
-    package static func linearInt8(_ x: Tensor, weight: Tensor, bias: Tensor?, kernel: Int32 = ck_q8_best_kernel(),
-                                   levels: Int32? = nil) -> Tensor? {
+    /// The int8 path through `kernel` (a `CK_Q8_*`; default: the best this CPU runs; all give the same
+    /// bits). Nil when the kernel is not available here or the weight is not finite.
+    package static func linearInt8(_ x: Tensor, weight: Tensor, bias: Tensor?, kernel: Int32 = ck_q8_best_kernel()) -> Tensor? {
         checkLinearShapes(x, weight, bias, "linearInt8")
         let m = x.shape[0], k = x.shape[1], n = weight.shape[0]
-        let levels = levels ?? ck_q8_weight_levels(kernel)
-        guard ck_q8_kernel_available(kernel) != 0, (1...ck_q8_weight_levels(kernel)).contains(levels) else { return nil }
-        guard let packed = LinearPackCache.packed(weight, kind: .int8(levels: levels), make: { Int8PackedMatrix($0, levels: levels) })
+        guard ck_q8_kernel_available(kernel) != 0,
+              let packed = LinearPackCache.packed(weight, kind: .int8, make: Int8PackedMatrix.init)
         else { return nil }
         let dense = denseRows(x), b = bias?.contiguous()
         let y = Tensor(uninitializedShape: [m, n])

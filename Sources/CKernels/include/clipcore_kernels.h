@@ -188,34 +188,31 @@ int ck_q16_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int16_t
 
 /// The int8 kernels: the portable reference, AVX2 (vpmaddubsw) and AVX-512 VNNI (vpdpbusd).
 enum { CK_Q8_PORTABLE = 0, CK_Q8_AVX2 = 1, CK_Q8_AVX512_VNNI = 2 };
-/// The weight levels on each side of zero of the VNNI and portable kernels and of the AVX2 kernel
-/// (whose int16 pair sums must not saturate), and the inputs per quantisation block: each row of W
-/// and of x has its own scale per block. Rows of x take 255 steps over [min(x, 0), max(x, 0)] of the
-/// block (u8 with a zero point).
-#define CK_Q8_LEVELS_VNNI 127
-#define CK_Q8_LEVELS_AVX2 63
+/// The weight levels on each side of zero, and the inputs per quantisation block: each row of W and
+/// of x has its own scale per block. Rows of x take 255 steps over [min(x, 0), max(x, 0)] of the
+/// block (u8 with a zero point). Every kernel gives the same bits.
+#define CK_Q8_LEVELS 127
 #define CK_Q8_BLOCK 128
 
 /// Whether `kernel` runs at the level in use (ck_isa_level); the best one that does.
 int ck_q8_kernel_available(int kernel);
 int ck_q8_best_kernel(void);
-/// The weight levels a packing for `kernel` must use, and the kernel's name.
-int ck_q8_weight_levels(int kernel);
+/// The kernel's name.
 const char *ck_q8_kernel_name(int kernel);
 /// Bytes of a packed n × k weight matrix, the rows it pads n to, and the count of its scales (and of
 /// its sums): one per padded row and block.
 int64_t ck_q8_packed_bytes(int64_t n, int64_t k);
 int64_t ck_q8_padded_rows(int64_t n);
 int64_t ck_q8_scale_count(int64_t n, int64_t k);
-/// Quantises W (n × k, element (r, c) at w[r·row_stride + c·col_stride]) to ±levels per row into
+/// Quantises W (n × k, element (r, c) at w[r·row_stride + c·col_stride]) to ±CK_Q8_LEVELS per row into
 /// `packed` (64-byte aligned), `scales` and `sums` (of each row's levels in each block; ck_q8_scale_count each).
-/// Returns 0, -1 when W holds a NaN or an infinity (its rows quantise to zero), -2 for levels outside 1…127.
-int ck_q8_pack(const float *w, int64_t n, int64_t k, int64_t row_stride, int64_t col_stride, int levels,
+/// Returns 0, or -1 when W holds a NaN or an infinity (its rows quantise to zero).
+int ck_q8_pack(const float *w, int64_t n, int64_t k, int64_t row_stride, int64_t col_stride,
                int8_t *packed, float *scales, int32_t *sums);
 /// Bytes of 64-byte-aligned scratch memory ck_q8_gemm needs for these sizes.
 int64_t ck_q8_scratch_bytes(int64_t m, int64_t k, int64_t n);
 /// y (m × n, row stride ldy) = x (m × k, row stride ldx, dense rows) · Wᵀ + bias (bias may be NULL), W
-/// packed by ck_q8_pack at `kernel`'s levels, on up to `threads` threads. Returns 0, or -1 (nothing
+/// packed by ck_q8_pack, through `kernel`, on up to `threads` threads. Returns 0, or -1 (nothing
 /// written) when `kernel` is not available.
 int ck_q8_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int8_t *w, const float *w_scales,
                const int32_t *w_sums, int64_t n, const float *bias, float *y, int64_t ldy, void *scratch,
