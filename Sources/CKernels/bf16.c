@@ -14,6 +14,7 @@
 // 4 rows (their count even); for each pair, 4 pairs. Padding is zero.
 
 #include "clipcore_kernels.h"
+#include "tiles.h"
 
 #include <string.h>
 
@@ -23,8 +24,6 @@
 
 #define MR 4
 #define NR 16
-#define ROW_BLOCK 8
-#define COL_BLOCK 4
 #define SLAB 48
 
 static int64_t pairs_of(int64_t k) { return (k + 1) / 2; }
@@ -134,13 +133,13 @@ static void convert_row_avx512(const float *x, int64_t len, int64_t pairs, uint1
 // MARK: - Driver
 
 typedef struct {
+    ck_tiling tiling;   // first: the job is the tiling's context
     const float *x;
-    int64_t m, k, ldx, n, ldy;
+    int64_t m, k, ldx;
     const uint16_t *w;
     const float *bias;
-    float *y;
     uint16_t *xq;
-    int64_t pairs, pairs_x, pairs_w, col_tasks;
+    int64_t pairs;
     int fast;
 } bf16_job;
 
@@ -165,43 +164,23 @@ static void convert_task(void *ctx, int64_t mp) {
     }
 }
 
-static void block(const bf16_job *job, int64_t mp2, int64_t pp) {
-    const int64_t row = mp2 * 2 * MR, col = pp * 2 * NR;
-    const int64_t rows = job->m - row < 2 * MR ? job->m - row : 2 * MR;
-    const int64_t cols = job->n - col < 2 * NR ? job->n - col : 2 * NR;
-    float edge[2 * MR * 2 * NR];
-    float *c = job->y + row * job->ldy + col, *t = c;
-    int64_t ldt = job->ldy;
-    if (rows < 2 * MR || cols < 2 * NR) {
-        t = edge;
-        ldt = 2 * NR;
-    }
+/// One 8 × 32 block (rows mp2·8…, columns pp·32…) into t.
+static void block(const void *ctx, int64_t mp2, int64_t pp, float *t, int64_t ldt) {
+    const bf16_job *job = ctx;
     const int64_t ps = job->pairs;
     const uint16_t *a0 = job->xq + (2 * mp2) * ps * 2 * MR, *a1 = a0 + ps * 2 * MR;
     const uint16_t *b0 = job->w + (2 * pp) * ps * 2 * NR, *b1 = b0 + ps * 2 * NR;
-    const float *bias = job->bias + col;
+    const float *bias = job->bias + pp * 2 * NR;
 #if defined(__x86_64__)
     if (job->fast) {
         tile_avx512(ps, a0, a1, b0, b1, t, ldt, bias);
-    } else
-#endif
-    {
-        tile_portable(ps, a0, b0, t, ldt, bias);
-        tile_portable(ps, a0, b1, t + NR, ldt, bias + NR);
-        tile_portable(ps, a1, b0, t + MR * ldt, ldt, bias);
-        tile_portable(ps, a1, b1, t + MR * ldt + NR, ldt, bias + NR);
+        return;
     }
-    if (t == edge)
-        for (int64_t i = 0; i < rows; i++) memcpy(c + i * job->ldy, edge + i * 2 * NR, (size_t)cols * sizeof(float));
-}
-
-static void gemm_task(void *ctx, int64_t index) {
-    const bf16_job *job = ctx;
-    const int64_t r0 = (index / job->col_tasks) * ROW_BLOCK, p0 = (index % job->col_tasks) * COL_BLOCK;
-    const int64_t r1 = r0 + ROW_BLOCK < job->pairs_x ? r0 + ROW_BLOCK : job->pairs_x;
-    const int64_t p1 = p0 + COL_BLOCK < job->pairs_w ? p0 + COL_BLOCK : job->pairs_w;
-    for (int64_t pp = p0; pp < p1; pp++)
-        for (int64_t mp2 = r0; mp2 < r1; mp2++) block(job, mp2, pp);
+#endif
+    tile_portable(ps, a0, b0, t, ldt, bias);
+    tile_portable(ps, a0, b1, t + NR, ldt, bias + NR);
+    tile_portable(ps, a1, b0, t + MR * ldt, ldt, bias);
+    tile_portable(ps, a1, b1, t + MR * ldt + NR, ldt, bias + NR);
 }
 
 static int64_t xq_bytes_of(int64_t m, int64_t k) {
@@ -224,13 +203,12 @@ int ck_bf16_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const uint16
     for (int64_t row0 = 0; row0 < m; row0 += SLAB * 2 * MR) {
         const int64_t rows = m - row0 < SLAB * 2 * MR ? m - row0 : SLAB * 2 * MR;
         bf16_job job = {
-            .x = x + row0 * ldx, .m = rows, .k = k, .ldx = ldx, .n = n, .ldy = ldy, .w = w, .bias = padded_bias,
-            .y = y + row0 * ldy, .xq = scratch, .pairs = pairs_of(k), .pairs_x = (rows + 2 * MR - 1) / (2 * MR),
-            .pairs_w = panels / 2, .col_tasks = (panels / 2 + COL_BLOCK - 1) / COL_BLOCK, .fast = !portable,
+            .tiling = ck_tiling_make(y + row0 * ldy, rows, n, ldy, panels * NR, block),
+            .x = x + row0 * ldx, .m = rows, .k = k, .ldx = ldx, .w = w, .bias = padded_bias,
+            .xq = scratch, .pairs = pairs_of(k), .fast = !portable,
         };
-        ck_parallel_run(job.pairs_x * 2, threads, convert_task, &job);
-        const int64_t row_tasks = (job.pairs_x + ROW_BLOCK - 1) / ROW_BLOCK;
-        ck_parallel_run(row_tasks * job.col_tasks, threads, gemm_task, &job);
+        ck_parallel_run(job.tiling.row_blocks * 2, threads, convert_task, &job);
+        ck_parallel_run(ck_tiling_tasks(&job.tiling), threads, ck_tiling_task, &job);
     }
     return 0;
 }

@@ -19,6 +19,7 @@
 // rows and columns have scale 0.
 
 #include "clipcore_kernels.h"
+#include "tiles.h"
 
 #include <string.h>
 
@@ -28,8 +29,6 @@
 
 #define MR 4
 #define NR 16
-#define ROW_BLOCK 8     // micro-panel pairs of x per task (64 rows)
-#define COL_BLOCK 4     // panel pairs of W per task (128 outputs)
 #define SLAB 48         // micro-panel pairs quantised and multiplied at once (384 rows)
 #define CK_Q8_TINY 1e-30f
 #define BQ (CK_Q8_BLOCK / 4)   // quads per block
@@ -314,16 +313,16 @@ static void tile_vnni(int64_t quads, const uint8_t *a0, const uint8_t *a1, const
 // MARK: - Driver
 
 typedef struct {
+    ck_tiling tiling;   // first: the job is the tiling's context
     const float *x;
-    int64_t m, k, ldx, n, ldy;
+    int64_t m, k, ldx;
     const int8_t *w;
     const float *sw, *bias;
     const int32_t *wsum;
-    float *y;
     uint8_t *xq;      // packed x
     float *sx;        // x's scales and zero points, block by block (`xs` rows each, whole micro-panel pairs)
     int32_t *zx;
-    int64_t quads, blocks, xs, ws, pairs_x, pairs_w, col_tasks;
+    int64_t quads, blocks, xs, ws;
     int kernel;
 } q8_job;
 
@@ -350,20 +349,10 @@ static void quantize_task(void *ctx, int64_t mp) {
     }
 }
 
-/// One 8 × 32 block (rows mp2·8…, columns pp·32…) through `kernel`, written to y (partial blocks
-/// through a full-size buffer).
-static void block(const q8_job *job, int64_t mp2, int64_t pp) {
-    const int64_t row = mp2 * 2 * MR, col = pp * 2 * NR;
-    const int64_t rows = job->m - row < 2 * MR ? job->m - row : 2 * MR;
-    const int64_t cols = job->n - col < 2 * NR ? job->n - col : 2 * NR;
-    float edge[2 * MR * 2 * NR];
-    float *c = job->y + row * job->ldy + col, *t = c;
-    int64_t ldt = job->ldy;
-    if (rows < 2 * MR || cols < 2 * NR) {
-        t = edge;
-        ldt = 2 * NR;
-    }
-    const int64_t qs = job->quads;
+/// One 8 × 32 block (rows mp2·8…, columns pp·32…) through the job's kernel, into t.
+static void block(const void *ctx, int64_t mp2, int64_t pp, float *t, int64_t ldt) {
+    const q8_job *job = ctx;
+    const int64_t row = mp2 * 2 * MR, col = pp * 2 * NR, qs = job->quads;
     const uint8_t *a0 = job->xq + (2 * mp2) * qs * 4 * MR, *a1 = a0 + qs * 4 * MR;
     const int8_t *b0 = job->w + (2 * pp) * qs * 4 * NR, *b1 = b0 + qs * 4 * NR;
     const float *sx = job->sx + row, *sw = job->sw + col, *bias = job->bias + col;
@@ -385,17 +374,6 @@ static void block(const q8_job *job, int64_t mp2, int64_t pp) {
         tile_portable(qs, a1, b0, t + MR * ldt, ldt, sx + MR, zx + MR, xs, sw, wsum, ws, bias);
         tile_portable(qs, a1, b1, t + MR * ldt + NR, ldt, sx + MR, zx + MR, xs, sw + NR, wsum + NR, ws, bias + NR);
     }
-    if (t == edge)
-        for (int64_t i = 0; i < rows; i++) memcpy(c + i * job->ldy, edge + i * 2 * NR, (size_t)cols * sizeof(float));
-}
-
-static void gemm_task(void *ctx, int64_t index) {
-    const q8_job *job = ctx;
-    const int64_t r0 = (index / job->col_tasks) * ROW_BLOCK, p0 = (index % job->col_tasks) * COL_BLOCK;
-    const int64_t r1 = r0 + ROW_BLOCK < job->pairs_x ? r0 + ROW_BLOCK : job->pairs_x;
-    const int64_t p1 = p0 + COL_BLOCK < job->pairs_w ? p0 + COL_BLOCK : job->pairs_w;
-    for (int64_t pp = p0; pp < p1; pp++)
-        for (int64_t mp2 = r0; mp2 < r1; mp2++) block(job, mp2, pp);
 }
 
 static void scratch_layout(int64_t m, int64_t k, int64_t n, int64_t *xq_bytes, int64_t *sx_bytes, int64_t *total) {
@@ -429,16 +407,15 @@ int ck_q8_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const int8_t *
     for (int64_t row0 = 0; row0 < m; row0 += SLAB * 2 * MR) {   // slabs of rows are independent GEMMs
         const int64_t rows = m - row0 < SLAB * 2 * MR ? m - row0 : SLAB * 2 * MR;
         q8_job job = {
-            .x = x + row0 * ldx, .m = rows, .k = k, .ldx = ldx, .n = n, .ldy = ldy, .w = w, .sw = w_scales,
-            .bias = padded_bias, .wsum = w_sums, .y = y + row0 * ldy, .xq = scratch,
+            .tiling = ck_tiling_make(y + row0 * ldy, rows, n, ldy, panels * NR, block),
+            .x = x + row0 * ldx, .m = rows, .k = k, .ldx = ldx, .w = w, .sw = w_scales,
+            .bias = padded_bias, .wsum = w_sums, .xq = scratch,
             .sx = (float *)((char *)scratch + xq_bytes), .zx = (int32_t *)((char *)scratch + xq_bytes + sx_bytes / 2),
             .quads = quads, .blocks = blocks_of(k), .xs = (rows + 2 * MR - 1) / (2 * MR) * 2 * MR, .ws = panels * NR,
-            .pairs_x = (rows + 2 * MR - 1) / (2 * MR), .pairs_w = panels / 2,
-            .col_tasks = (panels / 2 + COL_BLOCK - 1) / COL_BLOCK, .kernel = kernel,
+            .kernel = kernel,
         };
-        ck_parallel_run(job.pairs_x * 2, threads, quantize_task, &job);
-        const int64_t row_tasks = (job.pairs_x + ROW_BLOCK - 1) / ROW_BLOCK;
-        ck_parallel_run(row_tasks * job.col_tasks, threads, gemm_task, &job);
+        ck_parallel_run(job.tiling.row_blocks * 2, threads, quantize_task, &job);
+        ck_parallel_run(ck_tiling_tasks(&job.tiling), threads, ck_tiling_task, &job);
     }
     return 0;
 }
