@@ -5,6 +5,8 @@
 //
 // Usage: swift run -c release SpeedBench CASE [--batch N] [--reps N] [--threads N] [--gallery N]
 // --gemm-share (encode cases): also replays the GEMMs of one pass alone and prints their share of it.
+// --profile (encode cases): also prints the share of a pass in linear layers, attention (softmax apart),
+// layer norm, activations and the rest (OpProfile), over --reps passes.
 // --int16: linear layers at Precision.linear = .int16 (the opt-in quantised path).
 // --chunk N (elip-query-step): queries whose guided encodes run forward and backward together.
 // CASE: image-encode, text-encode, elip-step, elip-query-step, clip-step, rerank, mining, load, precision
@@ -32,6 +34,7 @@ var batch: Int?
 var reps = 5
 var gallery = 100_000
 var gemmShare = false
+var profile = false
 var queries: Int?
 var textLength = 77
 var queryChunk: Int?
@@ -43,13 +46,14 @@ var kmeansOptions = KMeansBenchOptions()
 var linearProbeOptions = LinearProbeBenchOptions()
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|kmeans|linear-probe [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--points N --dim N --clusters N --iterations N] [--data FILE --c C]")
+    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|kmeans|linear-probe [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--profile] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--points N --dim N --clusters N --iterations N] [--data FILE --c C]")
     exit(2)
 }
 args.removeFirst()
 while !args.isEmpty {
     let a = args.removeFirst()
     if a == "--gemm-share" { gemmShare = true; continue }
+    if a == "--profile" { profile = true; continue }
     if a == "--int16" { Precision.defaultLinear = .int16; continue }
     if a == "--breakdown" { textModel.breakdown = true; headsOptions.breakdown = true; continue }
     if a == "--no-sort" { textModel.sortByLength = false; continue }
@@ -161,6 +165,21 @@ func printGEMMShare(_ what: String, _ body: () throws -> Void) throws {
                  what, calls.count, flops / 1e9, replay, flops / replay / 1e9, total, 100 * replay / total))
 }
 
+/// The share of `body`'s time (mean of `reps` runs after a warm-up) in each `OpProfile` category.
+func printProfile(_ what: String, _ body: () throws -> Void) throws {
+    try body()
+    OpProfile.reset()
+    OpProfile.isEnabled = true
+    var total = 0.0
+    for _ in 0..<reps { total += try seconds(body) }
+    OpProfile.isEnabled = false
+    func share(_ c: OpProfile.Category) -> Double { 100 * Double(OpProfile.nanoseconds(c)) / (total * 1e9) }
+    let (l, a, s, n, act) = (share(.linear), share(.attention), share(.softmax), share(.layerNorm), share(.activation))
+    print(String(format: "%@ profile: linear %.0f%% attention %.0f%% (softmax %.0f%%) layernorm %.0f%% activation %.0f%% other %.0f%%, total %.3f s",
+                 what, l, a, s, n, act, 100 - l - a - n - act, total / Double(reps)))
+    fflush(stdout)
+}
+
 /// `n` rows of 77 ids: random tokens, the end-of-text id at position `length - 1`, padding after it
 /// (as a tokenizer pads a caption of `length` tokens to the context length).
 func randomIds(_ n: Int, _ g: inout RandomGenerator, length: Int = 77) -> Indices {
@@ -179,6 +198,7 @@ case "image-encode":
         let pixels = Tensor.randn([n, 3, 224, 224], generator: &g)
         emit("image_encode_b\(n)", batch: n, sec: try timed { _ = try withNoGrad { try model.imageFeatures(Variable(pixels)) } })
         if gemmShare { try printGEMMShare("image_encode_b\(n)") { _ = try withNoGrad { try model.imageFeatures(Variable(pixels)) } } }
+        if profile { try printProfile("image_encode_b\(n)") { _ = try withNoGrad { try model.imageFeatures(Variable(pixels)) } } }
     }
 case "text-encode":
     let model = try vitB32()
@@ -186,6 +206,7 @@ case "text-encode":
         let ids = randomIds(n, &g, length: textLength)
         emit("text_encode_b\(n)_len\(textLength)", batch: n, sec: try timed { _ = try withNoGrad { try model.textFeatures(ids) } })
         if gemmShare { try printGEMMShare("text_encode_b\(n)_len\(textLength)") { _ = try withNoGrad { try model.textFeatures(ids) } } }
+        if profile { try printProfile("text_encode_b\(n)_len\(textLength)") { _ = try withNoGrad { try model.textFeatures(ids) } } }
     }
 case "precision":
     // Int16 against float32 on the full towers: the smallest cosine between matching embeddings.

@@ -91,19 +91,24 @@ public final class MultiHeadAttention: Module, AttentionPrefixHost {
         func split(_ t: Variable, _ n: Int) -> Variable {   // [b, n, d] → [b, h, n, hd]
             t.reshaped([b, n, heads, headDim]).permuted([0, 2, 1, 3])
         }
-        let q = split(qProj(queries) * (1 / Float(headDim).squareRoot()), sq)
-        var keys = kProj(x), values = vProj(x), p = 0
-        if let prefix {                                     // [b, p + s, d]
-            let rows = prefix.keysAndValues()
-            (keys, values, p) = (keys.prependingRows(rows.keys), values.prependingRows(rows.values), rows.keys.shape[0])
+        let queryRows = qProj(queries), keyRows = kProj(x), valueRows = vProj(x)
+        let merged = OpProfile.measure(.attention) { () -> Variable in
+            let q = split(queryRows * (1 / Float(headDim).squareRoot()), sq)
+            var keys = keyRows, values = valueRows, p = 0
+            if let prefix {                                     // [b, p + s, d]
+                let rows = prefix.keysAndValues()
+                (keys, values, p) = (keys.prependingRows(rows.keys), values.prependingRows(rows.values), rows.keys.shape[0])
+            }
+            let k = split(keys, p + s), v = split(values, p + s)
+            var scores = q.matmul(k.transposed())               // [b, h, sq, p + s]
+            if let blocked = mask.blocked(batch: b, seq: s, queryPositions: queryPositions, prefix: p) {
+                scores = scores.maskedFill(blocked, -Float.greatestFiniteMagnitude)
+            }
+            let weights = OpProfile.measure(.softmax) { scores.softmax(axis: -1) }
+            let context = weights.matmul(v)                     // [b, h, sq, hd]
+            return context.permuted([0, 2, 1, 3]).reshaped([b, sq, heads * headDim])
         }
-        let k = split(keys, p + s), v = split(values, p + s)
-        var scores = q.matmul(k.transposed())               // [b, h, sq, p + s]
-        if let blocked = mask.blocked(batch: b, seq: s, queryPositions: queryPositions, prefix: p) {
-            scores = scores.maskedFill(blocked, -Float.greatestFiniteMagnitude)
-        }
-        let context = scores.softmax(axis: -1).matmul(v)    // [b, h, sq, hd]
-        return outProj(context.permuted([0, 2, 1, 3]).reshaped([b, sq, heads * headDim]))
+        return outProj(merged)
     }
 }
 
