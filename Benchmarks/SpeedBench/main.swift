@@ -7,9 +7,12 @@
 // --gemm-share (encode cases): also replays the GEMMs of one pass alone and prints their share of it.
 // --profile (encode cases): also prints the share of a pass in linear layers, attention (softmax apart),
 // layer norm, activations and the rest (OpProfile), over --reps passes.
+// --unfused: attention's inference fusions off (MultiHeadAttention.fusedInference), for before/after runs.
+// --ab fused (encode cases): passes alternate with attention's fusions on and off (2 × --reps after a warm-up of
+// each); prints the median of each, so that a drifting load on a shared machine hits both alike.
 // --int16: linear layers at Precision.linear = .int16 (the opt-in quantised path).
 // --chunk N (elip-query-step): queries whose guided encodes run forward and backward together.
-// CASE: image-encode, text-encode, elip-step, elip-query-step, clip-step, rerank, mining, load, precision
+// CASE: image-encode, text-encode, attention (one layer, fused against unfused), elip-step, elip-query-step, clip-step, rerank, mining, load, precision
 // (int16 against float32 embeddings on the full towers), text-model (a real text encoder folder on captions
 // from a file: --model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]; TextModelBench.swift),
 // and encode-dataset (--images N synthetic JPEGs
@@ -35,6 +38,7 @@ var reps = 5
 var gallery = 100_000
 var gemmShare = false
 var profile = false
+var abSetting: String?
 var queries: Int?
 var textLength = 77
 var queryChunk: Int?
@@ -46,7 +50,7 @@ var kmeansOptions = KMeansBenchOptions()
 var linearProbeOptions = LinearProbeBenchOptions()
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|kmeans|linear-probe [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--profile] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--points N --dim N --clusters N --iterations N] [--data FILE --c C]")
+    print("usage: SpeedBench image-encode|text-encode|attention|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|kmeans|linear-probe [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--profile] [--unfused] [--ab fused] [--int16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--points N --dim N --clusters N --iterations N] [--data FILE --c C]")
     exit(2)
 }
 args.removeFirst()
@@ -54,6 +58,7 @@ while !args.isEmpty {
     let a = args.removeFirst()
     if a == "--gemm-share" { gemmShare = true; continue }
     if a == "--profile" { profile = true; continue }
+    if a == "--unfused" { MultiHeadAttention.fusedInference = false; continue }
     if a == "--int16" { Precision.defaultLinear = .int16; continue }
     if a == "--breakdown" { textModel.breakdown = true; headsOptions.breakdown = true; continue }
     if a == "--no-sort" { textModel.sortByLength = false; continue }
@@ -63,6 +68,12 @@ while !args.isEmpty {
         if a == "--data" { linearProbeOptions.data = v } else if let c = Double(v), c > 0 { linearProbeOptions.c = c } else {
             print("SpeedBench: --c needs a positive number"); exit(2)
         }
+        continue
+    }
+    if a == "--ab" {
+        guard let v = args.first, v == "fused" else { print("SpeedBench: --ab needs a setting: fused"); exit(2) }
+        args.removeFirst()
+        abSetting = v
         continue
     }
     if ["--model", "--texts", "--out"].contains(a) {
@@ -180,6 +191,24 @@ func printProfile(_ what: String, _ body: () throws -> Void) throws {
     fflush(stdout)
 }
 
+/// With --ab: passes of `body` alternating `abSetting` on and off; prints the median of each.
+func printAB(_ what: String, _ body: () throws -> Void) throws {
+    guard let setting = abSetting else { return }
+    func set(_ on: Bool) { MultiHeadAttention.fusedInference = on }
+    var times: [Bool: [Double]] = [:]
+    for i in 0..<(2 * reps + 2) {
+        set(i % 2 == 0)
+        let t = try seconds(body)
+        if i >= 2 { times[i % 2 == 0, default: []].append(t) }
+    }
+    set(true)
+    func median(_ v: [Double]?) -> Double { let s = (v ?? [0]).sorted(); return s[s.count / 2] }
+    let (on, off) = (median(times[true]), median(times[false]))
+    print(String(format: "{\"what\": \"%@\", \"ab\": \"%@\", \"threads\": %d, \"on_sec\": %.4f, \"off_sec\": %.4f, \"off_over_on\": %.3f}",
+                 what, setting, Threads.count, on, off, off / on))
+    fflush(stdout)
+}
+
 /// `n` rows of 77 ids: random tokens, the end-of-text id at position `length - 1`, padding after it
 /// (as a tokenizer pads a caption of `length` tokens to the context length).
 func randomIds(_ n: Int, _ g: inout RandomGenerator, length: Int = 77) -> Indices {
@@ -199,6 +228,7 @@ case "image-encode":
         emit("image_encode_b\(n)", batch: n, sec: try timed { _ = try withNoGrad { try model.imageFeatures(Variable(pixels)) } })
         if gemmShare { try printGEMMShare("image_encode_b\(n)") { _ = try withNoGrad { try model.imageFeatures(Variable(pixels)) } } }
         if profile { try printProfile("image_encode_b\(n)") { _ = try withNoGrad { try model.imageFeatures(Variable(pixels)) } } }
+        try printAB("image_encode_b\(n)") { _ = try withNoGrad { try model.imageFeatures(Variable(pixels)) } }
     }
 case "text-encode":
     let model = try vitB32()
@@ -207,6 +237,37 @@ case "text-encode":
         emit("text_encode_b\(n)_len\(textLength)", batch: n, sec: try timed { _ = try withNoGrad { try model.textFeatures(ids) } })
         if gemmShare { try printGEMMShare("text_encode_b\(n)_len\(textLength)") { _ = try withNoGrad { try model.textFeatures(ids) } } }
         if profile { try printProfile("text_encode_b\(n)_len\(textLength)") { _ = try withNoGrad { try model.textFeatures(ids) } } }
+        try printAB("text_encode_b\(n)_len\(textLength)") { _ = try withNoGrad { try model.textFeatures(ids) } }
+    }
+case "attention":
+    // One attention layer in inference, fused (one q/k/v GEMM, ck_attention) against unfused, alternating;
+    // also the attention core alone (OpProfile's attention share: no projections). ViT-B/32 image shapes
+    // (768 wide, 12 heads, 50 tokens) and text shapes (512, 8 heads, 77 tokens, causal).
+    for (dim, heads, s) in [(768, 12, 50), (512, 8, 77)] {
+        let attn = ParameterInitialization.seeded(0) { MultiHeadAttention(dim: dim, heads: heads) }
+        let mask = AttentionMask(causal: s == 77)
+        for n in batch.map({ [$0] }) ?? [1, 8, 32] {
+            let x = Variable(Tensor.randn([n, s, dim], generator: &g))
+            var layer: [Bool: [Double]] = [:], core: [Bool: [Double]] = [:]
+            OpProfile.isEnabled = true
+            for i in 0..<(2 * max(reps, 5) + 2) {
+                let fused = i % 2 == 0
+                MultiHeadAttention.fusedInference = fused
+                OpProfile.reset()
+                let t = seconds { _ = withNoGrad { attn(x, mask: mask) } }
+                if i >= 2 {
+                    layer[fused, default: []].append(t)
+                    core[fused, default: []].append(Double(OpProfile.nanoseconds(.attention)) / 1e9)
+                }
+            }
+            OpProfile.isEnabled = false
+            MultiHeadAttention.fusedInference = true
+            func median(_ v: [Double]?) -> Double { let s = (v ?? [0]).sorted(); return s[s.count / 2] }
+            print(String(format: "attention_d%d_s%d_b%d: layer fused %.3f ms, unfused %.3f ms; core fused %.3f ms, unfused %.3f ms",
+                         dim, s, n, 1e3 * median(layer[true]), 1e3 * median(layer[false]),
+                         1e3 * median(core[true]), 1e3 * median(core[false])))
+            fflush(stdout)
+        }
     }
 case "precision":
     // Int16 against float32 on the full towers: the smallest cosine between matching embeddings.
