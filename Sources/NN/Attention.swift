@@ -57,8 +57,9 @@ public final class MultiHeadAttention: Module, AttentionPrefixHost {
     public var prefix: (any AttentionPrefix)?
     public var keyValueWidth: Int { heads * headDim }
     /// q, k and v's weights and biases concatenated (`[3·dim, dim]`, `[3·dim]`) for one projection
-    /// GEMM in inference, remade when any of them changes.
-    private var fusedProjection: FusedProjection?
+    /// GEMM in inference, remade when any of them changes (behind a lock: inference may run on several
+    /// threads at once).
+    private let fusedProjection = Mutex<FusedProjection?>(nil)
 
     /// Whether inference (no gradient recorded, no prefix, at most `fusedMaxKeys` keys) takes the fused
     /// paths: attention computed per (item, head) by one kernel reading the projections in place, and
@@ -177,9 +178,9 @@ public final class MultiHeadAttention: Module, AttentionPrefixHost {
             guard let bias = l.bias else { return nil }
             sources.append(bias.value)
         }
-        if let f = fusedProjection, f.matches(sources) { return f }
+        if let f = fusedProjection.withLock({ $0 }), f.matches(sources) { return f }
         let f = FusedProjection(sources)
-        fusedProjection = f
+        fusedProjection.withLock { $0 = f }
         return f
     }
 }
