@@ -5,12 +5,17 @@
 //
 // Usage: swift run -c release SpeedBench CASE [--batch N] [--reps N] [--threads N] [--gallery N]
 // --gemm-share (encode cases): also replays the GEMMs of one pass alone and prints their share of it.
+// --profile (encode cases): also prints the share of a pass in linear layers, attention (softmax apart),
+// layer norm, activations and the rest (OpProfile), over --reps passes.
+// --unfused: attention's inference fusions off (MultiHeadAttention.fusedInference), for before/after runs.
+// --ab fused (encode cases): passes alternate with attention's fusions on and off (2 × --reps after a warm-up of
+// each); prints the median of each, so that a drifting load on a shared machine hits both alike.
 // --int16, --int8, --bf16: linear layers at that Precision.linear (the opt-in reduced-precision paths; a
 // precision this CPU has no kernel for is refused).
 // --chunk N (elip-query-step): queries whose guided encodes run forward and backward together.
-// CASE: image-encode, text-encode, elip-step, elip-query-step, clip-step, rerank, mining, load, precision
+// CASE: image-encode, text-encode, attention (one layer, fused against unfused), elip-step, elip-query-step, clip-step, rerank, mining, load, precision
 // (each reduced precision this CPU runs against float32 on the full towers: smallest cosine of image, text
-// and ELIP-guided embeddings, and Kendall's tau of ELIP re-rank scores over --rerank-k candidates), text-model (a real text encoder folder on captions
+// and ELIP-guided embeddings, and Kendall's tau of ELIP re-rank scores over 100 candidates), text-model (a real text encoder folder on captions
 // from a file: --model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]; TextModelBench.swift),
 // and encode-dataset (--images N synthetic JPEGs
 // of photo sizes in webdataset tar shards → `clip encode-dataset`'s engine with --decode-threads N, against image-encode on the
@@ -34,6 +39,8 @@ var batch: Int?
 var reps = 5
 var gallery = 100_000
 var gemmShare = false
+var profile = false
+var abSetting: String?
 var queries: Int?
 var textLength = 77
 var queryChunk: Int?
@@ -45,13 +52,15 @@ var kmeansOptions = KMeansBenchOptions()
 var linearProbeOptions = LinearProbeBenchOptions()
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|kmeans|linear-probe [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--int16|--int8|--bf16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--points N --dim N --clusters N --iterations N] [--data FILE --c C]")
+    print("usage: SpeedBench image-encode|text-encode|attention|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|kmeans|linear-probe [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--profile] [--unfused] [--ab fused] [--int16|--int8|--bf16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--points N --dim N --clusters N --iterations N] [--data FILE --c C]")
     exit(2)
 }
 args.removeFirst()
 while !args.isEmpty {
     let a = args.removeFirst()
     if a == "--gemm-share" { gemmShare = true; continue }
+    if a == "--profile" { profile = true; continue }
+    if a == "--unfused" { MultiHeadAttention.fusedInference = false; continue }
     if let p = ["--int16": LinearPrecision.int16, "--int8": .int8, "--bf16": .bf16][a] {
         guard p.isSupported else { print("SpeedBench: \(a): this CPU has no \(p.rawValue) kernel (needs \(p.requirement))"); exit(2) }
         Precision.defaultLinear = p
@@ -65,6 +74,12 @@ while !args.isEmpty {
         if a == "--data" { linearProbeOptions.data = v } else if let c = Double(v), c > 0 { linearProbeOptions.c = c } else {
             print("SpeedBench: --c needs a positive number"); exit(2)
         }
+        continue
+    }
+    if a == "--ab" {
+        guard let v = args.first, v == "fused" else { print("SpeedBench: --ab needs a setting: fused"); exit(2) }
+        args.removeFirst()
+        abSetting = v
         continue
     }
     if ["--model", "--texts", "--out"].contains(a) {
@@ -181,6 +196,39 @@ func printGEMMShare(_ what: String, _ body: () throws -> Void) throws {
                  what, calls.count, flops / 1e9, replay, flops / replay / 1e9, total, 100 * replay / total))
 }
 
+/// The share of `body`'s time (mean of `reps` runs after a warm-up) in each `OpProfile` category.
+func printProfile(_ what: String, _ body: () throws -> Void) throws {
+    try body()
+    OpProfile.reset()
+    OpProfile.isEnabled = true
+    var total = 0.0
+    for _ in 0..<reps { total += try seconds(body) }
+    OpProfile.isEnabled = false
+    func share(_ c: OpProfile.Category) -> Double { 100 * Double(OpProfile.nanoseconds(c)) / (total * 1e9) }
+    let (l, a, s, n, act) = (share(.linear), share(.attention), share(.softmax), share(.layerNorm), share(.activation))
+    print(String(format: "%@ profile: linear %.0f%% attention %.0f%% (softmax %.0f%%) layernorm %.0f%% activation %.0f%% other %.0f%%, total %.3f s",
+                 what, l, a, s, n, act, 100 - l - a - n - act, total / Double(reps)))
+    fflush(stdout)
+}
+
+/// With --ab: passes of `body` alternating `abSetting` on and off; prints the median of each.
+func printAB(_ what: String, _ body: () throws -> Void) throws {
+    guard let setting = abSetting else { return }
+    func set(_ on: Bool) { MultiHeadAttention.fusedInference = on }
+    var times: [Bool: [Double]] = [:]
+    for i in 0..<(2 * reps + 2) {
+        set(i % 2 == 0)
+        let t = try seconds(body)
+        if i >= 2 { times[i % 2 == 0, default: []].append(t) }
+    }
+    set(true)
+    func median(_ v: [Double]?) -> Double { let s = (v ?? [0]).sorted(); return s[s.count / 2] }
+    let (on, off) = (median(times[true]), median(times[false]))
+    print(String(format: "{\"what\": \"%@\", \"ab\": \"%@\", \"threads\": %d, \"on_sec\": %.4f, \"off_sec\": %.4f, \"off_over_on\": %.3f}",
+                 what, setting, Threads.count, on, off, off / on))
+    fflush(stdout)
+}
+
 /// `n` rows of 77 ids: random tokens, the end-of-text id at position `length - 1`, padding after it
 /// (as a tokenizer pads a caption of `length` tokens to the context length).
 func randomIds(_ n: Int, _ g: inout RandomGenerator, length: Int = 77) -> Indices {
@@ -199,6 +247,8 @@ case "image-encode":
         let pixels = Tensor.randn([n, 3, 224, 224], generator: &g)
         emit("image_encode_b\(n)", batch: n, sec: try timed { _ = try withNoGrad { try model.imageFeatures(Variable(pixels)) } })
         if gemmShare { try printGEMMShare("image_encode_b\(n)") { _ = try withNoGrad { try model.imageFeatures(Variable(pixels)) } } }
+        if profile { try printProfile("image_encode_b\(n)") { _ = try withNoGrad { try model.imageFeatures(Variable(pixels)) } } }
+        try printAB("image_encode_b\(n)") { _ = try withNoGrad { try model.imageFeatures(Variable(pixels)) } }
     }
 case "text-encode":
     let model = try vitB32()
@@ -206,6 +256,38 @@ case "text-encode":
         let ids = randomIds(n, &g, length: textLength)
         emit("text_encode_b\(n)_len\(textLength)", batch: n, sec: try timed { _ = try withNoGrad { try model.textFeatures(ids) } })
         if gemmShare { try printGEMMShare("text_encode_b\(n)_len\(textLength)") { _ = try withNoGrad { try model.textFeatures(ids) } } }
+        if profile { try printProfile("text_encode_b\(n)_len\(textLength)") { _ = try withNoGrad { try model.textFeatures(ids) } } }
+        try printAB("text_encode_b\(n)_len\(textLength)") { _ = try withNoGrad { try model.textFeatures(ids) } }
+    }
+case "attention":
+    // One attention layer in inference, fused (one q/k/v GEMM, ck_attention) against unfused, alternating;
+    // also the attention core alone (OpProfile's attention share: no projections). ViT-B/32 image shapes
+    // (768 wide, 12 heads, 50 tokens) and text shapes (512, 8 heads, 77 tokens, causal).
+    for (dim, heads, s) in [(768, 12, 50), (512, 8, 77)] {
+        let attn = ParameterInitialization.seeded(0) { MultiHeadAttention(dim: dim, heads: heads) }
+        let mask = AttentionMask(causal: s == 77)
+        for n in batch.map({ [$0] }) ?? [1, 8, 32] {
+            let x = Variable(Tensor.randn([n, s, dim], generator: &g))
+            var layer: [Bool: [Double]] = [:], core: [Bool: [Double]] = [:]
+            OpProfile.isEnabled = true
+            for i in 0..<(2 * max(reps, 5) + 2) {
+                let fused = i % 2 == 0
+                MultiHeadAttention.fusedInference = fused
+                OpProfile.reset()
+                let t = seconds { _ = withNoGrad { attn(x, mask: mask) } }
+                if i >= 2 {
+                    layer[fused, default: []].append(t)
+                    core[fused, default: []].append(Double(OpProfile.nanoseconds(.attention)) / 1e9)
+                }
+            }
+            OpProfile.isEnabled = false
+            MultiHeadAttention.fusedInference = true
+            func median(_ v: [Double]?) -> Double { let s = (v ?? [0]).sorted(); return s[s.count / 2] }
+            print(String(format: "attention_d%d_s%d_b%d: layer fused %.3f ms, unfused %.3f ms; core fused %.3f ms, unfused %.3f ms",
+                         dim, s, n, 1e3 * median(layer[true]), 1e3 * median(layer[false]),
+                         1e3 * median(core[true]), 1e3 * median(core[false])))
+            fflush(stdout)
+        }
     }
 case "precision":
     // Each reduced precision against float32 on the full towers: the smallest cosine between matching

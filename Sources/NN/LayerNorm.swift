@@ -22,6 +22,6 @@ public final class LayerNorm: Module {
 
     /// x `[..., dim]` → same shape.
     public func callAsFunction(_ x: Variable) -> Variable {
-        x.layerNorm(weight: weight, bias: bias, eps: eps)
+        OpProfile.measure(.layerNorm) { x.layerNorm(weight: weight, bias: bias, eps: eps) }
     }
 }

@@ -45,8 +45,8 @@ public final class Linear: Module {
 
     /// x `[..., in]` → `[..., out]`.
     public func callAsFunction(_ x: Variable) -> Variable {
-        guard let adapter else { return x.linear(weight: weight, bias: bias) }
+        guard let adapter else { return OpProfile.measure(.linear) { x.linear(weight: weight, bias: bias) } }
         let input = adapter.adaptInput(x)
-        return adapter.adapt(input, base: input.linear(weight: weight, bias: bias))
+        return adapter.adapt(input, base: OpProfile.measure(.linear) { input.linear(weight: weight, bias: bias) })
     }
 }

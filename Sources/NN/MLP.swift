@@ -19,6 +19,7 @@ public final class MLP: Module {
     }
 
     public func callAsFunction(_ x: Variable) -> Variable {
-        fc2(fc1(x).activation(activation))
+        let h = fc1(x)
+        return fc2(OpProfile.measure(.activation) { h.activation(activation) })
     }
 }

@@ -16,7 +16,8 @@ import TestSupport
         let text = try pipeline.encode(texts: AdapterFixtures.texts)
         let ia3 = try IA3Model(wrapping: pipeline.model, config: IA3Config())
         #expect(ia3.layers.count == 12)
-        #expect(maxAbsDiff(text, try pipeline.encode(texts: AdapterFixtures.texts)) == 0)
+        // Within float rounding: with adapters on k and v, q, k and v are no longer one fused GEMM.
+        #expect(maxAbsDiff(text, try pipeline.encode(texts: AdapterFixtures.texts)) <= 1e-5)
         let named = Dictionary(uniqueKeysWithValues: ia3.namedParameters().map { ($0.key, $0.variable.shape) })
         #expect(named["base_model.model.text_model.encoder.layers.0.self_attn.k_proj.ia3_l"] == [32, 1])
         #expect(named["base_model.model.text_model.encoder.layers.1.self_attn.v_proj.ia3_l"] == [32, 1])

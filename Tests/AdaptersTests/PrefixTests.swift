@@ -49,7 +49,8 @@ import TestSupport
             #expect(diff < 1e-5, "padded row differs from the unpadded text by \(diff)")
             prefix.detach()
         }
-        #expect(maxAbsDiff(plain, try model.textFeatures(batch.ids, attentionMask: mask).value) == 0)
+        // Within float rounding: frozen by the prefix model, inference takes attention's fused path.
+        #expect(maxAbsDiff(plain, try model.textFeatures(batch.ids, attentionMask: mask).value) <= 1e-5)
     }
 
     @Test(arguments: ["bert", "mpnet"])

@@ -288,6 +288,20 @@ const char *ck_isa_name(void);
 /// Forces the baseline path (1) or returns to automatic selection (0); for tests.
 void ck_force_baseline(int on);
 
+// MARK: - Attention (attention.c)
+
+/// Scaled dot-product attention of `batch` items × `heads` heads, one pool task per (item, head), for
+/// inference on short sequences. Head h of item b reads its query rows at q + b·q_batch + i·q_row + h·head_dim
+/// (i < sq), its key and value rows at k (v) + b·kv_batch + j·kv_row + h·head_dim (j < sk), and writes
+/// out + b·out_batch + i·out_row + h·head_dim: softmax((q_i·scale)·kᵀ)·v over the head's columns.
+/// `blocked` (NULL: none) holds sq × sk floats per item at b·blocked_batch (0: one shared), nonzero where
+/// a pair is hidden (its score set to −FLT_MAX, as a masked fill). Each row is computed by the same code
+/// whatever the batch size or thread; runs on up to `threads` threads.
+void ck_attention(const float *q, int64_t q_row, int64_t q_batch, const float *k, const float *v, int64_t kv_row,
+                  int64_t kv_batch, const float *blocked, int64_t blocked_batch, float *out, int64_t out_row,
+                  int64_t out_batch, int64_t batch, int64_t heads, int64_t head_dim, int64_t sq, int64_t sk,
+                  float scale, int threads);
+
 #ifdef __cplusplus
 }
 #endif
