@@ -32,6 +32,8 @@ extension Variable {
         let y: Tensor
         if let q = Tensor.linearReduced(x2, weight: w, bias: bias?.value, precision: precision) {
             y = q
+        } else if let small = Tensor.linearFewRows(x2, weight: w, bias: bias?.value) {
+            y = small
         } else {
             y = Tensor(uninitializedShape: [rows, outF])
             if let b = bias?.value {

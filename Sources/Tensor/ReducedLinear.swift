@@ -259,3 +259,22 @@ extension Tensor {
         return status == 0 ? y : nil
     }
 }
+
+extension Tensor {
+    /// `x · weightᵀ + bias` in float32 for few rows (at most `CK_SMALL_GEMM_MAX_ROWS`), with the weight
+    /// read in place (`ck_small_gemm`), where OpenBLAS's packing of the weight on every call would cost
+    /// about as much as the product. Nil for more rows, a weight or input without unit column stride, or
+    /// a CPU without AVX2: the caller then takes OpenBLAS.
+    package static func linearFewRows(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor? {
+        let m = x.shape[0], k = x.shape[1], n = weight.shape[0]
+        guard m <= Int(CK_SMALL_GEMM_MAX_ROWS), k > 0, x.strides[1] == 1, weight.strides[1] == 1,
+              x.strides[0] >= k, weight.strides[0] >= k, ck_small_gemm_available() != 0 else { return nil }
+        let b = bias?.contiguous()
+        let y = Tensor(uninitializedShape: [m, n])
+        GEMMTrace.recorder?.record(m, n, k)   // a float32 GEMM, as tests that count them expect
+        let status = ck_small_gemm(x.data, Int64(m), Int64(k), Int64(x.strides[0]), weight.data, Int64(n),
+                                   Int64(weight.strides[0]), b?.data, y.data, Int64(n), Int32(Threads.count))
+        withExtendedLifetime((x, weight, b)) {}
+        return status == 0 ? y : nil
+    }
+}

@@ -233,6 +233,37 @@ private let shapes = [(1, 1, 1), (1, 768, 768), (3, 5, 17), (9, 77, 33), (50, 13
         #expect(bits(afterBF16) != bits(beforeBF16))
     }
 
+    /// The float32 product for few rows agrees with a Float64 product to float rounding, on every edge
+    /// of its 4 × 4 (4 × 2) tiles and of its 16- (8-) lane k loop, with strided rows and without a bias;
+    /// more rows than CK_SMALL_GEMM_MAX_ROWS are left to OpenBLAS (nil).
+    @Test func fewRowsFloat32Product() throws {
+        guard ck_small_gemm_available() != 0 else {
+            print("notice: no AVX2 here (level \(Threads.isaLevel)): the few-rows product is not used, its check is skipped")
+            return
+        }
+        var rng = RandomGenerator(seed: 19)
+        for (m, k, n) in [(1, 1, 1), (1, 768, 768), (3, 5, 7), (5, 17, 9), (50, 130, 33), (96, 64, 20), (7, 9, 1)] {
+            let xs = Tensor.randn([m, k + 3], generator: &rng), ws = Tensor.randn([n, k + 5], generator: &rng)
+            let x = xs.narrowed(1, start: 1, length: k), w = ws.narrowed(1, start: 2, length: k)
+            let b = Tensor.randn([n], generator: &rng)
+            for bias in [b, nil] {
+                let y = try #require(Tensor.linearFewRows(x, weight: w, bias: bias))
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var s = Double(bias?[j] ?? 0), a = 0.0
+                        for t in 0..<k {
+                            s += Double(x[i, t]) * Double(w[j, t])
+                            a += abs(Double(x[i, t]) * Double(w[j, t]))
+                        }
+                        #expect(abs(Double(y[i, j]) - s) <= 1e-6 * (a + 1), "\(m)×\(k)×\(n) at (\(i), \(j))")
+                    }
+                }
+            }
+        }
+        let many = Tensor.randn([Int(CK_SMALL_GEMM_MAX_ROWS) + 1, 8], generator: &rng)
+        #expect(Tensor.linearFewRows(many, weight: Tensor.randn([4, 8], generator: &rng), bias: nil) == nil)
+    }
+
     /// bfloat16 rounding: to nearest even, denormals to signed zero, NaN stays NaN.
     @Test func bf16Rounding() {
         #expect(ck_bf16_from_float(1.0) == 0x3f80)

@@ -288,6 +288,19 @@ const char *ck_isa_name(void);
 /// Forces the baseline path (1) or returns to automatic selection (0); for tests.
 void ck_force_baseline(int on);
 
+// MARK: - Float32 product for few rows (small_gemm.c)
+
+/// Rows of x up to which Variable.linear takes ck_small_gemm instead of OpenBLAS (whose packing of W
+/// per call dominates a product this small).
+#define CK_SMALL_GEMM_MAX_ROWS 96
+/// Whether ck_small_gemm runs at the level in use (AVX2 and up).
+int ck_small_gemm_available(void);
+/// y (m × n, row stride ldy) = x (m × k, dense rows, stride ldx) · Wᵀ + bias (NULL: none), W (n × k, dense
+/// rows, stride ldw) read in place, on up to `threads` threads. Returns 0, or -1 (nothing written) when
+/// the CPU lacks AVX2.
+int ck_small_gemm(const float *x, int64_t m, int64_t k, int64_t ldx, const float *w, int64_t n, int64_t ldw,
+                  const float *bias, float *y, int64_t ldy, int threads);
+
 // MARK: - Attention (attention.c)
 
 /// Scaled dot-product attention of `batch` items × `heads` heads, one pool task per (item, head), for
