@@ -15,7 +15,8 @@
 // --chunk N (elip-query-step): queries whose guided encodes run forward and backward together.
 // CASE: image-encode, text-encode, attention (one layer, fused against unfused), elip-step, elip-query-step, clip-step, rerank, mining, load, precision
 // (each reduced precision this CPU runs against float32 on the full towers: smallest cosine of image, text
-// and ELIP-guided embeddings, and Kendall's tau of ELIP re-rank scores over 100 candidates), text-model (a real text encoder folder on captions
+// and ELIP-guided embeddings, and Kendall's tau of ELIP re-rank scores over 100 candidates, the mean and the
+// smallest over --queries N captions, default 4), text-model (a real text encoder folder on captions
 // from a file: --model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]; TextModelBench.swift),
 // and encode-dataset (--images N synthetic JPEGs
 // of photo sizes in webdataset tar shards → `clip encode-dataset`'s engine with --decode-threads N, against image-encode on the
@@ -305,10 +306,13 @@ case "precision":
                     try model.guidedImageFeatures(pixels, prompts: mapper(texts)).l2Normalized().value]
         }
     }
-    let query = try withNoGrad { try model.textFeatures(randomIds(1, &g)).l2Normalized().value }
-    let candidates = Tensor.randn([100, 3, 224, 224], generator: &g)
-    func rerankScores() throws -> [Float] {
-        try ELIPObjective.guidedScores(model: model, mapper: mapper, query: query, candidates: candidates)
+    // ELIP re-ranking of `queries` (default 4) captions, each over its own 100 random candidates.
+    let rerankQueries = try (0..<(queries ?? 4)).map { _ in
+        (query: try withNoGrad { try model.textFeatures(randomIds(1, &g)).l2Normalized().value },
+         candidates: Tensor.randn([100, 3, 224, 224], generator: &g))
+    }
+    func rerankScores() throws -> [[Float]] {
+        try rerankQueries.map { try ELIPObjective.guidedScores(model: model, mapper: mapper, query: $0.query, candidates: $0.candidates) }
     }
     let reference = try Precision.withLinear(.float32) { try embeddings() }
     let referenceScores = try Precision.withLinear(.float32) { try rerankScores() }
@@ -316,9 +320,12 @@ case "precision":
         let reduced = try Precision.withLinear(p) { try embeddings() }
         let scores = try Precision.withLinear(p) { try rerankScores() }
         let cosines = zip(reference, reduced).map { a, b in (a * b).sum(axis: 1).toArray().min()! }
+        let taus = zip(referenceScores, scores).map { kendallTau($0, $1) }
         print(String(format: "{\"what\": \"%@_vs_float32_b%d\", \"image_min_cos\": %.7f, \"text_min_cos\": %.7f, "
-                     + "\"guided_min_cos\": %.7f, \"rerank_kendall_tau_k100\": %.4f, \"kernel\": \"%@\"}",
-                     p.rawValue, n, cosines[0], cosines[1], cosines[2], kendallTau(referenceScores, scores), p.kernelName))
+                     + "\"guided_min_cos\": %.7f, \"rerank_kendall_tau_k100\": %.4f, \"rerank_kendall_tau_k100_min\": %.4f, "
+                     + "\"rerank_queries\": %d, \"kernel\": \"%@\"}",
+                     p.rawValue, n, cosines[0], cosines[1], cosines[2], taus.reduce(0, +) / Double(taus.count), taus.min()!,
+                     taus.count, p.kernelName))
     }
 case "elip-step", "elip-query-step", "rerank":
     // Frozen CLIP; mapper 512 → 1024 → 1024 → 12 × 768, as the reference script.

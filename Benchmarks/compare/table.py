@@ -65,7 +65,9 @@ for r in rows:
         p = r["what"].split("_vs_")[0]
         print(f"\n{p} vs float32 embeddings (smallest cosine over {r['what'].split('_b')[-1]} items): "
               f"image {r['image_min_cos']:.7f}, text {r['text_min_cos']:.7f}, ELIP-guided {r['guided_min_cos']:.7f}; "
-              f"re-rank Kendall tau at k = 100: {r.get('rerank_kendall_tau_k100', float('nan')):.4f} ({r.get('kernel', '?')})")
+              f"re-rank Kendall tau at k = 100: {r.get('rerank_kendall_tau_k100', float('nan')):.4f} (mean of "
+              f"{r.get('rerank_queries', 1)} queries, smallest {r.get('rerank_kendall_tau_k100_min', float('nan')):.4f}; "
+              f"{r.get('kernel', '?')})")
 
 print("\nscaling: per-item time by batch (flat within 15% = linear throughput)")
 for label, results in (("", ours), *((" " + p, r) for p, r in reduced.items())):

@@ -92,12 +92,21 @@ extension Variable {
     }
 
     /// 2-D convolution with kernel = stride (patch embedding), `Tensor.conv2dPatch`.
-    /// The weight-gradient GEMM runs only when the weight needs a gradient.
+    /// The weight-gradient GEMM runs only when the weight needs a gradient; under a reduced
+    /// `Precision.linear`, a weight without one takes that precision's kernel, as `linear` does.
     public func conv2dPatch(weight: Variable, bias: Variable?) -> Variable {
         let x = value, w = weight.value
         let p = w.shape[2], o = w.shape[0]
         let (b, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let out = x.conv2dPatch(weight: w, bias: bias?.value)
+        // A reduced linear precision (`Precision`) serves the patch product too when the weight takes no gradient.
+        let precision = GradMode.isEnabled && weight.requiresGrad ? LinearPrecision.float32 : Precision.linear
+        let out: Tensor
+        if precision != .float32, x.rank == 4, w.rank == 4, c == w.shape[1],
+           let rows = Tensor.linearReduced(x.unfoldPatches(p), weight: w.reshaped([o, -1]), bias: bias?.value, precision: precision) {
+            out = rows.reshaped([b, h / p, wd / p, o]).permuted([0, 3, 1, 2])
+        } else {
+            out = x.conv2dPatch(weight: w, bias: bias?.value)
+        }
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
         return Variable.record("conv2d_patch", out, inputs) { g, needs in
             // g: [b, o, gh, gw] → rows [b·gh·gw, o]
