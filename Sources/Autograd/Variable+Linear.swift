@@ -19,7 +19,8 @@ extension Variable {
     /// forward; backward runs dX = dY·W and, only when the weight needs a
     /// gradient, dW = dYᵀ·X as one GEMM over all leading dimensions. Under a
     /// reduced `Precision.linear`, a product that gives the weight no gradient
-    /// goes through its kernel: the forward, and dX for int16 and bf16.
+    /// goes through its kernel: the forward, and dX (for int8, dX takes bf16
+    /// where the CPU has it, else int16, rather than 8-bit gradients).
     public func linear(weight: Variable, bias: Variable?) -> Variable {
         let x = value, w = weight.value
         let inF = w.shape[1], outF = w.shape[0]
@@ -51,8 +52,10 @@ extension Variable {
             let g2 = g.reshaped([-1, outF])
             var grads: [Tensor?] = [nil, nil, nil]
             if needs[0] {
-                // int8 input gradients would quantise the gradient itself: they stay float32.
-                let dx = precision == .int8 ? nil : Tensor.linearReduced(g2, weight: w.transposed(), bias: nil, precision: precision)
+                // int8 would quantise the gradient itself to 8 bits: its input gradients take bf16 where the
+                // CPU has it, else int16 (both within their own tolerance of float32).
+                let dxPrecision = precision != .int8 ? precision : (LinearPrecision.bf16.isSupported ? .bf16 : .int16)
+                let dx = Tensor.linearReduced(g2, weight: w.transposed(), bias: nil, precision: dxPrecision)
                 grads[0] = (dx ?? g2.matmul(w)).reshaped(inShape)
             }
             if needs[1], let x2 = saved { grads[1] = g2.transposed().matmul(x2) }

@@ -23,7 +23,8 @@ public enum LinearPrecision: String, Sendable, CaseIterable {
     /// levels, each input row and block to 255 steps over its range (u8 with a
     /// zero point), products summed exactly in int32 per block: `vpdpbusd` on
     /// AVX-512 VNNI, `vpmaddubsw` on AVX2 (the same bits). The fastest path;
-    /// needs AVX2. Input gradients of frozen layers stay float32.
+    /// needs AVX2. Input gradients of frozen layers take bf16 where the CPU has
+    /// it, else int16.
     case int8
     /// Weights and inputs rounded to bfloat16, products accumulated in float32
     /// (`vdpbf16ps`); needs AVX512_BF16.
