@@ -74,10 +74,24 @@ CK_INLINE void attention_head_body(const attention_job *job, int64_t b, int64_t 
                 for (int64_t c = 0; c < hd; c++) qr[c] = 0.0f;
             }
         }
+        // Keys past the last one any of the four rows may see (a causal mask's future) are blocked for
+        // all four: their weights are exact zeros, so they are neither scored nor summed. A row that
+        // sees no key at all takes every key, as a fully masked row's softmax does.
+        int64_t ke = sk;
+        if (mask0) {
+            ke = 0;
+            for (int64_t r = 0; r < nr && ke < sk; r++) {
+                const float *mi = mask0 + (i0 + r) * sk;
+                int64_t last = sk - 1;
+                while (last >= 0 && mi[last] != 0.0f) last--;
+                ke = last < 0 ? sk : (last + 1 > ke ? last + 1 : ke);
+            }
+        }
+        const int64_t kep = (ke + 7) & ~(int64_t)7;
         // Scores of four rows and sixteen (then eight) keys at a time, each summed over the head's
         // columns in order: eight independent accumulators keep both FMA pipes busy.
         int64_t j = 0;
-        for (; j + 16 <= skp; j += 16) {
+        for (; j + 16 <= kep; j += 16) {
             ck_av8 a0 = av_splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
             for (int64_t c = 0; c < hd; c++) {
                 const ck_av8 ka = av_load(kT + c * skp + j), kb = av_load(kT + c * skp + j + 8);
@@ -93,7 +107,7 @@ CK_INLINE void attention_head_body(const attention_job *job, int64_t b, int64_t 
             av_store(s + 2 * skp + j, a2), av_store(s + 2 * skp + j + 8, b2);
             av_store(s + 3 * skp + j, a3), av_store(s + 3 * skp + j + 8, b3);
         }
-        for (; j < skp; j += 8) {
+        for (; j < kep; j += 8) {
             ck_av8 a0 = av_splat(0), a1 = a0, a2 = a0, a3 = a0;
             for (int64_t c = 0; c < hd; c++) {
                 const ck_av8 kv = av_load(kT + c * skp + j);
@@ -117,34 +131,34 @@ CK_INLINE void attention_head_body(const attention_job *job, int64_t b, int64_t 
             }
             if (mask0) {
                 const float *mi = mask0 + (i0 + r) * sk;
-                for (int64_t j = 0; j < sk; j++) sr[j] = mi[j] != 0.0f ? -FLT_MAX : sr[j];
+                for (int64_t j = 0; j < ke; j++) sr[j] = mi[j] != 0.0f ? -FLT_MAX : sr[j];
             }
             // The max over eight lanes, then the lanes and the tail (scores are finite or NaN; a NaN
             // makes every weight NaN either way).
             float m = sr[0];
             int64_t jm = 0;
-            if (sk >= 8) {
+            if (ke >= 8) {
                 ck_av8 m8 = av_load(sr);
-                for (jm = 8; jm + 8 <= sk; jm += 8) m8 = __builtin_elementwise_max(m8, av_load(sr + jm));
+                for (jm = 8; jm + 8 <= ke; jm += 8) m8 = __builtin_elementwise_max(m8, av_load(sr + jm));
                 for (int l = 0; l < 8; l++) m = m8[l] > m ? m8[l] : m;
             }
-            for (; jm < sk; jm++) m = sr[jm] > m ? sr[jm] : m;
+            for (; jm < ke; jm++) m = sr[jm] > m ? sr[jm] : m;
             _Pragma("clang loop vectorize_width(8) interleave_count(2)")
-            for (int64_t j = 0; j < sk; j++) sr[j] = ck_expf(sr[j] - m);
+            for (int64_t j = 0; j < ke; j++) sr[j] = ck_expf(sr[j] - m);
             ck_av8 sum8 = av_splat(0);
             int64_t j = 0;
-            for (; j + 8 <= sk; j += 8) sum8 += av_load(sr + j);
+            for (; j + 8 <= ke; j += 8) sum8 += av_load(sr + j);
             float sum = av_hsum(sum8);
-            for (; j < sk; j++) sum += sr[j];
+            for (; j < ke; j++) sum += sr[j];
             const float inv = 1.0f / sum;
-            for (j = 0; j < sk; j++) sr[j] *= inv;
+            for (j = 0; j < ke; j++) sr[j] *= inv;
         }
         // out_i = Σ_j p_ij · v_j: sixteen (then eight) of the head's columns of four rows at a time, over
         // the keys in order.
         int64_t c = 0;
         for (; c + 16 <= hd; c += 16) {
             ck_av8 a0 = av_splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-            for (int64_t jj = 0; jj < sk; jj++) {
+            for (int64_t jj = 0; jj < ke; jj++) {
                 const float *vj = v0 + jj * job->kv_row + c;
                 const ck_av8 va = av_load(vj), vb = av_load(vj + 8);
                 const ck_av8 p0 = av_splat(s[jj]), p1 = av_splat(s[skp + jj]);
@@ -162,7 +176,7 @@ CK_INLINE void attention_head_body(const attention_job *job, int64_t b, int64_t 
         }
         for (; c + 8 <= hd; c += 8) {
             ck_av8 a0 = av_splat(0), a1 = a0, a2 = a0, a3 = a0;
-            for (int64_t jj = 0; jj < sk; jj++) {
+            for (int64_t jj = 0; jj < ke; jj++) {
                 const ck_av8 vv = av_load(v0 + jj * job->kv_row + c);
                 a0 += av_splat(s[jj]) * vv;
                 a1 += av_splat(s[skp + jj]) * vv;
@@ -175,7 +189,7 @@ CK_INLINE void attention_head_body(const attention_job *job, int64_t b, int64_t 
         for (; c < hd; c++) {
             for (int64_t r = 0; r < nr; r++) {
                 float a = 0.0f;
-                for (int64_t j = 0; j < sk; j++) a += s[r * skp + j] * v0[j * job->kv_row + c];
+                for (int64_t j = 0; j < ke; j++) a += s[r * skp + j] * v0[j * job->kv_row + c];
                 o0[(i0 + r) * job->out_row + c] = a;
             }
         }
