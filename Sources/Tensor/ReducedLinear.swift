@@ -11,7 +11,7 @@ import Glibc
 
 /// Arithmetic of linear layers (`Variable.linear`) where no weight gradient is
 /// taken: inference, and layers with frozen weights (forward, and the input
-/// gradient of their backward for int16 and bf16).
+/// gradient of their backward: at bf16, or int16 without AVX512_BF16, for int8).
 public enum LinearPrecision: String, Sendable, CaseIterable {
     /// OpenBLAS `sgemm`: transformers' numbers to float rounding. The default.
     case float32
@@ -149,12 +149,12 @@ final class LinearPackCache {
 }
 
 /// 64-byte-aligned memory for `count` elements of `T` (at least one).
-private func alignedBuffer<T>(_ count: Int, _: T.Type) -> UnsafeMutablePointer<T> {
+func alignedBuffer<T>(_ count: Int, _: T.Type) -> UnsafeMutablePointer<T> {
     UnsafeMutableRawPointer.allocate(byteCount: Swift.max(count, 1) * MemoryLayout<T>.stride, alignment: 64)
         .bindMemory(to: T.self, capacity: Swift.max(count, 1))
 }
 
-/// A weight matrix quantised and packed for `ck_q8_gemm` at one kernel's levels.
+/// A weight matrix quantised and packed for `ck_q8_gemm` (every int8 kernel reads the same packing).
 final class Int8PackedMatrix: LinearPack {
     let data: UnsafeMutablePointer<Int8>
     let scales: UnsafeMutablePointer<Float>
@@ -199,7 +199,7 @@ final class BF16PackedMatrix: LinearPack {
 extension Tensor {
     /// `x · weightᵀ + bias` at a reduced precision (x `[m, k]`, weight `[n, k]`, bias `[n]` → `[m, n]`):
     /// nil for float32, for a precision this CPU has no kernel for, and for a weight the path cannot
-    /// pack (a NaN or an infinity, or rows too long); the caller then takes the float path.
+    /// pack (a NaN or an infinity); the caller then takes the float path.
     package static func linearReduced(_ x: Tensor, weight: Tensor, bias: Tensor?, precision: LinearPrecision) -> Tensor? {
         switch precision {
         case .float32: return nil
@@ -209,55 +209,54 @@ extension Tensor {
         }
     }
 
-    private static func checkLinearShapes(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ what: String) {
+    /// The frame of every reduced-precision product (x `[m, k]`, weight `[n, k]`, bias `[n]`): the shapes
+    /// checked, the weight's packed form from `pack` (nil: no product), x with dense rows (copied only when
+    /// it has none), a contiguous bias, the output `[m, n]` and `scratchBytes(m, k, n)` bytes of pooled
+    /// scratch around `gemm` (packed form, x, x's row stride, bias or NULL, y, scratch → a C status; nil
+    /// unless it is 0).
+    static func reducedProduct<P: LinearPack>(
+        _ x: Tensor, weight: Tensor, bias: Tensor?, what: String, pack: () -> P?,
+        scratchBytes: (Int64, Int64, Int64) -> Int64,
+        gemm: (P, UnsafeMutablePointer<Float>, Int64, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>,
+               UnsafeMutableRawPointer) -> Int32
+    ) -> Tensor? {
         precondition(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1],
                      "\(what): shapes \(x.shape) and \(weight.shape) do not match")
         precondition(bias.map { $0.shape == [weight.shape[0]] } ?? true,
                      "\(what): bias shape \(bias!.shape) is not [\(weight.shape[0])]")
-    }
-
-    /// x with dense rows (unit column stride), copied only when it has none.
-    private static func denseRows(_ x: Tensor) -> Tensor {
-        x.strides[1] == 1 && x.strides[0] >= x.shape[1] ? x : x.contiguous()
+        guard let packed = pack() else { return nil }
+        let m = x.shape[0], k = x.shape[1], n = weight.shape[0]
+        let dense = x.strides[1] == 1 && x.strides[0] >= k ? x : x.contiguous()
+        let b = bias?.contiguous()
+        let y = Tensor(uninitializedShape: [m, n])
+        let bytes = Int(scratchBytes(Int64(m), Int64(k), Int64(n)))
+        let scratch = BufferPool.shared.allocate(bytes: bytes)
+        let status = gemm(packed, dense.data, Int64(Swift.max(dense.strides[0], 1)), b?.data, y.data, scratch)
+        BufferPool.shared.release(scratch, bytes: bytes)
+        withExtendedLifetime((dense, b, packed)) {}
+        return status == 0 ? y : nil
     }
 
     /// The int8 path through `kernel` (a `CK_Q8_*`; default: the best this CPU runs; all give the same
     /// bits). Nil when the kernel is not available here or the weight is not finite.
     package static func linearInt8(_ x: Tensor, weight: Tensor, bias: Tensor?, kernel: Int32 = ck_q8_best_kernel()) -> Tensor? {
-        checkLinearShapes(x, weight, bias, "linearInt8")
-        let m = x.shape[0], k = x.shape[1], n = weight.shape[0]
-        guard ck_q8_kernel_available(kernel) != 0,
-              let packed = LinearPackCache.packed(weight, kind: .int8, make: Int8PackedMatrix.init)
-        else { return nil }
-        let dense = denseRows(x), b = bias?.contiguous()
-        let y = Tensor(uninitializedShape: [m, n])
-        let scratchBytes = Int(ck_q8_scratch_bytes(Int64(m), Int64(k), Int64(n)))
-        let scratch = BufferPool.shared.allocate(bytes: scratchBytes)
-        let status = ck_q8_gemm(dense.data, Int64(m), Int64(k), Int64(Swift.max(dense.strides[0], 1)), packed.data,
-                                packed.scales, packed.sums, Int64(n), b?.data, y.data, Int64(n), scratch,
-                                Int32(Threads.count), kernel)
-        BufferPool.shared.release(scratch, bytes: scratchBytes)
-        withExtendedLifetime((dense, b, packed)) {}
-        return status == 0 ? y : nil
+        let (m, k, n) = (Int64(x.shape.first ?? 0), Int64(x.shape.last ?? 0), Int64(weight.shape.first ?? 0))
+        return reducedProduct(x, weight: weight, bias: bias, what: "linearInt8", pack: {
+            ck_q8_kernel_available(kernel) != 0 ? LinearPackCache.packed(weight, kind: .int8, make: Int8PackedMatrix.init) : nil
+        }, scratchBytes: ck_q8_scratch_bytes) { packed, x, ldx, b, y, scratch in
+            ck_q8_gemm(x, m, k, ldx, packed.data, packed.scales, packed.sums, n, b, y, n, scratch, Int32(Threads.count), kernel)
+        }
     }
 
     /// The bfloat16 path, through the AVX-512 BF16 kernel or (`portable`) its portable reference. Nil when
     /// the kernel is not available here or the weight is not finite.
     package static func linearBF16(_ x: Tensor, weight: Tensor, bias: Tensor?, portable: Bool = false) -> Tensor? {
-        checkLinearShapes(x, weight, bias, "linearBF16")
-        guard portable || ck_bf16_available() != 0,
-              let packed = LinearPackCache.packed(weight, kind: .bf16, make: BF16PackedMatrix.init)
-        else { return nil }
-        let m = x.shape[0], k = x.shape[1], n = weight.shape[0]
-        let dense = denseRows(x), b = bias?.contiguous()
-        let y = Tensor(uninitializedShape: [m, n])
-        let scratchBytes = Int(ck_bf16_scratch_bytes(Int64(m), Int64(k), Int64(n)))
-        let scratch = BufferPool.shared.allocate(bytes: scratchBytes)
-        let status = ck_bf16_gemm(dense.data, Int64(m), Int64(k), Int64(Swift.max(dense.strides[0], 1)), packed.data,
-                                  Int64(n), b?.data, y.data, Int64(n), scratch, Int32(Threads.count), portable ? 1 : 0)
-        BufferPool.shared.release(scratch, bytes: scratchBytes)
-        withExtendedLifetime((dense, b, packed)) {}
-        return status == 0 ? y : nil
+        let (m, k, n) = (Int64(x.shape.first ?? 0), Int64(x.shape.last ?? 0), Int64(weight.shape.first ?? 0))
+        return reducedProduct(x, weight: weight, bias: bias, what: "linearBF16", pack: {
+            portable || ck_bf16_available() != 0 ? LinearPackCache.packed(weight, kind: .bf16, make: BF16PackedMatrix.init) : nil
+        }, scratchBytes: ck_bf16_scratch_bytes) { packed, x, ldx, b, y, scratch in
+            ck_bf16_gemm(x, m, k, ldx, packed.data, n, b, y, n, scratch, Int32(Threads.count), portable ? 1 : 0)
+        }
     }
 }
 
