@@ -1,39 +1,113 @@
 #!/usr/bin/env bash
-# `clip train` killed with SIGKILL in the middle of a run, then restarted with
-# --resume, ends with the same weights as an uninterrupted run, and leaves no
-# temporary file behind. (Run by scripts/test.sh after the release build.)
+# `clip train` (contrastive) and `clip elip train`, each killed with SIGKILL at 5 random points and
+# restarted with --resume until it finishes, end with the files of an uninterrupted run, bit for bit
+# (weights and optimizer state), and leave no temporary file behind. The kill points are drawn from a
+# printed seed: KILL_SEED=N scripts/test-kill-resume.sh repeats them. Each kill waits for a random update
+# of the run, then a random 0–60 ms more, so kills land in steps, in checkpoint writes (the runs
+# checkpoint often) and in restarts. Then `clip heads train`, killed once. (Run by scripts/test.sh after
+# the release build.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# One fixed thread count for both runs: the weights are compared bit for bit.
+# One fixed thread count for all runs: the weights are compared bit for bit.
 export CLIPCORE_NUM_THREADS=2
 swift build -c release --product clip
 clip=.build/release/clip
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+seed=${KILL_SEED:-$(( $(date +%s) % 100000 ))}
+echo "kill points drawn from seed $seed (KILL_SEED=$seed $0 repeats them)"
+RANDOM=$seed
 "$clip" data synth --out "$scratch/data" --n 200 --seed 2 --size 64 >/dev/null
-args=(--model Tests/Fixtures/clip/gelu_vocab --dataset "$scratch/data" --epochs 4 --train_bs 4 --lr 1e-3 --checkpoint-every 2)
+
+# The number of update lines in a train_log.jsonl, and the newest update among lines after the first N.
+log_lines() { grep -c '"update": ' "$1" 2>/dev/null || true; }
+newest_after() { grep '"update": ' "$1" 2>/dev/null | tail -n +$(( $2 + 1 )) | grep -o '"update": [0-9]*' | tail -1 | grep -o '[0-9]*$' || true; }
+
+# kill_and_resume NAME OUTDIR LOG TOTAL CMD...: runs CMD (which resumes from OUTDIR when there is a
+# checkpoint), killing it with SIGKILL at 5 random points of its TOTAL updates, then lets it finish.
+kill_and_resume() {
+    local name=$1 out=$2 log=$3 total=$4; shift 4
+    local targets=() t
+    while [ ${#targets[@]} -lt 5 ]; do
+        t=$(( 1 + RANDOM % (total - 3) ))
+        [[ " ${targets[*]} " == *" $t "* ]] || targets+=("$t")
+    done
+    mapfile -t targets < <(printf '%s\n' "${targets[@]}" | sort -n)
+    echo "$name: killing after updates ${targets[*]} of $total (each + a random 0-60 ms)"
+    local k=0 during=0
+    for t in "${targets[@]}"; do
+        local delay=$(( RANDOM % 61 )) before
+        before=$(log_lines "$log")
+        "$@" >"$scratch/$name.run.log" 2>&1 &
+        local pid=$!
+        for _ in $(seq 1 6000); do
+            local u
+            u=$(newest_after "$log" "${before:-0}")
+            if [ -n "$u" ] && [ "$u" -ge "$t" ]; then break; fi
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.01
+        done
+        sleep "$(printf '0.%03d' "$delay")"
+        kill -9 "$pid" 2>/dev/null || { cat "$scratch/$name.run.log"; echo "$name: the run ended before kill $((k + 1)) (after update $t)"; exit 1; }
+        wait "$pid" 2>/dev/null || true
+        k=$(( k + 1 ))
+        local tmp
+        tmp=$(find "$out" -name '*.tmp-*' 2>/dev/null | wc -l)
+        [ "$tmp" -gt 0 ] && during=$(( during + 1 ))
+        echo "$name: kill $k at update $(newest_after "$log" 0) + ${delay} ms$([ "$tmp" -gt 0 ] && echo ', during a checkpoint write')"
+    done
+    "$@" >"$scratch/$name.run.log" 2>&1 || { cat "$scratch/$name.run.log"; echo "$name: the last resume failed"; exit 1; }
+    grep -h resumed "$scratch/$name.run.log" || true
+    echo "$name: $k kills, $during of them during a checkpoint write"
+    local left
+    left=$(find "$out" -name '*.tmp-*' | wc -l)
+    [ "$left" -eq 0 ] || { echo "$name: temporary files left behind:"; find "$out" -name '*.tmp-*'; exit 1; }
+}
+
+# same_files NAME A B FILE...: each FILE of folder B is byte for byte that of folder A.
+same_files() {
+    local name=$1 a=$2 b=$3; shift 3
+    for f in "$@"; do
+        cmp -s "$a/$f" "$b/$f" || { echo "$name kill + resume: $f differs from the uninterrupted run"; exit 1; }
+    done
+    echo "$name kill + resume: $* identical to the uninterrupted run"
+}
+
+# Contrastive: 200 images, batches of 4, 3 epochs (150 updates), last/ every 2 updates.
+args=(--model Tests/Fixtures/clip/gelu_vocab --dataset "$scratch/data" --epochs 3 --train_bs 4 --lr 1e-3 --checkpoint-every 2)
+start=$SECONDS
 "$clip" train "${args[@]}" --output-dir "$scratch/a" >/dev/null
-"$clip" train "${args[@]}" --output-dir "$scratch/b" >"$scratch/b.log" 2>&1 &
-pid=$!
-# Kill in the middle of the second epoch (updates 41–80; checkpoints every 2, the last at update 46
-# or later, not at an epoch's end). The run's own log is written
-# line by line (its progress on stdout is throttled when stdout is not a terminal, so a fast run
-# could finish before it printed the second epoch there).
-for _ in $(seq 1 3000); do
-    if grep -q '"update": 47,' "$scratch/b/train_log.jsonl" 2>/dev/null; then break; fi
-    sleep 0.01
+echo "contrastive: uninterrupted run $(( SECONDS - start )) s"
+start=$SECONDS
+kill_and_resume contrastive "$scratch/b" "$scratch/b/train_log.jsonl" "$(log_lines "$scratch/a/train_log.jsonl")" "$clip" train "${args[@]}" --output-dir "$scratch/b" --resume
+echo "contrastive: killed and resumed runs $(( SECONDS - start )) s"
+same_files contrastive "$scratch/a" "$scratch/b" last/model.safetensors last/trainer_state.safetensors best/model.safetensors
+
+# ELIP: the mapper on the frozen fixture, 96 pairs in batches of 4 from the hard-negative miner,
+# 3 epochs, a checkpoint every 2 updates.
+for run in ea eb; do
+    cat > "$scratch/$run.yaml" <<YAML
+model_name: Tests/Fixtures/clip/gelu_vocab
+output_root: $scratch/$run
+dataset: {name: $scratch/data, split: train}
+max_train_examples: 96
+prompt_tokens: 2
+mapper_hidden: 64
+batch_size: 4
+epochs: 3
+lr: 3.0e-3
+warmup: 4
+seed: 11
+YAML
 done
-kill -9 "$pid" 2>/dev/null || { echo "the run finished before it could be killed"; exit 1; }
-wait "$pid" 2>/dev/null || true
-echo "killed after: $(grep -o '"update": [0-9]*' "$scratch/b/train_log.jsonl" | tail -1)"
-"$clip" train "${args[@]}" --output-dir "$scratch/b" --resume | grep resumed
-if cmp -s "$scratch/a/last/model.safetensors" "$scratch/b/last/model.safetensors"; then
-    echo "kill + resume: final weights identical to the uninterrupted run"
-else
-    echo "kill + resume: final weights differ from the uninterrupted run"; exit 1
-fi
-left=$(find "$scratch/b" -name '*.tmp-*' | wc -l)
-[ "$left" -eq 0 ] || { echo "temporary files left behind:"; find "$scratch/b" -name '*.tmp-*'; exit 1; }
+start=$SECONDS
+"$clip" elip train --config "$scratch/ea.yaml" --checkpoint-every 2 >/dev/null
+echo "elip: uninterrupted run $(( SECONDS - start )) s"
+start=$SECONDS
+kill_and_resume elip "$scratch/eb" "$scratch/eb/train_log.jsonl" "$(log_lines "$scratch/ea/train_log.jsonl")" "$clip" elip train --config "$scratch/eb.yaml" --checkpoint-every 2 --resume
+echo "elip: killed and resumed runs $(( SECONDS - start )) s"
+same_files elip "$scratch/ea" "$scratch/eb" mapper_last.safetensors checkpoint_last.safetensors \
+    mapper_epoch1.safetensors mapper_epoch2.safetensors mapper_epoch3.safetensors
 
 # Projection heads: `clip heads train` killed with SIGKILL after an epoch's checkpoint, then started
 # again with the same command, ends with the files of an uninterrupted run (dropout on: its masks are

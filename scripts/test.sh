@@ -28,4 +28,5 @@ done
 swift test -c release
 scripts/test-swift-example.sh
 scripts/test-kill-resume.sh
+scripts/test-faults.sh
 scripts/test-seed003.sh

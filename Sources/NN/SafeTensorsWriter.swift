@@ -66,38 +66,20 @@ public enum SafeTensors {
         var headerBytes = Array(header.utf8)
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
 
-        try AtomicFile.write(to: path) { tmp in
-            let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-            guard fd >= 0 else {
-                throw ClipError(.io, "\(path): cannot create a temporary file beside it (\(String(cString: strerror(errno))))")
-            }
-            var isOpen = true
-            defer { if isOpen { close(fd) } }
-            func put(_ p: UnsafeRawPointer, _ n: Int) throws {
-                var done = 0
-                while done < n {
-                    let w = Foundation.write(fd, p + done, n - done)
-                    if w < 0 && errno == EINTR { continue }
-                    guard w > 0 else { throw ClipError(.io, "\(path): write failed (\(String(cString: strerror(errno))))") }
-                    done += w
-                }
-            }
+        try AtomicFile.write(to: path, streaming: { put in
             var len = UInt64(headerBytes.count).littleEndian
-            try put(&len, 8)
-            try headerBytes.withUnsafeBytes { try put($0.baseAddress!, $0.count) }
+            try withUnsafeBytes(of: &len) { try put($0) }
+            try headerBytes.withUnsafeBytes { try put($0) }
             for t in tensors {
                 switch t.payload {
                 case .float32(let tensor):
                     let c = tensor.contiguous()
-                    if c.count > 0 { try put(c.data, c.count * 4) }
+                    if c.count > 0 { try put(UnsafeRawBufferPointer(start: c.data, count: c.count * 4)) }
                 case .int64(let values, _):
                     let le = values.map { $0.littleEndian }
-                    try le.withUnsafeBytes { if $0.count > 0 { try put($0.baseAddress!, $0.count) } }
+                    try le.withUnsafeBytes { try put($0) }
                 }
             }
-            guard fsync(fd) == 0 else { throw ClipError(.io, "\(path): fsync failed (\(String(cString: strerror(errno))))") }
-            isOpen = false
-            guard close(fd) == 0 else { throw ClipError(.io, "\(path): close failed") }
-        }
+        })
     }
 }

@@ -36,13 +36,39 @@ package enum AtomicFile {
         }
     }
 
+    /// Writes the bytes `body` hands to its `put` function to a temporary sibling of `path` (created
+    /// anew, written with `write(2)`, flushed with `fsync`), then renames it onto `path`. A failed
+    /// write (a full disk, a file-size limit: `EFBIG` when SIGXFSZ is ignored) throws naming `path` and
+    /// the system's reason, removes the temporary and leaves `path` as it was.
+    /// - Throws: what `body` throws, or `ClipError` (.io).
+    package static func write(to path: String, streaming body: (_ put: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        try write(to: path) { tmp in
+            let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            guard fd >= 0 else {
+                throw ClipError(.io, "\(path): cannot create a temporary file beside it (\(String(cString: strerror(errno))))")
+            }
+            var isOpen = true
+            defer { if isOpen { close(fd) } }
+            try body { bytes in
+                guard var p = bytes.baseAddress else { return }
+                var left = bytes.count
+                while left > 0 {
+                    let w = Foundation.write(fd, p, left)
+                    if w < 0 && errno == EINTR { continue }
+                    guard w > 0 else { throw ClipError(.io, "\(path): write failed (\(String(cString: strerror(errno))))") }
+                    p += w
+                    left -= w
+                }
+            }
+            guard fsync(fd) == 0 else { throw ClipError(.io, "\(path): fsync failed (\(String(cString: strerror(errno))))") }
+            isOpen = false
+            guard close(fd) == 0 else { throw ClipError(.io, "\(path): close failed (\(String(cString: strerror(errno))))") }
+        }
+    }
+
     /// Writes `data` to `path` atomically.
     package static func write(_ data: Data, to path: String) throws {
-        try write(to: path) { tmp in
-            do { try data.write(to: URL(fileURLWithPath: tmp)) } catch {
-                throw ClipError(.io, "\(path): cannot write (\(error.localizedDescription))")
-            }
-        }
+        try write(to: path, streaming: { put in try data.withUnsafeBytes { try put($0) } })
     }
 
     /// Writes `text` (UTF-8) to `path` atomically.

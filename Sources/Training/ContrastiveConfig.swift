@@ -99,6 +99,9 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
     /// positive of the image (multi-positive InfoNCE or sigmoid loss).
     public var multiPositive = false
     public var maxCaptionsPerImage: Int?
+    /// Updates whose loss or gradients are NaN or infinite that may be skipped (no optimizer step,
+    /// counted and logged) before the run stops with an error; 0: the first one stops it.
+    public var skipNonfinite = 0
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, dataset, trainSplit = "train_split", valSplit = "val_split", testSplit = "test_split"
@@ -115,7 +118,7 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         case prefixLength = "prefix_length", imageHeadNLayers = "image_head_n_layers", textHeadNLayers = "text_head_n_layers"
         case headHiddenDim = "head_hidden_dim", headBottleneckDim = "head_bottleneck_dim", prototypes
         case freezeLastLayerEpochs = "freeze_last_layer_epochs", accumFreq = "accum_freq", multiPositive = "multi_positive"
-        case maxCaptionsPerImage = "max_captions_per_image"
+        case maxCaptionsPerImage = "max_captions_per_image", skipNonfinite = "skip_nonfinite"
     }
 
     /// The defaults above, with `model` and `outputDir` when given.
@@ -182,6 +185,7 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         try c.decodeIfPresent(into: &accumFreq, forKey: .accumFreq)
         try c.decodeIfPresent(into: &multiPositive, forKey: .multiPositive)
         maxCaptionsPerImage = try c.decodeIfPresent(Int.self, forKey: .maxCaptionsPerImage)
+        try c.decodeIfPresent(into: &skipNonfinite, forKey: .skipNonfinite)
         try validate()
     }
 
@@ -190,7 +194,7 @@ public struct ContrastiveConfig: Codable, Equatable, Sendable {
         try ClipError.requirePositive([("epochs", epochs), ("train_bs", trainBs), ("eval_bs", evalBs), ("grad_accum", gradAccum),
                                        ("image_size", imageSize), ("projection_dim", projectionDim ?? 1)])
         for (key, v) in [("eval_every", evalEvery), ("save_every", saveEvery), ("lock_image_unlocked_layers", lockImageUnlockedLayers),
-                         ("lock_text_unlocked_layers", lockTextUnlockedLayers)] where v < 0 {
+                         ("lock_text_unlocked_layers", lockTextUnlockedLayers), ("skip_nonfinite", skipNonfinite)] where v < 0 {
             throw ClipError.invalidArgument("\(key) must not be negative, got \(v)")
         }
         guard trainBs >= 2 else { throw ClipError.invalidArgument("train_bs must be at least 2 for a contrastive loss, got \(trainBs)") }

@@ -41,6 +41,9 @@ public final class ContrastiveTrainer {
     public private(set) var batchInEpoch = 0
     public private(set) var bestScore = -Double.infinity
     public var checkpointEvery = 100
+    /// Updates skipped so far because their loss or a gradient was not finite (`skip_nonfinite`).
+    public var skippedNonFinite: Int { nonFinite.skipped }
+    var nonFinite: NonFiniteSteps
     /// Validation metrics by epoch (1-based), as they were computed.
     public private(set) var history: [(epoch: Int, metrics: RetrievalMetrics)] = []
 
@@ -56,6 +59,7 @@ public final class ContrastiveTrainer {
             config.projectionDim = teacher.model.embeddingDim
         }
         self.config = config
+        nonFinite = NonFiniteSteps(allowance: config.skipNonfinite)
         if let textModel = config.textModel {
             let pooling = try config.textPooler.map { try TextPooling(name: $0) }
             pipeline = try ParameterInitialization.seeded(
@@ -220,10 +224,16 @@ public final class ContrastiveTrainer {
                     guard pending == accumulation || batchInEpoch == all.count else { continue }
                     if pending < accumulation { scaleGradients(step.trainable, by: Float(accumulation) / Float(pending)) }
                 }
-                guard lossSum.isFinite else {
-                    throw ClipError.invalidArgument("training diverged at update \(step.updates + 1) (epoch \(epoch + 1)): the \(config.distiller) loss is \(lossSum); the weights were not updated with it (last/ holds the last checkpoint). Lower lr, or check the data")
-                }
                 if epoch < config.freezeLastLayerEpochs { objective.cancelLastLayerGradients() }
+                if let reason = try nonFinite.check(loss: lossSum, parameters: optimizedParameters, update: step.updates + 1,
+                                                    epoch: epoch + 1, checkpoint: out + "/last") {
+                    step.optimizer.zeroGrad()
+                    try onEvent(.skipped(epoch: epoch + 1, update: step.updates + 1, reason: "the \(config.distiller) loss: " + reason,
+                                         count: nonFinite.skipped))
+                    pending = 0
+                    lossSum = 0
+                    continue
+                }
                 let lr = step.schedule.rate(at: step.updates)
                 let norm = step.update()
                 objective.updateMovingAverages()
@@ -338,7 +348,8 @@ public final class ContrastiveTrainer {
     /// `last/`: the model plus `trainer_state.safetensors` (AdamW moments and the position).
     public func saveLast() throws {
         let state = TrainingState(epoch: epoch, batch: batchInEpoch, updates: step.updates)
-            .entries(step.optimizer, named: optimizedParameters, extra: ["best_score": String(bestScore)])
+            .entries(step.optimizer, named: optimizedParameters, extra: ["best_score": String(bestScore),
+                                                                          NonFiniteSteps.metadataKey: String(nonFinite.skipped)])
         try writeModel(to: config.outputDir + "/last") { dir in
             try SafeTensors.write(state.tensors, metadata: state.metadata, to: dir + "/trainer_state.safetensors")
         }
@@ -359,6 +370,7 @@ public final class ContrastiveTrainer {
         (epoch, batchInEpoch) = (state.epoch, state.batch)
         step.restore(updates: state.updates)
         bestScore = file.metadata["best_score"].flatMap(Double.init) ?? -Double.infinity
+        nonFinite.skipped = file.metadata[NonFiniteSteps.metadataKey].flatMap(Int.init) ?? 0
         return true
     }
 

@@ -166,6 +166,9 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
     /// Memory for preprocessed training images kept across epochs, in MiB (clipcore's key); images
     /// beyond it are decoded again for every batch that needs them. 0 turns the cache off.
     public var pixelCacheMB = 1024
+    /// Updates whose loss or gradients are NaN or infinite that may be skipped (no optimizer step,
+    /// counted and logged) before the run stops with an error (clipcore's key); 0: the first one stops it.
+    public var skipNonfinite = 0
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case modelName = "model_name", imgSize = "img_size", promptTokens = "prompt_tokens", mapperHidden = "mapper_hidden"
@@ -177,6 +180,7 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         case beta1, beta2, eps, lrScheduler = "lr_scheduler", warmup, sigmoidBias = "sigmoid_bias"
         case promptDropout = "prompt_dropout", batches, batchesSeparator = "batches_sep"
         case batchesImageKey = "batches_img_key", batchesCaptionKey = "batches_caption_key"
+        case skipNonfinite = "skip_nonfinite"
     }
 
     public init(modelName: String, outputRoot: String, dataset: Split) {
@@ -229,6 +233,7 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         try c.decodeIfPresent(into: &batchesSeparator, forKey: .batchesSeparator)
         try c.decodeIfPresent(into: &batchesImageKey, forKey: .batchesImageKey)
         try c.decodeIfPresent(into: &batchesCaptionKey, forKey: .batchesCaptionKey)
+        try c.decodeIfPresent(into: &skipNonfinite, forKey: .skipNonfinite)
         func bad(_ key: CodingKeys, _ what: String) -> Error {
             DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: what)
         }
@@ -242,6 +247,7 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         try c.requirePositive([(.promptTokens, promptTokens), (.mapperHidden, mapperHidden ?? 1), (.imgSize, imgSize ?? 1),
                                (.batchSize, batchSize), (.epochs, epochs), (.gradAccumSteps, gradAccumSteps),
                                (.queryChunk, queryChunk ?? 1)])
+        guard skipNonfinite >= 0 else { throw bad(.skipNonfinite, "must not be negative, got \(skipNonfinite)") }
         guard pixelCacheMB >= 0 else {
             throw DecodingError.dataCorruptedError(forKey: .pixelCacheMB, in: c, debugDescription: "must not be negative, got \(pixelCacheMB)")
         }
@@ -285,6 +291,7 @@ public struct ELIPConfig: Codable, Equatable, Sendable {
         try c.encode(rerankK, forKey: .rerankK)
         try c.encode(evalSplit, forKey: .evalSplit)
         try c.encode(pixelCacheMB, forKey: .pixelCacheMB)
+        try c.encode(skipNonfinite, forKey: .skipNonfinite)
     }
 
     /// Parses YAML text.

@@ -57,6 +57,11 @@ public final class ELIPTrainer {
     /// Sum and count of the batch losses of the current epoch so far (kept in checkpoints).
     private var epochLoss: (sum: Double, batches: Int) = (0, 0)
     public var checkpointEvery = 50
+    /// Updates skipped so far because their loss or a gradient was not finite (`skip_nonfinite`).
+    public var skippedNonFinite: Int { nonFinite.skipped }
+    var nonFinite: NonFiniteSteps
+    /// The seed of the prompt dropout's masks; each batch draws from its own stream (`dropoutSeed`).
+    private let dropoutSeed: UInt64
 
     /// With `config.batches` set, the training rows come from that file (`ELIPTrainer.readBatchFile`)
     /// and `dataset` is not used; pass nil then.
@@ -68,6 +73,7 @@ public final class ELIPTrainer {
             throw ClipError.invalidArgument("img_size \(size) does not match the model's image size \(guided.imageSize) (\(pipeline.directory)/config.json); leave the key out to use the model's")
         }
         self.config = config
+        nonFinite = NonFiniteSteps(allowance: config.skipNonfinite)
         self.pipeline = pipeline
         model = guided
         model.freeze()
@@ -103,7 +109,8 @@ public final class ELIPTrainer {
                           learningRate: Float(config.lr), beta1: Float(config.beta1), beta2: Float(config.beta2),
                           eps: Float(config.eps))
         let dropout = config.resolvedPromptDropout(sigmoid: guided.usesSigmoidLoss)
-        promptDropout = dropout > 0 ? Dropout(Float(dropout), seed: seed ^ 0xD50F_0000_0000_0001) : nil
+        dropoutSeed = seed ^ 0xD50F_0000_0000_0001
+        promptDropout = dropout > 0 ? Dropout(Float(dropout), seed: dropoutSeed) : nil
         sigmoidBias = guided.usesSigmoidLoss ? Float(config.sigmoidBias) : nil
         textEmbeds = try pipeline.encode(texts: captions)
         pixelCache = PixelCache(budgetMB: config.pixelCacheMB)
@@ -205,15 +212,27 @@ public final class ELIPTrainer {
         ModelFolder.removeStaleTemporaries(in: config.outputRoot)
         while epoch < config.epochs {
             let all = batches(epoch: epoch)
-            var pending = 0, lossSum: Float = 0
+            var pending = 0, lossSum: Float = 0, batchLosses: [Float] = []
             while batchInEpoch < all.count {
                 if let stop = stopAfterUpdates, updates >= stop { return }
+                // The masks of a batch depend on its place in the run only, so a resumed run draws the
+                // masks an uninterrupted one draws.
+                promptDropout?.reseed(dropoutSeed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(batchInEpoch) &* 0xBF58_476D_1CE4_E5B9)
                 let batchLoss = try lossAndBackward(all[batchInEpoch], scale: 1 / Float(accumulation))
                 lossSum += batchLoss
-                epochLoss = (epochLoss.sum + Double(batchLoss), epochLoss.batches + 1)
+                batchLosses.append(batchLoss)
                 batchInEpoch += 1
                 pending += 1
                 if pending == accumulation || batchInEpoch == all.count {
+                    if let reason = try nonFinite.check(loss: lossSum, parameters: mapper.namedParameters(), update: updates + 1,
+                                                        epoch: epoch + 1, checkpoint: config.outputRoot + "/checkpoint_last.safetensors") {
+                        optimizer.zeroGrad()
+                        try onEvent(.skipped(epoch: epoch, update: updates + 1, reason: reason, count: nonFinite.skipped))
+                        (pending, lossSum, batchLosses) = (0, 0, [])
+                        continue
+                    }
+                    for l in batchLosses { epochLoss = (epochLoss.sum + Double(l), epochLoss.batches + 1) }
+                    batchLosses = []
                     if pending < accumulation { scaleGradients(mapper.parameters, by: Float(accumulation) / Float(pending)) }
                     optimizer.learningRate = schedule.rate(at: updates)
                     optimizer.step()
@@ -240,7 +259,8 @@ public final class ELIPTrainer {
             .entries(optimizer, named: mapper.namedParameters(),
                      extra: ["prompt_tokens": String(mapper.promptTokens), "hidden": String(mapper.hidden),
                             "objective": config.objective.rawValue,
-                            "epoch_loss_sum": String(epochLoss.sum), "epoch_loss_batches": String(epochLoss.batches)])
+                            "epoch_loss_sum": String(epochLoss.sum), "epoch_loss_batches": String(epochLoss.batches),
+                            NonFiniteSteps.metadataKey: String(nonFinite.skipped)])
         let tensors = mapper.stateDict().map { (name: $0.key, tensor: $0.tensor) } + state.tensors
         try SafeTensors.write(tensors, metadata: state.metadata, to: config.outputRoot + "/checkpoint_last.safetensors")
         try mapper.saveMapper(to: config.outputRoot + "/mapper_last.safetensors")
@@ -259,6 +279,7 @@ public final class ELIPTrainer {
         try mapper.load(all.filter { $0.key.hasPrefix("mapper.") }.mapValues { $0 + Tensor.zeros($0.shape) })
         (epoch, batchInEpoch, updates) = (state.epoch, state.batch, state.updates)
         epochLoss = (file.metadata["epoch_loss_sum"].flatMap(Double.init) ?? 0, file.metadata["epoch_loss_batches"].flatMap(Int.init) ?? 0)
+        nonFinite.skipped = file.metadata[NonFiniteSteps.metadataKey].flatMap(Int.init) ?? 0
         return true
     }
 }

@@ -4,6 +4,7 @@
 
 import Foundation
 import Search
+import Tensor
 
 /// One optimizer update. The optional fields are the contrastive trainer's (ELIP's leaves them nil).
 public struct TrainingUpdate: Equatable, Sendable {
@@ -32,16 +33,23 @@ public enum TrainingEvent: Codable, Equatable, Sendable {
     case epochEnd(epoch: Int, meanLoss: Double)
     /// Validation metrics after `epoch` (1-based) epochs.
     case validation(epoch: Int, metrics: RetrievalMetrics)
+    /// An update skipped because its loss or a gradient was not finite (`skip_nonfinite`): the update it
+    /// would have been, why, and how many have been skipped in the run so far, this one included.
+    case skipped(epoch: Int, update: Int, reason: String, count: Int)
 
     enum CodingKeys: String, CodingKey {
         case epoch, update, loss, lr, gradNorm = "grad_norm", logitScale = "logit_scale"
         case meanLoss = "epoch_mean_loss", metrics = "val"
+        case skippedUpdate = "skipped_update", skippedCount = "skipped_nonfinite", reason
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let epoch = try c.decode(Int.self, forKey: .epoch)
-        if c.contains(.metrics) {
+        if c.contains(.skippedUpdate) {
+            self = .skipped(epoch: epoch, update: try c.decode(Int.self, forKey: .skippedUpdate),
+                            reason: try c.decode(String.self, forKey: .reason), count: try c.decode(Int.self, forKey: .skippedCount))
+        } else if c.contains(.metrics) {
             self = .validation(epoch: epoch, metrics: try c.decode(RetrievalMetrics.self, forKey: .metrics))
         } else if c.contains(.meanLoss) {
             self = .epochEnd(epoch: epoch, meanLoss: try c.decode(Double.self, forKey: .meanLoss))
@@ -70,6 +78,11 @@ public enum TrainingEvent: Codable, Equatable, Sendable {
         case .validation(let epoch, let metrics):
             try c.encode(epoch, forKey: .epoch)
             try c.encode(metrics, forKey: .metrics)
+        case .skipped(let epoch, let update, let reason, let count):
+            try c.encode(epoch, forKey: .epoch)
+            try c.encode(update, forKey: .skippedUpdate)
+            try c.encode(count, forKey: .skippedCount)
+            try c.encode(reason, forKey: .reason)
         }
     }
 
@@ -77,14 +90,15 @@ public enum TrainingEvent: Codable, Equatable, Sendable {
     public var epoch: Int {
         switch self {
         case .update(let u): u.epoch
-        case .epochEnd(let e, _), .validation(let e, _): e
+        case .epochEnd(let e, _), .validation(let e, _), .skipped(let e, _, _, _): e
         }
     }
 
     /// The `train_log.jsonl` line: the keys above, `"key": value` separated by ", " (scripts grep
     /// `"update": 47,`). Updates with a learning rate (contrastive) use fixed precision (loss %.6f,
     /// lr %.6g, grad_norm and logit_scale %.4f); without (ELIP), the loss is the shortest exact Float.
-    /// A validation's metrics are `RetrievalMetrics.json()` on one line.
+    /// A validation's metrics are `RetrievalMetrics.json()` on one line; a skipped update is
+    /// `skipped_update`, `skipped_nonfinite` (the count) and `reason`.
     public func jsonLine() throws -> String {
         func field(_ key: CodingKeys, _ value: String) -> String { "\"\(key.stringValue)\": \(value)" }
         var fields = [field(.epoch, "\(epoch)")]
@@ -99,6 +113,10 @@ public enum TrainingEvent: Codable, Equatable, Sendable {
             fields.append(field(.meanLoss, "\(meanLoss)"))
         case .validation(_, let metrics):
             fields.append(field(.metrics, try metrics.json().replacingOccurrences(of: "\n", with: " ")))
+        case .skipped(_, let update, let reason, let count):
+            fields.append(field(.skippedUpdate, "\(update)"))
+            fields.append(field(.skippedCount, "\(count)"))
+            fields.append(field(.reason, JSONText.quoted(reason)))
         }
         return "{" + fields.joined(separator: ", ") + "}"
     }

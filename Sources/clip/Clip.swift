@@ -27,11 +27,14 @@ struct Clip: ParsableCommand {
         subcommands: [SelfCheck.self, Encode.self, EncodeDataset.self, Info.self, Convert.self, IndexCommand.self, Mine.self, Eval.self, EvalRetrieval.self, ELIPCommand.self, DataCommand.self, Train.self, HeadsCommand.self, AdaptersCommand.self, Demo.self],
         defaultSubcommand: SelfCheck.self)
 
-    /// Line-buffered output, so progress reaches logs and pipes as it happens. Usage, help and
+    /// Line-buffered output, so progress reaches logs and pipes as it happens; SIGXFSZ ignored. Usage, help and
     /// validation go through ArgumentParser; any other error prints one line on standard error
     /// (a `ClipError` its message) and exits with status 1.
     static func main() {
         setvbuf(stdout, nil, _IOLBF, 0)
+        // A file-size limit (`ulimit -f`) then fails the write that crosses it with EFBIG, which the
+        // writers report naming the file, instead of killing the process mid-checkpoint.
+        signal(SIGXFSZ, SIG_IGN)
         var command: ParsableCommand
         do { command = try parseAsRoot(nil) } catch { exit(withError: error) }
         do {

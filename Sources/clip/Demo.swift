@@ -95,7 +95,7 @@ struct Demo: ParsableCommand {
             switch event {
             case .update(let u): elipLosses.append((Double(elipLosses.count + 1), Double(u.loss)))
             case .epochEnd(_, let mean): epochMeans.append((Double(elipLosses.count), mean))
-            case .validation: break
+            case .validation, .skipped: break
             }
         }
         print("ELIP mean loss per epoch: " + epochMeans.map { String(format: "%.4f", $0.y) }.joined(separator: " → "))

@@ -29,9 +29,15 @@ struct ELIPCommand: ParsableCommand {
         @Option(help: "MiB of preprocessed images kept across epochs (default: the config's pixel_cache_mb, 1024); 0: decode every batch.") var pixelCacheMb: Int?
         @Flag(help: "Skip bad dataset records (missing images, malformed rows, empty or non-UTF-8 captions, truncated shards), counting them.")
         var skipBad = false
+        @Option(name: .customLong("skip-nonfinite"), help: "Skip up to N updates whose loss or gradients are NaN or infinite (no optimizer step, logged), then stop at the next (the config's skip_nonfinite; default 0: stop at the first).")
+        var skipNonfinite: Int?
 
         func run() throws {
             var cfg = try ELIPConfig.load(path: config)
+            if let skipNonfinite {
+                guard skipNonfinite >= 0 else { throw ClipError.invalidArgument("--skip-nonfinite must not be negative") }
+                cfg.skipNonfinite = skipNonfinite
+            }
             if let pixelCacheMb {
                 guard pixelCacheMb >= 0 else { throw ClipError.invalidArgument("--pixel-cache-mb must not be negative") }
                 cfg.pixelCacheMB = pixelCacheMb
@@ -154,13 +160,16 @@ func loadSplit(_ split: ELIPConfig.Split, skipBad: Bool) throws -> ImageTextData
 /// receives each event (per update, and per epoch's end).
 func runELIP(_ trainer: ELIPTrainer, onEvent: (TrainingEvent) -> Void = { _ in }) throws {
     let cfg = trainer.config
-    let log = try openLog(cfg.outputRoot + "/train_log.jsonl")
-    defer { try? log.close() }
+    let log = try LineLog(cfg.outputRoot + "/train_log.jsonl")
     let progress = ProgressLine(total: trainer.updatesPerEpoch * cfg.epochs, unit: "update", done: trainer.updates)
     try trainer.run { event in
         let line = try event.jsonLine()
-        log.writeLine(line)
+        try log.writeLine(line)
         if case .update = event { progress.tick(line) }
+        if case let .skipped(_, update, reason, count) = event {
+            progress.finish()
+            warnSkipped(update: update, reason: reason, count: count, allowance: cfg.skipNonfinite)
+        }
         onEvent(event)
     }
     progress.finish()

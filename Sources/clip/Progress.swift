@@ -47,15 +47,31 @@ final class ProgressLine {
     }
 }
 
-/// Opens a JSONL log for appending, creating it when missing.
-func openLog(_ path: String) throws -> FileHandle {
-    try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-    guard let log = FileHandle(forWritingAtPath: path) else { throw ClipError.io("\(path): cannot open the log") }
-    _ = try? log.seekToEnd()
-    return log
-}
+/// A JSONL log opened for appending (created when missing). A line that cannot be written (a full disk,
+/// a file-size limit) is an error naming the file and the system's reason, not a trap.
+final class LineLog {
+    let path: String
+    private let fd: Int32
 
-extension FileHandle {
-    func writeLine(_ line: String) { write(Data((line + "\n").utf8)) }
+    init(_ path: String) throws {
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ClipError.io("\(path): cannot open the log (\(String(cString: strerror(errno))))") }
+        self.path = path
+    }
+
+    deinit { close(fd) }
+
+    /// Appends `line` and a newline.
+    /// - Throws: `ClipError` (.io) naming the log and the reason.
+    func writeLine(_ line: String) throws {
+        let bytes = Array((line + "\n").utf8)
+        var done = 0
+        while done < bytes.count {
+            let w = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, bytes.count - done) }
+            if w < 0 && errno == EINTR { continue }
+            guard w > 0 else { throw ClipError.io("\(path): cannot write the log (\(String(cString: strerror(errno))))") }
+            done += w
+        }
+    }
 }

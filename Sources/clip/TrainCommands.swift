@@ -73,6 +73,8 @@ struct Train: ParsableCommand {
     @Option var seed: Int?
     @Flag(help: "Continue from output_dir/last.") var resume = false
     @Option(help: "Write output_dir/last every N updates.") var checkpointEvery = 100
+    @Option(name: .customLong("skip-nonfinite"), help: "Skip up to N updates whose loss or gradients are NaN or infinite (no optimizer step, logged), then stop at the next (the config's skip_nonfinite; default 0: stop at the first).")
+    var skipNonfinite: Int?
 
     func run() throws {
         var cfg: ContrastiveConfig
@@ -104,6 +106,7 @@ struct Train: ParsableCommand {
         if let gradAccum { cfg.gradAccum = gradAccum }
         if let warmupRatio { cfg.warmupRatio = warmupRatio }
         if let seed { cfg.seed = seed }
+        if let skipNonfinite { cfg.skipNonfinite = skipNonfinite }
         if data.skipBad { cfg.skipBad = true }
         if let split = data.split { cfg.trainSplit = split }
         if let layout = data.layout { cfg.layout = layout }
@@ -177,8 +180,7 @@ func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool, onUpdate: (Trai
     if resume, try trainer.resume() {
         print("resumed at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch), update \(trainer.step.updates)")
     }
-    let log = try openLog(cfg.outputDir + "/train_log.jsonl")
-    defer { try? log.close() }
+    let log = try LineLog(cfg.outputDir + "/train_log.jsonl")
     let trainable = trainer.step.optimizer.groups.reduce(0) { $0 + $1.parameters.reduce(0) { $0 + $1.value.count } }
     print("training \(cfg.model) (\(trainable) trainable parameters) on \(trainer.train.description): "
           + "\(trainer.train.items.count) images; loss \(cfg.distiller)" + (cfg.teacher.map { ", teacher \($0)" } ?? "")
@@ -187,7 +189,7 @@ func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool, onUpdate: (Trai
     let progress = ProgressLine(total: trainer.updatesPerEpoch * cfg.epochs, unit: "update", done: trainer.step.updates)
     try trainer.run { event in
         let line = try event.jsonLine()
-        log.writeLine(line)
+        try log.writeLine(line)
         switch event {
         case .validation(let epoch, let m):
             progress.finish()
@@ -196,6 +198,9 @@ func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool, onUpdate: (Trai
         case .update(let u):
             progress.tick(line)
             onUpdate(u)
+        case .skipped(_, let update, let reason, let count):
+            progress.finish()
+            warnSkipped(update: update, reason: reason, count: count, allowance: cfg.skipNonfinite)
         case .epochEnd:
             break
         }
@@ -205,4 +210,9 @@ func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool, onUpdate: (Trai
         print(String(format: "test: t2i R@1 %.1f R@5 %.1f R@10 %.1f  i2t R@1 %.1f  → %@/test_metric.json",
                      m.textToImage.recall[1] ?? 0, m.textToImage.recall[5] ?? 0, m.textToImage.recall[10] ?? 0, m.imageToText.recall[1] ?? 0, cfg.outputDir))
     }
+}
+
+/// The warning of an update skipped for a non-finite loss or gradient.
+func warnSkipped(update: Int, reason: String, count: Int, allowance: Int) {
+    FileHandle.standardError.write(Data("warning: update \(update) skipped (\(count) of \(allowance) allowed by --skip-nonfinite): \(reason)\n".utf8))
 }

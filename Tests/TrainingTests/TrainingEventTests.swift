@@ -18,8 +18,10 @@ import Training
         let metrics = try RetrievalEvaluator.metrics(similarity: Tensor([0.9, 0.1, 0.2, 0.8], shape: [2, 2]), imageOfText: [0, 1])
         let val = try TrainingEvent.validation(epoch: 3, metrics: metrics).jsonLine()
         #expect(val == "{\"epoch\": 3, \"val\": \(try metrics.json().replacingOccurrences(of: "\n", with: " "))}")
+        let skipped = TrainingEvent.skipped(epoch: 1, update: 5, reason: "the loss is \"nan\"", count: 2)
+        #expect(try skipped.jsonLine() == #"{"epoch": 1, "skipped_update": 5, "skipped_nonfinite": 2, "reason": "the loss is \"nan\""}"#)
         // Every line reads back as the event (the ELIP loss exactly, the contrastive one to its 6 decimals).
-        for event in [elip, .epochEnd(epoch: 1, meanLoss: 0.5), .validation(epoch: 3, metrics: metrics), contrastive] {
+        for event in [elip, .epochEnd(epoch: 1, meanLoss: 0.5), .validation(epoch: 3, metrics: metrics), contrastive, skipped] {
             let back = try JSONDecoder().decode(TrainingEvent.self, from: Data(try event.jsonLine().utf8))
             if case .update(let u) = event, u.lr != nil {
                 guard case .update(let b) = back else { Issue.record("not an update: \(back)"); continue }

@@ -17,6 +17,8 @@ public enum ModelFolder {
     ///   - tokenizerSource: a folder whose tokenizer files are copied; nil, or a folder without any, writes
     ///     the family's standard tokenizer files (CLIP's vocabulary).
     ///   - extra: more files to place in the folder (name → contents), e.g. trainer state.
+    /// - Throws: `ClipError` naming the file under `directory` that could not be written and the system's
+    ///   reason (a full disk: "No space left on device"); `directory` is then left as it was.
     public static func write(_ model: any TwoTowerModel, processor: ImageProcessorConfig, tokenizerSource: String?,
                              to directory: String, metadata: [String: String] = [:],
                              extra: (String) throws -> Void = { _ in }) throws {
@@ -29,6 +31,21 @@ public enum ModelFolder {
         }
         var done = false
         defer { if !done { try? fm.removeItem(atPath: tmp) } }
+        do {
+            try fill(tmp, model, processor: processor, tokenizerSource: tokenizerSource, metadata: metadata, extra: extra)
+        } catch let e as ClipError {
+            // The files are named as they would have been in place, not by the temporary folder's name.
+            throw ClipError(e.kind, e.message.replacingOccurrences(of: tmp, with: directory)
+                            + " (\(directory) is left as it was)")
+        }
+        try replace(directory, with: tmp)
+        done = true
+    }
+
+    /// Writes the folder's files into `tmp`.
+    private static func fill(_ tmp: String, _ model: any TwoTowerModel, processor: ImageProcessorConfig, tokenizerSource: String?,
+                             metadata: [String: String], extra: (String) throws -> Void) throws {
+        let fm = FileManager.default
 
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -43,16 +60,15 @@ public enum ModelFolder {
         // gets the family's standard files, so transformers finds a tokenizer.
         if let source = tokenizerSource, tokenizerFiles.contains(where: { fm.fileExists(atPath: source + "/" + $0) }) {
             for f in tokenizerFiles where fm.fileExists(atPath: source + "/" + f) {
-                do { try fm.copyItem(atPath: source + "/" + f, toPath: tmp + "/" + f) } catch {
-                    throw ClipError.io("\(source)/\(f): cannot copy into the checkpoint (\(error.localizedDescription))")
+                guard let data = fm.contents(atPath: source + "/" + f) else {
+                    throw ClipError.io("\(source)/\(f): cannot read it to copy into the checkpoint")
                 }
+                try AtomicFile.write(data, to: tmp + "/" + f)
             }
         } else {
             try model.family.writeStandardTokenizerFiles(to: tmp)
         }
         try extra(tmp)
-        try replace(directory, with: tmp)
-        done = true
     }
 
     /// Moves `tmp` to `directory`, replacing any folder there: an exchange of the two names, then the
