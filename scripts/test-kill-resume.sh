@@ -83,11 +83,11 @@ kill_and_resume contrastive "$scratch/b" "$scratch/b/train_log.jsonl" "$(log_lin
 echo "contrastive: killed and resumed runs $(( SECONDS - start )) s"
 same_files contrastive "$scratch/a" "$scratch/b" last/model.safetensors last/trainer_state.safetensors best/model.safetensors
 
-# ELIP: the mapper on the frozen fixture, 96 pairs in batches of 4 from the hard-negative miner,
-# 3 epochs, a checkpoint every 2 updates.
+# ELIP-S: the mapper on the frozen SigLIP fixture (sigmoid query loss, dropout on the prompts), 96
+# pairs in batches of 4 from the hard-negative miner, 3 epochs, a checkpoint every update.
 for run in ea eb; do
     cat > "$scratch/$run.yaml" <<YAML
-model_name: Tests/Fixtures/clip/gelu_vocab
+model_name: Tests/Fixtures/siglip/h6_64
 output_root: $scratch/$run
 dataset: {name: $scratch/data, split: train}
 max_train_examples: 96
@@ -101,10 +101,10 @@ seed: 11
 YAML
 done
 start=$SECONDS
-"$clip" elip train --config "$scratch/ea.yaml" --checkpoint-every 2 >/dev/null
+"$clip" elip train --config "$scratch/ea.yaml" --checkpoint-every 1 >/dev/null
 echo "elip: uninterrupted run $(( SECONDS - start )) s"
 start=$SECONDS
-kill_and_resume elip "$scratch/eb" "$scratch/eb/train_log.jsonl" "$(log_lines "$scratch/ea/train_log.jsonl")" "$clip" elip train --config "$scratch/eb.yaml" --checkpoint-every 2 --resume
+kill_and_resume elip "$scratch/eb" "$scratch/eb/train_log.jsonl" "$(log_lines "$scratch/ea/train_log.jsonl")" "$clip" elip train --config "$scratch/eb.yaml" --checkpoint-every 1 --resume
 echo "elip: killed and resumed runs $(( SECONDS - start )) s"
 same_files elip "$scratch/ea" "$scratch/eb" mapper_last.safetensors checkpoint_last.safetensors \
     mapper_epoch1.safetensors mapper_epoch2.safetensors mapper_epoch3.safetensors
