@@ -26,8 +26,16 @@ package struct NonFiniteSteps {
         if !loss.isFinite { return "the loss is \(loss)" }
         for (key, v) in parameters {
             guard let g = v.grad?.contiguous() else { continue }
-            let d = g.data
-            for i in 0..<g.count where !d[i].isFinite {
+            let d = g.data, n = g.count
+            // The largest exponent field first (an integer max, which vectorises): all ones only where an
+            // element is NaN or infinite; then the first such element.
+            let exponent: UInt32 = 0x7F80_0000
+            var largest: UInt32 = 0
+            UnsafeRawPointer(d).withMemoryRebound(to: UInt32.self, capacity: n) { bits in
+                for i in 0..<n { largest = max(largest, bits[i] & exponent) }
+            }
+            guard largest == exponent else { continue }
+            for i in 0..<n where !d[i].isFinite {
                 return "the gradient of '\(key)' is not finite (\(d[i]) at element \(i) of \(g.shape))"
             }
         }
