@@ -6,6 +6,8 @@
 #     clip ignores SIGXFSZ, which would otherwise kill it);
 #   - a full file system: a tmpfs with room for one checkpoint but not for a second beside it ("No space
 #     left on device"). Mounting needs root; where it is not allowed this part is skipped, saying so.
+# Then a run whose updates turn non-finite stops naming the update, after skipping --skip-nonfinite N
+# (skip_nonfinite: N) of them.
 # (Run by scripts/test.sh after the release build.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -131,4 +133,24 @@ if fs=$(tmpfs "$fs_kib"); then
 else
     echo "skipped: full file system checks (mounting a tmpfs needs root); the ulimit -f checks above ran"
 fi
+# --- Non-finite updates through the command line: lr 1e30 overflows the weights at update 1, so every
+# later update is non-finite. --skip-nonfinite 2 (contrastive) and skip_nonfinite: 1 in the YAML (ELIP)
+# skip that many, logged and warned about, then the run stops naming update 2.
+nonfinite() {    # nonfinite NAME LOG TRAIN_LOG SKIPS
+    local name=$1 log=$2 train_log=$3 skips=$4
+    grep -q '^Error: training diverged at update 2 (epoch 1): ' "$log" || { cat "$log"; fail "$name: no divergence error naming update 2"; }
+    [ "$(grep -c '^warning: update 2 skipped' "$log")" -eq "$skips" ] || { cat "$log"; fail "$name: not $skips warnings"; }
+    [ "$(grep -c '"skipped_update": 2, ' "$train_log")" -eq "$skips" ] || fail "$name: not $skips skipped_update lines in the log"
+    echo "$name: $skips non-finite updates skipped, then: $(grep '^Error: ' "$log" | cut -c1-400)"
+}
+status=0
+"$clip" train "${args[@]}" --lr 1e30 --epochs 1 --skip-nonfinite 2 --output-dir "$scratch/nan-c" >"$scratch/nan-c.log" 2>&1 || status=$?
+[ "$status" -ne 0 ] || fail "contrastive, lr 1e30: the run succeeded"
+nonfinite "contrastive, --skip-nonfinite 2" "$scratch/nan-c.log" "$scratch/nan-c/train_log.jsonl" 2
+{ elip_config "$scratch/nan-e" 1 | sed 's/^lr: .*/lr: 1.0e+30/'; echo "skip_nonfinite: 1"; } >"$scratch/nan-e.yaml"
+status=0
+"$clip" elip train --config "$scratch/nan-e.yaml" >"$scratch/nan-e.log" 2>&1 || status=$?
+[ "$status" -ne 0 ] || fail "elip, lr 1e30: the run succeeded"
+nonfinite "elip, skip_nonfinite: 1" "$scratch/nan-e.log" "$scratch/nan-e/train_log.jsonl" 1
+
 echo "faults while training: all checks passed"

@@ -53,7 +53,8 @@ package struct NonFiniteSteps {
             let budget = allowance == 0
                 ? "--skip-nonfinite N (skip_nonfinite) skips up to N such updates"
                 : "\(skipped) non-finite update\(skipped == 1 ? " was" : "s were") skipped already, the most skip_nonfinite \(allowance) allows"
-            throw ClipError.invalidArgument("training diverged at update \(update) (epoch \(epoch)): \(problem); the weights were not updated with it (\(checkpoint) holds the last checkpoint; \(budget)). Lower lr, or check the data")
+            let last = FileManager.default.fileExists(atPath: checkpoint) ? "\(checkpoint) holds the last checkpoint" : "no checkpoint was written yet"
+            throw ClipError.invalidArgument("training diverged at update \(update) (epoch \(epoch)): \(problem); the weights were not updated with it (\(last); \(budget)). Lower lr, or check the data")
         }
         skipped += 1
         return problem
