@@ -35,10 +35,7 @@ public struct SentencePieceModel: Sendable {
     /// Reads a `.model` file.
     /// - Throws: `ClipError` naming the file for unreadable or malformed data.
     public init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ClipError.io("\(path): cannot read the file")
-        }
-        try self.init(bytes: [UInt8](data), name: path)
+        try self.init(bytes: [UInt8](try ResourceLimit.tokenizerFileBytes.readFile(path)), name: path)
     }
 
     public init(bytes: [UInt8], name: String = "sentencepiece model") throws {
