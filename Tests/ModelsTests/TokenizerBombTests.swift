@@ -64,6 +64,18 @@ import Models
         }
     }
 
+    @Test func sentencePiecePieces() throws {
+        let path = Fixtures.path("siglip/spm_unigram.model")
+        let model = try SentencePieceModel(path: path)
+        let n = model.pieces.count
+        #expect(try ResourceLimit.tokenizerEntries.withValue(n) { try SentencePieceModel(path: path) }.pieces.count == n)
+        _ = try ResourceLimit.tokenizerEntries.withValue(n - 1) {
+            expectRefusal(mentioning: [path + " (pieces)", "\(n) exceeds the limit of \(n - 1)", "CLIPCORE_MAX_TOKENIZER_ENTRIES"]) {
+                _ = try SentencePieceModel(path: path)
+            }
+        }
+    }
+
     @Test func realFixturesLoadJustOverTheirSizes() throws {
         let root = Fixtures.path("text_tokenizers")
         // RoBERTa: 2,739 merges (2,741 lines counted) and its vocabulary; BERT: vocab.txt's lines.

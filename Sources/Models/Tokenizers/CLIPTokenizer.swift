@@ -179,6 +179,8 @@ public final class CLIPTokenizer: @unchecked Sendable {
     /// Loads `vocab.json` + `merges.txt`, or `tokenizer.json`, from a model folder; the pad token
     /// comes from `tokenizer_config.json` or `special_tokens_map.json` when present.
     /// Without tokenizer files the standard vocabulary is used.
+    /// - Throws: `ClipError` naming the file that is missing or malformed; `.unsupported` for a file over
+    ///   `ResourceLimit.tokenizerFileBytes` or more entries than `ResourceLimit.tokenizerEntries`.
     public static func load(directory: String, contextLength: Int = 77) throws -> CLIPTokenizer {
         let fm = FileManager.default
         let pad = padToken(in: directory)
@@ -186,10 +188,11 @@ public final class CLIPTokenizer: @unchecked Sendable {
             let vocab = try readJSON(directory + "/vocab.json") as? [String: Int]
             guard let vocab else { throw ClipError.format("\(directory)/vocab.json: not an object of token ids") }
             let mergesPath = directory + "/merges.txt"
-            guard let text = String(data: try ResourceLimit.tokenizerFileBytes.readFile(mergesPath), encoding: .utf8) else {
+            let mergesData = try ResourceLimit.tokenizerFileBytes.readFile(mergesPath)
+            try ResourceLimit.tokenizerEntries.check(lineCount(mergesData), in: mergesPath)
+            guard let text = String(data: mergesData, encoding: .utf8) else {
                 throw ClipError.io("\(mergesPath): cannot read the file as UTF-8")
             }
-            try ResourceLimit.tokenizerEntries.check(lineCount(text.utf8), in: mergesPath)
             var pairs: [(String, String)] = []
             for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
                 if i == 0 && line.hasPrefix("#version") { continue }
