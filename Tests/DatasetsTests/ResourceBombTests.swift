@@ -78,6 +78,21 @@ import TestSupport
         #expect(e.kind == .unsupported && e.message.contains("captions.json") && e.message.contains("CLIPCORE_MAX_JSON_DEPTH"), "\(e)")
     }
 
+    @Test func jsonlLineNested100kDeep() throws {
+        let image = Fixtures.path("images/01_rgb_1x1.png")
+        let lines = ["{\"image\": \"\(image)\", \"caption\": \"fine\"}",
+                     "{\"image\": \"\(image)\", \"caption\": " + Self.deep + "}",
+                     "{\"image\": \"\(image)\", \"caption\": \"after\"}"]
+        let path = try Self.temporary("deep.jsonl", Array((lines.joined(separator: "\n") + "\n").utf8))
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let (records, errors, _) = try drain(try ImageTextSourceFactory.open(path))
+        #expect(records.map(\.captions) == [["fine"], ["after"]])
+        #expect(errors.count == 1 && errors[0].kind == .unsupported && errors[0].message.contains("deep.jsonl:2")
+                && errors[0].message.contains("CLIPCORE_MAX_JSON_DEPTH"), "\(errors)")
+        let skipping = try drain(try ImageTextSourceFactory.open(path, options: .init(skipBad: true)))
+        #expect(skipping.records.count == 2 && skipping.skipped == ["malformed row": 1])
+    }
+
     @Test func annotationListNested100kDeep() throws {
         let json = "{\"img_id_2_all_ins_id\": " + Self.deep + ", \"cat_id_2_occ_img\": {}, \"cat_id_2_negative_img\": {}}"
         let path = try Self.temporary("karpathy_test_cat_id_2_occ_img_negative_img.json", Array(json.utf8))
