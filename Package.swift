@@ -7,7 +7,8 @@
 //   CKernels              vectorised C math/row kernels (AVX2+FMA or baseline, chosen at run time)
 //   CClipABI              include/clipcore.h as a C module (CAPI's types and constants come from it)
 //   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads; the base every layer
-//                         shares: ClipError, AtomicFile, JSONText, config value checks, the version
+//                         shares: ClipError, AtomicFile, JSONText, config value checks, resource limits
+//                         (CLIPCORE_MAX_*, docs/RELIABILITY.md), the version
 //   Autograd              reverse-mode differentiation over Tensor ops
 //   NN                    modules, layers, optimizers, schedules, safetensors, state dicts
 //   Images                RGB images, PNG/JPEG decoding, PIL-exact resampling, preprocessing (Tensor only)

@@ -77,7 +77,8 @@ extern "C" {
  * missing or unreadable (or unwritable) file, FORMAT malformed contents (JSON,
  * safetensors header, PNG, JPEG), SHAPE sizes that do not fit together, UNSUPPORTED
  * well-formed input this library does not handle (a model_type, a dtype, a
- * file that is neither PNG nor JPEG),
+ * file that is neither PNG nor JPEG, a file over a resource limit: the CLIPCORE_MAX_*
+ * environment variables of docs/RELIABILITY.md),
  * OUT_OF_MEMORY, INTERNAL a failure inside the library. */
 enum { CLIP_OK = 0, CLIP_ERR_INVALID_ARGUMENT = -1, CLIP_ERR_IO = -2, CLIP_ERR_FORMAT = -3,
        CLIP_ERR_SHAPE = -4, CLIP_ERR_UNSUPPORTED = -5, CLIP_ERR_OUT_OF_MEMORY = -6, CLIP_ERR_INTERNAL = -7 };
@@ -133,13 +134,14 @@ CLIP_API int  clip_encode_texts(clip_model *model, const char *const *texts, int
 
 /* Encodes n PNG or JPEG files (n > 0; the format is recognised by content, not by
  * extension), decoded as PIL's Image.open(path).convert("RGB") does, preprocessed as preprocessor_config.json says.
- * Images over 178956970 pixels are refused.
+ * Images over 178956970 pixels (CLIPCORE_MAX_IMAGE_PIXELS) are refused with CLIP_ERR_UNSUPPORTED
+ * before their pixels are allocated.
  * out: n * dim floats. Nothing is written when any file fails. */
 CLIP_API int  clip_encode_image_files(clip_model *model, const char *const *paths, int64_t n, float *out);
 
 /* Encodes n RGB8 images of height x width (row-major, interleaved, n * height
  * * width * 3 bytes), preprocessed as the file path does. out: n * dim floats.
- * height and width are positive and height * width is at most 178956970. */
+ * height and width are positive and height * width is at most 178956970 (CLIPCORE_MAX_IMAGE_PIXELS). */
 CLIP_API int  clip_encode_rgb8(clip_model *model, const uint8_t *pixels, int64_t n,
                                int32_t height, int32_t width, float *out);
 

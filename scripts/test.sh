@@ -4,7 +4,7 @@
 # fixtures (again under a second OpenBLAS kernel and under clipcore's baseline
 # row kernels), every Swift test target (optimised), the Swift example package
 # (examples/swift, checking its results), then a training run killed with SIGKILL
-# and resumed, and seed 003's sample training commands.
+# and resumed, seed 003's sample training commands, and the resource bombs against the clip tool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
@@ -30,3 +30,4 @@ scripts/test-swift-example.sh
 scripts/test-kill-resume.sh
 scripts/test-faults.sh
 scripts/test-seed003.sh
+scripts/test-bombs.sh

@@ -84,6 +84,16 @@ static void on_read(png_structp png, png_bytep out, png_size_t n) {
     st->pos += n;
 }
 
+// Refuses an image of w × h pixels over max_pixels (or whose byte size overflows): CC_ERR_TOO_LARGE,
+// with the declared size in out (and no pixels) so that the caller can name it.
+static int too_large(cc_image *out, uint32_t w, uint32_t h, uint64_t max_pixels, char *error, size_t error_size) {
+    out->width = w;
+    out->height = h;
+    if (error && error_size) snprintf(error, error_size, "image of %ux%u pixels exceeds the limit of %llu",
+                                      w, h, (unsigned long long)max_pixels);
+    return CC_ERR_TOO_LARGE;
+}
+
 int cc_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cc_image *out,
                   char *error, size_t error_size) {
     memset(out, 0, sizeof *out);
@@ -91,6 +101,12 @@ int cc_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cc_imag
     if (size < 8 || png_sig_cmp(data, 0, 8) != 0) {
         if (error && error_size) snprintf(error, error_size, "not a PNG file (bad signature)");
         return CC_ERR_FORMAT;
+    }
+    // The IHDR chunk comes first: a declared size over the limit is refused before libpng allocates.
+    if (size >= 24 && memcmp(data + 12, "IHDR", 4) == 0) {
+        const uint32_t w0 = (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19];
+        const uint32_t h0 = (uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 | data[23];
+        if ((uint64_t)w0 * h0 > max_pixels) return too_large(out, w0, h0, max_pixels, error, error_size);
     }
     reader_state st = {data, size, 0, {{0}}, error, error_size};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st, on_error, on_warning);
@@ -115,10 +131,8 @@ int cc_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cc_imag
     int depth, color, interlace;
     png_get_IHDR(png, info, &w, &h, &depth, &color, &interlace, NULL, NULL);
     if ((uint64_t)w * h > max_pixels) {
-        if (error && error_size) snprintf(error, error_size, "image of %ux%u pixels exceeds the limit of %llu",
-                                          w, h, (unsigned long long)max_pixels);
         png_destroy_read_struct(&png, &info, NULL);
-        return CC_ERR_TOO_LARGE;
+        return too_large(out, w, h, max_pixels, error, error_size);
     }
     const int gray16 = (color == PNG_COLOR_TYPE_GRAY && depth == 16);
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
@@ -130,6 +144,10 @@ int cc_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cc_imag
     png_read_update_info(png, info);
     size_t rowbytes = png_get_rowbytes(png, info);
     int channels = png_get_channels(png, info);
+    if (rowbytes == 0 || h > SIZE_MAX / rowbytes || (size_t)w > SIZE_MAX / 3 / h) {   // any max_pixels
+        png_destroy_read_struct(&png, &info, NULL);
+        return too_large(out, w, h, max_pixels, error, error_size);
+    }
     raw = malloc(rowbytes * h);
     rows = malloc(sizeof(png_bytep) * h);
     rgb = malloc((size_t)w * h * 3 + 1);
@@ -253,11 +271,9 @@ int cc_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cc_ima
         return CC_ERR_UNSUPPORTED;
     }
     const uint32_t w = cinfo.image_width, h = cinfo.image_height;
-    if ((uint64_t)w * h > max_pixels) {
-        if (error && error_size) snprintf(error, error_size, "image of %ux%u pixels exceeds the limit of %llu",
-                                          w, h, (unsigned long long)max_pixels);
+    if ((uint64_t)w * h > max_pixels || (size_t)w > SIZE_MAX / 4 / (h ? h : 1)) {
         jpeg_destroy_decompress(&cinfo);
-        return CC_ERR_TOO_LARGE;
+        return too_large(out, w, h, max_pixels, error, error_size);
     }
     jpeg_start_decompress(&cinfo);
     const int oc = cinfo.output_components;

@@ -25,6 +25,13 @@ final class ByteFile {
 
     deinit { try? handle.close() }
 
+    /// The file's length in bytes when it was opened (nil when it cannot be told, as for a pipe).
+    private(set) lazy var size: Int? = {
+        var st = stat()
+        guard fstat(handle.fileDescriptor, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int(st.st_size)
+    }()
+
     private func fill() throws -> Bool {
         let data: Data
         do {

@@ -53,6 +53,7 @@ public struct JSONLSource: ImageTextSource {
         let file = try ByteFile(path: manifest)
         while let line = try file.line() {
             guard line.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
+            try JSONText.checkDepth(line, file: manifest)
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
                 throw ClipError.format("\(manifest): the first line is not a JSON object")
             }
@@ -88,6 +89,10 @@ public struct JSONLSource: ImageTextSource {
 
         private mutating func parse(_ line: [UInt8], _ here: String) throws -> ImageTextRecord? {
             let (imageColumn, textColumn) = (source.imageColumn, source.textColumn)
+            do { try JSONText.checkDepth(line, file: here) } catch let e as ClipError {
+                try policy.reject(.malformedRow, e)
+                return nil
+            }
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
                 try policy.reject(.malformedRow, .format("\(here): not a JSON object"))
                 return nil

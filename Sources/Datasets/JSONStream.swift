@@ -9,6 +9,9 @@ final class JSONStream {
     private let file: ByteFile
     /// The line of the next byte (1-based).
     private(set) var line = 1
+    /// Arrays and objects open around the next byte; beyond `ResourceLimit.jsonDepth` the document is refused.
+    private var depth = 0
+    private let maxDepth = ResourceLimit.jsonDepth.value
 
     init(path: String) throws { file = try ByteFile(path: path) }
 
@@ -38,9 +41,18 @@ final class JSONStream {
         _ = try byte()
     }
 
+    /// Counts one more level of nesting.
+    /// - Throws: `ClipError(.unsupported)` beyond `ResourceLimit.jsonDepth` (no parser recursion runs that deep).
+    private func enter() throws {
+        depth += 1
+        if depth > maxDepth { throw ResourceLimit.jsonDepth.exceeded(depth, in: "\(path):\(line)") }
+    }
+
     /// Calls `body` with each key of the object that comes next; `body` must consume the key's value.
     func object(_ body: (String) throws -> Void) throws {
         try expect("{")
+        try enter()
+        defer { depth -= 1 }
         if try peek() == UInt8(ascii: "}") { _ = try byte(); return }
         while true {
             let key = try string()
@@ -56,6 +68,8 @@ final class JSONStream {
     /// Calls `body` for each element of the array that comes next; `body` must consume the element.
     func array(_ body: () throws -> Void) throws {
         try expect("[")
+        try enter()
+        defer { depth -= 1 }
         if try peek() == UInt8(ascii: "]") { _ = try byte(); return }
         while true {
             try body()

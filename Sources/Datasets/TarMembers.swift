@@ -23,7 +23,10 @@ struct TarMembers {
     init(file: ByteFile) { self.file = file }
 
     /// The next regular file, its bytes read when `wanted(name)` says so; nil at the end of the archive.
-    /// - Throws: `ClipError.format` naming the file and byte offset for a truncated or corrupt archive.
+    /// A member that claims more bytes than the file has left is refused before anything is read, and
+    /// one read into memory may hold at most `ResourceLimit.tarMemberBytes` (256 MiB by default).
+    /// - Throws: `ClipError.format` naming the file and byte offset for a truncated or corrupt archive,
+    ///   `.unsupported` for a member over the limit.
     mutating func next(wanted: (String) -> Bool = { _ in true }) throws -> Member? {
         var longName: String?
         while !finished {
@@ -41,7 +44,11 @@ struct TarMembers {
             longName = nil
             current = name
             let padded = (size + 511) / 512 * 512
+            if let total = file.size, size > total - file.offset {
+                throw truncated(name, offset, need: size, got: max(0, total - file.offset))
+            }
             func body() throws -> [UInt8] {
+                try ResourceLimit.tarMemberBytes.check(size, in: "\(file.path)@\(offset): member '\(name)'")
                 let data = try file.read(size)
                 guard data.count == size else { throw truncated(name, offset, need: size, got: data.count) }
                 let pad = try file.skip(padded - size)

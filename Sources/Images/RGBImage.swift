@@ -23,11 +23,13 @@ public struct RGBImage: Equatable, Sendable {
         self.pixels = pixels
     }
 
-    /// Most pixels a decoded image may have (PIL's decompression-bomb error threshold).
-    public static let maxPixels: UInt64 = 178_956_970
+    /// Most pixels a decoded image may have: `ResourceLimit.imagePixels` (by default 178,956,970,
+    /// PIL's decompression-bomb error threshold; `CLIPCORE_MAX_IMAGE_PIXELS` sets it). A PNG or JPEG
+    /// whose header declares more is refused before any pixel is allocated.
+    public static var maxPixels: UInt64 { UInt64(ResourceLimit.imagePixels.value) }
 
-    /// The side of the largest square image (13377 pixels).
-    public static let maxSide = Int(Double(maxPixels).squareRoot())
+    /// The side of the largest square image (13377 pixels by default).
+    public static var maxSide: Int { Int(Double(maxPixels).squareRoot()) }
 
     /// Checks a size an image is about to be made at (a resize or crop target from a config).
     /// - Throws: `ClipError(.invalidArgument)` naming `what` when it is beyond `maxPixels` pixels.
@@ -40,7 +42,8 @@ public struct RGBImage: Equatable, Sendable {
 
     /// Decodes a PNG (every colour type, bit depth and interlacing) to RGB
     /// as PIL's `Image.open(...).convert("RGB")` does.
-    /// - Throws: `ClipError` naming the problem for corrupt, truncated or non-PNG data.
+    /// - Throws: `ClipError` naming the problem for corrupt, truncated or non-PNG data;
+    ///   `.unsupported` when the header declares more than `maxPixels` pixels.
     public init(png data: [UInt8], name: String = "PNG data") throws {
         try self.init(decoding: data, name: name, format: .png, with: cc_png_decode)
     }
@@ -49,7 +52,7 @@ public struct RGBImage: Equatable, Sendable {
     /// to RGB as PIL's `Image.open(...).convert("RGB")` does with the same libjpeg-turbo.
     /// No EXIF orientation is applied (PIL's open/convert does not either).
     /// - Throws: `ClipError` (`.format`, or `.unsupported` for component counts PIL cannot open)
-    ///   naming the problem for corrupt, truncated or non-JPEG data.
+    ///   naming the problem for corrupt, truncated or non-JPEG data, or for more than `maxPixels` pixels.
     public init(jpeg data: [UInt8], name: String = "JPEG data") throws {
         try self.init(decoding: data, name: name, format: .jpeg, with: cc_jpeg_decode)
     }
@@ -62,6 +65,10 @@ public struct RGBImage: Equatable, Sendable {
         var message = [CChar](repeating: 0, count: 256)
         let status = data.withUnsafeBufferPointer { buf in
             decode(buf.baseAddress, buf.count, RGBImage.maxPixels, &img, &message, message.count)
+        }
+        if Int(status) == Int(CC_ERR_TOO_LARGE) {
+            throw ResourceLimit.imagePixels.exceeded(UInt64(img.width) * UInt64(img.height),
+                                                     in: "\(name) (\(format.rawValue) of \(img.width)x\(img.height) pixels)")
         }
         guard status == 0, let rgb = img.rgb else {
             let why = String(cString: message)

@@ -68,7 +68,9 @@ public final class SafeTensorsFile {
     private let file: MappedFile
     private let dataStart: Int
 
-    /// Maps the file and validates its header.
+    /// Maps the file and validates its header before any tensor is read: a header over
+    /// `ResourceLimit.safetensorsHeaderBytes`, shapes whose element or byte count overflows, and
+    /// data offsets outside the file are refused.
     /// - Throws: `ClipError` naming the file and the offending tensor.
     public init(path: String) throws {
         self.path = path
@@ -77,10 +79,12 @@ public final class SafeTensorsFile {
         guard headerLength <= UInt64(file.size - 8) else {
             throw ClipError(.format, "\(path): header length \(headerLength) exceeds the file (\(file.size) bytes)")
         }
+        try ResourceLimit.safetensorsHeaderBytes.check(headerLength, in: path)
         let n = Int(headerLength)
         dataStart = 8 + n
         let dataSize = file.size - dataStart
         let json = Data(bytes: file.base + 8, count: n)
+        try JSONText.checkDepth(json, file: "\(path) (header)")
         let root: Any
         do {
             root = try JSONSerialization.jsonObject(with: json)

@@ -119,6 +119,7 @@ enum PythonJSON: Equatable {
     /// `Infinity` and `-Infinity` are read too).
     /// - Throws: `ClipError` (.format) naming `what` and the offset.
     static func parse(_ text: String, what: String) throws -> PythonJSON {
+        try JSONText.checkDepth(text.utf8, file: what)
         var reader = Reader(bytes: Array(text.utf8), what: what)
         let value = try reader.value()
         reader.skipSpace()

@@ -55,11 +55,7 @@ public struct StudyConfig: Equatable, Sendable {
     /// - Throws: `ClipError` (.format) for YAML that does not parse, (.invalidArgument) naming the key
     ///   for a missing, unknown or wrong value.
     public init(yaml: String) throws {
-        let node: Node?
-        do { node = try Yams.compose(yaml: yaml) } catch {
-            throw ClipError(.format, "study file: not YAML (\(error))")
-        }
-        guard let node else { throw ClipError.invalidArgument("study file: empty") }
+        guard let node = try YAMLGuard.compose(yaml, name: "study file") else { throw ClipError.invalidArgument("study file: empty") }
         try self.init(node: node)
     }
 

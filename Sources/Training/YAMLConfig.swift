@@ -4,6 +4,7 @@
 
 import Foundation
 import Tensor
+import Studies
 import Yams
 
 private struct AnyKey: CodingKey {
@@ -26,8 +27,10 @@ func rejectUnknownKeys(_ decoder: Decoder, _ known: [String]) throws {
 }
 
 /// Decodes YAML text into a config type; every failure becomes a `ClipError` naming the file and key
-/// (`.invalidArgument` for a bad value, `.format` for text that is not YAML).
+/// (`.invalidArgument` for a bad value, `.format` for text that is not YAML, `.unsupported` for a
+/// document beyond the YAML limits of `YAMLGuard`, checked first).
 func decodeConfig<T: Decodable>(_ type: T.Type, _ yaml: String, name: String) throws -> T {
+    _ = try YAMLGuard.compose(yaml, name: name)
     do {
         return try YAMLDecoder().decode(T.self, from: yaml)
     } catch {

@@ -15,7 +15,7 @@ extern "C" {
 enum {
     CC_OK = 0,
     CC_ERR_FORMAT = -1,     ///< not a PNG / JPEG, or corrupt / truncated data (message in `error`)
-    CC_ERR_TOO_LARGE = -2,  ///< dimensions beyond the limit
+    CC_ERR_TOO_LARGE = -2,  ///< dimensions beyond the limit (a decoder leaves them in out->width, out->height)
     CC_ERR_OOM = -3,
     CC_ERR_UNSUPPORTED = -4, ///< a valid file of a kind not decoded (e.g. a 2-component JPEG)
 };

@@ -10,6 +10,7 @@ extension ClipError {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ClipError.io("\(path): cannot read the file")
         }
+        try JSONText.checkDepth(data, file: path)
         do { return try JSONDecoder().decode(T.self, from: data) } catch {
             throw ClipError.decoding(error, file: path, syntax: "JSON", valueKind: .format)
         }

@@ -68,6 +68,7 @@ public enum ModelFamilies {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ClipError.io("\(path): cannot read the file (is '\(directory)' a model folder?)")
         }
+        try JSONText.checkDepth(data, file: path)
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ClipError.format("\(path): not valid JSON")
         }

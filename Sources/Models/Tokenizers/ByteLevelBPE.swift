@@ -165,6 +165,7 @@ public final class ByteLevelBPETokenizer: TextTokenizer, @unchecked Sendable {
             guard type == "BPE" else { throw ClipError.unsupported("\(source): model type '\(type)' is not BPE") }
             vocabulary = try ExactVocabulary(model["vocab"], source: source)
             if case .array(let merges)? = model["merges"] {
+                try ResourceLimit.tokenizerEntries.check(merges.count, in: source + " (merges)")
                 for (k, m) in merges.enumerated() {
                     if let s = m.string {
                         let p = s.split(separator: " ", omittingEmptySubsequences: false)
@@ -181,6 +182,7 @@ public final class ByteLevelBPETokenizer: TextTokenizer, @unchecked Sendable {
             source = folder.path("vocab.json")
             vocabulary = try ExactVocabulary(try ExactJSON.parse(try folder.bytes("vocab.json"), name: source), source: source)
             let text = try folder.text("merges.txt")
+            try ResourceLimit.tokenizerEntries.check(lineCount(text.utf8), in: folder.path("merges.txt"))
             for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
                 if i == 0 && line.hasPrefix("#version") { continue }
                 let p = line.split(separator: " ", omittingEmptySubsequences: false)

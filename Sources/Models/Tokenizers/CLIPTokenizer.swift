@@ -66,7 +66,11 @@ public final class CLIPTokenizer: @unchecked Sendable {
                 contextLength: Int = 77, padToken: String? = nil) throws {
         self.style = style
         self.contextLength = contextLength
+        let limit = ResourceLimit.tokenizerEntries
+        try limit.check(vocabulary.count, in: "tokenizer vocabulary")
+        try limit.check(pairs.count, in: "tokenizer merges")
         vocabularySize = (vocabulary.values.max() ?? -1) + 1
+        try limit.check(vocabularySize, in: "tokenizer vocabulary (largest token id + 1)")
         var ids: [Int32] = [], endIds: [Int32] = []
         for c in ByteLevel.characters {
             guard let a = vocabulary[String(c)], let b = vocabulary[String(c) + "</w>"] else {
@@ -175,14 +179,19 @@ public final class CLIPTokenizer: @unchecked Sendable {
     /// Loads `vocab.json` + `merges.txt`, or `tokenizer.json`, from a model folder; the pad token
     /// comes from `tokenizer_config.json` or `special_tokens_map.json` when present.
     /// Without tokenizer files the standard vocabulary is used.
+    /// - Throws: `ClipError` naming the file that is missing or malformed; `.unsupported` for a file over
+    ///   `ResourceLimit.tokenizerFileBytes` or more entries than `ResourceLimit.tokenizerEntries`.
     public static func load(directory: String, contextLength: Int = 77) throws -> CLIPTokenizer {
         let fm = FileManager.default
         let pad = padToken(in: directory)
         if fm.fileExists(atPath: directory + "/vocab.json") && fm.fileExists(atPath: directory + "/merges.txt") {
             let vocab = try readJSON(directory + "/vocab.json") as? [String: Int]
             guard let vocab else { throw ClipError.format("\(directory)/vocab.json: not an object of token ids") }
-            guard let text = try? String(contentsOfFile: directory + "/merges.txt", encoding: .utf8) else {
-                throw ClipError.io("\(directory)/merges.txt: cannot read the file as UTF-8")
+            let mergesPath = directory + "/merges.txt"
+            let mergesData = try ResourceLimit.tokenizerFileBytes.readFile(mergesPath)
+            try ResourceLimit.tokenizerEntries.check(lineCount(mergesData), in: mergesPath)
+            guard let text = String(data: mergesData, encoding: .utf8) else {
+                throw ClipError.io("\(mergesPath): cannot read the file as UTF-8")
             }
             var pairs: [(String, String)] = []
             for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
@@ -199,6 +208,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
                   let rawMerges = model["merges"] as? [Any] else {
                 throw ClipError.format("\(directory)/tokenizer.json: no BPE model with vocab and merges")
             }
+            try ResourceLimit.tokenizerEntries.check(rawMerges.count, in: directory + "/tokenizer.json (merges)")
             let pairs: [(String, String)] = try rawMerges.map { m in
                 if let s = m as? String {
                     let p = s.split(separator: " ")
@@ -216,7 +226,8 @@ public final class CLIPTokenizer: @unchecked Sendable {
     }
 
     private static func readJSON(_ path: String) throws -> Any {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
+        let data = try ResourceLimit.tokenizerFileBytes.readFile(path)
+        try JSONText.checkDepth(data, file: path)
         do { return try JSONSerialization.jsonObject(with: data) } catch { throw ClipError.format("\(path): not valid JSON") }
     }
 

@@ -33,7 +33,8 @@ indirect enum ExactJSON {
     }
 
     /// Parses `bytes`; `name` prefixes the error.
-    /// - Throws: `ClipError.format` naming `name` and the byte offset where the text stops being JSON.
+    /// - Throws: `ClipError.format` naming `name` and the byte offset where the text stops being JSON;
+    ///   `.unsupported` for nesting deeper than `ResourceLimit.jsonDepth`.
     static func parse(_ bytes: [UInt8], name: String) throws -> ExactJSON {
         var p = Parser(b: bytes, name: name)
         p.skipSpace()
@@ -46,6 +47,7 @@ indirect enum ExactJSON {
     private struct Parser {
         let b: [UInt8]
         let name: String
+        let maxDepth = ResourceLimit.jsonDepth.value
         var i = 0
 
         init(b: [UInt8], name: String) {
@@ -66,7 +68,7 @@ indirect enum ExactJSON {
         }
 
         mutating func value(depth: Int) throws -> ExactJSON {
-            guard depth < 512 else { throw error("nesting too deep") }
+            guard depth < maxDepth else { throw ResourceLimit.jsonDepth.exceeded(depth + 1, in: name) }
             skipSpace()
             guard i < b.count else { throw error("unexpected end") }
             switch b[i] {
@@ -198,11 +200,14 @@ struct ExactVocabulary {
     /// - Throws: `ClipError.format` naming `source` when a value is not an integer.
     init(_ json: ExactJSON?, source: String) throws {
         guard case .object(let pairs)? = json else { throw ClipError.format("\(source): the vocabulary is not an object of token ids") }
+        let limit = ResourceLimit.tokenizerEntries
+        try limit.check(pairs.count, in: source)
         ids.reserveCapacity(pairs.count)
         for (k, v) in pairs {
             guard let id = v.int, id >= 0 else {
                 throw ClipError.format("\(source): the id of '\(String(decoding: k, as: UTF8.self))' is not a non-negative integer")
             }
+            if id >= limit.value { throw limit.exceeded(id + 1, in: "\(source) (token id \(id))") }
             ids[k] = id
         }
     }
@@ -211,6 +216,7 @@ struct ExactVocabulary {
     /// keeps its last id (tokenizers' `WordPiece::read_file`, which transformers 5 uses).
     /// - Throws: `ClipError.format` naming `source` when a line is not UTF-8.
     init(lines bytes: [UInt8], source: String) throws {
+        try ResourceLimit.tokenizerEntries.check(lineCount(bytes), in: source)
         var start = 0
         var index = 0
         while start < bytes.count {
@@ -229,4 +235,10 @@ struct ExactVocabulary {
             start = end + 1
         }
     }
+}
+
+/// The lines of a text file (`merges.txt`, `vocab.txt`), counted without splitting it, so that one over
+/// `ResourceLimit.tokenizerEntries` is refused before any line is stored.
+func lineCount<C: Collection>(_ bytes: C) -> Int where C.Element == UInt8 {
+    bytes.reduce(into: 1) { n, b in if b == 0x0A { n += 1 } }
 }

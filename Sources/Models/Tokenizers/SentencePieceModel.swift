@@ -35,20 +35,21 @@ public struct SentencePieceModel: Sendable {
     /// Reads a `.model` file.
     /// - Throws: `ClipError` naming the file for unreadable or malformed data.
     public init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ClipError.io("\(path): cannot read the file")
-        }
-        try self.init(bytes: [UInt8](data), name: path)
+        try self.init(bytes: [UInt8](try ResourceLimit.tokenizerFileBytes.readFile(path)), name: path)
     }
 
     public init(bytes: [UInt8], name: String = "sentencepiece model") throws {
         func fail(_ why: String) -> ClipError { ClipError.format("\(name): not a valid sentencepiece model (\(why))") }
+        let maxPieces = ResourceLimit.tokenizerEntries.value
+        var tooMany = false
         do {
             var r = ProtobufReader(bytes[...])
-            while !r.isAtEnd {
+            reading: while !r.isAtEnd {
                 let (field, value) = try r.next()
                 switch (field, value) {
-                case (1, .bytes(let b)): pieces.append(try SentencePieceModel.piece(b))
+                case (1, .bytes(let b)):
+                    guard pieces.count < maxPieces else { tooMany = true; break reading }
+                    pieces.append(try SentencePieceModel.piece(b))
                 case (2, .bytes(let b)): try readTrainer(b)
                 case (3, .bytes(let b)): try readNormalizer(b)
                 case (1, _), (2, _), (3, _): throw fail("field \(field) has the wrong wire type")
@@ -60,6 +61,7 @@ public struct SentencePieceModel: Sendable {
         } catch let e as ClipError {
             throw fail(e.message)
         }
+        if tooMany { throw ResourceLimit.tokenizerEntries.exceeded(maxPieces + 1, in: "\(name) (pieces)") }
         guard !pieces.isEmpty else { throw fail("no pieces") }
         guard pieces.contains(where: { $0.type == .unknown }) else { throw fail("no unknown piece") }
         if !byteFallback, pieces.contains(where: { $0.type == .byte }) { throw fail("byte pieces without byte_fallback") }

@@ -55,7 +55,8 @@ struct TokenizerFolder {
     /// The JSON object in the file at `path`.
     /// - Throws: `ClipError.io` when it cannot be read, `.format` when it is not a JSON object.
     static func object(_ path: String) throws -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
+        let data = try ResourceLimit.tokenizerFileBytes.readFile(path)
+        try JSONText.checkDepth(data, file: path)
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ClipError.format("\(path): not a JSON object")
         }
@@ -63,10 +64,9 @@ struct TokenizerFolder {
     }
 
     /// The bytes of a file.
-    /// - Throws: `ClipError.io` when it cannot be read.
+    /// - Throws: `ClipError.io` when it cannot be read, `.unsupported` beyond `ResourceLimit.tokenizerFileBytes`.
     func bytes(_ name: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path(name)) else { throw ClipError.io("\(path(name)): cannot read the file") }
-        return [UInt8](data)
+        [UInt8](try ResourceLimit.tokenizerFileBytes.readFile(path(name)))
     }
 
     /// The text of a file as UTF-8.

@@ -23,8 +23,7 @@ public struct HeadsTuneConfig {
     static let knownKeys = ["study", "sampler", "pruner", "search_space", "base_config", "output_dir", "trial_epochs"]
 
     public init(yaml: String, name: String = "tuning config") throws {
-        let node: Node?
-        do { node = try Yams.compose(yaml: yaml) } catch { throw ClipError.format("\(name): not YAML (\(error))") }
+        let node = try YAMLGuard.compose(yaml, name: name)
         guard let node, let top = node.mapping else { throw ClipError.invalidArgument("\(name): the top level must be a mapping") }
         for key in top.keys.compactMap(\.string) where !Self.knownKeys.contains(key) {
             throw ClipError.invalidArgument("\(name): unknown key '\(key)' (known: \(Self.knownKeys.sorted().joined(separator: ", ")))")
@@ -43,7 +42,7 @@ public struct HeadsTuneConfig {
             trialEpochs = n
         }
         let text = try readConfigText(baseConfigPath)
-        guard let b = try? Yams.compose(yaml: text), b.mapping != nil else {
+        guard let b = try YAMLGuard.compose(text, name: baseConfigPath), b.mapping != nil else {
             throw ClipError.format("\(baseConfigPath): not a YAML mapping")
         }
         self.base = b
