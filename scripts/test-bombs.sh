@@ -6,4 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product clip >/dev/null
-python3 Tools/bombs.py .build/release/clip
+# The suite's own Python (standard library only): nothing the machine happens to have.
+"$(scripts/python-env.sh)" Tools/bombs.py .build/release/clip
