@@ -177,7 +177,7 @@ typedef struct {
  * or refused (CLIP_ERR_INVALID_ARGUMENT); once the free has returned, every call is refused. */
 static void *call_until_refused(void *arg) {
     victim *v = arg;
-    results *r = malloc(sizeof *r);
+    results *r = calloc(1, sizeof *r);
     for (int i = 0; i < 10000; i++) {
         int freed_before = atomic_load(&v->freed);
         int rc = clip_encode_texts(v->model, v->f->texts, v->f->n_texts, r->text);
