@@ -133,7 +133,7 @@ let package = Package(
             path: "Benchmarks/ModelBench", exclude: ["tokenizer_ref.py"]),
         .executableTarget(
             name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Heads",
-                                                  "Evaluation"],
+                                                  "Evaluation", "CClipABI", "CAPI"],
             path: "Benchmarks/SpeedBench"),
 
         // MARK: - Tests
