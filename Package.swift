@@ -134,7 +134,7 @@ let package = Package(
             path: "Benchmarks/ModelBench", exclude: ["tokenizer_ref.py"]),
         .executableTarget(
             name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Heads",
-                                                  "Evaluation"],
+                                                  "Evaluation", "CClipABI", "CAPI"],
             path: "Benchmarks/SpeedBench"),
 
         // MARK: - Tests

@@ -221,9 +221,13 @@ CLIP_API int  clip_evaluate(clip_model *model, const char *task, const char *dat
 
 /* ---- Process-wide settings -----------------------------------------------
  * Each setting is one atomic value: any thread may read or set it at any time,
- * and calls that start after a setter returns see the new value (calls running
- * while it changes may use either). Per-handle settings go into
- * clip_load_options instead. */
+ * and calls that start after a setter returns see the new value. A call reads
+ * the linear precision once, when it starts (after taking its handle's lock),
+ * and runs wholly at it: a precision set while calls run never mixes two
+ * precisions within one call. A thread count set while a call runs may change
+ * how that call's remaining loops are split among threads, never its result
+ * (Tests/capi/concurrency.c checks both, bit for bit, under TSan too).
+ * Per-handle settings go into clip_load_options instead. */
 
 /* Threads used by clipcore's kernels and OpenBLAS (default: online CPUs,
  * or CLIPCORE_NUM_THREADS). */

@@ -4,9 +4,40 @@
 # fixtures (again under a second OpenBLAS kernel and under clipcore's baseline
 # row kernels), every Swift test target (optimised), the Swift example package
 # (examples/swift, checking its results), then a training run killed with SIGKILL
-# and resumed, seed 003's sample training commands, and the resource bombs against the clip tool.
+# and resumed, the training fault checks (a full disk, non-finite steps), seed 003's sample training
+# commands, and the resource bombs against the clip tool.
+#
+#   scripts/test.sh                      the whole suite (the README's test command)
+#   scripts/test.sh --sanitize address   instead: every Swift test and the C programs (the C ABI check,
+#                                        the concurrency check, the example) under ASan + UBSan
+#                                        (Swift -sanitize=address, C -fsanitize=address,undefined;
+#                                        scratch folder .build-asan), stopping at the first finding
+#   scripts/test.sh --sanitize thread    instead: the concurrency tests (Swift suite "Concurrency",
+#                                        Tests/capi/concurrency.c) under TSan (.build-tsan)
+# scripts/test-sanitize.sh runs the sanitizer passes; scripts/sanitizers/*.supp are the suppressions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# ---- arguments ----
+sanitize=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --sanitize) [ $# -ge 2 ] || { echo "--sanitize needs address or thread" >&2; exit 2; }; sanitize=$2; shift 2 ;;
+        --sanitize=*) sanitize=${1#--sanitize=}; shift ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+        *) echo "unknown argument: $1 (see $0 --help)" >&2; exit 2 ;;
+    esac
+done
+
+# ---- a sanitizer pass instead of the suite ----
+if [ -n "$sanitize" ]; then
+    case "$sanitize" in
+        address|thread) scripts/install-deps.sh --test; exec scripts/test-sanitize.sh "$sanitize" ;;
+        *) echo "--sanitize takes address or thread, not '$sanitize'" >&2; exit 2 ;;
+    esac
+fi
+
+# ---- the suite ----
 scripts/install-deps.sh --test
 # Every Python step runs in the suite's own virtual environment (.build-venv/).
 python=$(scripts/python-env.sh)
@@ -26,6 +57,9 @@ for variant in "${variants[@]}"; do
     env "$variant" scripts/test-capi.sh --variant
 done
 swift test -c release
+# A short soak of the C ABI (SpeedBench soak, docs/TESTING.md): good and bad calls mixed, RSS flat and
+# no fd growth after warm-up, or exit status 1. `SpeedBench soak` alone makes 1,000,000 calls.
+swift run -c release SpeedBench soak --calls 20000
 scripts/test-swift-example.sh
 scripts/test-kill-resume.sh
 scripts/test-faults.sh

@@ -24,7 +24,9 @@
 // (projection-head training epochs on random pairs: --pairs N --epochs N [--breakdown]; HeadsBench.swift), kmeans
 // (FAISS k-means on hashed data: --points N --dim N --clusters N --iterations N; KMeansBench.swift), and
 // linear-probe (one logistic-regression fit on features written by Benchmarks/linear_probe_ref.py --write:
-// --data FILE [--c C]; LinearProbeBench.swift).
+// --data FILE [--c C]; LinearProbeBench.swift), and soak (--calls N C ABI calls on the fixture model, good
+// and bad ones mixed, default 1,000,000: RSS flat within 5% after warm-up and no fd growth, or exit
+// status 1; SoakBench.swift).
 // Output: one JSON line per measurement: what, batch, sec (median), per_s, peak_rss_mb, blas.
 
 import Dispatch
@@ -51,9 +53,10 @@ var textModel = TextModelOptions()
 var headsOptions = HeadsBenchOptions()
 var kmeansOptions = KMeansBenchOptions()
 var linearProbeOptions = LinearProbeBenchOptions()
+var soakOptions = SoakOptions()
 var args = Array(CommandLine.arguments.dropFirst())
 guard let benchCase = args.first, !benchCase.hasPrefix("-") else {
-    print("usage: SpeedBench image-encode|text-encode|attention|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|kmeans|linear-probe [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--profile] [--unfused] [--ab fused] [--int16|--int8|--bf16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--points N --dim N --clusters N --iterations N] [--data FILE --c C]")
+    print("usage: SpeedBench image-encode|text-encode|attention|elip-step|elip-query-step|clip-step|rerank|mining|load|precision|encode-dataset|text-model|heads-mlp|kmeans|linear-probe|soak [--batch N] [--reps N] [--threads N] [--gallery N] [--queries N] [--length L] [--chunk N] [--images N] [--decode-threads N] [--gemm-share] [--profile] [--unfused] [--ab fused] [--int16|--int8|--bf16] [--model DIR --texts FILE [--out FILE.npy] [--breakdown] [--no-sort]] [--pairs N --epochs N] [--points N --dim N --clusters N --iterations N] [--data FILE --c C] [--calls N]")
     exit(2)
 }
 args.removeFirst()
@@ -110,6 +113,8 @@ while !args.isEmpty {
     case ("--dim", let n?) where n > 0: kmeansOptions.dim = n
     case ("--clusters", let n?) where n > 0: kmeansOptions.clusters = n
     case ("--iterations", let n?) where n > 0: kmeansOptions.iterations = n
+    case ("--calls", let n?) where n > 0: soakOptions.calls = n
+    case ("--reload-every", let n?) where n > 0: soakOptions.reloadEvery = n
     default:
         print("SpeedBench: bad option \(a)")
         exit(2)
@@ -403,6 +408,8 @@ case "kmeans":
         print("SpeedBench kmeans: \(error)")
         exit(1)
     }
+case "soak":
+    exit(soakBench(soakOptions) ? 0 : 1)
 case "linear-probe":
     do { try linearProbeBench(linearProbeOptions) } catch {
         print("SpeedBench linear-probe: \(error)")

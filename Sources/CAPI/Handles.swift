@@ -22,11 +22,12 @@ final class ModelHandle {
     }
     var dim: Int { pipeline.model.embeddingDim }
 
-    /// Runs `body` under the handle's lock, with the handle's precision scoped around it.
+    /// Runs `body` under the handle's lock, with one precision scoped around it: the handle's own, else
+    /// the process-wide one read once here, so that clip_set_linear_precision while the call runs cannot
+    /// give its layers different precisions (the call runs wholly at the old one or the new one).
     func run<T>(_ body: () throws -> T) throws -> T {
         try lock.withLock {
-            guard let precision else { return try body() }
-            return try Precision.withLinear(precision, body)
+            try Precision.withLinear(precision ?? Precision.defaultLinear, body)
         }
     }
 }
