@@ -15,7 +15,7 @@ public enum PEFTConfig {
     ///   not reproduce (only plain LoRA on Linear layers is: no rsLoRA, DoRA, biases, fan-in-fan-out,
     ///   modules to save, per-layer patterns or regular-expression targets).
     public static func read(_ path: String) throws -> LoRAConfig {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ClipError.io("\(path): cannot read") }
+        guard let data = FileContents.read(atPath: path) else { throw ClipError.io("\(path): cannot read") }
         guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ClipError.format("\(path): not a JSON object")
         }

@@ -14,7 +14,7 @@ struct AnnotationDocument {
     let repaired: Bool
 
     init(path: String, skipBad: Bool) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
+        guard let data = FileContents.read(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
         var bytes = [UInt8](data)
         var repaired = false
         if let bad = RecordCheck.firstInvalidUTF8(bytes) {

@@ -111,7 +111,7 @@ public struct ClassificationDataset: Sendable {
     public mutating func overrideClassNames(from file: String, key: String? = nil) throws {
         let names: [String]
         if file.lowercased().hasSuffix(".json") {
-            guard let data = FileManager.default.contents(atPath: file) else { throw ClipError.io("\(file): cannot read the file") }
+            guard let data = FileContents.read(atPath: file) else { throw ClipError.io("\(file): cannot read the file") }
             let object = try? JSONSerialization.jsonObject(with: data)
             if let list = object as? [String] {
                 names = list
@@ -170,7 +170,7 @@ public struct ClassificationDataset: Sendable {
     }
 
     static func lines(_ path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
+        guard let data = FileContents.read(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
         guard let text = String(data: data, encoding: .utf8) else { throw ClipError.format("\(path): not UTF-8 text") }
         return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -180,7 +180,7 @@ public struct ClassificationDataset: Sendable {
     /// relative paths are read from `root`.
     static func readList(_ file: String, root: String, classCount: Int) throws -> [Sample] {
         var out: [Sample] = []
-        guard let data = FileManager.default.contents(atPath: file) else { throw ClipError.io("\(file): cannot read the file") }
+        guard let data = FileContents.read(atPath: file) else { throw ClipError.io("\(file): cannot read the file") }
         guard let text = String(data: data, encoding: .utf8) else { throw ClipError.format("\(file): not UTF-8 text") }
         for (n, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)

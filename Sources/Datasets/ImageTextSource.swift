@@ -24,7 +24,7 @@ public enum ImageRef: Sendable, Hashable {
     public func encodedBytes() throws -> [UInt8] {
         switch self {
         case .file(let path):
-            guard let data = FileManager.default.contents(atPath: path) else {
+            guard let data = FileContents.read(atPath: path) else {
                 throw ClipError.io("\(path): cannot read the file")
             }
             return [UInt8](data)

@@ -51,7 +51,7 @@ public struct EvaluationResult: Sendable {
     /// Reads a result file (ours, or CLIP_benchmark's own).
     /// - Throws: `ClipError.io` / `.format` naming the file and what is missing.
     public static func read(_ path: String) throws -> EvaluationResult {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
+        guard let data = FileContents.read(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
         guard let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ClipError.format("\(path): not a JSON object")
         }

@@ -41,7 +41,7 @@ public struct PromptTemplates: Sendable, Equatable {
         case "one": return one
         default: break
         }
-        guard let data = FileManager.default.contents(atPath: spec) else {
+        guard let data = FileContents.read(atPath: spec) else {
             throw ClipError.io("\(spec): cannot read the templates file (or use 'openai' or 'one')")
         }
         if spec.lowercased().hasSuffix(".json") {

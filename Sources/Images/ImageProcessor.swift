@@ -143,7 +143,7 @@ public struct ImageProcessorConfig: Sendable, Equatable {
     }
 
     public static func load(path: String, defaults: ImageProcessorConfig = .clip) throws -> ImageProcessorConfig {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
+        guard let data = FileContents.read(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
         try JSONText.checkDepth(data, file: path)
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ClipError.format("\(path): not a JSON object")

@@ -105,7 +105,7 @@ public struct RGBImage: Equatable, Sendable {
 
     /// Reads and decodes a PNG or JPEG file, recognised by its content, not its extension.
     public init(contentsOfFile path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileContents.read(atPath: path) else {
             throw ClipError.io("\(path): cannot read the file")
         }
         try self.init(encoded: [UInt8](data), name: path)

@@ -40,7 +40,7 @@ public final class Checkpoint {
     }
 
     private static func openShards(index: String, directory: String) throws -> [SafeTensorsFile] {
-        guard let data = FileManager.default.contents(atPath: index),
+        guard let data = FileContents.read(atPath: index),
               let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let map = root["weight_map"] as? [String: Any] else {
             throw ClipError(.format, "\(index): not a JSON object with a weight_map")

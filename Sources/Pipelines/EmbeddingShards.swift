@@ -111,7 +111,7 @@ public enum EmbeddingShards {
     /// `encode.json`: the settings a run was started with (strings).
     public static func settings(_ folder: String) throws -> [String: String] {
         let path = folder + "/" + settingsFile
-        guard let data = FileManager.default.contents(atPath: path),
+        guard let data = FileContents.read(atPath: path),
               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: String] else {
             throw ClipError(.format, "\(path): missing or not a JSON object of strings")
         }

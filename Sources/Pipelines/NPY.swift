@@ -111,7 +111,7 @@ public enum NPY {
     /// Reads a `.npy` file (see `decode`).
     /// - Throws: `ClipError.io` when the file cannot be read, `.format` as `decode`.
     public static func read(path: String) throws -> (matrix: Tensor, dtype: DType) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ClipError(.io, "\(path): cannot read the file") }
+        guard let data = FileContents.read(atPath: path) else { throw ClipError(.io, "\(path): cannot read the file") }
         return try decode([UInt8](data), name: path)
     }
 }

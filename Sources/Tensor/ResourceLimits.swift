@@ -112,7 +112,7 @@ public struct ResourceLimit: Hashable, Sendable, CustomStringConvertible {
     public func readFile(_ path: String) throws -> Data {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
         if let size { try check(size, in: path) }
-        guard let data = FileManager.default.contents(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
+        guard let data = FileContents.read(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
         try check(data.count, in: path)
         return data
     }

@@ -7,7 +7,7 @@ import NN
 extension ClipError {
     /// Reads and decodes a JSON file.
     static func decodeJSON<T: Decodable>(_ type: T.Type, path: String) throws -> T {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileContents.read(atPath: path) else {
             throw ClipError.io("\(path): cannot read the file")
         }
         try JSONText.checkDepth(data, file: path)

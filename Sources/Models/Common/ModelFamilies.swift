@@ -65,7 +65,7 @@ public enum ModelFamilies {
         }) {
             return other
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileContents.read(atPath: path) else {
             throw ClipError.io("\(path): cannot read the file (is '\(directory)' a model folder?)")
         }
         try JSONText.checkDepth(data, file: path)

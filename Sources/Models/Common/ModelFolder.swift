@@ -60,7 +60,7 @@ public enum ModelFolder {
         // gets the family's standard files, so transformers finds a tokenizer.
         if let source = tokenizerSource, tokenizerFiles.contains(where: { fm.fileExists(atPath: source + "/" + $0) }) {
             for f in tokenizerFiles where fm.fileExists(atPath: source + "/" + f) {
-                guard let data = fm.contents(atPath: source + "/" + f) else {
+                guard let data = FileContents.read(atPath: source + "/" + f) else {
                     throw ClipError.io("\(source)/\(f): cannot read it to copy into the checkpoint")
                 }
                 try AtomicFile.write(data, to: tmp + "/" + f)

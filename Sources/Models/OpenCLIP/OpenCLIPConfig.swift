@@ -20,7 +20,7 @@ public struct OpenCLIPConfig: Sendable {
     /// Reads `open_clip_config.json`, or a bare model config (open_clip's `model_configs/*.json`).
     /// - Throws: `ClipError` (.io, .format naming the key, .unsupported naming the architecture or option).
     public static func load(path: String) throws -> OpenCLIPConfig {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
+        guard let data = FileContents.read(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
         try JSONText.checkDepth(data, file: path)
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ClipError.format("\(path): not a JSON object")

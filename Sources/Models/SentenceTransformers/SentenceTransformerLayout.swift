@@ -30,7 +30,7 @@ public struct SentenceTransformerLayout: Sendable, Equatable {
             return SentenceTransformerLayout(transformerDirectory: directory, pooling: .mean, normalize: false,
                                              maxSeqLength: try maxSeqLength(in: directory), isSentenceTransformer: false)
         }
-        guard let data = fm.contents(atPath: modulesPath) else { throw ClipError.io("\(modulesPath): cannot read the file") }
+        guard let data = FileContents.read(atPath: modulesPath) else { throw ClipError.io("\(modulesPath): cannot read the file") }
         guard let modules = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
             throw ClipError.format("\(modulesPath): not a JSON list of modules")
         }
@@ -71,7 +71,7 @@ public struct SentenceTransformerLayout: Sendable, Equatable {
     static func maxSeqLength(in directory: String) throws -> Int? {
         func value(_ file: String, _ key: String) throws -> Int? {
             let path = directory + "/" + file
-            guard let data = FileManager.default.contents(atPath: path) else { return nil }
+            guard let data = FileContents.read(atPath: path) else { return nil }
             guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
                 throw ClipError.format("\(path): not a JSON object")
             }

@@ -63,7 +63,7 @@ public struct TextPooling: Sendable, Equatable, CustomStringConvertible {
     /// key (a name or a list), or the older `pooling_mode_*_token(s)` flags.
     /// - Throws: `ClipError.format` naming the file, for an unknown mode or none set.
     public static func load(path: String) throws -> TextPooling {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
+        guard let data = FileContents.read(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ClipError.format("\(path): not a JSON object")
         }

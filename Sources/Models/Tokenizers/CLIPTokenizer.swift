@@ -233,7 +233,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
 
     private static func padToken(in directory: String) -> String? {
         for file in ["tokenizer_config.json", "special_tokens_map.json"] {
-            guard let data = FileManager.default.contents(atPath: directory + "/" + file),
+            guard let data = FileContents.read(atPath: directory + "/" + file),
                   let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { continue }
             if let s = root["pad_token"] as? String { return s }
             if let d = root["pad_token"] as? [String: Any], let s = d["content"] as? String { return s }

@@ -44,7 +44,7 @@ public final class SiglipTokenizer: @unchecked Sendable {
     public static func load(directory: String, maxLength: Int) throws -> SiglipTokenizer {
         let sp = try SentencePiece(path: directory + "/spiece.model")
         var eos = "</s>", unk = "<unk>", pad = "</s>", lower = true
-        if let data = FileManager.default.contents(atPath: directory + "/tokenizer_config.json"),
+        if let data = FileContents.read(atPath: directory + "/tokenizer_config.json"),
            let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
             func token(_ key: String) -> String? {
                 (root[key] as? String) ?? ((root[key] as? [String: Any])?["content"] as? String)

@@ -113,7 +113,7 @@ public struct HeadsSplit: Equatable, Sendable {
     public static func read(folder: String, data: HeadsData, requirePassing: Bool = true) throws -> (split: HeadsSplit, check: LeakageCheck) {
         func load<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {
             let path = folder + "/" + name
-            guard let bytes = FileManager.default.contents(atPath: path) else {
+            guard let bytes = FileContents.read(atPath: path) else {
                 throw ClipError.io("\(path) missing: run `clip heads split CONFIG` first")
             }
             do { return try JSONDecoder().decode(T.self, from: bytes) } catch {
