@@ -4,7 +4,7 @@
 # fixtures (again under a second OpenBLAS kernel and under clipcore's baseline
 # row kernels), every Swift test target (optimised), the Swift example package
 # (examples/swift, checking its results), then a training run killed with SIGKILL
-# and resumed, and seed 003's sample training commands.
+# and resumed, seed 003's sample training commands, and a short smoke of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
@@ -29,3 +29,5 @@ swift test -c release
 scripts/test-swift-example.sh
 scripts/test-kill-resume.sh
 scripts/test-seed003.sh
+# Every libFuzzer target (docs/RELIABILITY.md) for about 40 s in all, in its own ASan build (.build-fuzz).
+scripts/fuzz.sh --smoke 40
