@@ -57,29 +57,36 @@ def sealed(payload):  # Search/IndexFile.swift's trailer
     return payload + b"CLIPIDX1" + struct.pack("<QQ", len(payload), fnv1a(payload))
 
 
-# safetensors: small fixture files and synthetic ones
-for data in files("**/*.safetensors"):
-    put("safetensors", data)
+# Fixture files, by target (files over 64 KB are left out).
+FIXTURE_SEEDS = [
+    ("safetensors", "**/*.safetensors"),
+    ("elip-mapper", "elip/*_mapper.safetensors"),
+    ("clip-config", "clip/*/config.json"),
+    ("clip-config", "training/*/config.json"),
+    ("siglip-config", "siglip/*/config.json"),
+    ("preprocessor-config", "**/preprocessor_config.json"),
+    ("elip-yaml", "elip/configs/*.yaml"),
+    ("png", "images/*.png"),
+    ("jpeg", "jpeg/*.jpg"),
+    ("jsonl", "datasets/jsonl/*.jsonl"),
+    ("csv", "datasets/csv/*"),
+    ("tar", "datasets/wds*/*.tar"),
+    ("karpathy", "datasets/karpathy/*.json"),
+    ("coco", "datasets/coco/annotations/*.json"),
+]
+for target, pattern in FIXTURE_SEEDS:
+    for data in files(pattern):
+        put(target, data)
+
+# safetensors: synthetic ones
 put("safetensors", safetensors({"w": ("F32", [2, 3], struct.pack("<6f", *range(6))),
                                 "i": ("I64", [2], struct.pack("<2q", 1, 2)),
                                 "h": ("F16", [1], b"\x00\x3c"), "b": ("BF16", [0], b"")}, {"format": "pt"}))
 put("safetensors", safetensors({}))
-for data in files("elip/*_mapper.safetensors"):
-    put("elip-mapper", data)
 
 # configs
-for data in files("clip/*/config.json"):
-    put("clip-config", data)
-for data in files("training/*/config.json"):
-    put("clip-config", data)
-for data in files("siglip/*/config.json"):
-    put("siglip-config", data)
-for data in files("**/preprocessor_config.json"):
-    put("preprocessor-config", data)
 
 # YAML: the ELIP fixtures, the examples in the tests
-for data in files("elip/configs/*.yaml"):
-    put("elip-yaml", data)
 for t in glob.glob(os.path.join(ROOT, "Tests/StudiesTests/*.swift")):
     for y in triple_quoted(t):
         if "search_space" in y or "study" in y:
@@ -94,10 +101,6 @@ put("contrastive-yaml", "model: {family: clip}\ndata: {train: data/train.jsonl}\
 put("study-yaml", "study: {name: s, storage: x.db}\nsearch_space: {a: {type: float, low: 0, high: 1, log: true}}\n")
 
 # images
-for data in files("images/*.png"):
-    put("png", data)
-for data in files("jpeg/*.jpg"):
-    put("jpeg", data)
 
 # tokenizer files, cut down: vocab.json + 0 + merges.txt; tokenizer.json; vocab.txt; spiece.model
 vocab = json.load(open(os.path.join(FIX, "clip/gelu_vocab/vocab.json"), encoding="utf-8"))
@@ -131,18 +134,8 @@ for s in ["a photo of a cat", "A Photo OF  two   dogs!!", "naïve café — 東�
     put("text", s)
 
 # datasets
-for data in files("datasets/jsonl/*.jsonl"):
-    put("jsonl", data)
-for data in files("datasets/csv/*"):
-    put("csv", data)
 put("elip-batch-csv", "filepath\ttitle\na.png\ta cat\nb.png\ta dog\na.png\tanother cat\n")
 put("elip-batch-csv", 'filepath\ttitle\textra\n"q.png"\t"quoted\ttab"\tx\n')
-for data in files("datasets/wds*/*.tar"):
-    put("tar", data)
-for data in files("datasets/karpathy/*.json"):
-    put("karpathy", data)
-for data in files("datasets/coco/annotations/*.json"):
-    put("coco", data)
 
 # FAISS index files: a flat inner-product index in faiss's layout ("IxFI"; the codes' length counts floats),
 # sealed and not
