@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # libFuzzer over every input surface (Fuzz/Fuzz.swift: one target per parser).
-#   scripts/fuzz.sh TARGET [RUNS]     one target for RUNS executions (default 1000000)
+#   scripts/fuzz.sh TARGET [RUNS [SECONDS]]  one target for RUNS executions (default 1000000; at most SECONDS)
 #   scripts/fuzz.sh --all [RUNS [SECONDS]]  every target in turn, RUNS executions each (at most SECONDS each)
 #   scripts/fuzz.sh --smoke [SECONDS] every target for about SECONDS in all (default 40; CI, scripts/test.sh)
 #   scripts/fuzz.sh --list            the target names
@@ -77,6 +77,7 @@ case "$mode" in
         for t in "${TARGETS[@]}"; do run "$t" -runs="${2:-1000000}" "${limit[@]}"; done ;;
     *)
         printf '%s\n' "${TARGETS[@]}" | grep -qx -- "$mode" || { echo "unknown target $mode (scripts/fuzz.sh --list)" >&2; exit 2; }
-        run "$mode" -runs="${2:-1000000}" ;;
+        limit=(); [ -z "${3:-}" ] || limit=(-max_total_time="$3")
+        run "$mode" -runs="${2:-1000000}" "${limit[@]}" ;;
 esac
 exit "$failed"
