@@ -31,6 +31,7 @@
 //   CAPI                  the C ABI, built as libclipcore.so (product "clipcore")
 //   clip                  the command-line tool
 import PackageDescription
+import Foundation
 
 let package = Package(
     name: "clipcore",
@@ -163,3 +164,12 @@ let package = Package(
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17
 )
+
+// libFuzzer targets (Fuzz/, scripts/fuzz.sh): only when CLIPCORE_FUZZ=1 at manifest evaluation, built with
+// -sanitize=fuzzer,address in their own scratch folder (.build-fuzz), so normal builds and CI never see them.
+if ProcessInfo.processInfo.environment["CLIPCORE_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(
+        name: "ClipFuzz", dependencies: ["Tensor", "NN", "Images", "Models", "Datasets", "Search", "Studies", "Training"],
+        path: "Fuzz", swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    package.products.append(.executable(name: "clip-fuzz", targets: ["ClipFuzz"]))
+}

@@ -5,7 +5,7 @@
 # row kernels), every Swift test target (optimised), the Swift example package
 # (examples/swift, checking its results), then a training run killed with SIGKILL
 # and resumed, the training fault checks (a full disk, non-finite steps), seed 003's sample training
-# commands, and the resource bombs against the clip tool.
+# commands, the resource bombs against the clip tool, and a short smoke of every fuzz target.
 #
 #   scripts/test.sh                      the whole suite (the README's test command)
 #   scripts/test.sh --sanitize address   instead: every Swift test and the C programs (the C ABI check,
@@ -65,3 +65,5 @@ scripts/test-kill-resume.sh
 scripts/test-faults.sh
 scripts/test-seed003.sh
 scripts/test-bombs.sh
+# Every libFuzzer target (docs/RELIABILITY.md) for about 40 s in all, in its own ASan build (.build-fuzz).
+scripts/fuzz.sh --smoke 40

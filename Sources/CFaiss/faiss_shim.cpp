@@ -12,9 +12,11 @@
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 #include <faiss/impl/FaissException.h>
+#include <faiss/impl/io.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -234,6 +236,38 @@ int cfaiss_index_write(const cfaiss_index *index, const char *path) {
     if (path == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_write: path is NULL");
     return guarded("index_write", [&] {
         faiss::write_index(index->index, path);
+        return CFAISS_OK;
+    });
+}
+
+int cfaiss_index_serialize(const cfaiss_index *index, uint8_t **data, size_t *size) {
+    if (data == nullptr || size == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_serialize: data or size is NULL");
+    *data = nullptr;
+    *size = 0;
+    if (index == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_serialize: index is NULL");
+    return guarded("index_serialize", [&] {
+        faiss::VectorIOWriter writer;
+        faiss::write_index(index->index, &writer);
+        uint8_t *bytes = static_cast<uint8_t *>(std::malloc(writer.data.empty() ? 1 : writer.data.size()));
+        if (bytes == nullptr) throw std::bad_alloc();
+        std::memcpy(bytes, writer.data.data(), writer.data.size());
+        *data = bytes;
+        *size = writer.data.size();
+        return CFAISS_OK;
+    });
+}
+
+void cfaiss_bytes_free(uint8_t *data) { std::free(data); }
+
+int cfaiss_index_deserialize(const uint8_t *data, size_t size, cfaiss_index **out) {
+    if (out == nullptr) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_deserialize: out is NULL");
+    *out = nullptr;
+    if (data == nullptr && size > 0) return fail(CFAISS_ERR_INVALID_ARGUMENT, "index_deserialize: data is NULL");
+    return guarded("index_deserialize", [&] {
+        faiss::VectorIOReader reader;
+        reader.data.assign(data, data + size);
+        faiss::Index *index = faiss::read_index(&reader);
+        *out = new cfaiss_index{index};
         return CFAISS_OK;
     });
 }

@@ -116,8 +116,9 @@ struct TarMembers {
     /// The `path` of a pax extended header (`"%d path=%s\n"` records).
     static func paxPath(_ data: [UInt8]) -> String? {
         var rest = data[...]
+        // A record's length counts its own digits and space: one too short to hold them ends the list.
         while let space = rest.firstIndex(of: 0x20), let length = Int(String(decoding: rest[rest.startIndex..<space], as: UTF8.self)),
-              length > 0, rest.count >= length {
+              length > space - rest.startIndex, rest.count >= length {
             let record = rest[(space + 1)..<(rest.startIndex + length)]
             if record.starts(with: "path=".utf8) {
                 return String(decoding: record.dropFirst(5).prefix { $0 != 0x0A }, as: UTF8.self)

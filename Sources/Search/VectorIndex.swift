@@ -140,23 +140,43 @@ public final class VectorIndex: @unchecked Sendable {
     }
 
     /// Writes the index to `path` through a temporary file and a rename (`AtomicFile`), so an
-    /// existing file is replaced only by a complete one.
+    /// existing file is replaced only by a complete one; the file ends with `IndexFile`'s trailer.
     public func write(to path: String) throws {
-        try AtomicFile.write(to: path) { tmp in try VectorIndex.check(cfaiss_index_write(handle, tmp), .io) }
+        try AtomicFile.write(Data(try sealed()), to: path)
     }
 
-    /// Reads an index written by `write(to:)` or by faiss.
-    /// - Throws: `ClipError` (.io for a missing file, .format for a truncated or foreign one).
+    /// The index as file bytes: faiss's serialisation sealed with `IndexFile`'s trailer.
+    public func sealed() throws -> [UInt8] {
+        var data: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        try VectorIndex.check(cfaiss_index_serialize(handle, &data, &size), .io)
+        defer { cfaiss_bytes_free(data) }
+        return IndexFile.seal(UnsafeRawBufferPointer(start: data, count: size))
+    }
+
+    /// Reads an index written by `write(to:)`.
+    /// - Throws: `ClipError` (.io for a missing file, .format for a truncated, corrupt or foreign one,
+    ///   including faiss files without clipcore's trailer).
     public static func read(from path: String) throws -> VectorIndex {
-        guard FileManager.default.isReadableFile(atPath: path) else {
+        guard FileManager.default.isReadableFile(atPath: path), let data = FileManager.default.contents(atPath: path) else {
             throw ClipError(.io, "\(path): no such readable file")
         }
-        var h: OpaquePointer?
-        do {
-            try check(cfaiss_index_read(path, &h), .format)
-        } catch let e as ClipError {
-            throw ClipError(.format, "\(path): not a readable index (\(e.message))")
+        return try read(bytes: [UInt8](data), name: path)
+    }
+
+    /// Reads an index from a file's bytes (`sealed()`); `name` is the file for messages.
+    /// - Throws: `ClipError.format` for bytes without a valid `IndexFile` trailer or that faiss refuses.
+    public static func read(bytes: [UInt8], name: String = "index data") throws -> VectorIndex {
+        try bytes.withUnsafeBytes { file in
+            let payload = try IndexFile.payload(of: file, name: name)
+            var h: OpaquePointer?
+            do {
+                try check(cfaiss_index_deserialize(payload.baseAddress?.assumingMemoryBound(to: UInt8.self), payload.count, &h),
+                          .format)
+            } catch let e as ClipError {
+                throw ClipError(e.kind == .outOfMemory ? .outOfMemory : .format, "\(name): not a readable index (\(e.message))")
+            }
+            return VectorIndex(handle: h!, description: "read from \(name)")
         }
-        return VectorIndex(handle: h!, description: "read from \(path)")
     }
 }

@@ -80,6 +80,39 @@ import Datasets
         #expect(records.count <= 1)
     }
 
+    /// A tar member of `type` holding `data`, in ustar layout with a valid checksum, padded to 512 bytes.
+    func tarMember(_ name: String, type: Character, _ data: [UInt8]) -> [UInt8] {
+        var h = [UInt8](repeating: 0, count: 512)
+        func put(_ s: String, at offset: Int) { h.replaceSubrange(offset..<offset + s.utf8.count, with: Array(s.utf8)) }
+        put(name, at: 0)
+        put("0000644", at: 100)
+        put(String(format: "%011o", data.count), at: 124)
+        put("00000000000", at: 136)
+        put(String(type), at: 156)
+        put("ustar", at: 257)
+        put("        ", at: 148)
+        put(String(format: "%06o", h.reduce(0) { $0 + Int($1) }) + "\0 ", at: 148)
+        return h + data + [UInt8](repeating: 0, count: (512 - data.count % 512) % 512)
+    }
+
+    /// Found by the `tar` fuzz target: a pax record whose length is shorter than its own length digits and
+    /// space ("1 path=…") crashed the reader (a range with its bounds reversed). The fuzzer's input is
+    /// wds-bad/fuzz-pax-short-record.tar; the hand-made shards hold the same record.
+    @Test(arguments: ["1 path=a.txt\n", "2 path=a.txt\n", "0 x\n", "3 path=a\n"])
+    func paxRecordsShorterThanTheirLengthFieldAreNotACrash(_ pax: String) throws {
+        let file = NSTemporaryDirectory() + "clipcore-pax-\(UUID().uuidString).tar"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let shard = tarMember("PaxHeader", type: "x", Array(pax.utf8)) + tarMember("k.txt", type: "0", Array("a caption".utf8))
+            + tarMember("k.png", type: "0", [UInt8](try #require(FileManager.default.contents(atPath: F.path("images/b.png")))))
+            + [UInt8](repeating: 0, count: 1024)
+        try Data(shard).write(to: URL(fileURLWithPath: file))
+        let (records, errors, _) = try drain(try ImageTextSourceFactory.open(file))
+        #expect(records.count + errors.count >= 1)
+        for e in errors { #expect(e.message.contains(file)) }
+        let (fuzzRecords, fuzzErrors, _) = try drain(try ImageTextSourceFactory.open(F.path("wds-bad/fuzz-pax-short-record.tar")))
+        #expect(fuzzRecords.count + fuzzErrors.count >= 1)
+    }
+
     @Test func damagedShardsGiveErrorsNeverCrashes() throws {
         let whole = [UInt8](try #require(FileManager.default.contents(atPath: F.path("wds/shard-00001.tar"))))
         let file = NSTemporaryDirectory() + "clipcore-damage-\(UUID().uuidString).tar"

@@ -6,6 +6,7 @@
 #ifndef CLIPCORE_FAISS_H
 #define CLIPCORE_FAISS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -45,6 +46,16 @@ int cfaiss_index_read(const char *path, cfaiss_index **out);
 
 /// Writes the index to `path`.
 int cfaiss_index_write(const cfaiss_index *index, const char *path);
+
+/// Serialises the index into a malloc'd buffer (`*data`, `*size` bytes; free it with cfaiss_bytes_free).
+int cfaiss_index_serialize(const cfaiss_index *index, uint8_t **data, size_t *size);
+
+/// Frees a buffer from cfaiss_index_serialize.
+void cfaiss_bytes_free(uint8_t *data);
+
+/// Reads an index from the `size` bytes at `data` (as cfaiss_index_serialize wrote them). faiss's
+/// reader trusts its input: callers check the bytes are ones they wrote (Search's IndexFile trailer).
+int cfaiss_index_deserialize(const uint8_t *data, size_t size, cfaiss_index **out);
 
 /// 1 when the index is trained (or needs no training), 0 when not, or a negative status.
 int cfaiss_index_is_trained(const cfaiss_index *index);
