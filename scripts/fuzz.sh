@@ -28,7 +28,7 @@ build() {
         -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address \
         -Xcxx -fsanitize=fuzzer-no-link,address --product clip-fuzz >&2
     rm -rf .build-fuzz/seeds
-    python3 scripts/fuzz-seeds.py .build-fuzz/seeds
+    "$(scripts/python-env.sh)" scripts/fuzz-seeds.py .build-fuzz/seeds
 }
 
 # run TARGET LIMIT...: fuzzes one target, appends its row to the table.
