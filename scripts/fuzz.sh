@@ -13,7 +13,8 @@
 #   2 GiB is a finding), leak detection on (-detect_leaks=1; scripts/fuzz-lsan.supp lists the toolchain's
 #   own leaks, kept out of the findings), -max_len=65536.
 # The last lines print a table: target, executions, execs/s, coverage (cov: edges, ft: features), result;
-# runs/fuzz/summary.tsv keeps it. Exit status 1 when any target found something.
+# runs/fuzz/summary.tsv keeps it (FUZZ_OUT=DIR: DIR instead of runs/fuzz). Exit status 1 when any target
+# found something. FUZZ_JOBS=N runs --all's targets N at a time (one core each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +35,7 @@ build() {
 # run TARGET LIMIT...: fuzzes one target, appends its row to the table.
 run() {
     local target=$1; shift
-    local corpus=.build-fuzz/corpus/$target artifacts=runs/fuzz/$target log=runs/fuzz/$target.log
+    local corpus=.build-fuzz/corpus/$target artifacts=$OUT/$target log=$OUT/$target.log
     mkdir -p "$corpus" "$artifacts" .build-fuzz/seeds/"$target"
     local rc=0
     CLIPCORE_FUZZ_TARGET=$target ASAN_OPTIONS=detect_leaks=1 \
@@ -52,7 +53,7 @@ run() {
     else result=CRASH
     fi
     [ "$result" = ok ] || { failed=1; echo "!! $target: $result, see $log and $artifacts/" >&2; }
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$result" >> runs/fuzz/summary.tsv
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$result" >> "$OUT/summary.tsv"
     printf '%-20s %10s %8s %6s %7s  %s\n' "$target" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$result" >&2
 }
 
@@ -63,8 +64,9 @@ case "$mode" in
     --help|-h) sed -n '2,16p' "$0"; exit 0 ;;
 esac
 build
-mkdir -p runs/fuzz
-printf 'target\texecs\texecs/s\tcov\tft\tresult\n' > runs/fuzz/summary.tsv
+OUT=${FUZZ_OUT:-runs/fuzz}
+mkdir -p "$OUT"
+printf 'target\texecs\texecs/s\tcov\tft\tresult\n' > "$OUT/summary.tsv"
 printf '%-20s %10s %8s %6s %7s  %s\n' target execs execs/s cov ft result >&2
 case "$mode" in
     --build) exit 0 ;;
@@ -74,7 +76,13 @@ case "$mode" in
         for t in "${TARGETS[@]}"; do run "$t" -max_total_time="$per"; done ;;
     --all)
         limit=(); [ -z "${3:-}" ] || limit=(-max_total_time="$3")
-        for t in "${TARGETS[@]}"; do run "$t" -runs="${2:-1000000}" "${limit[@]}"; done ;;
+        jobs=${FUZZ_JOBS:-1} pids=()
+        for ((w = 0; w < jobs; w++)); do
+            (for ((i = w; i < ${#TARGETS[@]}; i += jobs)); do run "${TARGETS[i]}" -runs="${2:-1000000}" "${limit[@]}"; done
+             exit "$failed") &
+            pids+=($!)
+        done
+        for p in "${pids[@]}"; do wait "$p" || failed=1; done ;;
     *)
         printf '%s\n' "${TARGETS[@]}" | grep -qx -- "$mode" || { echo "unknown target $mode (scripts/fuzz.sh --list)" >&2; exit 2; }
         limit=(); [ -z "${3:-}" ] || limit=(-max_total_time="$3")
