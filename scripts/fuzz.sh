@@ -11,7 +11,10 @@
 # crashing, leaking, slow or memory-hungry inputs to runs/fuzz/TARGET/. Every run uses
 #   -timeout=1 (an input taking over 1 s is a finding), -rss_limit_mb=2048 (and a single allocation over
 #   2 GiB is a finding), leak detection on (-detect_leaks=1; scripts/fuzz-lsan.supp lists the toolchain's
-#   own leaks, kept out of the findings), -max_len=65536.
+#   own leaks, kept out of the findings), -max_len=65536, and images of at most 2048 x 2048 pixels
+#   (CLIPCORE_MAX_IMAGE_PIXELS=4194304 unless set): the time to decode an image grows with the pixels its
+#   header declares, whatever the file's size, so at the default limit (179M pixels) a 163-byte JPEG
+#   declaring 63524 x 1026 takes over a second; the limit itself is checked by scripts/test-bombs.sh.
 # The last lines print a table: target, executions, execs/s, coverage (cov: edges, ft: features), result;
 # runs/fuzz/summary.tsv keeps it (FUZZ_OUT=DIR: DIR instead of runs/fuzz). Exit status 1 when any target
 # found something. FUZZ_JOBS=N runs --all's targets N at a time (one core each).
@@ -38,7 +41,7 @@ run() {
     local corpus=.build-fuzz/corpus/$target artifacts=$OUT/$target log=$OUT/$target.log
     mkdir -p "$corpus" "$artifacts" .build-fuzz/seeds/"$target"
     local rc=0
-    CLIPCORE_FUZZ_TARGET=$target ASAN_OPTIONS=detect_leaks=1 \
+    CLIPCORE_FUZZ_TARGET=$target CLIPCORE_MAX_IMAGE_PIXELS=${CLIPCORE_MAX_IMAGE_PIXELS:-4194304} ASAN_OPTIONS=detect_leaks=1 \
         LSAN_OPTIONS=suppressions=scripts/fuzz-lsan.supp:print_suppressions=0 "$BIN" "${FLAGS[@]}" "$@" \
         -artifact_prefix="$artifacts/" "$corpus" .build-fuzz/seeds/"$target" > "$log" 2>&1 || rc=$?
     local execs rate cov ft result
