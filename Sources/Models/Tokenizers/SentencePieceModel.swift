@@ -80,7 +80,7 @@ public struct SentencePieceModel: Sendable {
                 text = t
             case (2, .fixed32(let bits)): score = Float(bitPattern: bits)
             case (3, .varint(let v)):
-                guard let t = PieceType(rawValue: Int(v)) else { throw ClipError.format("piece type \(v) unknown") }
+                guard let t = Int(exactly: v).flatMap(PieceType.init(rawValue:)) else { throw ClipError.format("piece type \(v) unknown") }
                 type = t
             default: continue
             }
@@ -94,7 +94,7 @@ public struct SentencePieceModel: Sendable {
         while !r.isAtEnd {
             switch try r.next() {
             case (3, .varint(let v)):
-                guard let a = Algorithm(rawValue: Int(v)) else { throw ClipError.format("model type \(v) unknown") }
+                guard let a = Int(exactly: v).flatMap(Algorithm.init(rawValue:)) else { throw ClipError.format("model type \(v) unknown") }
                 algorithm = a
             case (35, .varint(let v)): byteFallback = v != 0
             case (24, .varint(let v)): treatWhitespaceAsSuffix = v != 0
