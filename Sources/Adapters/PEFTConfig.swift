@@ -16,9 +16,7 @@ public enum PEFTConfig {
     ///   modules to save, per-layer patterns or regular-expression targets).
     public static func read(_ path: String) throws -> LoRAConfig {
         guard let data = FileContents.read(atPath: path) else { throw ClipError.io("\(path): cannot read") }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ClipError.format("\(path): not a JSON object")
-        }
+        let json = try JSONText.object(data, file: path)
         guard let type = json["peft_type"] as? String else { throw ClipError.format("\(path): 'peft_type' missing (not a PEFT adapter config?)") }
         guard type == "LORA" else { throw ClipError.unsupported("\(path): PEFT adapter type '\(type)'; only LORA folders are read") }
         func flag(_ key: String) -> Bool { (json[key] as? Bool) ?? false }

@@ -23,10 +23,7 @@ struct AnnotationDocument {
             bytes = Array(String(decoding: bytes, as: UTF8.self).utf8)
             repaired = true
         }
-        try JSONText.checkDepth(bytes, file: path)
-        guard let obj = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
-            throw ClipError.format("\(path): not a JSON object")
-        }
+        let obj = try JSONText.object(Data(bytes), file: path)
         self.path = path
         self.root = obj
         self.repaired = repaired

@@ -52,9 +52,7 @@ public struct EvaluationResult: Sendable {
     /// - Throws: `ClipError.io` / `.format` naming the file and what is missing.
     public static func read(_ path: String) throws -> EvaluationResult {
         guard let data = FileContents.read(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
-        guard let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ClipError.format("\(path): not a JSON object")
-        }
+        let o = try JSONText.object(data, file: path)
         guard let dataset = o["dataset"] as? String, let model = o["model"] as? String, let task = o["task"] as? String,
               let metrics = o["metrics"] as? [String: Any] else {
             throw ClipError.format("\(path): not an evaluation result (needs dataset, model, task and metrics)")

@@ -144,10 +144,7 @@ public struct ImageProcessorConfig: Sendable, Equatable {
 
     public static func load(path: String, defaults: ImageProcessorConfig = .clip) throws -> ImageProcessorConfig {
         guard let data = FileContents.read(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
-        try JSONText.checkDepth(data, file: path)
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ClipError.format("\(path): not a JSON object")
-        }
+        let root = try JSONText.object(data, file: path)
         var c = defaults
         func fail(_ key: String) -> ClipError { ClipError.format("\(path): \(key) is malformed") }
         func bool(_ key: String) throws -> Bool? {

@@ -149,4 +149,15 @@ extension JSONText {
         let d = depth(of: bytes, stoppingAfter: limit)
         if d > limit { throw ResourceLimit.jsonDepth.exceeded(d, in: file) }
     }
+
+    /// The top-level JSON object in `data`, read from `file`, after the nesting check.
+    /// - Throws: `ClipError(.unsupported)` when nested too deep, `.format` naming `file` when the text is not a
+    ///   JSON object (`what` says what it is not: "not a JSON object" by default).
+    package static func object(_ data: Data, file: String, what: String = "not a JSON object") throws -> [String: Any] {
+        try checkDepth(data, file: file)
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ClipError.format("\(file): \(what)")
+        }
+        return root
+    }
 }

@@ -68,10 +68,7 @@ public enum ModelFamilies {
         guard let data = FileContents.read(atPath: path) else {
             throw ClipError.io("\(path): cannot read the file (is '\(directory)' a model folder?)")
         }
-        try JSONText.checkDepth(data, file: path)
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ClipError.format("\(path): not valid JSON")
-        }
+        let root = try JSONText.object(data, file: path, what: "not valid JSON")
         guard let type = root["model_type"] as? String else { throw ClipError.format("\(path): model_type missing") }
         guard let family = family(modelType: type) else {
             throw ClipError.unsupported("\(path): model_type '\(type)' is not supported (supported: \(modelTypes.joined(separator: ", ")))")

@@ -21,10 +21,7 @@ public struct OpenCLIPConfig: Sendable {
     /// - Throws: `ClipError` (.io, .format naming the key, .unsupported naming the architecture or option).
     public static func load(path: String) throws -> OpenCLIPConfig {
         guard let data = FileContents.read(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
-        try JSONText.checkDepth(data, file: path)
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ClipError.format("\(path): not a JSON object")
-        }
+        let root = try JSONText.object(data, file: path)
         do { return try OpenCLIPConfig(json: root) } catch let e as ClipError { throw e.prefixed(path) }
     }
 

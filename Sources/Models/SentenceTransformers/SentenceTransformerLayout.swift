@@ -72,9 +72,7 @@ public struct SentenceTransformerLayout: Sendable, Equatable {
         func value(_ file: String, _ key: String) throws -> Int? {
             let path = directory + "/" + file
             guard let data = FileContents.read(atPath: path) else { return nil }
-            guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                throw ClipError.format("\(path): not a JSON object")
-            }
+            let root = try JSONText.object(data, file: path)
             guard let v = root[key], !(v is NSNull) else { return nil }
             guard let d = (v as? NSNumber)?.doubleValue, d >= 1, d == d.rounded() else {
                 throw ClipError.format("\(path): \(key) must be a positive integer")

@@ -64,9 +64,7 @@ public struct TextPooling: Sendable, Equatable, CustomStringConvertible {
     /// - Throws: `ClipError.format` naming the file, for an unknown mode or none set.
     public static func load(path: String) throws -> TextPooling {
         guard let data = FileContents.read(atPath: path) else { throw ClipError.io("\(path): cannot read the file") }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ClipError.format("\(path): not a JSON object")
-        }
+        let root = try JSONText.object(data, file: path)
         var names: [String] = []
         if let m = root["pooling_mode"] {
             if let s = m as? String { names = [s] } else if let l = m as? [String] { names = l } else {

@@ -55,12 +55,7 @@ struct TokenizerFolder {
     /// The JSON object in the file at `path`.
     /// - Throws: `ClipError.io` when it cannot be read, `.format` when it is not a JSON object.
     static func object(_ path: String) throws -> [String: Any] {
-        let data = try ResourceLimit.tokenizerFileBytes.readFile(path)
-        try JSONText.checkDepth(data, file: path)
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ClipError.format("\(path): not a JSON object")
-        }
-        return root
+        try JSONText.object(ResourceLimit.tokenizerFileBytes.readFile(path), file: path)
     }
 
     /// The bytes of a file.
