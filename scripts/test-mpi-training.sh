@@ -49,3 +49,42 @@ timeout 600 "${mpirun[@]}" -np 2 "$clip" train "${argsr[@]}" --output-dir "$scra
 grep -o "resumed at .*" "$scratch/resume.out" || { echo "the second run did not resume (the first ended before the kill?)" >&2; exit 1; }
 "${compare[@]}" "$scratch/r0/train_log.jsonl" "$scratch/r1/train_log.jsonl" --min-updates 40 \
     --tensors "$scratch/r0/last/model.safetensors" "$scratch/r1/last/model.safetensors" --tensor-rtol 1e-3
+
+# MARK: - ELIP
+# elip_config NAME MODEL OBJECTIVE BATCH EXTRA...: a run configuration over the first 96 training pairs.
+elip_config() {
+    local name=$1 model=$2 objective=$3 batch=$4; shift 4
+    {
+        echo "model_name: $model"
+        echo "output_root: $scratch/$name"
+        echo "dataset: {name: $scratch/data, split: train}"
+        echo "max_train_examples: 96"
+        echo "prompt_tokens: 2"
+        echo "mapper_hidden: 64"
+        echo "objective: $objective"
+        echo "batch_size: $batch"
+        echo "epochs: 1"
+        echo "lr: 3.0e-3"
+        echo "warmup: 4"
+        echo "seed: 11"
+        for line in "$@"; do echo "$line"; done
+    } > "$scratch/$name.yaml"
+}
+# elip_pair LABEL RANKS MIN_UPDATES ARGS...: one process vs RANKS ranks on the same configuration.
+elip_pair() {
+    local label=$1 ranks=$2 min=$3; shift 3
+    echo "== elip: 1 process vs mpirun -np $ranks ($label)"
+    elip_config "$label-1" "$@"
+    elip_config "$label-$ranks" "$@"
+    "$clip" elip train --config "$scratch/$label-1.yaml" >/dev/null
+    timeout 600 "${mpirun[@]}" -np "$ranks" "$clip" elip train --config "$scratch/$label-$ranks.yaml" >/dev/null
+    "${compare[@]}" "$scratch/$label-1/train_log.jsonl" "$scratch/$label-$ranks/train_log.jsonl" --min-updates "$min" \
+        --tensors "$scratch/$label-1/mapper_last.safetensors" "$scratch/$label-$ranks/mapper_last.safetensors" --tensor-rtol 1e-3
+}
+# ELIP-S (SigLIP: sigmoid query loss, dropout on the prompts), batches of 4: 24 updates.
+elip_pair siglip-query 2 20 Tests/Fixtures/siglip/h6_64 query 4
+# ELIP-C (CLIP: softmax query loss), batches of 5 split 1/2/2, two queries per chunk, two batches per update.
+elip_pair clip-query 3 8 Tests/Fixtures/clip/gelu_vocab query 5 "query_chunk: 2" "grad_accum_steps: 2"
+# The pairs objective: guided image features gathered with their gradient.
+elip_pair clip-pairs 2 20 Tests/Fixtures/clip/gelu_vocab pairs 4
+echo "test-mpi-training: all passed"
