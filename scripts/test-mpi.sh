@@ -40,6 +40,12 @@ if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || ! grep -q "cannot load the MPI librar
     exit 1
 fi
 
+echo "== DistributedCheck catches a wrong communicator (CLIPCORE_DISTRIBUTED=off under mpirun: size 1, not 2)"
+if timeout 120 "${mpirun[@]}" -np 2 -x CLIPCORE_DISTRIBUTED=off "$check" >/dev/null 2>&1; then
+    echo "test-mpi: DistributedCheck passed ranks that each believed they were alone" >&2
+    exit 1
+fi
+
 echo "== no MPI linked into clip or libclipcore.so"
 if ldd .build/release/clip | grep -i mpi; then
     echo "test-mpi: .build/release/clip links MPI" >&2; exit 1
