@@ -2,10 +2,11 @@
 # Data-parallel training under mpirun matches one process (docs/DISTRIBUTED.md): with the same global
 # batch and seed, the loss of every update within 1e-4 relative, and the final weights close
 # (Tools/compare_training_runs.py). Contrastive: 2 ranks over 20 updates; 3 ranks with an uneven split,
-# several captions per image and gradient accumulation; 2 ranks killed mid-run and resumed against an
-# uninterrupted 2-rank run. ELIP: ELIP-S (query loss, prompt dropout) on 2 ranks over 24 updates, ELIP with
-# CLIP on 3 ranks (query chunks, accumulation), the pairs objective on 2 ranks, and 2 ranks killed and
-# resumed. About 75 s. Run by scripts/test-mpi.sh (which builds clip).
+# several captions per image and gradient accumulation; DINO distillation towards a teacher on 2 ranks;
+# 2 ranks killed mid-run and resumed against an uninterrupted 2-rank run. ELIP: ELIP-S (query loss,
+# prompt dropout) on 2 ranks over 24 updates, ELIP with CLIP on 3 ranks (query chunks, accumulation),
+# the pairs objective on 2 ranks, and 2 ranks killed and resumed. About 1 minute. Run by
+# scripts/test-mpi.sh (which builds clip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CLIPCORE_NUM_THREADS=1
@@ -39,6 +40,16 @@ args3=(--model Tests/Fixtures/clip/gelu_vocab --dataset "$scratch/data" --epochs
 timeout 600 "${mpirun[@]}" -np 3 "$clip" train "${args3[@]}" --output-dir "$scratch/m3" >/dev/null
 "${compare[@]}" "$scratch/m1/train_log.jsonl" "$scratch/m3/train_log.jsonl" --min-updates 10 \
     --tensors "$scratch/m1/last/model.safetensors" "$scratch/m3/last/model.safetensors" --tensor-rtol 1e-3
+
+echo "== contrastive: 1 process vs mpirun -np 2 (DINO towards a teacher: heads, prototypes, moving averages, teacher features gathered, + InfoNCE)"
+argsd=(--model Tests/Fixtures/clip/gelu_vocab --dataset "$scratch/data" --epochs 1 --train_bs 8 --lr 1e-3 --seed 5
+       --distiller dino --teacher Tests/Fixtures/clip/gelu_vocab --infonce-weight 0.5
+       --image-head-n-layers 2 --text-head-n-layers 2 --prototypes 16)
+"$clip" train "${argsd[@]}" --output-dir "$scratch/d1" >/dev/null
+timeout 600 "${mpirun[@]}" -np 2 "$clip" train "${argsd[@]}" --output-dir "$scratch/d2" >/dev/null
+"${compare[@]}" "$scratch/d1/train_log.jsonl" "$scratch/d2/train_log.jsonl" --min-updates 20 \
+    --tensors "$scratch/d1/last/model.safetensors" "$scratch/d2/last/model.safetensors" \
+    --tensors "$scratch/d1/last/objective.safetensors" "$scratch/d2/last/objective.safetensors" --tensor-rtol 1e-3
 
 echo "== contrastive: mpirun -np 2 killed mid-run (update 8 or later) and resumed vs uninterrupted"
 argsr=(--model Tests/Fixtures/clip/gelu_vocab --dataset "$scratch/data" --epochs 2 --train_bs 8 --lr 1e-3 --seed 5 --checkpoint-every 3)
