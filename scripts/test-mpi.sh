@@ -19,6 +19,11 @@ if ! command -v mpirun >/dev/null 2>&1; then
 fi
 swift build -c release --product DistributedCheck
 swift build -c release --product clip
+# Containers often forbid the cross-process memory attach (CMA) Open MPI's shared-memory transport
+# uses for large messages ("Read -1, expected ..."): copy through shared memory instead (4.x names the
+# transport vader, 5.x sm). A value already set in the environment wins.
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+export OMPI_MCA_btl_sm_single_copy_mechanism=${OMPI_MCA_btl_sm_single_copy_mechanism:-none}
 mpirun=(mpirun --oversubscribe --allow-run-as-root)
 check=.build/release/DistributedCheck
 
