@@ -123,7 +123,7 @@ public final class ServeServer: @unchecked Sendable {
     }
 }
 
-/// Before every route: the bearer token (all but /health), a request slot (all but /health and /metrics; 429 when
+/// Before every route: the bearer token (all but /health and the static page, which holds no data), a request slot (all but /health and /metrics; 429 when
 /// none is free); after it: errors as JSON, and the request counted in the metrics.
 struct GateMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
@@ -137,6 +137,7 @@ struct GateMiddleware: RouterMiddleware {
         do {
             response = try await gate(request, path: path, context: context, next: next)
         } catch let e as APIError {
+            if e.status == 503 { server.metrics.refused("queue") }
             response = ServeServer.error(e)
         } catch let e as any HTTPResponseError {
             response = ServeServer.error(APIError(Int(e.status.code), "\(e.status.reasonPhrase)"))
@@ -150,7 +151,7 @@ struct GateMiddleware: RouterMiddleware {
 
     private func gate(_ request: Request, path: String, context: Context,
                       next: (Request, Context) async throws -> Response) async throws -> Response {
-        if path == "/health" { return try await next(request, context) }
+        if path == "/health" || path == "/" { return try await next(request, context) }
         if let key = server.options.apiKey {
             let given = request.headers[.authorization] ?? ""
             guard Self.constantTimeEqual(given, "Bearer " + key) else {

@@ -27,7 +27,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "ELIP mapper (.safetensors): enables \"rerank_k\" on text queries and the side-by-side page.") var elip: String?
     @Option(help: "Port (0: a free one, printed).") var port = 1234
     @Option(help: "Address to bind.") var host = "127.0.0.1"
-    @Option(help: "Require 'Authorization: Bearer KEY' on every route but /health (default: $CLIPCORE_SERVE_API_KEY if set).")
+    @Option(help: "Require 'Authorization: Bearer KEY' on every route but /health and the static page / (default: $CLIPCORE_SERVE_API_KEY if set).")
     var apiKey: String?
     @Option(help: "Micro-batching: how long the first query of a batch waits for others, milliseconds (0: off).") var batchWaitMs = 4.0
     @Option(help: "Most queries per model call.") var maxBatch = 32

@@ -96,7 +96,7 @@ check(isinstance(res, list) and 0 < len(res) <= 4 and all("caption" in r for r i
 
 
 def post(path, body, headers=AUTH, raw=None):
-    return requests.post(args.url + path, data=raw if raw is not None else json.dumps(body), headers=headers, timeout=60)
+    return _orig_post(args.url + path, data=raw if raw is not None else json.dumps(body), headers=headers, timeout=60)
 
 
 r = requests.get(args.url + "/indices-list", headers=AUTH, timeout=10)
@@ -149,7 +149,11 @@ check(requests.get(args.url + "/health", timeout=10).status_code == 200, "/healt
 check(requests.get(args.url + "/indices-list", timeout=10).status_code == 401, "/indices-list without a token: 401")
 check(requests.get(args.url + "/indices-list", headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401, "wrong token: 401")
 check(status("/knn-service", {"text": "a"}, headers={}) == 401, "/knn-service without a token: 401")
-check(requests.get(args.url + "/", timeout=10).status_code == 401, "/ without a token: 401")
+page = requests.get(args.url + "/", timeout=10)
+check(page.status_code == 200 and "<title>clipcore search</title>" in page.text and "http://" not in page.text and "https://" not in page.text,
+      "/ (the static page, no data) needs no token and loads nothing from outside")
+check(requests.get(args.url + "/info", timeout=10).status_code == 401, "/info without a token: 401")
+check(requests.get(args.url + "/image?index=%s&path=000000.png" % args.index, timeout=10).status_code == 401, "/image without a token: 401")
 
 # MARK: - Images: only from under the dataset's image folder
 
