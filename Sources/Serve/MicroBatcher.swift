@@ -1,5 +1,6 @@
-// Batches work from concurrent requests into one call on a dedicated worker thread: the first job of a batch
-// waits at most `maxWait` for others (up to `maxBatch`), and a bounded queue refuses work past `maxQueue`.
+// Batches work from concurrent requests into one call on a dedicated worker thread: jobs queued while a batch runs
+// form the next one (up to `maxBatch`); under load its first job waits at most `maxWait` for others; a bounded queue
+// refuses work past `maxQueue`.
 
 import Foundation
 import Dispatch
@@ -24,7 +25,7 @@ public final class MicroBatcher<Job, Output>: @unchecked Sendable {
     }
 
     public let maxBatch: Int
-    /// Seconds the first job of a batch waits for more; 0: every job alone, at once.
+    /// Seconds the first job of a batch waits for more when the last batch held several; 0: no waiting.
     public let maxWait: Double
     public let maxQueue: Int
     private let process: Process
@@ -32,6 +33,7 @@ public final class MicroBatcher<Job, Output>: @unchecked Sendable {
     private var queue: [Pending] = []
     private var running = true
     private var busy = false
+    private var lastBatch = 0
     private var thread: Thread?
     /// Batches run and jobs in them (for tests and metrics).
     public private(set) var batches = 0
@@ -112,11 +114,15 @@ public final class MicroBatcher<Job, Output>: @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            // The first job's deadline: gather until the batch is full or it passes.
-            if maxWait > 0 && maxBatch > 1 {
+            // Under load (the last batch held several jobs), gather until the batch is as large as the last one
+            // (or full), or the first job has waited `maxWait`. A lone client's job runs at once: waiting for
+            // company that is not coming would only add latency, and jobs that arrive while a batch runs are
+            // batched anyway.
+            if maxWait > 0 && maxBatch > 1 && lastBatch > 1 {
                 let waitNanos = UInt64(maxWait * 1e9)
                 let deadlineNanos = queue[0].enqueued &+ waitNanos
-                while queue.count < maxBatch && running {
+                let target = min(maxBatch, lastBatch)
+                while queue.count < target && running {
                     let now = DispatchTime.now().uptimeNanoseconds
                     guard now < deadlineNanos else { break }
                     _ = condition.wait(until: Date(timeIntervalSinceNow: Double(deadlineNanos - now) / 1e9))
@@ -136,6 +142,7 @@ public final class MicroBatcher<Job, Output>: @unchecked Sendable {
             }
             condition.lock()
             busy = false
+            lastBatch = n
             batches += 1
             jobs += n
             condition.broadcast()

@@ -21,6 +21,7 @@ struct Odd: Error {}
 
     @Test func concurrentJobsShareBatches() async throws {
         let rec = Recorder()
+        rec.delay = 2_000
         let b = MicroBatcher<Int, Int>(maxBatch: 64, maxWait: 0.05, maxQueue: 1000) { rec.process($0) }
         let outputs = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
             for i in 0..<40 { group.addTask { (i, try await b.submit(i)) } }
@@ -31,13 +32,14 @@ struct Odd: Error {}
         #expect(outputs.count == 40)
         #expect(outputs.allSatisfy { $0.value == 2 * $0.key })
         #expect(rec.sizes.reduce(0, +) == 40)
-        #expect(rec.sizes.count < 40, "40 concurrent jobs within 50 ms should share batches, got sizes \(rec.sizes)")
+        #expect(rec.sizes.count < 40, "40 concurrent jobs should share batches, got sizes \(rec.sizes)")
         #expect(b.batches == rec.sizes.count)
         b.stop()
     }
 
     @Test func batchingOffRunsOneAtATime() async throws {
         let rec = Recorder()
+        rec.delay = 2_000
         let b = MicroBatcher<Int, Int>(maxBatch: 1, maxWait: 0, maxQueue: 1000) { rec.process($0) }
         try await withThrowingTaskGroup(of: Int.self) { group in
             for i in 0..<20 { group.addTask { try await b.submit(i) } }
@@ -60,12 +62,31 @@ struct Odd: Error {}
         b.stop()
     }
 
-    @Test func aLoneJobWaitsAtMostMaxWait() async throws {
+    @Test func aLoneJobDoesNotWait() async throws {
         let rec = Recorder()
-        let b = MicroBatcher<Int, Int>(maxBatch: 32, maxWait: 0.005, maxQueue: 10) { rec.process($0) }
+        let b = MicroBatcher<Int, Int>(maxBatch: 32, maxWait: 2, maxQueue: 10) { rec.process($0) }
         let t0 = Date()
-        #expect(try await b.submit(21) == 42)
-        #expect(Date().timeIntervalSince(t0) < 0.5)
+        for i in 0..<3 { #expect(try await b.submit(i) == 2 * i) }
+        #expect(Date().timeIntervalSince(t0) < 1, "one client's jobs one after another must not wait maxWait (2 s)")
+        #expect(rec.sizes == [1, 1, 1])
+        b.stop()
+    }
+
+    @Test func underLoadTheWaitIsBounded() async throws {
+        let rec = Recorder()
+        rec.delay = 50_000
+        let b = MicroBatcher<Int, Int>(maxBatch: 32, maxWait: 0.2, maxQueue: 100) { rec.process($0) }
+        // Eight at once: a batch of one (nothing to wait for), then the seven queued meanwhile.
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<8 { group.addTask { try await b.submit(i) } }
+            for try await _ in group {}
+        }
+        #expect(rec.sizes.count >= 2 && rec.sizes.last! > 1, "sizes \(rec.sizes)")
+        // The last batch held several, so a lone job now waits for company, but at most maxWait.
+        let t0 = Date()
+        #expect(try await b.submit(99) == 198)
+        let waited = Date().timeIntervalSince(t0)
+        #expect(waited >= 0.15 && waited < 1.5, "waited \(waited) s with maxWait 0.2 s")
         b.stop()
     }
 
