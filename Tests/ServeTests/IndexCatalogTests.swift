@@ -2,7 +2,7 @@
 
 import Foundation
 import Testing
-@testable import Serve
+import Serve
 
 @Suite struct IndexCatalogTests {
     @Test func forms() throws {

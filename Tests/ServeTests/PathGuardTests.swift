@@ -2,7 +2,7 @@
 
 import Foundation
 import Testing
-@testable import Serve
+import Serve
 
 @Suite struct PathGuardTests {
     /// root/images/a.png, root/images/sub/b.png, outside/secret.txt, root/images/link → outside/secret.txt,
