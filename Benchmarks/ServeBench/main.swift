@@ -6,6 +6,7 @@
 //   swift build -c release --product clip --product ServeBench
 //   .build/release/ServeBench --clip .build/release/clip --model Tests/Fixtures/clip/gelu_vocab \
 //       --data WORK/synth/manifest.jsonl --work WORK [--rows 100000] [--seconds 5] [--clients 1,8,64]
+//       [--image-share 0.25] [--max-queue 256]
 
 import Foundation
 import Dispatch
@@ -32,11 +33,17 @@ let rows = Int(args["rows"] ?? "100000") ?? 100_000
 let seconds = Double(args["seconds"] ?? "5") ?? 5
 let clientCounts = (args["clients"] ?? "1,8,64").split(separator: ",").compactMap { Int($0) }
 let imageShare = Double(args["image-share"] ?? "0.25") ?? 0.25
+let maxQueue = args["max-queue"] ?? "256"
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("ServeBench: \(message)\n".utf8))
+    exit(1)
+}
 
 // MARK: - The index: random unit vectors, metadata pointing at the dataset's images
 
 func datasetImages() -> [(String, String)] {
-    guard let text = try? String(contentsOfFile: data, encoding: .utf8) else { fatalError("cannot read \(data)") }
+    guard let text = try? String(contentsOfFile: data, encoding: .utf8) else { fail("cannot read \(data)") }
     let base = (data as NSString).deletingLastPathComponent
     return text.split(separator: "\n").compactMap { line in
         guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
@@ -50,12 +57,12 @@ func datasetImages() -> [(String, String)] {
 func modelDimension() -> Int {
     guard let d = FileManager.default.contents(atPath: model + "/config.json"),
           let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
-          let dim = (o["projection_dim"] as? Int) else { fatalError("\(model)/config.json: no projection_dim") }
+          let dim = (o["projection_dim"] as? Int) else { fail("\(model)/config.json: no projection_dim") }
     return dim
 }
 
 let images = datasetImages()
-guard !images.isEmpty else { fatalError("\(data): no image records") }
+guard !images.isEmpty else { fail("\(data): no image records") }
 let dim = modelDimension()
 let indexFolder = work + "/random-\(rows)"
 if !FileManager.default.fileExists(atPath: indexFolder + "/metadata_00000.jsonl") {
@@ -85,7 +92,7 @@ final class Server {
     init(batchWaitMs: Double) throws {
         process.executableURL = URL(fileURLWithPath: clip)
         process.arguments = ["serve", "--model", model, "--index", "bench=" + indexFolder, "--port", "0",
-                             "--batch-wait-ms", String(batchWaitMs), "--max-queue", "256"]
+                             "--batch-wait-ms", String(batchWaitMs), "--max-queue", maxQueue]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -93,10 +100,10 @@ final class Server {
         var buffer = ""
         while port == 0 {
             let chunk = handle.availableData
-            guard !chunk.isEmpty else { fatalError("the server exited before listening:\n\(buffer)") }
+            guard !chunk.isEmpty else { fail("the server exited before listening:\n\(buffer)") }
             buffer += String(decoding: chunk, as: UTF8.self)
             if let r = buffer.range(of: #"listening on http://[0-9.]+:([0-9]+)"#, options: .regularExpression) {
-                port = Int(buffer[r].split(separator: ":").last!)!
+                port = Int(buffer[r].split(separator: ":").last ?? "") ?? 0
             }
         }
         DispatchQueue.global().async { while !handle.availableData.isEmpty {} }
@@ -185,18 +192,32 @@ final class Connection {
 
 let captions = images.map(\.1)
 let imageBodies: [[UInt8]] = images.prefix(16).map { (path, _) in
-    let b64 = FileManager.default.contents(atPath: path)!.base64EncodedString()
+    guard let bytes = FileManager.default.contents(atPath: path) else { fail("cannot read \(path)") }
+    let b64 = bytes.base64EncodedString()
     return Array("{\"image\": \"\(b64)\", \"modality\": \"image\", \"num_images\": 10, \"indice_name\": \"bench\"}".utf8)
 }
-func textBody(_ i: Int) -> [UInt8] {
+@Sendable func textBody(_ i: Int) -> [UInt8] {
     Array("{\"text\": \(JSONText.quoted(captions[i % captions.count])), \"modality\": \"image\", \"num_images\": 10, \"indice_name\": \"bench\"}".utf8)
 }
 
 struct RunResult { var requests = 0; var textLatencies: [Double] = []; var imageLatencies: [Double] = []; var errors: [Int: Int] = [:]; var seconds = 0.0 }
 
-func load(port: Int, clients: Int) -> RunResult {
+/// The clients' results, merged under a lock.
+final class Totals: @unchecked Sendable {
     let lock = NSLock()
-    var total = RunResult()
+    var result = RunResult()
+    func add(_ r: RunResult) {
+        lock.lock()
+        result.requests += r.requests
+        result.textLatencies += r.textLatencies
+        result.imageLatencies += r.imageLatencies
+        result.errors.merge(r.errors, uniquingKeysWith: +)
+        lock.unlock()
+    }
+}
+
+func load(port: Int, clients: Int) -> RunResult {
+    let totals = Totals()
     let group = DispatchGroup()
     let start = DispatchTime.now().uptimeNanoseconds
     let end = start + UInt64(seconds * 1e9)
@@ -220,18 +241,14 @@ func load(port: Int, clients: Int) -> RunResult {
                     if status == 429 || status == 503 { usleep(1000) }
                 }
             }
-            lock.lock()
-            total.requests += local.requests
-            total.textLatencies += local.textLatencies
-            total.imageLatencies += local.imageLatencies
-            total.errors.merge(local.errors, uniquingKeysWith: +)
-            lock.unlock()
+            totals.add(local)
             group.leave()
         }
         t.stackSize = 1 << 20
         t.start()
     }
     group.wait()
+    var total = totals.result
     total.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     return total
 }
@@ -254,7 +271,7 @@ func cpuLine() -> String {
 }
 
 print(cpuLine())
-print("index: \(rows) random vectors of dimension \(dim); model \(model); \(Int(imageShare * 100))% image queries; \(seconds) s per run; num_images 10")
+print("index: \(rows) random vectors of dimension \(dim); model \(model); \(Int(imageShare * 100))% image queries; \(seconds) s per run; num_images 10; server --max-queue \(maxQueue)")
 print("")
 print("| batching | clients | requests/s | text p50 ms | text p99 ms | image p50 ms | image p99 ms | errors | server peak RSS MiB |")
 print("|---|---:|---:|---:|---:|---:|---:|---|---:|")
