@@ -16,7 +16,9 @@ mapper=Tests/Fixtures/capi/clip/mapper.safetensors
 key="serve-test-$$"
 
 echo "== building clip (release)"
-swift build -c release --product clip 2>&1 | grep -E "error|warning: unre|Compiling Serve|Build complete" || true
+mkdir -p .build
+swift build -c release --product clip > .build/serve-test-build.log 2>&1 || {
+    grep -E "error" .build/serve-test-build.log | head -20; echo "test-serve: the build failed (.build/serve-test-build.log)"; exit 1; }
 clip="$(swift build -c release --show-bin-path)/clip"
 [ -x "$clip" ] || { echo "test-serve: $clip was not built"; exit 1; }
 

@@ -125,8 +125,12 @@ public final class KnnService: @unchecked Sendable {
         return out
     }
 
-    /// Drops results whose image embedding is within `duplicateCosine` of a better one (greedy, best first), comparing each
-    /// with at most `keep` kept results.
+    /// Results compared with each candidate when deduplicating: the ones kept just above it (near duplicates rank
+    /// together), so a 10,000-result query costs at most 10,000 × 64 dot products.
+    public static let duplicateWindow = 64
+
+    /// Drops results whose image embedding has cosine above `duplicateCosine` with one of the `duplicateWindow`
+    /// results kept just above it (greedy, best first), until `keep` are kept.
     func deduplicate(_ hits: [Hit], index ix: ServedIndex, keep: Int) -> [Hit] {
         let d = ix.dimension
         var kept: [Hit] = []
@@ -134,7 +138,7 @@ public final class KnnService: @unchecked Sendable {
         for h in hits {
             guard kept.count < keep else { break }
             let a = h.row * d
-            let duplicate = kept.contains { k in
+            let duplicate = kept.suffix(Self.duplicateWindow).contains { k in
                 let b = k.row * d
                 var dot: Float = 0
                 for j in 0..<d { dot += vectors[a + j] * vectors[b + j] }

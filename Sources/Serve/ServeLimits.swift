@@ -13,8 +13,9 @@ public struct ServeLimits: Sendable, Equatable {
     public var maxRerankK = 100
     /// Queries waiting for the model worker. Past it: 503 with Retry-After.
     public var maxQueueDepth = 256
-    /// Requests being handled at once (all routes but /health and /metrics). Past it: 429 with Retry-After.
-    public var maxInFlight = 512
+    /// Requests being handled at once (all routes but /health and /metrics). Past it: 429 with Retry-After. With
+    /// `maxBodyBytes` it bounds the memory held by request bodies (128 × 8 MiB).
+    public var maxInFlight = 128
     /// Queries encoded together in one model call.
     public var maxBatch = 32
     /// How long the first query of a batch waits for others, seconds; 0 turns batching off (one query per call).

@@ -32,7 +32,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Micro-batching: how long the first query of a batch waits for others, milliseconds (0: off).") var batchWaitMs = 4.0
     @Option(help: "Most queries per model call.") var maxBatch = 32
     @Option(help: "Most queries waiting for the model before 503.") var maxQueue = 256
-    @Option(help: "Most requests in flight before 429.") var maxInFlight = 512
+    @Option(help: "Most requests in flight before 429 (with --max-body, the bound on request memory).") var maxInFlight = 128
     @Option(help: "Largest request body, bytes (413 past it).") var maxBody = 8 << 20
     @Option(help: "Largest num_images / num_result_ids.") var maxResults = 10_000
 
