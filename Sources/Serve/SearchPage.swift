@@ -107,7 +107,10 @@ async function search(query) {
     if (info.elip && query.text) {
       const reranked = await knn(Object.assign({ rerank_k: Math.min(k, info.max_rerank_k || k) }, body));
       await render($("elip"), reranked);
-    } else { $("elip").innerHTML = ""; }
+    } else {
+      $("elip").innerHTML = "";
+      if (info.elip) { const p = document.createElement("p"); p.textContent = "ELIP re-ranks text queries."; $("elip").appendChild(p); }
+    }
     $("status").textContent = base.length + " results in " + Math.round(performance.now() - t0) + " ms";
     document.body.dataset.state = "done";
   } catch (e) {
