@@ -171,7 +171,7 @@ let package = Package(
         .testTarget(name: "StudiesTests", dependencies: ["Tensor", "Studies", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Images", "Models", "NN", "Tensor", "Autograd", "Datasets",
                                                           "Search", "Pipelines", "Heads", "Losses", "Adapters", "Studies", "ClipCore", "TestSupport"]),
-        .testTarget(name: "ServeTests", dependencies: ["Serve", "Tensor"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "Tensor", "Models", "Pipelines", "TestSupport"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "Tensor"]),
     ],
     swiftLanguageModes: [.v5],

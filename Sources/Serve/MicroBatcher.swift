@@ -14,7 +14,8 @@ public enum MicroBatcherError: Error, Equatable, Sendable {
 }
 
 /// Runs `process` on batches of submitted jobs, one batch at a time, on its own thread (so long model calls never
-/// occupy Swift's cooperative threads). `process` returns one result per job, in order.
+/// occupy Swift's cooperative threads). `process` returns one result per job, in order. The thread runs until
+/// `stop()`.
 public final class MicroBatcher<Job, Output>: @unchecked Sendable {
     public typealias Process = ([Job]) -> [Result<Output, any Error>]
 
@@ -35,9 +36,11 @@ public final class MicroBatcher<Job, Output>: @unchecked Sendable {
     private var busy = false
     private var lastBatch = 0
     private var thread: Thread?
-    /// Batches run and jobs in them (for tests and metrics).
-    public private(set) var batches = 0
-    public private(set) var jobs = 0
+    private var batchCount = 0
+    private var jobCount = 0
+    /// Batches run, and jobs in them (counted before the batch's jobs are resumed).
+    public var batches: Int { locked { batchCount } }
+    public var jobs: Int { locked { jobCount } }
     /// Called with the batch size after each batch (metrics).
     public var onBatch: (@Sendable (Int) -> Void)?
 
@@ -47,7 +50,8 @@ public final class MicroBatcher<Job, Output>: @unchecked Sendable {
         self.maxWait = max(maxWait, 0)
         self.maxQueue = max(maxQueue, 1)
         self.process = process
-        let t = Thread { [unowned self] in self.loop() }
+        // The worker holds the batcher until `stop()` ends it (a server's batcher lives as long as the process).
+        let t = Thread { [self] in self.loop() }
         t.name = name
         t.stackSize = 8 << 20
         thread = t
@@ -55,10 +59,12 @@ public final class MicroBatcher<Job, Output>: @unchecked Sendable {
     }
 
     /// Jobs waiting (not yet taken into a batch).
-    public var depth: Int {
+    public var depth: Int { locked { queue.count } }
+
+    private func locked<T>(_ body: () -> T) -> T {
         condition.lock()
         defer { condition.unlock() }
-        return queue.count
+        return body()
     }
 
     /// Runs `job` in a batch and returns its output.
@@ -135,19 +141,21 @@ public final class MicroBatcher<Job, Output>: @unchecked Sendable {
             condition.unlock()
 
             let results = process(batch.map(\.job))
+            condition.lock()
+            lastBatch = n
+            batchCount += 1
+            jobCount += n
+            condition.unlock()
             for (i, p) in batch.enumerated() {
                 if i < results.count { p.continuation.resume(with: results[i]) } else {
                     p.continuation.resume(throwing: MicroBatcherError.stopped)
                 }
             }
+            onBatch?(n)
             condition.lock()
             busy = false
-            lastBatch = n
-            batches += 1
-            jobs += n
             condition.broadcast()
             condition.unlock()
-            onBatch?(n)
         }
     }
 }
