@@ -47,6 +47,7 @@ trap cleanup EXIT
 # start_server LOG ARGS…: starts clip serve on a free port; sets $pid and $port.
 start_server() {
     local log="$1"; shift
+    : > "$log"   # exists before the background process opens it, for the polling below
     "$clip" serve --model "$model" --port 0 "$@" > "$log" 2>&1 &
     pid=$!
     pids+=("$pid")
