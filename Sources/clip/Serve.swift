@@ -29,7 +29,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Require 'Authorization: Bearer KEY' on every route but /health and the static page / (default: $CLIPCORE_SERVE_API_KEY if set).")
     var apiKey: String?
-    @Option(help: "Micro-batching: how long the first query of a batch waits for others, milliseconds (0: off).") var batchWaitMs = 4.0
+    @Option(help: "Micro-batching: under load, how long the first query of a batch waits for others, milliseconds (0: batching off, one query per model call).") var batchWaitMs = 4.0
     @Option(help: "Most queries per model call.") var maxBatch = 32
     @Option(help: "Most queries waiting for the model before 503.") var maxQueue = 256
     @Option(help: "Most requests in flight before 429 (with --max-body, the bound on request memory).") var maxInFlight = 128
