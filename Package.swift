@@ -32,6 +32,8 @@
 //   Training              run configurations (YAML), the contrastive, ELIP and projection-head trainers
 //   ClipCore              umbrella module for Swift users (re-exports the layers)
 //   CAPI                  the C ABI, built as libclipcore.so (product "clipcore")
+//   Serve                 `clip serve`: the k-NN search service (clip-retrieval's API), its search page, micro-batching,
+//                         limits and metrics, on Hummingbird 2 (never linked into libclipcore.so)
 //   clip                  the command-line tool
 import PackageDescription
 import Foundation
@@ -54,6 +56,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // `swift package generate-documentation --target ClipCore` (Sources/ClipCore/ClipCore.docc).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // Serve's HTTP server and its /metrics (only Serve and the clip tool link them).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: - System libraries
@@ -115,6 +120,10 @@ let package = Package(
         .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Adapters", "Datasets", "Search",
                                                  "Pipelines", "Evaluation", "Heads", "Losses", "Plots", "Studies", "Training",
                                                  "ClipDistributed"]),
+        // `clip serve`: clip-retrieval's k-NN API and a search page over embedding shard folders.
+        .target(name: "Serve", dependencies: ["Tensor", "NN", "Images", "Models", "Search", "Pipelines",
+                                              .product(name: "Hummingbird", package: "hummingbird"),
+                                              .product(name: "Prometheus", package: "swift-prometheus")]),
         // libclipcore.so exports only clip_* (Sources/CAPI/clipcore.map) and is named libclipcore.so.0
         // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
         // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
@@ -132,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "clip",
             dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Adapters", "Datasets", "Search", "Pipelines", "Evaluation", "Heads",
-                           "Plots", "Studies", "Training", "ClipDistributed",
+                           "Plots", "Studies", "Training", "ClipDistributed", "Serve",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "KernelBench", dependencies: ["Tensor", "CBLAS"],
@@ -143,6 +152,9 @@ let package = Package(
         .executableTarget(
             name: "ModelBench", dependencies: ["Tensor", "Autograd", "NN", "Models"],
             path: "Benchmarks/ModelBench", exclude: ["tokenizer_ref.py"]),
+        .executableTarget(
+            name: "ServeBench", dependencies: ["Tensor", "Pipelines"],
+            path: "Benchmarks/ServeBench"),
         .executableTarget(
             name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Heads",
                                                   "Evaluation", "CClipABI", "CAPI"],
@@ -175,6 +187,7 @@ let package = Package(
         .testTarget(name: "StudiesTests", dependencies: ["Tensor", "Studies", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Images", "Models", "NN", "Tensor", "Autograd", "Datasets",
                                                           "Search", "Pipelines", "Heads", "Losses", "Adapters", "Studies", "ClipCore", "TestSupport"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "Tensor", "Models", "Pipelines", "TestSupport"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CFaiss", "CPNG", "Tensor"]),
     ],
     swiftLanguageModes: [.v5],

@@ -9,7 +9,7 @@
 set -euo pipefail
 pkgs=(libopenblas-dev libfaiss-dev libpng-dev libjpeg62-turbo-dev libsqlite3-dev pkg-config)
 if [ "${1:-}" = "--test" ]; then
-    pkgs+=(gcc libc6-dev binutils python3 python3-venv valgrind libopenmpi-dev openmpi-bin)
+    pkgs+=(gcc libc6-dev binutils python3 python3-venv valgrind libopenmpi-dev openmpi-bin chromium chromium-driver)
 elif [ $# -gt 0 ]; then
     echo "usage: $0 [--test]" >&2; exit 2
 fi

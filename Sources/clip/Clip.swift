@@ -25,7 +25,7 @@ struct Clip: ParsableCommand {
             CLIPCORE_ISA=avx2|avx512|avx512_vnni|baseline (lower the instruction set the kernels use).
             """,
         version: ClipCoreVersion.string,
-        subcommands: [SelfCheck.self, Encode.self, EncodeDataset.self, Info.self, Convert.self, IndexCommand.self, Mine.self, Eval.self, EvalRetrieval.self, ELIPCommand.self, DataCommand.self, Train.self, HeadsCommand.self, AdaptersCommand.self, Demo.self],
+        subcommands: [SelfCheck.self, Encode.self, EncodeDataset.self, Info.self, Convert.self, IndexCommand.self, Mine.self, Eval.self, EvalRetrieval.self, ELIPCommand.self, DataCommand.self, Train.self, HeadsCommand.self, AdaptersCommand.self, Demo.self, ServeCommand.self],
         defaultSubcommand: SelfCheck.self)
 
     /// Line-buffered output, so progress reaches logs and pipes as it happens; SIGXFSZ ignored. Usage, help and

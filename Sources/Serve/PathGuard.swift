@@ -1,0 +1,42 @@
+// Files served from under one folder only: a relative path is resolved (`..`, symbolic links) and refused
+// unless the real file lies inside the folder's real path.
+
+import Foundation
+
+/// Resolves client-supplied relative paths to files under `root`; anything else is nil (the server's 404).
+public struct PathGuard: Sendable, Equatable {
+    /// The root's real path (symbolic links resolved), without a trailing slash.
+    public let root: String
+
+    /// - Returns: nil when `root` is not an existing folder.
+    public init?(root: String) {
+        guard let real = Self.realPath(root) else { return nil }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: real, isDirectory: &isDir), isDir.boolValue else { return nil }
+        self.root = real == "/" ? "" : real
+    }
+
+    /// The real path of the regular file `relative` names under the root, or nil: empty, absolute, holding a NUL,
+    /// missing, not a regular file, or resolving (through `..` or a symbolic link) outside the root.
+    /// `relative` is already percent-decoded (a literal `%2e%2e` is a file name, and is looked up as one).
+    public func resolve(_ relative: String) -> String? {
+        guard !relative.isEmpty, !relative.hasPrefix("/"), !relative.contains("\0"), relative.utf8.count < 4096 else { return nil }
+        guard let real = Self.realPath(root + "/" + relative), real.hasPrefix(root + "/") else { return nil }
+        var st = stat()
+        guard stat(real, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return real
+    }
+
+    /// `path` relative to the root when its real path lies under it (for the URLs of results), else nil.
+    public func relative(_ path: String) -> String? {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        guard let real = Self.realPath(absolute), real.hasPrefix(root + "/") else { return nil }
+        return String(real.dropFirst(root.count + 1))
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+}

@@ -1,0 +1,101 @@
+// The service behind the routes, without HTTP: a hand-made shard folder, the tiny CLIP fixture, and
+// /knn-service, /metadata and /indices-list bodies in and JSON out.
+
+import Foundation
+import Testing
+import Models
+import Pipelines
+import Serve
+import Tensor
+import TestSupport
+
+@Suite struct KnnServiceTests {
+    /// Six unit rows in dimension 24 (the fixture's), rows 0 and 1 identical, captions "caption i", ids 100 + i;
+    /// images are the fixture's two PNGs.
+    func service(limits: ServeLimits = ServeLimits()) throws -> (KnnService, [[Float]]) {
+        let folder = NSTemporaryDirectory() + "knn-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let d = 24
+        var rows: [[Float]] = []
+        for i in 0..<6 {
+            var v = [Float](repeating: 0, count: d)
+            v[i] = 1
+            v[(i + 7) % d] = 0.5
+            let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            rows.append(v.map { $0 / n })
+        }
+        rows[1] = rows[0]
+        try NPY.write(Tensor(rows.flatMap { $0 }, shape: [6, d]), dtype: .float32, to: EmbeddingShards.embeddingsPath(folder, shard: 0, .image))
+        let images = [Fixtures.path("clip/gelu_vocab/image0.png"), Fixtures.path("clip/gelu_vocab/image1.png")]
+        let lines = (0..<6).map { EmbeddingShards.Record(id: Int64(100 + $0), key: "k\($0)", image: images[$0 % 2], captions: ["caption \($0)"]).jsonLine }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: EmbeddingShards.metadataPath(folder, shard: 0), atomically: true, encoding: .utf8)
+        let index = try ServedIndex(name: "tiny", folder: folder)
+        let pipeline = try ImageTextPipeline(directory: Fixtures.path("clip/gelu_vocab"))
+        let engine = try QueryEngine(pipeline: pipeline, mapper: nil)
+        return (KnnService(indices: [index], engine: engine, limits: limits), rows)
+    }
+
+    func results(_ answer: KnnService.Answer) throws -> [[String: Any]] {
+        try #require(JSONSerialization.jsonObject(with: Data(answer.json.utf8)) as? [[String: Any]])
+    }
+
+    func body(_ object: [String: Any]) throws -> [UInt8] { Array(try JSONSerialization.data(withJSONObject: object)) }
+
+    @Test func embeddingQueryRanksByInnerProduct() async throws {
+        let (s, rows) = try service()
+        defer { s.batcher.stop() }
+        let r = try results(try await s.knn(body: try body(["embedding_input": rows[3], "num_images": 6])))
+        #expect(r.count == 6)
+        #expect(r.first?["id"] as? Int == 103)
+        #expect(abs((r.first?["similarity"] as? Double ?? 0) - 1) < 1e-5)
+        #expect(r.first?["caption"] as? String == "caption 3")
+        let sims = r.compactMap { $0["similarity"] as? Double }
+        #expect(sims == sims.sorted(by: >))
+        #expect(s.indicesListJSON == "[\"tiny\"]")
+    }
+
+    @Test func deduplicateDropsTheIdenticalRow() async throws {
+        let (s, rows) = try service()
+        defer { s.batcher.stop() }
+        let all = try results(try await s.knn(body: try body(["embedding_input": rows[0], "num_images": 6])))
+        let dedup = try results(try await s.knn(body: try body(["embedding_input": rows[0], "num_images": 6, "deduplicate": true])))
+        let ids = Set(all.prefix(2).compactMap { $0["id"] as? Int })
+        #expect(ids == [100, 101])
+        #expect(dedup.count == 5)
+        #expect(Set(dedup.compactMap { $0["id"] as? Int }).intersection([100, 101]).count == 1)
+    }
+
+    @Test func textAndImageQueriesGoThroughTheModel() async throws {
+        let (s, _) = try service()
+        defer { s.batcher.stop() }
+        let t = try results(try await s.knn(body: try body(["text": "a photo", "num_images": 3])))
+        #expect(t.count == 3)
+        let png = try #require(FileManager.default.contents(atPath: Fixtures.path("clip/gelu_vocab/image0.png")))
+        let i = try results(try await s.knn(body: try body(["image": png.base64EncodedString(), "num_images": 2])))
+        #expect(i.count == 2)
+    }
+
+    @Test func refusals() async throws {
+        let (s, rows) = try service()
+        defer { s.batcher.stop() }
+        func status(_ object: [String: Any]) async -> Int? {
+            do { _ = try await s.knn(body: try body(object)); return nil } catch let e as APIError { return e.status } catch { return -1 }
+        }
+        #expect(await status(["embedding_input": rows[0], "modality": "text"]) == 400)   // no caption embeddings
+        #expect(await status(["embedding_input": [1, 2, 3]]) == 400)   // wrong dimension
+        #expect(await status(["text": "a", "indice_name": "other"]) == 400)
+        #expect(await status(["text": "a", "rerank_k": 3]) == 400)   // no mapper
+        #expect(await status(["image": Data("not an image".utf8).base64EncodedString()]) == 400)
+    }
+
+    @Test func metadata() throws {
+        let (s, _) = try service()
+        defer { s.batcher.stop() }
+        let answer = try s.metadata(body: try body(["ids": [104, 7], "indice_name": "tiny"]))
+        let list = try #require(JSONSerialization.jsonObject(with: Data(answer.json.utf8)) as? [[String: Any]])
+        #expect(list.count == 2)
+        #expect((list[0]["metadata"] as? [String: Any])?["caption"] as? String == "caption 4")
+        #expect((list[1]["metadata"] as? [String: Any])?.isEmpty == true)
+        #expect(throws: APIError.self) { try s.metadata(body: Array("{\"ids\": \"x\"}".utf8)) }
+    }
+}
