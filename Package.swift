@@ -6,10 +6,13 @@
 //   CCodecs               PNG, JPEG and gzip decoding, the embedded data (CLIP vocabulary, HTML entities)
 //   CKernels              vectorised C math/row kernels (AVX2+FMA or baseline, chosen at run time)
 //   CClipABI              include/clipcore.h as a C module (CAPI's types and constants come from it)
+//   CMPI                  Open MPI's libmpi loaded at run time (dlopen): nothing links MPI, no mpi.h needed
 //   Tensor                storage, views, kernels (GEMM through OpenBLAS), threads; the base every layer
 //                         shares: ClipError, AtomicFile, JSONText, config value checks, resource limits
 //                         (CLIPCORE_MAX_*, docs/RELIABILITY.md), the version
 //   Autograd              reverse-mode differentiation over Tensor ops
+//   ClipDistributed       the Communicator protocol: MPI collectives over CMPI under mpirun, a no-op
+//                         single process otherwise; open_clip's gather-with-grad (never in libclipcore.so)
 //   NN                    modules, layers, optimizers, schedules, safetensors, state dicts
 //   Images                RGB images, PNG/JPEG decoding, PIL-exact resampling, preprocessing (Tensor only)
 //   Models                model families (CLIP, SigLIP, open_clip) and their registry, two-tower and
@@ -84,9 +87,14 @@ let package = Package(
         // takes its struct layouts and constants from it and checks its functions against it.
         .target(name: "CClipABI"),
 
+        // MPI at run time: dlopen of libmpi.so.40 and dlsym of the calls and Open MPI's predefined handles,
+        // so libclipcore.so and the plain `clip` binary run without MPI installed (docs/DISTRIBUTED.md).
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
+
         // MARK: - Layers
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Autograd", dependencies: ["Tensor"]),
+        .target(name: "ClipDistributed", dependencies: ["Tensor", "Autograd", "CMPI"]),
         .target(name: "NN", dependencies: ["Tensor", "Autograd"]),
         .target(name: "Images", dependencies: ["Tensor", "CCodecs"]),
         .target(name: "Models", dependencies: ["Tensor", "Autograd", "NN", "Images", "CCodecs"]),
@@ -102,10 +110,11 @@ let package = Package(
         .target(name: "Studies", dependencies: ["Tensor", .product(name: "Yams", package: "Yams"),
                                                 .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Training", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Adapters", "Datasets", "Search",
-                                                 "Pipelines", "Heads", "Losses", "Plots", "Studies",
+                                                 "Pipelines", "Heads", "Losses", "Plots", "Studies", "ClipDistributed",
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "ClipCore", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Adapters", "Datasets", "Search",
-                                                 "Pipelines", "Evaluation", "Heads", "Losses", "Plots", "Studies", "Training"]),
+                                                 "Pipelines", "Evaluation", "Heads", "Losses", "Plots", "Studies", "Training",
+                                                 "ClipDistributed"]),
         // libclipcore.so exports only clip_* (Sources/CAPI/clipcore.map) and is named libclipcore.so.0
         // (the SONAME; scripts/build-lib.sh puts a libclipcore.so.0 link beside it). Linked with the
         // toolchain's lld: gold keeps ~30 localised Swift symbols in the dynamic table (as LOCAL entries).
@@ -123,7 +132,8 @@ let package = Package(
         .executableTarget(
             name: "clip",
             dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Adapters", "Datasets", "Search", "Pipelines", "Evaluation", "Heads",
-                           "Plots", "Studies", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+                           "Plots", "Studies", "Training", "ClipDistributed",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "KernelBench", dependencies: ["Tensor", "CBLAS"],
             path: "Benchmarks/KernelBench"),
@@ -139,10 +149,16 @@ let package = Package(
             path: "Benchmarks/SpeedBench"),
 
         // MARK: - Tests
+        // Every collective checked with known values on every rank, under `mpirun -np 2` and `-np 3`
+        // (scripts/test-mpi.sh); exits non-zero on a mismatch.
+        .executableTarget(
+            name: "DistributedCheck", dependencies: ["Tensor", "Autograd", "ClipDistributed"],
+            path: "Tests/DistributedCheck"),
         // Fixture paths and comparisons shared by the parity tests (no product links it).
         .target(name: "TestSupport", dependencies: ["Tensor", "NN", "Models"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd"]),
+        .testTarget(name: "ClipDistributedTests", dependencies: ["Tensor", "Autograd", "ClipDistributed"]),
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "NN"]),
         .testTarget(name: "ImagesTests", dependencies: ["Tensor", "NN", "Images", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "TestSupport"]),

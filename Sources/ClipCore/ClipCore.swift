@@ -15,3 +15,4 @@
 @_exported import Plots
 @_exported import Studies
 @_exported import Training
+@_exported import ClipDistributed

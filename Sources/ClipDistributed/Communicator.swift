@@ -1,0 +1,54 @@
+// The collectives data-parallel work needs, behind one protocol: MPI's over every rank of an
+// `mpirun` job (`MPICommunicator`), or no-ops in a single process (`SingleProcess`).
+
+import Tensor
+
+/// How `allreduce` combines the ranks' buffers.
+public enum ReduceOp: String, Sendable, CaseIterable {
+    /// Element-wise sum over the ranks.
+    case sum
+    /// Element-wise sum divided by the number of ranks.
+    case mean
+}
+
+/// A group of processes (ranks `0..<size`) and the collectives between them. Every rank must call
+/// the same collectives in the same order; each call returns when every rank has made it.
+///
+/// - `allreduce`: in place, float32; every rank's buffer must have the same length.
+/// - `allgather`: variable sizes; one array per rank, in rank order.
+/// - `broadcast`: `root`'s buffer into every rank's; every rank's buffer must have root's length.
+public protocol Communicator: AnyObject, Sendable {
+    var rank: Int { get }
+    var size: Int { get }
+    func allreduce(_ buffer: inout [Float], op: ReduceOp) throws
+    func allgather(_ local: [Float]) throws -> [[Float]]
+    func allgather(_ local: [Int32]) throws -> [[Int32]]
+    func broadcast(_ buffer: inout [Float], root: Int) throws
+    func broadcast(_ buffer: inout [Int32], root: Int) throws
+    func barrier() throws
+}
+
+extension Communicator {
+    /// Whether this is rank 0, the one that writes checkpoints and logs.
+    public var isRoot: Bool { rank == 0 }
+
+    /// Whether there is more than one rank.
+    public var isDistributed: Bool { size > 1 }
+
+    /// `broadcast` of one integer list from `root`, whose length the other ranks learn first.
+    public func broadcastInts(_ values: [Int32], root: Int) throws -> [Int32] {
+        var count: [Int32] = [Int32(truncatingIfNeeded: values.count)]
+        try broadcast(&count, root: root)
+        var buffer = rank == root ? values : [Int32](repeating: 0, count: Int(count[0]))
+        try broadcast(&buffer, root: root)
+        return buffer
+    }
+
+    /// Checks `root` is a rank.
+    /// - Throws: `ClipError.invalidArgument` naming the root and the size.
+    func requireRoot(_ root: Int) throws {
+        guard (0..<size).contains(root) else {
+            throw ClipError.invalidArgument("broadcast root \(root) is not a rank of \(size)")
+        }
+    }
+}

@@ -1,0 +1,143 @@
+// MPI_COMM_WORLD through CMPI, which loads Open MPI's libmpi at run time (nothing links MPI).
+
+import Foundation
+import Tensor
+import CMPI
+
+/// Every rank of an `mpirun` job (MPI_COMM_WORLD). Made once per process by `Distributed.world()`,
+/// which initialises MPI (finalised at exit). Calls are serialised by a lock (MPI is initialised
+/// with MPI_THREAD_SERIALIZED).
+public final class MPICommunicator: Communicator, @unchecked Sendable {
+    public let rank: Int
+    public let size: Int
+    private let lock = NSLock()
+
+    /// Loads libmpi, initialises MPI and reads this process's rank and the job's size.
+    /// - Throws: `ClipError.unsupported` when libmpi cannot be loaded (naming what was tried),
+    ///   `ClipError.internal` when MPI fails to start.
+    init() throws {
+        var message = [CChar](repeating: 0, count: 2048)
+        guard cmpi_load(&message, message.count) == 0 else {
+            throw ClipError.unsupported("launched under mpirun, but " + String(cString: message))
+        }
+        try Self.check(cmpi_init(), "MPI_Init_thread")
+        var r: Int32 = 0, s: Int32 = 0
+        try Self.check(cmpi_rank(&r), "MPI_Comm_rank")
+        try Self.check(cmpi_size(&s), "MPI_Comm_size")
+        rank = Int(r)
+        size = Int(s)
+        Self.current = self
+    }
+
+    /// The communicator once `Distributed.world()` made it (set once, before any use).
+    nonisolated(unsafe) static var current: MPICommunicator?
+
+    // MARK: - Collectives
+
+    public func allreduce(_ buffer: inout [Float], op: ReduceOp) throws {
+        let count = try Self.count(buffer.count, "allreduce")
+        try locked {
+            try buffer.withUnsafeMutableBufferPointer { try Self.check(cmpi_allreduce_sum_float($0.baseAddress, count), "MPI_Allreduce") }
+        }
+        if op == .mean {
+            let scale = 1 / Float(size)
+            for i in buffer.indices { buffer[i] *= scale }
+        }
+    }
+
+    /// In-place sum of float64 values (statistics that must not lose precision).
+    public func allreduce(_ buffer: inout [Double]) throws {
+        let count = try Self.count(buffer.count, "allreduce")
+        try locked {
+            try buffer.withUnsafeMutableBufferPointer { try Self.check(cmpi_allreduce_sum_double($0.baseAddress, count), "MPI_Allreduce") }
+        }
+    }
+
+    public func allgather(_ local: [Float]) throws -> [[Float]] {
+        try gather(local, zero: 0) { cmpi_allgatherv_float($0, $1, $2, $3, $4) }
+    }
+
+    public func allgather(_ local: [Int32]) throws -> [[Int32]] {
+        try gather(local, zero: 0) { cmpi_allgatherv_int($0, $1, $2, $3, $4) }
+    }
+
+    public func broadcast(_ buffer: inout [Float], root: Int) throws {
+        try requireRoot(root)
+        let count = try Self.count(buffer.count, "broadcast")
+        try locked {
+            try buffer.withUnsafeMutableBufferPointer { try Self.check(cmpi_bcast_float($0.baseAddress, count, Int32(root)), "MPI_Bcast") }
+        }
+    }
+
+    public func broadcast(_ buffer: inout [Int32], root: Int) throws {
+        try requireRoot(root)
+        let count = try Self.count(buffer.count, "broadcast")
+        try locked {
+            try buffer.withUnsafeMutableBufferPointer { try Self.check(cmpi_bcast_int($0.baseAddress, count, Int32(root)), "MPI_Bcast") }
+        }
+    }
+
+    public func barrier() throws {
+        try locked { try Self.check(cmpi_barrier(), "MPI_Barrier") }
+    }
+
+    /// Ends every rank of the job with `code` (MPI_Abort): a rank that fails alone would leave the
+    /// others waiting in their next collective.
+    public func abort(code: Int32) {
+        _ = cmpi_abort(code)
+    }
+
+    // MARK: - Helpers
+
+    /// The sizes first (one MPI_Allgather), then the data (MPI_Allgatherv), split per rank.
+    private func gather<T>(_ local: [T], zero: T,
+                           _ call: (UnsafePointer<T>?, Int32, UnsafeMutablePointer<T>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> Int32)
+        throws -> [[T]] {
+        let count = try Self.count(local.count, "allgather")
+        return try locked {
+            var counts = [Int32](repeating: 0, count: size)
+            try Self.check(cmpi_allgather_int(count, &counts), "MPI_Allgather")
+            var displacements = [Int32](repeating: 0, count: size)
+            var total = 0
+            for r in 0..<size {
+                guard counts[r] >= 0 else { throw ClipError.internal("allgather: rank \(r) reported \(counts[r]) elements") }
+                displacements[r] = Int32(truncatingIfNeeded: total)
+                total += Int(counts[r])
+            }
+            guard total <= Int(Int32.max) else {
+                throw ClipError.invalidArgument("allgather: \(total) elements over all ranks exceed MPI's 32-bit count")
+            }
+            var gathered = [T](repeating: zero, count: total)
+            try local.withUnsafeBufferPointer { src in
+                try gathered.withUnsafeMutableBufferPointer { dst in
+                    try Self.check(call(src.baseAddress, count, dst.baseAddress, counts, displacements), "MPI_Allgatherv")
+                }
+            }
+            return (0..<size).map { r in
+                let start = Int(displacements[r])
+                return Array(gathered[start..<(start + Int(counts[r]))])
+            }
+        }
+    }
+
+    private func locked<R>(_ body: () throws -> R) throws -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    /// A buffer length as MPI's int count.
+    private static func count(_ n: Int, _ what: String) throws -> Int32 {
+        guard n <= Int(Int32.max) else {
+            throw ClipError.invalidArgument("\(what): \(n) elements exceed MPI's 32-bit count")
+        }
+        return Int32(n)
+    }
+
+    private static func check(_ code: Int32, _ call: String) throws {
+        guard code != 0 else { return }
+        var text = [CChar](repeating: 0, count: 512)
+        cmpi_error_string(code, &text, text.count)
+        throw ClipError.internal("\(call) failed: \(String(cString: text))")
+    }
+}

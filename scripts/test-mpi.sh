@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The Distributed layer and data-parallel training under Open MPI (docs/DISTRIBUTED.md):
+#   1. DistributedCheck, every collective with known values on every rank, alone and under
+#      `mpirun -np 2` and `-np 3` (--oversubscribe, --allow-run-as-root: CI runs as root);
+#      and launched under mpirun with libmpi unloadable: a clear error, not a hang;
+#   2. the plain `clip` binary and libclipcore.so link no MPI (ldd);
+#   3. data-parallel training checks (scripts/test-mpi-training.sh, when present).
+# Without mpirun it fails, unless CLIPCORE_MPI_OPTIONAL=1 (then it says so and skips).
+# The Swift Testing suite of the single process is ClipDistributedTests (scripts/test.sh runs it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v mpirun >/dev/null 2>&1; then
+    if [ "${CLIPCORE_MPI_OPTIONAL:-0}" = "1" ]; then
+        echo "test-mpi: SKIPPED: mpirun not found (install openmpi-bin libopenmpi-dev: scripts/install-deps.sh --test)"
+        exit 0
+    fi
+    echo "test-mpi: mpirun not found: install Open MPI (scripts/install-deps.sh --test), or set CLIPCORE_MPI_OPTIONAL=1 to skip" >&2
+    exit 1
+fi
+swift build -c release --product DistributedCheck
+swift build -c release --product clip
+mpirun=(mpirun --oversubscribe --allow-run-as-root)
+check=.build/release/DistributedCheck
+
+echo "== DistributedCheck: single process"
+"$check"
+for n in 2 3; do
+    echo "== DistributedCheck: mpirun -np $n"
+    timeout 300 "${mpirun[@]}" -np "$n" "$check"
+done
+
+echo "== launched under mpirun without a loadable libmpi: an error naming it"
+set +e
+out=$(timeout 120 "${mpirun[@]}" -np 2 -x CLIPCORE_MPI_LIBRARY=/nonexistent/libmpi.so.40 "$check" 2>&1)
+rc=$?
+set -e
+if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || ! grep -q "cannot load the MPI library" <<<"$out"; then
+    echo "test-mpi: expected a failure naming the MPI library (rc $rc):" >&2
+    echo "$out" >&2
+    exit 1
+fi
+
+echo "== no MPI linked into clip or libclipcore.so"
+if ldd .build/release/clip | grep -i mpi; then
+    echo "test-mpi: .build/release/clip links MPI" >&2; exit 1
+fi
+swift build -c release --product clipcore
+lib=$(ls .build/release/libclipcore.so 2>/dev/null || true)
+if [ -n "$lib" ] && ldd "$lib" | grep -i mpi; then
+    echo "test-mpi: $lib links MPI" >&2; exit 1
+fi
+# And the binary runs with no libmpi reachable at all when not launched by mpirun.
+env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK CLIPCORE_MPI_LIBRARY=/nonexistent/libmpi.so .build/release/clip --version >/dev/null
+
+if [ -x scripts/test-mpi-training.sh ]; then
+    scripts/test-mpi-training.sh
+fi
+echo "test-mpi: all passed"
