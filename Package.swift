@@ -144,6 +144,9 @@ let package = Package(
             name: "ModelBench", dependencies: ["Tensor", "Autograd", "NN", "Models"],
             path: "Benchmarks/ModelBench", exclude: ["tokenizer_ref.py"]),
         .executableTarget(
+            name: "DistBench", dependencies: ["Tensor", "Search", "ClipDistributed"],
+            path: "Benchmarks/DistBench"),
+        .executableTarget(
             name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Heads",
                                                   "Evaluation", "CClipABI", "CAPI"],
             path: "Benchmarks/SpeedBench"),

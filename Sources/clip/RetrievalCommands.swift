@@ -128,9 +128,11 @@ struct Mine: ParsableCommand {
             .joined(separator: ",\n")
         let json = "{\n\"k\": \(k),\n\"batch_size\": \(batchSize),\n\"seed\": \(seed),\n\"hard_images\": {\(hardImages)},\n\"batches\": [\(batchList)]\n}\n"
         try AtomicFile.write(json, to: out)
-        let ranks = comm.size > 1
-            ? " on \(comm.size) ranks (\((0..<comm.size).map { split.map { s in String(s.rows(of: $0).count) } ?? "?" }.joined(separator: " + ")) images)"
-            : ""
+        var ranks = ""
+        if let split, comm.size > 1 {
+            let parts = (0..<comm.size).map { String(split.rows(of: $0).count) }
+            ranks = " on \(comm.size) ranks (\(parts.joined(separator: " + ")) images)"
+        }
         print(String(format: "mined %d captions × %d images, k = %d%@ in %.3f s; %d batches → %@",
                      t.count, im.count, k, ranks, searchSeconds, batches.count, out))
     }
