@@ -64,9 +64,10 @@ extension Communicator {
 
     /// After the loss's backward: sums every part's global gradient over the ranks (one allreduce for
     /// all parts) and back-propagates each part's local slice into its graph (one backward pass).
-    /// Every rank must call it with the same parts in the same order.
+    /// Every rank must call it with the same parts in the same order (a part whose local rows take
+    /// no gradient, or has none, still takes part in the allreduce).
     public func backwardGathered(_ parts: [GatheredRows]) throws {
-        let active = parts.filter { !$0.isPassThrough && $0.local.requiresGrad }
+        let active = parts.filter { !$0.isPassThrough }
         guard !active.isEmpty else { return }
         var buffer: [Float] = []
         for p in active {
@@ -82,7 +83,7 @@ extension Communicator {
             let start = offset + p.localRows.lowerBound * width
             let slice = Tensor(Array(buffer[start..<(start + p.localRows.count * width)]), shape: [p.localRows.count] + shape.dropFirst())
             offset += p.global.value.count
-            guard p.localRows.count > 0 else { continue }
+            guard p.localRows.count > 0, p.local.requiresGrad else { continue }
             let term = (p.local * Variable(slice)).sum()
             surrogate = surrogate.map { $0 + term } ?? term
         }

@@ -7,6 +7,7 @@ import Tensor
 import Autograd
 import NN
 import Models
+import ClipDistributed
 
 /// One batch of a contrastive step: the captions' tokens, the images' pixels and, with several
 /// captions per image, which image each caption describes; the teacher's own tokens and pixels of the
@@ -39,6 +40,10 @@ public final class ContrastiveStep {
     public let maxGradNorm: Float
     let trainable: [Variable]
     public private(set) var updates = 0
+    /// The ranks a global batch is split over (`SingleProcess`: all of it here). With several, each
+    /// rank passes its own rows; the features are gathered into the global batch (open_clip's
+    /// `gather_with_grad`) and `synchronizeGradients` averages the gradients before `update`.
+    public var communicator: any Communicator = SingleProcess()
 
     /// AdamW over the model's trainable parameters and those of `extra` (adapters; the objective's
     /// heads are added), biases / norms / temperature without weight decay.
@@ -64,6 +69,7 @@ public final class ContrastiveStep {
     /// Forward and backward of one batch through the objective (gradients accumulate, scaled by
     /// `scale`); returns the loss.
     public func lossAndBackward(_ batch: ContrastiveBatch, scale: Float = 1) throws -> Float {
+        if communicator.size > 1 { return try gatheredLossAndBackward(batch, scale: scale) }
         let teacher = try objective.teacherFeatures(batch)
         let features = try objective.studentFeatures(model, batch)
         let loss = try objective.loss(model: model, features: features, imageOfText: batch.imageOfText, teacher: teacher)
@@ -79,6 +85,9 @@ public final class ContrastiveStep {
     /// are deterministic (no dropout). Gradients accumulate, scaled by `scale`; returns the loss.
     public func accumulatedLossAndBackward(_ batches: [ContrastiveBatch], scale: Float = 1) throws -> Float {
         guard batches.count > 1 else { return try lossAndBackward(batches[0], scale: scale) }
+        guard communicator.size == 1 else {
+            throw ClipError.unsupported("accum_freq > 1 is single-process only; under mpirun, raise train_bs (the global batch) instead")
+        }
         var kept: [[Tensor]] = [], layout: StudentFeatures?, owners: [Int] = [], images = 0
         var teacherTexts: [Tensor] = [], teacherImages: [Tensor] = []
         var anyOwners = false
@@ -117,6 +126,40 @@ public final class ContrastiveStep {
             imageRow += parts[1].value.shape[0]
         }
         return loss.value.item
+    }
+
+    // MARK: - Data parallel
+
+    /// This rank's rows of a global batch: the features of every rank gathered (rank order: the
+    /// global batch's row order), the loss of the global batch (the same on every rank), its backward
+    /// into the gathered features, and their summed gradient's local rows back through this rank's
+    /// towers (`Communicator.backwardGathered`). The teacher's features are gathered without graph;
+    /// `imageOfText` (local rows) is mapped to the global image rows.
+    func gatheredLossAndBackward(_ batch: ContrastiveBatch, scale: Float) throws -> Float {
+        let comm = communicator
+        let teacher = try objective.teacherFeatures(batch).map { tf in
+            (text: try comm.allgatherRows(tf.text).rows, image: try tf.image.map { try comm.allgatherRows($0).rows })
+        }
+        let features = try objective.studentFeatures(model, batch)
+        let gathered = try features.parts.map { try comm.gatherWithGrad($0.value) }
+        var owners: [Int]?
+        if let local = batch.imageOfText {
+            let offset = gathered[1].localRows.lowerBound
+            owners = try comm.allgather(local.map { Int32(truncatingIfNeeded: $0 + offset) }).flatMap { $0.map(Int.init) }
+        } else if gathered[0].rowCounts != gathered[1].rowCounts {
+            throw ClipError.shape("a rank's batch has \(gathered[0].rowCounts) captions for \(gathered[1].rowCounts) images")
+        }
+        let loss = try objective.loss(model: model, features: features.replacing(gathered.map(\.global)), imageOfText: owners,
+                                      teacher: teacher)
+        (loss * scale).backward()
+        try comm.backwardGathered(gathered)
+        return loss.value.item
+    }
+
+    /// The mean over the ranks of every trained parameter's gradient (one allreduce); with the
+    /// gathered backward, one process's gradient on the global batch. Nothing in a single process.
+    public func synchronizeGradients() throws {
+        try communicator.allreduceGradients(trainable, op: .mean)
     }
 
     /// Clips, sets the scheduled rate, steps AdamW, clears gradients and clamps the temperature to the

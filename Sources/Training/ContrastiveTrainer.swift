@@ -13,6 +13,7 @@ import Search
 import Datasets
 import Losses
 import Adapters
+import ClipDistributed
 
 /// Trains a CLIP or SigLIP model on an image–text dataset (see `ContrastiveConfig`).
 ///
@@ -22,6 +23,12 @@ import Adapters
 /// (highest validation mean recall), `last/` (with `trainer_state.safetensors`, written every
 /// `checkpointEvery` updates and at each epoch's end) and `test_metric.json` at the end; every
 /// checkpoint is a model folder in HF layout written as a whole.
+///
+/// Data parallel (`mpirun -np N clip train`, docs/DISTRIBUTED.md): every rank draws the same global
+/// batches; rank r takes its contiguous part of each (rows ⌊rB/N⌋ ..< ⌊(r+1)B/N⌋), decodes only the
+/// images it is given, and the step gathers the features so that the loss is the global batch's;
+/// gradients are averaged before each update, so the run follows one process's on the same batches.
+/// Rank 0 alone validates and writes checkpoints; every rank resumes from `last/`.
 public final class ContrastiveTrainer {
     public let config: ContrastiveConfig
     public let model: any PromptGuidedModel
@@ -30,9 +37,14 @@ public final class ContrastiveTrainer {
     public let tokenizerSource: String?
     /// The training split, as read.
     public let train: ImageTextDataset
-    let trainPixels: [Tensor]
+    /// The ranks the global batches are split over.
+    public let communicator: any Communicator
+    /// The preprocessed training images: all of them in a single process (decoded at start), those
+    /// this rank was given so far with several ranks (decoded on first use).
+    private var trainPixels: [Tensor?]
     /// The teacher's own preprocessing of the training images (when it has an image tower).
-    let teacherPixels: [Tensor]?
+    private var teacherPixels: [Tensor?]?
+    private let usesTeacherPixels: Bool
     /// The adapters on the towers (`adapter`), nil without.
     public let adapters: (any ModelAdapter)?
     /// Optimizer updates in one epoch.
@@ -50,8 +62,17 @@ public final class ContrastiveTrainer {
     /// Builds the model (a preset, or a folder to fine-tune), applies the locks, decodes and
     /// preprocesses the training images once.
     /// - Throws: `ClipError` naming the problem.
-    public init(config: ContrastiveConfig) throws {
+    public init(config: ContrastiveConfig, communicator: any Communicator = SingleProcess()) throws {
         try config.validate()
+        self.communicator = communicator
+        if communicator.size > 1 {
+            guard config.trainBs >= communicator.size else {
+                throw ClipError.invalidArgument("train_bs \(config.trainBs) is the global batch: it must be at least the \(communicator.size) ranks")
+            }
+            guard config.accumFreq == 1 else {
+                throw ClipError.unsupported("accum_freq \(config.accumFreq): under mpirun the global batch is already split over the ranks; use accum_freq 1 and a larger train_bs")
+            }
+        }
         var config = config
         let teacher = try config.teacher.map { try ContrastiveObjective.loadTeacher($0) }
         // A preset student learns in its teacher's embedding space.
@@ -103,17 +124,12 @@ public final class ContrastiveTrainer {
         train = try ImageTextDataset(config.dataset, options: config.sourceOptions(split: config.trainSplit),
                                      maxItems: config.maxTrainExamples)
         guard train.items.count >= 2 else { throw ClipError.invalidArgument("\(train.source): need at least two training images") }
-        let processor = pipeline.processor
-        let images = try train.items.map { try $0.decode() }
-        trainPixels = try images.map { try processor($0) }
-        if let teacher, objective.imageLoss != nil {
-            let tp = teacher.processor
-            teacherPixels = try images.map { try tp($0) }
-        } else {
-            teacherPixels = nil
-        }
-        // As many batches as `batches(epoch:)` makes: full ones, plus a last one of at least two.
-        let batches = train.items.count / config.trainBs + (train.items.count % config.trainBs >= 2 ? 1 : 0)
+        usesTeacherPixels = teacher != nil && objective.imageLoss != nil
+        trainPixels = Array(repeating: nil, count: train.items.count)
+        teacherPixels = usesTeacherPixels ? Array(repeating: nil, count: train.items.count) : nil
+        // As many batches as `batches(epoch:)` makes: full ones, plus a last one of at least two
+        // (and at least one row per rank).
+        let batches = train.items.count / config.trainBs + (train.items.count % config.trainBs >= max(2, communicator.size) ? 1 : 0)
         let perUpdate = config.gradAccum * config.accumFreq
         updatesPerEpoch = (batches + perUpdate - 1) / perUpdate
         let (total, overflow) = updatesPerEpoch.multipliedReportingOverflow(by: config.epochs)
@@ -123,6 +139,11 @@ public final class ContrastiveTrainer {
                                schedule: WarmupCosineSchedule(base: Float(config.lr), warmupSteps: warmup, totalSteps: total),
                                maxGradNorm: Float(config.maxGradNorm), objective: objective,
                                extra: adapters?.namedParameters() ?? [])
+        step.communicator = communicator
+        if communicator.size == 1 {
+            // One process uses every image: decode them all now (a bad image stops the run before it starts).
+            for i in train.items.indices { try loadPixels(i) }
+        }
     }
 
     /// The objective: loss, heads, teacher.
@@ -138,14 +159,32 @@ public final class ContrastiveTrainer {
         model.freeze(where: { frozen.contains($0) })
     }
 
-    /// The batches of `epoch`: (image index, caption index) lists.
+    /// The smallest batch trained: two rows, and one per rank.
+    var minimumBatch: Int { max(2, communicator.size) }
+
+    /// Decodes and preprocesses training image `i` (and the teacher's view of it) unless done.
+    private func loadPixels(_ i: Int) throws {
+        guard trainPixels[i] == nil else { return }
+        let image = try train.items[i].decode()
+        trainPixels[i] = try pipeline.processor(image)
+        if usesTeacherPixels, let tp = objective.teacher?.processor { teacherPixels?[i] = try tp(image) }
+    }
+
+    /// This rank's rows of a global batch: a contiguous part, rank order (all of it in one process).
+    public func localPart<T>(of batch: [T]) -> [T] {
+        let (r, n) = (communicator.rank, communicator.size)
+        guard n > 1 else { return batch }
+        return Array(batch[(r * batch.count / n)..<((r + 1) * batch.count / n)])
+    }
+
+    /// The batches of `epoch`: (image index, caption index) lists, the same on every rank.
     public func batches(epoch: Int) -> [[(image: Int, caption: Int)]] {
         var rng = RandomGenerator(seed: UInt64(truncatingIfNeeded: config.seed) &* 0x100_0000_01B3 &+ UInt64(epoch) &+ 1)
         var order = Array(0..<train.items.count)
         rng.shuffle(&order)
         let picks = order.map { (image: $0, caption: rng.nextInt(below: train.items[$0].captions.count)) }
         return stride(from: 0, to: picks.count, by: config.trainBs).map { Array(picks[$0..<min($0 + config.trainBs, picks.count)]) }
-            .filter { $0.count >= 2 }
+            .filter { $0.count >= minimumBatch }
     }
 
     /// ProtoCLIP's episode: the prototypes of the training set's current features. Every training image
@@ -190,18 +229,22 @@ public final class ContrastiveTrainer {
         } else {
             texts = picks.map { train.items[$0.image].captions[$0.caption] }
         }
-        let pixels = Tensor.stack(picks.map { trainPixels[$0.image] }, axis: 0)
+        for p in picks { try loadPixels(p.image) }
+        let pixels = Tensor.stack(picks.map { trainPixels[$0.image]! }, axis: 0)
         return ContrastiveBatch(tokens: pipeline.tokenize(texts), pixels: pixels, imageOfText: owners,
                                 teacherTokens: objective.teacher?.tokenize(texts),
-                                teacherPixels: teacherPixels.map { tp in Tensor.stack(picks.map { tp[$0.image] }, axis: 0) })
+                                teacherPixels: teacherPixels.map { tp in Tensor.stack(picks.map { tp[$0.image]! }, axis: 0) })
     }
 
     /// Trains to the end (or until `stopAfterUpdates` updates, for interruption tests), calling `onEvent`
     /// with each update and validation.
     public func run(stopAfterUpdates: Int? = nil, onEvent: (TrainingEvent) throws -> Void = { _ in }) throws {
         let out = config.outputDir
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        ModelFolder.removeStaleTemporaries(in: out)
+        if communicator.isRoot {
+            // Rank 0 owns the output folder (another rank's sweep could take its checkpoint in progress).
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            ModelFolder.removeStaleTemporaries(in: out)
+        }
         let accumulation = config.gradAccum
         while epoch < config.epochs {
             let all = batches(epoch: epoch)
@@ -218,12 +261,13 @@ public final class ContrastiveTrainer {
                     batchInEpoch = end
                     pending = 1
                 } else {
-                    lossSum += try step.lossAndBackward(try contrastiveBatch(all[batchInEpoch]), scale: 1 / Float(accumulation))
+                    lossSum += try step.lossAndBackward(try contrastiveBatch(localPart(of: all[batchInEpoch])), scale: 1 / Float(accumulation))
                     batchInEpoch += 1
                     pending += 1
                     guard pending == accumulation || batchInEpoch == all.count else { continue }
                     if pending < accumulation { scaleGradients(step.trainable, by: Float(accumulation) / Float(pending)) }
                 }
+                try step.synchronizeGradients()
                 if epoch < config.freezeLastLayerEpochs { objective.cancelLastLayerGradients() }
                 if let reason = try nonFinite.check(loss: lossSum, parameters: optimizedParameters, update: step.updates + 1,
                                                     epoch: epoch + 1, checkpoint: out + "/last") {
@@ -241,11 +285,13 @@ public final class ContrastiveTrainer {
                                                    lr: lr, gradNorm: norm, logitScale: temperature)))
                 pending = 0
                 lossSum = 0
-                if step.updates % max(checkpointEvery, 1) == 0 && batchInEpoch < all.count { try saveLast() }
+                if step.updates % max(checkpointEvery, 1) == 0 && batchInEpoch < all.count && communicator.isRoot { try saveLast() }
             }
             epoch += 1
             batchInEpoch = 0
             model.eval()
+            // Rank 0 validates and writes; the others go on to the next epoch's first collective.
+            guard communicator.isRoot else { continue }
             if config.evalEvery > 0 && epoch % config.evalEvery == 0, let val = try evaluate(split: config.valSplit) {
                 history.append((epoch, val))
                 try onEvent(.validation(epoch: epoch, metrics: val))

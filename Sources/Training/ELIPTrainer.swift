@@ -9,6 +9,7 @@ import NN
 import Models
 import Search
 import Datasets
+import ClipDistributed
 
 /// Trains an `ELIPMapper` for a loaded model folder on an image–text dataset.
 ///
@@ -25,6 +26,13 @@ import Datasets
 /// mapper, AdamW moments, position, objective, the epoch's running mean loss) is written atomically
 /// every `checkpointEvery` updates and at each epoch's end, with `mapper_epoch{N}.safetensors` and
 /// `mapper_last.safetensors`; `resume()` continues from it exactly.
+///
+/// Data parallel (`mpirun -np N clip elip train`, docs/DISTRIBUTED.md): every rank draws the same
+/// global batches and takes its contiguous part of each; the text features are gathered so the query
+/// objective's batch is global, each rank encodes its own images under every query's prompts, the
+/// score columns are gathered with their gradient, and the mapper's gradients are averaged before
+/// each update. The base embeddings of mining are encoded in parts by the ranks and gathered.
+/// Rank 0 alone writes checkpoints and mappers.
 public final class ELIPTrainer {
     public let config: ELIPConfig
     public let pipeline: ImageTextPipeline
@@ -62,12 +70,19 @@ public final class ELIPTrainer {
     var nonFinite: NonFiniteSteps
     /// The seed of the prompt dropout's masks; each batch draws from its own stream (`dropoutSeed`).
     private let dropoutSeed: UInt64
+    /// The ranks the global batches are split over.
+    public let communicator: any Communicator
 
     /// With `config.batches` set, the training rows come from that file (`ELIPTrainer.readBatchFile`)
     /// and `dataset` is not used; pass nil then.
     /// - Throws: `ClipError` for an unusable model, dataset or batch file.
-    public init(config: ELIPConfig, pipeline: ImageTextPipeline, dataset: ImageTextDataset?) throws {
+    public init(config: ELIPConfig, pipeline: ImageTextPipeline, dataset: ImageTextDataset?,
+                communicator: any Communicator = SingleProcess()) throws {
         try pipeline.requireImageTower()
+        self.communicator = communicator
+        guard config.batchSize >= communicator.size else {
+            throw ClipError.invalidArgument("batch_size \(config.batchSize) is the global batch: it must be at least the \(communicator.size) ranks")
+        }
         let guided = pipeline.model
         if let size = config.imgSize, size != guided.imageSize {
             throw ClipError.invalidArgument("img_size \(size) does not match the model's image size \(guided.imageSize) (\(pipeline.directory)/config.json); leave the key out to use the model's")
@@ -120,7 +135,7 @@ public final class ELIPTrainer {
         } else {
             fixedBatches = nil
             mined = try Self.mine(config: config, pipeline: pipeline, refs: refs, imageOfCaption: imageOfCaption,
-                                  textEmbeds: textEmbeds, cache: pixelCache)
+                                  textEmbeds: textEmbeds, cache: pixelCache, communicator: communicator)
         }
         let total = updatesPerEpoch * config.epochs
         switch config.lrScheduler {
@@ -142,13 +157,21 @@ public final class ELIPTrainer {
     /// Mines text → image neighbours once from the frozen model's base image embeddings, over the first
     /// `hardmine_subset` pairs (k = batch size).
     private static func mine(config: ELIPConfig, pipeline: ImageTextPipeline, refs: [ImageRef], imageOfCaption: [Int],
-                             textEmbeds: Tensor, cache: PixelCache) throws -> (miner: HardNegativeMiner, neighbours: HardNeighbours) {
+                             textEmbeds: Tensor, cache: PixelCache,
+                             communicator: any Communicator) throws -> (miner: HardNegativeMiner, neighbours: HardNeighbours) {
         let usedImages = Array(Set(imageOfCaption)).sorted()
         let processor = pipeline.processor
-        let baseImages = Tensor.concat(try stride(from: 0, to: usedImages.count, by: 32).map { start in
+        // Chunks of 32 images; with several ranks each encodes a contiguous run of whole chunks (the
+        // same chunks, so the same numbers, as one process) and the rows are gathered in order.
+        let starts = Array(stride(from: 0, to: usedImages.count, by: 32))
+        let (r, n) = (communicator.rank, communicator.size)
+        let mine = starts[(r * starts.count / n)..<((r + 1) * starts.count / n)]
+        let encoded = try mine.map { start in
             let chunk = Array(usedImages[start..<min(start + 32, usedImages.count)])
             return try pipeline.encode(pixels: chunk.map { i in try cache.pixels(i) { try processor(try refs[i].decode()) } })
-        }, axis: 0)
+        }
+        var baseImages = encoded.isEmpty ? Tensor.zeros([0, textEmbeds.shape[1]]) : Tensor.concat(encoded, axis: 0)
+        if n > 1 { baseImages = try communicator.allgatherRows(baseImages).rows }
         var row = [Int](repeating: 0, count: refs.count)
         for (r, i) in usedImages.enumerated() { row[i] = r }
         let pairs = imageOfCaption.count
@@ -189,6 +212,7 @@ public final class ELIPTrainer {
 
     /// One forward/backward on a batch of pairs; returns its loss (gradients accumulate).
     func lossAndBackward(_ pairs: [Int], scale: Float) throws -> Float {
+        if communicator.size > 1 { return try gatheredLossAndBackward(pairs, scale: scale) }
         let pixels = try pixelCache.batch(pairs.map { imageOfCaption[$0] }) { try pipeline.processor(try images[$0].decode()) }
         let texts = textEmbeds.indexSelect(axis: 0, pairs)
         switch config.objective {
@@ -208,8 +232,12 @@ public final class ELIPTrainer {
     /// (the mean loss over the epoch's batches).
     public func run(stopAfterUpdates: Int? = nil, onEvent: (TrainingEvent) throws -> Void = { _ in }) throws {
         let accumulation = max(1, config.gradAccumSteps)
-        try FileManager.default.createDirectory(atPath: config.outputRoot, withIntermediateDirectories: true)
-        ModelFolder.removeStaleTemporaries(in: config.outputRoot)
+        let root = communicator.isRoot
+        if root {
+            // Rank 0 owns the output folder.
+            try FileManager.default.createDirectory(atPath: config.outputRoot, withIntermediateDirectories: true)
+            ModelFolder.removeStaleTemporaries(in: config.outputRoot)
+        }
         while epoch < config.epochs {
             let all = batches(epoch: epoch)
             var pending = 0, lossSum: Float = 0, batchLosses: [Float] = []
@@ -224,6 +252,7 @@ public final class ELIPTrainer {
                 batchInEpoch += 1
                 pending += 1
                 if pending == accumulation || batchInEpoch == all.count {
+                    try communicator.allreduceGradients(mapper.parameters, op: .mean)
                     if let reason = try nonFinite.check(loss: lossSum, parameters: mapper.namedParameters(), update: updates + 1,
                                                         epoch: epoch + 1, checkpoint: config.outputRoot + "/checkpoint_last.safetensors") {
                         optimizer.zeroGrad()
@@ -241,13 +270,14 @@ public final class ELIPTrainer {
                     try onEvent(.update(TrainingUpdate(epoch: epoch, update: updates, loss: lossSum / Float(pending))))
                     pending = 0
                     lossSum = 0
-                    if updates % max(checkpointEvery, 1) == 0 { try saveCheckpoint() }
+                    if updates % max(checkpointEvery, 1) == 0 && root { try saveCheckpoint() }
                 }
             }
             try onEvent(.epochEnd(epoch: epoch, meanLoss: epochLoss.sum / Double(max(epochLoss.batches, 1))))
             epoch += 1
             batchInEpoch = 0
             epochLoss = (0, 0)
+            guard root else { continue }
             try mapper.saveMapper(to: config.outputRoot + "/mapper_epoch\(epoch).safetensors")
             try saveCheckpoint()
         }

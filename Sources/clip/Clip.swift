@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Images
 import Tensor
+import ClipDistributed
 
 extension ImagePreprocessing: ExpressibleByArgument {
     /// The help of every command's `--preprocessing` (each command that loads a model folder has one).
@@ -54,6 +55,8 @@ struct Clip: ParsableCommand {
 
     private static func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+        // One rank of several failing alone would leave the others waiting in a collective.
+        Distributed.abortJobIfDistributed(code: ExitCode.failure.rawValue)
         Foundation.exit(ExitCode.failure.rawValue)
     }
 }

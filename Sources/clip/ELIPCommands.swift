@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Foundation
+import ClipDistributed
 import Models
 import NN
 import Pipelines
@@ -45,7 +46,15 @@ struct ELIPCommand: ParsableCommand {
             if let batches { cfg.batches = batches }
             let pipeline = try ImageTextPipeline(directory: cfg.modelName, preprocessing: preprocessing)
             let data = cfg.batches == nil ? try loadSplit(cfg.dataset, skipBad: skipBad) : nil
-            let trainer = try ELIPTrainer(config: cfg, pipeline: pipeline, dataset: data)
+            // Under `mpirun -np N` the ranks split each global batch (docs/DISTRIBUTED.md); rank 0 writes.
+            let comm = try Distributed.world()
+            let trainer = try ELIPTrainer(config: cfg, pipeline: pipeline, dataset: data, communicator: comm)
+            let resumed = resume ? try trainer.resume() : false
+            guard comm.isRoot else {
+                try trainer.run()
+                return
+            }
+            if comm.size > 1 { print("data parallel: \(comm.size) ranks, global batch \(cfg.batchSize)") }
             if let file = cfg.batches {
                 print("batches: \(file): \(trainer.captions.count) rows, \(trainer.batches(epoch: 0).count) batches of \(cfg.batchSize) in file order")
             }
@@ -53,7 +62,7 @@ struct ELIPCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: cfg.outputRoot, withIntermediateDirectories: true)
             try AtomicFile.write(try String(contentsOfFile: config, encoding: .utf8), to: cfg.outputRoot + "/config.yaml")
             try AtomicFile.write(try trainer.resolvedConfig.yaml(), to: cfg.outputRoot + "/resolved_config.yaml")
-            if resume, try trainer.resume() {
+            if resumed {
                 print("resumed at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch), update \(trainer.updates)")
             }
             try runELIP(trainer)

@@ -6,6 +6,7 @@ import Tensor
 import Models
 import Training
 import Datasets
+import ClipDistributed
 
 extension SyntheticShapes.Family: ExpressibleByArgument {}
 extension ELIPObjectiveKind: ExpressibleByArgument {}
@@ -115,7 +116,8 @@ struct Train: ParsableCommand {
         if let s = data.separator ?? csvSeparator { cfg.separator = s }
         if let r = data.imageRoot { cfg.imageRoot = r }
         try cfg.validate()
-        let trainer = try ContrastiveTrainer(config: cfg)
+        // Under `mpirun -np N` the ranks split each global batch (docs/DISTRIBUTED.md).
+        let trainer = try ContrastiveTrainer(config: cfg, communicator: try Distributed.world())
         trainer.checkpointEvery = checkpointEvery
         try runContrastive(trainer, resume: resume)
     }
@@ -173,13 +175,20 @@ struct ObjectiveOptions: ParsableArguments {
     }
 }
 
-/// Runs a contrastive trainer with a log and progress; writes `test_metric.json` at the end.
+/// Runs a contrastive trainer with a log and progress; writes `test_metric.json` at the end. With
+/// several ranks, rank 0 alone prints, logs and writes `test_metric.json`; every rank resumes.
 func runContrastive(_ trainer: ContrastiveTrainer, resume: Bool, onUpdate: (TrainingUpdate) -> Void = { _ in }) throws {
     let cfg = trainer.config
-    try FileManager.default.createDirectory(atPath: cfg.outputDir, withIntermediateDirectories: true)
-    if resume, try trainer.resume() {
+    let comm = trainer.communicator
+    if resume, try trainer.resume(), comm.isRoot {
         print("resumed at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch), update \(trainer.step.updates)")
     }
+    guard comm.isRoot else {
+        try trainer.run()
+        return
+    }
+    try FileManager.default.createDirectory(atPath: cfg.outputDir, withIntermediateDirectories: true)
+    if comm.size > 1 { print("data parallel: \(comm.size) ranks, global batch \(cfg.trainBs)") }
     let log = try LineLog(cfg.outputDir + "/train_log.jsonl")
     let trainable = trainer.step.optimizer.groups.reduce(0) { $0 + $1.parameters.reduce(0) { $0 + $1.value.count } }
     print("training \(cfg.model) (\(trainable) trainable parameters) on \(trainer.train.description): "
