@@ -10,7 +10,8 @@ import Tensor
 /// 0. A part here is a run of whole tiles (a balanced split of the ⌈count / galleryBlock⌉ tiles), so
 /// each rank's GEMM calls have the same shapes and operands as the single process's: the scores, and
 /// so the merged top-k (`TopKMerge`), are bit-identical to one process's whatever the number of ranks.
-/// With fewer tiles than ranks, the last ranks get empty parts.
+/// The first ranks take one tile more when they do not divide evenly; with fewer tiles than ranks,
+/// the last ranks get empty parts.
 public struct GallerySplit: Sendable, Equatable {
     public let count: Int
     public let ranks: Int
@@ -33,7 +34,9 @@ public struct GallerySplit: Sendable, Equatable {
     /// The gallery rows of `rank` (empty for a rank without tiles).
     public func rows(of rank: Int) -> Range<Int> {
         precondition((0..<ranks).contains(rank), "gallery split: rank \(rank) outside 0..<\(ranks)")
-        let b0 = rank * blocks / ranks, b1 = (rank + 1) * blocks / ranks
+        // The first `blocks mod ranks` ranks take one tile more.
+        let (q, extra) = blocks.quotientAndRemainder(dividingBy: ranks)
+        let b0 = rank * q + min(rank, extra), b1 = b0 + q + (rank < extra ? 1 : 0)
         return min(b0 * galleryBlock, count)..<min(b1 * galleryBlock, count)
     }
 }

@@ -100,6 +100,7 @@ private func tieHeavy(_ n: Int, _ d: Int, seed: UInt64) -> Tensor {
                 next = rows.upperBound
             }
             #expect(next == m)
+            #expect(tiles == tiles.sorted(by: >), "the first ranks should take the extra tiles: \(tiles)")
             #expect((tiles.max() ?? 0) - (tiles.min() ?? 0) <= 1, "unbalanced tiles \(tiles)")
         }
     }
