@@ -23,6 +23,12 @@ timeout 600 "${mpirun[@]}" -np 2 "$clip" train "${args[@]}" --output-dir "$scrat
 "${compare[@]}" "$scratch/c1/train_log.jsonl" "$scratch/c2/train_log.jsonl" --min-updates 20 \
     --tensors "$scratch/c1/last/model.safetensors" "$scratch/c2/last/model.safetensors" --tensor-rtol 1e-3
 [ -f "$scratch/c2/test_metric.json" ] || { echo "rank 0 wrote no test_metric.json" >&2; exit 1; }
+# The comparison can fail: another seed's run (other batches, other initial weights) must not pass.
+"$clip" train --model Tests/Fixtures/clip/gelu_vocab --dataset "$scratch/data" --epochs 1 --train_bs 8 --lr 1e-3 --seed 6 \
+    --output-dir "$scratch/c6" >/dev/null
+if "${compare[@]}" "$scratch/c1/train_log.jsonl" "$scratch/c6/train_log.jsonl" --min-updates 20 >/dev/null 2>&1; then
+    echo "the comparison passed two runs of different seeds" >&2; exit 1
+fi
 
 echo "== contrastive: 1 process vs mpirun -np 3 (batches of 7 split 2/2/3, all captions of each image, grad_accum 2)"
 args3=(--model Tests/Fixtures/clip/gelu_vocab --dataset "$scratch/data" --epochs 1 --train_bs 7 --lr 1e-3 --seed 9

@@ -4,7 +4,7 @@
 import Testing
 import Tensor
 import Autograd
-@testable import ClipDistributed
+import ClipDistributed
 
 @Suite struct SingleProcessTests {
     @Test func rankAndSize() {
