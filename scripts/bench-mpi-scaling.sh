@@ -36,6 +36,8 @@ for cfg in "1 1" "1 2" "2 1"; do
         --train_bs 32 --lr 1e-3 --seed 5 --output-dir "$out"
 done
 
+echo "   model: $("$clip" info --model "$scratch/c-1-1/last" | grep '^parameters')"
+
 echo "== ELIP update: CLIP fixture, query objective, global batch 8, 20 updates"
 for cfg in "1 1" "1 2" "2 1"; do
     set -- $cfg
@@ -56,6 +58,8 @@ seed: 11
 YAML
     run elip "$1" "$2" "$scratch/$name/train_log.jsonl" -- "$clip" elip train --config "$scratch/$name.yaml"
 done
+
+echo "   mapper: $(stat -c %s "$scratch/e-1-1/mapper_last.safetensors") bytes (mapper_last.safetensors)"
 
 echo "== sharded mining: 2000 captions × 50000 images, d 512, k 16 (DistBench mine)"
 CLIPCORE_NUM_THREADS=1 "$bench" mine --n 50000 --queries 2000 --reps 3 | tail -1
