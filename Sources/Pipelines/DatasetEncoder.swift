@@ -121,7 +121,11 @@ public final class DatasetEncoder {
         }
         // Every rank has checked the folder (and rank 0 cleaned it) before anyone writes to it.
         try sync()
-        if isRoot { try EmbeddingShards.writeSettings(settings, to: folder) }
+        if isRoot {
+            try EmbeddingShards.writeSettings(settings, to: folder)
+        } else {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)   // (made by rank 0 already under mpirun)
+        }
 
         let modalities: [EmbeddingShards.Modality] = (encodesImages ? [.image] : []) + (options.encodeTexts ? [.text] : [])
         let finished = EmbeddingShards.completeShardSet(in: folder, modalities: modalities)
