@@ -12,10 +12,10 @@ bench=$PWD/.build/release/DistBench
 mpirun=(mpirun --oversubscribe --allow-run-as-root -x CLIPCORE_NUM_THREADS)
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx|fma$)' | tr '\n' ' ')
 echo "CPU:$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(nproc) cores; flags: $flags"
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on the machine make every number slower)"
 scratch=$(mktemp -d /tmp/clipcore-scaling.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
-"$clip" data synth --out "$scratch/data" --n 400 --seed 2 --size 64 >/dev/null
+"$clip" data synth --out "$scratch/data" --n 800 --seed 2 --size 64 >/dev/null
 timer=(python3 Tools/time_updates.py)
 
 # run LABEL RANKS THREADS LOG -- COMMAND...: one timed training run.
@@ -28,7 +28,7 @@ run() {
     echo "$label  ranks $ranks × threads $threads: $r  [flags: $flags]"
 }
 
-echo "== contrastive training update: tiny preset (7.8M parameters), image 64, global batch 32"
+echo "== contrastive training update: tiny preset (7.8M parameters), image 64, global batch 32, 20 updates"
 for cfg in "1 1" "1 2" "2 1"; do
     set -- $cfg
     out="$scratch/c-$1-$2"
@@ -38,7 +38,7 @@ done
 
 echo "   model: $("$clip" info --model "$scratch/c-1-1/last" | grep '^parameters')"
 
-echo "== ELIP update: CLIP fixture, query objective, global batch 8, 20 updates"
+echo "== ELIP update: CLIP fixture, query objective, global batch 16, 20 updates"
 for cfg in "1 1" "1 2" "2 1"; do
     set -- $cfg
     name="e-$1-$2"
@@ -46,11 +46,11 @@ for cfg in "1 1" "1 2" "2 1"; do
 model_name: Tests/Fixtures/clip/gelu_vocab
 output_root: $scratch/$name
 dataset: {name: $scratch/data, split: train}
-max_train_examples: 160
+max_train_examples: 320
 prompt_tokens: 2
 mapper_hidden: 64
 objective: query
-batch_size: 8
+batch_size: 16
 epochs: 1
 lr: 3.0e-3
 warmup: 4
