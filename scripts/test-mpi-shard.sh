@@ -23,6 +23,10 @@ if ! command -v mpirun >/dev/null 2>&1; then
 fi
 [ "${CLIPCORE_SKIP_BUILD:-0}" = "1" ] || swift build -c release --product clip
 clip=$PWD/.build/release/clip
+# Containers often forbid the cross-process memory attach Open MPI's shared-memory transport uses for
+# large messages (as scripts/test-mpi.sh; a value already set wins).
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+export OMPI_MCA_btl_sm_single_copy_mechanism=${OMPI_MCA_btl_sm_single_copy_mechanism:-none}
 mpirun=(timeout 600 mpirun --oversubscribe --allow-run-as-root)
 model=Tests/Fixtures/clip/gelu_vocab
 work=$(mktemp -d /tmp/clipcore-mpi-shard.XXXXXX)
