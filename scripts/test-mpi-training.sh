@@ -2,8 +2,11 @@
 # Data-parallel training under mpirun matches one process (docs/DISTRIBUTED.md): with the same global
 # batch and seed, the loss of every update within 1e-4 relative, and the final weights close
 # (Tools/compare_training_runs.py). Contrastive: 2 ranks over 20 updates; 3 ranks with an uneven split,
-# several captions per image and gradient accumulation; 2 ranks killed mid-run and resumed against an
-# uninterrupted 2-rank run. ELIP: 2 ranks over 20 updates. Run by scripts/test-mpi.sh (which builds clip).
+# several captions per image and gradient accumulation; DINO distillation towards a teacher on 2 ranks;
+# 2 ranks killed mid-run and resumed against an uninterrupted 2-rank run. ELIP: ELIP-S (query loss,
+# prompt dropout) on 2 ranks over 24 updates, ELIP with CLIP on 3 ranks (query chunks, accumulation),
+# the pairs objective on 2 ranks, and 2 ranks killed and resumed. About 1 minute. Run by
+# scripts/test-mpi.sh (which builds clip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CLIPCORE_NUM_THREADS=1
@@ -38,6 +41,16 @@ timeout 600 "${mpirun[@]}" -np 3 "$clip" train "${args3[@]}" --output-dir "$scra
 "${compare[@]}" "$scratch/m1/train_log.jsonl" "$scratch/m3/train_log.jsonl" --min-updates 10 \
     --tensors "$scratch/m1/last/model.safetensors" "$scratch/m3/last/model.safetensors" --tensor-rtol 1e-3
 
+echo "== contrastive: 1 process vs mpirun -np 2 (DINO towards a teacher: heads, prototypes, moving averages, teacher features gathered, + InfoNCE)"
+argsd=(--model Tests/Fixtures/clip/gelu_vocab --dataset "$scratch/data" --epochs 1 --train_bs 8 --lr 1e-3 --seed 5
+       --distiller dino --teacher Tests/Fixtures/clip/gelu_vocab --infonce-weight 0.5
+       --image-head-n-layers 2 --text-head-n-layers 2 --prototypes 16)
+"$clip" train "${argsd[@]}" --output-dir "$scratch/d1" >/dev/null
+timeout 600 "${mpirun[@]}" -np 2 "$clip" train "${argsd[@]}" --output-dir "$scratch/d2" >/dev/null
+"${compare[@]}" "$scratch/d1/train_log.jsonl" "$scratch/d2/train_log.jsonl" --min-updates 20 \
+    --tensors "$scratch/d1/last/model.safetensors" "$scratch/d2/last/model.safetensors" \
+    --tensors "$scratch/d1/last/objective.safetensors" "$scratch/d2/last/objective.safetensors" --tensor-rtol 1e-3
+
 echo "== contrastive: mpirun -np 2 killed mid-run (update 8 or later) and resumed vs uninterrupted"
 argsr=(--model Tests/Fixtures/clip/gelu_vocab --dataset "$scratch/data" --epochs 2 --train_bs 8 --lr 1e-3 --seed 5 --checkpoint-every 3)
 timeout 600 "${mpirun[@]}" -np 2 "$clip" train "${argsr[@]}" --output-dir "$scratch/r0" >/dev/null
@@ -57,7 +70,8 @@ grep -o "resumed at .*" "$scratch/resume.out" || { echo "the second run did not 
     --tensors "$scratch/r0/last/model.safetensors" "$scratch/r1/last/model.safetensors" --tensor-rtol 1e-3
 
 # MARK: - ELIP
-# elip_config NAME MODEL OBJECTIVE BATCH EXTRA...: a run configuration over the first 96 training pairs.
+# elip_config NAME MODEL OBJECTIVE BATCH EXTRA...: a run configuration over the first 96 training pairs
+# (ELIP_EPOCHS epochs, default 1).
 elip_config() {
     local name=$1 model=$2 objective=$3 batch=$4; shift 4
     {
@@ -69,7 +83,7 @@ elip_config() {
         echo "mapper_hidden: 64"
         echo "objective: $objective"
         echo "batch_size: $batch"
-        echo "epochs: 1"
+        echo "epochs: ${ELIP_EPOCHS:-1}"
         echo "lr: 3.0e-3"
         echo "warmup: 4"
         echo "seed: 11"
@@ -93,4 +107,24 @@ elip_pair siglip-query 2 20 Tests/Fixtures/siglip/h6_64 query 4
 elip_pair clip-query 3 8 Tests/Fixtures/clip/gelu_vocab query 5 "query_chunk: 2" "grad_accum_steps: 2"
 # The pairs objective: guided image features gathered with their gradient.
 elip_pair clip-pairs 2 20 Tests/Fixtures/clip/gelu_vocab pairs 4
+# Resume: ELIP-S on 2 ranks (batches of 8, 3 epochs: at least 36 updates) killed mid-run and resumed, against
+# an uninterrupted 2-rank run (checkpoints every 3 updates make the killed run slow enough to hit).
+echo "== elip: mpirun -np 2 killed mid-run (update 10 or later) and resumed vs uninterrupted"
+ELIP_EPOCHS=3 elip_config elip-r0 Tests/Fixtures/siglip/h6_64 query 8
+ELIP_EPOCHS=3 elip_config elip-r1 Tests/Fixtures/siglip/h6_64 query 8
+timeout 600 "${mpirun[@]}" -np 2 "$clip" elip train --config "$scratch/elip-r0.yaml" >/dev/null
+"${mpirun[@]}" -np 2 "$clip" elip train --config "$scratch/elip-r1.yaml" --checkpoint-every 3 >/dev/null 2>&1 &
+job=$!
+for _ in $(seq 1200); do
+    n=$(grep -c '"update": ' "$scratch/elip-r1/train_log.jsonl" 2>/dev/null || true)
+    [ "${n:-0}" -ge 10 ] && break
+    sleep 0.1
+done
+kill "$job" 2>/dev/null || true
+wait "$job" 2>/dev/null || true
+timeout 600 "${mpirun[@]}" -np 2 "$clip" elip train --config "$scratch/elip-r1.yaml" --checkpoint-every 3 --resume > "$scratch/elip-resume.out"
+grep -o "resumed at .*" "$scratch/elip-resume.out" || { echo "the second ELIP run did not resume (the first ended before the kill?)" >&2; exit 1; }
+"${compare[@]}" "$scratch/elip-r0/train_log.jsonl" "$scratch/elip-r1/train_log.jsonl" --min-updates 36 \
+    --tensors "$scratch/elip-r0/mapper_last.safetensors" "$scratch/elip-r1/mapper_last.safetensors" --tensor-rtol 1e-3
+
 echo "test-mpi-training: all passed"

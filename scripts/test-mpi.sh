@@ -19,6 +19,11 @@ if ! command -v mpirun >/dev/null 2>&1; then
 fi
 swift build -c release --product DistributedCheck
 swift build -c release --product clip
+# Containers often forbid the cross-process memory attach (CMA) Open MPI's shared-memory transport
+# uses for large messages ("Read -1, expected ..."): copy through shared memory instead (4.x names the
+# transport vader, 5.x sm). A value already set in the environment wins.
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+export OMPI_MCA_btl_sm_single_copy_mechanism=${OMPI_MCA_btl_sm_single_copy_mechanism:-none}
 mpirun=(mpirun --oversubscribe --allow-run-as-root)
 check=.build/release/DistributedCheck
 
@@ -37,6 +42,12 @@ set -e
 if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || ! grep -q "cannot load the MPI library" <<<"$out"; then
     echo "test-mpi: expected a failure naming the MPI library (rc $rc):" >&2
     echo "$out" >&2
+    exit 1
+fi
+
+echo "== DistributedCheck catches a wrong communicator (CLIPCORE_DISTRIBUTED=off under mpirun: size 1, not 2)"
+if timeout 120 "${mpirun[@]}" -np 2 -x CLIPCORE_DISTRIBUTED=off "$check" >/dev/null 2>&1; then
+    echo "test-mpi: DistributedCheck passed ranks that each believed they were alone" >&2
     exit 1
 fi
 

@@ -26,9 +26,16 @@ public protocol Communicator: AnyObject, Sendable {
     func broadcast(_ buffer: inout [Float], root: Int) throws
     func broadcast(_ buffer: inout [Int32], root: Int) throws
     func barrier() throws
+    /// `allgather` when every rank's count is known (`counts[r]`: rank r's elements): one exchange
+    /// fewer. The default gathers the counts anyway.
+    func allgather(_ local: [Float], counts: [Int]) throws -> [[Float]]
+    func allgather(_ local: [Int32], counts: [Int]) throws -> [[Int32]]
 }
 
 extension Communicator {
+    public func allgather(_ local: [Float], counts: [Int]) throws -> [[Float]] { try allgather(local) }
+    public func allgather(_ local: [Int32], counts: [Int]) throws -> [[Int32]] { try allgather(local) }
+
     /// Whether this is rank 0, the one that writes checkpoints and logs.
     public var isRoot: Bool { rank == 0 }
 

@@ -39,12 +39,14 @@ extension Communicator {
         guard size > 1 else { return (local, [local.shape.first ?? 0]) }
         guard local.rank >= 1 else { throw ClipError.shape("allgatherRows: a scalar has no rows") }
         let rest = Array(local.shape.dropFirst())
+        // The shapes, then the rows (their counts known from the shapes).
         let shapes = try allgather(local.shape.map { Int32(truncatingIfNeeded: $0) })
         for (r, s) in shapes.enumerated() where Array(s.dropFirst()).map(Int.init) != rest {
             throw ClipError.shape("allgatherRows: rank \(r) has rows of shape \(Array(s.dropFirst())), rank \(rank) of \(rest)")
         }
-        let parts = try allgather(local.contiguous().toArray())
         let counts = shapes.map { Int($0[0]) }
+        let width = rest.reduce(1, *)
+        let parts = try allgather(local.contiguous().toArray(), counts: counts.map { $0 * width })
         return (Tensor(parts.flatMap { $0 }, shape: [counts.reduce(0, +)] + rest), counts)
     }
 

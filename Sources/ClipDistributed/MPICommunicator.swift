@@ -27,6 +27,19 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         rank = Int(r)
         size = Int(s)
         Self.current = self
+        Self.shareCores()
+    }
+
+    /// Without `CLIPCORE_NUM_THREADS`, each rank's threads default to its share of the machine: the
+    /// processors it may run on (mpirun binds a rank to a core when there are at most two), and at
+    /// most the online processors divided by the ranks on this machine (`OMPI_COMM_WORLD_LOCAL_SIZE`),
+    /// instead of every rank starting a thread per processor.
+    static func shareCores() {
+        let env = ProcessInfo.processInfo.environment
+        guard env["CLIPCORE_NUM_THREADS"] == nil else { return }
+        let local = max(1, env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1)
+        let online = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        Threads.count = max(1, min(Int(cmpi_affinity_cpus()), online / local))
     }
 
     /// The communicator once `Distributed.world()` made it (set once, before any use).
@@ -61,6 +74,14 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         try gather(local, zero: 0) { cmpi_allgatherv_int($0, $1, $2, $3, $4) }
     }
 
+    public func allgather(_ local: [Float], counts: [Int]) throws -> [[Float]] {
+        try gather(local, zero: 0, counts: counts) { cmpi_allgatherv_float($0, $1, $2, $3, $4) }
+    }
+
+    public func allgather(_ local: [Int32], counts: [Int]) throws -> [[Int32]] {
+        try gather(local, zero: 0, counts: counts) { cmpi_allgatherv_int($0, $1, $2, $3, $4) }
+    }
+
     public func broadcast(_ buffer: inout [Float], root: Int) throws {
         try requireRoot(root)
         let count = try Self.count(buffer.count, "broadcast")
@@ -89,14 +110,24 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     // MARK: - Helpers
 
-    /// The sizes first (one MPI_Allgather), then the data (MPI_Allgatherv), split per rank.
-    private func gather<T>(_ local: [T], zero: T,
+    /// The sizes first (one MPI_Allgather, unless every rank's count is given), then the data
+    /// (MPI_Allgatherv), split per rank.
+    private func gather<T>(_ local: [T], zero: T, counts known: [Int]? = nil,
                            _ call: (UnsafePointer<T>?, Int32, UnsafeMutablePointer<T>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> Int32)
         throws -> [[T]] {
         let count = try Self.count(local.count, "allgather")
+        if let known {
+            guard known.count == size, known[rank] == local.count else {
+                throw ClipError.invalidArgument("allgather: counts \(known) for \(size) ranks do not give rank \(rank)'s \(local.count) elements")
+            }
+        }
         return try locked {
             var counts = [Int32](repeating: 0, count: size)
-            try Self.check(cmpi_allgather_int(count, &counts), "MPI_Allgather")
+            if let known {
+                for (r, c) in known.enumerated() { counts[r] = try Self.count(c, "allgather") }
+            } else {
+                try Self.check(cmpi_allgather_int(count, &counts), "MPI_Allgather")
+            }
             var displacements = [Int32](repeating: 0, count: size)
             var total = 0
             for r in 0..<size {

@@ -31,6 +31,12 @@ import ClipDistributed
         #expect(try c.allgather([Float]()) == [[]])
     }
 
+    @Test func allgatherWithCountsReturnsTheLocalArray() throws {
+        let c = SingleProcess()
+        #expect(try c.allgather([Float(3), 4], counts: [2]) == [[3, 4]])
+        #expect(try c.allgather([Int32(9)], counts: [1]) == [[9]])
+    }
+
     @Test func broadcastChecksTheRoot() throws {
         let c = SingleProcess()
         var f: [Float] = [4]

@@ -29,6 +29,12 @@ do {
     if let r = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"].flatMap(Int.init) {
         check(rank == r, "rank \(rank), launcher says \(r)", rank: rank)
     }
+    // Without CLIPCORE_NUM_THREADS the ranks of one machine share its processors.
+    let env = ProcessInfo.processInfo.environment
+    if env["CLIPCORE_NUM_THREADS"] == nil, let local = env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 0 {
+        let share = max(1, ProcessInfo.processInfo.activeProcessorCount / local)
+        check(Threads.count <= share, "\(Threads.count) threads on a rank, more than its share \(share)", rank: rank)
+    }
     let n = Float(size)
     let triangle = Float(size * (size - 1) / 2)   // Σ r over ranks
 
@@ -62,6 +68,15 @@ do {
     for r in 0..<min(size, gi.count) {
         check(gi[r] == (0..<localCount(r)).map { Int32(-r * 100 - $0) }, "allgather(Int32) rank \(r)'s part \(gi[r])", rank: rank)
     }
+
+    let known = try comm.allgather(floats, counts: (0..<size).map(localCount))
+    check(known == gf, "allgather(Float, counts:) \(known)", rank: rank)
+    let knownInts = try comm.allgather(ints, counts: (0..<size).map(localCount))
+    check(knownInts == gi, "allgather(Int32, counts:) \(knownInts)", rank: rank)
+    var wrongCounts = (0..<size).map(localCount)
+    wrongCounts[rank] += 1
+    check(ClipError.kind { _ = try comm.allgather(floats, counts: wrongCounts) } == (comm is SingleProcess ? nil : .invalidArgument),
+          "allgather with counts that miss this rank's is an error", rank: rank)
 
     // MARK: broadcast (from the last rank, and from 0)
     let root = size - 1

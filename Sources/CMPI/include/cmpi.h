@@ -40,6 +40,10 @@ int cmpi_barrier(void);
 int cmpi_abort(int code);
 /// MPI_Finalize (once; also run at exit after cmpi_init).
 int cmpi_finalize(void);
+/// The processors this process may run on (sched_getaffinity; mpirun binds ranks to cores), or the
+/// online processors when that fails.
+int cmpi_affinity_cpus(void);
+
 /// The MPI error string of `code` into `text`.
 void cmpi_error_string(int code, char *text, size_t length);
 
