@@ -66,7 +66,7 @@ grep -q "2 new shard(s)" <<<"$out" || { echo "$out" >&2; fail "expected the two 
 diff -r "$work/enc1" "$work/resume" >/dev/null || { diff -rq "$work/enc1" "$work/resume" >&2; fail "the resumed folder differs from one process's"; }
 echo "   shards 4 and 7 redone by rank 1 of 3, the stale temporary removed, the rest kept: identical"
 
-echo "== a real kill: mpirun -np 2 killed mid-run, then rerun with -np 3"
+echo "== a real kill: the ranks of mpirun -np 2 killed (SIGKILL) mid-run, then rerun with -np 3"
 "$clip" data synth --out "$work/big" --n 1500 --size 64 --seed 5 >/dev/null
 encb=(encode-dataset --model "$model" --data "$work/big/manifest.jsonl" --texts --shard-size 10 --batch-size 5 --dtype float32 --decode-threads 1 --no-count)
 "$clip" "${encb[@]}" --out "$work/bigref" >/dev/null
@@ -74,9 +74,11 @@ mpirun --oversubscribe --allow-run-as-root -np 2 "$clip" "${encb[@]}" --out "$wo
 pid=$!
 for _ in $(seq 1 600); do
     [ "$(ls "$work/bigkill" 2>/dev/null | grep -c '^metadata_')" -ge 2 ] && break
-    sleep 0.1
+    sleep 0.05
 done
-kill -TERM "$pid" 2>/dev/null || true
+# SIGKILL to the ranks themselves (mpirun's children): they die at once, mid-write at worst.
+ranks=$(pgrep -P "$pid" || true)
+[ -n "$ranks" ] && kill -KILL $ranks 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 finished=$(ls "$work/bigkill" | grep -c '^metadata_' || true)
 total=$(ls "$work/bigref" | grep -c '^metadata_')
