@@ -156,6 +156,9 @@ let package = Package(
             name: "ServeBench", dependencies: ["Tensor", "Pipelines"],
             path: "Benchmarks/ServeBench"),
         .executableTarget(
+            name: "DistBench", dependencies: ["Tensor", "Search", "ClipDistributed"],
+            path: "Benchmarks/DistBench"),
+        .executableTarget(
             name: "SpeedBench", dependencies: ["Tensor", "Autograd", "NN", "Images", "Models", "Datasets", "Search", "Pipelines", "Heads",
                                                   "Evaluation", "CClipABI", "CAPI"],
             path: "Benchmarks/SpeedBench"),

@@ -30,13 +30,20 @@ public final class DatasetEncoder {
         /// instead of failing with an error that names the image. (Bad records the source's reader
         /// skips are counted there too; the source decides whether it skips them.)
         public var skipBad = false
+        /// This process's rank among `ranks` encoding one folder together (mpirun): shard `s` is
+        /// encoded by rank `s % ranks`.
+        public var rank = 0
+        public var ranks = 1
 
         public init() {}
+
+        /// Whether shard `shard` is this rank's.
+        public func owns(shard: Int) -> Bool { shard % ranks == rank }
     }
 
     /// Counters and timings of a run.
     public struct Stats: Sendable {
-        /// Source records read in this run (not counting the finished shards skipped on resume).
+        /// Records of this rank's unfinished shards read in this run (not counting finished shards, nor other ranks').
         public var records = 0
         public var images = 0
         public var texts = 0
@@ -48,6 +55,8 @@ public final class DatasetEncoder {
         /// Shards found complete when the run started, and shards written by it.
         public var shardsResumed = 0
         public var shardsWritten = 0
+        /// Records the source holds (every rank reads it through).
+        public var sourceRecords = 0
         /// Wall-clock seconds of the run.
         public var seconds: Double = 0
         /// Seconds the encoder waited for decoded images (the part of decoding not overlapped).
@@ -68,14 +77,25 @@ public final class DatasetEncoder {
         self.options = options
     }
 
-    /// Encodes `source` into `folder`, continuing after its complete shards. `progress` is called
-    /// after every batch.
+    /// Encodes `source` into `folder`, skipping its complete shards. `progress` is called after
+    /// every batch.
+    ///
+    /// As one rank of `options.ranks` (a job under mpirun), only the shards `options.owns` gives this
+    /// rank are encoded (every rank reads the source through, decoding only its own records), and
+    /// `sync` must be a barrier over the ranks: it is called once the folder is checked (rank 0 then
+    /// writes `encode.json` and has removed stale temporaries before it) and once every rank has
+    /// written its shards (rank 0 then checks every shard of the source is complete). The folder is
+    /// the same, byte for byte, as one process writes.
     /// - Throws: `ClipError` for unreadable input (unless `skipBad`), a folder started with other
-    ///   settings, or a write that fails.
+    ///   settings, a write that fails, or (rank 0) a shard missing after every rank finished.
     @discardableResult
-    public func run(source: any ImageTextSource, to folder: String, progress: (Stats) -> Void = { _ in }) throws -> Stats {
+    public func run(source: any ImageTextSource, to folder: String, sync: () throws -> Void = {},
+                    progress: (Stats) -> Void = { _ in }) throws -> Stats {
         guard options.shardSize > 0, options.batchSize > 0, options.decodeThreads > 0 else {
             throw ClipError(.invalidArgument, "encode-dataset: shard size, batch size and decode threads must be positive")
+        }
+        guard options.ranks > 0, (0..<options.ranks).contains(options.rank) else {
+            throw ClipError(.invalidArgument, "encode-dataset: rank \(options.rank) is not one of \(options.ranks) ranks")
         }
         // A text-only model encodes the captions alone: no image is read, no img_emb shard written.
         let encodesImages = pipeline.model.hasImageTower
@@ -83,8 +103,11 @@ public final class DatasetEncoder {
             throw ClipError(.unsupported, "encode-dataset: \(pipeline.directory) is a text-only model (\(pipeline.family.name)); encode the captions with --texts")
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        ModelFolder.removeStaleTemporaries(in: folder)
+        let isRoot = options.rank == 0
+        if isRoot {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            ModelFolder.removeStaleTemporaries(in: folder)
+        }
         let settings = ["model": pipeline.directory, "kind": pipeline.family.name, "source": source.description,
                         "shard_size": String(options.shardSize), "dtype": options.dtype.rawValue,
                         "texts": String(options.encodeTexts), "dim": String(pipeline.model.embeddingDim), "normalized": "true",
@@ -96,20 +119,40 @@ public final class DatasetEncoder {
                 throw ClipError(.invalidArgument, "\(folder): was started with \(key) \(old[key] ?? "(none)"), this run has \(settings[key]!); use the same settings to resume or another --out")
             }
         }
-        try EmbeddingShards.writeSettings(settings, to: folder)
+        // Every rank has checked the folder (and rank 0 cleaned it) before anyone writes to it.
+        try sync()
+        if isRoot {
+            try EmbeddingShards.writeSettings(settings, to: folder)
+        } else {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)   // (made by rank 0 already under mpirun)
+        }
 
+        let modalities: [EmbeddingShards.Modality] = (encodesImages ? [.image] : []) + (options.encodeTexts ? [.text] : [])
+        let finished = EmbeddingShards.completeShardSet(in: folder, modalities: modalities)
+        let (shardSize, rank, ranks) = (options.shardSize, options.rank, options.ranks)
         var stats = Stats()
-        stats.shardsResumed = EmbeddingShards.completeShards(in: folder)
+        stats.shardsResumed = finished.filter { options.owns(shard: $0) }.count
         var reader = try source.makeReader()
-        for _ in 0..<(stats.shardsResumed * options.shardSize) {
-            if try reader.next() == nil { break }
+        var read = 0   // records read from the source, this rank's or not
+        // Only this rank's unfinished shards' records reach the decoders, with their index in the source.
+        let wanted: () throws -> (Int, ImageTextRecord)? = {
+            while let record = try reader.next() {
+                let index = read
+                read += 1
+                let shard = index / shardSize
+                if shard % ranks == rank && !finished.contains(shard) { return (index, record) }
+            }
+            return nil
         }
 
         let processor = pipeline.processor
-        let prefetcher = OrderedPrefetcher<ImageTextRecord, (ImageTextRecord, Tensor)>(
+        typealias Decoded = (index: Int, record: ImageTextRecord, pixels: Result<Tensor, Error>)
+        let prefetcher = OrderedPrefetcher<(Int, ImageTextRecord), Decoded>(
             threads: options.decodeThreads, capacity: options.queueDepth ?? 2 * options.batchSize,
-            source: { try reader.next() },
-            transform: { record in (record, encodesImages ? try processor(try Self.decode(record)) : Tensor.zeros([0])) })
+            source: wanted,
+            transform: { index, record in
+                (index, record, Result { encodesImages ? try processor(try Self.decode(record)) : Tensor.zeros([0]) })
+            })
         defer { prefetcher.stop() }
         func finishStats() {
             stats.waitSeconds = prefetcher.waitSeconds
@@ -117,9 +160,12 @@ public final class DatasetEncoder {
             stats.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
 
-        var shard = stats.shardsResumed
-        var id = Int64(shard * options.shardSize)
+        // One shard at a time: its records arrive in source order, consecutively.
+        var pending: Decoded? = nil
         while true {
+            guard let first = try pending ?? prefetcher.next().map({ try $0.get() }) else { break }
+            pending = nil
+            let shard = first.index / shardSize
             var records: [EmbeddingShards.Record] = [], imageParts: [Tensor] = [], textParts: [Tensor] = []
             var batch: [(record: EmbeddingShards.Record, pixels: Tensor)] = []
             func flush() throws {
@@ -138,31 +184,43 @@ public final class DatasetEncoder {
                 finishStats()
                 progress(stats)
             }
-            var inShard = 0
-            while inShard < options.shardSize, let result = try prefetcher.next() {
-                inShard += 1
+            var item: Decoded? = first
+            while let (index, record, pixels) = item {
                 stats.records += 1
-                defer { id += 1 }
-                switch result {
-                case .success(let (record, pixels)):
-                    batch.append((EmbeddingShards.Record(id: id, key: record.key, image: record.image.name, captions: record.captions), pixels))
+                switch pixels {
+                case .success(let pixels):
+                    batch.append((EmbeddingShards.Record(id: Int64(index), key: record.key, image: record.image.name, captions: record.captions), pixels))
                     if batch.count == options.batchSize { try flush() }
                 case .failure(let error):
                     guard options.skipBad else { throw error }
                     let reason: BadInput = (error as? ClipError)?.kind == .io ? .missingImage : .undecodableImage
                     stats.skipped[reason.rawValue, default: 0] += 1
                 }
+                item = try prefetcher.next().map { try $0.get() }
+                if let next = item, next.index / shardSize != shard {
+                    pending = next
+                    item = nil
+                }
             }
             try flush()
-            guard inShard > 0 else { break }
             try writeShard(shard, folder: folder, records: records, images: imageParts, texts: textParts)
             stats.shardsWritten += 1
-            shard += 1
-            if inShard < options.shardSize { break }
         }
         finishStats()
         // The reader is only touched by the prefetcher until the source ends.
         stats.skipped.merge(reader.skipped, uniquingKeysWith: +)
+        stats.sourceRecords = read
+
+        // Every rank has written its shards: the folder must now hold every shard of the source.
+        try sync()
+        if isRoot {
+            let expected = (read + shardSize - 1) / shardSize
+            let complete = EmbeddingShards.completeShardSet(in: folder, modalities: modalities)
+            if let missing = (0..<expected).first(where: { !complete.contains($0) }) {
+                throw ClipError(.io, "encode-dataset: \(folder): shard \(missing) of \(expected) is not complete after every rank finished")
+            }
+        }
+        finishStats()
         return stats
     }
 

@@ -9,7 +9,8 @@ import Tensor
 ///
 /// Shard N holds the source's records `N·shardSize ..< (N+1)·shardSize` (fewer rows when undecodable
 /// images were skipped). Each file is written atomically and the metadata last, so a shard whose
-/// metadata exists is complete. Metadata lines: `{"id": 12, "key": "…", "image": "…", "captions": ["…"]}`,
+/// metadata exists is complete. Under mpirun, shard N is written by rank N mod ranks; the folder is
+/// the same as one process writes. Metadata lines: `{"id": 12, "key": "…", "image": "…", "captions": ["…"]}`,
 /// `id` being the record's index in the source; the text rows of a shard are the captions of its
 /// lines in order.
 public enum EmbeddingShards {
@@ -34,6 +35,23 @@ public enum EmbeddingShards {
         var n = 0
         while FileManager.default.fileExists(atPath: metadataPath(folder, shard: n)) { n += 1 }
         return n
+    }
+
+    /// The shards whose metadata and `modalities`' embeddings all exist, in any order (shards written
+    /// by several ranks finish out of order). Each file is written atomically and the metadata last,
+    /// so a shard listed here is complete; one an interrupted run left has no metadata and is not.
+    public static func completeShardSet(in folder: String, modalities: [Modality]) -> Set<Int> {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        var shards = Set<Int>()
+        for name in names where name.hasPrefix("metadata_") && name.hasSuffix(".jsonl") {
+            let digits = name.dropFirst("metadata_".count).dropLast(".jsonl".count)
+            guard digits.count >= 5, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let shard = Int(digits),
+                  metadataPath(folder, shard: shard) == folder + "/" + name else { continue }
+            if modalities.allSatisfy({ FileManager.default.fileExists(atPath: embeddingsPath(folder, shard: shard, $0)) }) {
+                shards.insert(shard)
+            }
+        }
+        return shards
     }
 
     /// One metadata line.

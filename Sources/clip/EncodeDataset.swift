@@ -2,6 +2,7 @@
 // into embedding shards (DatasetEncoder, EmbeddingShards); a rerun resumes at the first unfinished shard.
 
 import ArgumentParser
+import ClipDistributed
 import Foundation
 import Datasets
 import Images
@@ -19,7 +20,9 @@ struct EncodeDataset: ParsableCommand {
             Writes OUT/img_emb_00000.npy (and text_emb_00000.npy with --texts) and OUT/metadata_00000.jsonl \
             per shard, plus OUT/encode.json. --data takes every layout `clip data inspect` reads, with the same \
             options; the columns chosen are printed first. Rows are L2-normalised. Run it again on the same OUT to continue \
-            after an interruption: finished shards are kept, the first unfinished one is redone. \
+            after an interruption: finished shards are kept, unfinished ones are redone. \
+            Under mpirun -np N, rank r encodes the shards s with s mod N = r (every rank reads the dataset \
+            through, decoding only its own records); the folder is the same as one process writes. \
             clip index, mine and eval-retrieval read OUT directly.
             """)
 
@@ -43,9 +46,10 @@ struct EncodeDataset: ParsableCommand {
     }
 
     func run() throws {
+        let comm = try Distributed.world()
         let pipeline = try ImageTextPipeline(directory: model, preprocessing: preprocessing)
         let source = try ImageTextSourceFactory.open(data, options: try dataset.options())
-        print(source.description)
+        if comm.isRoot { print(source.description) }
         var options = DatasetEncoder.Options()
         options.shardSize = shardSize
         options.batchSize = batchSize
@@ -53,27 +57,38 @@ struct EncodeDataset: ParsableCommand {
         options.encodeTexts = texts
         options.decodeThreads = decodeThreads
         options.skipBad = dataset.skipBad
+        options.rank = comm.rank
+        options.ranks = comm.size
         var total = 0
         if !noCount {
             var reader = try source.makeReader()
             while try reader.next() != nil { total += 1 }
         }
-        let resumed = EmbeddingShards.completeShards(in: out)
-        let skipped = min(resumed * shardSize, noCount ? Int.max : total)
-        if resumed > 0 { print("resuming after \(resumed) finished shard(s) (\(skipped) images)") }
-        let progress = ProgressLine(total: total, unit: "image", done: skipped)
+        // This rank's records: those of the shards s with s mod ranks = rank.
+        let shardCount = (total + shardSize - 1) / shardSize
+        let mine = (0..<shardCount).filter(options.owns(shard:))
+        let modalities: [EmbeddingShards.Modality] = (pipeline.model.hasImageTower ? [.image] : []) + (texts ? [.text] : [])
+        let finished = EmbeddingShards.completeShardSet(in: out, modalities: modalities)
+        func records(_ shard: Int) -> Int { min(shardSize, total - shard * shardSize) }
+        let myTotal = mine.reduce(0) { $0 + records($1) }
+        let resumedShards = noCount ? finished.filter(options.owns(shard:)) : mine.filter(finished.contains)
+        let skipped = noCount ? resumedShards.count * shardSize : resumedShards.reduce(0) { $0 + records($1) }
+        let who = comm.isDistributed ? "rank \(comm.rank)/\(comm.size): " : ""
+        if !resumedShards.isEmpty { print("\(who)resuming after \(resumedShards.count) finished shard(s) (\(skipped) images)") }
+        // Under mpirun only rank 0 draws a progress line (for its own shards).
+        let progress = comm.isRoot ? ProgressLine(total: myTotal, unit: "image", done: skipped) : nil
         var reported = 0
-        let stats = try DatasetEncoder(pipeline: pipeline, options: options).run(source: source, to: out) { s in
-            progress.tick(String(format: "encoder waited %.0f%%", 100 * s.waitSeconds / max(s.seconds, 1e-9)), count: s.records - reported)
+        let stats = try DatasetEncoder(pipeline: pipeline, options: options).run(source: source, to: out, sync: { try comm.barrier() }) { s in
+            progress?.tick(String(format: "encoder waited %.0f%%", 100 * s.waitSeconds / max(s.seconds, 1e-9)), count: s.records - reported)
             reported = s.records
         }
-        progress.finish()
-        print(String(format: "encoded %d images%@ into %d new shard(s) (%d already done) in %.1f s: %.2f images/s → %@",
-                     stats.images, texts ? " and \(stats.texts) captions" : "", stats.shardsWritten, stats.shardsResumed,
+        progress?.finish()
+        print(String(format: "%@encoded %d images%@ into %d new shard(s) (%d already done) in %.1f s: %.2f images/s → %@",
+                     who, stats.images, texts ? " and \(stats.texts) captions" : "", stats.shardsWritten, stats.shardsResumed,
                      stats.seconds, Double(stats.images) / max(stats.seconds, 1e-9), out))
-        print(String(format: "overlap: the encoder waited %.2f s for decoding out of %.2f s (%.1f%%); decoding took %.2f s on %d thread(s), encoding %.2f s",
-                     stats.waitSeconds, stats.seconds, 100 * stats.waitSeconds / max(stats.seconds, 1e-9),
+        print(String(format: "%@overlap: the encoder waited %.2f s for decoding out of %.2f s (%.1f%%); decoding took %.2f s on %d thread(s), encoding %.2f s",
+                     who, stats.waitSeconds, stats.seconds, 100 * stats.waitSeconds / max(stats.seconds, 1e-9),
                      stats.decodeSeconds, decodeThreads, stats.encodeSeconds))
-        if let skipped = BadInput.summary(stats.skipped) { print(skipped) }
+        if let skipped = BadInput.summary(stats.skipped) { print(who + skipped) }
     }
 }

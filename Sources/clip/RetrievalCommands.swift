@@ -2,6 +2,7 @@
 // older name and output): retrieval steps on stored embeddings.
 
 import ArgumentParser
+import ClipDistributed
 import Foundation
 import NN
 import Search
@@ -74,21 +75,50 @@ struct IndexCommand: ParsableCommand {
 
 struct Mine: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Global hard-negative mining, text→image, and one epoch of batches built around hard neighbours.")
+        abstract: "Global hard-negative mining, text→image, and one epoch of batches built around hard neighbours.",
+        discussion: """
+            Under mpirun -np N (exact search), the images are split across the ranks in whole blocks of \
+            --gallery-block rows, each rank searches its part for every caption, and the ranks' lists are \
+            merged: the output is the same, byte for byte, as one process's with the same --gallery-block. \
+            Rank 0 writes it.
+            """)
     @Option(help: "Caption embedding store (with image_ids, or row-aligned with the images), or shard folder.") var texts: String
     @Option(help: "Image embedding store, or shard folder.") var images: String
     @Option(name: .short, help: "Hard images per caption.") var k = 16
     @Option(help: "Pairs per batch.") var batchSize = 40
     @Option(help: "Seed of the batch order.") var seed: UInt64 = 0
-    @Option(help: "Prebuilt image index (default: exact inner-product search).") var index: String?
+    @Option(help: "Prebuilt image index (default: exact inner-product search; one process only).") var index: String?
+    @Option(help: "Exact search: images per similarity tile, and the unit in which mpirun's ranks split the images.")
+    var galleryBlock = 4096
     @Option(help: "Where to write the JSON (neighbours and batches of caption ids).") var out: String
 
+    func validate() throws {
+        guard galleryBlock > 0 else { throw ValidationError("--gallery-block must be positive") }
+    }
+
     func run() throws {
+        let comm = try Distributed.world()
         let t = try EmbeddingStore.load(path: texts, modality: .text), im = try EmbeddingStore.load(path: images, modality: .image)
         let pairing = try EmbeddingStore.pairing(texts: t, images: im)
         let miner = try HardNegativeMiner(imageOfText: pairing, imageCount: im.count)
-        let gallery: MiningGallery = try index.map { .index(try VectorIndex.read(from: $0)) } ?? .exact(im.embeddings)
-        let neighbours = try miner.mine(texts: t.embeddings, over: gallery, k: k)
+        let start = Date()
+        let neighbours: HardNeighbours
+        var split: GallerySplit? = nil
+        if let index {
+            guard comm.size == 1 else {
+                throw ClipError(.unsupported, "mine: --index searches one FAISS index in one process; under mpirun (\(comm.size) ranks) leave it out for the sharded exact search")
+            }
+            neighbours = try miner.mine(texts: t.embeddings, over: .index(try VectorIndex.read(from: index)), k: k)
+        } else {
+            let s = try GallerySplit(count: im.count, ranks: comm.size, galleryBlock: galleryBlock)
+            let part = try miner.mineExactPart(texts: t.embeddings, images: im.embeddings, rows: s.rows(of: comm.rank),
+                                               k: k, galleryBlock: galleryBlock)
+            let merged = try comm.mergedTopK(part, galleryCount: im.count)
+            neighbours = HardNeighbours(k: k, images: merged.ids)
+            split = s
+        }
+        let searchSeconds = Date().timeIntervalSince(start)
+        guard comm.isRoot else { return }
         let batches = miner.batches(neighbours, batchSize: batchSize, seed: seed)
         let hard = (0..<t.count).map { row in
             "[" + neighbours.of(row).filter { $0 >= 0 }.map { String(im.ids[Int($0)]) }.joined(separator: ",") + "]"
@@ -98,7 +128,13 @@ struct Mine: ParsableCommand {
             .joined(separator: ",\n")
         let json = "{\n\"k\": \(k),\n\"batch_size\": \(batchSize),\n\"seed\": \(seed),\n\"hard_images\": {\(hardImages)},\n\"batches\": [\(batchList)]\n}\n"
         try AtomicFile.write(json, to: out)
-        print("mined \(t.count) captions × \(im.count) images, k = \(k); \(batches.count) batches → \(out)")
+        var ranks = ""
+        if let split, comm.size > 1 {
+            let parts = (0..<comm.size).map { String(split.rows(of: $0).count) }
+            ranks = " on \(comm.size) ranks (\(parts.joined(separator: " + ")) images)"
+        }
+        print(String(format: "mined %d captions × %d images, k = %d%@ in %.3f s; %d batches → %@",
+                     t.count, im.count, k, ranks, searchSeconds, batches.count, out))
     }
 }
 
