@@ -3,7 +3,8 @@
 # on the library path), the C ABI check program and the Python binding against the
 # fixtures (again under a second OpenBLAS kernel and under clipcore's baseline
 # row kernels), every Swift test target (optimised), the Swift example package
-# (examples/swift, checking its results), then a training run killed with SIGKILL
+# (examples/swift, checking its results), `clip serve` (clip-retrieval's client, headless Chromium), the MPI
+# collectives, data-parallel training and sharded encoding/mining under mpirun, then a training run killed with SIGKILL
 # and resumed, the training fault checks (a full disk, non-finite steps), seed 003's sample training
 # commands, the resource bombs against the clip tool, and a short smoke of every fuzz target.
 #
@@ -61,6 +62,12 @@ swift test -c release
 # no fd growth after warm-up, or exit status 1. `SpeedBench soak` alone makes 1,000,000 calls.
 swift run -c release SpeedBench soak --calls 20000
 scripts/test-swift-example.sh
+# `clip serve` end to end: clip-retrieval's ClipClient, limits, traversal, the search page in headless Chromium.
+scripts/test-serve.sh
+# MPI (Open MPI under mpirun, --oversubscribe): the collectives at 2 and 3 ranks, data-parallel training equal to
+# one process, no MPI linked into clip or libclipcore.so; then sharded encoding and mining equal to one process.
+scripts/test-mpi.sh
+scripts/test-mpi-shard.sh
 scripts/test-kill-resume.sh
 scripts/test-faults.sh
 scripts/test-seed003.sh
