@@ -78,6 +78,8 @@ def main():
                 continue
             compared += 1
             x, y = ta[name], tb[name]
+            if len(x) != len(y):
+                sys.exit(f"{name}: {fa} holds {len(x)} values, {fb} {len(y)}")
             scale = max(max((abs(v) for v in x), default=0.0), 1e-6)
             d = max((abs(u - v) for u, v in zip(x, y)), default=0.0) / scale
             worst = max(worst, d)

@@ -22,7 +22,7 @@ if let first = args.first, !first.hasPrefix("--") { mode = first; args = args.dr
 while let a = args.popFirst() {
     func int() -> Int { args.popFirst().flatMap { Int($0) } ?? 0 }
     switch a {
-    case "--mb": sizesMB = (args.popFirst() ?? "").split(separator: ",").compactMap { Int($0) }
+    case "--mb": sizesMB = (args.popFirst() ?? "").split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
     case "--reps": reps = max(1, int())
     case "--n": n = int()
     case "--queries": queries = int()
@@ -67,11 +67,10 @@ do {
             var best = Double.infinity, total = 0.0
             for _ in 0..<reps {
                 let t = try seconds { try comm.allreduce(&buffer, op: .sum) }
-                var mean = [Float(t)]
-                try comm.allreduce(&mean, op: .mean)   // the ranks' mean time
-                let rankMean = Double(mean[0])
-                best = min(best, rankMean)
-                total += rankMean
+                // The slowest rank's time: the collective ends for the job when it ends there.
+                let slowest = Double(try comm.allgather([Float(t)]).map { $0[0] }.max() ?? Float(t))
+                best = min(best, slowest)
+                total += slowest
             }
             let bytes = Double(count * 4)
             let algo = bytes / best / 1e9, bus = algo * 2 * Double(comm.size - 1) / Double(max(comm.size, 1))

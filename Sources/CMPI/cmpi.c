@@ -21,6 +21,7 @@ typedef void *MPI_Op;
 
 #define CMPI_IN_PLACE ((void *)1)
 #define CMPI_THREAD_SERIALIZED 2
+#define CMPI_ERR_THREAD_LEVEL (-2)
 #define CMPI_MAX_ERROR_STRING 256
 
 static struct {
@@ -123,6 +124,8 @@ int cmpi_init(void) {
     int provided = 0;
     rc = mpi.init_thread(NULL, NULL, CMPI_THREAD_SERIALIZED, &provided);
     if (rc == 0) atexit(finalize_at_exit);
+    // The calls come from more than one thread, one at a time: less than SERIALIZED is not enough.
+    if (rc == 0 && provided < CMPI_THREAD_SERIALIZED) return CMPI_ERR_THREAD_LEVEL;
     return rc;
 }
 
@@ -148,7 +151,9 @@ void cmpi_error_string(int code, char *text, size_t length) {
     if (length == 0) return;
     char buffer[CMPI_MAX_ERROR_STRING + 1] = "";
     int n = 0;
-    if (loaded && code > 0 && mpi.error_string(code, buffer, &n) == 0) {
+    if (code == CMPI_ERR_THREAD_LEVEL) {
+        snprintf(text, length, "the MPI library does not provide MPI_THREAD_SERIALIZED (calls from more than one thread, one at a time)");
+    } else if (loaded && code > 0 && mpi.error_string(code, buffer, &n) == 0) {
         snprintf(text, length, "%s", buffer);
     } else {
         snprintf(text, length, "MPI error %d", code);

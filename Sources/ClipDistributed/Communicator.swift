@@ -51,6 +51,18 @@ extension Communicator {
         return buffer
     }
 
+    /// Returns when every rank holds the same `values` (a position that must agree, such as where a
+    /// resumed run starts); otherwise every rank throws alike.
+    /// - Throws: `ClipError.invalidArgument` naming `what` and the first rank that differs from rank 0.
+    public func requireSame(_ values: [Int], _ what: String) throws {
+        guard size > 1 else { return }
+        let all = try allgather(values.map { Int32(clamping: $0) })
+        if let r = all.indices.first(where: { all[$0] != all[0] }) {
+            throw ClipError.invalidArgument("\(what) differs between the ranks: rank 0 has \(all[0]), rank \(r) has \(all[r]) "
+                                            + "(every rank must read the same files: a shared folder, or identical copies)")
+        }
+    }
+
     /// Checks `root` is a rank.
     /// - Throws: `ClipError.invalidArgument` naming the root and the size.
     func requireRoot(_ root: Int) throws {

@@ -13,6 +13,14 @@ public enum Distributed {
     /// The environment variables whose presence means a launcher started this process as an MPI rank.
     public static let launcherVariables = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"]
 
+    /// The number of ranks the launcher started (`OMPI_COMM_WORLD_SIZE` or `PMI_SIZE`), read without
+    /// starting MPI; nil in a single process or when the launcher does not say.
+    public static var launchedSize: Int? {
+        guard isLaunchedByMPI else { return nil }
+        let env = ProcessInfo.processInfo.environment
+        return (env["OMPI_COMM_WORLD_SIZE"] ?? env["PMI_SIZE"]).flatMap { Int($0) }
+    }
+
     /// Whether an MPI launcher started this process (and `CLIPCORE_DISTRIBUTED` is not `off`).
     public static var isLaunchedByMPI: Bool {
         let env = ProcessInfo.processInfo.environment

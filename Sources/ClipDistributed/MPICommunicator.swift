@@ -48,9 +48,12 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     // MARK: - Collectives
 
     public func allreduce(_ buffer: inout [Float], op: ReduceOp) throws {
-        let count = try Self.count(buffer.count, "allreduce")
         try locked {
-            try buffer.withUnsafeMutableBufferPointer { try Self.check(cmpi_allreduce_sum_float($0.baseAddress, count), "MPI_Allreduce") }
+            try buffer.withUnsafeMutableBufferPointer { b in
+                try Self.inSlices(b.count) { start, n in
+                    try Self.check(cmpi_allreduce_sum_float(b.baseAddress.map { $0 + start }, n), "MPI_Allreduce")
+                }
+            }
         }
         if op == .mean {
             let scale = 1 / Float(size)
@@ -60,9 +63,12 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     /// In-place sum of float64 values (statistics that must not lose precision).
     public func allreduce(_ buffer: inout [Double]) throws {
-        let count = try Self.count(buffer.count, "allreduce")
         try locked {
-            try buffer.withUnsafeMutableBufferPointer { try Self.check(cmpi_allreduce_sum_double($0.baseAddress, count), "MPI_Allreduce") }
+            try buffer.withUnsafeMutableBufferPointer { b in
+                try Self.inSlices(b.count) { start, n in
+                    try Self.check(cmpi_allreduce_sum_double(b.baseAddress.map { $0 + start }, n), "MPI_Allreduce")
+                }
+            }
         }
     }
 
@@ -84,17 +90,23 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func broadcast(_ buffer: inout [Float], root: Int) throws {
         try requireRoot(root)
-        let count = try Self.count(buffer.count, "broadcast")
         try locked {
-            try buffer.withUnsafeMutableBufferPointer { try Self.check(cmpi_bcast_float($0.baseAddress, count, Int32(root)), "MPI_Bcast") }
+            try buffer.withUnsafeMutableBufferPointer { b in
+                try Self.inSlices(b.count) { start, n in
+                    try Self.check(cmpi_bcast_float(b.baseAddress.map { $0 + start }, n, Int32(root)), "MPI_Bcast")
+                }
+            }
         }
     }
 
     public func broadcast(_ buffer: inout [Int32], root: Int) throws {
         try requireRoot(root)
-        let count = try Self.count(buffer.count, "broadcast")
         try locked {
-            try buffer.withUnsafeMutableBufferPointer { try Self.check(cmpi_bcast_int($0.baseAddress, count, Int32(root)), "MPI_Bcast") }
+            try buffer.withUnsafeMutableBufferPointer { b in
+                try Self.inSlices(b.count) { start, n in
+                    try Self.check(cmpi_bcast_int(b.baseAddress.map { $0 + start }, n, Int32(root)), "MPI_Bcast")
+                }
+            }
         }
     }
 
@@ -110,28 +122,26 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     // MARK: - Helpers
 
-    /// The sizes first (one MPI_Allgather, unless every rank's count is given), then the data
-    /// (MPI_Allgatherv), split per rank.
+    /// The sizes first (one MPI_Allgather), then the data (MPI_Allgatherv), split per rank. Every
+    /// check runs on the gathered sizes, so all ranks throw alike (none is left waiting in the data
+    /// exchange); given `known` counts must match them on every rank.
     private func gather<T>(_ local: [T], zero: T, counts known: [Int]? = nil,
                            _ call: (UnsafePointer<T>?, Int32, UnsafeMutablePointer<T>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> Int32)
         throws -> [[T]] {
-        let count = try Self.count(local.count, "allgather")
-        if let known {
-            guard known.count == size, known[rank] == local.count else {
-                throw ClipError.invalidArgument("allgather: counts \(known) for \(size) ranks do not give rank \(rank)'s \(local.count) elements")
-            }
-        }
+        // -1 tells every rank that this one's count does not fit MPI's 32-bit count.
+        let count = local.count <= Int(Int32.max) ? Int32(local.count) : -1
         return try locked {
             var counts = [Int32](repeating: 0, count: size)
-            if let known {
-                for (r, c) in known.enumerated() { counts[r] = try Self.count(c, "allgather") }
-            } else {
-                try Self.check(cmpi_allgather_int(count, &counts), "MPI_Allgather")
+            try Self.check(cmpi_allgather_int(count, &counts), "MPI_Allgather")
+            if let r = counts.firstIndex(where: { $0 < 0 }) {
+                throw ClipError.invalidArgument("allgather: rank \(r)'s elements exceed MPI's 32-bit count")
+            }
+            if let known, known != counts.map(Int.init) {
+                throw ClipError.invalidArgument("allgather: the given counts \(known) are not the ranks' \(counts)")
             }
             var displacements = [Int32](repeating: 0, count: size)
             var total = 0
             for r in 0..<size {
-                guard counts[r] >= 0 else { throw ClipError.internal("allgather: rank \(r) reported \(counts[r]) elements") }
                 displacements[r] = Int32(truncatingIfNeeded: total)
                 total += Int(counts[r])
             }
@@ -157,12 +167,15 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         return try body()
     }
 
-    /// A buffer length as MPI's int count.
-    private static func count(_ n: Int, _ what: String) throws -> Int32 {
-        guard n <= Int(Int32.max) else {
-            throw ClipError.invalidArgument("\(what): \(n) elements exceed MPI's 32-bit count")
-        }
-        return Int32(n)
+    /// Calls `body(start, count)` over `0..<n` in slices that fit MPI's 32-bit count (every rank's
+    /// buffer has the same length, so every rank makes the same calls).
+    static func inSlices(_ n: Int, slice: Int = 1 << 30, _ body: (Int, Int32) throws -> Void) throws {
+        var start = 0
+        repeat {
+            let c = min(slice, n - start)
+            try body(start, Int32(c))
+            start += c
+        } while start < n
     }
 
     private static func check(_ code: Int32, _ call: String) throws {

@@ -401,9 +401,17 @@ public final class ContrastiveTrainer {
         }
     }
 
-    /// Restores `output_dir/last` (weights, optimizer, position); false when there is none.
+    /// Restores `output_dir/last` (weights, optimizer, position); false when there is none. With
+    /// several ranks, every rank must have read the same position (one shared checkpoint), else every
+    /// rank throws.
     @discardableResult
     public func resume() throws -> Bool {
+        let resumed = try readLastCheckpoint()
+        try communicator.requireSame([epoch, batchInEpoch, step.updates], "the position to resume from (epoch, batch, update)")
+        return resumed
+    }
+
+    private func readLastCheckpoint() throws -> Bool {
         let dir = config.outputDir + "/last"
         let statePath = dir + "/trainer_state.safetensors"
         guard FileManager.default.fileExists(atPath: statePath) else { return false }

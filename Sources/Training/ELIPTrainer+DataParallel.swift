@@ -57,6 +57,7 @@ extension ELIPTrainer {
     private func gatheredQueryLoss(texts: Tensor, pixels: Tensor?, firstColumn: Int, scale: Float) throws -> Float {
         let comm = communicator
         try mapper.checkFits(model: model)
+        try ELIPObjective.checkQueries(texts, mapper)   // the gathered queries: every rank throws alike
         let b = texts.shape[0], d = texts.shape[1], n = pixels?.shape[0] ?? 0
         let chunk = max(1, min(config.queryChunk ?? ELIPObjective.defaultQueryChunk(batch: b), b))
         var total: Float = 0

@@ -296,9 +296,16 @@ public final class ELIPTrainer {
         try mapper.saveMapper(to: config.outputRoot + "/mapper_last.safetensors")
     }
 
-    /// Restores the last checkpoint in `output_root`; false when there is none.
+    /// Restores the last checkpoint in `output_root`; false when there is none. With several ranks,
+    /// every rank must have read the same position (one shared checkpoint), else every rank throws.
     @discardableResult
     public func resume() throws -> Bool {
+        let resumed = try readLastCheckpoint()
+        try communicator.requireSame([epoch, batchInEpoch, updates], "the position to resume from (epoch, batch, update)")
+        return resumed
+    }
+
+    private func readLastCheckpoint() throws -> Bool {
         let path = config.outputRoot + "/checkpoint_last.safetensors"
         guard FileManager.default.fileExists(atPath: path) else { return false }
         let file = try SafeTensorsFile(path: path)

@@ -38,20 +38,33 @@ struct Clip: ParsableCommand {
         signal(SIGXFSZ, SIG_IGN)
         var command: ParsableCommand
         do { command = try parseAsRoot(nil) } catch { exit(withError: error) }
+        // Under `mpirun -np N` (N > 1) only the data-parallel commands run; any other would run N
+        // times over the same outputs.
+        if let n = Distributed.launchedSize, n > 1, !dataParallelCommands.contains(where: { $0 == type(of: command) }) {
+            fail("the command '\(type(of: command)._commandName)' does not run data parallel: under mpirun -np \(n) every rank would run "
+                 + "the whole job over the same outputs; run it without mpirun (data-parallel commands: train, elip train, "
+                 + "encode-dataset, mine; docs/DISTRIBUTED.md)")
+        }
         do {
             try command.run()
         } catch let e as ClipError {
             fail(e.message)
         } catch let e as ExitCode {
+            if e != .success { Distributed.abortJobIfDistributed(code: e.rawValue) }
             exit(withError: e)
         } catch where exitCode(for: error) != .failure {
-            exit(withError: error)   // help, version, validation: ArgumentParser's own output and status
+            // help, version, validation: ArgumentParser's own output and status (a failing rank ends the job)
+            if exitCode(for: error) != .success { Distributed.abortJobIfDistributed(code: exitCode(for: error).rawValue) }
+            exit(withError: error)
         } catch let e as LocalizedError where e.errorDescription != nil {
             fail(e.errorDescription ?? "")
         } catch {
             fail("unexpected error (\(type(of: error))): \(error)")
         }
     }
+
+    /// The commands that split their work over mpirun's ranks.
+    private static let dataParallelCommands: [any ParsableCommand.Type] = [Train.self, ELIPCommand.Train.self, EncodeDataset.self, Mine.self]
 
     private static func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data("Error: \(message)\n".utf8))

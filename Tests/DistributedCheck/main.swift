@@ -120,6 +120,18 @@ do {
     try comm.allreduce(&perRank, op: .sum)
     check(close(p.grad?.toArray() ?? [], perRank, tol: 1e-4), "gatherWithGrad gradient \(p.grad?.toArray() ?? []) vs \(perRank)", rank: rank)
 
+    // requireSame: equal values pass on every rank; values that differ on one rank throw on every
+    // rank (none is left waiting); known counts that are not the ranks' counts throw everywhere too.
+    do { try comm.requireSame([7, 3], "a shared position") } catch {
+        check(false, "requireSame threw on equal values: \(error)", rank: rank)
+    }
+    var threw = false
+    do { try comm.requireSame([7, rank == size - 1 ? 4 : 3], "a shared position") } catch { threw = true }
+    check(threw == (size > 1), "requireSame on values that differ on rank \(size - 1): threw \(threw)", rank: rank)
+    threw = false
+    do { _ = try comm.allgather([Float](repeating: 1, count: 2), counts: [Int](repeating: 3, count: size)) } catch { threw = true }
+    check(threw == (size > 1), "allgather with wrong known counts: threw \(threw)", rank: rank)
+
     try comm.barrier()
     var bad32 = [Float(failures)]
     try comm.allreduce(&bad32, op: .sum)
@@ -130,8 +142,10 @@ do {
     exit(bad32[0] == 0 ? 0 : 1)
 } catch let e as ClipError {
     FileHandle.standardError.write(Data("DistributedCheck: \(e.message)\n".utf8))
+    Distributed.abortJobIfDistributed(code: 2)   // the other ranks may wait in a collective
     exit(2)
 } catch {
     FileHandle.standardError.write(Data("DistributedCheck: \(error)\n".utf8))
+    Distributed.abortJobIfDistributed(code: 2)
     exit(2)
 }

@@ -101,7 +101,7 @@ public enum ELIPObjective {
     }
 
     /// Text embeddings `[n, d_text]` of the mapper's input width.
-    private static func checkQueries(_ t: Tensor, _ mapper: ELIPMapper) throws {
+    package static func checkQueries(_ t: Tensor, _ mapper: ELIPMapper) throws {
         guard t.rank == 2, t.shape[1] == mapper.textDim else {
             throw ClipError.shape("ELIP: text embeddings \(t.shape) do not have the mapper's input width \(mapper.textDim)")
         }
