@@ -66,7 +66,12 @@ public struct KnnRequest: Equatable, Sendable {
             throw APIError.badRequest("image_url is not supported: this server fetches nothing from the network; send the image itself as base64 in 'image'")
         }
         var queries: [Query] = []
-        if let text = try string("text"), !text.isEmpty { queries.append(.text(text)) }
+        if let text = try string("text"), !text.isEmpty {
+            guard text.count <= limits.maxTextChars else {
+                throw APIError.badRequest("text is \(text.count) characters; at most \(limits.maxTextChars) are accepted (the model reads only the first few dozen tokens)")
+            }
+            queries.append(.text(text))
+        }
         if let image = try string("image"), !image.isEmpty {
             guard let data = Data(base64Encoded: Self.stripDataURL(image), options: .ignoreUnknownCharacters), !data.isEmpty else {
                 throw APIError.badRequest("image must be a base64-encoded image file")

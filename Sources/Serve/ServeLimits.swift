@@ -9,6 +9,8 @@ public struct ServeLimits: Sendable, Equatable {
     public var maxBodyBytes = 8 << 20
     /// Largest `num_images` / `num_result_ids` (clip-retrieval's own ceiling is 10,000). Past it: 400.
     public var maxResults = 10_000
+    /// Longest `text` query, characters (its tokenization runs on the single model worker). Past it: 400.
+    public var maxTextChars = 4096
     /// Largest `rerank_k` of an ELIP re-ranking (each candidate is re-encoded). Past it: 400.
     public var maxRerankK = 100
     /// Queries waiting for the model worker. Past it: 503 with Retry-After.

@@ -35,12 +35,13 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Most requests in flight before 429 (with --max-body, the bound on request memory).") var maxInFlight = 128
     @Option(help: "Largest request body, bytes (413 past it).") var maxBody = 8 << 20
     @Option(help: "Largest num_images / num_result_ids.") var maxResults = 10_000
+    @Option(help: "Longest text query, characters (400 past it).") var maxTextChars = 4096
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
         guard batchWaitMs >= 0, batchWaitMs <= 1000 else { throw ValidationError("--batch-wait-ms must be 0…1000") }
-        guard maxBatch >= 1, maxQueue >= 1, maxInFlight >= 1, maxBody >= 1024, (1...1_000_000).contains(maxResults) else {
-            throw ValidationError("--max-batch, --max-queue and --max-in-flight must be positive, --max-body at least 1024, --max-results 1…1000000")
+        guard maxBatch >= 1, maxQueue >= 1, maxInFlight >= 1, maxBody >= 1024, (1...1_000_000).contains(maxResults), maxTextChars >= 1 else {
+            throw ValidationError("--max-batch, --max-queue, --max-in-flight and --max-text-chars must be positive, --max-body at least 1024, --max-results 1…1000000")
         }
     }
 
@@ -56,6 +57,7 @@ struct ServeCommand: ParsableCommand {
         options.limits.maxInFlight = maxInFlight
         options.limits.maxBodyBytes = maxBody
         options.limits.maxResults = maxResults
+        options.limits.maxTextChars = maxTextChars
 
         let catalog = try IndexCatalog(arguments: index, imageRoot: imageRoot)
         let pipeline = try ImageTextPipeline(directory: model, preprocessing: preprocessing)
