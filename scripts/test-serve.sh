@@ -34,6 +34,10 @@ rm -rf "$out"
 mkdir -p "$out"
 echo "== dataset and shards in $out"
 "$clip" data synth --out "$out/data" --family shapes --n 48 --size 32 --seed 3 > "$out/synth.log"
+# The first record again under a second id (deduplication must drop one), and a file in the image folder that is
+# no record's image (the image route must refuse it).
+head -n 1 "$out/data/manifest.jsonl" >> "$out/data/manifest.jsonl"
+cp "$out/data/images/000001.png" "$out/data/images/not-indexed.png"
 "$clip" encode-dataset --model "$model" --data "$out/data/manifest.jsonl" --out "$out/shards" --texts --dtype float32 > "$out/encode.log"
 "$clip" index build --embeddings "$out/shards" --out "$out/shards/image.index" > "$out/index.log"
 # Links inside the image folder that lead out of it: the image route must refuse them.

@@ -74,6 +74,17 @@ sims = [r["similarity"] for r in res]
 check(sims == sorted(sims, reverse=True), "results best first")
 check(len({r["id"] for r in res}) == len(res), "deduplicate (ClipClient's default): no id twice")
 
+# The dataset's last record is a second record of the first one's image (scripts/test-serve.sh appends it).
+dup_ids = {records[0]["id"], records[-1]["id"]}
+check(records[-1]["image"] == records[0]["image"] and len(dup_ids) == 2, "the dataset holds one image twice, under two ids")
+q0 = (emb[0] / np.linalg.norm(emb[0])).tolist()
+res = cc.ClipClient(url=knn_url, indice_name=args.index, num_images=5, deduplicate=True).query(embedding_input=q0)
+got = {r["id"] for r in res} & dup_ids if isinstance(res, list) else set()
+check(len(got) == 1, "deduplicate=True: one of the two records of the same image (got %s)" % sorted(got))
+res = cc.ClipClient(url=knn_url, indice_name=args.index, num_images=5, deduplicate=False).query(embedding_input=q0)
+got = {r["id"] for r in res} & dup_ids if isinstance(res, list) else set()
+check(got == dup_ids, "deduplicate=False: both records of the same image (got %s)" % sorted(got))
+
 img_path = os.path.join(args.data, records[7]["image"]) if not os.path.isabs(records[7]["image"]) else records[7]["image"]
 res = client.query(image=img_path)
 check(isinstance(res, list) and res and res[0]["id"] == records[7]["id"] and res[0]["similarity"] > 0.99,
@@ -183,6 +194,7 @@ for query in ["index=%s&path=../manifest.jsonl" % name,
               "index=%s&path=000000.png/../../manifest.jsonl" % name,
               "index=%s&path=escape-link.png" % name,
               "index=%s&path=escape-dir/manifest.jsonl" % name,
+              "index=%s&path=not-indexed.png" % name,   # a PNG inside the image folder that is no record's image
               "index=%s&path=000000.png%%00.txt" % name,
               "index=%s&path=" % name,
               "index=nope&path=000000.png"]:
