@@ -20,6 +20,8 @@ public final class KnnService: @unchecked Sendable {
     public let engine: QueryEngine
     public let batcher: MicroBatcher<EngineJob, EngineOutput>
     public let limits: ServeLimits
+    /// Query images being decoded at once.
+    public let decodes: DecodeSlots
     /// Cosine above which two results are duplicates (clip-retrieval's threshold).
     public static let duplicateCosine: Float = 0.94
 
@@ -27,6 +29,7 @@ public final class KnnService: @unchecked Sendable {
         self.indices = indices
         self.engine = engine
         self.limits = limits
+        decodes = DecodeSlots(slots: limits.imageDecodes, maxWaiting: limits.maxQueueDepth)
         batcher = MicroBatcher(maxBatch: limits.batching ? limits.maxBatch : 1, maxWait: limits.batching ? limits.maxWait : 0,
                                maxQueue: limits.maxQueueDepth, process: { [engine] jobs in engine.run(jobs) })
     }
@@ -49,17 +52,13 @@ public final class KnnService: @unchecked Sendable {
     /// `POST /knn-service`.
     /// - Throws: `APIError` (400 for a bad request, 503 when the queue is full).
     public func knn(body: [UInt8]) async throws -> Answer {
-        let request = try KnnRequest(json: body, limits: limits)
+        let request = try KnnRequest(json: body, limits: limits, dimension: indices.map(\.dimension).max())
         let ix = try index(named: request.indiceName)
         let input: QueryInput
         switch request.query {
         case .text(let t): input = .text(t)
         case .embedding(let e): input = .embedding(e)
-        case .image(let bytes):
-            do {
-                try engine.pipeline.requireImageTower()
-                input = .pixels(try engine.pipeline.processor(try RGBImage(encoded: bytes, name: "the query image")))
-            } catch { throw APIError.from(error) }
+        case .image(let bytes): input = .pixels(try await decodeQuery(bytes))
         }
         let (rows, scores, query) = try await search(input, ix, request.modality, k: request.numResultIds)
         var hits = hits(rows: rows, scores: scores, index: ix, modality: request.modality)
@@ -75,6 +74,22 @@ public final class KnnService: @unchecked Sendable {
         }
         answer.json = "[" + hits.map { json($0, index: ix) }.joined(separator: ",\n") + "]"
         return answer
+    }
+
+    /// Decodes and preprocesses a query image, holding one of `decodes`' slots, refused past `limits.maxImagePixels`.
+    /// - Throws: `APIError` 400 for an undecodable or too large image, 503 when too many wait to be decoded.
+    func decodeQuery(_ bytes: [UInt8]) async throws -> Tensor {
+        let pipeline = engine.pipeline, cap = min(limits.maxImagePixels, ResourceLimit.imagePixels.value)
+        do {
+            try pipeline.requireImageTower()
+            return try await decodes.run {
+                try ResourceLimit.imagePixels.withValue(cap) {
+                    try pipeline.processor(try RGBImage(encoded: bytes, name: "the query image"))
+                }
+            }
+        } catch let e as ClipError where e.kind == .unsupported && e.message.contains(ResourceLimit.imagePixels.what) {
+            throw APIError.badRequest("the query image is too large: at most \(cap) pixels are accepted (the server's --max-image-pixels); \(e.message)")
+        } catch { throw APIError.from(error) }
     }
 
     /// One result row before formatting.

@@ -88,6 +88,38 @@ import TestSupport
         #expect(await status(["image": Data("not an image".utf8).base64EncodedString()]) == 400)
     }
 
+    @Test func queryImagePixelCap() async throws {
+        var limits = ServeLimits()
+        limits.maxImagePixels = 100   // the fixture's PNGs are larger
+        let (s, _) = try service(limits: limits)
+        defer { s.batcher.stop() }
+        let png = try #require(FileManager.default.contents(atPath: Fixtures.path("clip/gelu_vocab/image0.png")))
+        do {
+            _ = try await s.knn(body: try body(["image": png.base64EncodedString(), "num_images": 2]))
+            Issue.record("a query image past --max-image-pixels was accepted")
+        } catch let e as APIError {
+            #expect(e.status == 400 && e.message.contains("at most 100 pixels"), "\(e)")
+        }
+        #expect(s.decodes.state.held == 0)
+    }
+
+    @Test func decodeSlotsBoundConcurrentDecodes() async throws {
+        let slots = DecodeSlots(slots: 1, maxWaiting: 1)
+        let release = DispatchSemaphore(value: 0)
+        let first = Task { try await slots.run { release.wait() } }
+        while slots.state.held < 1 { try await Task.sleep(nanoseconds: 1_000_000) }
+        let second = Task { try await slots.run { 2 } }
+        while slots.state.waiting < 1 { try await Task.sleep(nanoseconds: 1_000_000) }
+        do {
+            _ = try await slots.run { 3 }
+            Issue.record("a third decode past the waiting line was accepted")
+        } catch let e as APIError { #expect(e.status == 503 && e.retryAfter == 1) }
+        release.signal()
+        try await first.value
+        #expect(try await second.value == 2)
+        #expect(slots.state.held == 0 && slots.state.waiting == 0)
+    }
+
     @Test func metadata() throws {
         let (s, _) = try service()
         defer { s.batcher.stop() }
