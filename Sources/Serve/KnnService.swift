@@ -60,18 +60,22 @@ public final class KnnService: @unchecked Sendable {
         case .embedding(let e): input = .embedding(e)
         case .image(let bytes): input = .pixels(try await decodeQuery(bytes))
         }
-        let (rows, scores, query) = try await search(input, ix, request.modality, k: request.numResultIds)
+        // A re-ranking looks at its top rerank_k results even when fewer are returned: searched and kept until
+        // re-ranked, then trimmed to num_images.
+        let depth = max(request.numImages, request.rerankK ?? 0)
+        let (rows, scores, query) = try await search(input, ix, request.modality, k: max(request.numResultIds, depth))
         var hits = hits(rows: rows, scores: scores, index: ix, modality: request.modality)
-        if request.deduplicate { hits = deduplicate(hits, index: ix, keep: request.numImages) }
-        hits = Array(hits.prefix(request.numImages))
+        if request.deduplicate { hits = deduplicate(hits, index: ix, keep: depth) }
+        hits = Array(hits.prefix(depth))
         var answer = Answer(json: "")
         if !request.ignored.isEmpty {
             answer.headers.append(("X-Clipcore-Ignored", request.ignored.joined(separator: ", ") + "; not supported by this server, no filtering or re-weighting applied"))
         }
         if let k = request.rerankK {
-            hits = try await rerank(hits, query: query, index: ix, k: k)
             answer.headers.append(("X-Clipcore-Rerank", "elip k=\(min(k, hits.count))"))
+            hits = try await rerank(hits, query: query, index: ix, k: k)
         }
+        hits = Array(hits.prefix(request.numImages))
         answer.json = "[" + hits.map { json($0, index: ix) }.joined(separator: ",\n") + "]"
         return answer
     }

@@ -12,7 +12,7 @@ import TestSupport
 @Suite struct KnnServiceTests {
     /// Six unit rows in dimension 24 (the fixture's), rows 0 and 1 identical, captions "caption i", ids 100 + i;
     /// images are the fixture's two PNGs.
-    func service(limits: ServeLimits = ServeLimits()) throws -> (KnnService, [[Float]]) {
+    func service(limits: ServeLimits = ServeLimits(), elip: Bool = false) throws -> (KnnService, [[Float]]) {
         let folder = NSTemporaryDirectory() + "knn-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let d = 24
@@ -31,7 +31,8 @@ import TestSupport
         try (lines.joined(separator: "\n") + "\n").write(toFile: EmbeddingShards.metadataPath(folder, shard: 0), atomically: true, encoding: .utf8)
         let index = try ServedIndex(name: "tiny", folder: folder)
         let pipeline = try ImageTextPipeline(directory: Fixtures.path("clip/gelu_vocab"))
-        let engine = try QueryEngine(pipeline: pipeline, mapper: nil)
+        let mapper = elip ? try ELIPMapper.load(path: Fixtures.path("capi/clip/mapper.safetensors")) : nil
+        let engine = try QueryEngine(pipeline: pipeline, mapper: mapper)
         return (KnnService(indices: [index], engine: engine, limits: limits), rows)
     }
 
@@ -118,6 +119,19 @@ import TestSupport
         try await first.value
         #expect(try await second.value == 2)
         #expect(slots.state.held == 0 && slots.state.waiting == 0)
+    }
+
+    @Test func rerankDeeperThanNumImages() async throws {
+        let (s, _) = try service(elip: true)
+        defer { s.batcher.stop() }
+        let five = try await s.knn(body: try body(["text": "a photo", "num_images": 5, "rerank_k": 5]))
+        let two = try await s.knn(body: try body(["text": "a photo", "num_images": 2, "rerank_k": 5]))
+        // The top 5 are re-ranked, then 2 returned: the first 2 of the 5-result answer.
+        #expect(two.headers.first { $0.0 == "X-Clipcore-Rerank" }?.1 == "elip k=5")
+        let r5 = try results(five), r2 = try results(two)
+        #expect(r2.count == 2)
+        #expect(r2.compactMap { $0["id"] as? Int } == r5.prefix(2).compactMap { $0["id"] as? Int })
+        #expect(r2.allSatisfy { $0["reranked"] as? String == "elip" })
     }
 
     @Test func metadata() throws {
