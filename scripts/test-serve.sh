@@ -76,8 +76,13 @@ kill -TERM "$pid"
 wait "$pid" || { echo "FAIL server 1 exited with status $? after SIGTERM"; status=1; }
 
 echo "== server 2: tight limits, SIGTERM with a query in flight"
+# The worker sleeps CLIPCORE_SERVE_TEST_ENCODE_DELAY_MS before each batch (a test hook), so a query is reliably in
+# flight when SIGTERM comes.
+delay_ms=800
+export CLIPCORE_SERVE_TEST_ENCODE_DELAY_MS=$delay_ms
 start_server "$out/server2.log" --index "synth=$out/shards" --max-queue 2 --max-in-flight 8 --batch-wait-ms 300
-"$py" Tests/serve/check_load.py --url "http://127.0.0.1:$port" --pid "$pid" --index synth || status=1
+unset CLIPCORE_SERVE_TEST_ENCODE_DELAY_MS
+"$py" Tests/serve/check_load.py --url "http://127.0.0.1:$port" --pid "$pid" --index synth --delay-ms "$delay_ms" || status=1
 if wait "$pid"; then echo "ok   server 2 exited 0 after SIGTERM"; else echo "FAIL server 2 exited with status $?"; status=1; fi
 grep -q '^stopped' "$out/server2.log" || { echo "FAIL server 2 did not report a clean stop"; status=1; }
 
