@@ -20,18 +20,22 @@ public final class KnnService: @unchecked Sendable {
     public let engine: QueryEngine
     public let batcher: MicroBatcher<EngineJob, EngineOutput>
     public let limits: ServeLimits
+    /// The server's metrics (the batcher counts its batches here).
+    public let metrics: ServeMetrics
     /// Query images being decoded at once.
     public let decodes: DecodeSlots
     /// Cosine above which two results are duplicates (clip-retrieval's threshold).
     public static let duplicateCosine: Float = 0.94
 
-    public init(indices: [ServedIndex], engine: QueryEngine, limits: ServeLimits) {
+    public init(indices: [ServedIndex], engine: QueryEngine, limits: ServeLimits, metrics: ServeMetrics = ServeMetrics()) {
         self.indices = indices
+        self.metrics = metrics
         self.engine = engine
         self.limits = limits
         decodes = DecodeSlots(slots: limits.imageDecodes, maxWaiting: limits.maxQueueDepth)
         batcher = MicroBatcher(maxBatch: limits.batching ? limits.maxBatch : 1, maxWait: limits.batching ? limits.maxWait : 0,
-                               maxQueue: limits.maxQueueDepth, process: { [engine] jobs in engine.run(jobs) })
+                               maxQueue: limits.maxQueueDepth, onBatch: { [metrics] n in metrics.batch(n) },
+                               process: { [engine] jobs in engine.run(jobs) })
     }
 
     public var hasMapper: Bool { engine.mapper != nil }

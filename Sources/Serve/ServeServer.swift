@@ -22,13 +22,13 @@ public struct ServeOptions: Sendable {
 /// The service behind its routes.
 public final class ServeServer: @unchecked Sendable {
     public let service: KnnService
-    public let metrics = ServeMetrics()
     public let options: ServeOptions
+    /// The service's metrics.
+    public var metrics: ServeMetrics { service.metrics }
 
     public init(service: KnnService, options: ServeOptions) {
         self.service = service
         self.options = options
-        service.batcher.onBatch = { [metrics] n in metrics.batch(n) }
     }
 
     /// Serves until SIGTERM or SIGINT, then lets the requests in flight finish (their queued queries included) and
