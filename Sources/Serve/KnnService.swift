@@ -55,7 +55,8 @@ public final class KnnService: @unchecked Sendable {
 
     /// `POST /knn-service`.
     /// - Throws: `APIError` (400 for a bad request, 503 when the queue is full).
-    public func knn(body: [UInt8]) async throws -> Answer {
+    /// - Parameter host: the request's Host: result URLs are `http://HOST/image?…` (relative without one).
+    public func knn(body: [UInt8], host: String? = nil) async throws -> Answer {
         let request = try KnnRequest(json: body, limits: limits, dimension: indices.map(\.dimension).max())
         let ix = try index(named: request.indiceName)
         let input: QueryInput
@@ -80,7 +81,7 @@ public final class KnnService: @unchecked Sendable {
             hits = try await rerank(hits, query: query, index: ix, k: k)
         }
         hits = Array(hits.prefix(request.numImages))
-        answer.json = "[" + hits.map { json($0, index: ix) }.joined(separator: ",\n") + "]"
+        answer.json = "[" + hits.map { json($0, index: ix, host: host) }.joined(separator: ",\n") + "]"
         return answer
     }
 
@@ -207,7 +208,7 @@ public final class KnnService: @unchecked Sendable {
 
     /// `POST /metadata` `{"ids": [...], "indice_name": …}`: `[{"id": id, "metadata": {...}}]`, unknown ids with
     /// empty metadata.
-    public func metadata(body: [UInt8]) throws -> Answer {
+    public func metadata(body: [UInt8], host: String? = nil) throws -> Answer {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
             throw APIError.badRequest("the body must be a JSON object with ids and indice_name")
         }
@@ -216,24 +217,40 @@ public final class KnnService: @unchecked Sendable {
             throw APIError.badRequest("at most \(limits.maxResults) ids per request, got \(list.count)")
         }
         let ids = try list.map { v -> Int64 in
-            guard let n = v as? NSNumber, let i = Int64(exactly: n.doubleValue) else { throw APIError.badRequest("ids must be a list of integers") }
+            guard let n = v as? NSNumber, Self.isInteger(n), let i = Int64(exactly: n.doubleValue) else {
+                throw APIError.badRequest("ids must be a list of integers, got \(v)")
+            }
             return i
         }
-        let ix = try index(named: object["indice_name"] as? String)
+        let name: String?
+        switch object["indice_name"] {
+        case nil, is NSNull: name = nil
+        case let s as String: name = s
+        default: throw APIError.badRequest("indice_name must be a string")
+        }
+        let ix = try index(named: name)
         let items = ids.map { id -> String in
             guard let row = ix.row(ofId: id) else { return "{\"id\": \(id), \"metadata\": {}}" }
-            return "{\"id\": \(id), \"metadata\": {" + fields(row: row, caption: ix.records[row].captions.first, index: ix) + "}}"
+            return "{\"id\": \(id), \"metadata\": {" + fields(row: row, caption: ix.records[row].captions.first, index: ix, host: host) + "}}"
         }
         return Answer(json: "[" + items.joined(separator: ",\n") + "]")
     }
 
     // MARK: - JSON
 
-    func fields(row: Int, caption: String?, index ix: ServedIndex) -> String {
+    /// A JSON integer (not a boolean, not a number written with a fraction or exponent such as `1.0`).
+    static func isInteger(_ n: NSNumber) -> Bool {
+        guard !KnnRequest.isBool(n) else { return false }
+        let type = String(cString: n.objCType)
+        return type != "d" && type != "f"
+    }
+
+    func fields(row: Int, caption: String?, index ix: ServedIndex, host: String?) -> String {
         let r = ix.records[row]
         var f: [String] = []
         if let rel = ix.images?.relative(r.image) {
-            f.append("\"url\": " + JSONText.quoted("/image?index=\(Self.queryEscape(ix.name))&path=\(Self.queryEscape(rel))"))
+            let path = "/image?index=\(Self.queryEscape(ix.name))&path=\(Self.queryEscape(rel))"
+            f.append("\"url\": " + JSONText.quoted(host.map { "http://\($0)" + path } ?? path))
         }
         f.append("\"image_path\": " + JSONText.quoted(r.image))
         f.append("\"caption\": " + JSONText.quoted(caption ?? ""))
@@ -241,8 +258,8 @@ public final class KnnService: @unchecked Sendable {
         return f.joined(separator: ", ")
     }
 
-    func json(_ h: Hit, index ix: ServedIndex) -> String {
-        var s = "{\"id\": \(ix.records[h.row].id), \"similarity\": \(Self.number(h.similarity)), " + fields(row: h.row, caption: h.caption, index: ix)
+    func json(_ h: Hit, index ix: ServedIndex, host: String?) -> String {
+        var s = "{\"id\": \(ix.records[h.row].id), \"similarity\": \(Self.number(h.similarity)), " + fields(row: h.row, caption: h.caption, index: ix, host: host)
         if let rank = h.baseRank, let base = h.baseSimilarity {
             s += ", \"reranked\": \"elip\", \"base_rank\": \(rank), \"base_similarity\": \(Self.number(base))"
         }

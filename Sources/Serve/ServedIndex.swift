@@ -52,6 +52,12 @@ public final class ServedIndex: @unchecked Sendable {
                 rows += [Int](repeating: r, count: rec.captions.count)
                 captions += rec.captions
             }
+            guard texts.count == captions.count else {
+                throw ClipError(.format, "\(folder): \(texts.count) text embeddings for \(captions.count) captions in its metadata; encode it again with --texts")
+            }
+            guard texts.dimension == store.dimension else {
+                throw ClipError(.format, "\(folder): text embeddings of dimension \(texts.dimension) but image embeddings of \(store.dimension)")
+            }
             textImageRow = rows
             textCaption = captions
         } else {

@@ -159,6 +159,10 @@ check(r.status_code == 200 and 0 < len(r.json()) <= 10000, "num_images 10000 (th
 check(requests.get(args.url + "/health", timeout=10).status_code == 200, "/health needs no token")
 check(requests.get(args.url + "/indices-list", timeout=10).status_code == 401, "/indices-list without a token: 401")
 check(requests.get(args.url + "/indices-list", headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401, "wrong token: 401")
+for scheme in ["bearer", "BEARER", "BeArEr"]:
+    code = requests.get(args.url + "/indices-list", headers={"Authorization": scheme + " " + args.key}, timeout=10).status_code
+    check(code == 200, "the scheme is case-insensitive: '%s KEY' is accepted (got %d)" % (scheme, code))
+check(requests.get(args.url + "/indices-list", headers={"Authorization": "Basic " + args.key}, timeout=10).status_code == 401, "another scheme with the key: 401")
 check(status("/knn-service", {"text": "a"}, headers={}) == 401, "/knn-service without a token: 401")
 page = requests.get(args.url + "/", timeout=10)
 check(page.status_code == 200 and "<title>clipcore search</title>" in page.text and "http://" not in page.text and "https://" not in page.text,
@@ -181,7 +185,7 @@ def image_status(query):
 
 first = res[0] if res else None
 url_of = [x["url"] for x in base if "url" in x]
-check(bool(url_of) and url_of[0].startswith("/image?index="), "results carry a served /image URL")
+check(bool(url_of) and url_of[0].startswith(args.url + "/image?index="), "results carry an absolute /image URL on the request's host (%r)" % url_of[:1])
 st, body = image_status(url_of[0].split("?", 1)[1])
 check(st == 200 and body[:4] == b"\x89PNG", "a result's image URL serves the PNG")
 name = args.index
