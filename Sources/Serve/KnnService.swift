@@ -222,11 +222,10 @@ public final class KnnService: @unchecked Sendable {
             }
             return i
         }
-        let name: String?
-        switch object["indice_name"] {
-        case nil, is NSNull: name = nil
-        case let s as String: name = s
-        default: throw APIError.badRequest("indice_name must be a string")
+        var name: String?
+        if let raw = object["indice_name"], !(raw is NSNull) {
+            guard let s = raw as? String else { throw APIError.badRequest("indice_name must be a string") }
+            name = s
         }
         let ix = try index(named: name)
         let items = ids.map { id -> String in
