@@ -27,10 +27,10 @@ public final class DecodeSlots: @unchecked Sendable {
 
     /// Runs `body` holding a slot.
     /// - Throws: `APIError` 503 when `maxWaiting` callers already wait; what `body` throws.
-    public func run<R>(_ body: () throws -> R) async throws -> R {
+    public func run<R>(_ body: () async throws -> R) async throws -> R {
         try await acquire()
         defer { release() }
-        return try body()
+        return try await body()
     }
 
     private func acquire() async throws {

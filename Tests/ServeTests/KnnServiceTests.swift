@@ -109,9 +109,15 @@ import TestSupport
     }
 
     @Test func decodeSlotsBoundConcurrentDecodes() async throws {
+        final class Flag: @unchecked Sendable {
+            let lock = NSLock()
+            var raised = false
+            var isRaised: Bool { lock.lock(); defer { lock.unlock() }; return raised }
+            func raise() { lock.lock(); raised = true; lock.unlock() }
+        }
         let slots = DecodeSlots(slots: 1, maxWaiting: 1)
-        let release = DispatchSemaphore(value: 0)
-        let first = Task { try await slots.run { release.wait() } }
+        let release = Flag()
+        let first = Task { try await slots.run { while !release.isRaised { try await Task.sleep(nanoseconds: 1_000_000) } } }
         while slots.state.held < 1 { try await Task.sleep(nanoseconds: 1_000_000) }
         let second = Task { try await slots.run { 2 } }
         while slots.state.waiting < 1 { try await Task.sleep(nanoseconds: 1_000_000) }
@@ -119,7 +125,7 @@ import TestSupport
             _ = try await slots.run { 3 }
             Issue.record("a third decode past the waiting line was accepted")
         } catch let e as APIError { #expect(e.status == 503 && e.retryAfter == 1) }
-        release.signal()
+        release.raise()
         try await first.value
         #expect(try await second.value == 2)
         #expect(slots.state.held == 0 && slots.state.waiting == 0)
@@ -181,6 +187,6 @@ import TestSupport
             let (t, _) = try service(textRows: 5)
             t.batcher.stop()
             Issue.record("5 caption embeddings for 6 captions were loaded")
-        } catch let e as ClipError { #expect(e.message.contains("5 text embeddings for 6 captions"), "\(e)") }
+        } catch let e as ClipError { #expect(e.message.contains("5") && e.message.contains("6 captions"), "\(e)") }
     }
 }
