@@ -34,6 +34,10 @@ rm -rf "$out"
 mkdir -p "$out"
 echo "== dataset and shards in $out"
 "$clip" data synth --out "$out/data" --family shapes --n 48 --size 32 --seed 3 > "$out/synth.log"
+# The first record again under a second id (deduplication must drop one), and a file in the image folder that is
+# no record's image (the image route must refuse it).
+head -n 1 "$out/data/manifest.jsonl" >> "$out/data/manifest.jsonl"
+cp "$out/data/images/000001.png" "$out/data/images/not-indexed.png"
 "$clip" encode-dataset --model "$model" --data "$out/data/manifest.jsonl" --out "$out/shards" --texts --dtype float32 > "$out/encode.log"
 "$clip" index build --embeddings "$out/shards" --out "$out/shards/image.index" > "$out/index.log"
 # Links inside the image folder that lead out of it: the image route must refuse them.
@@ -72,8 +76,13 @@ kill -TERM "$pid"
 wait "$pid" || { echo "FAIL server 1 exited with status $? after SIGTERM"; status=1; }
 
 echo "== server 2: tight limits, SIGTERM with a query in flight"
+# The worker sleeps CLIPCORE_SERVE_TEST_ENCODE_DELAY_MS before each batch (a test hook), so a query is reliably in
+# flight when SIGTERM comes.
+delay_ms=800
+export CLIPCORE_SERVE_TEST_ENCODE_DELAY_MS=$delay_ms
 start_server "$out/server2.log" --index "synth=$out/shards" --max-queue 2 --max-in-flight 8 --batch-wait-ms 300
-"$py" Tests/serve/check_load.py --url "http://127.0.0.1:$port" --pid "$pid" --index synth || status=1
+unset CLIPCORE_SERVE_TEST_ENCODE_DELAY_MS
+"$py" Tests/serve/check_load.py --url "http://127.0.0.1:$port" --pid "$pid" --index synth --delay-ms "$delay_ms" || status=1
 if wait "$pid"; then echo "ok   server 2 exited 0 after SIGTERM"; else echo "FAIL server 2 exited with status $?"; status=1; fi
 grep -q '^stopped' "$out/server2.log" || { echo "FAIL server 2 did not report a clean stop"; status=1; }
 

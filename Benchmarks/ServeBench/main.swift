@@ -166,7 +166,7 @@ final class Connection {
         let status = Int(header.split(separator: " ").dropFirst().first ?? "") ?? 0
         var length = 0
         for line in header.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
-            length = Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0
+            length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
         }
         var have = buffer.count - headerEnd - 4
         while have < length {

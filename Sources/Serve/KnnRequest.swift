@@ -35,7 +35,8 @@ public struct KnnRequest: Equatable, Sendable {
     /// Parses a request body.
     /// - Throws: `APIError` 400 naming the field: not a JSON object, no query or more than one, an
     ///   `image_url` (this server fetches nothing), a field of the wrong type, or counts outside 1…`limits.maxResults`.
-    public init(json body: [UInt8], limits: ServeLimits) throws {
+    /// - Parameter dimension: when given, an `embedding_input` longer than it is refused before its numbers are read.
+    public init(json body: [UInt8], limits: ServeLimits, dimension: Int? = nil) throws {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)), let fields = object as? [String: Any] else {
             throw APIError.badRequest("the body must be a JSON object (clip-retrieval's knn-service request)")
         }
@@ -66,7 +67,12 @@ public struct KnnRequest: Equatable, Sendable {
             throw APIError.badRequest("image_url is not supported: this server fetches nothing from the network; send the image itself as base64 in 'image'")
         }
         var queries: [Query] = []
-        if let text = try string("text"), !text.isEmpty { queries.append(.text(text)) }
+        if let text = try string("text"), !text.isEmpty {
+            guard text.count <= limits.maxTextChars else {
+                throw APIError.badRequest("text is \(text.count) characters; at most \(limits.maxTextChars) are accepted (the model reads only the first few dozen tokens)")
+            }
+            queries.append(.text(text))
+        }
         if let image = try string("image"), !image.isEmpty {
             guard let data = Data(base64Encoded: Self.stripDataURL(image), options: .ignoreUnknownCharacters), !data.isEmpty else {
                 throw APIError.badRequest("image must be a base64-encoded image file")
@@ -75,6 +81,9 @@ public struct KnnRequest: Equatable, Sendable {
         }
         if let e = present("embedding_input") {
             guard let list = e as? [Any], !list.isEmpty else { throw APIError.badRequest("embedding_input must be a non-empty list of numbers") }
+            if let dimension, list.count > dimension {
+                throw APIError.badRequest("embedding_input has \(list.count) numbers but the indices have dimension \(dimension)")
+            }
             let values = try list.map { v -> Float in
                 guard let n = v as? NSNumber, !Self.isBool(n), n.doubleValue.isFinite else {
                     throw APIError.badRequest("embedding_input must be a list of finite numbers")

@@ -20,15 +20,22 @@ public final class KnnService: @unchecked Sendable {
     public let engine: QueryEngine
     public let batcher: MicroBatcher<EngineJob, EngineOutput>
     public let limits: ServeLimits
+    /// The server's metrics (the batcher counts its batches here).
+    public let metrics: ServeMetrics
+    /// Query images being decoded at once.
+    public let decodes: DecodeSlots
     /// Cosine above which two results are duplicates (clip-retrieval's threshold).
     public static let duplicateCosine: Float = 0.94
 
-    public init(indices: [ServedIndex], engine: QueryEngine, limits: ServeLimits) {
+    public init(indices: [ServedIndex], engine: QueryEngine, limits: ServeLimits, metrics: ServeMetrics = ServeMetrics()) {
         self.indices = indices
+        self.metrics = metrics
         self.engine = engine
         self.limits = limits
+        decodes = DecodeSlots(slots: limits.imageDecodes, maxWaiting: limits.maxQueueDepth)
         batcher = MicroBatcher(maxBatch: limits.batching ? limits.maxBatch : 1, maxWait: limits.batching ? limits.maxWait : 0,
-                               maxQueue: limits.maxQueueDepth, process: { [engine] jobs in engine.run(jobs) })
+                               maxQueue: limits.maxQueueDepth, onBatch: { [metrics] n in metrics.batch(n) },
+                               process: { [engine] jobs in engine.run(jobs) })
     }
 
     public var hasMapper: Bool { engine.mapper != nil }
@@ -48,33 +55,50 @@ public final class KnnService: @unchecked Sendable {
 
     /// `POST /knn-service`.
     /// - Throws: `APIError` (400 for a bad request, 503 when the queue is full).
-    public func knn(body: [UInt8]) async throws -> Answer {
-        let request = try KnnRequest(json: body, limits: limits)
+    /// - Parameter host: the request's Host: result URLs are `http://HOST/image?…` (relative without one).
+    public func knn(body: [UInt8], host: String? = nil) async throws -> Answer {
+        let request = try KnnRequest(json: body, limits: limits, dimension: indices.map(\.dimension).max())
         let ix = try index(named: request.indiceName)
         let input: QueryInput
         switch request.query {
         case .text(let t): input = .text(t)
         case .embedding(let e): input = .embedding(e)
-        case .image(let bytes):
-            do {
-                try engine.pipeline.requireImageTower()
-                input = .pixels(try engine.pipeline.processor(try RGBImage(encoded: bytes, name: "the query image")))
-            } catch { throw APIError.from(error) }
+        case .image(let bytes): input = .pixels(try await decodeQuery(bytes))
         }
-        let (rows, scores, query) = try await search(input, ix, request.modality, k: request.numResultIds)
+        // A re-ranking looks at its top rerank_k results even when fewer are returned: searched and kept until
+        // re-ranked, then trimmed to num_images.
+        let depth = max(request.numImages, request.rerankK ?? 0)
+        let (rows, scores, query) = try await search(input, ix, request.modality, k: max(request.numResultIds, depth))
         var hits = hits(rows: rows, scores: scores, index: ix, modality: request.modality)
-        if request.deduplicate { hits = deduplicate(hits, index: ix, keep: request.numImages) }
-        hits = Array(hits.prefix(request.numImages))
+        if request.deduplicate { hits = deduplicate(hits, index: ix, keep: depth) }
+        hits = Array(hits.prefix(depth))
         var answer = Answer(json: "")
         if !request.ignored.isEmpty {
             answer.headers.append(("X-Clipcore-Ignored", request.ignored.joined(separator: ", ") + "; not supported by this server, no filtering or re-weighting applied"))
         }
         if let k = request.rerankK {
-            hits = try await rerank(hits, query: query, index: ix, k: k)
             answer.headers.append(("X-Clipcore-Rerank", "elip k=\(min(k, hits.count))"))
+            hits = try await rerank(hits, query: query, index: ix, k: k)
         }
-        answer.json = "[" + hits.map { json($0, index: ix) }.joined(separator: ",\n") + "]"
+        hits = Array(hits.prefix(request.numImages))
+        answer.json = "[" + hits.map { json($0, index: ix, host: host) }.joined(separator: ",\n") + "]"
         return answer
+    }
+
+    /// Decodes and preprocesses a query image, holding one of `decodes`' slots, refused past `limits.maxImagePixels`.
+    /// - Throws: `APIError` 400 for an undecodable or too large image, 503 when too many wait to be decoded.
+    func decodeQuery(_ bytes: [UInt8]) async throws -> Tensor {
+        let pipeline = engine.pipeline, cap = min(limits.maxImagePixels, ResourceLimit.imagePixels.value)
+        do {
+            try pipeline.requireImageTower()
+            return try await decodes.run {
+                try ResourceLimit.imagePixels.withValue(cap) {
+                    try pipeline.processor(try RGBImage(encoded: bytes, name: "the query image"))
+                }
+            }
+        } catch let e as ClipError where e.kind == .unsupported && e.message.contains(ResourceLimit.imagePixels.what) {
+            throw APIError.badRequest("the query image is too large: at most \(cap) pixels are accepted (the server's --max-image-pixels); \(e.message)")
+        } catch { throw APIError.from(error) }
     }
 
     /// One result row before formatting.
@@ -184,7 +208,7 @@ public final class KnnService: @unchecked Sendable {
 
     /// `POST /metadata` `{"ids": [...], "indice_name": …}`: `[{"id": id, "metadata": {...}}]`, unknown ids with
     /// empty metadata.
-    public func metadata(body: [UInt8]) throws -> Answer {
+    public func metadata(body: [UInt8], host: String? = nil) throws -> Answer {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
             throw APIError.badRequest("the body must be a JSON object with ids and indice_name")
         }
@@ -193,24 +217,39 @@ public final class KnnService: @unchecked Sendable {
             throw APIError.badRequest("at most \(limits.maxResults) ids per request, got \(list.count)")
         }
         let ids = try list.map { v -> Int64 in
-            guard let n = v as? NSNumber, let i = Int64(exactly: n.doubleValue) else { throw APIError.badRequest("ids must be a list of integers") }
+            guard let n = v as? NSNumber, Self.isInteger(n), let i = Int64(exactly: n.doubleValue) else {
+                throw APIError.badRequest("ids must be a list of integers, got \(v)")
+            }
             return i
         }
-        let ix = try index(named: object["indice_name"] as? String)
+        var name: String?
+        if let raw = object["indice_name"], !(raw is NSNull) {
+            guard let s = raw as? String else { throw APIError.badRequest("indice_name must be a string") }
+            name = s
+        }
+        let ix = try index(named: name)
         let items = ids.map { id -> String in
             guard let row = ix.row(ofId: id) else { return "{\"id\": \(id), \"metadata\": {}}" }
-            return "{\"id\": \(id), \"metadata\": {" + fields(row: row, caption: ix.records[row].captions.first, index: ix) + "}}"
+            return "{\"id\": \(id), \"metadata\": {" + fields(row: row, caption: ix.records[row].captions.first, index: ix, host: host) + "}}"
         }
         return Answer(json: "[" + items.joined(separator: ",\n") + "]")
     }
 
     // MARK: - JSON
 
-    func fields(row: Int, caption: String?, index ix: ServedIndex) -> String {
+    /// A JSON integer (not a boolean, not a number written with a fraction or exponent such as `1.0`).
+    static func isInteger(_ n: NSNumber) -> Bool {
+        guard !KnnRequest.isBool(n) else { return false }
+        let type = String(cString: n.objCType)
+        return type != "d" && type != "f"
+    }
+
+    func fields(row: Int, caption: String?, index ix: ServedIndex, host: String?) -> String {
         let r = ix.records[row]
         var f: [String] = []
         if let rel = ix.images?.relative(r.image) {
-            f.append("\"url\": " + JSONText.quoted("/image?index=\(Self.queryEscape(ix.name))&path=\(Self.queryEscape(rel))"))
+            let path = "/image?index=\(Self.queryEscape(ix.name))&path=\(Self.queryEscape(rel))"
+            f.append("\"url\": " + JSONText.quoted(host.map { "http://\($0)" + path } ?? path))
         }
         f.append("\"image_path\": " + JSONText.quoted(r.image))
         f.append("\"caption\": " + JSONText.quoted(caption ?? ""))
@@ -218,8 +257,8 @@ public final class KnnService: @unchecked Sendable {
         return f.joined(separator: ", ")
     }
 
-    func json(_ h: Hit, index ix: ServedIndex) -> String {
-        var s = "{\"id\": \(ix.records[h.row].id), \"similarity\": \(Self.number(h.similarity)), " + fields(row: h.row, caption: h.caption, index: ix)
+    func json(_ h: Hit, index ix: ServedIndex, host: String?) -> String {
+        var s = "{\"id\": \(ix.records[h.row].id), \"similarity\": \(Self.number(h.similarity)), " + fields(row: h.row, caption: h.caption, index: ix, host: host)
         if let rank = h.baseRank, let base = h.baseSimilarity {
             s += ", \"reranked\": \"elip\", \"base_rank\": \(rank), \"base_similarity\": \(Self.number(base))"
         }

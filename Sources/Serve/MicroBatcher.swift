@@ -41,14 +41,17 @@ public final class MicroBatcher<Job, Output>: @unchecked Sendable {
     /// Batches run, and jobs in them (counted before the batch's jobs are resumed).
     public var batches: Int { locked { batchCount } }
     public var jobs: Int { locked { jobCount } }
-    /// Called with the batch size after each batch (metrics).
-    public var onBatch: (@Sendable (Int) -> Void)?
+    /// Called on the worker with the batch size after each batch (metrics); set once, before the worker starts.
+    public let onBatch: (@Sendable (Int) -> Void)?
 
-    /// - Parameters: maxBatch ≥ 1 (1 turns batching off), maxWait seconds ≥ 0, maxQueue ≥ 1.
-    public init(maxBatch: Int, maxWait: Double, maxQueue: Int, name: String = "clip-serve-batcher", process: @escaping Process) {
+    /// - Parameters: maxBatch ≥ 1 (1 turns batching off), maxWait seconds ≥ 0, maxQueue ≥ 1; onBatch: called with
+    ///   each batch's size after it ran.
+    public init(maxBatch: Int, maxWait: Double, maxQueue: Int, name: String = "clip-serve-batcher",
+                onBatch: (@Sendable (Int) -> Void)? = nil, process: @escaping Process) {
         self.maxBatch = max(maxBatch, 1)
         self.maxWait = max(maxWait, 0)
         self.maxQueue = max(maxQueue, 1)
+        self.onBatch = onBatch
         self.process = process
         // The worker holds the batcher until `stop()` ends it (a server's batcher lives as long as the process).
         let t = Thread { [self] in self.loop() }
@@ -85,7 +88,8 @@ public final class MicroBatcher<Job, Output>: @unchecked Sendable {
                 return
             }
             queue.append(Pending(job: job, enqueued: DispatchTime.now().uptimeNanoseconds, continuation: continuation))
-            condition.signal()
+            // Broadcast: `drain` waits on the same condition, and a signal could wake it instead of the worker.
+            condition.broadcast()
             condition.unlock()
         }
     }

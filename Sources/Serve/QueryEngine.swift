@@ -37,6 +37,13 @@ public final class QueryEngine: @unchecked Sendable {
     public let mapper: ELIPMapper?
     /// Model calls made (for metrics).
     public private(set) var encodeCalls = 0
+    /// A test hook: `CLIPCORE_SERVE_TEST_ENCODE_DELAY_MS`, milliseconds the worker sleeps before each batch (0: none),
+    /// so that a test can hold a query in flight for a known time (scripts/test-serve.sh's SIGTERM check).
+    public let testDelay: Double = {
+        guard let s = ProcessInfo.processInfo.environment["CLIPCORE_SERVE_TEST_ENCODE_DELAY_MS"], let ms = Double(s),
+              ms > 0, ms <= 60_000 else { return 0 }
+        return ms / 1000
+    }()
 
     public init(pipeline: ImageTextPipeline, mapper: ELIPMapper?) throws {
         self.pipeline = pipeline
@@ -46,6 +53,7 @@ public final class QueryEngine: @unchecked Sendable {
 
     /// One result per job, in order; a job's failure does not fail the others.
     public func run(_ jobs: [EngineJob]) -> [Result<EngineOutput, any Error>] {
+        if testDelay > 0 { Thread.sleep(forTimeInterval: testDelay) }
         var results = [Result<EngineOutput, any Error>?](repeating: nil, count: jobs.count)
         var embeddings = [[Float]?](repeating: nil, count: jobs.count)
         var texts: [(Int, String)] = [], pixels: [(Int, Tensor)] = []

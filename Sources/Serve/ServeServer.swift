@@ -22,13 +22,13 @@ public struct ServeOptions: Sendable {
 /// The service behind its routes.
 public final class ServeServer: @unchecked Sendable {
     public let service: KnnService
-    public let metrics = ServeMetrics()
     public let options: ServeOptions
+    /// The service's metrics.
+    public var metrics: ServeMetrics { service.metrics }
 
     public init(service: KnnService, options: ServeOptions) {
         self.service = service
         self.options = options
-        service.batcher.onBatch = { [metrics] n in metrics.batch(n) }
     }
 
     /// Serves until SIGTERM or SIGINT, then lets the requests in flight finish (their queued queries included) and
@@ -60,7 +60,7 @@ public final class ServeServer: @unchecked Sendable {
         router.get("/indices-list") { [self] _, _ in Self.json(200, service.indicesListJSON) }
         router.post("/knn-service") { [self] request, _ in
             let body = try await collect(request)
-            let answer = try await service.knn(body: body)
+            let answer = try await service.knn(body: body, host: Self.host(request))
             var response = Self.json(200, answer.json)
             for (name, value) in answer.headers {
                 if let n = HTTPFields.Element.Name(name) { response.headers[n] = value }
@@ -68,10 +68,19 @@ public final class ServeServer: @unchecked Sendable {
             return response
         }
         router.post("/metadata") { [self] request, _ in
-            Self.json(200, try service.metadata(body: try await collect(request)).json)
+            Self.json(200, try service.metadata(body: try await collect(request), host: Self.host(request)).json)
         }
         router.get("/image") { [self] request, _ in try image(request) }
         return router
+    }
+
+    /// The request's Host (HTTP/1.1's header, as `authority`), for absolute result URLs; nil when absent or not
+    /// a plain host[:port].
+    static func host(_ request: Request) -> String? {
+        guard let h = request.head.authority, !h.isEmpty, h.utf8.count <= 255,
+              h.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || ".-:[]".unicodeScalars.contains($0) })
+        else { return nil }
+        return h
     }
 
     var infoJSON: String {
@@ -154,7 +163,7 @@ struct GateMiddleware: RouterMiddleware {
         if path == "/health" || path == "/" { return try await next(request, context) }
         if let key = server.options.apiKey {
             let given = request.headers[.authorization] ?? ""
-            guard Self.constantTimeEqual(given, "Bearer " + key) else {
+            guard Self.bearerMatches(given, key: key) else {
                 var r = ServeServer.error(APIError(401, "missing or wrong bearer token (Authorization: Bearer KEY)"))
                 r.headers[.wwwAuthenticate] = "Bearer"
                 return r
@@ -167,6 +176,13 @@ struct GateMiddleware: RouterMiddleware {
         }
         defer { server.metrics.leave() }
         return try await next(request, context)
+    }
+
+    /// `Authorization: Bearer KEY`, the scheme in any case (RFC 9110: auth schemes are case-insensitive).
+    static func bearerMatches(_ header: String, key: String) -> Bool {
+        let scheme = header.prefix(7)
+        guard scheme.lowercased() == "bearer " else { return false }
+        return constantTimeEqual(String(header.dropFirst(7)), key)
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {

@@ -25,7 +25,7 @@ public final class ServedIndex: @unchecked Sendable {
     private let rowOfId: [Int64: Int]
 
     /// Loads `folder`. `imageRoot`: the folder result images are served from (default: the deepest folder holding
-    /// every record's image file).
+    /// every record's image file, unless that is `/`: then none). Only the records' own image files are served.
     /// - Throws: `ClipError` for a folder that is not a complete shard folder, or an index file that disagrees with it.
     public init(name: String, folder: String, imageRoot: String? = nil) throws {
         self.name = name
@@ -52,6 +52,12 @@ public final class ServedIndex: @unchecked Sendable {
                 rows += [Int](repeating: r, count: rec.captions.count)
                 captions += rec.captions
             }
+            guard texts.count == captions.count else {
+                throw ClipError(.format, "\(folder): \(texts.count) text embeddings for \(captions.count) captions in its metadata; encode it again with --texts")
+            }
+            guard texts.dimension == store.dimension else {
+                throw ClipError(.format, "\(folder): text embeddings of dimension \(texts.dimension) but image embeddings of \(store.dimension)")
+            }
             textImageRow = rows
             textCaption = captions
         } else {
@@ -60,8 +66,8 @@ public final class ServedIndex: @unchecked Sendable {
             textImageRow = []
             textCaption = []
         }
-        let root = imageRoot ?? Self.commonFolder(records.map(\.image))
-        images = root.flatMap { PathGuard(root: $0) }
+        let root = imageRoot ?? Self.defaultImageRoot(records.map(\.image))
+        images = root.flatMap { PathGuard(root: $0, files: records.map(\.image)) }
     }
 
     /// The row of a record id (clip-retrieval's result ids are these).
@@ -82,6 +88,13 @@ public final class ServedIndex: @unchecked Sendable {
         let ix = try VectorIndex.flat(dimension: vectors.shape[1])
         try ix.add(vectors)
         return ix
+    }
+
+    /// The folder images are served from when none is given: `commonFolder`, but never `/` (images in unrelated
+    /// folders would open the whole filesystem's tree; `--image-root /` must be asked for explicitly).
+    public static func defaultImageRoot(_ paths: [String]) -> String? {
+        guard let c = commonFolder(paths), c != "/" else { return nil }
+        return c
     }
 
     /// The deepest folder holding every path (relative paths taken from the working directory); nil for none,

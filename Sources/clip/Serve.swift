@@ -35,12 +35,16 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Most requests in flight before 429 (with --max-body, the bound on request memory).") var maxInFlight = 128
     @Option(help: "Largest request body, bytes (413 past it).") var maxBody = 8 << 20
     @Option(help: "Largest num_images / num_result_ids.") var maxResults = 10_000
+    @Option(help: "Longest text query, characters (400 past it).") var maxTextChars = 4096
+    @Option(help: "Most pixels of a query image (400 past it).") var maxImagePixels = 4096 * 4096
+    @Option(help: "Query images decoded at once (more wait, up to --max-queue, then 503).") var imageDecodes = 2
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
         guard batchWaitMs >= 0, batchWaitMs <= 1000 else { throw ValidationError("--batch-wait-ms must be 0…1000") }
-        guard maxBatch >= 1, maxQueue >= 1, maxInFlight >= 1, maxBody >= 1024, (1...1_000_000).contains(maxResults) else {
-            throw ValidationError("--max-batch, --max-queue and --max-in-flight must be positive, --max-body at least 1024, --max-results 1…1000000")
+        guard maxBatch >= 1, maxQueue >= 1, maxInFlight >= 1, maxBody >= 1024, (1...1_000_000).contains(maxResults), maxTextChars >= 1,
+              maxImagePixels >= 1, imageDecodes >= 1 else {
+            throw ValidationError("--max-batch, --max-queue, --max-in-flight, --max-text-chars, --max-image-pixels and --image-decodes must be positive, --max-body at least 1024, --max-results 1…1000000")
         }
     }
 
@@ -56,6 +60,9 @@ struct ServeCommand: ParsableCommand {
         options.limits.maxInFlight = maxInFlight
         options.limits.maxBodyBytes = maxBody
         options.limits.maxResults = maxResults
+        options.limits.maxTextChars = maxTextChars
+        options.limits.maxImagePixels = maxImagePixels
+        options.limits.imageDecodes = imageDecodes
 
         let catalog = try IndexCatalog(arguments: index, imageRoot: imageRoot)
         let pipeline = try ImageTextPipeline(directory: model, preprocessing: preprocessing)

@@ -29,6 +29,25 @@ import Serve
         #expect(r.ignored == ["use_safety_model", "use_violence_detector", "aesthetic_score", "aesthetic_weight"])
     }
 
+    @Test func longTextIsRefused() throws {
+        // A long word without spaces costs BPE time on the single model worker: past the limit, a 400.
+        #expect(try parse("{\"text\": \"\(String(repeating: "a", count: 4096))\"}").query == .text(String(repeating: "a", count: 4096)))
+        #expect(status("{\"text\": \"\(String(repeating: "a", count: 4097))\"}") == 400)
+        var tight = ServeLimits()
+        tight.maxTextChars = 10
+        #expect(throws: APIError.self) { try KnnRequest(json: Array("{\"text\": \"abcdefghijk\"}".utf8), limits: tight) }
+    }
+
+    @Test func embeddingLongerThanTheIndexIsRefusedBeforeReading() throws {
+        #expect(throws: APIError.self) { try KnnRequest(json: Array("{\"embedding_input\": [1, 2, 3, 4]}".utf8), limits: limits, dimension: 3) }
+        // Counted before the numbers are read: a non-number past the dimension still gives the length error.
+        do {
+            _ = try KnnRequest(json: Array("{\"embedding_input\": [1, 2, 3, \"x\"]}".utf8), limits: limits, dimension: 3)
+            Issue.record("accepted")
+        } catch let e as APIError { #expect(e.status == 400 && e.message.contains("dimension 3")) }
+        #expect(try KnnRequest(json: Array("{\"embedding_input\": [1, 2, 3]}".utf8), limits: limits, dimension: 3).query == .embedding([1, 2, 3]))
+    }
+
     @Test func imageAndEmbeddingQueries() throws {
         let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 1, 2, 3]
         let b64 = Data(png).base64EncodedString()

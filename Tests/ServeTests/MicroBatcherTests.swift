@@ -122,6 +122,24 @@ struct Odd: Error {}
         b.stop()
     }
 
+    @Test func onBatchGivenAtInitSeesEveryBatch() async throws {
+        final class Sizes: @unchecked Sendable {
+            let lock = NSLock()
+            var list: [Int] = []
+            func add(_ n: Int) { lock.lock(); list.append(n); lock.unlock() }
+        }
+        let seen = Sizes(), rec = Recorder()
+        rec.delay = 1_000
+        let b = MicroBatcher<Int, Int>(maxBatch: 8, maxWait: 0.01, maxQueue: 100, onBatch: { seen.add($0) }) { rec.process($0) }
+        _ = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<20 { group.addTask { try await b.submit(i) } }
+            return try await group.reduce(0, +)
+        }
+        #expect(b.drain(timeout: 10))   // drain returns once the last batch's callback ran
+        #expect(seen.list == rec.sizes && seen.list.reduce(0, +) == 20)
+        b.stop()
+    }
+
     @Test func stoppedBatcherRefuses() async throws {
         let b = MicroBatcher<Int, Int>(maxBatch: 1, maxWait: 0, maxQueue: 10) { $0.map { .success($0) } }
         #expect(try await b.submit(1) == 1)

@@ -43,6 +43,23 @@ import Serve
         #expect(PathGuard(root: root + "/nope") == nil)
     }
 
+    @Test func servesOnlyListedFiles() throws {
+        let (root, _) = try fixture()
+        let g = try #require(PathGuard(root: root, files: [root + "/images/a.png", root + "/images/inner"]))
+        #expect(g.resolve("images/a.png") == g.root + "/images/a.png")
+        #expect(g.resolve("images/sub/b.png") != nil)   // listed through the link that leads to it
+        let h = try #require(PathGuard(root: root, files: [root + "/images/a.png"]))
+        #expect(h.resolve("images/a.png") != nil)
+        #expect(h.resolve("images/sub/b.png") == nil)   // inside the root but not an indexed image
+        #expect(h.resolve("images/inner") == nil)
+    }
+
+    @Test func noFilesystemRootByDefault() {
+        #expect(ServedIndex.defaultImageRoot(["/a/x/1.png", "/b/y/2.png"]) == nil)   // unrelated folders: no "/"
+        #expect(ServedIndex.defaultImageRoot(["/a/x/1.png", "/a/y/2.png"]) == "/a")
+        #expect(ServedIndex.defaultImageRoot(["/a/x/1.png", "/a/x/2.png"]) == "/a/x")
+    }
+
     @Test func relativePaths() throws {
         let (root, outside) = try fixture()
         let g = try #require(PathGuard(root: root))

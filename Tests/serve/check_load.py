@@ -1,6 +1,7 @@
-"""Checks a `clip serve` started with tight limits (--max-queue 2 --max-in-flight 8 --batch-wait-ms 300, no key):
-a burst past the limits gets only 200, 429 and 503 and the server stays up; then SIGTERM while a request is in
-flight: the request is answered and the server exits 0."""
+"""Checks a `clip serve` started with tight limits (--max-queue 2 --max-in-flight 8 --batch-wait-ms 300, no key) and
+CLIPCORE_SERVE_TEST_ENCODE_DELAY_MS (the worker sleeps that long before each batch): a burst past the limits gets
+only 200, 429 and 503 and the server stays up; then SIGTERM while a request is in flight (held there by the delay):
+the request is answered with 200 after the signal was sent (scripts/test-serve.sh checks the server exits 0)."""
 
 import argparse
 import json
@@ -16,6 +17,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--url", required=True)
 ap.add_argument("--pid", type=int, required=True)
 ap.add_argument("--index", required=True)
+ap.add_argument("--delay-ms", type=float, required=True, help="the server's CLIPCORE_SERVE_TEST_ENCODE_DELAY_MS")
 args = ap.parse_args()
 failures = 0
 
@@ -57,13 +59,14 @@ check(requests.get(args.url + "/health", timeout=10).text == "ok", "/health afte
 m = requests.get(args.url + "/metrics", timeout=10).text
 check("clipserve_refused_total" in m, "/metrics counts the refusals")
 
-# Graceful shutdown: a query waits 300 ms in the batcher; SIGTERM arrives 100 ms into it.
+# Graceful shutdown: the worker holds the query for --delay-ms; SIGTERM arrives a quarter into it.
 result = {}
 
 
 def slow():
     try:
         r = requests.post(args.url + "/knn-service", data=json.dumps({"text": "a blue square", "num_images": 3, "indice_name": args.index}), timeout=60)
+        result["answered"] = time.monotonic()
         result["status"] = r.status_code
         result["n"] = len(r.json())
     except Exception as e:
@@ -72,10 +75,12 @@ def slow():
 
 t = threading.Thread(target=slow)
 t.start()
-time.sleep(0.1)
+time.sleep(args.delay_ms / 4000)
+sent = time.monotonic()
 os.kill(args.pid, signal.SIGTERM)
 t.join()
-check(result.get("status") == 200 and result.get("n", 0) > 0, "SIGTERM with a query in flight: the query is answered (%r)" % result)
+check(result.get("status") == 200 and result.get("n", 0) > 0, "SIGTERM with a query in flight: the query is answered with 200 (%r)" % result)
+check(result.get("answered", 0) > sent, "the answer came after the SIGTERM was sent (%.3f s after)" % (result.get("answered", 0) - sent))
 deadline = time.time() + 20
 exited = False
 while time.time() < deadline:

@@ -74,6 +74,17 @@ sims = [r["similarity"] for r in res]
 check(sims == sorted(sims, reverse=True), "results best first")
 check(len({r["id"] for r in res}) == len(res), "deduplicate (ClipClient's default): no id twice")
 
+# The dataset's last record is a second record of the first one's image (scripts/test-serve.sh appends it).
+dup_ids = {records[0]["id"], records[-1]["id"]}
+check(records[-1]["image"] == records[0]["image"] and len(dup_ids) == 2, "the dataset holds one image twice, under two ids")
+q0 = (emb[0] / np.linalg.norm(emb[0])).tolist()
+res = cc.ClipClient(url=knn_url, indice_name=args.index, num_images=5, deduplicate=True).query(embedding_input=q0)
+got = {r["id"] for r in res} & dup_ids if isinstance(res, list) else set()
+check(len(got) == 1, "deduplicate=True: one of the two records of the same image (got %s)" % sorted(got))
+res = cc.ClipClient(url=knn_url, indice_name=args.index, num_images=5, deduplicate=False).query(embedding_input=q0)
+got = {r["id"] for r in res} & dup_ids if isinstance(res, list) else set()
+check(got == dup_ids, "deduplicate=False: both records of the same image (got %s)" % sorted(got))
+
 img_path = os.path.join(args.data, records[7]["image"]) if not os.path.isabs(records[7]["image"]) else records[7]["image"]
 res = client.query(image=img_path)
 check(isinstance(res, list) and res and res[0]["id"] == records[7]["id"] and res[0]["similarity"] > 0.99,
@@ -148,6 +159,10 @@ check(r.status_code == 200 and 0 < len(r.json()) <= 10000, "num_images 10000 (th
 check(requests.get(args.url + "/health", timeout=10).status_code == 200, "/health needs no token")
 check(requests.get(args.url + "/indices-list", timeout=10).status_code == 401, "/indices-list without a token: 401")
 check(requests.get(args.url + "/indices-list", headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401, "wrong token: 401")
+for scheme in ["bearer", "BEARER", "BeArEr"]:
+    code = requests.get(args.url + "/indices-list", headers={"Authorization": scheme + " " + args.key}, timeout=10).status_code
+    check(code == 200, "the scheme is case-insensitive: '%s KEY' is accepted (got %d)" % (scheme, code))
+check(requests.get(args.url + "/indices-list", headers={"Authorization": "Basic " + args.key}, timeout=10).status_code == 401, "another scheme with the key: 401")
 check(status("/knn-service", {"text": "a"}, headers={}) == 401, "/knn-service without a token: 401")
 page = requests.get(args.url + "/", timeout=10)
 check(page.status_code == 200 and "<title>clipcore search</title>" in page.text and "http://" not in page.text and "https://" not in page.text,
@@ -170,7 +185,7 @@ def image_status(query):
 
 first = res[0] if res else None
 url_of = [x["url"] for x in base if "url" in x]
-check(bool(url_of) and url_of[0].startswith("/image?index="), "results carry a served /image URL")
+check(bool(url_of) and url_of[0].startswith(args.url + "/image?index="), "results carry an absolute /image URL on the request's host (%r)" % url_of[:1])
 st, body = image_status(url_of[0].split("?", 1)[1])
 check(st == 200 and body[:4] == b"\x89PNG", "a result's image URL serves the PNG")
 name = args.index
@@ -183,6 +198,7 @@ for query in ["index=%s&path=../manifest.jsonl" % name,
               "index=%s&path=000000.png/../../manifest.jsonl" % name,
               "index=%s&path=escape-link.png" % name,
               "index=%s&path=escape-dir/manifest.jsonl" % name,
+              "index=%s&path=not-indexed.png" % name,   # a PNG inside the image folder that is no record's image
               "index=%s&path=000000.png%%00.txt" % name,
               "index=%s&path=" % name,
               "index=nope&path=000000.png"]:

@@ -293,7 +293,10 @@ public final class CLIPTokenizer: @unchecked Sendable {
         }
     }
 
-    /// BPE of one piece (its UTF-8 bytes), through the cache.
+    /// Longest piece (UTF-8 bytes) whose BPE is cached.
+    static let maxCachedPieceBytes = 64
+
+    /// BPE of one piece (its UTF-8 bytes), through the cache (pieces up to `maxCachedPieceBytes`).
     private func word(_ bytes: [UInt8]) -> [Int32] {
         lock.lock()
         if let hit = cache[bytes] { lock.unlock(); return hit }
@@ -321,6 +324,8 @@ public final class CLIPTokenizer: @unchecked Sendable {
             }
             symbols = merged
         }
+        // Long pieces (a word without spaces pasted by a client) are rare and would fill the cache with big keys.
+        guard bytes.count <= Self.maxCachedPieceBytes else { return symbols }
         lock.lock()
         if cache.count > 100_000 { cache.removeAll(keepingCapacity: true) }
         cache[bytes] = symbols
