@@ -35,12 +35,17 @@ public final class MicroBatcher<Job, Output>: @unchecked Sendable {
     private var running = true
     private var busy = false
     private var lastBatch = 0
-    private var thread: Thread?
     private var batchCount = 0
+    private var waitedCount = 0
+    private var lastWaitSeconds = 0.0
     private var jobCount = 0
     /// Batches run, and jobs in them (counted before the batch's jobs are resumed).
     public var batches: Int { locked { batchCount } }
     public var jobs: Int { locked { jobCount } }
+    /// Batches gathered under load (the worker waited for company, up to `maxWait`), and how long the last
+    /// such batch's first job had waited when the batch closed, in seconds (measured by the worker).
+    public var batchesThatWaited: Int { locked { waitedCount } }
+    public var lastWait: Double { locked { lastWaitSeconds } }
     /// Called on the worker with the batch size after each batch (metrics); set once, before the worker starts.
     public let onBatch: (@Sendable (Int) -> Void)?
 
@@ -54,10 +59,11 @@ public final class MicroBatcher<Job, Output>: @unchecked Sendable {
         self.onBatch = onBatch
         self.process = process
         // The worker holds the batcher until `stop()` ends it (a server's batcher lives as long as the process).
+        // The batcher keeps no reference to the thread: once the loop returns, the thread and its closure go,
+        // and with them the last reference to a stopped batcher (and to what `process` holds: the model).
         let t = Thread { [self] in self.loop() }
         t.name = name
         t.stackSize = 8 << 20
-        thread = t
         t.start()
     }
 
@@ -137,6 +143,8 @@ public final class MicroBatcher<Job, Output>: @unchecked Sendable {
                     guard now < deadlineNanos else { break }
                     _ = condition.wait(until: Date(timeIntervalSinceNow: Double(deadlineNanos - now) / 1e9))
                 }
+                waitedCount += 1
+                lastWaitSeconds = Double(DispatchTime.now().uptimeNanoseconds &- queue[0].enqueued) / 1e9
             }
             let n = min(queue.count, maxBatch)
             let batch = Array(queue.prefix(n))
