@@ -89,22 +89,21 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     public func broadcast(_ buffer: inout [Float], root: Int) throws {
-        try requireRoot(root)
-        try locked {
-            try buffer.withUnsafeMutableBufferPointer { b in
-                try Self.inSlices(b.count) { start, n in
-                    try Self.check(cmpi_bcast_float(b.baseAddress.map { $0 + start }, n, Int32(root)), "MPI_Bcast")
-                }
-            }
-        }
+        try broadcast(&buffer, root: root) { cmpi_bcast_float($0, $1, $2) }
     }
 
     public func broadcast(_ buffer: inout [Int32], root: Int) throws {
+        try broadcast(&buffer, root: root) { cmpi_bcast_int($0, $1, $2) }
+    }
+
+    /// MPI_Bcast of `buffer` from `root` by `call` (pointer, count, root), in 32-bit slices.
+    private func broadcast<T>(_ buffer: inout [T], root: Int,
+                              _ call: (UnsafeMutablePointer<T>?, Int32, Int32) -> Int32) throws {
         try requireRoot(root)
         try locked {
             try buffer.withUnsafeMutableBufferPointer { b in
                 try Self.inSlices(b.count) { start, n in
-                    try Self.check(cmpi_bcast_int(b.baseAddress.map { $0 + start }, n, Int32(root)), "MPI_Bcast")
+                    try Self.check(call(b.baseAddress.map { $0 + start }, n, Int32(root)), "MPI_Bcast")
                 }
             }
         }

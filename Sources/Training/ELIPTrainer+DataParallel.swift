@@ -63,11 +63,9 @@ extension ELIPTrainer {
         var total: Float = 0
         for start in stride(from: 0, to: b, by: chunk) {
             let c = min(chunk, b - start)
-            let t = Variable(texts.narrowed(0, start: start, length: c))
-            let prompts = mapper(t)                                               // [c, m, D]
-            let (m, dv) = (prompts.shape[1], prompts.shape[2])
-            var repeated = prompts.unsqueezed(1).expanded(to: [c, b, m, dv]).contiguous().reshaped([c * b, m, dv])
-            if let promptDropout { repeated = promptDropout(repeated) }
+            let (t, repeated) = ELIPObjective.chunkPrompts(mapper: mapper, textEmbeds: texts, start: start, count: c,
+                                                           promptDropout: promptDropout)
+            let (m, dv) = (repeated.shape[1], repeated.shape[2])
             let scores: Variable                                                   // this rank's columns [c, n]
             if let pixels {
                 let mine = repeated.reshaped([c, b, m, dv]).narrowed(1, start: firstColumn, length: n).contiguous().reshaped([c * n, m, dv])

@@ -52,11 +52,7 @@ public enum ELIPObjective {
         var total: Float = 0
         for start in stride(from: 0, to: b, by: chunk) {
             let c = min(chunk, b - start)
-            let t = Variable(textEmbeds.narrowed(0, start: start, length: c))
-            let prompts = mapper(t)                                               // [c, m, D]
-            let (m, dv) = (prompts.shape[1], prompts.shape[2])
-            var repeated = prompts.unsqueezed(1).expanded(to: [c, b, m, dv]).contiguous().reshaped([c * b, m, dv])
-            if let promptDropout { repeated = promptDropout(repeated) }
+            let (t, repeated) = chunkPrompts(mapper: mapper, textEmbeds: textEmbeds, start: start, count: c, promptDropout: promptDropout)
             let px = pixels.unsqueezed(0).expanded(to: [c] + pixels.shape).contiguous().reshaped([c * b] + imageShape)
             let g = try model.guidedImageFeatures(Variable(px), prompts: repeated).l2Normalized()
             let scores = g.reshaped([c, b, d]).matmul(t.unsqueezed(2)).reshaped([c, b])   // cosines [c, B]
@@ -65,6 +61,20 @@ public enum ELIPObjective {
             total += loss.value.item
         }
         return total
+    }
+
+    /// Queries `start ..< start + count` of `textEmbeds` `[B, d]` as a variable, and their prompts repeated
+    /// once per image of the batch, query-major `[count · B, m, D]`, with `promptDropout` applied (the
+    /// masks of the single process and of every data-parallel rank come from this one call).
+    package static func chunkPrompts(mapper: ELIPMapper, textEmbeds: Tensor, start: Int, count c: Int,
+                                     promptDropout: Dropout?) -> (queries: Variable, prompts: Variable) {
+        let b = textEmbeds.shape[0]
+        let t = Variable(textEmbeds.narrowed(0, start: start, length: c))
+        let prompts = mapper(t)                                               // [c, m, D]
+        let (m, dv) = (prompts.shape[1], prompts.shape[2])
+        var repeated = prompts.unsqueezed(1).expanded(to: [c, b, m, dv]).contiguous().reshaped([c * b, m, dv])
+        if let promptDropout { repeated = promptDropout(repeated) }
+        return (t, repeated)
     }
 
     /// Queries per chunk when none is given: `max(1, 16 / batch)` (2 for the batches of 8 that fit B² encodes).
