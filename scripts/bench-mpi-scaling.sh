@@ -7,6 +7,8 @@
 # the CPU's vector flags. Not a test: it never fails on a slow number. ~10 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/mpi-env.sh
+mpi_env bench-mpi-scaling
 [ "${CLIPCORE_SKIP_BUILD:-0}" = "1" ] || { swift build -c release --product clip; swift build -c release --product DistBench; }
 rounds=${ROUNDS:-3}
 clip=$PWD/.build/release/clip

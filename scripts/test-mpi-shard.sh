@@ -13,20 +13,10 @@
 # says so and skips). About 2 to 4 minutes here after the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v mpirun >/dev/null 2>&1; then
-    if [ "${CLIPCORE_MPI_OPTIONAL:-0}" = "1" ]; then
-        echo "test-mpi-shard: SKIPPED: mpirun not found (install openmpi-bin libopenmpi-dev: scripts/install-deps.sh --test)"
-        exit 0
-    fi
-    echo "test-mpi-shard: mpirun not found: install Open MPI (scripts/install-deps.sh --test), or set CLIPCORE_MPI_OPTIONAL=1 to skip" >&2
-    exit 1
-fi
+source scripts/mpi-env.sh
+mpi_env test-mpi-shard
 [ "${CLIPCORE_SKIP_BUILD:-0}" = "1" ] || swift build -c release --product clip
 clip=$PWD/.build/release/clip
-# Containers often forbid the cross-process memory attach Open MPI's shared-memory transport uses for
-# large messages (as scripts/test-mpi.sh; a value already set wins).
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-export OMPI_MCA_btl_sm_single_copy_mechanism=${OMPI_MCA_btl_sm_single_copy_mechanism:-none}
 mpirun=(timeout 600 mpirun --oversubscribe --allow-run-as-root)
 model=Tests/Fixtures/clip/gelu_vocab
 work=$(mktemp -d /tmp/clipcore-mpi-shard.XXXXXX)

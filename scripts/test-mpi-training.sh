@@ -9,6 +9,8 @@
 # scripts/test-mpi.sh (which builds clip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/mpi-env.sh
+mpi_env test-mpi-training
 export CLIPCORE_NUM_THREADS=1
 clip=.build/release/clip
 mpirun=(mpirun --oversubscribe --allow-run-as-root -x CLIPCORE_NUM_THREADS)

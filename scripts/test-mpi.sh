@@ -11,21 +11,10 @@
 # The Swift Testing suite of the single process is ClipDistributedTests (scripts/test.sh runs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v mpirun >/dev/null 2>&1; then
-    if [ "${CLIPCORE_MPI_OPTIONAL:-0}" = "1" ]; then
-        echo "test-mpi: SKIPPED: mpirun not found (install openmpi-bin libopenmpi-dev: scripts/install-deps.sh --test)"
-        exit 0
-    fi
-    echo "test-mpi: mpirun not found: install Open MPI (scripts/install-deps.sh --test), or set CLIPCORE_MPI_OPTIONAL=1 to skip" >&2
-    exit 1
-fi
+source scripts/mpi-env.sh
+mpi_env test-mpi
 swift build -c release --product DistributedCheck
 swift build -c release --product clip
-# Containers often forbid the cross-process memory attach (CMA) Open MPI's shared-memory transport
-# uses for large messages ("Read -1, expected ..."): copy through shared memory instead (4.x names the
-# transport vader, 5.x sm). A value already set in the environment wins.
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-export OMPI_MCA_btl_sm_single_copy_mechanism=${OMPI_MCA_btl_sm_single_copy_mechanism:-none}
 mpirun=(mpirun --oversubscribe --allow-run-as-root)
 check=.build/release/DistributedCheck
 
