@@ -144,6 +144,27 @@ import TestSupport
         #expect(try HeadsTrainer(config: c, data: data, split: split).run() == h)
     }
 
+    /// A learning rate that throws the weights past Float's range stops the run at the update whose loss or
+    /// gradients are not finite, naming the epoch and batch; the heads are not updated with it and no
+    /// epoch's files are written for it.
+    @Test func divergenceStopsTheRunNamingTheBatch() throws {
+        let (dir, data, split) = try Self.prepared("heads-diverge")
+        defer { dir.remove() }
+        var c = try HeadsRunConfig.parse(Self.yaml(dir.path, epochs: 3))
+        c.training.learningRate = 1e30
+        let trainer = try HeadsTrainer(config: c, data: data, split: split)
+        do {
+            try trainer.run()
+            Issue.record("a learning rate of 1e30 trained to the end")
+        } catch let e as ClipError {
+            print("heads divergence: \(e.message)")
+            #expect(e.kind == .invalidArgument && e.message.hasPrefix("heads: ") && e.message.contains("at epoch 1, batch ")
+                    && e.message.contains("no epoch finished") && e.message.contains("training.learning_rate"), "\(e.message)")
+        }
+        #expect(trainer.heads.trainableParameters.allSatisfy { p in p.variable.value.toArray().allSatisfy(\.isFinite) })
+        #expect(!FileManager.default.fileExists(atPath: c.outputDir + "/" + HeadsTrainer.checkpointFile))
+    }
+
     @Test func earlyStoppingStopsAfterPatience() throws {
         let (dir, data, split) = try Self.prepared("heads-patience")
         defer { dir.remove() }

@@ -126,9 +126,12 @@ public final class HeadsTrainer {
                 let loss = objective.loss(images: images, texts: texts)
                 let value = Double(loss.value.item)
                 guard value.isFinite else {
-                    throw ClipError.invalidArgument("heads: the loss became \(value) at epoch \(epoch), batch \(batches + 1): lower training.learning_rate")
+                    throw ClipError.invalidArgument("heads: the loss became \(value) at epoch \(epoch), batch \(batches + 1) (\(checkpointState(ckpt))): lower training.learning_rate, or check the embeddings")
                 }
                 loss.backward()
+                if let problem = NonFiniteSteps.problem(loss: Float(value), parameters: named) {
+                    throw ClipError.invalidArgument("heads: training diverged at epoch \(epoch), batch \(batches + 1): \(problem); the heads were not updated with it (\(checkpointState(ckpt))). Lower training.learning_rate, or check the embeddings")
+                }
                 if config.training.maxGradNorm > 0 { clipGradientNorm(named.map(\.variable), maxNorm: Float(config.training.maxGradNorm)) }
                 optimizer.step()
                 optimizer.zeroGrad()
@@ -161,6 +164,12 @@ public final class HeadsTrainer {
             if history.stoppedEarly { break }
         }
         return history
+    }
+
+    /// Where a stopped run resumes from: the checkpoint written at the end of every epoch.
+    func checkpointState(_ ckpt: String) -> String {
+        let done = history.trainLoss.count
+        return done > 0 ? "\(ckpt) holds epoch \(done)" : "no epoch finished, no checkpoint was written"
     }
 
     /// The rows' image and text embeddings.
