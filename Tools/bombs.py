@@ -78,6 +78,10 @@ def make(tmp):
     write(tmp, "laughs.yaml", ("\n".join(laughs) + "\n").encode())
     write(tmp, "deep.yaml", deep)
     write(tmp, "tb.tar", tar_claiming(1 << 40))
+    with open(os.path.join(tmp, "oneline.jsonl"), "wb") as f:      # 300 MiB, no line break
+        f.write(b'{"image": "a.png", "caption": "')
+        for _ in range(300):
+            f.write(b"x" * (1 << 20))
 
 
 def cases(tmp):
@@ -94,6 +98,7 @@ def cases(tmp):
         ("safetensors 2^62 elements", ["info", "--model", t("st62")], "is too large"),
         ("merges.txt of 10M lines", ["info", "--model", t("merges10m")], "CLIPCORE_MAX_TOKENIZER_ENTRIES"),
         ("tar member claiming 1 TB", ["data", "inspect", t("tb.tar")], "needs 1099511627776 bytes"),
+        ("JSONL of 300 MiB, no line break", ["data", "inspect", t("oneline.jsonl")], "CLIPCORE_MAX_RECORD_BYTES"),
         # The environment variable sets a limit: the real CLIP fixture under a limit of 1,000 merges.
         ("CLIPCORE_MAX_TOKENIZER_ENTRIES=1000", ["info", "--model", os.path.join(FIX, "clip", "gelu_vocab")],
          "48896 exceeds the limit of 1000", {"CLIPCORE_MAX_TOKENIZER_ENTRIES": "1_000"}),

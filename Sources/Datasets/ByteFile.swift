@@ -58,25 +58,35 @@ final class ByteFile {
     }
 
     /// The next line without its `\n` (and a `\r` before it); nil at the end of the file.
-    func line() throws -> [UInt8]? {
+    /// - Parameter location: names the line in the error (`file:line`).
+    /// - Throws: `ClipError(.unsupported)` naming `location` when the line holds more bytes than
+    ///   `ResourceLimit.recordBytes`: it is read to its end without being kept, and the next call reads the
+    ///   line after it. `ClipError.io` when the file cannot be read.
+    func line(at location: @autoclosure () -> String) throws -> [UInt8]? {
+        let limit = ResourceLimit.recordBytes.value
         var out: [UInt8] = []
-        var sawAny = false
-        while true {
+        var length = 0            // the line's bytes so far, kept or not
+        var sawAny = false, ended = false
+        while !ended {
             if position == buffer.count, try !fill() { break }
             sawAny = true
-            let rest = buffer[position...]
-            if let nl = rest.firstIndex(of: UInt8(ascii: "\n")) {
-                out += buffer[position..<nl]
-                offset += nl + 1 - position
-                position = nl + 1
-                if out.last == UInt8(ascii: "\r") { out.removeLast() }
-                return out
+            let newline = buffer[position...].firstIndex(of: UInt8(ascii: "\n"))
+            let end = newline ?? buffer.count
+            length += end - position
+            if length <= limit {
+                out += buffer[position..<end]
+            } else if !out.isEmpty {
+                out = []
             }
-            out += rest
-            offset += rest.count
-            position = buffer.count
+            ended = newline != nil
+            let consumed = end - position + (ended ? 1 : 0)
+            offset += consumed
+            position += consumed
         }
-        return sawAny ? out : nil
+        guard sawAny else { return nil }
+        if out.last == UInt8(ascii: "\r") { out.removeLast() }
+        guard length <= limit else { throw ResourceLimit.recordBytes.exceeded(length, in: location()) }
+        return out
     }
 
     /// Up to `count` bytes (fewer only at the end of the file).

@@ -47,6 +47,7 @@ public struct CSVSource: ImageTextSource {
     /// The columns, from the header row `rows` starts with (which it reads).
     private func columns(reading rows: inout CSVRows) throws -> (image: ColumnInference.Choice, text: ColumnInference.Choice, header: [String]) {
         guard let first = try rows.next() else { throw ClipError.format("\(path): empty file (no header row)") }
+        if let n = first.tooLong { throw ResourceLimit.recordBytes.exceeded(n, in: "\(path):1 (the header)") }
         var header = try first.fields.map { f -> String in
             guard let s = RecordCheck.utf8(f) else { throw ClipError.format("\(path):1: the header is not valid UTF-8") }
             return s
@@ -86,6 +87,10 @@ public struct CSVSource: ImageTextSource {
         mutating func next() throws -> ImageTextRecord? {
             while let row = try rows.next() {
                 let here = "\(source.path):\(row.line)"
+                if let n = row.tooLong {
+                    try policy.reject(.malformedRow, ResourceLimit.recordBytes.exceeded(n, in: here))
+                    continue
+                }
                 if let problem = row.problem {
                     try policy.reject(.malformedRow, .format("\(here): \(problem)"))
                     continue
@@ -129,6 +134,8 @@ struct CSVRows {
         /// The line the row starts on (1-based).
         var line: Int
         var problem: String?
+        /// The row's bytes when there are more than `ResourceLimit.recordBytes` (its fields are then not kept).
+        var tooLong: Int?
     }
 
     mutating func next() throws -> Row? {
@@ -137,10 +144,20 @@ struct CSVRows {
         var row = Row(fields: [], line: line)
         var field: [UInt8] = []
         var quoted = false, afterQuote = false, atFieldStart = true
+        // A row over the limit (its bytes, quotes and separators included, its line break not) is read to
+        // its end without keeping its bytes.
+        let limit = ResourceLimit.recordBytes.value
+        var length = 0
+        func finish(_ row: Row) -> Row {
+            guard length > limit else { return row }
+            return Row(fields: [], line: row.line, problem: nil, tooLong: length)
+        }
         while let b = try file.byte() {
+            length += 1
+            if length > limit, !field.isEmpty || !row.fields.isEmpty { field = []; row.fields = [] }
             if quoted {
                 if b == quote {
-                    if try file.peek() == quote { _ = try file.byte(); field.append(quote) } else { quoted = false; afterQuote = true }
+                    if try file.peek() == quote { _ = try file.byte(); length += 1; field.append(quote) } else { quoted = false; afterQuote = true }
                 } else {
                     if b == lf { line += 1 }
                     field.append(b)
@@ -156,9 +173,10 @@ struct CSVRows {
             }
             if b == lf || b == cr {
                 if b == cr, try file.peek() == lf { _ = try file.byte() }
+                length -= 1                     // the line break is not the row's
                 line += 1
                 row.fields.append(field)
-                return row
+                return finish(row)
             }
             if b == quote && atFieldStart {
                 quoted = true
@@ -173,6 +191,6 @@ struct CSVRows {
         }
         if quoted { row.problem = "a quoted field is not closed before the end of the file" }
         row.fields.append(field)
-        return row
+        return finish(row)
     }
 }

@@ -51,7 +51,9 @@ public struct JSONLSource: ImageTextSource {
     /// The keys of the manifest's first object, for column inference.
     static func firstKeys(_ manifest: String) throws -> [String] {
         let file = try ByteFile(path: manifest)
-        while let line = try file.line() {
+        var number = 0
+        while let line = try file.line(at: "\(manifest):\(number + 1)") {
+            number += 1
             guard line.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
             try JSONText.checkDepth(line, file: manifest)
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
@@ -74,7 +76,15 @@ public struct JSONLSource: ImageTextSource {
             let manifest = file.path
             while true {
                 let lineStart = file.offset
-                guard let line = try file.line() else { return nil }
+                let line: [UInt8]
+                do {
+                    guard let l = try file.line(at: "\(manifest):\(lineNumber + 1)") else { return nil }
+                    line = l
+                } catch let e as ClipError where e.kind == .unsupported {
+                    lineNumber += 1                 // read past: the next call reads the line after it
+                    try policy.reject(.malformedRow, e)
+                    continue
+                }
                 lineNumber += 1
                 guard line.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
                 let here = "\(manifest):\(lineNumber)"

@@ -48,10 +48,14 @@ public struct ResourceLimit: Hashable, Sendable, CustomStringConvertible {
     public static let tokenizerFileBytes = ResourceLimit("CLIPCORE_MAX_TOKENIZER_FILE_BYTES", "bytes in a tokenizer file", 256 << 20)
     /// Bytes of one tar member read into memory (an image or a caption of a webdataset shard): 256 MiB.
     public static let tarMemberBytes = ResourceLimit("CLIPCORE_MAX_TAR_MEMBER_BYTES", "bytes in one tar member", 256 << 20)
+    /// Bytes of one record of a manifest read line by line (a JSONL line, a CSV or TSV row): 64 MiB. A longer
+    /// record is read to its end without being kept, so a file with no line break holds no more memory.
+    public static let recordBytes = ResourceLimit("CLIPCORE_MAX_RECORD_BYTES", "bytes in one record (a JSONL line, a CSV row)", 64 << 20)
 
     /// Every limit, in the order docs/RELIABILITY.md lists them.
     public static let all: [ResourceLimit] = [.imagePixels, .jsonDepth, .yamlBytes, .yamlNodes, .yamlDepth,
-                                              .safetensorsHeaderBytes, .tokenizerEntries, .tokenizerFileBytes, .tarMemberBytes]
+                                              .safetensorsHeaderBytes, .tokenizerEntries, .tokenizerFileBytes, .tarMemberBytes,
+                                              .recordBytes]
 
     // MARK: - Values
 

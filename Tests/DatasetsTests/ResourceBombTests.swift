@@ -71,6 +71,75 @@ import TestSupport
 
     static let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
 
+    /// A JSONL line over `ResourceLimit.recordBytes` is an error naming the file and line (a bad row,
+    /// skipped with `--skip-bad`), and the line after it is read; a line of exactly the limit is read.
+    @Test func jsonlLineOverTheRecordLimit() throws {
+        let image = Fixtures.path("images/01_rgb_1x1.png")
+        let long = "{\"image\": \"\(image)\", \"caption\": \"" + String(repeating: "x", count: 2_000) + "\"}"
+        let lines = ["{\"image\": \"\(image)\", \"caption\": \"fine\"}", long, "{\"image\": \"\(image)\", \"caption\": \"after\"}"]
+        let path = try Self.temporary("long.jsonl", Array((lines.joined(separator: "\n") + "\n").utf8))
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let limit = ResourceLimit.recordBytes
+        #expect(limit.defaultValue == 64 << 20)
+        #expect(try drain(try ImageTextSourceFactory.open(path)).records.count == 3)
+        let n = long.utf8.count
+        try limit.withValue(n - 1) {
+            let (records, errors, _) = try drain(try ImageTextSourceFactory.open(path))
+            #expect(records.map(\.captions) == [["fine"], ["after"]])
+            #expect(errors.count == 1 && errors[0].kind == .unsupported && errors[0].message.hasPrefix(path + ":2: ")
+                    && errors[0].message.contains("\(n) exceeds the limit of \(n - 1)")
+                    && errors[0].message.contains("CLIPCORE_MAX_RECORD_BYTES"), "\(errors)")
+            let skipping = try drain(try ImageTextSourceFactory.open(path, options: .init(skipBad: true)))
+            #expect(skipping.records.count == 2 && skipping.errors.isEmpty && skipping.skipped == ["malformed row": 1])
+        }
+        #expect(try limit.withValue(n) { try drain(try ImageTextSourceFactory.open(path)).records.count } == 3)
+    }
+
+    /// A CSV row over the limit (a quoted caption that runs on) is a bad row naming its line; the rows after
+    /// it are read. A header over the limit stops the file.
+    @Test func csvRowOverTheRecordLimit() throws {
+        let image = Fixtures.path("images/01_rgb_1x1.png")
+        let longRow = image + ",\"" + String(repeating: "a \"\"quoted\"\" ", count: 150) + "\""
+        let rows = ["filepath,title", image + ",fine", longRow, image + ",after"]
+        let path = try Self.temporary("long.csv", Array((rows.joined(separator: "\r\n") + "\r\n").utf8))
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let limit = ResourceLimit.recordBytes
+        #expect(try drain(try ImageTextSourceFactory.open(path)).records.count == 3)
+        let n = longRow.utf8.count
+        try limit.withValue(n - 1) {
+            let (records, errors, _) = try drain(try ImageTextSourceFactory.open(path))
+            #expect(records.map(\.captions) == [["fine"], ["after"]])
+            #expect(errors.count == 1 && errors[0].kind == .unsupported && errors[0].message.hasPrefix(path + ":3: ")
+                    && errors[0].message.contains("\(n) exceeds the limit of \(n - 1)"), "\(errors)")
+            let skipping = try drain(try ImageTextSourceFactory.open(path, options: .init(skipBad: true)))
+            #expect(skipping.records.count == 2 && skipping.skipped == ["malformed row": 1])
+        }
+        #expect(try limit.withValue(n) { try drain(try ImageTextSourceFactory.open(path)).records.count } == 3)
+        expectRefusal(mentioning: [path + ":1 (the header)", "CLIPCORE_MAX_RECORD_BYTES"]) {
+            try limit.withValue(10) { _ = try drain(try ImageTextSourceFactory.open(path)) }
+        }
+    }
+
+    /// A 96 MiB manifest with no line break, read under an 8 MiB record limit, is refused holding far
+    /// less than the file: the line is not kept past the limit (JSONL), nor the row (CSV, an open quote).
+    @Test func manifestWithoutLineBreaksStaysWithinTheLimit() throws {
+        let dir = try ScratchFolder("no-newline")
+        defer { dir.remove() }
+        let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 1 << 20)
+        for (name, head) in [("one.jsonl", "{\"image\": \"a.png\", \"caption\": \""), ("one.csv", "filepath,title\na.png,\"")] {
+            let path = dir.path + "/" + name
+            FileManager.default.createFile(atPath: path, contents: Data(head.utf8))
+            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try h.seekToEnd()
+            for _ in 0..<96 { try h.write(contentsOf: chunk) }
+            try h.close()
+            let before = peakResidentBytes()
+            let e = try ResourceLimit.recordBytes.withValue(8 << 20) { try #require(Self.firstError(path)) }
+            #expect(e.kind == .unsupported && e.message.contains("CLIPCORE_MAX_RECORD_BYTES"), "\(e)")
+            #expect(peakResidentBytes() - before < 48 << 20, "\(name)")
+        }
+    }
+
     @Test func captionJSONNested100kDeep() throws {
         let path = try Self.temporary("captions.json", Array(("{\"images\": [], \"annotations\": " + Self.deep + "}").utf8))
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
