@@ -153,6 +153,12 @@ struct CSVRows {
             return Row(fields: [], line: row.line, problem: nil, tooLong: length)
         }
         while let b = try file.byte() {
+            if !quoted && (b == lf || b == cr) {            // the row's end (its line break is not counted)
+                if b == cr, try file.peek() == lf { _ = try file.byte() }
+                line += 1
+                row.fields.append(field)
+                return finish(row)
+            }
             length += 1
             if length > limit, !field.isEmpty || !row.fields.isEmpty { field = []; row.fields = [] }
             if quoted {
@@ -170,13 +176,6 @@ struct CSVRows {
                 afterQuote = false
                 atFieldStart = true
                 continue
-            }
-            if b == lf || b == cr {
-                if b == cr, try file.peek() == lf { _ = try file.byte() }
-                length -= 1                     // the line break is not the row's
-                line += 1
-                row.fields.append(field)
-                return finish(row)
             }
             if b == quote && atFieldStart {
                 quoted = true
