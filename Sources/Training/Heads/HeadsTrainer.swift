@@ -125,11 +125,9 @@ public final class HeadsTrainer {
                 let (images, texts) = batch(idx)
                 let loss = objective.loss(images: images, texts: texts)
                 let value = Double(loss.value.item)
-                guard value.isFinite else {
-                    throw ClipError.invalidArgument("heads: the loss became \(value) at epoch \(epoch), batch \(batches + 1) (\(checkpointState(ckpt))): lower training.learning_rate, or check the embeddings")
-                }
                 loss.backward()
-                if let problem = NonFiniteSteps.problem(loss: Float(value), parameters: named) {
+                // A non-finite loss, or the first parameter whose gradient is not finite, stops the run.
+                if let problem = NonFiniteSteps.problem(loss: loss.value.item, parameters: named) {
                     throw ClipError.invalidArgument("heads: training diverged at epoch \(epoch), batch \(batches + 1): \(problem); the heads were not updated with it (\(checkpointState(ckpt))). Lower training.learning_rate, or check the embeddings")
                 }
                 if config.training.maxGradNorm > 0 { clipGradientNorm(named.map(\.variable), maxNorm: Float(config.training.maxGradNorm)) }
