@@ -71,6 +71,28 @@ import TestSupport
 
     static let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
 
+    /// Reading the manifest at `path` (records captioned "fine", then one of `n` bytes at `line`, then
+    /// "after") under a record limit of `n - 1`: the long record is one `.unsupported` error naming
+    /// `path:line`, the amount, the limit and the variable, and the record after it is read; `--skip-bad`
+    /// counts it as a malformed row. Under a limit of `n`, every record is read.
+    static func expectRecordLimit(_ path: String, recordBytes n: Int, line: Int,
+                                  sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let limit = ResourceLimit.recordBytes
+        try limit.withValue(n - 1) {
+            let (records, errors, _) = try drain(try ImageTextSourceFactory.open(path))
+            #expect(records.map(\.captions) == [["fine"], ["after"]], sourceLocation: sourceLocation)
+            #expect(errors.count == 1 && errors[0].kind == .unsupported && errors[0].message.hasPrefix("\(path):\(line): ")
+                    && errors[0].message.contains("\(n) exceeds the limit of \(n - 1)")
+                    && errors[0].message.contains("CLIPCORE_MAX_RECORD_BYTES"), "\(errors)", sourceLocation: sourceLocation)
+            let skipping = try drain(try ImageTextSourceFactory.open(path, options: .init(skipBad: true)))
+            #expect(skipping.records.count == 2 && skipping.errors.isEmpty && skipping.skipped == ["malformed row": 1],
+                    sourceLocation: sourceLocation)
+        }
+        let atLimit = try limit.withValue(n) { try drain(try ImageTextSourceFactory.open(path)) }
+        #expect(atLimit.records.count == 3 && atLimit.errors.isEmpty, "\(atLimit.records.map(\.captions)) \(atLimit.errors)",
+                sourceLocation: sourceLocation)
+    }
+
     /// A JSONL line over `ResourceLimit.recordBytes` is an error naming the file and line (a bad row,
     /// skipped with `--skip-bad`), and the line after it is read; a line of exactly the limit is read.
     @Test func jsonlLineOverTheRecordLimit() throws {
@@ -79,20 +101,9 @@ import TestSupport
         let lines = ["{\"image\": \"\(image)\", \"caption\": \"fine\"}", long, "{\"image\": \"\(image)\", \"caption\": \"after\"}"]
         let path = try Self.temporary("long.jsonl", Array((lines.joined(separator: "\n") + "\n").utf8))
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
-        let limit = ResourceLimit.recordBytes
-        #expect(limit.defaultValue == 64 << 20)
+        #expect(ResourceLimit.recordBytes.defaultValue == 64 << 20)
         #expect(try drain(try ImageTextSourceFactory.open(path)).records.count == 3)
-        let n = long.utf8.count
-        try limit.withValue(n - 1) {
-            let (records, errors, _) = try drain(try ImageTextSourceFactory.open(path))
-            #expect(records.map(\.captions) == [["fine"], ["after"]])
-            #expect(errors.count == 1 && errors[0].kind == .unsupported && errors[0].message.hasPrefix(path + ":2: ")
-                    && errors[0].message.contains("\(n) exceeds the limit of \(n - 1)")
-                    && errors[0].message.contains("CLIPCORE_MAX_RECORD_BYTES"), "\(errors)")
-            let skipping = try drain(try ImageTextSourceFactory.open(path, options: .init(skipBad: true)))
-            #expect(skipping.records.count == 2 && skipping.errors.isEmpty && skipping.skipped == ["malformed row": 1])
-        }
-        #expect(try limit.withValue(n) { try drain(try ImageTextSourceFactory.open(path)).records.count } == 3)
+        try Self.expectRecordLimit(path, recordBytes: long.utf8.count, line: 2)
     }
 
     /// A CSV row over the limit (a quoted caption that runs on) is a bad row naming its line; the rows after
@@ -103,21 +114,10 @@ import TestSupport
         let rows = ["filepath,title", image + ",fine", longRow, image + ",after"]
         let path = try Self.temporary("long.csv", Array((rows.joined(separator: "\r\n") + "\r\n").utf8))
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
-        let limit = ResourceLimit.recordBytes
         #expect(try drain(try ImageTextSourceFactory.open(path)).records.count == 3)
-        let n = longRow.utf8.count
-        try limit.withValue(n - 1) {
-            let (records, errors, _) = try drain(try ImageTextSourceFactory.open(path))
-            #expect(records.map(\.captions) == [["fine"], ["after"]])
-            #expect(errors.count == 1 && errors[0].kind == .unsupported && errors[0].message.hasPrefix(path + ":3: ")
-                    && errors[0].message.contains("\(n) exceeds the limit of \(n - 1)"), "\(errors)")
-            let skipping = try drain(try ImageTextSourceFactory.open(path, options: .init(skipBad: true)))
-            #expect(skipping.records.count == 2 && skipping.skipped == ["malformed row": 1])
-        }
-        let atLimit = try limit.withValue(n) { try drain(try ImageTextSourceFactory.open(path)) }
-        #expect(atLimit.records.count == 3 && atLimit.errors.isEmpty, "\(atLimit.records.map(\.captions)) \(atLimit.errors)")
+        try Self.expectRecordLimit(path, recordBytes: longRow.utf8.count, line: 3)
         expectRefusal(mentioning: [path + ":1 (the header)", "CLIPCORE_MAX_RECORD_BYTES"]) {
-            try limit.withValue(10) { _ = try drain(try ImageTextSourceFactory.open(path)) }
+            try ResourceLimit.recordBytes.withValue(10) { _ = try drain(try ImageTextSourceFactory.open(path)) }
         }
     }
 
